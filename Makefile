@@ -1,0 +1,47 @@
+# Two commands on a fresh machine:  make run   and   make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+
+# Test services (see README "Configuration"); .ci/run and scripts/services.sh start them.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dmengine
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: run test test-sqlite lint bench install
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## Set everything up and run web + worker + scheduler on SQLite and the filesystem broker.
+run: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py demo_setup
+	DEBUG=$${DEBUG:-true} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+
+## The whole suite against PostgreSQL and Redis (started if installed but not running).
+test: $(STAMP)
+	scripts/services.sh
+	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+## The same suite on the embedded default (SQLite, filesystem broker), scaled down.
+test-sqlite: $(STAMP)
+	DEBUG=true $(BIN)/pytest -m "not postgres_only" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: $(STAMP)
+	scripts/services.sh
+	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m bench

@@ -1,0 +1,295 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, Q
+from django.template.response import TemplateResponse
+
+from campaigns.models import (
+    Campaign,
+    Deal,
+    DealStageChange,
+    Enrollment,
+    Pipeline,
+    Sequence,
+    Stage,
+    Step,
+    StepSend,
+    Template,
+    TemplateVariant,
+)
+from campaigns.services import (
+    LaunchError,
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+    enrollment_pause,
+    enrollment_resume,
+    enrollments_create,
+)
+from contacts.admin import ContactAdmin
+from contacts.models import Contact
+
+E = Enrollment.State
+
+
+class TemplateVariantInline(admin.TabularInline):
+    model = TemplateVariant
+    extra = 0
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel", "updated_at"]
+    list_filter = ["channel"]
+    search_fields = ["name", "subject", "body"]
+    inlines = [TemplateVariantInline]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    extra = 1
+    autocomplete_fields = ["template"]
+    fields = ["position", "channel", "delay", "template", "condition"]
+
+
+@admin.register(Sequence)
+class SequenceAdmin(admin.ModelAdmin):
+    list_display = ["name", "step_count", "created_at"]
+    search_fields = ["name"]
+    inlines = [StepInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_steps=Count("steps"))
+
+    @admin.display(description="Steps", ordering="_steps")
+    def step_count(self, obj: Sequence) -> int:
+        return obj._steps  # type: ignore[attr-defined]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "status",
+        "sequence",
+        "owner",
+        "enrolled",
+        "active",
+        "replied",
+        "launched_at",
+    ]
+    list_filter = ["status", "owner"]
+    search_fields = ["name"]
+    autocomplete_fields = ["sequence", "owner"]
+    filter_horizontal = ["senders"]
+    readonly_fields = ["status", "created_at", "launched_at"]
+    list_select_related = ["sequence", "owner"]
+    actions = ["launch", "pause", "resume"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _enrolled=Count("enrollments"),
+                _active=Count(
+                    "enrollments", filter=Q(enrollments__state__in=[E.ACTIVE, E.WAITING])
+                ),
+                _replied=Count("enrollments", filter=Q(enrollments__state=E.REPLIED)),
+            )
+        )
+
+    @admin.display(description="Enrolled", ordering="_enrolled")
+    def enrolled(self, obj) -> int:
+        return obj._enrolled
+
+    @admin.display(description="Active", ordering="_active")
+    def active(self, obj) -> int:
+        return obj._active
+
+    @admin.display(description="Replied", ordering="_replied")
+    def replied(self, obj) -> int:
+        return obj._replied
+
+    @admin.action(description="Launch selected campaigns")
+    def launch(self, request, queryset) -> None:
+        for campaign in queryset:
+            try:
+                campaign_launch(campaign=campaign)
+                self.message_user(request, f"“{campaign}” launched.")
+            except LaunchError as exc:
+                for problem in exc.problems:
+                    self.message_user(request, f"“{campaign}”: {problem}", messages.ERROR)
+
+    @admin.action(description="Pause selected campaigns")
+    def pause(self, request, queryset) -> None:
+        for campaign in queryset:
+            campaign_pause(campaign=campaign)
+        self.message_user(request, f"{queryset.count()} campaign(s) paused.")
+
+    @admin.action(description="Resume selected campaigns")
+    def resume(self, request, queryset) -> None:
+        for campaign in queryset:
+            campaign_resume(campaign=campaign)
+        self.message_user(request, f"{queryset.count()} campaign(s) resumed.")
+
+
+class StepSendInline(admin.TabularInline):
+    model = StepSend
+    extra = 0
+    can_delete = False
+    fields = ["step", "variant", "message", "message_status", "hold_reason", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Status")
+    def message_status(self, obj: StepSend) -> str:
+        return obj.message.get_status_display()
+
+    @admin.display(description="Why not sent")
+    def hold_reason(self, obj: StepSend) -> str:
+        return obj.message.hold_reason
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "contact",
+        "campaign",
+        "state",
+        "current_step",
+        "next_action_at",
+        "hold_reason",
+        "sender",
+    ]
+    list_filter = ["state", "campaign"]
+    search_fields = ["contact__first_name", "contact__last_name", "contact__company"]
+    list_select_related = ["contact", "campaign", "sender"]
+    autocomplete_fields = ["contact", "campaign", "sender"]
+    readonly_fields = [
+        "state",
+        "current_step",
+        "next_action_at",
+        "hold_reason",
+        "replied_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [StepSendInline]
+    actions = ["pause", "resume"]
+
+    @admin.action(description="Pause selected enrollments")
+    def pause(self, request, queryset) -> None:
+        for enrollment in queryset:
+            enrollment_pause(enrollment=enrollment)
+        self.message_user(request, f"{queryset.count()} enrollment(s) paused.")
+
+    @admin.action(description="Resume selected enrollments")
+    def resume(self, request, queryset) -> None:
+        for enrollment in queryset:
+            enrollment_resume(enrollment=enrollment)
+        self.message_user(request, f"{queryset.count()} enrollment(s) resumed.")
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    extra = 1
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ["name", "deal_count"]
+    search_fields = ["name"]
+    inlines = [StageInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_deals=Count("deals"))
+
+    @admin.display(description="Deals", ordering="_deals")
+    def deal_count(self, obj) -> int:
+        return obj._deals
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    list_display = ["name", "pipeline", "position", "kind"]
+    list_filter = ["pipeline", "kind"]
+    search_fields = ["name", "pipeline__name"]
+
+
+class DealStageChangeInline(admin.TabularInline):
+    model = DealStageChange
+    fk_name = "deal"
+    extra = 0
+    can_delete = False
+    fields = ["at", "from_stage", "to_stage", "changed_by", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Deal)
+class DealAdmin(admin.ModelAdmin):
+    list_display = ["contact", "pipeline", "stage", "value", "owner", "updated_at"]
+    list_filter = ["pipeline", "stage", "owner"]
+    search_fields = ["contact__first_name", "contact__last_name", "contact__company"]
+    list_select_related = ["contact", "pipeline", "stage", "owner"]
+    autocomplete_fields = ["contact", "stage", "campaign", "owner"]
+    inlines = [DealStageChangeInline]
+
+
+# --- "Enrol into campaign" on the contact list, with a confirmation page ---------------------
+
+
+class EnrolForm(forms.Form):
+    campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.exclude(status=Campaign.Status.FINISHED)
+    )
+
+
+class ContactWithCampaignsAdmin(ContactAdmin):
+    actions = [*ContactAdmin.actions, "enrol"]
+
+    @admin.action(description="Enrol selected contacts into a campaign…")
+    def enrol(self, request, queryset):
+        if "confirm" in request.POST:
+            form = EnrolForm(request.POST)
+            if form.is_valid():
+                campaign = form.cleaned_data["campaign"]
+                added = enrollments_create(campaign=campaign, contacts=queryset)
+                skipped = queryset.count() - added
+                self.message_user(
+                    request,
+                    f"{added} contact(s) enrolled into “{campaign}”"
+                    + (f"; {skipped} already enrolled." if skipped else "."),
+                )
+                return None
+        else:
+            form = EnrolForm()
+        return TemplateResponse(
+            request,
+            "admin/campaigns/enrol_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Enrol contacts into a campaign",
+                "form": form,
+                "queryset": queryset,
+                "count": queryset.count(),
+                "preview": queryset[:10],
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+
+admin.site.unregister(Contact)
+admin.site.register(Contact, ContactWithCampaignsAdmin)

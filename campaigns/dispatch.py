@@ -1,0 +1,197 @@
+"""The dispatcher: turn due enrollments into queued messages, then offer them for sending.
+
+Safe to run as several replicas at once. On PostgreSQL due rows are claimed with
+FOR UPDATE SKIP LOCKED; on SQLite select_for_update is silently a no-op, but IMMEDIATE
+transactions make each batch the only writer, and the state compare-and-set below guards
+both.
+"""
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
+from campaigns.rendering import contact_context, render, stable_choice
+from contacts.models import Identity
+from outreach import services as outreach
+from outreach.db import retry_on_conflict
+from outreach.models import Message, SenderAccount
+from outreach.tasks import send_message
+
+E = Enrollment.State
+
+
+@dataclass
+class TickResult:
+    materialized: int = 0
+    completed: int = 0
+    offered: int = 0
+    reconciled: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def dispatch_tick(
+    *, now: datetime | None = None, batch: int = 500, max_batches: int = 20
+) -> TickResult:
+    now = now or timezone.now()
+    result = TickResult()
+    for _ in range(max_batches):
+        made, done = enrollments_materialize(now=now, batch=batch)
+        result.materialized += made
+        result.completed += done
+        if made + done < batch:
+            break
+    result.offered = offer_and_enqueue(now=now)
+    result.reconciled = sum(outreach.messages_reconcile(now=now).values())
+    return result
+
+
+@retry_on_conflict
+def offer_and_enqueue(*, now: datetime) -> int:
+    with transaction.atomic():
+        offered = outreach.messages_offer(now=now)
+        for mid in offered:
+            send_message.delay_on_commit(mid)
+    return len(offered)
+
+
+def _pick_sender(
+    senders: list[SenderAccount], enrollment: Enrollment, channel: str
+) -> SenderAccount | None:
+    if enrollment.sender_id:
+        for s in senders:
+            if s.id == enrollment.sender_id and s.channel == channel:
+                return s
+    candidates = sorted((s for s in senders if s.channel == channel), key=lambda s: s.id)
+    if not candidates:
+        return None
+    # Rotation that is sticky per contact: the same contact always maps to the same account.
+    return stable_choice(candidates, f"sender:{enrollment.contact_id}")  # type: ignore[arg-type]
+
+
+def _pick_variant(
+    step: Step, variants: list[TemplateVariant], contact_id: int
+) -> TemplateVariant | None:
+    if not variants:
+        return None
+    weighted = [v for v in variants for _ in range(v.weight)]
+    return stable_choice(weighted, f"variant:{step.id}:{contact_id}")  # type: ignore[arg-type]
+
+
+@retry_on_conflict
+def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, int]:
+    """Claim up to `batch` due enrollments and create each one's next message."""
+    with transaction.atomic():
+        due = Enrollment.objects.filter(
+            state=E.ACTIVE, next_action_at__lte=now, campaign__status=Campaign.Status.RUNNING
+        ).order_by("next_action_at")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.values_list("id", flat=True)[:batch])
+        if not ids:
+            return 0, 0
+        Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).update(
+            state=E.WAITING, next_action_at=None, hold_reason=""
+        )
+        enrollments = list(
+            Enrollment.objects.filter(id__in=ids).select_related("contact", "campaign")
+        )
+        campaigns = {e.campaign_id: e.campaign for e in enrollments}
+        steps = {
+            (s.sequence_id, s.position): s
+            for s in Step.objects.filter(
+                sequence_id__in={c.sequence_id for c in campaigns.values()}
+            ).select_related("template")
+        }
+        variants: dict[int, list[TemplateVariant]] = defaultdict(list)
+        for v in TemplateVariant.objects.filter(
+            template_id__in={s.template_id for s in steps.values()}
+        ):
+            variants[v.template_id].append(v)
+        senders: dict[int, list[SenderAccount]] = defaultdict(list)
+        for through in Campaign.senders.through.objects.filter(
+            campaign_id__in=campaigns
+        ).select_related("senderaccount"):
+            senders[through.campaign_id].append(through.senderaccount)
+        identities: dict[tuple[int, str], Identity] = {}
+        for ident in Identity.objects.filter(
+            contact_id__in={e.contact_id for e in enrollments}
+        ).order_by("-id"):
+            identities[(ident.contact_id, ident.channel)] = ident  # oldest wins
+
+        planned = []  # (enrollment, step, variant, message)
+        completed, skipped, failed, newly_sticky = [], [], [], []
+        for e in enrollments:
+            campaign = campaigns[e.campaign_id]
+            step = steps.get((campaign.sequence_id, e.current_step))
+            if step is None:
+                completed.append(e.id)
+                continue
+            identity = identities.get((e.contact_id, step.channel))
+            if identity is None:
+                skipped.append(
+                    (
+                        e,
+                        step,
+                        f"skipped step {step.position}: no {step.get_channel_display()} identity",
+                    )
+                )
+                continue
+            sender = _pick_sender(senders[e.campaign_id], e, step.channel)
+            if sender is None:
+                failed.append((e, f"campaign has no {step.get_channel_display()} sender"))
+                continue
+            if e.sender_id is None and sender.channel == step.channel:
+                e.sender = sender
+                newly_sticky.append(e)
+            variant = _pick_variant(step, variants[step.template_id], e.contact_id)
+            source = variant or step.template
+            ctx = contact_context(
+                contact=e.contact, identity=identity, sender=sender, campaign_name=campaign.name
+            )
+            seed = f"{e.contact_id}:{step.id}"
+            message = Message(
+                sender=sender,
+                channel=step.channel,
+                direction=Message.Direction.OUTBOUND,
+                status=Message.Status.QUEUED,
+                subject=render(source.subject, ctx, seed=seed),
+                body=render(source.body, ctx, seed=seed),
+                attachments=step.template.attachments,
+            )
+            message._identity_id = identity.id  # type: ignore[attr-defined]
+            planned.append((e, step, variant, message))
+
+        conversations = outreach.conversations_for(
+            {(m._identity_id, m.sender_id) for _, _, _, m in planned}  # type: ignore[attr-defined]
+        )
+        for _, _, _, m in planned:
+            m.conversation = conversations[(m._identity_id, m.sender_id)]  # type: ignore[attr-defined]
+        created = outreach.messages_create([m for _, _, _, m in planned])
+        StepSend.objects.bulk_create(
+            [
+                StepSend(enrollment=e, step=step, variant=variant, message=m)
+                for (e, step, variant, _), m in zip(planned, created, strict=True)
+            ]
+        )
+        if newly_sticky:
+            Enrollment.objects.bulk_update(newly_sticky, ["sender"])
+        if completed:
+            Enrollment.objects.filter(id__in=completed).update(
+                state=E.COMPLETED, hold_reason="all steps done"
+            )
+        for e, step, reason in skipped:
+            Enrollment.objects.filter(id=e.id).update(
+                state=E.ACTIVE,
+                current_step=step.position + 1,
+                next_action_at=now,
+                hold_reason=reason,
+            )
+        for e, reason in failed:
+            Enrollment.objects.filter(id=e.id).update(state=E.FAILED, hold_reason=reason)
+        return len(planned), len(completed)

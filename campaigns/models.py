@@ -1,0 +1,255 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from contacts.channels import CHANNEL_CHOICES
+from contacts.models import Contact
+from outreach.models import Message, SenderAccount
+
+
+class Template(models.Model):
+    name = models.CharField(max_length=200)
+    channel = models.CharField(
+        max_length=20, choices=CHANNEL_CHOICES, blank=True, help_text="Empty: any channel."
+    )
+    subject = models.CharField(max_length=300, blank=True, help_text="Email only.")
+    body = models.TextField()
+    attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateVariant(models.Model):
+    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=20, help_text="e.g. A, B")
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "label"], name="variant_unique_label"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="variant_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.name} / {self.label}"
+
+
+class Sequence(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Step(models.Model):
+    class Condition(models.TextChoices):
+        ALWAYS = "always", "Always"
+        NO_REPLY = "no_reply", "Only if no reply yet"
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(help_text="1 is the first message.")
+    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    delay = models.DurationField(
+        default=timedelta(days=2), help_text="Wait after the previous step (0 for the first)."
+    )
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="steps")
+    condition = models.CharField(
+        max_length=20, choices=Condition.choices, default=Condition.NO_REPLY
+    )
+
+    class Meta:
+        ordering = ["sequence", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "position"], name="step_unique_position"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="step_position_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sequence.name} · step {self.position} ({self.get_channel_display()})"
+
+    def clean(self) -> None:
+        if self.delay is not None and self.delay < timedelta(0):
+            raise ValidationError({"delay": "A delay cannot be negative."})
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        FINISHED = "finished", "Finished"
+
+    name = models.CharField(max_length=200)
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="campaigns")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    senders = models.ManyToManyField(SenderAccount, blank=True, related_name="campaigns")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrollment(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active (next step due at next_action_at)"
+        WAITING = "waiting", "Waiting for its message to send"
+        REPLIED = "replied", "Replied"
+        COMPLETED = "completed", "Completed"
+        STOPPED = "stopped", "Stopped"
+        FAILED = "failed", "Failed"
+        PAUSED = "paused", "Paused"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
+    sender = models.ForeignKey(
+        SenderAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="Sticky per contact: follow-ups come from the same account.",
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    current_step = models.PositiveSmallIntegerField(default=1, help_text="Next step to send.")
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=200, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="enrollment_unique"),
+        ]
+        indexes = [
+            # The dispatcher's due-work query; partial so it stays small as history grows.
+            models.Index(
+                fields=["next_action_at"],
+                condition=Q(state="active"),
+                name="enrollment_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.campaign}"
+
+
+class StepSend(models.Model):
+    """Links a sequence step for one enrollment to the one outbound message it produced."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="sends")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="sends")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="step_send")
+    variant = models.ForeignKey(
+        TemplateVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # At most one outbound message per (enrollment, step), whatever crashes or retries.
+            models.UniqueConstraint(fields=["enrollment", "step"], name="stepsend_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment} · step {self.step.position}"
+
+
+class Pipeline(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    class Kind(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OPEN)
+
+    class Meta:
+        ordering = ["pipeline", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "position"], name="stage_unique_position"),
+            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline.name}: {self.name}"
+
+
+class Deal(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deals")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.contact} · {self.stage.name}"
+
+    def clean(self) -> None:
+        if self.stage_id and self.pipeline_id and self.stage.pipeline_id != self.pipeline_id:
+            raise ValidationError({"stage": "This stage belongs to another pipeline."})
+
+
+class DealStageChange(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="history")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.deal}: {self.from_stage} → {self.to_stage}"

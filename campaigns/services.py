@@ -1,0 +1,208 @@
+"""Campaign workflows: enrol, launch, pause, resume, and stopping sequences on replies."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, Enrollment, Step, StepSend
+from contacts.models import Contact
+from contacts.services import contact_opt_out
+from outreach.channels import get_channel
+from outreach.models import Message
+
+E = Enrollment.State
+M = Message.Status
+LIVE = [E.ACTIVE, E.WAITING, E.PAUSED]
+
+
+class LaunchError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list[Contact]) -> int:
+    """Enrol contacts; contacts already in the campaign are left as they are."""
+    now = timezone.now()
+    ids = (
+        [c.id for c in contacts]
+        if isinstance(contacts, list)
+        else list(contacts.values_list("id", flat=True))
+    )
+    before = Enrollment.objects.filter(campaign=campaign).count()
+    Enrollment.objects.bulk_create(
+        [Enrollment(campaign=campaign, contact_id=cid, next_action_at=now) for cid in ids],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return Enrollment.objects.filter(campaign=campaign).count() - before
+
+
+def campaign_launch_problems(*, campaign: Campaign) -> list[str]:
+    problems = []
+    steps = list(Step.objects.filter(sequence=campaign.sequence).select_related("template"))
+    if not steps:
+        problems.append("The sequence has no steps.")
+    sender_channels = set(campaign.senders.values_list("channel", flat=True))
+    for step in steps:
+        if get_channel(step.channel).automated and step.channel not in sender_channels:
+            problems.append(
+                f"Step {step.position} sends on {step.get_channel_display()}, "
+                "but the campaign has no sender account for it."
+            )
+    return problems
+
+
+def campaign_launch(*, campaign: Campaign) -> Campaign:
+    problems = campaign_launch_problems(campaign=campaign)
+    if problems:
+        raise LaunchError(problems)
+    now = timezone.now()
+    with transaction.atomic():
+        Campaign.objects.filter(id=campaign.id).update(
+            status=Campaign.Status.RUNNING, launched_at=campaign.launched_at or now
+        )
+        Enrollment.objects.filter(campaign=campaign, state=E.ACTIVE, next_action_at=None).update(
+            next_action_at=now
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    """Queued messages wait as "paused"; one already being sent finishes. No duplicates:
+    resuming only flips the same rows back to queued."""
+    with transaction.atomic():
+        Campaign.objects.filter(id=campaign.id, status=Campaign.Status.RUNNING).update(
+            status=Campaign.Status.PAUSED
+        )
+        Message.objects.filter(step_send__enrollment__campaign=campaign, status=M.QUEUED).update(
+            status=M.PAUSED, hold_reason="campaign paused", enqueued_at=None
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    with transaction.atomic():
+        Campaign.objects.filter(id=campaign.id, status=Campaign.Status.PAUSED).update(
+            status=Campaign.Status.RUNNING
+        )
+        Message.objects.filter(
+            step_send__enrollment__campaign=campaign,
+            status=M.PAUSED,
+            step_send__enrollment__state=E.WAITING,
+        ).update(status=M.QUEUED, hold_reason="")
+    campaign.refresh_from_db()
+    return campaign
+
+
+def enrollment_pause(*, enrollment: Enrollment) -> None:
+    with transaction.atomic():
+        Enrollment.objects.select_for_update().filter(id=enrollment.id).first()
+        Message.objects.filter(step_send__enrollment=enrollment, status=M.QUEUED).update(
+            status=M.PAUSED, hold_reason="enrollment paused", enqueued_at=None
+        )
+        Enrollment.objects.filter(id=enrollment.id, state__in=[E.ACTIVE, E.WAITING]).update(
+            state=E.PAUSED, hold_reason="paused by a user"
+        )
+
+
+def enrollment_resume(*, enrollment: Enrollment) -> None:
+    with transaction.atomic():
+        Enrollment.objects.select_for_update().filter(id=enrollment.id).first()
+        waiting = Message.objects.filter(step_send__enrollment=enrollment, status=M.PAUSED).update(
+            status=M.QUEUED, hold_reason=""
+        )
+        Enrollment.objects.filter(id=enrollment.id, state=E.PAUSED).update(
+            state=E.WAITING if waiting else E.ACTIVE,
+            hold_reason="",
+            next_action_at=None if waiting else timezone.now(),
+        )
+
+
+def enrollments_stop_for_contact(
+    *, contact_id: int, state: str, reason: str, at: datetime | None = None
+) -> int:
+    """Stop every live sequence of a contact and cancel their unsent messages, atomically.
+
+    Rows are locked in id order (enrollment, then message), the order used everywhere.
+    A message already being sent cannot be recalled; the send task's claim sees "cancelled"
+    for everything else.
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Enrollment.objects.select_for_update()
+            .filter(contact_id=contact_id, state__in=LIVE)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        Enrollment.objects.filter(id__in=ids).update(
+            state=state,
+            next_action_at=None,
+            hold_reason=reason[:200],
+            replied_at=at if state == E.REPLIED else None,
+        )
+        Message.objects.filter(
+            step_send__enrollment_id__in=ids, status__in=[M.QUEUED, M.PAUSED]
+        ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
+    return len(ids)
+
+
+def enrollment_after_send(*, message: Message) -> None:
+    """The step's message went out: schedule the next step, or complete the sequence."""
+    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
+    if link is None:
+        return  # not a campaign message (e.g. an inbox reply)
+    step = link.step
+    nxt = (
+        Step.objects.filter(sequence_id=step.sequence_id, position__gt=step.position)
+        .order_by("position")
+        .first()
+    )
+    current = Enrollment.objects.filter(
+        id=link.enrollment_id, state=E.WAITING, current_step=step.position
+    )
+    if nxt is None:
+        current.update(state=E.COMPLETED, hold_reason="all steps sent")
+        return
+    sent_at = message.sent_at or timezone.now()
+    current.update(
+        state=E.ACTIVE,
+        current_step=nxt.position,
+        next_action_at=sent_at + nxt.delay,
+        hold_reason=f"waiting {nxt.delay} after step {step.position}",
+    )
+
+
+def enrollment_after_failure(*, message: Message, status: str) -> None:
+    link = StepSend.objects.filter(message_id=message.id).first()
+    if link is None:
+        return
+    reason = message.error_reason or message.hold_reason or status
+    new_state = E.FAILED if status == M.FAILED else E.STOPPED
+    Enrollment.objects.filter(id=link.enrollment_id, state__in=LIVE).update(
+        state=new_state, next_action_at=None, hold_reason=f"step {link.step_id}: {reason}"[:200]
+    )
+
+
+def reply_record(*, message: Message, kind: str) -> None:
+    """An inbound message arrived for a contact: stop or pause their sequences."""
+    contact = message.conversation.identity.contact
+    if kind == "reply":
+        enrollments_stop_for_contact(
+            contact_id=contact.id,
+            state=E.REPLIED,
+            reason=f"replied on {message.get_channel_display()}",
+            at=message.sent_at,
+        )
+    elif kind == "opt_out":
+        contact_opt_out(contact=contact, source=f"{message.channel} reply")
+        enrollments_stop_for_contact(
+            contact_id=contact.id, state=E.STOPPED, reason="contact opted out"
+        )

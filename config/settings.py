@@ -1,0 +1,215 @@
+"""The one settings module. Production differs from development only by env vars.
+
+Every variable read here is listed once in README.md ("Configuration").
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "contacts",
+    "outreach",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# Embedded default: a SQLite file, so `make run` needs no system service.
+_default_db = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", _default_db),
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(f"Unexpected value DATABASE_URL: {exc}") from None
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has no row locks: select_for_update is silently a no-op there. Correctness
+    # comes from compare-and-set updates, IMMEDIATE transactions (one writer at a time)
+    # and WAL so readers never block the writer. See RELIABILITY.md 3.9.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not :memory:, so live worker processes in tests share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth, i18n, static ---------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Redis (cache, optional pre-checks) --------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery -----------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport. It needs no system service, works across
+# the processes `make run` starts on one machine, and loses nothing we care about: the
+# database is the source of truth and the dispatcher re-offers any lost task.
+_broker_dir = VAR_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("queue", "processed", "control"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+elif CELERY_BROKER_URL.split("://")[0] not in {
+    "redis",
+    "rediss",
+    "amqp",
+    "amqps",
+    "pyamqp",
+    "memory",
+}:
+    raise ImproperlyConfigured(
+        f"Unexpected value CELERY_BROKER_URL={CELERY_BROKER_URL!r}: "
+        "use filesystem://, redis://... or amqp://..."
+    )
+# Tasks are idempotent by compare-and-set on their row, so redelivery is harmless and a
+# worker killed mid-task gives its message back (RELIABILITY.md 3.6).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+DISPATCH_INTERVAL = env_float("DISPATCH_INTERVAL", 2.0, minimum=0.05)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-tick": {
+        "task": "campaigns.tasks.dispatch_tick",
+        "schedule": DISPATCH_INTERVAL,
+        # A tick that waited longer than one interval is stale; the next one replaces it.
+        "options": {"expires": max(DISPATCH_INTERVAL * 5, 5)},
+    },
+    "worker-heartbeat": {
+        "task": "outreach.tasks.worker_heartbeat",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Engine ------------------------------------------------------------------------
+# Keys for credentials at rest (Fernet). First key encrypts; all keys decrypt, so a new key
+# can be prepended and old rows re-encrypted with `manage.py rotate_credentials`.
+CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS", [])
+# Seconds after which a queued message whose Celery task never ran is offered again.
+REQUEUE_AFTER = env_float("REQUEUE_AFTER", 120.0, minimum=0.1)
+# Seconds after which a send that never recorded its outcome is marked "unknown".
+SEND_GRACE = env_float("SEND_GRACE", 300.0, minimum=0.1)
+# Optional per-contact cap across all campaigns: at most N messages in 24 h (0 = off).
+CONTACT_DAILY_MESSAGE_CAP = env_int("CONTACT_DAILY_MESSAGE_CAP", 0, minimum=0)
+
+OUTREACH_CHANNELS: dict[str, dict] = {
+    "email": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
+    "instagram": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
+    "messenger": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
+    "whatsapp": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
+    "x": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
+    "telegram": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
+    "linkedin": {"BACKEND": "outreach.channels.manual.ManualChannel"},
+    "tiktok": {"BACKEND": "outreach.channels.manual.ManualChannel"},
+    "snapchat": {"BACKEND": "outreach.channels.manual.ManualChannel"},
+}
+_channel_override = env_str("CHANNEL_BACKEND", "")
+if _channel_override:
+    # One backend for every automated channel: handy for the demo and for tests.
+    for _name, _conf in OUTREACH_CHANNELS.items():
+        if _conf["BACKEND"] != "outreach.channels.manual.ManualChannel":
+            _conf["BACKEND"] = _channel_override
+FAKE_PLATFORM_URL = env_str("FAKE_PLATFORM_URL", "http://127.0.0.1:8765")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

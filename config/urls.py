@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import redirect
+from django.urls import path
+
+admin.site.site_header = "DM Outreach Engine"
+admin.site.site_title = "Outreach"
+admin.site.index_title = "Operations"
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", lambda request: redirect("admin:index")),
+    path("health/", health, name="health"),
+    path("admin/", admin.site.urls),
+]

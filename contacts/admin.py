@@ -1,0 +1,110 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from contacts.models import ConsentRecord, Contact, Identity, Suppression, Tag
+from contacts.services import contact_opt_out
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    extra = 1
+    fields = [
+        "channel",
+        "value",
+        "platform_user_id",
+        "consent_at",
+        "opted_out_at",
+        "opt_out_source",
+    ]
+    readonly_fields = ["consent_at", "opted_out_at", "opt_out_source"]
+
+
+class ConsentRecordInline(admin.TabularInline):
+    model = ConsentRecord
+    extra = 0
+    can_delete = False
+    fields = ["recorded_at", "kind", "channel", "source", "actor", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "company",
+        "title",
+        "time_zone",
+        "country",
+        "owner",
+        "identity_count",
+        "opted_out_at",
+    ]
+    list_filter = ["tags", "country", ("opted_out_at", admin.EmptyFieldListFilter), "owner"]
+    search_fields = ["first_name", "last_name", "company", "identities__value"]
+    autocomplete_fields = ["owner", "tags"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at"]
+    list_select_related = ["owner"]
+    inlines = [IdentityInline, ConsentRecordInline]
+    actions = ["opt_out"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_identity_count=Count("identities"))
+
+    @admin.display(description="Identities", ordering="_identity_count")
+    def identity_count(self, obj: Contact) -> int:
+        return obj._identity_count  # type: ignore[attr-defined]
+
+    @admin.action(description="Opt out of every channel")
+    def opt_out(self, request, queryset) -> None:
+        for contact in queryset:
+            contact_opt_out(contact=contact, source="admin", actor=request.user)
+        self.message_user(request, f"{queryset.count()} contact(s) opted out of every channel.")
+
+
+@admin.register(Identity)
+class IdentityAdmin(admin.ModelAdmin):
+    list_display = ["value", "channel", "contact", "platform_user_id", "opted_out_at"]
+    list_filter = ["channel", ("opted_out_at", admin.EmptyFieldListFilter)]
+    search_fields = ["value", "platform_user_id", "contact__first_name", "contact__last_name"]
+    autocomplete_fields = ["contact"]
+    list_select_related = ["contact"]
+    readonly_fields = [
+        "consent_at",
+        "consent_source",
+        "opted_out_at",
+        "opt_out_source",
+        "created_at",
+    ]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "contact_count"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_contact_count=Count("contacts"))
+
+    @admin.display(description="Contacts", ordering="_contact_count")
+    def contact_count(self, obj: Tag) -> int:
+        return obj._contact_count  # type: ignore[attr-defined]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["value", "channel", "reason", "created_at"]
+    list_filter = ["channel"]
+    search_fields = ["value", "reason"]
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    list_display = ["contact", "kind", "channel", "source", "actor", "recorded_at"]
+    list_filter = ["kind", "channel", "source"]
+    search_fields = ["contact__first_name", "contact__last_name", "note"]
+    list_select_related = ["contact", "actor"]
+    autocomplete_fields = ["contact", "identity", "actor"]
+    readonly_fields = ["recorded_at"]

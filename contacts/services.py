@@ -1,0 +1,81 @@
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import ConsentRecord, Contact, Identity, Suppression
+
+
+def identity_block_reason(*, identity: Identity) -> str:
+    """Why this identity must not be messaged, or "" if it may be."""
+    if identity.contact.opted_out_at:
+        return "contact opted out of all channels"
+    if identity.opted_out_at:
+        return f"contact opted out of {identity.get_channel_display()}"
+    suppressed = Suppression.objects.filter(
+        Q(channel="") | Q(channel=identity.channel), value=identity.value
+    ).first()
+    if suppressed:
+        return f"suppressed: {suppressed.reason or 'on the suppression list'}"
+    return ""
+
+
+@transaction.atomic
+def identity_opt_out(*, identity: Identity, source: str, actor=None, note: str = "") -> Identity:
+    Identity.objects.filter(pk=identity.pk, opted_out_at__isnull=True).update(
+        opted_out_at=timezone.now(), opt_out_source=source
+    )
+    ConsentRecord.objects.create(
+        contact_id=identity.contact_id,
+        identity=identity,
+        channel=identity.channel,
+        kind=ConsentRecord.Kind.OPTED_OUT,
+        source=source,
+        actor=actor,
+        note=note,
+    )
+    identity.refresh_from_db()
+    return identity
+
+
+@transaction.atomic
+def contact_opt_out(*, contact: Contact, source: str, actor=None, note: str = "") -> Contact:
+    """Opt a contact out of every channel at once."""
+    Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(
+        opted_out_at=timezone.now()
+    )
+    ConsentRecord.objects.create(
+        contact=contact, kind=ConsentRecord.Kind.OPTED_OUT, source=source, actor=actor, note=note
+    )
+    contact.refresh_from_db()
+    return contact
+
+
+@transaction.atomic
+def contact_opt_out_reverse(*, contact: Contact, actor, note: str) -> Contact:
+    """Only a human may reverse an opt-out, and it leaves an audit record with a reason."""
+    if not note.strip():
+        raise ValueError("Reversing an opt-out needs a note saying why.")
+    Contact.objects.filter(pk=contact.pk).update(opted_out_at=None)
+    Identity.objects.filter(contact=contact).update(opted_out_at=None, opt_out_source="")
+    ConsentRecord.objects.create(
+        contact=contact, kind=ConsentRecord.Kind.REINSTATED, source="admin", actor=actor, note=note
+    )
+    contact.refresh_from_db()
+    return contact
+
+
+def identity_grant_consent(*, identity: Identity, source: str, actor=None) -> Identity:
+    with transaction.atomic():
+        Identity.objects.filter(pk=identity.pk).update(
+            consent_at=timezone.now(), consent_source=source
+        )
+        ConsentRecord.objects.create(
+            contact_id=identity.contact_id,
+            identity=identity,
+            channel=identity.channel,
+            kind=ConsentRecord.Kind.GRANTED,
+            source=source,
+            actor=actor,
+        )
+    identity.refresh_from_db()
+    return identity

@@ -1,0 +1,262 @@
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, Q
+
+from outreach.fields import mask
+from outreach.models import (
+    Conversation,
+    InboundEvent,
+    ManualTask,
+    Message,
+    MessageEvent,
+    SenderAccount,
+    SendingSwitch,
+    WorkerHeartbeat,
+)
+from outreach.services import sender_pause, sender_resume
+
+
+class SenderAccountForm(forms.ModelForm):
+    # Write-only: the stored secret is never sent back to the browser.
+    credentials = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the stored credentials.",
+    )
+
+    class Meta:
+        model = SenderAccount
+        fields = [
+            "channel",
+            "name",
+            "handle",
+            "credentials",
+            "owner",
+            "daily_cap",
+            "warmup_start_cap",
+            "warmup_daily_increase",
+            "warmup_started_on",
+            "min_gap_seconds",
+            "max_gap_seconds",
+            "window_days",
+            "window_start",
+            "window_end",
+            "time_zone",
+            "paused",
+            "paused_reason",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.credentials:
+            self.fields[
+                "credentials"
+            ].help_text = f"Stored: {mask(self.instance.credentials)}. Leave empty to keep it."
+
+    def clean_credentials(self) -> str:
+        value = self.cleaned_data.get("credentials", "")
+        return value or (self.instance.credentials if self.instance.pk else "")
+
+
+@admin.register(SenderAccount)
+class SenderAccountAdmin(admin.ModelAdmin):
+    form = SenderAccountForm
+    list_display = [
+        "name",
+        "channel",
+        "handle",
+        "daily_cap",
+        "sent_today",
+        "next_send_at",
+        "paused",
+        "health",
+        "queued_count",
+    ]
+    list_filter = ["channel", "paused", "health"]
+    search_fields = ["name", "handle"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = [
+        "health",
+        "last_error",
+        "next_send_at",
+        "counter_day",
+        "sent_today",
+        "inflight_message_id",
+        "backoff_until",
+        "created_at",
+    ]
+    actions = ["pause", "resume"]
+    fieldsets = [
+        (None, {"fields": ["channel", "name", "handle", "credentials", "owner"]}),
+        (
+            "Limits",
+            {
+                "fields": [
+                    "daily_cap",
+                    "warmup_start_cap",
+                    "warmup_daily_increase",
+                    "warmup_started_on",
+                    "min_gap_seconds",
+                    "max_gap_seconds",
+                ]
+            },
+        ),
+        ("Sending window", {"fields": ["window_days", "window_start", "window_end", "time_zone"]}),
+        ("Health", {"fields": ["paused", "paused_reason", "health", "last_error"]}),
+        (
+            "Limiter state",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "next_send_at",
+                    "counter_day",
+                    "sent_today",
+                    "inflight_message_id",
+                    "backoff_until",
+                    "created_at",
+                ],
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_queued=Count("messages", filter=Q(messages__status=Message.Status.QUEUED)))
+        )
+
+    @admin.display(description="Queued", ordering="_queued")
+    def queued_count(self, obj: SenderAccount) -> int:
+        return obj._queued  # type: ignore[attr-defined]
+
+    @admin.action(description="Pause selected senders")
+    def pause(self, request, queryset) -> None:
+        for sender in queryset:
+            sender_pause(sender=sender, reason=f"paused by {request.user}")
+        self.message_user(request, f"{queryset.count()} sender(s) paused.")
+
+    @admin.action(description="Resume selected senders")
+    def resume(self, request, queryset) -> None:
+        for sender in queryset:
+            sender_resume(sender=sender)
+        self.message_user(request, f"{queryset.count()} sender(s) resumed.")
+
+
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "status", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "direction",
+        "channel",
+        "status",
+        "recipient",
+        "sender",
+        "hold_reason",
+        "not_before",
+        "sent_at",
+        "created_at",
+    ]
+    list_filter = ["status", "direction", "channel", "sender"]
+    search_fields = ["body", "provider_message_id", "conversation__identity__value"]
+    list_select_related = ["sender", "conversation__identity"]
+    readonly_fields = [
+        "conversation",
+        "sender",
+        "channel",
+        "direction",
+        "status",
+        "hold_reason",
+        "not_before",
+        "enqueued_at",
+        "claimed_at",
+        "sent_at",
+        "attempts",
+        "idempotency_key",
+        "provider_message_id",
+        "error_code",
+        "error_reason",
+        "created_at",
+    ]
+    fields = readonly_fields[:4] + ["subject", "body", "attachments"] + readonly_fields[4:]
+    inlines = [MessageEventInline]
+
+    @admin.display(description="To / from")
+    def recipient(self, obj: Message) -> str:
+        return obj.conversation.identity.value
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["identity", "sender", "last_inbound_at", "last_outbound_at", "assigned_to"]
+    list_filter = ["sender__channel", "sender"]
+    search_fields = [
+        "identity__value",
+        "identity__contact__first_name",
+        "identity__contact__last_name",
+    ]
+    list_select_related = ["identity", "sender", "assigned_to"]
+    autocomplete_fields = ["identity", "sender", "assigned_to"]
+    readonly_fields = ["last_inbound_at", "last_outbound_at", "created_at"]
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = ["provider", "provider_event_id", "sender", "received_at", "processed_at"]
+    list_filter = ["provider", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["provider_event_id"]
+    readonly_fields = [
+        "provider",
+        "provider_event_id",
+        "sender",
+        "payload",
+        "received_at",
+        "processed_at",
+        "error",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ManualTask)
+class ManualTaskAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "assignee", "created_at", "done_at"]
+    list_filter = [("done_at", admin.EmptyFieldListFilter)]
+    autocomplete_fields = ["assignee"]
+    readonly_fields = ["message", "created_at"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "at", "token"]
+    readonly_fields = ["hostname", "at", "token"]
+
+
+@admin.register(SendingSwitch)
+class SendingSwitchAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "reason", "changed_by", "changed_at"]
+    fields = ["paused", "reason", "changed_by", "changed_at"]
+    readonly_fields = ["changed_by", "changed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return not SendingSwitch.objects.exists()
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.id = 1
+        obj.changed_by = request.user
+        super().save_model(request, obj, form, change)

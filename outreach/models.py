@@ -1,0 +1,265 @@
+import uuid
+from datetime import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from contacts.channels import CHANNEL_CHOICES
+from contacts.models import Identity
+from contacts.validators import validate_time_zone
+from outreach.fields import EncryptedTextField
+
+
+def validate_weekdays(value: str) -> None:
+    if not value or any(c not in "0123456" for c in value) or len(set(value)) != len(value):
+        raise ValidationError("Use the digits 0 (Monday) to 6 (Sunday), each once, e.g. 01234.")
+
+
+class SenderAccount(models.Model):
+    """A mailbox, page, bot or profile that sends, with its limits and live limiter state."""
+
+    class Health(models.TextChoices):
+        OK = "ok", "OK"
+        DEGRADED = "degraded", "Degraded (recent errors)"
+        AUTH_EXPIRED = "auth_expired", "Credentials expired"
+
+    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    name = models.CharField(max_length=150, help_text="Shown to reps, e.g. 'Anna @ Acme (IG)'.")
+    handle = models.CharField(max_length=255, blank=True, help_text="Address, page id or bot name.")
+    credentials = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown in full.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Limits.
+    daily_cap = models.PositiveIntegerField(default=50)
+    warmup_start_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="If set, the cap starts here and grows daily."
+    )
+    warmup_daily_increase = models.PositiveIntegerField(default=5)
+    warmup_started_on = models.DateField(null=True, blank=True)
+    min_gap_seconds = models.FloatField(default=60.0)
+    max_gap_seconds = models.FloatField(default=180.0)
+    window_start = models.TimeField(default=time(9, 0), help_text="In the contact's time zone.")
+    window_end = models.TimeField(
+        default=time(17, 0), help_text="May be before the start (overnight)."
+    )
+    window_days = models.CharField(
+        max_length=7,
+        default="01234",
+        validators=[validate_weekdays],
+        help_text="0=Monday … 6=Sunday.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="Daily cap resets at midnight here; also the window for contacts without one.",
+    )
+    # Health and control.
+    paused = models.BooleanField(default=False)
+    paused_reason = models.CharField(max_length=200, blank=True)
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.OK)
+    last_error = models.CharField(max_length=300, blank=True)
+    # Limiter state: authoritative, changed only by conditional UPDATEs (outreach/limits.py).
+    next_send_at = models.DateTimeField(null=True, blank=True)
+    counter_day = models.DateField(null=True, blank=True)
+    sent_today = models.PositiveIntegerField(default=0)
+    inflight_message_id = models.BigIntegerField(null=True, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_gap_seconds__gte=models.F("min_gap_seconds")),
+                name="sender_gap_range_valid",
+            ),
+            models.CheckConstraint(condition=Q(min_gap_seconds__gte=0), name="sender_gap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_channel_display()})"
+
+    def clean(self) -> None:
+        gaps = (self.min_gap_seconds, self.max_gap_seconds)
+        if None not in gaps and gaps[1] < gaps[0]:
+            raise ValidationError({"max_gap_seconds": "Must be at least the minimum gap."})
+
+
+class Conversation(models.Model):
+    """One contact identity talking with one sender account."""
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="conversations")
+    sender = models.ForeignKey(
+        SenderAccount, on_delete=models.CASCADE, related_name="conversations"
+    )
+    # Meta's 24 h window and WhatsApp's customer-service window open on their last message.
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "sender"], name="conversation_unique_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} ↔ {self.sender.name}"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        OUTBOUND = "out", "Outbound"
+        INBOUND = "in", "Inbound"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PAUSED = "paused", "Paused"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        UNKNOWN = "unknown", "Outcome unknown (needs review)"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+        RECEIVED = "received", "Received"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    # Denormalized from the conversation: the limiter and dispatcher filter on them.
+    sender = models.ForeignKey(SenderAccount, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
+    # Why a queued message is waiting, and until when. Shown in the admin and dashboard.
+    hold_reason = models.CharField(max_length=200, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, editable=False)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="message_unique_idem_key"),
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_unique_provider_id",
+            ),
+        ]
+        indexes = [
+            # The dispatcher's "next queued message for this sender" lookup.
+            models.Index(fields=["sender", "status", "id"], name="message_sender_status"),
+            # The reconciler's "stuck in sending/unknown" sweep.
+            models.Index(fields=["status", "claimed_at"], name="message_status_claimed"),
+        ]
+
+    def __str__(self) -> str:
+        arrow = "→" if self.direction == self.Direction.OUTBOUND else "←"
+        return f"{arrow} {self.get_channel_display()} #{self.pk} ({self.status})"
+
+
+class MessageEvent(models.Model):
+    """Status history of a message: every transition, with when and why."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=20, choices=Message.Status.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class InboundEvent(models.Model):
+    """A raw webhook or polled event, stored before it is processed (never lost, never twice)."""
+
+    provider = models.CharField(max_length=40)
+    provider_event_id = models.CharField(max_length=255)
+    sender = models.ForeignKey(
+        SenderAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_event_id"], name="inbound_event_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} event {self.provider_event_id}"
+
+
+class ManualTask(models.Model):
+    """A step no platform lets us automate (LinkedIn, TikTok, Snapchat): a rep does it by hand."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="manual_task")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["done_at", "created_at"]
+
+    def __str__(self) -> str:
+        return f"Manual {self.message.get_channel_display()} message #{self.message_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a Celery task: proves a worker is alive and the broker round-trips."""
+
+    token = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname or 'worker'} at {self.at:%H:%M:%S}"
+
+
+class SendingSwitch(models.Model):
+    """The global kill switch: one row. While paused, nothing is claimed for sending."""
+
+    paused = models.BooleanField(default=False)
+    reason = models.CharField(max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="sending_switch_singleton")]
+
+    def __str__(self) -> str:
+        return "Sending paused" if self.paused else "Sending on"
+
+    @classmethod
+    def is_paused(cls) -> bool:
+        return cls.objects.filter(id=1, paused=True).exists()

@@ -1,0 +1,488 @@
+"""How one message travels: create, offer, claim, send, record; inbound replies."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Identity
+from contacts.services import identity_block_reason
+from outreach import limits
+from outreach.channels import get_channel
+from outreach.channels.base import (
+    Ambiguous,
+    AuthExpired,
+    ChannelError,
+    OutgoingMessage,
+    Permanent,
+    RateLimited,
+    Transient,
+)
+from outreach.db import retry_on_conflict
+from outreach.models import (
+    Conversation,
+    InboundEvent,
+    ManualTask,
+    Message,
+    MessageEvent,
+    SenderAccount,
+    SendingSwitch,
+)
+from outreach.signals import message_received, message_status_changed
+from outreach.windows import Window, describe_wait
+
+log = logging.getLogger(__name__)
+S = Message.Status
+MAX_TRANSIENT_ATTEMPTS = 5
+
+
+# --- creating -----------------------------------------------------------------------------
+
+
+def conversations_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Conversation]:
+    """Get or create one conversation per (identity_id, sender_id), in bulk."""
+    if not pairs:
+        return {}
+    q = Q()
+    for identity_id, sender_id in pairs:
+        q |= Q(identity_id=identity_id, sender_id=sender_id)
+    found = {(c.identity_id, c.sender_id): c for c in Conversation.objects.filter(q)}
+    missing = pairs - found.keys()
+    if missing:
+        Conversation.objects.bulk_create(
+            [Conversation(identity_id=i, sender_id=s) for i, s in missing], ignore_conflicts=True
+        )
+        q = Q()
+        for identity_id, sender_id in missing:
+            q |= Q(identity_id=identity_id, sender_id=sender_id)
+        found.update({(c.identity_id, c.sender_id): c for c in Conversation.objects.filter(q)})
+    return found
+
+
+def messages_create(messages: list[Message]) -> list[Message]:
+    """Insert queued outbound messages with their first history event, in bulk.
+
+    Messages for channels no platform lets us automate get a manual task for a rep.
+    """
+    for m in messages:
+        if not get_channel(m.channel).automated:
+            m.hold_reason = "waiting for a rep to send it by hand"
+    created = Message.objects.bulk_create(messages)
+    MessageEvent.objects.bulk_create(
+        [MessageEvent(message=m, status=m.status, detail=m.hold_reason) for m in created]
+    )
+    manual = [
+        ManualTask(message=m) for m in created if m.hold_reason.startswith("waiting for a rep")
+    ]
+    if manual:
+        ManualTask.objects.bulk_create(manual)
+    return created
+
+
+def _event(message: Message | int, status: str, detail: str = "") -> None:
+    mid = message if isinstance(message, int) else message.id
+    MessageEvent.objects.create(message_id=mid, status=status, detail=detail[:300])
+
+
+def _hold(message: Message, reason: str, not_before: datetime | None) -> None:
+    Message.objects.filter(id=message.id, status=S.QUEUED).update(
+        hold_reason=reason[:200], not_before=not_before, enqueued_at=None
+    )
+
+
+# --- offering (the outbox sweeper) ----------------------------------------------------------
+
+
+def automated_channels() -> list[str]:
+    return [name for name in settings.OUTREACH_CHANNELS if get_channel(name).automated]
+
+
+def messages_offer(*, now: datetime | None = None) -> list[int]:
+    """Pick at most one due queued message per free sender and mark it enqueued.
+
+    This is also the sweeper: a queued message whose Celery task was lost (broker restart,
+    failed on_commit) is offered again after REQUEUE_AFTER.
+    """
+    now = now or timezone.now()
+    if SendingSwitch.is_paused():
+        return []
+    stale = now - timedelta(seconds=settings.REQUEUE_AFTER)
+    channels = automated_channels()
+    offered = []
+    free = (
+        SenderAccount.objects.filter(paused=False, inflight_message_id=None)
+        .filter(Q(next_send_at=None) | Q(next_send_at__lte=now))
+        .filter(Q(backoff_until=None) | Q(backoff_until__lte=now))
+        .values_list("id", flat=True)
+    )
+    for sender_id in free:
+        candidate = (
+            Message.objects.filter(sender_id=sender_id, status=S.QUEUED, channel__in=channels)
+            .filter(Q(not_before=None) | Q(not_before__lte=now))
+            .filter(Q(enqueued_at=None) | Q(enqueued_at__lt=stale))
+            .order_by("id")
+            .values_list("id", "enqueued_at")
+            .first()
+        )
+        if candidate is None:
+            continue
+        mid, enqueued_at = candidate
+        # Compare-and-set: two dispatchers never both offer the same message.
+        if Message.objects.filter(id=mid, status=S.QUEUED, enqueued_at=enqueued_at).update(
+            enqueued_at=now
+        ):
+            offered.append(mid)
+    return offered
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    message: Message
+    sender: SenderAccount
+    day: datetime
+
+
+def _window_for(message: Message) -> tuple[Window, ZoneInfo]:
+    sender = message.sender
+    contact_tz = message.conversation.identity.contact.time_zone
+    tz = ZoneInfo(contact_tz or sender.time_zone or "UTC")
+    return Window(sender.window_days, sender.window_start, sender.window_end, tz), tz
+
+
+def _contact_cap_hold(message: Message, now: datetime) -> tuple[str, datetime | None]:
+    cap = settings.CONTACT_DAILY_MESSAGE_CAP
+    if not cap:
+        return "", None
+    since = now - timedelta(hours=24)
+    recent = list(
+        Message.objects.filter(
+            conversation__identity__contact_id=message.conversation.identity.contact_id,
+            direction=Message.Direction.OUTBOUND,
+            sent_at__gte=since,
+        )
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)[:cap]
+    )
+    if len(recent) < cap:
+        return "", None
+    return f"contact already got {cap} message(s) in 24 h", recent[0] + timedelta(hours=24)
+
+
+@retry_on_conflict
+def _claim(message_id: int) -> Claim | None:
+    """T1: checks, rate-limit token and queued->sending, all in one short transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("sender", "conversation__identity__contact")
+            .filter(id=message_id)
+            .first()
+        )
+        if message is None or message.status != S.QUEUED:
+            return None  # duplicate or late delivery: somebody else got there first
+        if message.not_before and message.not_before > now:
+            return None
+        if SendingSwitch.is_paused():
+            _hold(message, "all sending paused (kill switch)", None)
+            return None
+        sender = message.sender
+        if sender.paused:
+            _hold(message, f"sender paused: {sender.paused_reason or 'by a user'}", None)
+            return None
+        blocked = identity_block_reason(identity=message.conversation.identity)
+        if blocked:
+            Message.objects.filter(id=message.id, status=S.QUEUED).update(
+                status=S.CANCELLED, hold_reason=blocked[:200]
+            )
+            _event(message, S.CANCELLED, blocked)
+            message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
+            return None
+        window, tz = _window_for(message)
+        opens = window.next_open(now)
+        if opens > now:
+            _hold(message, describe_wait(opens, tz), opens)
+            return None
+        reason, until = _contact_cap_hold(message, now)
+        if reason:
+            _hold(message, reason, until)
+            return None
+        if not limits.token_take(sender=sender, message_id=message.id, now=now):
+            reason, until = limits.why_no_token(sender=sender, now=now)
+            _hold(message, reason, until)
+            return None
+        claimed = Message.objects.filter(id=message.id, status=S.QUEUED).update(
+            status=S.SENDING,
+            claimed_at=now,
+            attempts=message.attempts + 1,
+            hold_reason="",
+            not_before=None,
+        )
+        if not claimed:
+            raise AssertionError("message changed under its row lock")
+        _event(message, S.SENDING, f"attempt {message.attempts + 1}")
+        message.status, message.claimed_at = S.SENDING, now
+        message.attempts += 1
+        return Claim(message=message, sender=sender, day=limits.local_day(sender, now))
+
+
+def outgoing(message: Message) -> OutgoingMessage:
+    identity = message.conversation.identity
+    return OutgoingMessage(
+        message_id=message.id,
+        idempotency_key=str(message.idempotency_key),
+        channel=message.channel,
+        sender_handle=message.sender.handle,
+        sender_credentials=message.sender.credentials,
+        recipient=identity.value,
+        recipient_platform_id=identity.platform_user_id,
+        body=message.body,
+        subject=message.subject,
+        attachments=message.attachments,
+    )
+
+
+def message_send(*, message_id: int) -> str:
+    """Send one queued message at most once. Returns its status afterwards."""
+    claim = _claim(message_id)
+    if claim is None:
+        return "skipped"
+    message, sender = claim.message, claim.sender
+    channel = get_channel(message.channel)
+    # The side effect happens outside any transaction, between claim and record.
+    try:
+        provider_id = channel.send(outgoing(message))
+    except RateLimited as exc:
+        _record_not_sent(claim, exc, retry_in=exc.retry_after, backoff=True)
+        return S.QUEUED
+    except AuthExpired as exc:
+        _record_not_sent(claim, exc, retry_in=None, backoff=False)
+        sender_pause(
+            sender=sender,
+            reason=f"credentials expired: {exc.reason}",
+            health=SenderAccount.Health.AUTH_EXPIRED,
+        )
+        return S.QUEUED
+    except Transient as exc:
+        if message.attempts >= MAX_TRANSIENT_ATTEMPTS:
+            _record_failed(claim, exc)
+            return S.FAILED
+        _record_not_sent(claim, exc, retry_in=2.0**message.attempts * 5, backoff=False)
+        return S.QUEUED
+    except Permanent as exc:
+        _record_failed(claim, exc)
+        return S.FAILED
+    except Exception as exc:  # timeouts after the request went out, 5xx, bugs: ambiguous
+        if not isinstance(exc, ChannelError):
+            log.exception("send of message %s ended ambiguously", message.id)
+        exc = exc if isinstance(exc, Ambiguous) else Ambiguous(str(exc) or type(exc).__name__)
+        message_mark_unknown(message_id=message.id, reason=exc.reason)
+        return S.UNKNOWN
+    message_record_sent(message_id=message.id, provider_message_id=provider_id)
+    return S.SENT
+
+
+@retry_on_conflict
+def message_record_sent(*, message_id: int, provider_message_id: str) -> bool:
+    """T2: sent + provider id + release the sender + tell campaigns, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Message.objects.filter(id=message_id, status__in=[S.SENDING, S.UNKNOWN]).update(
+            status=S.SENT, provider_message_id=provider_message_id, sent_at=now, hold_reason=""
+        )
+        if not updated:
+            return False
+        message = Message.objects.select_related("sender").get(id=message_id)
+        limits.token_release(sender=message.sender, message_id=message_id)
+        Conversation.objects.filter(id=message.conversation_id).update(last_outbound_at=now)
+        _event(message, S.SENT, provider_message_id)
+        message_status_changed.send(sender=Message, message=message, status=S.SENT)
+    return True
+
+
+@retry_on_conflict
+def _record_not_sent(
+    claim: Claim, exc: ChannelError, *, retry_in: float | None, backoff: bool
+) -> None:
+    """The platform proved the message did not go out: back to the queue, cap unit refunded."""
+    now = timezone.now()
+    not_before = now + timedelta(seconds=retry_in) if retry_in else None
+    with transaction.atomic():
+        Message.objects.filter(id=claim.message.id, status__in=[S.SENDING, S.UNKNOWN]).update(
+            status=S.QUEUED,
+            not_before=not_before,
+            enqueued_at=None,
+            error_code=exc.code,
+            error_reason=exc.reason[:1000],
+            hold_reason=f"retrying after {exc.code}: {exc.reason}"[:200],
+        )
+        limits.token_release(
+            sender=claim.sender,
+            message_id=claim.message.id,
+            refund_day=claim.day,
+            backoff_until=not_before if backoff else None,
+        )
+        _event(claim.message, S.QUEUED, f"{exc.code}: {exc.reason}")
+
+
+@retry_on_conflict
+def _record_failed(claim: Claim, exc: ChannelError) -> None:
+    with transaction.atomic():
+        Message.objects.filter(id=claim.message.id, status=S.SENDING).update(
+            status=S.FAILED, error_code=exc.code, error_reason=exc.reason[:1000]
+        )
+        # A rejected message never arrived, so it does not count against the cap.
+        limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
+        _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
+        message_status_changed.send(sender=Message, message=claim.message, status=S.FAILED)
+
+
+def message_mark_unknown(*, message_id: int, reason: str) -> None:
+    """The outcome is unknown: keep the sender's in-flight slot until the reconciler decides."""
+    with transaction.atomic():
+        if Message.objects.filter(id=message_id, status=S.SENDING).update(
+            status=S.UNKNOWN,
+            error_code="ambiguous",
+            error_reason=reason[:1000],
+            hold_reason="outcome unknown: checking with the platform",
+        ):
+            _event(message_id, S.UNKNOWN, reason)
+
+
+def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Resolve sends whose outcome was never recorded (crashed worker, timeout). Never resends
+    blindly: a message goes back to the queue only when the platform says it never arrived."""
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.SEND_GRACE)
+    for mid in Message.objects.filter(status=S.SENDING, claimed_at__lt=grace).values_list(
+        "id", flat=True
+    ):
+        message_mark_unknown(message_id=mid, reason="worker stopped before recording the outcome")
+    counts = {"sent": 0, "requeued": 0, "review": 0}
+    unknown = Message.objects.filter(
+        status=S.UNKNOWN, claimed_at__lt=now - timedelta(seconds=min(settings.SEND_GRACE, 30))
+    ).select_related("sender", "conversation__identity")
+    for message in unknown:
+        result = get_channel(message.channel).lookup(outgoing(message))
+        if result.found:
+            if message_record_sent(
+                message_id=message.id, provider_message_id=result.provider_message_id
+            ):
+                counts["sent"] += 1
+        elif result.found is False:
+            _requeue_unknown(message)
+            counts["requeued"] += 1
+        else:
+            _send_to_review(message)
+            counts["review"] += 1
+    return counts
+
+
+@retry_on_conflict
+def _requeue_unknown(message: Message) -> None:
+    with transaction.atomic():
+        if Message.objects.filter(id=message.id, status=S.UNKNOWN).update(
+            status=S.QUEUED, enqueued_at=None, hold_reason="platform confirmed it never arrived"
+        ):
+            day = limits.local_day(message.sender, message.claimed_at or timezone.now())
+            limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
+            _event(message, S.QUEUED, "reconciler: not at the platform, will send again")
+
+
+def _send_to_review(message: Message) -> None:
+    """The platform cannot tell us: a human decides. The sender moves on to other messages."""
+    with transaction.atomic():
+        if (
+            Message.objects.filter(id=message.id, status=S.UNKNOWN)
+            .exclude(hold_reason__startswith="needs review")
+            .update(hold_reason="needs review: the platform cannot confirm delivery")
+        ):
+            limits.token_release(sender=message.sender, message_id=message.id)
+            _event(message, S.UNKNOWN, "sent to the review queue")
+
+
+# --- control ---------------------------------------------------------------------------------
+
+
+def sender_pause(*, sender: SenderAccount, reason: str, health: str | None = None) -> None:
+    updates: dict = {"paused": True, "paused_reason": reason[:200]}
+    if health:
+        updates["health"] = health
+        updates["last_error"] = reason[:300]
+    SenderAccount.objects.filter(id=sender.id).update(**updates)
+
+
+def sender_resume(*, sender: SenderAccount) -> None:
+    SenderAccount.objects.filter(id=sender.id).update(
+        paused=False, paused_reason="", health=SenderAccount.Health.OK
+    )
+    Message.objects.filter(
+        sender=sender, status=S.QUEUED, hold_reason__startswith="sender paused"
+    ).update(hold_reason="")
+
+
+def sending_switch_set(*, paused: bool, reason: str = "", actor=None) -> None:
+    SendingSwitch.objects.update_or_create(
+        id=1, defaults={"paused": paused, "reason": reason, "changed_by": actor}
+    )
+
+
+def manual_task_complete(*, task: ManualTask, actor=None) -> None:
+    """A rep sent it by hand: record it like any other send, so the sequence moves on."""
+    with transaction.atomic():
+        if ManualTask.objects.filter(id=task.id, done_at=None).update(
+            done_at=timezone.now(), assignee=actor
+        ):
+            Message.objects.filter(id=task.message_id, status=S.QUEUED).update(status=S.SENDING)
+            message_record_sent(
+                message_id=task.message_id, provider_message_id=f"manual-{task.message_id}"
+            )
+
+
+# --- inbound ---------------------------------------------------------------------------------
+
+
+def inbound_message_record(
+    *,
+    provider: str,
+    provider_event_id: str,
+    identity: Identity,
+    sender: SenderAccount,
+    body: str,
+    payload: dict | None = None,
+    kind: str = "reply",
+) -> Message | None:
+    """Store an inbound message once (a retried delivery is a no-op) and tell campaigns."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            InboundEvent.objects.create(
+                provider=provider,
+                provider_event_id=provider_event_id,
+                sender=sender,
+                payload=payload or {"body": body},
+                processed_at=now,
+            )
+            conversation = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+            Conversation.objects.filter(id=conversation.id).update(last_inbound_at=now)
+            message = Message.objects.create(
+                conversation=conversation,
+                sender=sender,
+                channel=sender.channel,
+                direction=Message.Direction.INBOUND,
+                status=S.RECEIVED,
+                body=body,
+                sent_at=now,
+            )
+            message_received.send(sender=Message, message=message, kind=kind)
+    except IntegrityError:
+        return None  # already recorded
+    return message

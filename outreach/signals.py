@@ -1,0 +1,14 @@
+"""The one way news travels up from outreach to campaigns (which outreach never imports).
+
+Both are sent inside the transaction that recorded the change, so receivers' writes commit
+or roll back with it.
+"""
+
+from django.dispatch import Signal
+
+# Sent with message=<Message>, status=<new status>: an outbound message was sent, failed,
+# or proved undeliverable.
+message_status_changed = Signal()
+
+# Sent with message=<inbound Message>, kind="reply" | "opt_out" | "auto_reply" | "bounce".
+message_received = Signal()

@@ -1,0 +1,19 @@
+import socket
+import uuid
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_message(message_id: int) -> str:
+    # Safe to deliver twice or late: the service claims the row by compare-and-set.
+    from outreach.services import message_send
+
+    return message_send(message_id=message_id)
+
+
+@shared_task(ignore_result=True)
+def worker_heartbeat(token: str = "") -> None:
+    from outreach.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.create(token=token or uuid.uuid4().hex, hostname=socket.gethostname())

@@ -1,0 +1,142 @@
+"""Real processes for tests: Celery workers, dispatchers and the engine itself.
+
+Workers run as separate OS processes (not threads), so a test can SIGKILL them.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def test_database_url() -> str:
+    """The URL of the database this test runs against, for child processes."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    user = s.get("USER") or "postgres"
+    return f"postgres://{user}@{host}:{port}/{s['NAME']}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"DEBUG": "true", "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(
+    predicate: Callable[[], bool], timeout: float, interval: float = 0.1, message: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class Proc:
+    """A child process with its output captured to a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop())
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cleanup, like a machine losing power."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+                self.popen.wait(timeout=timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill()
+        self._log.close()
+
+
+def celery_worker(
+    name: str, env: dict[str, str], log_dir: Path, *, concurrency: int = 2, pool: str = "prefork"
+) -> Proc:
+    proc = Proc(
+        name,
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--pool",
+            pool,
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-n",
+            f"{name}@%h",
+        ],
+        env,
+        log_dir,
+    )
+    wait_for(
+        lambda: " ready." in proc.log() or not proc.alive(), 60, message=f"worker {name} to start"
+    )
+    if not proc.alive():
+        raise AssertionError(f"worker {name} died:\n{proc.log()[-3000:]}")
+    return proc
+
+
+def dispatcher(name: str, env: dict[str, str], log_dir: Path, *, interval: float = 0.2) -> Proc:
+    return Proc(
+        name,
+        [str(BIN / "python"), "manage.py", "run_dispatcher", "--interval", str(interval)],
+        env,
+        log_dir,
+    )
