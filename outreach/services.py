@@ -20,6 +20,7 @@ from outreach.channels.base import (
     ChannelError,
     OutgoingMessage,
     Permanent,
+    PolicyContext,
     RateLimited,
     Transient,
 )
@@ -176,6 +177,27 @@ def _contact_cap_hold(message: Message, now: datetime) -> tuple[str, datetime | 
     return f"contact already got {cap} message(s) in 24 h", recent[0] + timedelta(hours=24)
 
 
+def _policy_context(message: Message, now: datetime) -> PolicyContext:
+    identity = message.conversation.identity
+    return PolicyContext(
+        channel=message.channel,
+        now=now,
+        recipient=identity.value,
+        recipient_platform_id=identity.platform_user_id,
+        last_inbound_at=message.conversation.last_inbound_at,
+    )
+
+
+def _fail_before_send(message: Message, reason: str) -> None:
+    """Nothing was sent and nothing can be: fail the message and tell campaigns."""
+    Message.objects.filter(id=message.id, status=S.QUEUED).update(
+        status=S.FAILED, error_code="policy", error_reason=reason, hold_reason=reason[:200]
+    )
+    _event(message, S.FAILED, reason)
+    message.error_reason = reason
+    message_status_changed.send(sender=Message, message=message, status=S.FAILED)
+
+
 @retry_on_conflict
 def _claim(message_id: int) -> Claim | None:
     """T1: checks, rate-limit token and queued->sending, all in one short transaction."""
@@ -214,6 +236,13 @@ def _claim(message_id: int) -> Claim | None:
         reason, until = _contact_cap_hold(message, now)
         if reason:
             _hold(message, reason, until)
+            return None
+        decision = get_channel(message.channel).check_policy(_policy_context(message, now))
+        if not decision.allowed:
+            if decision.retry_at is None:
+                _fail_before_send(message, f"platform policy: {decision.reason}")
+            else:
+                _hold(message, f"platform policy: {decision.reason}", decision.retry_at)
             return None
         if not limits.token_take(sender=sender, message_id=message.id, now=now):
             reason, until = limits.why_no_token(sender=sender, now=now)

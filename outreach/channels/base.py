@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -71,6 +72,29 @@ class OutgoingMessage:
 
 
 @dataclass
+class PolicyContext:
+    """What a platform's rules need to know before a send: who spoke last, and when."""
+
+    channel: str
+    now: datetime
+    recipient: str
+    recipient_platform_id: str
+    last_inbound_at: datetime | None
+    human_written: bool = False
+
+
+@dataclass
+class PolicyDecision:
+    allowed: bool
+    reason: str = ""
+    # When not allowed: retry at this time (the message waits), or None (it can never go).
+    retry_at: datetime | None = None
+
+
+ALLOWED = PolicyDecision(allowed=True)
+
+
+@dataclass
 class LookupResult:
     found: bool | None  # None: the platform cannot tell us
     provider_message_id: str = ""
@@ -88,6 +112,10 @@ class BaseChannel:
     def send(self, message: OutgoingMessage) -> str:
         """Send one message and return the platform's message id, or raise a ChannelError."""
         raise NotImplementedError("subclasses of BaseChannel must override send()")
+
+    def check_policy(self, context: PolicyContext) -> PolicyDecision:
+        """The platform's rules (messaging windows, templates, "user must write first")."""
+        return ALLOWED
 
     def lookup(self, message: OutgoingMessage) -> LookupResult:
         """Did an earlier, ambiguous attempt arrive? Used by the reconciler."""
