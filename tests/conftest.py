@@ -1,5 +1,6 @@
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,54 @@ def worker_factory(transactional_db, clean_broker, log_dir):
 @pytest.fixture
 def live_worker(worker_factory) -> Proc:
     return worker_factory()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium driven by Playwright (its own browser download is not used)."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("chromium is not installed (`apt-get install chromium`; .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between page actions are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    """A fresh browser page; `page.base_url` is the live Django server."""
+    context = chromium.new_context(base_url=live_server.url)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.base_url = live_server.url  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def logged_in_page(page, django_user_model):
+    """A browser page logged in as a staff superuser through the real login form."""
+    django_user_model.objects.create_superuser("rep", "rep@example.com", "rep-password-1")
+    page.goto("/admin/login/")
+    page.fill("#id_username", "rep")
+    page.fill("#id_password", "rep-password-1")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    return page
