@@ -45,6 +45,11 @@ class Contact(models.Model):
     opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Plain ids, not foreign keys: deleting an import must not touch a million contacts.
+    # created_by_import serves rollback; last_import tells a later row of the same file
+    # (a duplicate) from a contact that existed before the import.
+    created_by_import = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    last_import = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -79,6 +84,7 @@ class Identity(models.Model):
     opted_out_at = models.DateTimeField(null=True, blank=True)
     opt_out_source = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by_import = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name_plural = "identities"
@@ -148,3 +154,117 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value} ({self.get_channel_display() or 'all channels'})"
+
+
+class SavedMapping(models.Model):
+    """A column mapping kept for the next file from the same source ("HubSpot export")."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # {header as written in the file: target}, so column order may change between files.
+    columns = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactImport(models.Model):
+    """One uploaded file and everything known about importing it."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded, waiting for mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        CANCELLING = "cancelling", "Cancelling"
+        CANCELLED = "cancelled", "Cancelled"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    class Mode(models.TextChoices):
+        CREATE = "create", "Create new contacts only"
+        UPDATE = "update", "Create new and update existing contacts"
+        FILL = "fill", "Create new and fill blank fields of existing contacts"
+
+    original_name = models.CharField(max_length=255)
+    path = models.CharField(max_length=500, help_text="Where the uploaded file is kept on disk.")
+    size = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.UPDATE)
+    default_country = models.CharField(
+        max_length=2, blank=True, help_text="For phone numbers written without +country code."
+    )
+    sniffed = models.JSONField(default=dict, blank=True, help_text="Encoding, delimiter, header.")
+    mapping = models.JSONField(default=list, blank=True, help_text="A target per column.")
+    tags = models.JSONField(default=list, blank=True, help_text="Tags given to every row.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Owner of the contacts this import creates.",
+    )
+    # Read by whoever listens to contacts_imported (e.g. campaigns: {"enroll": "campaign:3"}).
+    hook_options = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Progress: records_done is the checkpoint a resumed import skips to. It is written in the
+    # same transaction as the batch it counts, so it never runs ahead of the data.
+    records_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(
+        default=0, help_text="Rows merged into an earlier row."
+    )
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    size_done = models.BigIntegerField(default=0, help_text="Bytes read, for the progress bar.")
+    message = models.TextField(blank=True, help_text="Why the file as a whole failed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds_running = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk}: {self.original_name}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, int(self.size_done * 100 / self.size)) if self.size else 0
+
+    @property
+    def rows_per_second(self) -> int:
+        return int(self.records_done / self.seconds_running) if self.seconds_running else 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.CANCELLING)
+
+
+class ContactImportError(models.Model):
+    """A row or value the import did not take, with the original row for the error CSV."""
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="errors"
+    )
+    line = models.PositiveIntegerField()
+    column = models.CharField(max_length=255, blank=True)
+    reason = models.TextField()
+    row = models.JSONField(default=list, help_text="The original cells.")
+
+    class Meta:
+        ordering = ["contact_import", "line", "id"]
+
+    def __str__(self) -> str:
+        return f"line {self.line} {self.column}: {self.reason}"

@@ -1,0 +1,366 @@
+"""Reading contact files: sniffing, header mapping and per-row validation. No database access.
+
+Everything streams: the file is read record by record, so a 200 MB file costs no more memory
+than a 2 KB one. Each record keeps the physical line it started on, for error reports.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contacts import channels, normalize
+from contacts.headers import TARGETS, guess_target
+
+SAMPLE_BYTES = 256 * 1024
+DELIMITERS = [",", ";", "\t", "|"]
+# A cell longer than this is cut off by the csv module with an error for its row instead of
+# growing without bound (an unbalanced quote can swallow the rest of a file).
+MAX_CELL = 1024 * 1024
+csv.field_size_limit(MAX_CELL)
+
+IDENTITY_TARGETS = {
+    "email": channels.EMAIL,
+    "phone": channels.PHONE,
+    "whatsapp": channels.WHATSAPP,
+    "instagram": channels.INSTAGRAM,
+    "x": channels.X,
+    "telegram": channels.TELEGRAM,
+    "linkedin": channels.LINKEDIN,
+    "tiktok": channels.TIKTOK,
+    "snapchat": channels.SNAPCHAT,
+    "messenger": channels.MESSENGER,
+}
+FIELD_LIMITS = {
+    "first_name": 150,
+    "last_name": 150,
+    "company": 200,
+    "title": 200,
+    "locale": 16,
+}
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be read (empty, binary, no header)."""
+
+
+@dataclass
+class Sniffed:
+    encoding: str
+    delimiter: str
+    header_index: int  # records before the header (a preamble), skipped when reading
+    header: list[str]
+    preview: list[list[str]]
+
+    def as_dict(self) -> dict:
+        return {
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header_index": self.header_index,
+            "header": self.header,
+        }
+
+
+@dataclass
+class Record:
+    line: int  # physical line (1-based) the record starts on
+    cells: list[str]
+
+
+@dataclass
+class ParsedRow:
+    """One valid row, normalized: what the writer needs and nothing else."""
+
+    line: int
+    fields: dict[str, str] = field(default_factory=dict)
+    identities: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    custom: dict[str, str] = field(default_factory=dict)
+    consent: bool = False
+    opted_out: bool = False
+
+
+@dataclass
+class RowError:
+    line: int
+    column: str
+    reason: str
+    cells: list[str]
+
+
+_MAGIC = {
+    b"PK\x03\x04": "an Excel/ZIP file: save it as CSV first",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) file: save it as CSV first",
+    b"%PDF": "a PDF",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "a gzip archive",
+}
+
+
+def detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # UTF-16 without a BOM: every other byte of ASCII text is NUL.
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) * 0.4:
+        return "utf-16-le"
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) * 0.4:
+        return "utf-16-be"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"  # decodes any byte; 0x81/0x8d/… only occur in real Latin-1 files
+
+
+def _check_binary(sample: bytes, encoding: str) -> None:
+    if not sample.strip():
+        raise FileProblem("The file is empty.")
+    for magic, what in _MAGIC.items():
+        if sample.startswith(magic):
+            raise FileProblem(f"This is {what}, not a CSV file.")
+    if encoding.startswith("utf-16"):
+        return
+    controls = sum(1 for b in sample[:4096] if b < 9 or 13 < b < 32)
+    if controls > len(sample[:4096]) * 0.05:
+        raise FileProblem("This looks like a binary file, not a CSV file.")
+
+
+def open_text(path: Path, encoding: str) -> io.TextIOWrapper:
+    # surrogateescape: a stray undecodable byte becomes a marker the row validator reports,
+    # instead of an exception that would stop the whole import.
+    return io.TextIOWrapper(
+        open(path, "rb"),  # noqa: SIM115  (the wrapper owns and closes it)
+        encoding=encoding,
+        errors="surrogateescape",
+        newline="",
+    )
+
+
+def sniff(path: Path, preview_rows: int = 10) -> Sniffed:
+    with open(path, "rb") as f:
+        sample = f.read(SAMPLE_BYTES)
+    encoding = detect_encoding(sample)
+    _check_binary(sample, encoding)
+    text = sample.decode(encoding, errors="replace")
+    if len(sample) == SAMPLE_BYTES:
+        text = text.rsplit("\n", 1)[0]  # drop the cut-off last line
+    text = text.lstrip("\ufeff")
+    delimiter, header_index = _delimiter_and_header(text)
+    records = list(_records(io.StringIO(text), delimiter))
+    if header_index >= len(records):
+        raise FileProblem("No header row found.")
+    header = [c.strip() for c in records[header_index].cells]
+    if not any(header):
+        raise FileProblem("The header row is empty.")
+    preview = [r.cells for r in records[header_index + 1 : header_index + 1 + preview_rows]]
+    return Sniffed(encoding, delimiter, header_index, header, preview)
+
+
+def _delimiter_and_header(text: str) -> tuple[str, int]:
+    """The delimiter that splits most lines into the same number of fields, and the first
+    record with that many fields that looks like a header (a preamble comes before it)."""
+    lines = text.splitlines()[:200]
+    best = (",", 0, -1.0)
+    for delim in DELIMITERS:
+        counts = [len(r.cells) for r in _records(io.StringIO("\n".join(lines)), delim)]
+        multi = [c for c in counts if c > 1]
+        if not multi:
+            continue
+        mode = max(set(multi), key=multi.count)
+        score = multi.count(mode) * mode
+        if score > best[2]:
+            best = (delim, mode, score)
+    delim, mode, _ = best
+    records = list(_records(io.StringIO("\n".join(lines)), delim))
+    if mode == 0:
+        return delim, 0  # a single column file
+    candidates = [i for i, r in enumerate(records) if len(r.cells) >= mode]
+    for i in candidates[:20]:
+        if sum(1 for c in records[i].cells if guess_target(c)) >= 1:
+            return delim, i
+    return delim, candidates[0] if candidates else 0
+
+
+def _records(f: io.TextIOBase, delimiter: str) -> Iterator[Record]:
+    reader = csv.reader(f, delimiter=delimiter)
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Record(line, ["\x00csv-error", str(exc)])
+            line = reader.line_num + 1
+            continue
+        if cells:  # blank lines are not records
+            yield Record(line, cells)
+        line = reader.line_num + 1
+
+
+class read_records:  # noqa: N801  (used like the generator function it replaces)
+    """Data records after the header, each with its starting line; knows how far it got."""
+
+    def __init__(self, path: Path, sniffed: Sniffed) -> None:
+        self.path = path
+        self.sniffed = sniffed
+        self._binary: io.BufferedReader | None = None
+
+    def bytes_read(self) -> int:
+        return self._binary.tell() if self._binary and not self._binary.closed else 0
+
+    def __iter__(self) -> Iterator[Record]:
+        with open_text(self.path, self.sniffed.encoding) as f:
+            self._binary = f.buffer  # type: ignore[assignment]
+            if f.read(1) != "\ufeff":
+                f.seek(0)
+            for i, record in enumerate(_records(f, self.sniffed.delimiter)):
+                if i > self.sniffed.header_index:
+                    yield record
+
+
+def auto_mapping(header: list[str]) -> list[str]:
+    """A target per column; a target used twice keeps only the first column (e.g. two
+    "Name" columns), except identities and tags, which may come from many columns."""
+    seen: set[str] = set()
+    mapping = []
+    for name in header:
+        target = guess_target(name)
+        if target in seen and target not in IDENTITY_TARGETS and target != "tags":
+            target = ""
+        if target:
+            seen.add(target)
+        mapping.append(target)
+    return mapping
+
+
+def valid_target(target: str) -> bool:
+    return target == "" or target in TARGETS or _custom_key(target) is not None
+
+
+def _custom_key(target: str) -> str | None:
+    if target.startswith("custom:"):
+        key = target[7:].strip()
+        return key[:100] if key else None
+    return None
+
+
+GOOGLE_SYSTEM_GROUPS = {"myContacts", "starred", "Starred in Android", "My Contacts"}
+_SURROGATE = re.compile(r"[\udc80-\udcff]")
+
+
+class RowParser:
+    """Validates records against one mapping. Reuse it for every row of an import."""
+
+    def __init__(self, header: list[str], mapping: list[str], default_region: str = "") -> None:
+        self.header = header
+        self.mapping = mapping
+        self.default_region = default_region
+        self.width = len(header)
+        columns = [
+            (i, target, header[i] or f"column {i + 1}")
+            for i, target in enumerate(mapping)
+            if target
+        ]
+        # Country first: a row's own country is the region for its national phone numbers.
+        self.columns = sorted(columns, key=lambda c: c[1] != "country")
+
+    def parse(self, record: Record) -> ParsedRow | list[RowError]:
+        cells = record.cells
+        line = record.line
+        if cells and cells[0] == "\x00csv-error":
+            return [RowError(line, "", f"unreadable CSV: {cells[1]}", cells[1:])]
+        # Extra trailing empty cells (a trailing delimiter) are harmless; anything else ragged
+        # is reported, never guessed at.
+        if len(cells) < self.width or any(cells[self.width :]):
+            hint = " (a quote may be left open above)" if any("\n" in c for c in cells) else ""
+            reason = f"row has {len(cells)} fields but the header has {self.width}{hint}"
+            return [RowError(line, "", reason, cells)]
+        row = ParsedRow(line)
+        errors: list[RowError] = []
+        for i, target, column in self.columns:
+            value = cells[i].strip()
+            if not value:
+                continue
+            if "\x00" in value or _SURROGATE.search(value):
+                what = "a NUL byte" if "\x00" in value else "bytes that are not valid text"
+                errors.append(RowError(line, column, f"contains {what}", cells))
+                continue
+            try:
+                self._apply(row, target, value)
+            except normalize.Invalid as exc:
+                errors.append(RowError(line, column, str(exc), cells))
+        if errors:
+            return errors
+        if not row.identities:
+            return [
+                RowError(
+                    line,
+                    "",
+                    "no email, phone or social handle: a contact needs one way to reach them",
+                    cells,
+                )
+            ]
+        return row
+
+    def _apply(self, row: ParsedRow, target: str, value: str) -> None:
+        channel = IDENTITY_TARGETS.get(target)
+        if channel == channels.EMAIL:
+            for v in normalize.split_values(value, on_space=True):
+                row.identities.append((channel, normalize.email(v)))
+        elif channel in (channels.PHONE, channels.WHATSAPP):
+            for v in normalize.split_values(value):
+                region = row.fields.get("country") or self.default_region
+                row.identities.append((channel, normalize.phone(v, region)))
+        elif channel:
+            for v in normalize.split_values(value, on_space=True):
+                row.identities.append((channel, normalize.handle(channel, v)))
+        elif target in FIELD_LIMITS:
+            limit = FIELD_LIMITS[target]
+            if len(value) > limit:
+                raise normalize.Invalid(
+                    f"value is {len(value)} characters long; at most {limit} fit"
+                )
+            row.fields[target] = value
+        elif target == "full_name":
+            first, _, last = value.rpartition(" ") if " " in value else (value, "", "")
+            row.fields.setdefault("first_name", first[:150])
+            if last:
+                row.fields.setdefault("last_name", last[:150])
+        elif target == "time_zone":
+            row.fields["time_zone"] = normalize.time_zone(value)
+        elif target == "country":
+            row.fields["country"] = normalize.country(value)
+        elif target == "tags":
+            for tag in normalize.split_values(value):
+                tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
+                if tag in GOOGLE_SYSTEM_GROUPS:
+                    continue
+                if len(tag) > 100:
+                    raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")
+                if tag.lower() not in {t.lower() for t in row.tags}:
+                    row.tags.append(tag)
+        elif target == "consent":
+            row.consent = row.consent or normalize.boolean(value)
+        elif target == "opted_out":
+            row.opted_out = row.opted_out or normalize.boolean(value)
+        else:
+            key = _custom_key(target)
+            if key is None:
+                raise normalize.Invalid(f"unknown mapping {target!r}")
+            if len(value) > 10_000:
+                raise normalize.Invalid(f"value is {len(value)} characters long; at most 10000")
+            row.custom[key] = value

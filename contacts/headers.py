@@ -1,0 +1,137 @@
+"""What each column of a contact export means: header synonyms -> import targets.
+
+Headers are compared after lower-casing and dropping everything but letters and digits, so
+"E-mail 1 - Value", "E-Mail-Adresse" and "email_address" all find their entry. Names come
+from the exports of LinkedIn (Connections.csv), HubSpot, Salesforce, Apollo, Google
+Contacts, Outlook (English and German) and hand-made Excel sheets.
+"""
+
+from __future__ import annotations
+
+import re
+
+# target -> label shown in the mapping dropdown
+TARGETS: dict[str, str] = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Full name (split at the last space)",
+    "company": "Company",
+    "title": "Job title",
+    "time_zone": "Time zone",
+    "country": "Country",
+    "locale": "Locale",
+    "email": "Email",
+    "phone": "Phone",
+    "whatsapp": "WhatsApp",
+    "instagram": "Instagram",
+    "x": "X (Twitter)",
+    "linkedin": "LinkedIn",
+    "tiktok": "TikTok",
+    "telegram": "Telegram",
+    "snapchat": "Snapchat",
+    "messenger": "Facebook / Messenger",
+    "tags": "Tags / lists",
+    "consent": "Consent given (yes/no)",
+    "opted_out": "Opted out / do not contact (yes/no)",
+}
+
+# fmt: off
+_SYNONYMS: dict[str, list[str]] = {
+    "first_name": [
+        "first name", "firstname", "first", "given name", "givenname", "forename",
+        "vorname", "prénom", "prenom", "nombre", "nome", "voornaam",
+    ],
+    "last_name": [
+        "last name", "lastname", "last", "surname", "family name", "familyname",
+        "nachname", "familienname", "nom", "apellido", "apellidos", "cognome", "achternaam",
+    ],
+    "full_name": [
+        "name", "full name", "fullname", "contact name", "display name", "contact",
+        "vollständiger name", "kontakt", "nom complet", "nombre completo",
+    ],
+    "company": [
+        "company", "company name", "companyname", "account name", "account", "organization",
+        "organisation", "organization name", "organization 1 - name", "employer",
+        "firma", "unternehmen", "firmenname", "organisation 1 - name", "société", "empresa",
+    ],
+    "title": [
+        "title", "job title", "jobtitle", "position", "role", "designation",
+        "organization title", "organization 1 - title", "headline",
+        "berufsbezeichnung", "titel", "funktion", "stellung", "poste", "cargo",
+    ],
+    "time_zone": ["time zone", "timezone", "tz", "zeitzone", "fuseau horaire"],
+    "country": [
+        "country", "country/region", "countryregion", "mailing country", "billing country",
+        "business country/region", "home country/region", "land", "land/region", "pays", "país",
+    ],
+    "locale": ["locale", "language", "preferred language", "sprache", "langue"],
+    "email": [
+        "email", "e-mail", "email address", "e-mail address", "emailaddress", "mail",
+        "work email", "business email", "personal email", "email 1", "email 2",
+        "e-mail 2 address", "e-mail 3 address", "e-mail-adresse", "e-mail-adresse 2",
+        "e-mail 2: adresse", "emailadresse", "courriel", "correo", "correo electrónico",
+        "primary email", "secondary email",
+    ],
+    "phone": [
+        "phone", "phone number", "phonenumber", "telephone", "tel", "mobile", "mobile phone",
+        "mobile phone number", "cell", "cell phone", "work phone", "business phone",
+        "home phone", "direct phone", "work direct phone", "corporate phone", "other phone",
+        "primary phone", "telefon", "telefonnummer", "handy", "mobiltelefon", "mobil",
+        "telefon geschäftlich", "telefon privat", "téléphone", "teléfono", "telefono",
+        "phone 1", "phone 2",
+    ],
+    "whatsapp": ["whatsapp", "whatsapp number", "whatsapp nummer", "wa"],
+    "instagram": ["instagram", "instagram handle", "instagram url", "ig", "insta"],
+    "x": [
+        "twitter", "x", "twitter handle", "twitter url", "x handle", "x url", "twitter username",
+    ],
+    "linkedin": [
+        "linkedin", "linkedin url", "linkedin profile", "person linkedin url", "url",
+        "profile url", "linkedin profile url", "linkedin-profil",
+    ],
+    "tiktok": ["tiktok", "tik tok", "tiktok handle", "tiktok url"],
+    "telegram": ["telegram", "telegram handle", "telegram username", "telegram url"],
+    "snapchat": ["snapchat", "snap", "snapchat handle"],
+    "messenger": ["facebook", "facebook url", "fb", "messenger", "facebook profile"],
+    "tags": [
+        "tags", "tag", "labels", "label", "lists", "list", "group membership", "groups",
+        "categories", "kategorien", "schlagwörter", "stichwörter", "gruppen", "étiquettes",
+    ],
+    "consent": [
+        "consent", "email opt in", "opt in", "opted in", "marketing consent", "gdpr consent",
+        "einwilligung", "marketing contact status", "subscribed",
+    ],
+    "opted_out": [
+        "opted out", "opt out", "unsubscribed", "do not contact", "do not email",
+        "donotcall", "do not call", "email opt out", "hasoptedoutofemail", "abgemeldet",
+        "nicht kontaktieren", "werbewiderspruch",
+    ],
+}
+# fmt: on
+
+# Numbered columns: Google's "E-mail 1 - Value", "Phone 2 - Value", Outlook's "E-mail 2".
+_PATTERNS = [
+    (re.compile(r"^e?mail\d*(value|address|adresse)?$"), "email"),
+    (re.compile(r"^phone\d*(value|number)?$"), "phone"),
+    (re.compile(r"^(website|socialprofile)?\d*linkedin.*$"), "linkedin"),
+]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9äöüßéèáíóúñç]", "", name.lower())
+
+
+_INDEX = {_key(syn): target for target, syns in _SYNONYMS.items() for syn in syns}
+_INDEX.update({_key(t): t for t in TARGETS})
+
+
+def guess_target(header: str) -> str:
+    key = _key(header)
+    if not key:
+        return ""
+    if key in _INDEX:
+        return _INDEX[key]
+    for pattern, target in _PATTERNS:
+        if pattern.match(key):
+            return target
+    return ""

@@ -1,0 +1,274 @@
+"""Services for CSV imports: upload, start, run in batches, cancel, resume, roll back."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.csv_import import (
+    FileProblem,
+    ParsedRow,
+    RowError,
+    RowParser,
+    Sniffed,
+    auto_mapping,
+    read_records,
+    sniff,
+    valid_target,
+)
+from contacts.import_writer import TagCache, write_batch
+from contacts.models import Contact, ContactImport, ContactImportError, Identity, SavedMapping
+from contacts.signals import contacts_imported
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+MAX_STORED_ERRORS = 100_000  # beyond this only the count grows
+Status = ContactImport.Status
+
+
+def import_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def contact_import_create(
+    *, name: str, chunks: Iterable[bytes], user=None, **options
+) -> ContactImport:
+    """Stream the upload to disk chunk by chunk, then sniff its format and guess a mapping.
+
+    A file that cannot be read at all still gets a ContactImport (status failed, with the
+    reason), so the user sees what went wrong instead of an error page."""
+    path = import_dir() / f"{uuid.uuid4().hex}.csv"
+    size = 0
+    with open(path, "wb") as f:
+        for chunk in chunks:
+            f.write(chunk)
+            size += len(chunk)
+    imp = ContactImport(
+        original_name=name[:255], path=str(path), size=size, created_by=user, **options
+    )
+    try:
+        sniffed = sniff(path)
+    except FileProblem as exc:
+        imp.status, imp.message = Status.FAILED, str(exc)
+    else:
+        imp.sniffed = sniffed.as_dict()
+        imp.mapping = auto_mapping(sniffed.header)
+    imp.save()
+    return imp
+
+
+def contact_import_preview(*, contact_import: ContactImport, rows: int = 10) -> Sniffed:
+    return sniff(Path(contact_import.path), preview_rows=rows)
+
+
+def mapping_from_saved(*, saved: SavedMapping, header: list[str]) -> list[str]:
+    return [saved.columns.get(h, "") for h in header]
+
+
+def contact_import_start(
+    *, contact_import: ContactImport, mapping: list[str], save_as: str = ""
+) -> ContactImport:
+    imp = contact_import
+    if imp.status != Status.UPLOADED:
+        raise ValueError(f"This import is {imp.get_status_display().lower()}; it cannot start.")
+    header = imp.sniffed["header"]
+    if len(mapping) != len(header) or not all(valid_target(t) for t in mapping):
+        raise ValueError("The mapping does not fit the file's columns.")
+    imp.mapping = mapping
+    imp.status = Status.QUEUED
+    with transaction.atomic():
+        imp.save(update_fields=["mapping", "status"])
+        if save_as.strip():
+            SavedMapping.objects.update_or_create(
+                name=save_as.strip()[:100],
+                defaults={"columns": {h: t for h, t in zip(header, mapping, strict=True) if h}},
+            )
+        _enqueue(imp)
+    return imp
+
+
+def _enqueue(imp: ContactImport) -> None:
+    from contacts.tasks import contact_import_run_task  # tasks import this module
+
+    contact_import_run_task.delay_on_commit(imp.pk)
+
+
+def contact_import_cancel(*, contact_import: ContactImport) -> None:
+    """Stops after the batch being written; what is committed stays (roll back to undo)."""
+    ContactImport.objects.filter(pk=contact_import.pk, status=Status.RUNNING).update(
+        status=Status.CANCELLING
+    )
+    ContactImport.objects.filter(pk=contact_import.pk, status=Status.QUEUED).update(
+        status=Status.CANCELLED
+    )
+
+
+def contact_import_resume(*, contact_import: ContactImport) -> None:
+    """Carry on from the last committed batch after a cancel or a crash."""
+    with transaction.atomic():
+        n = ContactImport.objects.filter(
+            pk=contact_import.pk, status__in=[Status.CANCELLED, Status.FAILED, Status.RUNNING]
+        ).update(status=Status.QUEUED, message="")
+        if n:
+            _enqueue(contact_import)
+
+
+def contact_import_rollback(*, contact_import: ContactImport) -> int:
+    """Delete the contacts and identities this import created. Field updates it made to
+    contacts that existed before are not reverted. Returns the number of contacts deleted."""
+    if contact_import.is_active:
+        raise ValueError("Cancel the import before rolling it back.")
+    deleted = 0
+    while True:
+        ids = list(
+            Contact.objects.filter(created_by_import=contact_import.pk).values_list(
+                "id", flat=True
+            )[:2000]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            Contact.objects.filter(id__in=ids).delete()  # the ORM cascades to other apps' rows
+        deleted += len(ids)
+    Identity.objects.filter(created_by_import=contact_import.pk).delete()
+    ContactImport.objects.filter(pk=contact_import.pk).update(status=Status.ROLLED_BACK)
+    return deleted
+
+
+def _batches(
+    records: Iterator, parser: RowParser, size: int
+) -> Iterator[tuple[list[ParsedRow], list[RowError], int]]:
+    while True:
+        rows: list[ParsedRow] = []
+        errors: list[RowError] = []
+        n = 0
+        for record in itertools.islice(records, size):
+            n += 1
+            parsed = parser.parse(record)
+            if isinstance(parsed, ParsedRow):
+                rows.append(parsed)
+            else:
+                errors += parsed
+        if n == 0:
+            return
+        yield rows, errors, n
+
+
+def contact_import_run(
+    *, contact_import_id: int, time_budget: float | None = None, batch_size: int = BATCH_SIZE
+) -> bool:
+    """Import from the last checkpoint on. Returns True if time ran out with work left."""
+    claimed = ContactImport.objects.filter(
+        pk=contact_import_id, status__in=[Status.QUEUED, Status.RUNNING]
+    ).update(status=Status.RUNNING)
+    if not claimed:
+        return False
+    imp = ContactImport.objects.get(pk=contact_import_id)
+    if imp.started_at is None:
+        ContactImport.objects.filter(pk=imp.pk).update(started_at=timezone.now())
+    sniffed = Sniffed(**imp.sniffed, preview=[])
+    parser = RowParser(sniffed.header, imp.mapping, imp.default_country)
+    tags = TagCache()
+    started = time.monotonic()
+    try:
+        reader = read_records(Path(imp.path), sniffed)
+        records = itertools.islice(reader, imp.records_done, None)
+        for rows, errors, n in _batches(records, parser, batch_size):
+            t0 = time.monotonic()
+            result = _write_batch_and_checkpoint(imp, rows, errors, n, tags, reader.bytes_read)
+            ContactImport.objects.filter(pk=imp.pk).update(
+                seconds_running=F("seconds_running") + (time.monotonic() - t0)
+            )
+            if result.contact_ids:
+                for _, response in contacts_imported.send_robust(
+                    ContactImport, contact_import=imp, contact_ids=result.contact_ids
+                ):
+                    if isinstance(response, Exception):
+                        log.error("contacts_imported receiver failed: %r", response)
+            status = ContactImport.objects.values_list("status", flat=True).get(pk=imp.pk)
+            if status == Status.CANCELLING:
+                ContactImport.objects.filter(pk=imp.pk).update(status=Status.CANCELLED)
+                return False
+            if time_budget is not None and time.monotonic() - started > time_budget:
+                return True
+    except OSError as exc:
+        _fail(imp, f"The file could not be read: {exc}")
+        return False
+    except Exception as exc:
+        # Committed batches stay; the import can be resumed or rolled back from here.
+        log.exception("import %s failed", imp.pk)
+        _fail(imp, f"Stopped by an unexpected error: {exc!r}")
+        return False
+    ContactImport.objects.filter(pk=imp.pk, status=Status.RUNNING).update(
+        status=Status.DONE, finished_at=timezone.now(), size_done=imp.size
+    )
+    return False
+
+
+def _fail(imp: ContactImport, message: str) -> None:
+    ContactImport.objects.filter(pk=imp.pk).update(status=Status.FAILED, message=message)
+
+
+def _write_batch_and_checkpoint(imp, rows, errors, n, tags: TagCache, bytes_read):
+    """The batch's contacts and the import's checkpoint commit in one transaction, so a crash
+    leaves either both or neither. A concurrent writer taking one of our identities first
+    makes the insert fail: the batch is then matched and written again."""
+    for attempt in (1, 2, 3):
+        try:
+            with transaction.atomic():
+                result = write_batch(imp, rows, tags)
+                all_errors = sorted(errors + result.errors, key=lambda e: e.line)
+                failed = len({e.line for e in all_errors})
+                _store_errors(imp, all_errors)
+                ContactImport.objects.filter(pk=imp.pk).update(
+                    records_done=F("records_done") + n,
+                    created=F("created") + result.created,
+                    updated=F("updated") + result.updated,
+                    unchanged=F("unchanged") + result.unchanged,
+                    duplicates=F("duplicates") + result.duplicates,
+                    skipped=F("skipped") + result.skipped,
+                    failed=F("failed") + failed,
+                    size_done=bytes_read(),
+                )
+            return result
+        except IntegrityError:
+            if attempt == 3:
+                raise
+            tags.ids.clear()  # tags created in the rolled-back transaction are gone
+    raise AssertionError("unreachable")
+
+
+def _store_errors(imp: ContactImport, errors: list[RowError]) -> None:
+    stored = ContactImportError.objects.filter(contact_import=imp).count()
+    room = max(0, MAX_STORED_ERRORS - stored)
+    ContactImportError.objects.bulk_create(
+        [
+            ContactImportError(
+                contact_import=imp, line=e.line, column=e.column[:255], reason=e.reason, row=e.cells
+            )
+            for e in errors[:room]
+        ],
+        batch_size=2000,
+    )
+
+
+def import_errors_csv(*, contact_import: ContactImport, out) -> None:
+    """Every rejected row: line, column, reason, then the original cells."""
+    writer = csv.writer(out)
+    header = contact_import.sniffed.get("header", [])
+    writer.writerow(["line", "column", "reason", *header])
+    for err in contact_import.errors.order_by("line", "id").iterator(chunk_size=2000):
+        writer.writerow([err.line, err.column, err.reason, *(err.row or [])])

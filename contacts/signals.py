@@ -1,0 +1,9 @@
+"""News from contacts for apps above it (campaigns enrols imported contacts, for instance)."""
+
+from django.dispatch import Signal
+
+# Sent after each committed batch of an import, with ``contact_import`` (the ContactImport)
+# and ``contact_ids`` (every contact the batch created or matched). Receivers read their own
+# options from ``contact_import.hook_options``. Sent with send_robust: a failing receiver is
+# logged and never undoes or stops the import.
+contacts_imported = Signal()
