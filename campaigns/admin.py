@@ -2,7 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from campaigns.models import (
     Campaign,
@@ -17,6 +20,7 @@ from campaigns.models import (
     Template,
     TemplateVariant,
 )
+from campaigns.preview import preview_lint, preview_sample, template_preview
 from campaigns.services import (
     LaunchError,
     campaign_launch,
@@ -26,29 +30,98 @@ from campaigns.services import (
     enrollment_resume,
     enrollments_create,
 )
+from campaigns.template_forms import validate_template_text
 from contacts.admin import ContactAdmin
+from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
 
 E = Enrollment.State
 
 
+class _CompiledTextForm(forms.ModelForm):
+    """Subject and body must compile (syntax, spintax, known variables) to be saved."""
+
+    def clean_subject(self) -> str:
+        validate_template_text(self.cleaned_data["subject"])
+        return self.cleaned_data["subject"]
+
+    def clean_body(self) -> str:
+        validate_template_text(self.cleaned_data["body"])
+        return self.cleaned_data["body"]
+
+
 class TemplateVariantInline(admin.TabularInline):
     model = TemplateVariant
+    form = _CompiledTextForm
     extra = 0
 
 
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "channel", "updated_at"]
+    form = _CompiledTextForm
+    list_display = ["name", "channel", "updated_at", "preview_link"]
     list_filter = ["channel"]
     search_fields = ["name", "subject", "body"]
     inlines = [TemplateVariantInline]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["created_by", "created_at", "updated_at", "preview_link"]
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj: Template) -> str:
+        if not obj.pk:
+            return "-"
+        return format_html(
+            '<a href="{}">Preview in admin</a> · <a href="{}">Edit with live preview</a>',
+            reverse("admin:campaigns_template_preview", args=[obj.pk]),
+            reverse("templates:edit", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        extra = [
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="campaigns_template_preview",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def preview_view(self, request, pk: int):
+        """The saved template for a chosen contact (?contact=id) or a random sample."""
+        template = get_object_or_404(Template, pk=pk)
+        channel = request.GET.get("channel") or template.channel or "email"
+        args = {"template": template, "subject": template.subject, "body": template.body}
+        if request.GET.get("sample"):
+            previews = preview_sample(channel=channel, **args)
+        else:
+            contact = Contact.objects.filter(pk=request.GET.get("contact") or 0).first()
+            contact = contact or Contact.objects.order_by("-id").first()
+            previews = (
+                [template_preview(channel=channel, contact=contact, **args)] if contact else []
+            )
+        return TemplateResponse(
+            request,
+            "admin/campaigns/template_preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Preview: {template}",
+                "opts": self.model._meta,
+                "original": template,
+                "previews": previews,
+                "issues": preview_lint(
+                    channel=channel,
+                    previews=previews,
+                    **{k: v for k, v in args.items() if k != "template"},
+                ),
+                "channel": channel,
+                "channels": [c for c, _ in CHANNEL_CHOICES],
+                "contacts": Contact.objects.order_by("-id")[:50],
+            },
+        )
 
 
 class StepInline(admin.TabularInline):
@@ -118,14 +191,32 @@ class CampaignAdmin(admin.ModelAdmin):
         return obj._replied
 
     @admin.action(description="Launch selected campaigns")
-    def launch(self, request, queryset) -> None:
+    def launch(self, request, queryset):
+        confirmed = "confirm_warnings" in request.POST
+        to_confirm = []
         for campaign in queryset:
             try:
-                campaign_launch(campaign=campaign)
+                campaign_launch(campaign=campaign, confirm_warnings=confirmed)
                 self.message_user(request, f"“{campaign}” launched.")
             except LaunchError as exc:
                 for problem in exc.problems:
                     self.message_user(request, f"“{campaign}”: {problem}", messages.ERROR)
+                if exc.needs_confirmation:
+                    to_confirm.append((campaign, exc.warnings))
+        if not to_confirm:
+            return None
+        # Lint warnings (not errors): launch only after the rep has read and confirmed them.
+        return TemplateResponse(
+            request,
+            "admin/campaigns/launch_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Launch despite warnings?",
+                "to_confirm": to_confirm,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description="Pause selected campaigns")
     def pause(self, request, queryset) -> None:

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
-from campaigns.rendering import contact_context, render, stable_choice
+from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
+from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
 from outreach import services as outreach
 from outreach.db import retry_on_conflict
@@ -77,10 +78,7 @@ def _pick_sender(
 def _pick_variant(
     step: Step, variants: list[TemplateVariant], contact_id: int
 ) -> TemplateVariant | None:
-    if not variants:
-        return None
-    weighted = [v for v in variants for _ in range(v.weight)]
-    return stable_choice(weighted, f"variant:{step.id}:{contact_id}")  # type: ignore[arg-type]
+    return variant_pick(step_id=step.id, variants=variants, contact_id=contact_id)
 
 
 @retry_on_conflict
@@ -108,11 +106,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 sequence_id__in={c.sequence_id for c in campaigns.values()}
             ).select_related("template")
         }
-        variants: dict[int, list[TemplateVariant]] = defaultdict(list)
-        for v in TemplateVariant.objects.filter(
-            template_id__in={s.template_id for s in steps.values()}
-        ):
-            variants[v.template_id].append(v)
+        variants = variants_for_templates({s.template_id for s in steps.values()})
         senders: dict[int, list[SenderAccount]] = defaultdict(list)
         for through in Campaign.senders.through.objects.filter(
             campaign_id__in=campaigns
@@ -123,6 +117,9 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             contact_id__in={e.contact_id for e in enrollments}
         ).order_by("-id"):
             identities[(ident.contact_id, ident.channel)] = ident  # oldest wins
+        handles: dict[int, dict[str, str]] = defaultdict(dict)  # for {{ identities.<channel> }}
+        for (cid, ch), ident in identities.items():
+            handles[cid][ch] = ident.value
 
         planned = []  # (enrollment, step, variant, message)
         completed, skipped, failed, newly_sticky = [], [], [], []
@@ -152,16 +149,30 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             variant = _pick_variant(step, variants[step.template_id], e.contact_id)
             source = variant or step.template
             ctx = contact_context(
-                contact=e.contact, identity=identity, sender=sender, campaign_name=campaign.name
+                contact=e.contact,
+                identity=identity,
+                sender=sender,
+                campaign_name=campaign.name,
+                identities=handles[e.contact_id],
             )
-            seed = f"{e.contact_id}:{step.id}"
+            try:
+                rendered = render_message(
+                    subject=source.subject,
+                    body=source.body,
+                    channel=step.channel,
+                    context=ctx,
+                    seed=f"{e.contact_id}:{step.id}",
+                )
+            except TemplateError as exc:  # edited after launch into something broken
+                failed.append((e, f"step {step.position} template: {exc}"))
+                continue
             message = Message(
                 sender=sender,
                 channel=step.channel,
                 direction=Message.Direction.OUTBOUND,
                 status=Message.Status.QUEUED,
-                subject=render(source.subject, ctx, seed=seed),
-                body=render(source.body, ctx, seed=seed),
+                subject=rendered.subject,
+                body=rendered.text,
                 attachments=step.template.attachments,
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]

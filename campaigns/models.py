@@ -18,6 +18,21 @@ class Template(models.Model):
     subject = models.CharField(max_length=300, blank=True, help_text="Email only.")
     body = models.TextField()
     attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
+    # A/B testing between the variants (campaigns/variants.py).
+    ab_winner = models.ForeignKey(
+        "TemplateVariant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Once set, every new message uses this variant.",
+    )
+    ab_auto_winner_after = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Pick the winner automatically once every variant has this many sends "
+        "and the best reply rate is ahead at 95% confidence. Empty: never.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

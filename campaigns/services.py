@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from contacts.models import Contact
 from contacts.services import contact_opt_out
@@ -18,9 +19,16 @@ LIVE = [E.ACTIVE, E.WAITING, E.PAUSED]
 
 
 class LaunchError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    """Errors block a launch; warnings alone block it until the rep confirms them."""
+
+    def __init__(self, problems: list[str], warnings: list[str] | None = None) -> None:
         self.problems = problems
+        self.warnings = warnings or []
+        super().__init__("; ".join(problems or self.warnings))
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return not self.problems and bool(self.warnings)
 
 
 def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list[Contact]) -> int:
@@ -41,6 +49,11 @@ def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list
 
 
 def campaign_launch_problems(*, campaign: Campaign) -> list[str]:
+    return campaign_launch_check(campaign=campaign)[0]
+
+
+def campaign_launch_check(*, campaign: Campaign) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for launching: setup problems plus the template lint."""
     problems = []
     steps = list(Step.objects.filter(sequence=campaign.sequence).select_related("template"))
     if not steps:
@@ -52,13 +65,15 @@ def campaign_launch_problems(*, campaign: Campaign) -> list[str]:
                 f"Step {step.position} sends on {step.get_channel_display()}, "
                 "but the campaign has no sender account for it."
             )
-    return problems
+    report = campaign_lint(campaign=campaign)
+    problems += [i.text for i in report.errors]
+    return problems, [i.text for i in report.warnings]
 
 
-def campaign_launch(*, campaign: Campaign) -> Campaign:
-    problems = campaign_launch_problems(campaign=campaign)
-    if problems:
-        raise LaunchError(problems)
+def campaign_launch(*, campaign: Campaign, confirm_warnings: bool = False) -> Campaign:
+    problems, warnings = campaign_launch_check(campaign=campaign)
+    if problems or (warnings and not confirm_warnings):
+        raise LaunchError(problems, warnings)
     now = timezone.now()
     with transaction.atomic():
         Campaign.objects.filter(id=campaign.id).update(

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "DM Outreach Engine"
 admin.site.site_title = "Outreach"
@@ -16,4 +16,5 @@ urlpatterns = [
     path("", lambda request: redirect("admin:index")),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("templates/", include("campaigns.template_urls")),
 ]

@@ -1,0 +1,79 @@
+"""The template editor with a live preview and lint, outside the admin."""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from campaigns.lint import campaign_lint
+from campaigns.models import Campaign, Template
+from campaigns.preview import preview_lint, preview_sample, template_preview
+from campaigns.template_forms import PreviewForm, TemplateForm
+from campaigns.variants import template_variant_stats
+from contacts.models import Contact
+
+DEFAULT_CHANNEL = "email"
+
+
+@staff_member_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "campaigns/template_list.html", {"templates": Template.objects.all()})
+
+
+@staff_member_required
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    template = get_object_or_404(Template, pk=pk)
+    form = TemplateForm(request.POST or None, instance=template)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"“{template}” saved.")
+        return redirect("templates:edit", pk=template.pk)
+    context = {
+        "template": template,
+        "form": form,
+        "contacts": Contact.objects.order_by("-id")[:50],
+        "channels": Template._meta.get_field("channel").choices,
+        "channel": template.channel or DEFAULT_CHANNEL,
+        "ab": template_variant_stats(template=template),
+    }
+    return render(request, "campaigns/template_edit.html", context)
+
+
+@staff_member_required
+@require_POST
+def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
+    template = get_object_or_404(Template, pk=pk)
+    form = PreviewForm(request.POST)
+    form.is_valid()  # every field is optional; bad values fall back to defaults below
+    data = form.cleaned_data
+    channel = data.get("channel") or template.channel or DEFAULT_CHANNEL
+    subject, body = data.get("subject") or "", data.get("body") or ""
+    if data.get("sample"):
+        previews = preview_sample(template=template, subject=subject, body=body, channel=channel)
+    else:
+        contact = Contact.objects.filter(pk=data.get("contact")).first() or (
+            Contact.objects.order_by("-id").first()
+        )
+        previews = (
+            [
+                template_preview(
+                    template=template, subject=subject, body=body, channel=channel, contact=contact
+                )
+            ]
+            if contact
+            else []
+        )
+    issues = preview_lint(subject=subject, body=body, channel=channel, previews=previews)
+    return render(
+        request,
+        "campaigns/_preview.html",
+        {"previews": previews, "issues": issues, "channel": channel},
+    )
+
+
+@staff_member_required
+def campaign_lint_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    report = campaign_lint(campaign=campaign)
+    return render(request, "campaigns/campaign_lint.html", {"campaign": campaign, "report": report})
