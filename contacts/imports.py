@@ -257,12 +257,22 @@ def _store_errors(imp: ContactImport, errors: list[RowError]) -> None:
     ContactImportError.objects.bulk_create(
         [
             ContactImportError(
-                contact_import=imp, line=e.line, column=e.column[:255], reason=e.reason, row=e.cells
+                contact_import=imp,
+                line=e.line,
+                column=_storable(e.column)[:255],
+                reason=_storable(e.reason),
+                row=[_storable(c) for c in e.cells],
             )
             for e in errors[:room]
         ],
         batch_size=2000,
     )
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL or undecodable bytes: show them as visible marks.
+    text = text.replace("\x00", "\u2400")
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def import_errors_csv(*, contact_import: ContactImport, out) -> None:

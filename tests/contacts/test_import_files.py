@@ -1,0 +1,117 @@
+"""Real-world export files: each format is read, mapped and imported with nothing lost."""
+
+import pytest
+
+from contacts.models import ConsentRecord, Contact, ContactImport, Identity
+from tests.contacts.conftest import run_file
+
+pytestmark = pytest.mark.django_db
+
+
+def identities(channel: str) -> set[str]:
+    return set(Identity.objects.filter(channel=channel).values_list("value", flat=True))
+
+
+def test_it_reads_hubspot_utf8_bom_crlf_with_row_country_for_phones():
+    imp = run_file("hubspot_utf8_bom_crlf.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 3, 0)
+    assert imp.sniffed["encoding"] == "utf-8-sig"
+    # Bob's national US number uses his row's country, not the import's default (DE).
+    assert identities("phone") == {"+4915112345678", "+14155552671", "+33612345678"}
+    chloe = Contact.objects.get(first_name="Chloé")
+    assert (chloe.company, chloe.time_zone, chloe.country) == (
+        "Société Générale",
+        "Europe/Paris",
+        "FR",
+    )
+
+
+def test_it_reads_german_outlook_cp1252_semicolons_and_tags():
+    imp = run_file("outlook_de_cp1252_semicolon.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert (imp.sniffed["encoding"], imp.sniffed["delimiter"]) == ("cp1252", ";")
+    juergen = Contact.objects.get(last_name="Müller")
+    assert juergen.company == "Bäckerei Müller"
+    assert sorted(t.name for t in juergen.tags.all()) == ["Bäcker", "Kunden"]
+    assert "+491712345678" in identities("phone")
+
+
+def test_it_reads_excel_unicode_text_utf16_tabs():
+    imp = run_file("excel_unicode_utf16_tab.txt")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert imp.sniffed["delimiter"] == "\t"
+    assert Contact.objects.filter(company="株式会社テスト", first_name="Yuki").exists()
+    assert Contact.objects.filter(last_name="Иванова").exists()
+
+
+def test_it_reads_google_contacts_multi_values_and_multiline_cells():
+    imp = run_file("google_contacts.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    maria = Contact.objects.get(first_name="Maria")
+    assert set(maria.identities.filter(channel="email").values_list("value", flat=True)) == {
+        "maria@ejemplo.es",
+        "maria.garcia@gmail.com",
+    }
+    assert [t.name for t in maria.tags.all()] == ["Spain"]  # Google's "* myContacts" dropped
+
+
+def test_it_skips_the_linkedin_preamble_and_reads_profile_urls():
+    imp = run_file("linkedin_connections_preamble.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert imp.sniffed["header_index"] == 2
+    assert identities("linkedin") == {"priya-sharma-42", "larsberg"}
+
+
+def test_it_reads_pipes_and_every_shape_of_profile_url():
+    imp = run_file("apollo_pipe_socials.csv")
+    assert (imp.status, imp.created) == ("done", 2)
+    assert identities("x") == {"kimng", "rajp"}
+    assert identities("linkedin") == {"kimng", "rajpatel"}
+    assert identities("messenger") == {"kim.ng.5", "100012345678"}
+
+
+def test_it_reads_latin1_and_records_opt_outs_from_the_file():
+    imp = run_file("salesforce_latin1.csv")
+    assert (imp.status, imp.created) == ("done", 2)
+    zoe = Contact.objects.get(first_name="Zoë")
+    assert zoe.last_name == "Ångström"
+    assert zoe.opted_out_at is not None
+    assert ConsentRecord.objects.filter(contact=zoe, kind="opted_out").count() == 1
+    assert Contact.objects.get(first_name="José").opted_out_at is None
+
+
+def test_it_merges_duplicates_differing_only_in_case_format_or_url_shape():
+    imp = run_file("duplicates.csv")
+    assert (imp.created, imp.duplicates, imp.failed) == (2, 2, 0)
+    dana = Identity.objects.get(channel="email", value="dana@example.com").contact
+    # First row wins; later rows only fill blanks.
+    assert (dana.first_name, dana.company) == ("Dana", "Dana Corp")
+    assert dana.identities.count() == 4
+    assert identities("telegram") == {"dana_dev"}
+
+
+def test_it_reads_tiktok_snapchat_x_and_whatsapp():
+    imp = run_file("socials.csv")
+    assert (imp.created, imp.failed) == (2, 0)
+    assert identities("tiktok") == {"sam.smith", "alikhan_"}
+    assert identities("snapchat") == {"samsmith", "samsnap2"}
+    sam = Contact.objects.get(first_name="Sam")
+    assert sam.last_name == "Smith"
+    assert sorted(t.name for t in sam.tags.all()) == ["berlin", "vip"]
+
+
+def test_a_saved_mapping_and_a_custom_field_are_honoured():
+    from contacts.imports import mapping_from_saved
+    from contacts.models import SavedMapping
+    from tests.contacts.conftest import upload
+
+    imp = upload("linkedin_connections_preamble.csv")
+    mapping = list(imp.mapping)
+    mapping[6] = "custom:connected_on"
+    from contacts.imports import contact_import_start
+
+    contact_import_start(contact_import=imp, mapping=mapping, save_as="LinkedIn")
+    saved = SavedMapping.objects.get(name="LinkedIn")
+    again = upload("linkedin_connections_preamble.csv")
+    assert mapping_from_saved(saved=saved, header=again.sniffed["header"]) == mapping
+    assert imp.status == ContactImport.Status.QUEUED

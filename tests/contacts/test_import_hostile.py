@@ -1,0 +1,144 @@
+"""Hostile and broken files: every bad row is reported with its line and reason, the good
+rows of the same file are imported, and no contact is ever half-written."""
+
+import pytest
+
+from contacts.imports import contact_import_run
+from contacts.models import Contact, ContactImport, Identity
+from tests.contacts.conftest import run_file, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def errors(imp: ContactImport) -> list[tuple[int, str, str]]:
+    return [(e.line, e.column, e.reason) for e in imp.errors.all()]
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("empty.csv", "The file is empty."),
+        ("binary.csv", "This looks like a binary file, not a CSV file."),
+        ("xlsx_renamed.csv", "This is an Excel/ZIP file: save it as CSV first, not a CSV file."),
+    ],
+)
+def test_unreadable_files_fail_with_a_reason_and_write_nothing(name, reason):
+    imp = run_file(name)
+    assert (imp.status, imp.message) == ("failed", reason)
+    assert Contact.objects.count() == 0
+
+
+def test_a_header_only_file_imports_nothing_and_finishes():
+    imp = run_file("header_only.csv")
+    assert (imp.status, imp.records_done, imp.created) == ("done", 0, 0)
+
+
+def test_nul_bytes_reject_their_rows_only():
+    imp = run_file("nul_bytes.csv")
+    assert (imp.created, imp.failed) == (2, 2)
+    assert errors(imp) == [
+        (3, "email", "contains a NUL byte"),
+        (4, "first_name", "contains a NUL byte"),
+    ]
+    assert not Identity.objects.filter(value="ok2@example.com").exists()
+
+
+def test_a_200kb_cell_is_reported_not_truncated():
+    imp = run_file("huge_cell.csv")
+    assert (imp.created, imp.failed) == (1, 1)
+    assert errors(imp) == [(2, "company", "value is 200000 characters long; at most 200 fit")]
+    assert len(imp.errors.get().row[2]) == 200_000  # the original cell is kept for the error CSV
+
+
+def test_ragged_rows_are_reported_and_a_trailing_delimiter_is_fine():
+    imp = run_file("ragged.csv")
+    assert (imp.created, imp.failed) == (3, 2)
+    assert errors(imp) == [
+        (3, "", "row has 2 fields but the header has 3"),
+        (4, "", "row has 4 fields but the header has 3"),
+    ]
+
+
+def test_an_unbalanced_quote_reports_the_swallowed_rows():
+    imp = run_file("unbalanced_quote.csv")
+    assert (imp.created, imp.failed) == (1, 1)
+    [(line, _, reason)] = errors(imp)
+    assert line == 3 and "a quote may be left open" in reason
+    assert "q3@example.com" in imp.errors.get().row[1]  # nothing silently dropped
+
+
+def test_every_invalid_value_is_reported_with_line_column_and_reason():
+    imp = run_file("invalid_values.csv")
+    assert (imp.created, imp.failed) == (2, 4)
+    assert errors(imp) == [
+        (3, "email", "'not-an-email' is not an email address"),
+        (4, "phone", "'12' is not a valid phone number"),
+        (5, "time zone", "'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)"),
+        (6, "", "no email, phone or social handle: a contact needs one way to reach them"),
+    ]
+    # A rejected row leaves nothing behind, not even its valid email.
+    assert not Identity.objects.filter(value="good2@example.com").exists()
+
+
+def test_the_error_csv_has_the_original_row_and_the_reason():
+    import io
+
+    from contacts.imports import import_errors_csv
+
+    imp = run_file("invalid_values.csv")
+    out = io.StringIO()
+    import_errors_csv(contact_import=imp, out=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "line,column,reason,email,phone,time zone,country,first_name"
+    assert lines[1] == (
+        "3,email,'not-an-email' is not an email address,not-an-email,"
+        "+49 151 12345679,Europe/Berlin,DE,BadEmail"
+    )
+
+
+def test_rows_matching_two_existing_contacts_are_reported_not_merged():
+    a = Contact.objects.create(first_name="A")
+    b = Contact.objects.create(first_name="B")
+    Identity.objects.create(contact=a, channel="email", value="dana@example.com")
+    Identity.objects.create(contact=b, channel="instagram", value="eve.insta")
+    path_rows = "email,instagram\ndana@example.com,eve.insta\n"
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "conflict.csv"
+        p.write_text(path_rows)
+        imp = run_file(p)
+    assert (imp.failed, imp.updated) == (1, 0)
+    assert "matches 2 different existing contacts" in imp.errors.get().reason
+    assert Identity.objects.count() == 2
+
+
+def test_a_crash_mid_batch_leaves_no_half_written_contact():
+    """The database refuses the identity insert after the contacts went in: the batch rolls
+    back whole, the import stops as failed, and resuming finishes it."""
+    from django.db import connection
+
+    imp = upload("hubspot_utf8_bom_crlf.csv", default_country="DE")
+    from contacts.imports import contact_import_start
+
+    contact_import_start(contact_import=imp, mapping=imp.mapping)
+    other = Contact.objects.create(first_name="Other")
+    Identity.objects.create(contact=other, channel="x", value="placeholder")
+    with connection.cursor() as cur:
+        cur.execute("ALTER TABLE contacts_identity RENAME TO contacts_identity_gone")
+    try:
+        contact_import_run(contact_import_id=imp.pk)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("ALTER TABLE contacts_identity_gone RENAME TO contacts_identity")
+    imp.refresh_from_db()
+    assert imp.status == "failed" and imp.records_done == 0
+    assert list(Contact.objects.values_list("first_name", flat=True)) == ["Other"]
+    # Resuming carries on from the checkpoint and completes.
+    from contacts.imports import contact_import_resume
+
+    contact_import_resume(contact_import=imp)
+    contact_import_run(contact_import_id=imp.pk)
+    imp.refresh_from_db()
+    assert (imp.status, imp.created) == ("done", 3)
