@@ -224,7 +224,11 @@ def context_from_values(
     campaign_name: str = "",
 ) -> dict[str, str]:
     """Build the context from a contact's field values (a model or a .values() row)."""
-    ctx = {f: _clip(values.get(f)) for f in CONTACT_FIELDS}
+    ctx = {}
+    for f in CONTACT_FIELDS:
+        v = values.get(f)
+        # Contact fields are short strings already; only odd values take the slow path.
+        ctx[f] = v if v.__class__ is str and len(v) <= MAX_VALUE else _clip(v)
     ctx["full_name"] = f"{ctx['first_name']} {ctx['last_name']}".strip()
     ctx["handle"] = handle
     ctx["sender.name"] = ctx["sender_name"] = sender_name
