@@ -115,15 +115,34 @@ def _chunks(items: Sequence, size: int = 900) -> Iterable[Sequence]:
 
 
 def _existing_identities(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
-    wanted = set(keys)
-    values = sorted({v for _, v in wanted})
+    """(channel, value) -> (identity id, contact id, consent_at) for those already stored."""
+    by_channel: dict[str, set[str]] = {}
+    for channel, value in keys:
+        by_channel.setdefault(channel, set()).add(value)
     found: dict[tuple[str, str], tuple] = {}
-    for chunk in _chunks(values, 5000 if connection.vendor == "postgresql" else 900):
-        for row in Identity.objects.filter(value__in=chunk).values_list(
-            "channel", "value", "id", "contact_id", "consent_at"
-        ):
-            if (row[0], row[1]) in wanted:
-                found[(row[0], row[1])] = row[2:]
+    table = Identity._meta.db_table
+    with connection.cursor() as cur:
+        for channel, values in by_channel.items():
+            if connection.vendor == "postgresql":
+                # One round trip per channel; "= ANY(array)" uses the (channel, value) index.
+                cur.execute(
+                    f"SELECT value, id, contact_id, consent_at FROM {table}"
+                    " WHERE channel = %s AND value = ANY(%s)",
+                    [channel, list(values)],
+                )
+                rows = cur.fetchall()
+            else:
+                rows = []
+                for chunk in _chunks(sorted(values)):
+                    marks = ", ".join(["%s"] * len(chunk))
+                    cur.execute(
+                        f"SELECT value, id, contact_id, consent_at FROM {table}"
+                        f" WHERE channel = %s AND value IN ({marks})",
+                        [channel, *chunk],
+                    )
+                    rows += cur.fetchall()
+            for value, *rest in rows:
+                found[(channel, value)] = tuple(rest)
     return found
 
 
@@ -210,7 +229,8 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
     new_identities: list[tuple[int, str, str, bool]] = []  # contact, channel, value, consent
     consent_identity_ids: list[int] = []
     consent_records: list[ConsentRecord] = []
-    tag_links: list[tuple[int, int]] = []
+    tag_links: list[tuple[int, int]] = []  # for contacts that existed: may exist already
+    new_tag_links: list[tuple[int, int]] = []  # for contacts created here: surely new
 
     for g in groups:
         ids = {existing[k][1] for k in g.identities if k in existing}
@@ -324,7 +344,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
             tid = tag_cache.ids[name.lower()]
             if tid not in seen:
                 seen.add(tid)
-                tag_links.append((cid, tid))
+                new_tag_links.append((cid, tid))
     _insert(Contact, CONTACT_COLUMNS, contact_rows)
 
     identity_ids = _allocate_ids(Identity, len(new_identities))
@@ -363,6 +383,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
             consent_at=now, consent_source=source
         )
     through = Contact.tags.through
+    _insert(through, ["contact_id", "tag_id"], new_tag_links)
     through.objects.bulk_create(
         [through(contact_id=c, tag_id=t) for c, t in tag_links],
         ignore_conflicts=True,

@@ -32,7 +32,7 @@ from contacts.signals import contacts_imported
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 MAX_STORED_ERRORS = 100_000  # beyond this only the count grows
 Status = ContactImport.Status
 

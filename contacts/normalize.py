@@ -219,12 +219,15 @@ def boolean(value: str) -> bool:
     raise Invalid(f"{_shorten(value)!r} is not yes/no")
 
 
+_ANY_SEPARATOR = re.compile(r"[;,|\n]|:::")
 _SPLIT_ANY = re.compile(r"\s*(?::::|[;,|\n])\s*")
 _SPLIT_HANDLES = re.compile(r"\s*(?::::|[;,|\s])\s*")
 
 
 def split_values(value: str, *, on_space: bool = False) -> list[str]:
     """Multi-value cells: ``a; b``, ``a, b``, Google's ``a ::: b``, one per line."""
+    if not _ANY_SEPARATOR.search(value) and not (on_space and " " in value.strip()):
+        return [value.strip()] if value.strip() else []  # the common case, without a split
     parts = (_SPLIT_HANDLES if on_space else _SPLIT_ANY).split(value.strip())
     return [p for p in parts if p]
 
