@@ -168,6 +168,16 @@ CELERY_BEAT_SCHEDULE = {
         # A tick that waited longer than one interval is stale; the next one replaces it.
         "options": {"expires": max(DISPATCH_INTERVAL * 5, 5)},
     },
+    "inbound-sweep": {
+        "task": "outreach.tasks.sweep_inbound_events",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "mailbox-poll": {
+        "task": "outreach.tasks.poll_mailboxes",
+        "schedule": env_float("MAILBOX_POLL_INTERVAL", 60.0, minimum=1.0),
+        "options": {"expires": 60},
+    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,
@@ -205,6 +215,40 @@ if _channel_override:
         if _conf["BACKEND"] != "outreach.channels.manual.ManualChannel":
             _conf["BACKEND"] = _channel_override
 FAKE_PLATFORM_URL = env_str("FAKE_PLATFORM_URL", "http://127.0.0.1:8765")
+
+# Real platform backends (outreach/channels/*) instead of the console. PLATFORM_BASE_URL
+# points every one of them at another host, e.g. the fake platform for the demo.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")  # one-click unsubscribe links
+_platform_url = env_str("PLATFORM_BASE_URL", "")
+_webhook_secrets = {
+    "meta": {
+        "app_secret": env_str("META_APP_SECRET", ""),
+        "verify_token": env_str("META_VERIFY_TOKEN", ""),
+    },
+    "x": {"consumer_secret": env_str("X_CONSUMER_SECRET", "")},
+    "telegram": {"secret_token": env_str("TELEGRAM_WEBHOOK_SECRET", "")},
+    "email": {"webhook_secret": env_str("EMAIL_WEBHOOK_SECRET", "")},
+}
+PLATFORM_CHANNELS: dict[str, dict] = {
+    "email": {"BACKEND": "outreach.channels.email.EmailChannel", **_webhook_secrets["email"]},
+    "instagram": {"BACKEND": "outreach.channels.meta.InstagramChannel", **_webhook_secrets["meta"]},
+    "messenger": {"BACKEND": "outreach.channels.meta.MessengerChannel", **_webhook_secrets["meta"]},
+    "whatsapp": {
+        "BACKEND": "outreach.channels.whatsapp.WhatsAppChannel",
+        **_webhook_secrets["meta"],
+    },
+    "x": {"BACKEND": "outreach.channels.x.XChannel", **_webhook_secrets["x"]},
+    "telegram": {
+        "BACKEND": "outreach.channels.telegram.TelegramChannel",
+        **_webhook_secrets["telegram"],
+    },
+}
+if env_bool("PLATFORM_BACKENDS", False):
+    for _name, _conf in PLATFORM_CHANNELS.items():
+        _options = {k: v for k, v in _conf.items() if k != "BACKEND"}
+        if _platform_url and _name != "email":
+            _options["base_url"] = _platform_url
+        OUTREACH_CHANNELS[_name] = {"BACKEND": _conf["BACKEND"], "OPTIONS": _options}
 
 LOGGING = {
     "version": 1,

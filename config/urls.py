@@ -17,4 +17,5 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("templates/", include("campaigns.template_urls")),
+    path("", include("outreach.urls")),
 ]

@@ -1,7 +1,7 @@
 import argparse
 import contextlib
 
-from fakeplatform.server import FakePlatformServer
+from fakeplatform.platforms import PlatformServer as FakePlatformServer
 
 
 def main() -> None:

@@ -91,6 +91,8 @@ class PlatformState:
 class Handler(BaseHTTPRequestHandler):
     server: "FakePlatformServer"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; without this, Nagle + delayed ACK add 40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

@@ -99,6 +99,9 @@ class Conversation(models.Model):
     # Meta's 24 h window and WhatsApp's customer-service window open on their last message.
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     last_outbound_at = models.DateTimeField(null=True, blank=True)
+    # The contact's latest comment on our post: Meta allows one private reply to it (7 days).
+    comment_id = models.CharField(max_length=100, blank=True)
+    comment_at = models.DateTimeField(null=True, blank=True)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -141,6 +144,8 @@ class Message(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
     attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
+    # Meta's HUMAN_AGENT tag (7-day window) is only for replies a person wrote.
+    human_written = models.BooleanField(default=False)
     # Why a queued message is waiting, and until when. Shown in the admin and dashboard.
     hold_reason = models.CharField(max_length=200, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
@@ -214,6 +219,20 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} event {self.provider_event_id}"
+
+
+class MailboxCursor(models.Model):
+    """How far IMAP polling has read a sender's mailbox (RFC 3501 UIDVALIDITY + last UID)."""
+
+    sender = models.OneToOneField(
+        SenderAccount, on_delete=models.CASCADE, related_name="mailbox_cursor"
+    )
+    uidvalidity = models.BigIntegerField(default=0)
+    last_uid = models.BigIntegerField(default=0)
+    polled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.sender.name}: UID {self.last_uid} (validity {self.uidvalidity})"
 
 
 class ManualTask(models.Model):

@@ -185,6 +185,10 @@ def _policy_context(message: Message, now: datetime) -> PolicyContext:
         recipient=identity.value,
         recipient_platform_id=identity.platform_user_id,
         last_inbound_at=message.conversation.last_inbound_at,
+        human_written=message.human_written,
+        attachments=message.attachments,
+        comment_id=message.conversation.comment_id,
+        comment_at=message.conversation.comment_at,
     )
 
 
@@ -276,6 +280,10 @@ def outgoing(message: Message) -> OutgoingMessage:
         body=message.body,
         subject=message.subject,
         attachments=message.attachments,
+        last_inbound_at=message.conversation.last_inbound_at,
+        comment_id=message.conversation.comment_id,
+        comment_at=message.conversation.comment_at,
+        human_written=message.human_written,
     )
 
 

@@ -17,3 +17,25 @@ def worker_heartbeat(token: str = "") -> None:
     from outreach.models import WorkerHeartbeat
 
     WorkerHeartbeat.objects.create(token=token or uuid.uuid4().hex, hostname=socket.gethostname())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def process_inbound_event(event_id: int) -> str:
+    # Idempotent: the service takes the row only while it is unprocessed.
+    from outreach.inbound import inbound_event_process
+
+    return inbound_event_process(event_id=event_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_inbound_events() -> int:
+    from outreach.inbound import inbound_events_sweep
+
+    return inbound_events_sweep()
+
+
+@shared_task(ignore_result=True)
+def poll_mailboxes() -> int:
+    from outreach.mailbox import mailboxes_poll
+
+    return mailboxes_poll()

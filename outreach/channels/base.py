@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,11 @@ class OutgoingMessage:
     body: str
     subject: str = ""
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    # Platform context the send itself needs (private reply, HUMAN_AGENT tag, X's 403s).
+    last_inbound_at: datetime | None = None
+    comment_id: str = ""
+    comment_at: datetime | None = None
+    human_written: bool = False
 
 
 @dataclass
@@ -81,6 +87,10 @@ class PolicyContext:
     recipient_platform_id: str
     last_inbound_at: datetime | None
     human_written: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    # An unanswered comment by the contact (Instagram/Messenger private reply), and when.
+    comment_id: str = ""
+    comment_at: datetime | None = None
 
 
 @dataclass
@@ -92,6 +102,29 @@ class PolicyDecision:
 
 
 ALLOWED = PolicyDecision(allowed=True)
+
+
+@dataclass
+class InboundItem:
+    """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
+
+    # message | auto_reply | bounce | echo | delivered | read | failed | start | blocked |
+    # comment | ignored
+    kind: str
+    event_id: str  # the platform's id: unique per provider, the dedupe key
+    account_id: str = ""  # our side: page id, phone_number_id, X user id, bot, mailbox
+    from_id: str = ""  # the contact's platform id (PSID, IGSID, wa_id, X id, chat id)
+    from_handle: str = ""  # username, phone number or email address, when known
+    name: str = ""
+    text: str = ""
+    refers_to: list[str] = field(default_factory=list)  # our provider ids it answers/reports on
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    error_code: str = ""
+    error: str = ""
+    start_token: str = ""  # Telegram deep-link payload
+    hard: bool = False  # bounces: permanent (5.x.x) or not
+    occurred_at: float | None = None  # epoch seconds
+    watermark: float | None = None  # Messenger receipts: everything up to here
 
 
 @dataclass
@@ -120,3 +153,17 @@ class BaseChannel:
     def lookup(self, message: OutgoingMessage) -> LookupResult:
         """Did an earlier, ambiguous attempt arrive? Used by the reconciler."""
         return LookupResult(found=None)
+
+    # --- inbound (webhooks) ---------------------------------------------------------
+
+    def handshake(self, query: Mapping[str, str]) -> tuple[int, str, str] | None:
+        """Answer a setup challenge (Meta hub.challenge, X CRC) as (status, body, content
+        type), or None when the GET is not one."""
+        return None
+
+    def verify_signature(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Is this webhook body really from the platform? Default deny."""
+        return False
+
+    def parse_webhook(self, body: bytes) -> list[InboundItem]:
+        raise NotImplementedError(f"{type(self).__name__} takes no webhooks")

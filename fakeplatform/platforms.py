@@ -1,0 +1,452 @@
+"""The platforms' own APIs on the fake server: Meta Graph (Instagram, Messenger, WhatsApp),
+X API v2 DMs and the Telegram Bot API, with their request checks, windows, error bodies and
+signed webhooks back to the engine (CHANNELS.md section 12).
+
+Error bodies and webhook bodies are rendered from the canonical fixtures under
+tests/fixtures/platforms/, the same files the contract tests read, so the two cannot drift.
+
+Control API (tests and the demo):
+  POST /_fake/clock     {"advance": s} | {"now": epoch}     the platforms' clock
+  POST /_fake/webhooks  {"platform", "url", "secret"}       where and how to sign webhooks
+  POST /_fake/accounts  {"platform", "id"}                  e.g. an Instagram account id
+  POST /_fake/users     {"platform", "id", "started", "blocked", "on_whatsapp", "handle"}
+  POST /_fake/say       {"platform", "user", "account", "text", "reply_to", "times",
+                         "parallel"}   the user writes: window opens, signed webhook(s) go out
+  POST /_fake/comment   {"platform", "user", "account", "text"}  Instagram/FB comment
+  POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
+  POST /_fake/start     {"user", "payload", "handle"}       Telegram: /start <payload>
+  POST /_fake/errors    {"platform", "error", "times"}      next sends fail with a fixture
+  GET  /_fake/outbox    every accepted platform request
+  GET  /_fake/webhook_log  every webhook posted to the engine, with the engine's answer
+"""
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+from fakeplatform.server import FakePlatformServer, Handler
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "platforms"
+VERSIONS = {"v25.0"}
+DAY = 86400.0
+GRAPH = re.compile(r"^/(v[\d.]+)/([^/]+)/messages$")
+X_DM = re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$")
+BOT = re.compile(r"^/bot([^/]+)/(\w+)$")
+TG_METHODS = {"sendMessage", "sendPhoto", "sendVideo", "sendAudio", "sendVoice"}
+TG_METHODS |= {"sendAnimation", "sendDocument"}
+
+
+def fixture(platform: str, name: str) -> Any:
+    return json.loads((FIXTURES / platform / f"{name}.json").read_text())
+
+
+def meta_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def x_signature(secret: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+class Platforms:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self._client: httpx.Client | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.offset = 0.0
+        self.users: dict[tuple[str, str], dict[str, Any]] = {}
+        self.comments: dict[str, dict[str, Any]] = {}
+        self.ig_accounts: set[str] = {"me"}
+        self.webhooks: dict[str, dict[str, str]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.webhook_log: list[dict[str, Any]] = []
+        self.tg_message_ids: dict[str, int] = {}
+
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=10)
+        return self._client
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def user(self, platform: str, uid: str) -> dict[str, Any]:
+        return self.users.setdefault(
+            (platform, str(uid)),
+            {"last_inbound": None, "started": False, "blocked": False, "on_whatsapp": True},
+        )
+
+    def take_error(self, platform: str) -> dict[str, Any] | None:
+        with self.lock:
+            for e in self.errors:
+                if e["platform"] == platform and e["times"] > 0:
+                    e["times"] -= 1
+                    return fixture(platform, "errors")[e["error"]]
+        return None
+
+    # --- webhooks to the engine ----------------------------------------------------
+
+    def deliver(self, platform: str, body: bytes, *, times: int = 1, parallel: bool = False):
+        hook = self.webhooks.get(platform)
+        if not hook:
+            return []
+        headers = {"Content-Type": "application/json"}
+        if platform in ("instagram", "messenger", "whatsapp"):
+            headers["X-Hub-Signature-256"] = meta_signature(hook["secret"], body)
+        elif platform == "x":
+            headers["x-twitter-webhooks-signature"] = x_signature(hook["secret"], body)
+        elif platform == "telegram":
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret"]
+        statuses: list[int] = []
+        client = self.client()
+
+        def post() -> None:
+            try:
+                code = client.post(hook["url"], content=body, headers=headers).status_code
+            except httpx.HTTPError:
+                code = 0
+            with self.lock:
+                statuses.append(code)
+                self.webhook_log.append(
+                    {"platform": platform, "status": code, "body": body.decode()}
+                )
+
+        threads = [threading.Thread(target=post) for _ in range(times)]
+        for t in threads:
+            t.start()
+            if not parallel:
+                t.join()
+        for t in threads:
+            t.join()
+        return statuses
+
+    def later(self, platform: str, body: bytes, delay: float = 0.05) -> None:
+        threading.Timer(delay, self.deliver, args=(platform, body)).start()
+
+    # --- rendering webhook bodies from the fixtures ------------------------------------
+
+    def render_say(self, platform: str, user: str, account: str, text: str, reply_to: str):
+        ts = self.now()
+        n = next(self.ids)
+        if platform in ("messenger", "instagram"):
+            body = fixture("messenger", "inbound_text")
+            body["object"] = "page" if platform == "messenger" else "instagram"
+            entry = body["entry"][0]
+            entry["id"], entry["time"] = account, int(ts * 1000)
+            event = entry["messaging"][0]
+            event["sender"]["id"], event["recipient"]["id"] = user, account
+            event["timestamp"] = int(ts * 1000)
+            event["message"] = {"mid": f"m_FAKEIN{n}", "text": text}
+            if reply_to:
+                event["message"]["reply_to"] = {"mid": reply_to}
+        elif platform == "whatsapp":
+            body = fixture("whatsapp", "inbound_reply_with_context" if reply_to else "inbound_text")
+            value = body["entry"][0]["changes"][0]["value"]
+            value["metadata"]["phone_number_id"] = account
+            value["contacts"][0]["wa_id"] = user
+            msg = value["messages"][0]
+            msg.update({"from": user, "id": f"wamid.FAKEIN{n}", "timestamp": str(int(ts))})
+            msg["text"] = {"body": text}
+            if reply_to:
+                msg["context"]["id"] = reply_to
+        elif platform == "x":
+            body = fixture("x", "dm_received")
+            body["for_user_id"] = account
+            event = body["direct_message_events"][0]
+            event["id"], event["created_timestamp"] = str(10**18 + n), str(int(ts * 1000))
+            event["message_create"]["target"]["recipient_id"] = account
+            event["message_create"]["sender_id"] = user
+            event["message_create"]["message_data"]["text"] = text
+            body["users"] = {user: {"id": user, "name": user, "screen_name": f"user{user}"}}
+        else:  # telegram
+            body = fixture("telegram", "text_private_real")
+            body["update_id"] = 306197398 + n
+            msg = body["message"]
+            msg["chat"]["id"] = msg["from"]["id"] = int(user)
+            msg.update({"message_id": 1000 + n, "date": int(ts), "text": text})
+            if reply_to:
+                msg["reply_to_message"] = {"message_id": int(reply_to.rpartition(":")[2])}
+        return body
+
+    def wa_status(self, account: str, wamid: str, to: str, status: str, error: dict | None):
+        body = fixture("whatsapp", "status_failed_130472" if error else "status_sent")
+        value = body["entry"][0]["changes"][0]["value"]
+        value["metadata"]["phone_number_id"] = account
+        st = value["statuses"][0]
+        st.update({"id": wamid, "status": status, "recipient_id": to})
+        st["timestamp"] = str(int(self.now()))
+        if error:
+            st["errors"] = [error]
+        return json.dumps(body).encode()
+
+
+class PlatformServer(FakePlatformServer):
+    """The generic fake (/v1/messages) plus the platforms' real request/response shapes."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        super().__init__(port=port, host=host)
+        self.platforms = Platforms()
+
+    def extra_get(self, handler: Handler, url) -> bool:
+        p = self.platforms
+        if url.path == "/_fake/outbox":
+            handler._json(200, p.outbox)
+        elif url.path == "/_fake/webhook_log":
+            handler._json(200, p.webhook_log)
+        else:
+            return False
+        return True
+
+    def extra_post(self, handler: Handler, url) -> bool:
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path.startswith("/_fake/"):
+            return self._control(handler, url.path[len("/_fake/") :], handler._body())
+        if m := GRAPH.match(url.path):
+            self._graph(handler, m.group(1), m.group(2), query, handler._body())
+        elif m := X_DM.match(url.path):
+            self._x(handler, m.group(1), handler._body())
+        elif m := BOT.match(url.path):
+            self._telegram(handler, m.group(1), m.group(2), handler._body())
+        else:
+            return False
+        return True
+
+    # --- control ---------------------------------------------------------------------
+
+    def _control(self, handler: Handler, action: str, body: dict[str, Any]) -> bool:
+        p = self.platforms
+        result: Any = {"ok": True}
+        if action == "clock":
+            with p.lock:
+                if "now" in body:
+                    p.offset = float(body["now"]) - time.time()
+                p.offset += float(body.get("advance", 0))
+            result = {"now": p.now()}
+        elif action == "reset":
+            with p.lock:
+                p.reset()
+        elif action == "webhooks":
+            p.webhooks[body["platform"]] = {"url": body["url"], "secret": body["secret"]}
+        elif action == "accounts":
+            p.ig_accounts.add(str(body["id"]))
+        elif action == "users":
+            user = p.user(body["platform"], body["id"])
+            user.update({k: v for k, v in body.items() if k not in ("platform", "id")})
+        elif action == "errors":
+            with p.lock:
+                p.errors.append({**body, "times": int(body.get("times", 1))})
+        elif action == "say":
+            platform, uid = body["platform"], str(body["user"])
+            p.user(platform, uid)["last_inbound"] = p.now()
+            rendered = p.render_say(
+                platform, uid, str(body.get("account", "")), body["text"], body.get("reply_to", "")
+            )
+            raw = json.dumps(rendered, ensure_ascii=bool(body.get("ascii", False))).encode()
+            statuses = p.deliver(
+                platform, raw, times=int(body.get("times", 1)), parallel=bool(body.get("parallel"))
+            )
+            result = {"statuses": statuses, "body": rendered}
+        elif action == "comment":
+            platform, uid, account = body["platform"], str(body["user"]), str(body["account"])
+            comment_id = str(17865799348089039 + next(p.ids))
+            p.comments[comment_id] = {"user": uid, "at": p.now(), "replied": False}
+            rendered = fixture("instagram", "comment")
+            rendered["object"] = "instagram" if platform == "instagram" else "page"
+            entry = rendered["entry"][0]
+            entry["id"], entry["time"] = account, int(p.now())
+            value = entry["changes"][0]["value"]
+            value.update({"id": comment_id, "text": body.get("text", "")})
+            value["from"] = {"id": uid, "username": body.get("handle", f"user{uid}")}
+            statuses = p.deliver(platform, json.dumps(rendered).encode())
+            result = {"comment_id": comment_id, "statuses": statuses}
+        elif action == "block":
+            uid = str(body["user"])
+            p.user("telegram", uid)["blocked"] = True
+            rendered = fixture("telegram", "my_chat_member_kicked")
+            rendered["update_id"] = 500000000 + next(p.ids)
+            rendered["my_chat_member"]["chat"]["id"] = int(uid)
+            rendered["my_chat_member"]["from"]["id"] = int(uid)
+            result = {"statuses": p.deliver("telegram", json.dumps(rendered).encode())}
+        elif action == "start":
+            uid = str(body["user"])
+            user = p.user("telegram", uid)
+            user.update(started=True, blocked=False, last_inbound=p.now())
+            rendered = fixture("telegram", "start_deep_link")
+            rendered["update_id"] = 600000000 + next(p.ids)
+            msg = rendered["message"]
+            msg["chat"]["id"] = msg["from"]["id"] = int(uid)
+            msg["from"]["username"] = msg["chat"]["username"] = body.get("handle", f"user{uid}")
+            msg["text"], msg["date"] = f"/start {body.get('payload', '')}".strip(), int(p.now())
+            result = {"statuses": p.deliver("telegram", json.dumps(rendered).encode())}
+        else:
+            handler._json(404, {"error": f"unknown control {action}"})
+            return True
+        handler._json(200, result)
+        return True
+
+    def _record(self, platform: str, path: str, auth: str, body: dict[str, Any]) -> None:
+        with self.platforms.lock:
+            self.platforms.outbox.append(
+                {"platform": platform, "path": path, "auth": auth, "body": body}
+            )
+
+    def _fail(self, handler: Handler, error: dict[str, Any]) -> None:
+        headers = {
+            k: v.replace("{reset}", str(int(time.time()) + 60))
+            for k, v in error.get("headers", {}).items()
+        }
+        handler._json(error["status"], error["body"], headers)
+
+    # --- Meta Graph: Instagram, Messenger, WhatsApp ---------------------------------------
+
+    def _graph(self, handler: Handler, version: str, account: str, query, body) -> None:
+        p = self.platforms
+        if body.get("messaging_product") == "whatsapp":
+            platform = "whatsapp"
+            token = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+        else:
+            platform = "instagram" if account in p.ig_accounts else "messenger"
+            token = query.get("access_token", "")
+        errors = "messenger" if platform == "instagram" and version not in VERSIONS else platform
+        if version not in VERSIONS:
+            return self._fail(handler, fixture("messenger", "errors")["unknown_version"])
+        if not token or token == "expired":
+            return self._fail(handler, fixture(errors, "errors")["token_expired"])
+        if error := p.take_error(platform):
+            return self._fail(handler, error)
+        if platform == "whatsapp":
+            return self._whatsapp(handler, account, token, body)
+        table = fixture(platform, "errors")
+        recipient = body.get("recipient") or {}
+        now = p.now()
+        if "comment_id" in recipient:
+            comment = p.comments.get(recipient["comment_id"])
+            if comment is None or comment["replied"] or now > comment["at"] + 7 * DAY:
+                return self._fail(handler, table.get("comment_not_found", table["outside_window"]))
+            comment["replied"] = True
+            uid = comment["user"]
+        else:
+            uid = str(recipient.get("id", ""))
+            user = p.users.get((platform, uid))
+            if user is None:
+                errs = fixture("messenger", "errors")
+                return self._fail(handler, errs["no_matching_user"])
+            if user["blocked"]:
+                return self._fail(handler, table["unavailable"])
+            window = 7 * DAY if body.get("tag") == "HUMAN_AGENT" else DAY
+            if user["last_inbound"] is None or now > user["last_inbound"] + window:
+                return self._fail(handler, table["outside_window"])
+        self._record(platform, handler.path, token, body)
+        handler._json(
+            200,
+            {"recipient_id": uid, "message_id": f"m_FAKE{next(p.ids)}"},
+            {"X-App-Usage": json.dumps({"call_count": 1, "total_cputime": 1, "total_time": 1})},
+        )
+
+    def _whatsapp(self, handler: Handler, account: str, token: str, body) -> None:
+        p = self.platforms
+        to = str(body.get("to", ""))
+        if not to.isdigit() or body.get("type") not in body:
+            return self._fail(handler, fixture("whatsapp", "errors")["bad_parameter"])
+        user = p.user("whatsapp", to)
+        wamid = f"wamid.FAKE{next(p.ids)}"
+        self._record("whatsapp", handler.path, token, body)
+        handler._json(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": wamid, "message_status": "accepted"}],
+            },
+        )
+        # A 200 only means "accepted": the outcome follows as status webhooks.
+        in_window = user["last_inbound"] is not None and p.now() < user["last_inbound"] + DAY
+        errors = fixture("whatsapp", "errors")
+        failure = None
+        if not user["on_whatsapp"]:
+            failure = errors["undeliverable"]["body"]["error"]
+        elif body["type"] != "template" and not in_window:
+            failure = errors["re_engagement"]["body"]["error"]
+        if failure:
+            error = {"code": failure["code"], "title": failure["message"]}
+            error["error_data"] = failure["error_data"]
+            p.later("whatsapp", p.wa_status(account, wamid, to, "failed", error))
+        else:
+            p.later("whatsapp", p.wa_status(account, wamid, to, "sent", None))
+            p.later("whatsapp", p.wa_status(account, wamid, to, "delivered", None), 0.1)
+
+    # --- X API v2 --------------------------------------------------------------------------
+
+    def _x(self, handler: Handler, participant: str, body) -> None:
+        p = self.platforms
+        token = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+        table = fixture("x", "errors")
+        if not token or token == "expired":
+            return self._fail(handler, table["unauthorized"])
+        if error := p.take_error("x"):
+            return self._fail(handler, error)
+        if not body.get("text") and not body.get("attachments"):
+            return self._fail(handler, table["invalid_request"])
+        user = p.users.get(("x", participant))
+        if user is None or user["last_inbound"] is None or user["blocked"]:
+            return self._fail(handler, table["not_permitted"])
+        self._record("x", handler.path, token, body)
+        handler._json(
+            201,
+            {
+                "data": {
+                    "dm_conversation_id": f"{participant}-{next(p.ids)}",
+                    "dm_event_id": str(1582838458000000000 + next(p.ids)),
+                }
+            },
+            {"x-rate-limit-limit": "200", "x-rate-limit-remaining": "199"},
+        )
+
+    # --- Telegram Bot API ------------------------------------------------------------------
+
+    def _telegram(self, handler: Handler, token: str, method: str, body) -> None:
+        p = self.platforms
+        table = fixture("telegram", "errors")
+        if token == "expired":
+            return self._fail(handler, table["unauthorized"])
+        if method not in TG_METHODS:
+            handler._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        if error := p.take_error("telegram"):
+            return self._fail(handler, error)
+        chat = str(body.get("chat_id", ""))
+        user = p.users.get(("telegram", chat))
+        if user is None:
+            return self._fail(handler, table["chat_not_found"])
+        if user["blocked"]:
+            return self._fail(handler, table["blocked"])
+        if not user["started"]:
+            return self._fail(handler, table["cant_initiate"])
+        self._record("telegram", handler.path, token, body | {"method": method})
+        with p.lock:
+            p.tg_message_ids[chat] = p.tg_message_ids.get(chat, 0) + 1
+            message_id = p.tg_message_ids[chat]
+        result = {
+            "message_id": message_id,
+            "from": {"id": 1, "is_bot": True, "first_name": "bot"},
+            "chat": {"id": int(chat), "type": "private"},
+            "date": int(p.now()),
+        }
+        if "text" in body:
+            result["text"] = body["text"]
+        handler._json(200, {"ok": True, "result": result})

@@ -1,0 +1,123 @@
+"""Email through Django's mail machinery (SMTP in production), with our own Message-ID,
+threading headers and RFC 8058 one-click unsubscribe (CHANNELS.md section 8)."""
+
+import smtplib
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from outreach.channels import http
+from outreach.channels.base import (
+    Ambiguous,
+    AuthExpired,
+    BaseChannel,
+    InboundItem,
+    OutgoingMessage,
+    RateLimited,
+    RecipientUnreachable,
+    Transient,
+)
+from outreach.mailparse import classify
+
+UNSUBSCRIBE_SALT = "outreach.unsubscribe"
+
+
+def message_id_for(idempotency_key: str, from_address: str) -> str:
+    """Deterministic, so the id is known before the send and a retry reuses it."""
+    domain = from_address.rpartition("@")[2] or "localhost"
+    return f"<{idempotency_key}@{domain}>"
+
+
+def unsubscribe_token(address: str) -> str:
+    return signing.dumps({"email": address.lower()}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_address(token: str) -> str | None:
+    try:
+        return signing.loads(token, salt=UNSUBSCRIBE_SALT)["email"]
+    except (signing.BadSignature, KeyError, TypeError):
+        return None
+
+
+def unsubscribe_url(address: str) -> str:
+    return f"{settings.PUBLIC_URL.rstrip('/')}/u/{unsubscribe_token(address)}/"
+
+
+class EmailChannel(BaseChannel):
+    def __init__(self, *, channel: str, **options: Any) -> None:
+        super().__init__(channel=channel, **options)
+        self.webhook_secret = options.get("webhook_secret", "")
+
+    def send(self, message: OutgoingMessage) -> str:
+        msgid = message_id_for(message.idempotency_key, message.sender_handle)
+        thread = _thread_of(message.message_id)
+        subject = message.subject
+        headers = {
+            "Message-ID": msgid,
+            "List-Unsubscribe": f"<{unsubscribe_url(message.recipient)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        if thread:
+            ids, first_subject = thread
+            headers["In-Reply-To"] = ids[-1]
+            headers["References"] = " ".join(ids)
+            subject = subject or first_subject
+            if not subject.lower().startswith("re:"):
+                subject = f"Re: {subject}"
+        email = EmailMultiAlternatives(
+            subject=subject,
+            body=message.body,
+            from_email=message.sender_handle,
+            to=[message.recipient],
+            headers=headers,
+            connection=get_connection(**self.options.get("connection", {})),
+        )
+        for a in message.attachments:
+            if a.get("url"):
+                email.body += f"\n\n{a.get('name') or a['type']}: {a['url']}"
+        try:
+            email.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            code = next(iter(exc.recipients.values()))[0]
+            if 400 <= code < 500:
+                raise RateLimited(f"recipient deferred: {code}", retry_after=300) from exc
+            raise RecipientUnreachable(f"recipient refused: {code}", code=f"smtp_{code}") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise AuthExpired(f"SMTP login failed: {exc.smtp_code}") from exc
+        except (smtplib.SMTPConnectError, ConnectionRefusedError) as exc:
+            raise Transient(f"SMTP server unreachable: {exc}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise Ambiguous(f"SMTP: {exc}") from exc
+        return msgid
+
+    # --- inbound (an ESP's inbound-parse webhook posting the raw message) ---------------
+
+    def verify_signature(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return http.same(headers.get("X-Webhook-Secret", ""), self.webhook_secret)
+
+    def parse_webhook(self, body: bytes) -> list[InboundItem]:
+        return [classify(body)]
+
+
+def _thread_of(message_id: int) -> tuple[list[str], str] | None:
+    """Message-IDs of our earlier emails in this conversation, oldest first, and the first
+    subject: follow-ups thread under them (In-Reply-To / References, RFC 5322 3.6.4)."""
+    from outreach.models import Message
+
+    conversation_id = Message.objects.filter(id=message_id).values("conversation_id")[:1]
+    earlier = list(
+        Message.objects.filter(
+            conversation_id=conversation_id,
+            direction=Message.Direction.OUTBOUND,
+            provider_message_id__startswith="<",
+            id__lt=message_id,
+        )
+        .order_by("id")
+        .values_list("provider_message_id", "subject")
+    )
+    if not earlier:
+        return None
+    return [mid for mid, _ in earlier], earlier[0][1]

@@ -1,0 +1,265 @@
+"""Instagram and Facebook Messenger through Meta's Graph Send API (CHANNELS.md sections 1-3).
+
+Both are user-initiated: a message goes inside the 24 h window after the contact's last
+message, as a HUMAN_AGENT-tagged reply a human wrote (7 days), or as the one private reply
+to a comment (7 days). Webhooks are signed with X-Hub-Signature-256 over the raw body.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from django.utils import timezone
+
+from outreach import policy
+from outreach.channels import http
+from outreach.channels.base import (
+    ALLOWED,
+    Ambiguous,
+    AuthExpired,
+    BaseChannel,
+    ChannelError,
+    InboundItem,
+    OutgoingMessage,
+    Permanent,
+    PolicyContext,
+    PolicyDecision,
+    PolicyWindowClosed,
+    RateLimited,
+    RecipientUnreachable,
+    Transient,
+)
+
+THROTTLED = {4, 9, 17, 32, 613}
+WINDOW_SUBCODES = {2018278, 2018065, 2534022}
+
+
+def _media_type(kind: str) -> str:
+    return {"gif": "image", "voice": "audio"}.get(kind, kind)
+
+
+def meta_error(response: httpx.Response) -> ChannelError:
+    """Map a Graph error body to the engine's normalized error (CHANNELS.md section 10)."""
+    err = http.json_or_empty(response).get("error") or {}
+    code, sub = err.get("code"), err.get("error_subcode")
+    text = f"{err.get('message') or response.text[:200]} (code {code}/{sub})"
+    tag = f"meta_{code}" + (f"_{sub}" if sub else "")
+    if code == 190:
+        return AuthExpired(text, code=tag)
+    if code in THROTTLED or (isinstance(code, int) and 80000 <= code < 80100):
+        return RateLimited(text, retry_after=_regain_seconds(response), code=tag)
+    if code == 551 or (code == 100 and sub == 2018001):
+        return RecipientUnreachable(text, code=tag)
+    if code == 10 and sub in WINDOW_SUBCODES:
+        return PolicyWindowClosed(text, code=tag)
+    if code in (2, 1200):
+        return Transient(text, code=tag)  # documented "try again later": nothing was created
+    if response.status_code >= 500:
+        return Ambiguous(text, code=tag)
+    return Permanent(text, code=tag)
+
+
+def _regain_seconds(response: httpx.Response) -> float:
+    """Business Use Case throttles say when access comes back, in minutes."""
+    try:
+        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage", "{}"))
+        minutes = max(
+            entry.get("estimated_time_to_regain_access", 0)
+            for entries in usage.values()
+            for entry in entries
+        )
+    except (ValueError, AttributeError, TypeError):
+        minutes = 0
+    return float(minutes * 60) if minutes else 60.0
+
+
+class MetaChannel(BaseChannel):
+    default_base_url = "https://graph.facebook.com"
+    webhook_object = "page"
+
+    def __init__(self, *, channel: str, **options: Any) -> None:
+        super().__init__(channel=channel, **options)
+        self.base_url = (options.get("base_url") or self.default_base_url).rstrip("/")
+        self.api_version = options.get("api_version", "v25.0")
+        self.app_secret = options.get("app_secret", "")
+        self.verify_token = options.get("verify_token", "")
+        self.timeout = float(options.get("timeout", 10.0))
+
+    # --- sending ---------------------------------------------------------------------
+
+    def check_policy(self, context: PolicyContext) -> PolicyDecision:
+        route = policy.meta_route(
+            now=context.now,
+            last_inbound_at=context.last_inbound_at,
+            comment_id=context.comment_id,
+            comment_at=context.comment_at,
+            human_written=context.human_written,
+        )
+        if route:
+            return ALLOWED
+        return policy.hold(
+            "the contact has not written in the last 24 h (Meta allows replies only)",
+            context.now,
+        )
+
+    def send(self, message: OutgoingMessage) -> str:
+        route = policy.meta_route(
+            now=timezone.now(),
+            last_inbound_at=message.last_inbound_at,
+            comment_id=message.comment_id,
+            comment_at=message.comment_at,
+            human_written=message.human_written,
+        )
+        parts = self.payloads(message, route or "response")
+        first = ""
+        for n, payload in enumerate(parts):
+            try:
+                mid = self._post(message, payload)
+            except ChannelError as exc:
+                if n == 0:
+                    raise
+                raise Ambiguous(f"partly sent ({n} of {len(parts)} parts): {exc.reason}") from exc
+            first = first or mid
+        return first
+
+    def payloads(self, message: OutgoingMessage, route: str) -> list[dict[str, Any]]:
+        """One request per part: Meta takes text or one attachment per message."""
+        if route == "private_reply":
+            recipient: dict[str, str] = {"comment_id": message.comment_id}
+        else:
+            recipient = {"id": message.recipient_platform_id or message.recipient}
+        envelope: dict[str, Any] = {"recipient": recipient}
+        if route == "human_agent":
+            envelope |= {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+        elif route == "response" and self.webhook_object == "page":
+            envelope |= {"messaging_type": "RESPONSE"}
+        parts = []
+        if message.body:
+            parts.append(envelope | {"message": {"text": message.body}})
+        for a in message.attachments:
+            if a.get("type") == "template" or not a.get("url"):
+                continue
+            attachment = {"type": _media_type(a["type"]), "payload": {"url": a["url"]}}
+            parts.append(envelope | {"message": {"attachment": attachment}})
+        if route == "private_reply":
+            parts = parts[:1]  # exactly one message per comment
+        return parts
+
+    def _post(self, message: OutgoingMessage, payload: dict[str, Any]) -> str:
+        account = message.sender_handle or "me"
+        r = http.request(
+            "POST",
+            f"{self.base_url}/{self.api_version}/{account}/messages",
+            params={"access_token": message.sender_credentials},
+            json=payload,
+            timeout=self.timeout,
+        )
+        if r.status_code == 200:
+            return str(r.json()["message_id"])
+        raise meta_error(r)
+
+    # --- inbound ---------------------------------------------------------------------
+
+    def handshake(self, query: Mapping[str, str]) -> tuple[int, str, str] | None:
+        if "hub.mode" not in query:
+            return None
+        if query.get("hub.mode") == "subscribe" and http.same(
+            query.get("hub.verify_token", ""), self.verify_token
+        ):
+            return 200, query.get("hub.challenge", ""), "text/plain"
+        return 403, "verify token mismatch", "text/plain"
+
+    def verify_signature(self, headers: Mapping[str, str], body: bytes) -> bool:
+        given = headers.get("X-Hub-Signature-256", "")
+        return bool(self.app_secret) and http.same(
+            given, "sha256=" + http.hmac_hex(self.app_secret, body)
+        )
+
+    def parse_webhook(self, body: bytes) -> list[InboundItem]:
+        data = json.loads(body)
+        items = []
+        for entry in data.get("entry") or []:
+            account = str(entry.get("id", ""))
+            for event in entry.get("messaging") or []:
+                items.append(self._messaging_item(account, event))
+            for change in entry.get("changes") or []:
+                items.append(self._change_item(account, change))
+        return items
+
+    def _messaging_item(self, account: str, event: dict[str, Any]) -> InboundItem:
+        user = str((event.get("sender") or {}).get("id", ""))
+        ts = event.get("timestamp")
+        at = ts / 1000 if isinstance(ts, int | float) else None
+        msg = event.get("message")
+        if msg is not None:
+            if msg.get("is_echo"):
+                return InboundItem(
+                    kind="echo", event_id=f"echo:{msg.get('mid')}", account_id=account
+                )
+            reply_to = (msg.get("reply_to") or {}).get("mid")
+            attachments = [
+                {"type": a.get("type", ""), "url": (a.get("payload") or {}).get("url", "")}
+                for a in msg.get("attachments") or []
+            ]
+            return InboundItem(
+                kind="message",
+                event_id=str(msg.get("mid")),
+                account_id=account,
+                from_id=user,
+                text=msg.get("text") or "",
+                refers_to=[reply_to] if reply_to else [],
+                attachments=attachments,
+                occurred_at=at,
+            )
+        if "postback" in event:
+            postback = event["postback"]
+            return InboundItem(
+                kind="message",
+                event_id=str(postback.get("mid") or f"postback:{user}:{ts}"),
+                account_id=account,
+                from_id=user,
+                text=postback.get("title") or postback.get("payload") or "",
+                occurred_at=at,
+            )
+        for kind in ("delivery", "read"):
+            receipt = event.get(kind)
+            if receipt is not None:
+                mids = receipt.get("mids") or ([receipt["mid"]] if receipt.get("mid") else [])
+                mark = receipt.get("watermark")
+                return InboundItem(
+                    kind="delivered" if kind == "delivery" else "read",
+                    event_id=f"{kind}:{account}:{user}:{mark or ','.join(mids)}",
+                    account_id=account,
+                    from_id=user,
+                    refers_to=mids,
+                    watermark=mark / 1000 if isinstance(mark, int | float) else None,
+                )
+        return InboundItem(kind="ignored", event_id="")
+
+    def _change_item(self, account: str, change: dict[str, Any]) -> InboundItem:
+        value = change.get("value") or {}
+        if change.get("field") == "comments" and value.get("id"):
+            sender = value.get("from") or {}
+            return InboundItem(
+                kind="comment",
+                event_id=f"comment:{value['id']}",
+                account_id=account,
+                from_id=str(sender.get("id", "")),
+                from_handle=sender.get("username", ""),
+                text=value.get("text", ""),
+                refers_to=[str(value["id"])],
+            )
+        return InboundItem(kind="ignored", event_id="")
+
+
+class MessengerChannel(MetaChannel):
+    default_base_url = "https://graph.facebook.com"
+    webhook_object = "page"
+
+
+class InstagramChannel(MetaChannel):
+    """Instagram API with Instagram Login: host graph.instagram.com, IG user token."""
+
+    default_base_url = "https://graph.instagram.com"
+    webhook_object = "instagram"

@@ -1,0 +1,160 @@
+"""Telegram Bot API (CHANNELS.md section 6).
+
+A bot cannot write first: the contact opens t.me/<bot>?start=<token> (the token names the
+contact), which binds their chat id; after that the bot may write until it is blocked.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from outreach import policy
+from outreach.channels import http
+from outreach.channels.base import (
+    ALLOWED,
+    Ambiguous,
+    AuthExpired,
+    BaseChannel,
+    ChannelError,
+    InboundItem,
+    OutgoingMessage,
+    Permanent,
+    PolicyContext,
+    PolicyDecision,
+    PolicyWindowClosed,
+    RateLimited,
+    RecipientUnreachable,
+)
+
+# attachment type -> (Bot API method, field)
+METHODS = {
+    "image": ("sendPhoto", "photo"),
+    "video": ("sendVideo", "video"),
+    "audio": ("sendAudio", "audio"),
+    "voice": ("sendVoice", "voice"),
+    "gif": ("sendAnimation", "animation"),
+    "file": ("sendDocument", "document"),
+}
+
+
+def start_token(contact_id: int) -> str:
+    """Deep-link payload naming a contact: <=64 chars of [A-Za-z0-9_-], unguessable."""
+    mac = salted_hmac("telegram-start", str(contact_id)).hexdigest()[:20]
+    return f"c{contact_id}_{mac}"
+
+
+def contact_id_from_token(token: str) -> int | None:
+    head, _, mac = token.partition("_")
+    if not head.startswith("c") or not head[1:].isdigit():
+        return None
+    contact_id = int(head[1:])
+    return contact_id if constant_time_compare(token, start_token(contact_id)) and mac else None
+
+
+def deep_link(bot_username: str, contact_id: int) -> str:
+    return f"https://t.me/{bot_username.lstrip('@')}?start={start_token(contact_id)}"
+
+
+def telegram_error(response: httpx.Response) -> ChannelError:
+    data = http.json_or_empty(response)
+    code = data.get("error_code") or response.status_code
+    text = data.get("description") or response.text[:200]
+    tag = f"telegram_{code}"
+    low = text.lower()
+    if code == 429:
+        wait = (data.get("parameters") or {}).get("retry_after", 30)
+        return RateLimited(text, retry_after=float(wait), code=tag)
+    if code == 401:
+        return AuthExpired(text, code=tag)
+    if code == 403 and "initiate" in low:
+        return PolicyWindowClosed(text, code=tag)
+    if code == 403 or "chat not found" in low:
+        return RecipientUnreachable(text, code=tag)
+    if code >= 500:
+        return Ambiguous(text, code=tag)
+    return Permanent(text, code=tag)
+
+
+class TelegramChannel(BaseChannel):
+    def __init__(self, *, channel: str, **options: Any) -> None:
+        super().__init__(channel=channel, **options)
+        self.base_url = (options.get("base_url") or "https://api.telegram.org").rstrip("/")
+        self.secret_token = options.get("secret_token", "")
+        self.timeout = float(options.get("timeout", 10.0))
+
+    def check_policy(self, context: PolicyContext) -> PolicyDecision:
+        if context.recipient_platform_id:
+            return ALLOWED
+        return policy.hold(
+            "the contact has not started the bot yet (send them the t.me deep link)", context.now
+        )
+
+    def send(self, message: OutgoingMessage) -> str:
+        chat = message.recipient_platform_id
+        media = [a for a in message.attachments if a.get("url") and a.get("type") in METHODS]
+        if media:
+            method, fieldname = METHODS[media[0]["type"]]
+            payload: dict[str, Any] = {"chat_id": chat, fieldname: media[0]["url"]}
+            if message.body:
+                payload["caption"] = message.body
+        else:
+            method, payload = "sendMessage", {"chat_id": chat, "text": message.body}
+        r = http.request(
+            "POST",
+            f"{self.base_url}/bot{message.sender_credentials}/{method}",
+            json=payload,
+            timeout=self.timeout,
+        )
+        data = http.json_or_empty(r)
+        if r.status_code == 200 and data.get("ok"):
+            # message_id is unique per chat only.
+            return f"{chat}:{data['result']['message_id']}"
+        raise telegram_error(r)
+
+    # --- inbound ---------------------------------------------------------------------
+
+    def verify_signature(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return http.same(headers.get("X-Telegram-Bot-Api-Secret-Token", ""), self.secret_token)
+
+    def parse_webhook(self, body: bytes) -> list[InboundItem]:
+        update = json.loads(body)
+        event_id = str(update.get("update_id"))
+        member = update.get("my_chat_member")
+        if member:
+            chat = str((member.get("chat") or {}).get("id", ""))
+            status = (member.get("new_chat_member") or {}).get("status")
+            kind = "blocked" if status == "kicked" else "ignored"
+            return [InboundItem(kind=kind, event_id=event_id, from_id=chat)]
+        msg = update.get("message")
+        if not msg:
+            return [InboundItem(kind="ignored", event_id="")]
+        chat = str((msg.get("chat") or {}).get("id", ""))
+        sender = msg.get("from") or {}
+        text = msg.get("text") or msg.get("caption") or ""
+        common = {
+            "event_id": event_id,
+            "from_id": chat,
+            "from_handle": sender.get("username", ""),
+            "name": " ".join(filter(None, [sender.get("first_name"), sender.get("last_name")])),
+            "occurred_at": float(msg["date"]) if msg.get("date") else None,
+        }
+        if text.startswith("/start"):
+            return [InboundItem(kind="start", start_token=text[6:].strip(), **common)]
+        reply = msg.get("reply_to_message") or {}
+        attachments = [
+            {"type": kind, "file_id": (msg[kind][-1] if kind == "photo" else msg[kind])["file_id"]}
+            for kind in ("photo", "video", "voice", "audio", "document", "animation")
+            if msg.get(kind)
+        ]
+        return [
+            InboundItem(
+                kind="message",
+                text=text or (f"[{attachments[0]['type']}]" if attachments else ""),
+                refers_to=[f"{chat}:{reply['message_id']}"] if reply.get("message_id") else [],
+                attachments=attachments,
+                **common,
+            )
+        ]

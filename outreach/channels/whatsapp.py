@@ -1,0 +1,199 @@
+"""WhatsApp Cloud API (CHANNELS.md section 4).
+
+Free-form messages inside the 24 h customer-service window; outside it only an approved
+template. A 200 means "accepted": delivery, reads and late failures arrive as status
+webhooks, which the inbound processing applies to the message.
+"""
+
+import json
+from typing import Any
+
+import httpx
+
+from outreach import policy
+from outreach.channels import http
+from outreach.channels.base import (
+    ALLOWED,
+    Ambiguous,
+    AuthExpired,
+    ChannelError,
+    InboundItem,
+    OutgoingMessage,
+    Permanent,
+    PolicyContext,
+    PolicyDecision,
+    PolicyWindowClosed,
+    RateLimited,
+    RecipientUnreachable,
+    Transient,
+)
+from outreach.channels.meta import MetaChannel
+
+RATE = {4: 60.0, 80007: 300.0, 130429: 5.0, 131056: 6.0, 131048: 3600.0, 131049: 86400.0}
+UNREACHABLE = {131026, 131050, 130472}
+AUTH = {0, 190, 131031, 368}
+TRANSIENT = {1, 2, 131000, 131016, 131057}
+MEDIA = {"image": "image", "gif": "image", "video": "video", "audio": "audio"}
+MEDIA |= {"voice": "audio", "file": "document", "document": "document", "sticker": "sticker"}
+
+
+def whatsapp_error(code: int | None, text: str, *, http_status: int = 400) -> ChannelError:
+    tag = f"whatsapp_{code}"
+    if code in RATE:
+        return RateLimited(text, retry_after=RATE[code], code=tag)
+    if code == 131047:
+        return PolicyWindowClosed(f"{text} (needs an approved template)", code=tag)
+    if code in UNREACHABLE:
+        return RecipientUnreachable(text, code=tag)
+    if code in AUTH:
+        return AuthExpired(text, code=tag)
+    if code in TRANSIENT:
+        return Transient(text, code=tag)
+    if http_status >= 500:
+        return Ambiguous(text, code=tag)
+    return Permanent(text, code=tag)
+
+
+def _error(response: httpx.Response) -> ChannelError:
+    err = http.json_or_empty(response).get("error") or {}
+    details = (err.get("error_data") or {}).get("details", "")
+    text = f"{err.get('message') or response.text[:200]} {details}".strip()
+    return whatsapp_error(err.get("code"), text, http_status=response.status_code)
+
+
+class WhatsAppChannel(MetaChannel):
+    default_base_url = "https://graph.facebook.com"
+    webhook_object = "whatsapp_business_account"
+
+    def check_policy(self, context: PolicyContext) -> PolicyDecision:
+        if policy.window_open(context.last_inbound_at, context.now, policy.STANDARD_WINDOW):
+            return ALLOWED
+        if policy.template_of(context.attachments):
+            return ALLOWED
+        return policy.hold(
+            "outside WhatsApp's 24 h customer-service window: needs an approved template",
+            context.now,
+        )
+
+    def send(self, message: OutgoingMessage) -> str:
+        parts = self.whatsapp_payloads(message)
+        first = ""
+        for n, payload in enumerate(parts):
+            try:
+                wamid = self._post_wa(message, payload)
+            except ChannelError as exc:
+                if n == 0:
+                    raise
+                raise Ambiguous(f"partly sent ({n} of {len(parts)} parts): {exc.reason}") from exc
+            first = first or wamid
+        return first
+
+    def whatsapp_payloads(self, message: OutgoingMessage) -> list[dict[str, Any]]:
+        base = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.recipient_platform_id or message.recipient.lstrip("+"),
+        }
+        template = policy.template_of(message.attachments)
+        if template:
+            params = [{"type": "text", "text": str(p)} for p in template.get("params", [])]
+            body: dict[str, Any] = {
+                "name": template["name"],
+                "language": {"policy": "deterministic", "code": template.get("language", "en")},
+            }
+            if params:
+                body["components"] = [{"type": "body", "parameters": params}]
+            return [base | {"type": "template", "template": body}]
+        media = [a for a in message.attachments if a.get("url") and a.get("type") in MEDIA]
+        parts = []
+        caption = message.body
+        for a in media:
+            kind = MEDIA[a["type"]]
+            obj: dict[str, Any] = {"link": a["url"]}
+            if caption and kind in ("image", "video", "document"):
+                obj["caption"], caption = caption, ""
+            if kind == "document" and a.get("name"):
+                obj["filename"] = a["name"]
+            parts.append(base | {"type": kind, kind: obj})
+        if caption:
+            text = {"body": caption, "preview_url": "http" in caption}
+            parts.insert(0, base | {"type": "text", "text": text})
+        return parts
+
+    def _post_wa(self, message: OutgoingMessage, payload: dict[str, Any]) -> str:
+        r = http.request(
+            "POST",
+            f"{self.base_url}/{self.api_version}/{message.sender_handle}/messages",
+            headers={"Authorization": f"Bearer {message.sender_credentials}"},
+            json=payload,
+            timeout=self.timeout,
+        )
+        if r.status_code == 200:
+            return str(r.json()["messages"][0]["id"])
+        raise _error(r)
+
+    # --- inbound ---------------------------------------------------------------------
+
+    def parse_webhook(self, body: bytes) -> list[InboundItem]:
+        data = json.loads(body)
+        items = []
+        for entry in data.get("entry") or []:
+            for change in entry.get("changes") or []:
+                value = change.get("value") or {}
+                account = str((value.get("metadata") or {}).get("phone_number_id", ""))
+                names = {
+                    c.get("wa_id"): (c.get("profile") or {}).get("name", "")
+                    for c in value.get("contacts") or []
+                }
+                for msg in value.get("messages") or []:
+                    items.append(self._message_item(account, msg, names))
+                for status in value.get("statuses") or []:
+                    items.append(self._status_item(account, status))
+        return items
+
+    def _message_item(self, account: str, msg: dict[str, Any], names: dict) -> InboundItem:
+        kind = msg.get("type", "")
+        if kind == "system":
+            return InboundItem(kind="ignored", event_id="")
+        content = msg.get(kind) if isinstance(msg.get(kind), dict) else {}
+        text = content.get("body") or content.get("caption") or ""
+        if kind == "button":
+            text = content.get("text", "")
+        attachments = []
+        if kind in ("image", "video", "audio", "document", "sticker"):
+            attachments.append({"type": kind, "media_id": content.get("id", "")})
+        if kind == "unsupported" or (not text and not attachments):
+            text = text or f"[{kind} message]"
+        context_id = (msg.get("context") or {}).get("id")
+        sender = str(msg.get("from", ""))
+        ts = msg.get("timestamp")
+        return InboundItem(
+            kind="message",
+            event_id=str(msg.get("id")),
+            account_id=account,
+            from_id=sender,
+            from_handle=f"+{sender}" if sender else "",
+            name=names.get(sender, ""),
+            text=text,
+            refers_to=[context_id] if context_id else [],
+            attachments=attachments,
+            occurred_at=float(ts) if ts else None,
+        )
+
+    def _status_item(self, account: str, status: dict[str, Any]) -> InboundItem:
+        state = status.get("status", "")
+        errors = status.get("errors") or [{}]
+        ts = status.get("timestamp")
+        kind = {"delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+        return InboundItem(
+            kind=kind.get(state, "ignored"),
+            event_id=f"{status.get('id')}:{state}",
+            account_id=account,
+            from_id=str(status.get("recipient_id", "")),
+            refers_to=[str(status.get("id"))],
+            error_code=str(errors[0].get("code", "")) if state == "failed" else "",
+            error=(errors[0].get("error_data") or {}).get("details") or errors[0].get("title", "")
+            if state == "failed"
+            else "",
+            occurred_at=float(ts) if ts else None,
+        )

@@ -1,0 +1,324 @@
+"""Inbound events: stored raw before the platform gets its 200 (never lost), unique on the
+platform's event id (never twice), then processed asynchronously and idempotently.
+
+Processing matches an event to an identity, conversation and our own message, records the
+inbound message, reopens the messaging window, applies receipts and late failures, and
+signals upward (outreach.signals) so campaigns can stop follow-ups.
+"""
+
+import dataclasses
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contacts.models import Contact, Identity, Suppression
+from contacts.services import identity_grant_consent, identity_opt_out
+from outreach.channels.base import InboundItem
+from outreach.channels.telegram import contact_id_from_token
+from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
+from outreach.services import conversations_for
+from outreach.signals import message_received, message_status_changed
+
+log = logging.getLogger(__name__)
+S = Message.Status
+OUT = Message.Direction.OUTBOUND
+
+# Whole-message opt-out words, English, German, French and Spanish.
+OPT_OUT = re.compile(
+    r"^\s*(stop|stopp|unsubscribe|unsub|opt[ -]?out|remove me|cancel|end|quit|"
+    r"abmelden|austragen|abbestellen|désabonner|desabonner|désinscrire|arrêt|arret|"
+    r"cancelar|baja|darme de baja|parar|alto)\s*[.!]*\s*$",
+    re.I,
+)
+# What an inbound reply releases: messages the platform's rules were holding.
+POLICY_HOLD = "platform policy"
+
+
+def inbound_items_store(
+    *, provider: str, items: list[InboundItem], sender: SenderAccount | None = None
+) -> list[int]:
+    """Store each new item raw and enqueue its processing on commit; a repeat is a no-op.
+
+    Raises DatabaseError when the database is unavailable, so the webhook answers 5xx and
+    the platform retries.
+    """
+    from outreach.tasks import process_inbound_event
+
+    created = []
+    with transaction.atomic():
+        for item in items:
+            if item.kind == "ignored" or not item.event_id:
+                continue
+            try:
+                with transaction.atomic():
+                    event = InboundEvent.objects.create(
+                        provider=provider,
+                        provider_event_id=item.event_id[:255],
+                        sender=sender,
+                        payload=dataclasses.asdict(item),
+                    )
+            except IntegrityError:
+                continue  # a retried or duplicated delivery
+            created.append(event.id)
+        for event_id in created:
+            process_inbound_event.delay_on_commit(event_id)
+    return created
+
+
+def inbound_event_process(*, event_id: int) -> str:
+    """Apply one stored event once. An error is recorded and left for the sweeper."""
+    try:
+        with transaction.atomic():
+            event = (
+                InboundEvent.objects.select_for_update()
+                .filter(id=event_id, processed_at=None)
+                .first()
+            )
+            if event is None:
+                return "already processed"
+            item = InboundItem(**event.payload)
+            outcome = APPLY.get(item.kind, _ignore)(event, item)
+            event.processed_at, event.error = timezone.now(), ""
+            event.save(update_fields=["processed_at", "error"])
+            return outcome
+    except Exception as exc:
+        log.exception("inbound event %s failed", event_id)
+        InboundEvent.objects.filter(id=event_id).update(error=f"{type(exc).__name__}: {exc}")
+        return "error"
+
+
+def inbound_events_sweep(*, older_than: float = 30.0) -> int:
+    """Re-process events whose task was lost or failed (the raw event is never lost)."""
+    stale = timezone.now() - timedelta(seconds=older_than)
+    ids = InboundEvent.objects.filter(processed_at=None, received_at__lt=stale).values_list(
+        "id", flat=True
+    )
+    return sum(inbound_event_process(event_id=i) != "error" for i in ids[:500])
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+def _sender(event: InboundEvent, item: InboundItem) -> SenderAccount | None:
+    if event.sender_id:
+        return event.sender
+    senders = SenderAccount.objects.filter(channel=event.provider)
+    by_handle = senders.filter(handle__iexact=item.account_id).first() if item.account_id else None
+    if by_handle:
+        return by_handle
+    only = list(senders[:2])
+    return only[0] if len(only) == 1 else None
+
+
+def _ours(channel: str, refers_to: list[str]) -> Message | None:
+    if not refers_to:
+        return None
+    return (
+        Message.objects.filter(channel=channel, direction=OUT, provider_message_id__in=refers_to)
+        .select_related("conversation__identity")
+        .order_by("-id")
+        .first()
+    )
+
+
+def _identity(channel: str, item: InboundItem, *, create: bool) -> Identity | None:
+    identity = None
+    if item.from_id:
+        identity = Identity.objects.filter(channel=channel, platform_user_id=item.from_id).first()
+    if identity is None and item.from_handle:
+        value = item.from_handle.lower().lstrip("@") if channel != "whatsapp" else item.from_handle
+        identity = Identity.objects.filter(channel=channel, value=value).first()
+        if identity and item.from_id and not identity.platform_user_id:
+            Identity.objects.filter(id=identity.id).update(platform_user_id=item.from_id)
+            identity.platform_user_id = item.from_id
+    if identity is None and create and (item.from_id or item.from_handle):
+        # A new person wrote first (the normal start on social platforms): a new lead.
+        contact = Contact.objects.create(first_name=item.name[:150] or item.from_handle[:150])
+        identity = Identity.objects.create(
+            contact=contact,
+            channel=channel,
+            value=(item.from_handle.lower().lstrip("@") or item.from_id)[:255],
+            platform_user_id=item.from_id,
+        )
+    return identity
+
+
+def _at(item: InboundItem) -> datetime:
+    now = timezone.now()
+    if item.occurred_at is None:
+        return now
+    return min(datetime.fromtimestamp(item.occurred_at, tz=UTC), now)
+
+
+def _conversation(identity: Identity, sender: SenderAccount) -> Conversation:
+    return conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+
+
+def _opened(conversation: Conversation, at: datetime) -> None:
+    """The contact wrote: the window reopens and held messages may go."""
+    Conversation.objects.filter(id=conversation.id).update(last_inbound_at=at)
+    Message.objects.filter(
+        conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD
+    ).update(not_before=None, hold_reason="", enqueued_at=None)
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+def _ignore(event: InboundEvent, item: InboundItem) -> str:
+    return f"ignored {item.kind}"
+
+
+def _message(event: InboundEvent, item: InboundItem) -> str:
+    channel = event.provider
+    ours = _ours(channel, item.refers_to)
+    sender = ours.sender if ours else _sender(event, item)
+    # Email threads by In-Reply-To/References; other channels by the platform's user id.
+    if ours is not None:
+        identity = ours.conversation.identity
+    else:
+        identity = _identity(channel, item, create=channel != "email")
+    if sender is None or identity is None:
+        return "unmatched"
+    conversation = _conversation(identity, sender)
+    kind = {"message": "reply", "auto_reply": "auto_reply", "bounce": "bounce"}[item.kind]
+    if kind == "reply" and OPT_OUT.match(item.text or ""):
+        kind = "opt_out"
+        identity_opt_out(identity=identity, source=f"{channel} reply", note=item.text[:200])
+    if kind in ("reply", "opt_out"):
+        _opened(conversation, _at(item))
+    if kind == "bounce":
+        _bounce(identity, ours, item)
+    message = Message.objects.create(
+        conversation=conversation,
+        sender=sender,
+        channel=channel,
+        direction=Message.Direction.INBOUND,
+        status=S.RECEIVED,
+        subject=item.name[:300] if channel == "email" else "",
+        body=item.text,
+        attachments=item.attachments,
+        sent_at=_at(item),
+        error_code=item.error_code[:64],
+    )
+    MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=kind)
+    message_received.send(sender=Message, message=message, kind=kind)
+    return kind
+
+
+def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> None:
+    if item.hard:
+        Suppression.objects.get_or_create(
+            channel="email",
+            value=(item.from_handle or identity.value).lower(),
+            defaults={"reason": f"hard bounce {item.error_code}"},
+        )
+    if ours is not None and ours.status in (S.SENT, S.DELIVERED):
+        _fail(ours, f"bounce_{item.error_code or 'unknown'}", item.text)
+
+
+def _fail(message: Message, code: str, reason: str) -> None:
+    if Message.objects.filter(id=message.id, status__in=[S.SENT, S.DELIVERED, S.READ]).update(
+        status=S.FAILED, error_code=code[:64], error_reason=reason[:1000]
+    ):
+        MessageEvent.objects.create(message=message, status=S.FAILED, detail=f"{code}: {reason}")
+        message.status, message.error_reason = S.FAILED, reason
+        message_status_changed.send(sender=Message, message=message, status=S.FAILED)
+
+
+def _receipt(event: InboundEvent, item: InboundItem) -> str:
+    """Delivered/read only move forward; a late or out-of-order receipt never regresses."""
+    new, before = (
+        (S.DELIVERED, [S.SENT]) if item.kind == "delivered" else (S.READ, [S.SENT, S.DELIVERED])
+    )
+    rows = Message.objects.filter(channel=event.provider, direction=OUT, status__in=before)
+    if item.refers_to:
+        rows = rows.filter(provider_message_id__in=item.refers_to)
+    elif item.watermark is not None and item.from_id:
+        mark = datetime.fromtimestamp(item.watermark, tz=UTC)
+        rows = rows.filter(conversation__identity__platform_user_id=item.from_id, sent_at__lte=mark)
+    else:
+        return "no message to update"
+    ids = list(rows.values_list("id", flat=True))
+    Message.objects.filter(id__in=ids, status__in=before).update(status=new)
+    MessageEvent.objects.bulk_create([MessageEvent(message_id=i, status=new) for i in ids])
+    return f"{new}: {len(ids)}"
+
+
+def _failed(event: InboundEvent, item: InboundItem) -> str:
+    """WhatsApp's late `failed` status: the 200 we got only meant "accepted"."""
+    ours = _ours(event.provider, item.refers_to)
+    if ours is None:
+        return "failed status for an unknown message"
+    code = f"{event.provider}_{item.error_code}"
+    _fail(ours, code, item.error or code)
+    if item.error_code == "131050":  # the contact stopped marketing messages from us
+        identity_opt_out(identity=ours.conversation.identity, source="whatsapp 131050")
+    return "failed"
+
+
+def _start(event: InboundEvent, item: InboundItem) -> str:
+    """Telegram /start <token>: bind this chat to the contact the deep link named."""
+    sender = _sender(event, item)
+    contact_id = contact_id_from_token(item.start_token) if item.start_token else None
+    identity = None
+    if contact_id and Contact.objects.filter(id=contact_id).exists():
+        Identity.objects.filter(channel=event.provider, platform_user_id=item.from_id).exclude(
+            contact_id=contact_id
+        ).update(platform_user_id="")
+        identity = Identity.objects.filter(contact_id=contact_id, channel=event.provider).first()
+        if identity is None:
+            identity = Identity.objects.create(
+                contact_id=contact_id,
+                channel=event.provider,
+                value=(item.from_handle.lower() or item.from_id)[:255],
+            )
+        Identity.objects.filter(id=identity.id).update(platform_user_id=item.from_id)
+    else:
+        identity = _identity(event.provider, item, create=True)
+    if identity is None:
+        return "unmatched"
+    identity_grant_consent(identity=identity, source="telegram /start")
+    if sender is not None:
+        _opened(_conversation(identity, sender), _at(item))
+    return "bound" if contact_id else "started"
+
+
+def _blocked(event: InboundEvent, item: InboundItem) -> str:
+    identity = _identity(event.provider, item, create=False)
+    if identity is None:
+        return "unmatched"
+    identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
+    return "blocked"
+
+
+def _comment(event: InboundEvent, item: InboundItem) -> str:
+    """A comment allows one private reply within 7 days (Instagram, Messenger)."""
+    sender = _sender(event, item)
+    identity = _identity(event.provider, item, create=True)
+    if sender is None or identity is None:
+        return "unmatched"
+    conversation = _conversation(identity, sender)
+    Conversation.objects.filter(id=conversation.id).update(
+        comment_id=item.refers_to[0] if item.refers_to else "", comment_at=_at(item)
+    )
+    Message.objects.filter(
+        conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD
+    ).update(not_before=None, hold_reason="", enqueued_at=None)
+    return "comment"
+
+
+APPLY = {
+    "message": _message,
+    "auto_reply": _message,
+    "bounce": _message,
+    "delivered": _receipt,
+    "read": _receipt,
+    "failed": _failed,
+    "start": _start,
+    "blocked": _blocked,
+    "comment": _comment,
+}

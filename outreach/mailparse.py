@@ -1,0 +1,105 @@
+"""Classify an inbound email: a human reply, an auto-reply or a bounce (DSN), and what it
+refers to. Threading by In-Reply-To / References, never by subject."""
+
+import email
+import email.policy
+import email.utils
+import hashlib
+import re
+from email.message import EmailMessage
+
+from outreach.channels.base import InboundItem
+
+AUTO_SUBJECT = re.compile(
+    r"^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheit|absence|autosvar|"
+    r"r[ée]ponse automatique|respuesta autom[áa]tica)",
+    re.I,
+)
+DAEMON = re.compile(r"^(mailer-daemon|postmaster)@", re.I)
+MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def _ids(value: str | None) -> list[str]:
+    return MSGID.findall(value or "")
+
+
+def _is_auto_reply(msg: EmailMessage) -> bool:
+    auto = (msg.get("Auto-Submitted") or "no").strip().lower()
+    precedence = (msg.get("Precedence") or "").strip().lower()
+    return (
+        auto != "no"
+        or precedence in ("auto_reply", "bulk", "junk", "list")
+        or msg.get("X-Autoreply") is not None
+        or msg.get("X-Autorespond") is not None
+        or msg.get("X-Auto-Response-Suppress") is not None
+        or (msg.get("X-Apple-Action") or "").upper() == "VACATION"
+        or bool(AUTO_SUBJECT.match(str(msg.get("Subject") or "")))
+    )
+
+
+def _is_bounce(msg: EmailMessage) -> bool:
+    ctype = msg.get_content_type()
+    report = (msg.get_param("report-type") or "").lower()
+    from_addr = email.utils.parseaddr(str(msg.get("From") or ""))[1]
+    return (ctype == "multipart/report" and report == "delivery-status") or bool(
+        DAEMON.match(from_addr)
+    )
+
+
+def _dsn(msg: EmailMessage) -> tuple[str, str, bool, list[str]]:
+    """(recipient we sent to, status, hard?, Message-IDs of our bounced message)."""
+    recipient, status, action, ours = "", "", "", []
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status":
+            for block in part.get_payload():
+                original = block.get("Original-Recipient") or block.get("Final-Recipient")
+                if original and not recipient:
+                    recipient = str(original).split(";", 1)[-1].strip()
+                status = status or str(block.get("Status") or "").strip()
+                action = action or str(block.get("Action") or "").strip().lower()
+        elif ctype in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if inner is None and isinstance(payload, str):
+                inner = email.message_from_string(payload, policy=email.policy.default)
+            if inner is not None:
+                ours += _ids(inner.get("Message-ID"))
+    hard = status.startswith("5") and action != "delayed" and not status.startswith("5.2.2")
+    return recipient, status, hard, ours
+
+
+def _text(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain", "html"))
+    text = part.get_content() if part is not None else ""
+    # Keep what the person wrote, not the quoted history under it.
+    lines = []
+    for line in text.splitlines():
+        if line.startswith(">") or re.match(r"^(On .* wrote:|-+ ?Original Message|From: )", line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def classify(raw: bytes) -> InboundItem:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    sender = email.utils.parseaddr(str(msg.get("From") or ""))[1].lower()
+    to = email.utils.parseaddr(str(msg.get("To") or ""))[1].lower()
+    refs = _ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))
+    event_id = (_ids(msg.get("Message-ID")) or [f"<no-id-{hashlib.sha1(raw).hexdigest()}>"])[0]
+    common = {"event_id": event_id, "account_id": to, "from_handle": sender}
+    if _is_bounce(msg):
+        recipient, status, hard, ours = _dsn(msg)
+        return InboundItem(
+            kind="bounce",
+            from_id="",
+            refers_to=ours + refs,
+            text=f"bounce {status or 'unknown'} for {recipient or 'unknown recipient'}",
+            error_code=status,
+            hard=hard,
+            **common | {"from_handle": recipient.lower()},
+        )
+    kind = "auto_reply" if _is_auto_reply(msg) else "message"
+    return InboundItem(
+        kind=kind, text=_text(msg), refers_to=refs, name=str(msg.get("Subject") or ""), **common
+    )

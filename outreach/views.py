@@ -1,0 +1,60 @@
+"""Platform webhooks and the one-click unsubscribe link. Thin: verify, store, answer."""
+
+import logging
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from outreach.channels import get_channel
+from outreach.channels.email import unsubscribe_address
+from outreach.inbound import inbound_items_store
+from outreach.unsubscribe import email_unsubscribe
+
+log = logging.getLogger(__name__)
+WEBHOOK_CHANNELS = {"instagram", "messenger", "whatsapp", "x", "telegram", "email"}
+
+
+@csrf_exempt  # platforms cannot send CSRF tokens; the signature is the authentication
+@require_http_methods(["GET", "POST"])
+def webhook(request: HttpRequest, channel: str) -> HttpResponse:
+    if channel not in WEBHOOK_CHANNELS:
+        return HttpResponse(status=404)
+    backend = get_channel(channel)
+    if request.method == "GET":
+        answer = backend.handshake(request.GET)
+        if answer is None:
+            return HttpResponse(status=400)
+        status, body, content_type = answer
+        return HttpResponse(body, status=status, content_type=content_type)
+    body = request.body  # the raw bytes: re-serialized JSON would break the signature
+    if not backend.verify_signature(request.headers, body):
+        return HttpResponse("bad signature", status=403)
+    try:
+        items = backend.parse_webhook(body)
+    except (ValueError, KeyError, TypeError):
+        return HttpResponse("unreadable body", status=400)
+    try:
+        inbound_items_store(provider=channel, items=items)
+    except DatabaseError:
+        # Not stored: a 5xx makes the platform deliver it again later.
+        log.exception("could not store %s webhook", channel)
+        return HttpResponse("try again later", status=503)
+    return HttpResponse("ok")
+
+
+@csrf_exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" with no token
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    address = unsubscribe_address(token)
+    if address is None:
+        return HttpResponse("This unsubscribe link is not valid.", status=404)
+    if request.method == "GET":
+        # A GET only asks: link scanners follow GETs, so only a POST unsubscribes.
+        return HttpResponse(
+            f'<form method="post"><p>Stop all email to {address}?</p>'
+            '<button name="List-Unsubscribe" value="One-Click">Unsubscribe</button></form>'
+        )
+    email_unsubscribe(address=address, source="one-click unsubscribe")
+    return HttpResponse(f"{address} is unsubscribed. You will get no more email from us.")

@@ -1,0 +1,92 @@
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from fakeplatform.platforms import PlatformServer
+from outreach.channels import get_channel
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "platforms"
+SECRETS = {
+    "meta": "meta-app-secret",
+    "x": "x-consumer-secret",
+    "telegram": "tg-secret-token",
+    "email": "email-webhook-secret",
+}
+
+
+def fixture_bytes(platform: str, name: str) -> bytes:
+    return (FIXTURES / platform / name).read_bytes()
+
+
+def fixture_json(platform: str, name: str):
+    return json.loads(fixture_bytes(platform, f"{name}.json"))
+
+
+@pytest.fixture(scope="session")
+def fake_server():
+    server = PlatformServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake(fake_server):
+    """The fake platform, its state (clock, users, outbox, faults) fresh for each test."""
+    fake_server.state.reset()
+    with fake_server.platforms.lock:
+        fake_server.platforms.reset()
+    return fake_server
+
+
+class FakeControl:
+    client = httpx.Client()
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def post(self, action: str, **body):
+        r = self.client.post(f"{self.url}/_fake/{action}", json=body, timeout=20)
+        r.raise_for_status()
+        return r.json()
+
+    def outbox(self, platform: str | None = None) -> list[dict]:
+        rows = self.client.get(f"{self.url}/_fake/outbox").json()
+        return [r for r in rows if platform is None or r["platform"] == platform]
+
+
+@pytest.fixture
+def control(fake) -> FakeControl:
+    return FakeControl(fake.url)
+
+
+@pytest.fixture
+def platform_channels(settings, fake):
+    """Every automated channel on its real backend, pointed at the fake platform."""
+    meta = {"app_secret": SECRETS["meta"], "verify_token": "verify-me", "base_url": fake.url}
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "instagram": {"BACKEND": "outreach.channels.meta.InstagramChannel", "OPTIONS": meta},
+        "messenger": {"BACKEND": "outreach.channels.meta.MessengerChannel", "OPTIONS": meta},
+        "whatsapp": {"BACKEND": "outreach.channels.whatsapp.WhatsAppChannel", "OPTIONS": meta},
+        "x": {
+            "BACKEND": "outreach.channels.x.XChannel",
+            "OPTIONS": {"consumer_secret": SECRETS["x"], "base_url": fake.url},
+        },
+        "telegram": {
+            "BACKEND": "outreach.channels.telegram.TelegramChannel",
+            "OPTIONS": {"secret_token": SECRETS["telegram"], "base_url": fake.url},
+        },
+        "email": {
+            "BACKEND": "outreach.channels.email.EmailChannel",
+            "OPTIONS": {"webhook_secret": SECRETS["email"]},
+        },
+    }
+    return {name: get_channel(name) for name in settings.OUTREACH_CHANNELS}
+
+
+def ago(**kwargs):
+    return timezone.now() - timedelta(**kwargs)
