@@ -105,7 +105,7 @@ class Platforms:
         hook = self.webhooks.get(platform)
         if not hook:
             return []
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Connection": "close"}
         if platform in ("instagram", "messenger", "whatsapp"):
             headers["X-Hub-Signature-256"] = meta_signature(hook["secret"], body)
         elif platform == "x":
