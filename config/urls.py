@@ -16,6 +16,7 @@ urlpatterns = [
     path("", lambda request: redirect("admin:index")),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("contacts/", include("contacts.urls")),
     path("templates/", include("campaigns.template_urls")),
     path("", include("outreach.urls")),
 ]

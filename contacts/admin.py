@@ -1,7 +1,23 @@
+import io
+
 from django.contrib import admin
 from django.db.models import Count
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
 
-from contacts.models import ConsentRecord, Contact, Identity, Suppression, Tag
+from contacts import imports
+from contacts.export import export_csv_lines, export_xlsx
+from contacts.models import (
+    ConsentRecord,
+    Contact,
+    ContactImport,
+    Identity,
+    SavedMapping,
+    Suppression,
+    Tag,
+)
 from contacts.services import contact_opt_out
 
 
@@ -48,7 +64,7 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ["opted_out_at", "created_at", "updated_at"]
     list_select_related = ["owner"]
     inlines = [IdentityInline, ConsentRecordInline]
-    actions = ["opt_out"]
+    actions = ["opt_out", "export_csv", "export_xlsx"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_identity_count=Count("identities"))
@@ -62,6 +78,25 @@ class ContactAdmin(admin.ModelAdmin):
         for contact in queryset:
             contact_opt_out(contact=contact, source="admin", actor=request.user)
         self.message_user(request, f"{queryset.count()} contact(s) opted out of every channel.")
+
+    @admin.action(description="Export selected contacts to CSV")
+    def export_csv(self, request, queryset) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(
+            export_csv_lines(queryset), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
+        return response
+
+    @admin.action(description="Export selected contacts to Excel (XLSX)")
+    def export_xlsx(self, request, queryset) -> HttpResponse:
+        out = io.BytesIO()
+        export_xlsx(queryset, out)
+        response = HttpResponse(
+            out.getvalue(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = 'attachment; filename="contacts.xlsx"'
+        return response
 
 
 @admin.register(Identity)
@@ -108,3 +143,55 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     list_select_related = ["contact", "actor"]
     autocomplete_fields = ["contact", "identity", "actor"]
     readonly_fields = ["recorded_at"]
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__", "status", "mode", "records_done", "created", "updated", "unchanged",
+        "duplicates", "skipped", "failed", "created_at", "page",
+    ]  # fmt: skip
+    list_filter = ["status", "mode"]
+    search_fields = ["original_name"]
+    readonly_fields = [f.name for f in ContactImport._meta.fields]
+    actions = ["cancel", "resume", "rollback"]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # Uploading needs the preview and mapping step, which lives on the dashboard page.
+        return redirect("contacts:import_upload")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Progress / summary")
+    def page(self, obj: ContactImport) -> str:
+        return format_html(
+            '<a href="{}">open</a>', reverse("contacts:import_detail", args=[obj.pk])
+        )
+
+    @admin.action(description="Cancel (stops after the current batch)")
+    def cancel(self, request, queryset) -> None:
+        for imp in queryset:
+            imports.contact_import_cancel(contact_import=imp)
+        self.message_user(request, "Cancel requested.")
+
+    @admin.action(description="Resume from the last committed batch")
+    def resume(self, request, queryset) -> None:
+        for imp in queryset:
+            imports.contact_import_resume(contact_import=imp)
+        self.message_user(request, "Resumed.")
+
+    @admin.action(description="Roll back: delete the contacts these imports created")
+    def rollback(self, request, queryset) -> None:
+        for imp in queryset:
+            try:
+                n = imports.contact_import_rollback(contact_import=imp)
+                self.message_user(request, f"{imp}: {n} contact(s) deleted.")
+            except ValueError as exc:
+                self.message_user(request, f"{imp}: {exc}", level="error")
+
+
+@admin.register(SavedMapping)
+class SavedMappingAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]

@@ -7,3 +7,7 @@ from django.dispatch import Signal
 # options from ``contact_import.hook_options``. Sent with send_robust: a failing receiver is
 # logged and never undoes or stops the import.
 contacts_imported = Signal()
+
+# Callables returning [(value, label)] for the upload form's "Then" choice; the chosen value
+# lands in ContactImport.hook_options["then"] for the receivers above.
+import_choice_providers: list = []

@@ -1,0 +1,40 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from contacts.models import ContactImport, SavedMapping
+from contacts.signals import import_choice_providers
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV or tab-separated text, any common encoding.")
+    mode = forms.ChoiceField(choices=ContactImport.Mode.choices, initial="update")
+    default_country = forms.CharField(
+        max_length=2,
+        required=False,
+        help_text="ISO code (DE, US …) for phone numbers written without +country code.",
+    )
+    tags = forms.CharField(required=False, help_text="Comma-separated; given to every row.")
+    owner = forms.ModelChoiceField(queryset=get_user_model().objects.all(), required=False)
+    then = forms.ChoiceField(required=False, label="Then", choices=[])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Apps above contacts (campaigns) offer follow-ups such as "enrol into campaign X".
+        choices = [("", "Nothing else")]
+        for provider in import_choice_providers:
+            choices += provider()
+        self.fields["then"].choices = choices
+        if len(choices) == 1:
+            del self.fields["then"]
+
+    def clean_default_country(self) -> str:
+        return self.cleaned_data["default_country"].strip().upper()
+
+    def clean_tags(self) -> list[str]:
+        return [t.strip()[:100] for t in self.cleaned_data["tags"].split(",") if t.strip()]
+
+
+class SavedMappingChoiceForm(forms.Form):
+    saved = forms.ModelChoiceField(
+        queryset=SavedMapping.objects.all(), required=False, label="Use a saved mapping"
+    )

@@ -1,0 +1,129 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from contacts import imports
+from contacts.csv_import import FileProblem
+from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
+from contacts.headers import TARGETS
+from contacts.models import ContactImport
+
+
+@login_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data["file"]
+        imp = imports.contact_import_create(
+            name=upload.name,
+            chunks=upload.chunks(),  # Django has spooled big uploads to a temp file already
+            user=request.user,
+            mode=data["mode"],
+            default_country=data["default_country"],
+            tags=data["tags"],
+            owner=data["owner"],
+            hook_options={"then": data["then"]} if data.get("then") else {},
+        )
+        if imp.status == ContactImport.Status.FAILED:
+            messages.error(request, f"{upload.name}: {imp.message}")
+        return redirect("contacts:import_detail", imp.pk)
+    recent = ContactImport.objects.all()[:20]
+    return render(request, "contacts/import_upload.html", {"form": form, "recent": recent})
+
+
+@login_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    imp = get_object_or_404(ContactImport, pk=pk)
+    if imp.status != ContactImport.Status.UPLOADED:
+        return render(request, "contacts/import_detail.html", {"imp": imp})
+    header = imp.sniffed["header"]
+    mapping = imp.mapping
+    saved_form = SavedMappingChoiceForm(request.GET or None)
+    if saved_form.is_valid() and saved_form.cleaned_data["saved"]:
+        mapping = imports.mapping_from_saved(saved=saved_form.cleaned_data["saved"], header=header)
+    error = ""
+    if request.method == "POST":
+        mapping = [request.POST.get(f"col_{i}", "") for i in range(len(header))]
+        mapping = [
+            f"custom:{request.POST.get(f'custom_{i}', '').strip() or header[i]}"
+            if t == "custom"
+            else t
+            for i, t in enumerate(mapping)
+        ]
+        try:
+            imports.contact_import_start(
+                contact_import=imp, mapping=mapping, save_as=request.POST.get("save_as", "")
+            )
+            return redirect("contacts:import_detail", imp.pk)
+        except ValueError as exc:
+            error = str(exc)
+    try:
+        preview = imports.contact_import_preview(contact_import=imp).preview
+    except (FileProblem, OSError) as exc:
+        preview, error = [], str(exc)
+    columns = [
+        {
+            "index": i,
+            "name": name,
+            "target": mapping[i],
+            "samples": [r[i] for r in preview if i < len(r)],
+        }
+        for i, name in enumerate(header)
+    ]
+    return render(
+        request,
+        "contacts/import_mapping.html",
+        {
+            "imp": imp,
+            "columns": columns,
+            "preview": preview,
+            "targets": TARGETS,
+            "saved_form": saved_form,
+            "error": error,
+        },
+    )
+
+
+@login_required
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    imp = get_object_or_404(ContactImport, pk=pk)
+    return render(request, "contacts/_import_progress.html", {"imp": imp})
+
+
+@login_required
+@require_POST
+def import_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    imp = get_object_or_404(ContactImport, pk=pk)
+    try:
+        if action == "cancel":
+            imports.contact_import_cancel(contact_import=imp)
+        elif action == "resume":
+            imports.contact_import_resume(contact_import=imp)
+        elif action == "rollback":
+            n = imports.contact_import_rollback(contact_import=imp)
+            messages.success(request, f"Rolled back: {n} contact(s) deleted.")
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect("contacts:import_detail", imp.pk)
+
+
+@login_required
+def import_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    imp = get_object_or_404(ContactImport, pk=pk)
+
+    def lines():
+        buffer: list[str] = []
+
+        class Out:
+            def write(self, value: str) -> None:
+                buffer.append(value)
+
+        imports.import_errors_csv(contact_import=imp, out=Out())
+        yield from buffer
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{imp.pk}-errors.csv"'
+    return response

@@ -1,0 +1,54 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from contacts.models import ContactImport
+from tests.contacts.conftest import FIXTURES, run_file
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_empty_upload_is_a_form_error(admin_client):
+    response = admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile("e.csv", b""), "mode": "update"}
+    )
+    assert response.status_code == 200
+    assert b"The submitted file is empty." in response.content
+
+
+@pytest.mark.parametrize(
+    "name", ["binary.csv", "xlsx_renamed.csv", "header_only.csv", "nul_bytes.csv"]
+)
+def test_uploading_any_file_never_gives_a_500(admin_client, name):
+    data = (FIXTURES / name).read_bytes()
+    response = admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile(name, data), "mode": "update"}
+    )
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+
+
+def test_a_mapping_that_does_not_fit_is_an_error_message(admin_client):
+    data = (FIXTURES / "ragged.csv").read_bytes()
+    admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile("r.csv", data), "mode": "fill"}
+    )
+    imp = ContactImport.objects.get()
+    response = admin_client.post(f"/contacts/imports/{imp.pk}/", {"col_0": "nonsense"})
+    assert response.status_code == 200
+    assert b"does not fit" in response.content
+
+
+def test_the_error_csv_downloads(admin_client):
+    imp = run_file("invalid_values.csv")
+    response = admin_client.get(f"/contacts/imports/{imp.pk}/errors.csv")
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines()[1].startswith("3,email,'not-an-email' is not an email address")
+
+
+def test_admin_add_goes_to_the_upload_page_and_the_list_shows_imports(admin_client):
+    run_file("hubspot_utf8_bom_crlf.csv")
+    assert admin_client.get("/admin/contacts/contactimport/add/")["Location"] == (
+        "/contacts/imports/"
+    )
+    assert admin_client.get("/admin/contacts/contactimport/").status_code == 200
