@@ -3,6 +3,8 @@
 from django.dispatch import receiver
 
 from campaigns import services
+from contacts.models import Contact
+from contacts.signals import contacts_imported, import_choice_providers
 from outreach.models import Message
 from outreach.signals import message_received, message_status_changed
 
@@ -18,3 +20,25 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
 @receiver(message_received)
 def on_message_received(sender, *, message: Message, kind: str, **kwargs) -> None:
     services.reply_record(message=message, kind=kind)
+
+
+def _import_choices() -> list[tuple[str, str]]:
+    from campaigns.models import Campaign
+
+    active = Campaign.objects.exclude(status=Campaign.Status.FINISHED)
+    return [(f"campaign:{c.pk}", f"Enrol into campaign: {c.name}") for c in active]
+
+
+import_choice_providers.append(_import_choices)
+
+
+@receiver(contacts_imported)
+def on_contacts_imported(sender, *, contact_import, contact_ids, **kwargs) -> None:
+    from campaigns.models import Campaign
+
+    then = contact_import.hook_options.get("then", "")
+    if then.startswith("campaign:"):
+        campaign = Campaign.objects.get(pk=int(then.removeprefix("campaign:")))
+        services.enrollments_create(
+            campaign=campaign, contacts=Contact.objects.filter(id__in=contact_ids)
+        )

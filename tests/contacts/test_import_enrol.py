@@ -1,0 +1,17 @@
+import pytest
+
+from campaigns.models import Campaign, Enrollment, Sequence
+from contacts.forms import ImportUploadForm
+from tests.contacts.conftest import run_file
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_import_can_enrol_its_contacts_into_a_campaign():
+    campaign = Campaign.objects.create(name="Q3", sequence=Sequence.objects.create(name="s"))
+    assert (f"campaign:{campaign.pk}", "Enrol into campaign: Q3") in (
+        ImportUploadForm().fields["then"].choices
+    )
+    imp = run_file("hubspot_utf8_bom_crlf.csv", hook_options={"then": f"campaign:{campaign.pk}"})
+    assert imp.created == 3
+    assert Enrollment.objects.filter(campaign=campaign).count() == 3
