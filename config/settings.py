@@ -173,11 +173,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
-    "mailbox-poll": {
-        "task": "outreach.tasks.poll_mailboxes",
-        "schedule": env_float("MAILBOX_POLL_INTERVAL", 60.0, minimum=1.0),
-        "options": {"expires": 60},
-    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,

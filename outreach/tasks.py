@@ -32,10 +32,3 @@ def sweep_inbound_events() -> int:
     from outreach.inbound import inbound_events_sweep
 
     return inbound_events_sweep()
-
-
-@shared_task(ignore_result=True)
-def poll_mailboxes() -> int:
-    from outreach.mailbox import mailboxes_poll
-
-    return mailboxes_poll()

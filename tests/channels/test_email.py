@@ -1,0 +1,147 @@
+"""Email: our Message-ID stored, follow-ups threaded, replies matched by References (not by
+subject), auto-replies and bounces classified and not counted as replies, RFC 8058
+one-click unsubscribe."""
+
+import pytest
+from django.core import mail
+
+from campaigns.models import Enrollment
+from contacts.models import Identity, Suppression
+from outreach.channels.email import unsubscribe_url
+from outreach.models import Message
+from outreach.services import conversations_for, message_send, messages_create
+from tests import factories
+from tests.channels.conftest import fixture_bytes
+from tests.channels.helpers import deliver, platform_sender, process_all
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead(platform_channels):
+    sender = platform_sender("email", "anna@acme.example")
+    contact = factories.contact(1, channels=("email",))
+    identity = contact.identities.get()
+    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
+    enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
+    return conv, enrollment
+
+
+def _send(conv, subject="Quick question", body="Hi Lead1"):
+    [m] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=conv.sender,
+                channel="email",
+                direction="out",
+                status="queued",
+                subject=subject,
+                body=body,
+            )
+        ]
+    )
+    assert message_send(message_id=m.id) == "sent"
+    m.refresh_from_db()
+    return m
+
+
+def test_email_carries_our_message_id_and_one_click_unsubscribe_headers(lead):
+    conv, _ = lead
+    message = _send(conv)
+    [email] = mail.outbox
+    assert email.extra_headers["Message-ID"] == message.provider_message_id
+    assert message.provider_message_id == f"<{message.idempotency_key}@acme.example>"
+    assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert email.extra_headers["List-Unsubscribe"].startswith("<http")
+    assert "Message-ID: <" in email.message().as_string()
+
+
+def test_follow_up_threads_under_the_earlier_emails(lead):
+    conv, _ = lead
+    first = _send(conv)
+    second = _send(conv, subject="")
+    third = _send(conv, subject="")
+    headers = mail.outbox[2].extra_headers
+    assert headers["In-Reply-To"] == second.provider_message_id
+    assert headers["References"] == f"{first.provider_message_id} {second.provider_message_id}"
+    assert mail.outbox[2].subject == "Re: Quick question"
+    assert third.provider_message_id not in headers["References"]
+
+
+def _reply(our_id: str, *, subject: str, extra: str = "") -> bytes:
+    return (
+        f"From: Lead One <lead1@example.com>\r\nTo: anna@acme.example\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <reply-{abs(hash(subject))}@example.com>\r\n"
+        f"References: <unrelated@else.example> {our_id}\r\n{extra}"
+        f"Content-Type: text/plain\r\n\r\nYes, let's talk Tuesday.\r\n\r\n> Hi Lead1\r\n"
+    ).encode()
+
+
+def test_a_reply_threaded_only_by_references_stops_the_sequence(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    deliver(client, "email", _reply(ours.provider_message_id, subject="Different topic"))
+    assert process_all() == ["reply"]
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+    reply = Message.objects.get(direction="in")
+    assert reply.body == "Yes, let's talk Tuesday."
+
+
+def test_an_out_of_office_reply_does_not_stop_the_sequence(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    ooo = _reply(
+        ours.provider_message_id, subject="Out of office", extra="Auto-Submitted: auto-replied\r\n"
+    )
+    deliver(client, "email", ooo)
+    vacation = fixture_bytes("email", "ooo_apple_vacation_with_in_reply_to.eml").replace(
+        b"<25203A4E-F90F-4A14-BF51-3E7B9D39BE8E@libsisimai.org>", ours.provider_message_id.encode()
+    )
+    deliver(client, "email", vacation)
+    assert process_all() == ["auto_reply", "auto_reply"]
+    enrollment.refresh_from_db()
+    assert enrollment.state == "active"
+
+
+def test_a_hard_bounce_suppresses_the_address_without_counting_as_a_reply(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    dsn = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
+    dsn = dsn.replace(b"kijitora@example.org", b"lead1@example.com")
+    dsn += f"Message-ID: {ours.provider_message_id}\nSubject: Quick question\n\nHi\n".encode()
+    deliver(client, "email", dsn)
+    assert process_all() == ["bounce"]
+    assert Suppression.objects.filter(channel="email", value="lead1@example.com").exists()
+    ours.refresh_from_db()
+    assert (ours.status, ours.error_code) == ("failed", "bounce_5.1.1")
+    enrollment.refresh_from_db()
+    assert enrollment.state != "replied"
+
+
+def test_a_soft_bounce_does_not_suppress(client, lead):
+    deliver(client, "email", fixture_bytes("email", "bounce_soft_delayed_4.4.7_hotmail.eml"))
+    process_all()
+    assert not Suppression.objects.exists()
+
+
+def test_one_click_unsubscribe_post_suppresses_the_contact(client, lead):
+    url = unsubscribe_url("lead1@example.com")
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    assert client.get(f"/{path}").status_code == 200
+    assert not Suppression.objects.exists()  # link scanners GET; only a POST unsubscribes
+    r = client.post(
+        f"/{path}",
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert r.status_code == 200
+    assert Suppression.objects.filter(channel="email", value="lead1@example.com").exists()
+    assert Identity.objects.get(channel="email").opted_out_at is not None
+
+
+def test_a_forged_unsubscribe_token_changes_nothing(client, lead):
+    assert client.post("/u/not-a-token/").status_code == 404
+    assert not Suppression.objects.exists()
