@@ -9,6 +9,7 @@ both.
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -57,7 +58,9 @@ def offer_and_enqueue(*, now: datetime) -> int:
     with transaction.atomic():
         offered = outreach.messages_offer(now=now)
         for mid in offered:
-            send_message.delay_on_commit(mid)
+            # robust: a broker outage must not undo the tick; the sweeper re-offers the
+            # message after REQUEUE_AFTER.
+            transaction.on_commit(partial(send_message.delay, mid), robust=True)
     return len(offered)
 
 

@@ -9,10 +9,12 @@ import random
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, PositiveIntegerField, Q, When
 from django.utils import timezone
 
 from outreach.models import SenderAccount
+
+COUNT = PositiveIntegerField()
 
 
 def local_day(sender: SenderAccount, now: datetime) -> date:
@@ -39,7 +41,9 @@ def token_take(*, sender: SenderAccount, message_id: int, now: datetime) -> bool
         .update(
             inflight_message_id=message_id,
             counter_day=today,
-            sent_today=Case(When(counter_day=today, then=F("sent_today") + 1), default=1),
+            sent_today=Case(
+                When(counter_day=today, then=F("sent_today") + 1), default=1, output_field=COUNT
+            ),
         )
     )
 
@@ -68,6 +72,7 @@ def token_release(
         updates["sent_today"] = Case(
             When(counter_day=refund_day, sent_today__gt=0, then=F("sent_today") - 1),
             default=F("sent_today"),
+            output_field=COUNT,
         )
     SenderAccount.objects.filter(id=sender.id, inflight_message_id=message_id).update(**updates)
 

@@ -294,6 +294,14 @@ def message_send(*, message_id: int) -> str:
         return "skipped"
     message, sender = claim.message, claim.sender
     channel = get_channel(message.channel)
+    attempt = message.attempts
+    if (timezone.now() - message.claimed_at).total_seconds() > settings.SEND_GRACE / 3:
+        # This worker stalled after its claim. The reconciler may already be checking the
+        # message; sending now could race a resend, and not sending is provably safe.
+        _record_not_sent(
+            claim, Transient("claim went stale before sending"), retry_in=None, backoff=False
+        )
+        return S.QUEUED
     # The side effect happens outside any transaction, between claim and record.
     try:
         provider_id = channel.send(outgoing(message))
@@ -321,18 +329,27 @@ def message_send(*, message_id: int) -> str:
         if not isinstance(exc, ChannelError):
             log.exception("send of message %s ended ambiguously", message.id)
         exc = exc if isinstance(exc, Ambiguous) else Ambiguous(str(exc) or type(exc).__name__)
-        message_mark_unknown(message_id=message.id, reason=exc.reason)
+        message_mark_unknown(message_id=message.id, reason=exc.reason, attempt=attempt)
         return S.UNKNOWN
-    message_record_sent(message_id=message.id, provider_message_id=provider_id)
+    message_record_sent(message_id=message.id, provider_message_id=provider_id, attempt=attempt)
     return S.SENT
 
 
+def _this_attempt(message_id: int, attempt: int | None, statuses: list[str]):
+    """Rows this attempt may still change. Fencing by attempt number stops a stalled worker
+    from overwriting the outcome of a later attempt the reconciler allowed."""
+    rows = Message.objects.filter(id=message_id, status__in=statuses)
+    return rows if attempt is None else rows.filter(attempts=attempt)
+
+
 @retry_on_conflict
-def message_record_sent(*, message_id: int, provider_message_id: str) -> bool:
+def message_record_sent(
+    *, message_id: int, provider_message_id: str, attempt: int | None = None
+) -> bool:
     """T2: sent + provider id + release the sender + tell campaigns, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        updated = Message.objects.filter(id=message_id, status__in=[S.SENDING, S.UNKNOWN]).update(
+        updated = _this_attempt(message_id, attempt, [S.SENDING, S.UNKNOWN]).update(
             status=S.SENT, provider_message_id=provider_message_id, sent_at=now, hold_reason=""
         )
         if not updated:
@@ -353,14 +370,17 @@ def _record_not_sent(
     now = timezone.now()
     not_before = now + timedelta(seconds=retry_in) if retry_in else None
     with transaction.atomic():
-        Message.objects.filter(id=claim.message.id, status__in=[S.SENDING, S.UNKNOWN]).update(
+        if not _this_attempt(
+            claim.message.id, claim.message.attempts, [S.SENDING, S.UNKNOWN]
+        ).update(
             status=S.QUEUED,
             not_before=not_before,
             enqueued_at=None,
             error_code=exc.code,
             error_reason=exc.reason[:1000],
             hold_reason=f"retrying after {exc.code}: {exc.reason}"[:200],
-        )
+        ):
+            return
         limits.token_release(
             sender=claim.sender,
             message_id=claim.message.id,
@@ -373,19 +393,20 @@ def _record_not_sent(
 @retry_on_conflict
 def _record_failed(claim: Claim, exc: ChannelError) -> None:
     with transaction.atomic():
-        Message.objects.filter(id=claim.message.id, status=S.SENDING).update(
-            status=S.FAILED, error_code=exc.code, error_reason=exc.reason[:1000]
-        )
+        if not _this_attempt(
+            claim.message.id, claim.message.attempts, [S.SENDING, S.UNKNOWN]
+        ).update(status=S.FAILED, error_code=exc.code, error_reason=exc.reason[:1000]):
+            return
         # A rejected message never arrived, so it does not count against the cap.
         limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
         _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
         message_status_changed.send(sender=Message, message=claim.message, status=S.FAILED)
 
 
-def message_mark_unknown(*, message_id: int, reason: str) -> None:
+def message_mark_unknown(*, message_id: int, reason: str, attempt: int | None = None) -> None:
     """The outcome is unknown: keep the sender's in-flight slot until the reconciler decides."""
     with transaction.atomic():
-        if Message.objects.filter(id=message_id, status=S.SENDING).update(
+        if _this_attempt(message_id, attempt, [S.SENDING]).update(
             status=S.UNKNOWN,
             error_code="ambiguous",
             error_reason=reason[:1000],
@@ -487,6 +508,7 @@ def manual_task_complete(*, task: ManualTask, actor=None) -> None:
 # --- inbound ---------------------------------------------------------------------------------
 
 
+@retry_on_conflict
 def inbound_message_record(
     *,
     provider: str,
@@ -499,6 +521,10 @@ def inbound_message_record(
 ) -> Message | None:
     """Store an inbound message once (a retried delivery is a no-op) and tell campaigns."""
     now = timezone.now()
+    # The conversation is created in its own committed transaction first: a dispatcher that
+    # holds enrollment locks and inserts the same conversation must never wait on ours, or
+    # the two deadlock (ours then waits for the enrollment to stop the sequence).
+    conversation = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
     try:
         with transaction.atomic():
             InboundEvent.objects.create(
@@ -508,7 +534,6 @@ def inbound_message_record(
                 payload=payload or {"body": body},
                 processed_at=now,
             )
-            conversation = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
             Conversation.objects.filter(id=conversation.id).update(last_inbound_at=now)
             message = Message.objects.create(
                 conversation=conversation,

@@ -22,7 +22,9 @@ class FakePlatformChannel(BaseChannel):
     def __init__(self, *, channel: str, **options) -> None:
         super().__init__(channel=channel, **options)
         self.base_url = options.get("base_url") or settings.FAKE_PLATFORM_URL
-        self.timeout = httpx.Timeout(options.get("timeout", 10.0), connect=3.0)
+        # Well under SEND_GRACE, so the reconciler never looks while a request is in flight.
+        timeout = options.get("timeout", min(10.0, settings.SEND_GRACE / 4))
+        self.timeout = httpx.Timeout(timeout, connect=min(3.0, timeout))
 
     def send(self, message: OutgoingMessage) -> str:
         headers = {"Authorization": f"Bearer {message.sender_credentials or 'token'}"}

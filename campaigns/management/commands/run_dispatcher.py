@@ -1,3 +1,4 @@
+import logging
 import signal
 import time
 
@@ -5,6 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from campaigns.dispatch import dispatch_tick
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -28,9 +31,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         while running:
             close_old_connections()
-            result = dispatch_tick()
+            try:
+                result = dispatch_tick()
+            except Exception:  # a failed tick (database restart, broker down) is retried
+                log.exception("dispatcher tick failed")
+                time.sleep(interval)
+                continue
             if result.materialized or result.offered or result.reconciled:
-                self.stdout.write(str(result.as_dict()))
+                self.stdout.write(str(result.as_dict()), ending="\n")
+                self.stdout.flush()
             if once:
                 break
             time.sleep(interval)

@@ -1,0 +1,179 @@
+"""A campaign run by real processes: dispatchers and Celery workers against the test
+database, sending to the fake platform over HTTP. Used by the reliability tests."""
+
+import random
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+from campaigns.models import Enrollment
+from campaigns.services import campaign_launch, enrollments_create
+from contacts.models import Contact, Identity
+from fakeplatform.server import FakePlatformServer
+from outreach.models import Message, SenderAccount
+from tests import factories
+from tests.processes import Proc, celery_worker, child_env, dispatcher, free_port, wait_for
+
+
+@dataclass
+class Scenario:
+    senders: int = 20
+    contacts_per_sender: int = 25
+    steps: int = 2
+    cap: int = 50
+    gap: tuple[float, float] = (0.2, 0.6)
+    follow_up_delay: float = 1.0
+    tz: str = "Europe/Berlin"
+
+    @property
+    def messages(self) -> int:
+        return self.senders * self.contacts_per_sender * self.steps
+
+
+def build_campaign(s: Scenario):
+    senders = [factories.sender(f"S{i:02d}", cap=s.cap, gap=s.gap) for i in range(s.senders)]
+    steps = tuple(("email", 0 if i == 0 else s.follow_up_delay) for i in range(s.steps))
+    campaign = factories.campaign(senders=senders, steps=steps, name="Chaos")
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(first_name=f"C{i}", time_zone=s.tz)
+            for i in range(s.senders * s.contacts_per_sender)
+        ]
+    )
+    Identity.objects.bulk_create(
+        [Identity(contact=c, channel="email", value=f"c{c.id}@example.com") for c in contacts]
+    )
+    enrollments_create(campaign=campaign, contacts=contacts)
+    # Pin each contact to a sender so every sender carries exactly contacts_per_sender.
+    for i, e in enumerate(Enrollment.objects.filter(campaign=campaign).order_by("id")):
+        e.sender = senders[i % s.senders]
+        e.save(update_fields=["sender"])
+    return campaign, senders
+
+
+@dataclass
+class Engine:
+    """Real processes around one fake platform."""
+
+    log_dir: Path
+    env: dict[str, str]
+    platform: FakePlatformServer
+    workers: list[Proc] = field(default_factory=list)
+    dispatchers: list[Proc] = field(default_factory=list)
+    kills: list[str] = field(default_factory=list)
+    _n: int = 0
+
+    @classmethod
+    def start(
+        cls,
+        log_dir: Path,
+        *,
+        workers: int = 3,
+        dispatchers: int = 2,
+        concurrency: int = 2,
+        **env: str,
+    ) -> "Engine":
+        platform = FakePlatformServer().start()
+        base = {
+            "CHANNEL_BACKEND": "outreach.channels.fakeplatform.FakePlatformChannel",
+            "FAKE_PLATFORM_URL": platform.url,
+            "REQUEUE_AFTER": "3",
+            "SEND_GRACE": "8",
+            "DATABASE_CONN_MAX_AGE": "0",
+        }
+        engine = cls(log_dir=log_dir, env=child_env(**{**base, **env}), platform=platform)
+        engine.concurrency = concurrency  # type: ignore[attr-defined]
+        for _ in range(workers):
+            engine.add_worker()
+        for i in range(dispatchers):
+            engine.dispatchers.append(dispatcher(f"dispatcher{i}", engine.env, log_dir))
+        return engine
+
+    def add_worker(self) -> Proc:
+        self._n += 1
+        proc = celery_worker(f"w{self._n}", self.env, self.log_dir, concurrency=self.concurrency)  # type: ignore[attr-defined]
+        self.workers.append(proc)
+        return proc
+
+    def kill_random(self, rng: random.Random) -> None:
+        """SIGKILL a whole worker (then start a new one) or one of its pool processes."""
+        alive = [w for w in self.workers if w.alive()]
+        victim = rng.choice(alive)
+        children = victim.children()
+        if children and rng.random() < 0.4:
+            pid = rng.choice(children)
+            subprocess.run(["kill", "-9", str(pid)], check=False)
+            self.kills.append(f"child {pid} of {victim.name}")
+        else:
+            victim.kill()
+            self.kills.append(f"worker {victim.name}")
+            self.workers.remove(victim)
+            self.add_worker()
+
+    def stop(self) -> None:
+        for proc in self.dispatchers + self.workers:
+            proc.stop()
+        self.platform.stop()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"==== {p.name}\n{p.log()[-4000:]}" for p in self.dispatchers + self.workers
+        )
+
+
+def sent_count() -> int:
+    return Message.objects.filter(status=Message.Status.SENT).count()
+
+
+def wait_all_sent(expected: int, timeout: float, engine: Engine) -> None:
+    try:
+        wait_for(
+            lambda: sent_count() >= expected,
+            timeout,
+            interval=0.5,
+            message=f"{expected} messages sent",
+        )
+    except AssertionError:
+        states = defaultdict(int)
+        for status in Message.objects.values_list("status", flat=True):
+            states[status] += 1
+        raise AssertionError(f"only {dict(states)} after {timeout}s\n{engine.logs()}") from None
+
+
+def assert_delivered_exactly_once(platform: FakePlatformServer, expected: int) -> None:
+    state = platform.state
+    posted_twice = {k: n for k, n in state.posts_per_key.items() if n > 1}
+    assert posted_twice == {}, f"idempotency keys POSTed more than once: {posted_twice}"
+    assert len(state.deliveries) == expected
+    keys = set(Message.objects.filter(status="sent").values_list("idempotency_key", flat=True))
+    assert {d.idempotency_key for d in state.deliveries} == {str(k) for k in keys}
+
+
+def assert_limits_held(platform: FakePlatformServer, cap: int, min_gap: float) -> None:
+    by_sender = defaultdict(list)
+    for d in platform.state.deliveries:
+        by_sender[d.sender].append(d)
+    for handle, deliveries in by_sender.items():
+        assert len(deliveries) <= cap, f"{handle} sent {len(deliveries)} > cap {cap}"
+        deliveries.sort(key=lambda d: d.received_at)
+        gaps = [b.received_at - a.finished_at for a, b in pairwise(deliveries)]
+        if gaps:
+            # Spacing counts from when the previous send finished; allow 5 ms of clock noise.
+            assert min(gaps) >= min_gap - 0.005, f"{handle}: gap {min(gaps):.3f}s < {min_gap}s"
+    for sender in SenderAccount.objects.all():
+        assert sender.sent_today <= cap
+
+
+def poll_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+__all__ = ["Engine", "Scenario", "build_campaign", "campaign_launch", "free_port"]
