@@ -1,0 +1,85 @@
+"""Dispatcher: claim and materialize N due enrollments on PostgreSQL, versus a raw
+`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)` claim of the same rows.
+
+Ours does the whole job per enrollment (claim, render the step, conversation, queued message,
+its history event, the step link); the baseline only flips the state. Both in batches of 500,
+one transaction per batch, in the same run. BENCH_DISPATCH_ROWS sets N (default 100,000).
+"""
+
+import os
+import time
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bench import data
+from bench.common import Row
+from bench.db import bench_database, vacuum_analyze
+from campaigns.dispatch import enrollments_materialize
+from campaigns.models import Enrollment
+from outreach.models import Message
+
+BATCH = 500
+RAW_CLAIM = """
+UPDATE campaigns_enrollment SET state = 'waiting', next_action_at = NULL, hold_reason = ''
+WHERE id IN (
+    SELECT id FROM campaigns_enrollment
+    WHERE state = 'active' AND next_action_at <= %s
+    ORDER BY next_action_at LIMIT %s
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, contact_id, campaign_id, current_step
+"""
+
+
+def make_due(n: int) -> None:
+    Enrollment.objects.update(
+        state=Enrollment.State.ACTIVE, next_action_at=timezone.now() - timedelta(minutes=5)
+    )
+    vacuum_analyze("campaigns_enrollment")
+
+
+def raw_claim_all(n: int) -> float:
+    now = timezone.now()
+    claimed = 0
+    started = time.perf_counter()
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(RAW_CLAIM, [now, BATCH])
+            rows = cur.fetchall()
+        if not rows:
+            break
+        claimed += len(rows)
+    elapsed = time.perf_counter() - started
+    assert claimed == n, (claimed, n)
+    return n / elapsed
+
+
+def materialize_all(n: int) -> float:
+    now = timezone.now()
+    made = 0
+    started = time.perf_counter()
+    while True:
+        created, completed = enrollments_materialize(now=now, batch=BATCH)
+        if not created + completed:
+            break
+        made += created
+    elapsed = time.perf_counter() - started
+    assert made == n == Message.objects.count(), (made, n)
+    return n / elapsed
+
+
+def run():
+    n = int(os.environ.get("BENCH_DISPATCH_ROWS", "100000"))
+    with bench_database():
+        started = time.monotonic()
+        camp = data.campaign(data.senders(20))
+        data.due_enrollments(camp, n)
+        vacuum_analyze(
+            "contacts_contact", "contacts_identity", "campaigns_enrollment", "outreach_message"
+        )
+        print(f"  built {n:,} due enrollments in {time.monotonic() - started:.1f} s", flush=True)
+        baseline = raw_claim_all(n)
+        make_due(n)
+        ours = materialize_all(n)
+    yield Row(f"dispatch: materialize {n:,} due (vs raw claim)", ours, baseline, "r/s", target=0.5)
