@@ -15,6 +15,8 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
         services.enrollment_after_send(message=message)
     elif status in (Message.Status.FAILED, Message.Status.CANCELLED):
         services.enrollment_after_failure(message=message, status=status)
+    elif status == Message.Status.QUEUED:
+        services.message_after_requeue(message=message)
 
 
 @receiver(message_received)

@@ -195,6 +195,30 @@ def enrollment_after_send(*, message: Message) -> None:
     )
 
 
+def message_after_requeue(*, message: Message) -> None:
+    """A send that was in flight came back to the queue (the platform proved it never
+    arrived). If the contact replied or the campaign paused meanwhile, it must not go out."""
+    link = (
+        StepSend.objects.filter(message_id=message.id)
+        .select_related("enrollment__campaign")
+        .first()
+    )
+    if link is None:
+        return
+    enrollment = link.enrollment
+    if enrollment.state in (E.REPLIED, E.STOPPED, E.COMPLETED, E.FAILED):
+        Message.objects.filter(id=message.id, status=M.QUEUED).update(
+            status=M.CANCELLED,
+            hold_reason=enrollment.hold_reason or enrollment.state,
+            enqueued_at=None,
+        )
+    elif enrollment.state == E.PAUSED or enrollment.campaign.status == Campaign.Status.PAUSED:
+        reason = "enrollment paused" if enrollment.state == E.PAUSED else "campaign paused"
+        Message.objects.filter(id=message.id, status=M.QUEUED).update(
+            status=M.PAUSED, hold_reason=reason, enqueued_at=None
+        )
+
+
 def enrollment_after_failure(*, message: Message, status: str) -> None:
     link = StepSend.objects.filter(message_id=message.id).first()
     if link is None:

@@ -388,6 +388,8 @@ def _record_not_sent(
             backoff_until=not_before if backoff else None,
         )
         _event(claim.message, S.QUEUED, f"{exc.code}: {exc.reason}")
+        # Campaigns may have stopped or paused while it was in flight: let them hold it.
+        message_status_changed.send(sender=Message, message=claim.message, status=S.QUEUED)
 
 
 @retry_on_conflict
@@ -453,6 +455,7 @@ def _requeue_unknown(message: Message) -> None:
             day = limits.local_day(message.sender, message.claimed_at or timezone.now())
             limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
             _event(message, S.QUEUED, "reconciler: not at the platform, will send again")
+            message_status_changed.send(sender=Message, message=message, status=S.QUEUED)
 
 
 def _send_to_review(message: Message) -> None:

@@ -7,7 +7,8 @@ or roll back with it.
 from django.dispatch import Signal
 
 # Sent with message=<Message>, status=<new status>: an outbound message was sent, failed,
-# or proved undeliverable.
+# was cancelled before sending, or came back to "queued" after an in-flight attempt proved
+# undelivered (receivers may then hold or cancel it).
 message_status_changed = Signal()
 
 # Sent with message=<inbound Message>, kind="reply" | "opt_out" | "auto_reply" | "bounce".
