@@ -1,12 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
 from campaigns.models import (
     Campaign,
     Deal,
@@ -22,6 +23,7 @@ from campaigns.models import (
 )
 from campaigns.preview import preview_lint, preview_sample, template_preview
 from campaigns.services import (
+    LIVE,
     LaunchError,
     campaign_launch,
     campaign_pause,
@@ -34,6 +36,8 @@ from campaigns.template_forms import validate_template_text
 from contacts.admin import ContactAdmin
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
+from outreach.admin_confirm import action_confirmation, action_confirmed
+from outreach.audit import audit_record
 
 E = Enrollment.State
 
@@ -155,7 +159,9 @@ class CampaignAdmin(admin.ModelAdmin):
         "enrolled",
         "active",
         "replied",
+        "sent",
         "launched_at",
+        "dashboard_link",
     ]
     list_filter = ["status", "owner"]
     search_fields = ["name"]
@@ -175,7 +181,28 @@ class CampaignAdmin(admin.ModelAdmin):
                     "enrollments", filter=Q(enrollments__state__in=[E.ACTIVE, E.WAITING])
                 ),
                 _replied=Count("enrollments", filter=Q(enrollments__state=E.REPLIED)),
+                # A subquery, not a second join: joining messages too would multiply the rows
+                # the enrollment counts above are taken over.
+                _sent=Subquery(
+                    StepSend.objects.filter(
+                        enrollment__campaign=OuterRef("pk"), message__sent_at__isnull=False
+                    )
+                    .values("enrollment__campaign")
+                    .annotate(n=Count("id"))
+                    .values("n"),
+                    output_field=IntegerField(),
+                ),
             )
+        )
+
+    @admin.display(description="Sent", ordering="_sent")
+    def sent(self, obj) -> int:
+        return obj._sent or 0
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, obj: Campaign) -> str:
+        return format_html(
+            '<a href="{}">Dashboard</a>', reverse("dashboards:campaign", args=[obj.pk])
         )
 
     @admin.display(description="Enrolled", ordering="_enrolled")
@@ -196,7 +223,7 @@ class CampaignAdmin(admin.ModelAdmin):
         to_confirm = []
         for campaign in queryset:
             try:
-                campaign_launch(campaign=campaign, confirm_warnings=confirmed)
+                campaign_launch(campaign=campaign, confirm_warnings=confirmed, actor=request.user)
                 self.message_user(request, f"“{campaign}” launched.")
             except LaunchError as exc:
                 for problem in exc.problems:
@@ -218,17 +245,40 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Pause selected campaigns")
-    def pause(self, request, queryset) -> None:
-        for campaign in queryset:
-            campaign_pause(campaign=campaign)
+    @admin.action(description="Pause selected campaigns…")
+    def pause(self, request, queryset):
+        running = queryset.filter(status=Campaign.Status.RUNNING)
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="pause",
+                title="Pause campaigns",
+                will_change=running.count(),
+                note="Queued messages wait; a message already being sent finishes.",
+            )
+        for campaign in running:
+            campaign_pause(campaign=campaign, actor=request.user)
         self.message_user(request, f"{queryset.count()} campaign(s) paused.")
+        return None
 
-    @admin.action(description="Resume selected campaigns")
-    def resume(self, request, queryset) -> None:
-        for campaign in queryset:
-            campaign_resume(campaign=campaign)
+    @admin.action(description="Resume selected campaigns…")
+    def resume(self, request, queryset):
+        paused = queryset.filter(status=Campaign.Status.PAUSED)
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="resume",
+                title="Resume campaigns",
+                will_change=paused.count(),
+            )
+        for campaign in paused:
+            campaign_resume(campaign=campaign, actor=request.user)
         self.message_user(request, f"{queryset.count()} campaign(s) resumed.")
+        return None
 
 
 class StepSendInline(admin.TabularInline):
@@ -275,19 +325,75 @@ class EnrollmentAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [StepSendInline]
-    actions = ["pause", "resume"]
+    actions = ["pause", "resume", "unenrol", "opt_out_contacts"]
 
-    @admin.action(description="Pause selected enrollments")
-    def pause(self, request, queryset) -> None:
-        for enrollment in queryset:
-            enrollment_pause(enrollment=enrollment)
+    @admin.action(description="Pause selected enrollments…")
+    def pause(self, request, queryset):
+        live = queryset.filter(state__in=[E.ACTIVE, E.WAITING])
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="pause",
+                title="Pause enrollments",
+                will_change=live.count(),
+            )
+        for enrollment in live:
+            enrollment_pause(enrollment=enrollment, actor=request.user)
         self.message_user(request, f"{queryset.count()} enrollment(s) paused.")
+        return None
 
-    @admin.action(description="Resume selected enrollments")
-    def resume(self, request, queryset) -> None:
-        for enrollment in queryset:
-            enrollment_resume(enrollment=enrollment)
+    @admin.action(description="Resume selected enrollments…")
+    def resume(self, request, queryset):
+        paused = queryset.filter(state=E.PAUSED)
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="resume",
+                title="Resume enrollments",
+                will_change=paused.count(),
+            )
+        for enrollment in paused:
+            enrollment_resume(enrollment=enrollment, actor=request.user)
         self.message_user(request, f"{queryset.count()} enrollment(s) resumed.")
+        return None
+
+    @admin.action(description="Unenrol selected (stop their sequences)…")
+    def unenrol(self, request, queryset):
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="unenrol",
+                title="Unenrol contacts",
+                will_change=queryset.filter(state__in=LIVE).count(),
+                note="Their unsent messages are cancelled. Sent history is kept.",
+            )
+        changed = enrollments_unenrol(enrollments=queryset, actor=request.user)
+        self.message_user(request, f"{changed} enrollment(s) stopped.")
+        return None
+
+    @admin.action(description="Opt out the selected enrollments' contacts…")
+    def opt_out_contacts(self, request, queryset):
+        contacts = Contact.objects.filter(enrollments__in=queryset).distinct()
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="opt_out_contacts",
+                title="Opt contacts out everywhere",
+                will_change=contacts.filter(opted_out_at=None).count(),
+                note="Counted in contacts. Every campaign of theirs stops; only a human "
+                "can reverse an opt-out.",
+            )
+        changed = contacts_opt_out(contacts=contacts, actor=request.user)
+        self.message_user(request, f"{changed} contact(s) opted out.")
+        return None
 
 
 class StageInline(admin.TabularInline):
@@ -336,6 +442,39 @@ class DealAdmin(admin.ModelAdmin):
     list_select_related = ["contact", "pipeline", "stage", "owner"]
     autocomplete_fields = ["contact", "stage", "campaign", "owner"]
     inlines = [DealStageChangeInline]
+    actions = ["move_stage"]
+
+    @admin.action(description="Move selected deals to a stage…")
+    def move_stage(self, request, queryset):
+        form = MoveStageForm(request.POST if "confirm" in request.POST else None)
+        if not action_confirmed(request, form):
+            stage = form.cleaned_data.get("stage") if form.is_bound and form.is_valid() else None
+            will = (
+                queryset.filter(pipeline_id=stage.pipeline_id).exclude(stage=stage).count()
+                if stage
+                else queryset.count()
+            )
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="move_stage",
+                title="Move deals",
+                will_change=will,
+                form=form,
+                note="Deals in another pipeline, or already in the stage, are left as they are.",
+            )
+        stage = form.cleaned_data["stage"]
+        moved = deals_move_stage(
+            deals=queryset, stage=stage, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+        self.message_user(request, f"{moved} deal(s) moved to {stage}.")
+        return None
+
+
+class MoveStageForm(forms.Form):
+    stage = forms.ModelChoiceField(queryset=Stage.objects.select_related("pipeline"))
+    reason = forms.CharField(max_length=200, required=False)
 
 
 # --- "Enrol into campaign" on the contact list, with a confirmation page ---------------------
@@ -350,6 +489,22 @@ class EnrolForm(forms.Form):
 class ContactWithCampaignsAdmin(ContactAdmin):
     actions = [*ContactAdmin.actions, "enrol"]
 
+    @admin.action(description="Opt out selected contacts (every channel)…")
+    def opt_out(self, request, queryset):
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="opt_out",
+                title="Opt contacts out everywhere",
+                will_change=queryset.filter(opted_out_at=None).count(),
+                note="Every campaign of theirs stops; only a human can reverse an opt-out.",
+            )
+        changed = contacts_opt_out(contacts=queryset, actor=request.user)
+        self.message_user(request, f"{changed} contact(s) opted out.")
+        return None
+
     @admin.action(description="Enrol selected contacts into a campaign…")
     def enrol(self, request, queryset):
         if "confirm" in request.POST:
@@ -357,6 +512,12 @@ class ContactWithCampaignsAdmin(ContactAdmin):
             if form.is_valid():
                 campaign = form.cleaned_data["campaign"]
                 added = enrollments_create(campaign=campaign, contacts=queryset)
+                audit_record(
+                    actor=request.user,
+                    action="campaign.enrol",
+                    target=campaign,
+                    detail=f"{added} contact(s)",
+                )
                 skipped = queryset.count() - added
                 self.message_user(
                     request,

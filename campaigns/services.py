@@ -10,6 +10,7 @@ from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from contacts.models import Contact
 from contacts.services import contact_opt_out
+from outreach.audit import audit_record
 from outreach.channels import get_channel
 from outreach.models import Message
 
@@ -70,7 +71,7 @@ def campaign_launch_check(*, campaign: Campaign) -> tuple[list[str], list[str]]:
     return problems, [i.text for i in report.warnings]
 
 
-def campaign_launch(*, campaign: Campaign, confirm_warnings: bool = False) -> Campaign:
+def campaign_launch(*, campaign: Campaign, confirm_warnings: bool = False, actor=None) -> Campaign:
     problems, warnings = campaign_launch_check(campaign=campaign)
     if problems or (warnings and not confirm_warnings):
         raise LaunchError(problems, warnings)
@@ -82,11 +83,12 @@ def campaign_launch(*, campaign: Campaign, confirm_warnings: bool = False) -> Ca
         Enrollment.objects.filter(campaign=campaign, state=E.ACTIVE, next_action_at=None).update(
             next_action_at=now
         )
+        audit_record(actor=actor, action="campaign.launch", target=campaign)
     campaign.refresh_from_db()
     return campaign
 
 
-def campaign_pause(*, campaign: Campaign) -> Campaign:
+def campaign_pause(*, campaign: Campaign, actor=None) -> Campaign:
     """Queued messages wait as "paused"; one already being sent finishes. No duplicates:
     resuming only flips the same rows back to queued."""
     with transaction.atomic():
@@ -96,11 +98,12 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
         Message.objects.filter(step_send__enrollment__campaign=campaign, status=M.QUEUED).update(
             status=M.PAUSED, hold_reason="campaign paused", enqueued_at=None
         )
+        audit_record(actor=actor, action="campaign.pause", target=campaign)
     campaign.refresh_from_db()
     return campaign
 
 
-def campaign_resume(*, campaign: Campaign) -> Campaign:
+def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
     with transaction.atomic():
         Campaign.objects.filter(id=campaign.id, status=Campaign.Status.PAUSED).update(
             status=Campaign.Status.RUNNING
@@ -110,11 +113,12 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
             status=M.PAUSED,
             step_send__enrollment__state=E.WAITING,
         ).update(status=M.QUEUED, hold_reason="")
+        audit_record(actor=actor, action="campaign.resume", target=campaign)
     campaign.refresh_from_db()
     return campaign
 
 
-def enrollment_pause(*, enrollment: Enrollment) -> None:
+def enrollment_pause(*, enrollment: Enrollment, actor=None) -> None:
     with transaction.atomic():
         Enrollment.objects.select_for_update().filter(id=enrollment.id).first()
         Message.objects.filter(step_send__enrollment=enrollment, status=M.QUEUED).update(
@@ -123,9 +127,10 @@ def enrollment_pause(*, enrollment: Enrollment) -> None:
         Enrollment.objects.filter(id=enrollment.id, state__in=[E.ACTIVE, E.WAITING]).update(
             state=E.PAUSED, hold_reason="paused by a user"
         )
+        audit_record(actor=actor, action="enrollment.pause", target=enrollment)
 
 
-def enrollment_resume(*, enrollment: Enrollment) -> None:
+def enrollment_resume(*, enrollment: Enrollment, actor=None) -> None:
     with transaction.atomic():
         Enrollment.objects.select_for_update().filter(id=enrollment.id).first()
         waiting = Message.objects.filter(step_send__enrollment=enrollment, status=M.PAUSED).update(
@@ -136,6 +141,7 @@ def enrollment_resume(*, enrollment: Enrollment) -> None:
             hold_reason="",
             next_action_at=None if waiting else timezone.now(),
         )
+        audit_record(actor=actor, action="enrollment.resume", target=enrollment)
 
 
 def enrollments_stop_for_contact(
@@ -230,9 +236,18 @@ def enrollment_after_failure(*, message: Message, status: str) -> None:
     )
 
 
+def _out_of_office(message: Message, kind: str) -> bool:
+    # Labelling is idempotent, so it does not matter whether outreach's receiver ran first.
+    from outreach.inbox.services import message_classify
+
+    return message_classify(message=message, kind=kind).label == "out_of_office"
+
+
 def reply_record(*, message: Message, kind: str) -> None:
     """An inbound message arrived for a contact: stop or pause their sequences."""
     contact = message.conversation.identity.contact
+    if kind == "reply" and _out_of_office(message, kind):
+        return  # not a real reply: the intent receiver paused the sequence instead
     if kind == "reply":
         enrollments_stop_for_contact(
             contact_id=contact.id,

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.shortcuts import redirect
 from django.urls import include, path
 
 admin.site.site_header = "DM Outreach Engine"
@@ -13,10 +12,10 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("", lambda request: redirect("admin:index")),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("contacts/", include("contacts.urls")),
     path("templates/", include("campaigns.template_urls")),
     path("", include("outreach.urls")),
+    path("", include("campaigns.dashboard_urls")),
 ]

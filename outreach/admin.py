@@ -2,8 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
 
+from outreach.admin_confirm import action_confirmation, action_confirmed
 from outreach.fields import mask
 from outreach.models import (
+    AuditEntry,
     Conversation,
     InboundEvent,
     ManualTask,
@@ -13,7 +15,7 @@ from outreach.models import (
     SendingSwitch,
     WorkerHeartbeat,
 )
-from outreach.services import sender_pause, sender_resume
+from outreach.services import sender_pause, sender_resume, sending_switch_set
 
 
 class SenderAccountForm(forms.ModelForm):
@@ -56,6 +58,10 @@ class SenderAccountForm(forms.ModelForm):
     def clean_credentials(self) -> str:
         value = self.cleaned_data.get("credentials", "")
         return value or (self.instance.credentials if self.instance.pk else "")
+
+
+class SenderPauseForm(forms.Form):
+    reason = forms.CharField(max_length=200, required=False, help_text="Shown on the dashboard.")
 
 
 @admin.register(SenderAccount)
@@ -130,17 +136,41 @@ class SenderAccountAdmin(admin.ModelAdmin):
     def queued_count(self, obj: SenderAccount) -> int:
         return obj._queued  # type: ignore[attr-defined]
 
-    @admin.action(description="Pause selected senders")
-    def pause(self, request, queryset) -> None:
-        for sender in queryset:
-            sender_pause(sender=sender, reason=f"paused by {request.user}")
+    @admin.action(description="Pause selected senders…")
+    def pause(self, request, queryset):
+        form = SenderPauseForm(request.POST if "confirm" in request.POST else None)
+        if not action_confirmed(request, form):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="pause",
+                title="Pause senders",
+                will_change=queryset.filter(paused=False).count(),
+                note="Their queued messages wait until the sender is resumed.",
+                form=form,
+            )
+        reason = form.cleaned_data["reason"] or f"paused by {request.user}"
+        for sender in queryset.filter(paused=False):
+            sender_pause(sender=sender, reason=reason, actor=request.user)
         self.message_user(request, f"{queryset.count()} sender(s) paused.")
+        return None
 
-    @admin.action(description="Resume selected senders")
-    def resume(self, request, queryset) -> None:
-        for sender in queryset:
-            sender_resume(sender=sender)
+    @admin.action(description="Resume selected senders…")
+    def resume(self, request, queryset):
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="resume",
+                title="Resume senders",
+                will_change=queryset.filter(paused=True).count(),
+            )
+        for sender in queryset.filter(paused=True):
+            sender_resume(sender=sender, actor=request.user)
         self.message_user(request, f"{queryset.count()} sender(s) resumed.")
+        return None
 
 
 class MessageEventInline(admin.TabularInline):
@@ -257,6 +287,27 @@ class SendingSwitchAdmin(admin.ModelAdmin):
         return not SendingSwitch.objects.exists()
 
     def save_model(self, request, obj, form, change) -> None:
-        obj.id = 1
-        obj.changed_by = request.user
-        super().save_model(request, obj, form, change)
+        # Through the service, so the change is audited and held messages are released.
+        obj.pk = 1
+        sending_switch_set(paused=obj.paused, reason=obj.reason, actor=request.user)
+        obj.refresh_from_db()
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: entries are written by the service functions, never by hand."""
+
+    list_display = ["at", "actor", "action", "target_type", "target_repr", "detail"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["target_repr", "detail", "actor__username"]
+    list_select_related = ["actor"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

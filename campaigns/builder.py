@@ -1,0 +1,48 @@
+"""The campaign builder's workflows: create a draft, pick its audience, enrol it (audited)."""
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from campaigns.models import Campaign, Sequence
+from campaigns.services import enrollments_create
+from contacts.models import Contact, ContactImport, Tag
+from outreach.audit import audit_record
+from outreach.models import SenderAccount
+
+
+def campaign_create(
+    *, name: str, sequence: Sequence, senders: list[SenderAccount], owner=None
+) -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.create(name=name, sequence=sequence, owner=owner)
+        campaign.senders.set(senders)
+        audit_record(
+            actor=owner,
+            action="campaign.create",
+            target=campaign,
+            detail=f"sequence {sequence}; {len(senders)} sender(s)",
+        )
+    return campaign
+
+
+def audience_contacts(
+    *, tags: list[Tag] | QuerySet[Tag], contact_import: ContactImport | None
+) -> QuerySet[Contact]:
+    """Contacts with any of the tags, or from the import; never opted-out ones."""
+    q = Q()
+    if tags:
+        q |= Q(tags__in=list(tags))
+    if contact_import is not None:
+        q |= Q(created_by_import=contact_import.id) | Q(last_import=contact_import.id)
+    if not q:
+        return Contact.objects.none()
+    ids = Contact.objects.filter(q, opted_out_at=None).values("id")
+    return Contact.objects.filter(id__in=ids)
+
+
+def campaign_enrol_audience(*, campaign: Campaign, contacts: QuerySet[Contact], actor=None) -> int:
+    added = enrollments_create(campaign=campaign, contacts=contacts)
+    audit_record(
+        actor=actor, action="campaign.enrol", target=campaign, detail=f"{added} contact(s)"
+    )
+    return added

@@ -1,0 +1,73 @@
+"""Bulk operations the admin cockpit runs on many rows at once, each audited once."""
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from campaigns.models import Deal, DealStageChange, Enrollment, Stage
+from campaigns.services import LIVE, enrollments_stop_for_contact
+from contacts.models import Contact
+from contacts.services import contact_opt_out
+from outreach.audit import audit_record
+from outreach.models import Message
+
+E = Enrollment.State
+M = Message.Status
+
+
+def enrollments_unenrol(*, enrollments: QuerySet[Enrollment], actor=None) -> int:
+    """Stop the selected live enrollments and cancel their unsent messages; history stays."""
+    ids = list(enrollments.filter(state__in=LIVE).order_by("id").values_list("id", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        Enrollment.objects.select_for_update().filter(id__in=ids).order_by("id").exists()
+        changed = Enrollment.objects.filter(id__in=ids, state__in=LIVE).update(
+            state=E.STOPPED, next_action_at=None, hold_reason="unenrolled by a user"
+        )
+        Message.objects.filter(
+            step_send__enrollment_id__in=ids, status__in=[M.QUEUED, M.PAUSED]
+        ).update(status=M.CANCELLED, hold_reason="unenrolled by a user", enqueued_at=None)
+        audit_record(actor=actor, action="enrollment.unenrol", detail=f"{changed} enrollment(s)")
+    return changed
+
+
+def contacts_opt_out(*, contacts: QuerySet[Contact], actor=None, source: str = "admin") -> int:
+    """Opt contacts out everywhere and stop their sequences. Already opted-out ones are kept."""
+    changed = 0
+    for contact in contacts.filter(opted_out_at=None):
+        contact_opt_out(contact=contact, source=source, actor=actor)
+        enrollments_stop_for_contact(
+            contact_id=contact.id, state=E.STOPPED, reason="contact opted out"
+        )
+        changed += 1
+    audit_record(actor=actor, action="contact.opt_out", detail=f"{changed} contact(s)")
+    return changed
+
+
+def deals_move_stage(*, deals: QuerySet[Deal], stage: Stage, actor=None, reason: str = "") -> int:
+    """Move deals of the stage's pipeline to it, recording each change in the deal history."""
+    movable = list(deals.filter(pipeline_id=stage.pipeline_id).exclude(stage=stage))
+    with transaction.atomic():
+        DealStageChange.objects.bulk_create(
+            [
+                DealStageChange(
+                    deal=d,
+                    from_stage_id=d.stage_id,
+                    to_stage=stage,
+                    changed_by=actor,
+                    reason=reason[:200],
+                )
+                for d in movable
+            ]
+        )
+        Deal.objects.filter(id__in=[d.id for d in movable]).update(
+            stage=stage, updated_at=timezone.now()
+        )
+        audit_record(
+            actor=actor,
+            action="deal.move_stage",
+            target=stage,
+            detail=f"{len(movable)} deal(s) to {stage}",
+        )
+    return len(movable)

@@ -1,0 +1,92 @@
+"""Forms of the dashboards and the campaign builder: they validate input, nothing else."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth import get_user_model
+
+from campaigns.models import Campaign, Sequence
+from contacts.channels import CHANNEL_CHOICES
+from contacts.models import ContactImport, Tag
+from outreach.models import SenderAccount
+
+
+class OverviewFilterForm(forms.Form):
+    owner = forms.ModelChoiceField(queryset=get_user_model().objects.all(), required=False)
+    status = forms.ChoiceField(choices=[("", "any"), *Campaign.Status.choices], required=False)
+    channel = forms.ChoiceField(choices=[("", "any"), *CHANNEL_CHOICES], required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end d-print-none"
+        self.helper.add_input(Submit("", "Filter", css_class="btn-sm"))
+
+
+class _Crispy:
+    submit_label = "Next"
+
+    def _helper(self) -> FormHelper:
+        helper = FormHelper()
+        helper.add_input(Submit("submit", self.submit_label))
+        return helper
+
+
+class CampaignSetupForm(_Crispy, forms.ModelForm):
+    """Step 1 of the builder: a name, a sequence and the accounts that send."""
+
+    submit_label = "Next: choose contacts"
+
+    class Meta:
+        model = Campaign
+        fields = ["name", "sequence", "senders"]
+        widgets = {"senders": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sequence"].queryset = Sequence.objects.order_by("name")
+        self.fields["senders"].queryset = SenderAccount.objects.order_by("channel", "name")
+        self.fields["senders"].required = True
+        self.helper = self._helper()
+
+
+class AudienceForm(_Crispy, forms.Form):
+    """Step 2: contacts with any of these tags, and/or the contacts of one import."""
+
+    submit_label = "Enrol and review"
+    tags = forms.ModelMultipleChoiceField(
+        queryset=Tag.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Contacts with any of these tags.",
+    )
+    contact_import = forms.ModelChoiceField(
+        queryset=ContactImport.objects.order_by("-created_at"),
+        required=False,
+        label="Contacts from an import",
+    )
+    include_opted_out = forms.BooleanField(
+        required=False, disabled=True, help_text="Opted-out contacts are never enrolled."
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("tags") and not data.get("contact_import"):
+            raise forms.ValidationError("Choose at least one tag or an import.")
+        return data
+
+
+class LaunchForm(_Crispy, forms.Form):
+    submit_label = "Launch campaign"
+    confirm_warnings = forms.BooleanField(
+        required=False, label="I have read the warnings above and want to launch anyway"
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = self._helper()

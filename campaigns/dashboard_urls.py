@@ -1,0 +1,14 @@
+from django.urls import path
+
+from campaigns import dashboard_views as views
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("campaigns/<int:pk>/", views.dashboard, name="campaign"),
+    path("campaigns/<int:pk>/forecast/", views.forecast, name="forecast"),
+    path("campaigns/new/", views.builder_start, name="builder"),
+    path("campaigns/<int:pk>/build/audience/", views.builder_audience, name="builder_audience"),
+    path("campaigns/<int:pk>/build/review/", views.builder_review, name="builder_review"),
+]

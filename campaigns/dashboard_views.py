@@ -1,0 +1,216 @@
+"""Dashboards, the send forecast and the campaign builder, outside the admin. Thin: each view
+validates input, calls one selector or service, and renders (or exports a table as CSV)."""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from campaigns import charts
+from campaigns.builder import audience_contacts, campaign_create, campaign_enrol_audience
+from campaigns.dashboard_forms import (
+    AudienceForm,
+    CampaignSetupForm,
+    LaunchForm,
+    OverviewFilterForm,
+)
+from campaigns.forecast import campaign_forecast
+from campaigns.models import Campaign, Enrollment, Step
+from campaigns.preview import template_preview
+from campaigns.selectors import Table, campaign_dashboard, campaigns_overview
+from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
+from contacts.export import neutralize
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(table: Table, filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    rows = [table.columns, *([neutralize(str(c)) for c in row] for row in table.rows)]
+    response = StreamingHttpResponse(
+        (writer.writerow(r) for r in rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def _export(request: HttpRequest, tables: dict[str, Table], prefix: str) -> HttpResponse | None:
+    name = request.GET.get("export")
+    if not name:
+        return None
+    if name not in tables:
+        raise Http404("No such table.")
+    return csv_response(tables[name], f"{prefix}-{name}")
+
+
+@staff_member_required
+def overview(request: HttpRequest) -> HttpResponse:
+    form = OverviewFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    owner = filters.get("owner")
+    data = campaigns_overview(
+        owner_id=owner.id if owner else None,
+        status=filters.get("status", ""),
+        channel=filters.get("channel", ""),
+    )
+    table = data.table()
+    exported = _export(request, {"campaigns": table}, "campaigns")
+    if exported:
+        return exported
+    return render(
+        request,
+        "campaigns/overview.html",
+        {
+            "form": form,
+            "data": data,
+            "table": table,
+            "sparklines": [(r, charts.sparkline(r.sparkline), f"spark-{r.id}") for r in data.rows],
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@staff_member_required
+def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("owner", "sequence"), pk=pk)
+    data = campaign_dashboard(campaign=campaign)
+    tables = data.tables()
+    exported = _export(request, tables, f"campaign-{campaign.pk}")
+    if exported:
+        return exported
+    return render(
+        request,
+        "campaigns/dashboard.html",
+        {
+            "campaign": campaign,
+            "d": data,
+            "tables": tables,
+            "funnel_chart": charts.funnel_chart(data),
+            "series_chart": charts.series_chart(data),
+            "intent_chart": charts.intent_chart(data),
+        },
+    )
+
+
+@staff_member_required
+def forecast(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    result = campaign_forecast(campaign=campaign)
+    table = result.table()
+    exported = _export(request, {"forecast": table}, f"campaign-{campaign.pk}")
+    if exported:
+        return exported
+    return render(
+        request,
+        "campaigns/forecast.html",
+        {
+            "campaign": campaign,
+            "forecast": result,
+            "table": table,
+            "forecast_chart": charts.forecast_chart(result),
+        },
+    )
+
+
+# --- the builder: setup -> audience -> review (preview, lint, forecast) -> launch ------------
+
+
+@staff_member_required
+def builder_start(request: HttpRequest) -> HttpResponse:
+    form = CampaignSetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        campaign = campaign_create(
+            name=form.cleaned_data["name"],
+            sequence=form.cleaned_data["sequence"],
+            senders=list(form.cleaned_data["senders"]),
+            owner=request.user,
+        )
+        return redirect("dashboards:builder_audience", pk=campaign.pk)
+    return render(request, "campaigns/builder.html", {"form": form, "step": 1})
+
+
+def _draft(pk: int) -> Campaign:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise Http404("This campaign is no longer a draft.")
+    return campaign
+
+
+@staff_member_required
+def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _draft(pk)
+    form = AudienceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        contacts = audience_contacts(
+            tags=form.cleaned_data["tags"], contact_import=form.cleaned_data["contact_import"]
+        )
+        added = campaign_enrol_audience(campaign=campaign, contacts=contacts, actor=request.user)
+        messages.success(request, f"{added} contact(s) enrolled.")
+        return redirect("dashboards:builder_review", pk=campaign.pk)
+    enrolled = Enrollment.objects.filter(campaign=campaign).count()
+    return render(
+        request,
+        "campaigns/builder.html",
+        {"form": form, "step": 2, "campaign": campaign, "enrolled": enrolled},
+    )
+
+
+@staff_member_required
+def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _draft(pk)
+    form = LaunchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign_launch(
+                campaign=campaign,
+                confirm_warnings=form.cleaned_data["confirm_warnings"],
+                actor=request.user,
+            )
+        except LaunchError as exc:
+            for problem in exc.problems:
+                form.add_error(None, problem)
+            if exc.needs_confirmation:
+                form.add_error("confirm_warnings", "Read the warnings, then tick this box.")
+        else:
+            messages.success(request, f"“{campaign}” launched.")
+            return redirect("dashboards:campaign", pk=campaign.pk)
+    problems, warnings = campaign_launch_check(campaign=campaign)
+    first = Step.objects.filter(sequence=campaign.sequence).select_related("template").first()
+    sample = (
+        Enrollment.objects.filter(campaign=campaign).select_related("contact").first()
+        if first
+        else None
+    )
+    preview = (
+        template_preview(
+            template=first.template,
+            subject=first.template.subject,
+            body=first.template.body,
+            channel=first.channel,
+            contact=sample.contact,
+        )
+        if first and sample
+        else None
+    )
+    result = campaign_forecast(campaign=campaign)
+    return render(
+        request,
+        "campaigns/builder.html",
+        {
+            "form": form,
+            "step": 3,
+            "campaign": campaign,
+            "problems": problems,
+            "warnings": warnings,
+            "preview": preview,
+            "forecast": result,
+            "table": result.table(),
+            "forecast_chart": charts.forecast_chart(result),
+            "enrolled": Enrollment.objects.filter(campaign=campaign).count(),
+        },
+    )
