@@ -90,7 +90,7 @@ class Proc:
             os.killpg(self.pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
 
-    def stop(self, timeout: float = 15) -> None:
+    def stop(self, timeout: float = 5) -> None:
         if self.alive():
             try:
                 os.killpg(self.pid, signal.SIGTERM)
