@@ -1,6 +1,6 @@
 """Campaign workflows: enrol, launch, pause, resume, and stopping sequences on replies."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -197,8 +197,18 @@ def enrollment_after_send(*, message: Message) -> None:
         state=E.ACTIVE,
         current_step=nxt.position,
         next_action_at=sent_at + nxt.delay,
-        hold_reason=f"waiting {nxt.delay} after step {step.position}",
+        hold_reason=f"waiting {humanize_delay(nxt.delay)} after step {step.position}",
     )
+
+
+def humanize_delay(delay: timedelta) -> str:
+    """3 days, 4 hours, 90 seconds: how a rep would say it."""
+    seconds = int(delay.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def message_after_requeue(*, message: Message) -> None:
@@ -226,13 +236,15 @@ def message_after_requeue(*, message: Message) -> None:
 
 
 def enrollment_after_failure(*, message: Message, status: str) -> None:
-    link = StepSend.objects.filter(message_id=message.id).first()
+    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
     if link is None:
         return
     reason = message.error_reason or message.hold_reason or status
     new_state = E.FAILED if status == M.FAILED else E.STOPPED
     Enrollment.objects.filter(id=link.enrollment_id, state__in=LIVE).update(
-        state=new_state, next_action_at=None, hold_reason=f"step {link.step_id}: {reason}"[:200]
+        state=new_state,
+        next_action_at=None,
+        hold_reason=f"step {link.step.position}: {reason}"[:200],
     )
 
 

@@ -231,6 +231,7 @@ def _claim(message_id: int) -> Claim | None:
                 status=S.CANCELLED, hold_reason=blocked[:200]
             )
             _event(message, S.CANCELLED, blocked)
+            message.status, message.hold_reason = S.CANCELLED, blocked
             message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
             return None
         window, tz = _window_for(message)
@@ -403,6 +404,7 @@ def _record_failed(claim: Claim, exc: ChannelError) -> None:
         # A rejected message never arrived, so it does not count against the cap.
         limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
         _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
+        claim.message.status, claim.message.error_reason = S.FAILED, exc.reason
         message_status_changed.send(sender=Message, message=claim.message, status=S.FAILED)
 
 

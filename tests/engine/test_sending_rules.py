@@ -1,0 +1,257 @@
+"""What a rep sees when platforms push back, limits bite, or somebody pauses things.
+
+In-process: the send path runs in the test against the fake platform over real HTTP.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.dispatch import enrollments_materialize
+from campaigns.models import Campaign, Enrollment
+from campaigns.services import (
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+    enrollments_create,
+)
+from contacts.services import contact_opt_out
+from fakeplatform.server import FakePlatformServer
+from outreach import limits
+from outreach.models import ManualTask, Message, SenderAccount
+from outreach.services import (
+    manual_task_complete,
+    message_send,
+    messages_offer,
+    messages_reconcile,
+    sender_pause,
+    sender_resume,
+    sending_switch_set,
+)
+from tests import factories
+from tests.processes import free_port
+
+pytestmark = pytest.mark.django_db
+FAKE = "outreach.channels.fakeplatform.FakePlatformChannel"
+
+
+@pytest.fixture
+def platform(settings):
+    server = FakePlatformServer().start()
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "email": {"BACKEND": FAKE, "OPTIONS": {"base_url": server.url}},
+        "telegram": {"BACKEND": FAKE, "OPTIONS": {"base_url": server.url}},
+        "linkedin": {"BACKEND": "outreach.channels.manual.ManualChannel"},
+    }
+    settings.SEND_GRACE = 60
+    yield server
+    server.stop()
+
+
+def fault(platform: FakePlatformServer, status: int, count: int = 1, **kw) -> None:
+    from fakeplatform.server import Fault
+
+    platform.state.faults.append(Fault(status=status, count=count, **kw))
+
+
+def run_once() -> list[str]:
+    """One dispatcher tick plus the send of everything it offered."""
+    now = timezone.now()
+    enrollments_materialize(now=now)
+    return [message_send(message_id=mid) for mid in messages_offer(now=now)]
+
+
+def one_contact_campaign(steps=(("email", 0),), **sender_fields):
+    sender = factories.sender("Anna", **sender_fields)
+    campaign = factories.campaign(senders=[sender], steps=steps)
+    contact = factories.contact(1)
+    enrollments_create(campaign=campaign, contacts=[contact])
+    campaign_launch(campaign=campaign)
+    return campaign, sender, contact
+
+
+def test_rate_limited_send_waits_for_retry_after_and_backs_the_sender_off(platform):
+    _, sender, _ = one_contact_campaign()
+    fault(platform, 429, retry_after=30)
+    assert run_once() == ["queued"]
+    message = Message.objects.get()
+    sender.refresh_from_db()
+    assert message.hold_reason.startswith("retrying after rate_limited")
+    assert 25 < (message.not_before - timezone.now()).total_seconds() <= 30
+    assert sender.backoff_until == message.not_before
+    assert sender.sent_today == 0  # the platform refused it: the cap unit is given back
+    assert platform.state.deliveries == []
+
+
+def test_unreachable_platform_retries_with_growing_waits_then_fails(platform, settings):
+    settings.OUTREACH_CHANNELS["email"]["OPTIONS"]["base_url"] = f"http://127.0.0.1:{free_port()}"
+    _, _, _ = one_contact_campaign()
+    waits = []
+    for _ in range(5):
+        Message.objects.update(not_before=None, enqueued_at=None)
+        SenderAccount.objects.update(next_send_at=None)
+        run_once()
+        m = Message.objects.get()
+        if m.status == "queued":
+            waits.append(round((m.not_before - timezone.now()).total_seconds()))
+    message = Message.objects.get()
+    assert waits == sorted(waits) and len(set(waits)) == len(waits)
+    assert (message.status, message.attempts, message.error_code) == ("failed", 5, "transient")
+    assert Enrollment.objects.get().state == "failed"
+
+
+def test_rejected_message_fails_with_the_platform_reason(platform):
+    _, sender, _ = one_contact_campaign(steps=(("email", 0), ("email", 60)))
+    fault(platform, 400)
+    assert run_once() == ["failed"]
+    message = Message.objects.get()
+    enrollment = Enrollment.objects.get()
+    assert message.error_reason.startswith("rejected: 400")
+    assert enrollment.state == "failed"
+    assert enrollment.hold_reason.startswith("step 1: rejected: 400")
+    sender.refresh_from_db()
+    assert sender.sent_today == 0
+
+
+def test_expired_token_pauses_the_sender_and_flags_it(platform):
+    _, sender, _ = one_contact_campaign(credentials="expired")
+    assert run_once() == ["queued"]
+    sender.refresh_from_db()
+    assert sender.paused and sender.health == "auth_expired"
+    assert "credentials expired" in sender.paused_reason
+    assert Message.objects.get().status == "queued"
+    sender_resume(sender=sender)
+    SenderAccount.objects.filter(id=sender.id).update(credentials="fresh-token")
+    assert run_once() == ["sent"]
+
+
+def test_platform_error_after_accepting_is_resolved_by_lookup_without_a_second_send(platform):
+    one_contact_campaign()
+    fault(platform, 500)
+    assert run_once() == ["unknown"]
+    message = Message.objects.get()
+    assert message.hold_reason == "outcome unknown: checking with the platform"
+    counts = messages_reconcile(now=timezone.now() + timedelta(seconds=120))
+    message.refresh_from_db()
+    assert counts["sent"] == 1
+    assert message.status == "sent"
+    assert platform.state.posts_per_key == {str(message.idempotency_key): 1}
+    assert Enrollment.objects.get().state == "completed"
+
+
+def test_follow_up_waits_its_delay_and_says_so(platform):
+    one_contact_campaign(steps=(("email", 0), ("email", 3 * 86400)))
+    assert run_once() == ["sent"]
+    enrollment = Enrollment.objects.get()
+    sent_at = Message.objects.get().sent_at
+    assert enrollment.hold_reason == "waiting 3 days after step 1"
+    assert enrollment.next_action_at == sent_at + timedelta(days=3)
+    assert run_once() == []
+
+
+def test_kill_switch_holds_every_send_and_releasing_it_sends_each_once(platform):
+    one_contact_campaign()
+    sending_switch_set(paused=True, reason="incident")
+    assert run_once() == []
+    Message.objects.update(enqueued_at=None)
+    assert message_send(message_id=Message.objects.get().id) == "skipped"
+    assert Message.objects.get().hold_reason == "all sending paused (kill switch)"
+    sending_switch_set(paused=False)
+    assert run_once() == ["sent"]
+    assert run_once() == []
+    assert len(platform.state.deliveries) == 1
+
+
+def test_pausing_and_resuming_a_campaign_twice_sends_each_step_once(platform):
+    campaign, sender, _ = one_contact_campaign(steps=(("email", 0), ("email", 0)))
+    enrollments_materialize(now=timezone.now())
+    for _ in range(2):
+        campaign_pause(campaign=campaign)
+        assert Message.objects.get().hold_reason == "campaign paused"
+        assert run_once() == []
+        campaign_resume(campaign=campaign)
+    for _ in range(4):
+        SenderAccount.objects.update(next_send_at=None)
+        run_once()
+    assert [d.body for d in platform.state.deliveries] == ["Hi Lead1 (step 1)", "Hi Lead1 (step 2)"]
+    assert Campaign.objects.get().status == "running"
+
+
+def test_paused_sender_holds_its_messages_with_the_reason(platform):
+    _, sender, _ = one_contact_campaign()
+    enrollments_materialize(now=timezone.now())
+    sender_pause(sender=sender, reason="warming up the new domain")
+    assert message_send(message_id=Message.objects.get().id) == "skipped"
+    assert Message.objects.get().hold_reason == "sender paused: warming up the new domain"
+    sender_resume(sender=sender)
+    assert run_once() == ["sent"]
+
+
+def test_opted_out_contact_is_never_messaged(platform):
+    _, _, contact = one_contact_campaign()
+    contact_opt_out(contact=contact, source="phone call")
+    run_once()
+    message = Message.objects.get()
+    assert (message.status, message.hold_reason) == (
+        "cancelled",
+        "contact opted out of all channels",
+    )
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.state, enrollment.hold_reason) == (
+        "stopped",
+        "step 1: contact opted out of all channels",
+    )
+    assert platform.state.deliveries == []
+
+
+def test_contact_frequency_cap_holds_a_second_campaign_for_a_day(platform, settings):
+    settings.CONTACT_DAILY_MESSAGE_CAP = 1
+    _, sender, contact = one_contact_campaign()
+    other = factories.campaign(senders=[sender], name="Second")
+    enrollments_create(campaign=other, contacts=[contact])
+    campaign_launch(campaign=other)
+    results = run_once()
+    SenderAccount.objects.update(next_send_at=None)
+    results += run_once()
+    assert results.count("sent") == 1
+    held = Message.objects.get(status="queued")
+    assert held.hold_reason == "contact already got 1 message(s) in 24 h"
+    assert held.not_before > timezone.now() + timedelta(hours=23)
+
+
+def test_daily_cap_resets_at_midnight_in_the_sender_time_zone():
+    sender = factories.sender("Berlin", cap=2, time_zone="Europe/Berlin")
+    late = datetime(2026, 3, 28, 22, 58, tzinfo=UTC)  # 23:58 in Berlin
+    for i in (1, 2):
+        assert limits.token_take(sender=sender, message_id=i, now=late)
+        limits.token_release(sender=sender, message_id=i, space=False)
+    assert not limits.token_take(sender=sender, message_id=3, now=late)
+    reason, until = limits.why_no_token(sender=sender, now=late)
+    assert reason == "sender daily cap reached (2/2)"
+    assert until == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)  # Berlin midnight
+    assert limits.token_take(sender=sender, message_id=3, now=late + timedelta(minutes=3))
+
+
+def test_warm_up_cap_starts_low_and_grows_every_day():
+    sender = factories.sender("New domain", cap=50, warmup_start_cap=5, warmup_daily_increase=10)
+    sender.warmup_started_on = datetime(2026, 11, 1).date()
+    caps = [limits.effective_cap(sender, datetime(2026, 11, d).date()) for d in (1, 2, 3, 5, 30)]
+    assert caps == [5, 15, 25, 45, 50]
+
+
+def test_linkedin_step_becomes_a_task_for_a_rep_and_the_sequence_moves_on_when_done(platform):
+    sender = factories.sender("Anna LI", channel="linkedin")
+    email = factories.sender("Anna", channel="email")
+    campaign = factories.campaign(senders=[sender, email], steps=(("linkedin", 0), ("email", 0)))
+    contact = factories.contact(1, channels=("linkedin", "email"))
+    enrollments_create(campaign=campaign, contacts=[contact])
+    campaign_launch(campaign=campaign)
+    assert run_once() == []  # nothing is automated on LinkedIn
+    task = ManualTask.objects.get()
+    assert task.message.hold_reason == "waiting for a rep to send it by hand"
+    manual_task_complete(task=task)
+    assert Message.objects.get(channel="linkedin").status == "sent"
+    assert run_once() == ["sent"]
+    assert [d.body for d in platform.state.deliveries] == ["Hi Lead1 (step 2)"]
