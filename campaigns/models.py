@@ -268,3 +268,11 @@ class DealStageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deal}: {self.from_stage} → {self.to_stage}"
+
+
+# Kept in its own module; imported here so Django registers the models with this app.
+from campaigns.webhook_models import (  # noqa: E402, F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscriber,
+)

@@ -31,6 +31,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
     "contacts",
     "outreach",
     "campaigns",
@@ -173,6 +177,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    "webhook-retries": {
+        "task": "campaigns.tasks.deliver_due_webhooks",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    "message-retention": {
+        "task": "campaigns.tasks.blank_old_message_bodies",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,
@@ -244,6 +258,41 @@ if env_bool("PLATFORM_BACKENDS", False):
         if _platform_url and _name != "email":
             _options["base_url"] = _platform_url
         OUTREACH_CHANNELS[_name] = {"BACKEND": _conf["BACKEND"], "OPTIONS": _options}
+
+# --- REST API, outgoing webhooks, retention -------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["contacts.api_support.RolePermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["contacts.api_support.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "contacts.api_support.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DM Outreach Engine API",
+    "VERSION": "1",
+    "DESCRIPTION": "Token auth: `Authorization: Token <key>`. POSTs that create accept an "
+    "`Idempotency-Key` header; a retry with the same key returns the first response.",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests per API token, e.g. "600/min" (DRF rate syntax; counted in the cache, Redis).
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# First retry after this many seconds, doubling each time (capped at one hour).
+WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 30.0, minimum=0.0)
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
+# Message bodies older than this many days are blanked (0 keeps them forever).
+MESSAGE_BODY_RETENTION_DAYS = env_int("MESSAGE_BODY_RETENTION_DAYS", 0, minimum=0)
 
 LOGGING = {
     "version": 1,

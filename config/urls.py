@@ -14,6 +14,7 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api")),
     path("contacts/", include("contacts.urls")),
     path("templates/", include("campaigns.template_urls")),
     path("", include("outreach.urls")),

@@ -268,3 +268,8 @@ class ContactImportError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line} {self.column}: {self.reason}"
+
+
+# Models kept in their own modules; imported here so Django registers them with this app.
+from contacts.idempotency import IdempotencyKey  # noqa: E402, F401
+from contacts.teams import Team  # noqa: E402, F401

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import ConsentRecord, Contact, Identity, Suppression
+from contacts.signals import contact_opted_out
 
 
 def identity_block_reason(*, identity: Identity) -> str:
@@ -34,6 +35,9 @@ def identity_opt_out(*, identity: Identity, source: str, actor=None, note: str =
         note=note,
     )
     identity.refresh_from_db()
+    contact_opted_out.send(
+        sender=Contact, contact=identity.contact, channel=identity.channel, source=source
+    )
     return identity
 
 
@@ -47,6 +51,7 @@ def contact_opt_out(*, contact: Contact, source: str, actor=None, note: str = ""
         contact=contact, kind=ConsentRecord.Kind.OPTED_OUT, source=source, actor=actor, note=note
     )
     contact.refresh_from_db()
+    contact_opted_out.send(sender=Contact, contact=contact, channel="", source=source)
     return contact
 
 

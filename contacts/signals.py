@@ -11,3 +11,7 @@ contacts_imported = Signal()
 # Callables returning [(value, label)] for the upload form's "Then" choice; the chosen value
 # lands in ContactImport.hook_options["then"] for the receivers above.
 import_choice_providers: list = []
+
+# Sent with ``contact`` (the Contact), ``channel`` ("" for every channel) and ``source``
+# after an opt-out is recorded, inside its transaction.
+contact_opted_out = Signal()

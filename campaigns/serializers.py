@@ -1,0 +1,127 @@
+from rest_framework import serializers
+
+from campaigns.access import campaigns_visible_to
+from campaigns.models import Campaign, Deal, Enrollment, Pipeline, Stage
+from contacts.access import contacts_visible_to
+from outreach.access import senders_visible_to
+
+
+class ScopedRelationsMixin:
+    """Related-object choices limited to what the requesting user may see, so another
+    rep's contact is "does not exist" here exactly as in a detail URL."""
+
+    scoped: dict = {}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is None:
+            return
+        for name, visible_to in self.scoped.items():
+            field = self.fields[name]
+            field = getattr(field, "child_relation", field)
+            field.queryset = visible_to(request.user)
+
+
+class CampaignSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
+    scoped = {"senders": senders_visible_to}
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "sequence",
+            "senders",
+            "status",
+            "owner",
+            "created_at",
+            "launched_at",
+        ]
+        read_only_fields = ["id", "status", "owner", "created_at", "launched_at"]
+
+
+class LaunchSerializer(serializers.Serializer):
+    confirm_warnings = serializers.BooleanField(default=False)
+
+
+class CampaignStatsSerializer(serializers.Serializer):
+    enrolled = serializers.IntegerField()
+    replied = serializers.IntegerField()
+    messages_queued = serializers.IntegerField()
+    messages_sent = serializers.IntegerField()
+    messages_failed = serializers.IntegerField()
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    why_not_sent = serializers.CharField(source="hold_reason", read_only=True)
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id",
+            "campaign",
+            "contact",
+            "sender",
+            "state",
+            "current_step",
+            "next_action_at",
+            "why_not_sent",
+            "replied_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class EnrolSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    contacts = serializers.ListField(
+        child=serializers.IntegerField(), allow_empty=False, max_length=10000
+    )
+
+
+class EnrolResultSerializer(serializers.Serializer):
+    enrolled = serializers.IntegerField()
+    not_found = serializers.ListField(child=serializers.IntegerField())
+
+
+class StageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Stage
+        fields = ["id", "pipeline", "name", "position", "kind"]
+        read_only_fields = fields
+
+
+class PipelineSerializer(serializers.ModelSerializer):
+    stages = StageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Pipeline
+        fields = ["id", "name", "stages"]
+        read_only_fields = fields
+
+
+class DealSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
+    scoped = {"contact": contacts_visible_to, "campaign": campaigns_visible_to}
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "contact",
+            "pipeline",
+            "stage",
+            "campaign",
+            "owner",
+            "value",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "owner", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        pipeline = attrs.get("pipeline") or getattr(self.instance, "pipeline", None)
+        stage = attrs.get("stage") or getattr(self.instance, "stage", None)
+        if pipeline and stage and stage.pipeline_id != pipeline.id:
+            raise serializers.ValidationError({"stage": "This stage belongs to another pipeline."})
+        return attrs

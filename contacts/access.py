@@ -1,0 +1,100 @@
+"""Who may see what: the one place that scopes rows per user.
+
+Roles are Django groups created by a migration (campaigns/migrations/*_roles): "admin"
+sees everything, "manager" sees what the reps of their teams own, "rep" sees their own.
+Every interface (admin, API, inbox, dashboards) filters through the ``*_visible_to``
+functions here and in outreach/access.py and campaigns/access.py, each building on the
+app below it.
+"""
+
+from collections.abc import Callable
+
+from django.db.models import Model, QuerySet
+
+from contacts.models import ConsentRecord, Contact, ContactImport, Identity
+from contacts.teams import Team
+
+ADMIN, MANAGER, REP = "admin", "manager", "rep"
+
+
+def role_of(user) -> str | None:
+    """The user's strongest role, or None for anonymous and inactive users."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = set(user.groups.values_list("name", flat=True))
+    for role in (ADMIN, MANAGER, REP):
+        if role in names:
+            return role
+    # Authenticated without a role: treated as a rep (sees only what they own).
+    return REP
+
+
+def visible_owner_ids(user) -> set[int] | None:
+    """Ids of the users whose rows this user sees; None means every row."""
+    role = role_of(user)
+    if role is None:
+        return set()
+    if role == ADMIN:
+        return None
+    ids = {user.pk}
+    if role == MANAGER:
+        ids |= set(
+            Team.objects.filter(managers=user).values_list("members", flat=True).distinct()
+        ) - {None}
+    return ids
+
+
+def contacts_visible_to(user) -> QuerySet[Contact]:
+    ids = visible_owner_ids(user)
+    qs = Contact.objects.all()
+    return qs if ids is None else qs.filter(owner_id__in=ids)
+
+
+def identities_visible_to(user) -> QuerySet[Identity]:
+    ids = visible_owner_ids(user)
+    qs = Identity.objects.all()
+    return qs if ids is None else qs.filter(contact__owner_id__in=ids)
+
+
+def consent_records_visible_to(user) -> QuerySet[ConsentRecord]:
+    ids = visible_owner_ids(user)
+    qs = ConsentRecord.objects.all()
+    return qs if ids is None else qs.filter(contact__owner_id__in=ids)
+
+
+def imports_visible_to(user) -> QuerySet[ContactImport]:
+    ids = visible_owner_ids(user)
+    qs = ContactImport.objects.all()
+    return qs if ids is None else qs.filter(created_by_id__in=ids)
+
+
+class ScopedAdminMixin:
+    """Admin rows limited to what ``visible_to(user)`` returns; others are "not found".
+
+    Set ``visible_to`` to one of the ``*_visible_to`` functions. Put the mixin first in
+    the bases so it wraps the admin's own get_queryset (annotations stay intact).
+    """
+
+    visible_to: Callable[..., QuerySet] | None = None
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)  # type: ignore[misc]
+        if self.visible_to is None or role_of(request.user) == ADMIN:
+            return qs
+        return qs.filter(pk__in=type(self).visible_to(request.user).values("pk"))
+
+    def _may_see(self, request, obj: Model | None) -> bool:
+        if obj is None or self.visible_to is None:
+            return True
+        return type(self).visible_to(request.user).filter(pk=obj.pk).exists()
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return super().has_view_permission(request, obj) and self._may_see(request, obj)  # type: ignore[misc]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_see(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_see(request, obj)  # type: ignore[misc]

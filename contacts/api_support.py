@@ -1,0 +1,128 @@
+"""Shared REST API plumbing: role permissions, per-token throttling, idempotency keys.
+
+In the lowest app so every app's api.py can use it (apps import one way only).
+"""
+
+import functools
+import hashlib
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http.request import RawPostDataException
+from rest_framework import exceptions, permissions, status
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+
+from contacts.idempotency import (
+    KeyConflict,
+    idempotency_begin,
+    idempotency_finish,
+    request_fingerprint,
+)
+
+
+class RolePermissions(permissions.DjangoModelPermissions):
+    """Model permissions of the user's role group, including "view" for reads.
+
+    Which rows are visible is decided by each viewset's queryset (the *_visible_to
+    functions); this only decides which kinds of action a role may take.
+    """
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """API_RATE_LIMIT requests per token (per user for session auth), counted in the cache."""
+
+    scope = "token"
+
+    def get_rate(self) -> str:
+        # Read at request time, not import time, so the setting can change in tests.
+        return settings.API_RATE_LIMIT
+
+    def allow_request(self, request, view) -> bool:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        token = getattr(request.auth, "key", None)
+        if token:
+            # The token itself never reaches the cache, only a hash of it.
+            ident = "t" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        elif request.user and request.user.is_authenticated:
+            ident = f"u{request.user.pk}"
+        else:
+            ident = "a" + (self.get_ident(request) or "")
+        return f"throttle_token_{ident}"
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus Django model validation errors as 400s with field errors."""
+    # Imported here: rest_framework.views imports the permission class above at load time.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    return drf_exception_handler(exc, context)
+
+
+def _body(request) -> bytes:
+    try:
+        return request._request.body
+    except RawPostDataException:  # already parsed by something upstream
+        return repr(sorted(request.data.items())).encode()
+
+
+class _Rollback(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def idempotent(view_method):
+    """Honour an ``Idempotency-Key`` header on a POST that creates things.
+
+    The key row, the work and the stored response share one transaction: a retry that
+    arrives while the first request runs waits on the key's unique index, then replays.
+    A request that fails (4xx/5xx) stores nothing, so the client may fix it and retry.
+    """
+
+    @functools.wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            return view_method(self, request, *args, **kwargs)
+        if len(key) > 255:
+            raise exceptions.ValidationError({"Idempotency-Key": "At most 255 characters."})
+        fingerprint = request_fingerprint(
+            method=request.method, path=request.get_full_path(), body=_body(request)
+        )
+        try:
+            with transaction.atomic():
+                replay = idempotency_begin(user=request.user, key=key, fingerprint=fingerprint)
+                if replay is not None:
+                    response = Response(replay.body, status=replay.status_code)
+                    response["Idempotent-Replayed"] = "true"
+                    return response
+                response = view_method(self, request, *args, **kwargs)
+                if response.status_code >= 400:
+                    raise _Rollback(response)
+                idempotency_finish(
+                    user=request.user,
+                    key=key,
+                    status_code=response.status_code,
+                    body=response.data,
+                )
+                return response
+        except _Rollback as rollback:
+            return rollback.response
+        except KeyConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+    return wrapper

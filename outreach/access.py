@@ -1,0 +1,32 @@
+"""Row scoping for outreach, built on contacts/access.py (see there for the roles)."""
+
+from django.db.models import Q, QuerySet
+
+from contacts.access import contacts_visible_to, visible_owner_ids
+from outreach.models import Conversation, Message, SenderAccount
+
+
+def conversations_visible_to(user) -> QuerySet[Conversation]:
+    """Conversations with a contact the user sees, plus those assigned to them (or their team)."""
+    ids = visible_owner_ids(user)
+    qs = Conversation.objects.all()
+    if ids is None:
+        return qs
+    return qs.filter(Q(identity__contact__in=contacts_visible_to(user)) | Q(assigned_to_id__in=ids))
+
+
+def messages_visible_to(user) -> QuerySet[Message]:
+    ids = visible_owner_ids(user)
+    qs = Message.objects.all()
+    if ids is None:
+        return qs
+    return qs.filter(conversation__in=conversations_visible_to(user))
+
+
+def senders_visible_to(user) -> QuerySet[SenderAccount]:
+    """Shared accounts (no owner) and those owned by the user or their team."""
+    ids = visible_owner_ids(user)
+    qs = SenderAccount.objects.all()
+    if ids is None:
+        return qs
+    return qs.filter(Q(owner__isnull=True) | Q(owner_id__in=ids))
