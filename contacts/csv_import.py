@@ -66,13 +66,13 @@ class Sniffed:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     line: int  # physical line (1-based) the record starts on
     cells: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     """One valid row, normalized: what the writer needs and nothing else."""
 
@@ -218,9 +218,12 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
         self.path = path
         self.sniffed = sniffed
         self._binary: io.BufferedReader | None = None
+        self._size = 0
 
     def bytes_read(self) -> int:
-        return self._binary.tell() if self._binary and not self._binary.closed else 0
+        if self._binary and not self._binary.closed:
+            return self._binary.tell()
+        return self._size  # the whole file once it has been read to the end
 
     def __iter__(self) -> Iterator[Record]:
         with open_text(self.path, self.sniffed.encoding) as f:
@@ -230,6 +233,7 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
             for i, record in enumerate(_records(f, self.sniffed.delimiter)):
                 if i > self.sniffed.header_index:
                     yield record
+            self._size = f.buffer.tell()
 
 
 def auto_mapping(header: list[str]) -> list[str]:
@@ -263,7 +267,10 @@ _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
 class RowParser:
-    """Validates records against one mapping. Reuse it for every row of an import."""
+    """Validates records against one mapping. Reuse it for every row of an import.
+
+    Each mapped column gets its handler once, here, so the per-value work is one call: this
+    runs a million times per import."""
 
     def __init__(self, header: list[str], mapping: list[str], default_region: str = "") -> None:
         self.header = header
@@ -277,31 +284,35 @@ class RowParser:
         ]
         # Country first: a row's own country is the region for its national phone numbers.
         self.columns = sorted(columns, key=lambda c: c[1] != "country")
+        self._handlers = [(i, column, self._handler(target)) for i, target, column in self.columns]
 
     def parse(self, record: Record) -> ParsedRow | list[RowError]:
         cells = record.cells
         line = record.line
-        if cells and cells[0] == "\x00csv-error":
+        if cells[0] == "\x00csv-error":  # records are never empty (blank lines are skipped)
             return [RowError(line, "", f"unreadable CSV: {cells[1]}", cells[1:])]
         # Extra trailing empty cells (a trailing delimiter) are harmless; anything else ragged
         # is reported, never guessed at.
-        if len(cells) < self.width or any(cells[self.width :]):
+        if len(cells) != self.width and (len(cells) < self.width or any(cells[self.width :])):
             hint = " (a quote may be left open above)" if any("\n" in c for c in cells) else ""
             reason = f"row has {len(cells)} fields but the header has {self.width}{hint}"
             return [RowError(line, "", reason, cells)]
         row = ParsedRow(line)
-        errors: list[RowError] = []
-        for i, target, column in self.columns:
+        errors: list[RowError] | None = None
+        for i, column, handler in self._handlers:
             value = cells[i].strip()
             if not value:
                 continue
-            if "\x00" in value or _SURROGATE.search(value):
+            # Both marks are rare: test cheaply first (a surrogate is never ASCII).
+            if "\x00" in value or (not value.isascii() and _SURROGATE.search(value)):
                 what = "a NUL byte" if "\x00" in value else "bytes that are not valid text"
+                errors = errors or []
                 errors.append(RowError(line, column, f"contains {what}", cells))
                 continue
             try:
-                self._apply(row, target, value)
+                handler(row, value)
             except normalize.Invalid as exc:
+                errors = errors or []
                 errors.append(RowError(line, column, str(exc), cells))
         if errors:
             return errors
@@ -316,51 +327,86 @@ class RowParser:
             ]
         return row
 
-    def _apply(self, row: ParsedRow, target: str, value: str) -> None:
+    def _handler(self, target: str):  # noqa: C901  (one branch per kind of target)
         channel = IDENTITY_TARGETS.get(target)
         if channel == channels.EMAIL:
-            for v in normalize.split_values(value, on_space=True):
-                row.identities.append((channel, normalize.email(v)))
+
+            def apply(row: ParsedRow, value: str) -> None:
+                for v in normalize.split_values(value, on_space=True):
+                    row.identities.append((channel, normalize.email(v)))
+
         elif channel in (channels.PHONE, channels.WHATSAPP):
-            for v in normalize.split_values(value):
-                region = row.fields.get("country") or self.default_region
-                row.identities.append((channel, normalize.phone(v, region)))
+            default_region = self.default_region
+
+            def apply(row: ParsedRow, value: str) -> None:
+                region = row.fields.get("country") or default_region
+                for v in normalize.split_values(value):
+                    row.identities.append((channel, normalize.phone(v, region)))
+
         elif channel:
-            for v in normalize.split_values(value, on_space=True):
-                row.identities.append((channel, normalize.handle(channel, v)))
+
+            def apply(row: ParsedRow, value: str) -> None:
+                for v in normalize.split_values(value, on_space=True):
+                    row.identities.append((channel, normalize.handle(channel, v)))
+
         elif target in FIELD_LIMITS:
             limit = FIELD_LIMITS[target]
-            if len(value) > limit:
-                raise normalize.Invalid(
-                    f"value is {len(value)} characters long; at most {limit} fit"
-                )
-            row.fields[target] = value
+
+            def apply(row: ParsedRow, value: str) -> None:
+                if len(value) > limit:
+                    raise normalize.Invalid(
+                        f"value is {len(value)} characters long; at most {limit} fit"
+                    )
+                row.fields[target] = value
+
         elif target == "full_name":
-            first, _, last = value.rpartition(" ") if " " in value else (value, "", "")
-            row.fields.setdefault("first_name", first[:150])
-            if last:
-                row.fields.setdefault("last_name", last[:150])
+
+            def apply(row: ParsedRow, value: str) -> None:
+                first, _, last = value.rpartition(" ") if " " in value else (value, "", "")
+                row.fields.setdefault("first_name", first[:150])
+                if last:
+                    row.fields.setdefault("last_name", last[:150])
+
         elif target == "time_zone":
-            row.fields["time_zone"] = normalize.time_zone(value)
+
+            def apply(row: ParsedRow, value: str) -> None:
+                row.fields["time_zone"] = normalize.time_zone(value)
+
         elif target == "country":
-            row.fields["country"] = normalize.country(value)
+
+            def apply(row: ParsedRow, value: str) -> None:
+                row.fields["country"] = normalize.country(value)
+
         elif target == "tags":
-            for tag in normalize.split_values(value):
-                tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
-                if tag in GOOGLE_SYSTEM_GROUPS:
-                    continue
-                if len(tag) > 100:
-                    raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")
-                if tag.lower() not in {t.lower() for t in row.tags}:
-                    row.tags.append(tag)
+
+            def apply(row: ParsedRow, value: str) -> None:
+                for tag in normalize.split_values(value):
+                    tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
+                    if tag in GOOGLE_SYSTEM_GROUPS:
+                        continue
+                    if len(tag) > 100:
+                        raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")
+                    if not row.tags or tag.lower() not in {t.lower() for t in row.tags}:
+                        row.tags.append(tag)
+
         elif target == "consent":
-            row.consent = row.consent or normalize.boolean(value)
+
+            def apply(row: ParsedRow, value: str) -> None:
+                row.consent = row.consent or normalize.boolean(value)
+
         elif target == "opted_out":
-            row.opted_out = row.opted_out or normalize.boolean(value)
+
+            def apply(row: ParsedRow, value: str) -> None:
+                row.opted_out = row.opted_out or normalize.boolean(value)
+
         else:
             key = _custom_key(target)
-            if key is None:
-                raise normalize.Invalid(f"unknown mapping {target!r}")
-            if len(value) > 10_000:
-                raise normalize.Invalid(f"value is {len(value)} characters long; at most 10000")
-            row.custom[key] = value
+
+            def apply(row: ParsedRow, value: str) -> None:
+                if key is None:
+                    raise normalize.Invalid(f"unknown mapping {target!r}")
+                if len(value) > 10_000:
+                    raise normalize.Invalid(f"value is {len(value)} characters long; at most 10000")
+                row.custom[key] = value
+
+        return apply

@@ -152,10 +152,11 @@ def _allocate_ids(model, n: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, n],
-            )
+            # The sequence is looked up once: inside the select list pg_get_serial_sequence()
+            # would run per row and cost more than the nextval() itself.
+            cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            (sequence,) = cur.fetchone()
+            cur.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, n])
             return [r[0] for r in cur.fetchall()]
         # SQLite: the IMMEDIATE transaction holds the only write lock, so max(id) is ours.
         cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -148,23 +151,82 @@ def contact_import_rollback(*, contact_import: ContactImport) -> int:
     return deleted
 
 
-def _batches(
-    records: Iterator, parser: RowParser, size: int
-) -> Iterator[tuple[list[ParsedRow], list[RowError], int]]:
+class _Batch(NamedTuple):
+    rows: list[ParsedRow]
+    errors: list[RowError]
+    records: int
+    bytes_read: int  # how far into the file the reader was after this batch, for progress
+
+
+def _batches(reader: read_records, skip: int, parser: RowParser, size: int) -> Iterator[_Batch]:
+    records = itertools.islice(reader, skip, None)
+    parse = parser.parse
     while True:
         rows: list[ParsedRow] = []
         errors: list[RowError] = []
         n = 0
         for record in itertools.islice(records, size):
             n += 1
-            parsed = parser.parse(record)
-            if isinstance(parsed, ParsedRow):
+            parsed = parse(record)
+            if type(parsed) is ParsedRow:
                 rows.append(parsed)
             else:
                 errors += parsed
         if n == 0:
             return
-        yield rows, errors, n
+        yield _Batch(rows, errors, n, reader.bytes_read())
+
+
+class _ReadAhead:
+    """Reads and validates the next batches on a thread while this one is being written.
+
+    Validation is pure Python and the writer mostly waits on the database (psycopg releases
+    the GIL while it waits), so the two overlap. At most `depth` batches wait in the queue,
+    which bounds memory. Errors on the thread (an unreadable file) reach the consumer."""
+
+    _END = object()
+
+    def __init__(self, batches: Iterator[_Batch], depth: int = 2) -> None:
+        self._batches = batches
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="import-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for batch in self._batches:
+                if not self._put(batch):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the consumer, which decides
+            self._put(exc)
+        finally:
+            close = getattr(self._batches, "close", None)
+            if close:
+                close()  # closes the file now, not whenever the generator is collected
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[_Batch]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def contact_import_run(
@@ -183,12 +245,12 @@ def contact_import_run(
     parser = RowParser(sniffed.header, imp.mapping, imp.default_country)
     tags = TagCache()
     started = time.monotonic()
+    reader = read_records(Path(imp.path), sniffed)
+    batches = _ReadAhead(_batches(reader, imp.records_done, parser, batch_size))
     try:
-        reader = read_records(Path(imp.path), sniffed)
-        records = itertools.islice(reader, imp.records_done, None)
-        for rows, errors, n in _batches(records, parser, batch_size):
+        for batch in batches:
             t0 = time.monotonic()
-            result = _write_batch_and_checkpoint(imp, rows, errors, n, tags, reader.bytes_read)
+            result = _write_batch_and_checkpoint(imp, batch, tags)
             ContactImport.objects.filter(pk=imp.pk).update(
                 seconds_running=F("seconds_running") + (time.monotonic() - t0)
             )
@@ -212,6 +274,8 @@ def contact_import_run(
         log.exception("import %s failed", imp.pk)
         _fail(imp, f"Stopped by an unexpected error: {exc!r}")
         return False
+    finally:
+        batches.close()
     ContactImport.objects.filter(pk=imp.pk, status=Status.RUNNING).update(
         status=Status.DONE, finished_at=timezone.now(), size_done=imp.size
     )
@@ -222,10 +286,11 @@ def _fail(imp: ContactImport, message: str) -> None:
     ContactImport.objects.filter(pk=imp.pk).update(status=Status.FAILED, message=message)
 
 
-def _write_batch_and_checkpoint(imp, rows, errors, n, tags: TagCache, bytes_read):
+def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCache):
     """The batch's contacts and the import's checkpoint commit in one transaction, so a crash
     leaves either both or neither. A concurrent writer taking one of our identities first
     makes the insert fail: the batch is then matched and written again."""
+    rows, errors, n = batch.rows, batch.errors, batch.records
     for attempt in (1, 2, 3):
         try:
             with transaction.atomic():
@@ -241,7 +306,7 @@ def _write_batch_and_checkpoint(imp, rows, errors, n, tags: TagCache, bytes_read
                     duplicates=F("duplicates") + result.duplicates,
                     skipped=F("skipped") + result.skipped,
                     failed=F("failed") + failed,
-                    size_done=bytes_read(),
+                    size_done=batch.bytes_read,
                 )
             return result
         except IntegrityError:
