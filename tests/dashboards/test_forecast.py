@@ -1,0 +1,81 @@
+"""The send forecast uses the engine's own rules; on small campaigns it says what the engine
+then does."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.dispatch import dispatch_tick
+from campaigns.forecast import campaign_forecast
+from campaigns.models import Enrollment, StepSend
+from campaigns.services import campaign_launch, enrollments_create
+from outreach import services as outreach
+from outreach.models import Message
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _run_engine_once(now):
+    """One dispatcher tick, then every offered message sent in this process."""
+    dispatch_tick(now=now)
+    for mid in Message.objects.filter(status=Message.Status.QUEUED).values_list("id", flat=True):
+        outreach.message_send(message_id=mid)
+
+
+def test_forecast_of_a_daily_cap_matches_where_the_engine_holds_messages():
+    sender = factories.sender(cap=3)
+    people = [factories.contact(n, tz="UTC") for n in range(5)]
+    campaign = factories.campaign(senders=[sender])
+    enrollments_create(campaign=campaign, contacts=people)
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    now = timezone.now()
+    forecast = campaign_forecast(campaign=campaign, now=now)
+    assert len(forecast.sends) == 5
+    today = [s for s in forecast.sends if s.at.date() == now.date()]
+    later = [s for s in forecast.sends if s.at.date() > now.date()]
+    assert len(today) == 3 and len(later) == 2
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
+    assert {s.at for s in later} == {midnight}
+
+    for _ in range(6):
+        _run_engine_once(timezone.now())
+    sent = Message.objects.filter(status=Message.Status.SENT)
+    held = Message.objects.filter(status=Message.Status.QUEUED)
+    assert sent.count() == 3 and held.count() == 2
+    assert {m.not_before for m in held} == {midnight}
+    assert all("daily cap" in m.hold_reason for m in held)
+    # The same contacts: the forecast and the engine agree on who waits until tomorrow.
+    waiting = set(StepSend.objects.filter(message__in=held).values_list("enrollment_id", flat=True))
+    assert waiting == {s.enrollment_id for s in later}
+
+
+def test_forecast_times_follow_ups_by_the_delay_and_the_window_in_the_contacts_zone():
+    sender = factories.sender(window_days="0123456", window_start=time(9), window_end=time(17))
+    tokyo = factories.contact(1, tz="Asia/Tokyo")
+    campaign = factories.campaign(senders=[sender], steps=[("email", 0), ("email", 86400 * 2)])
+    enrollments_create(campaign=campaign, contacts=[tokyo])
+    campaign_launch(campaign=campaign)
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo: window closed
+    Enrollment.objects.update(next_action_at=now)
+    forecast = campaign_forecast(campaign=campaign, now=now)
+    first, second = forecast.sends
+    assert first.at == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # 09:00 Tokyo next day
+    assert second.at == first.at + timedelta(days=2)
+    assert forecast.steps[0].last_at == first.at
+    assert forecast.summary()[0].startswith("All first messages out by")
+    assert "Last follow-up (step 2)" in forecast.summary()[1]
+
+
+def test_forecast_says_what_will_not_go_out():
+    paused = factories.sender("Paused", paused=True, paused_reason="bounces")
+    campaign = factories.campaign(senders=[paused])
+    enrollments_create(campaign=campaign, contacts=[factories.contact(1)])
+    forecast = campaign_forecast(campaign=campaign)
+    assert forecast.sends == []
+    assert "1 message(s) will not go out: Paused is paused." in forecast.summary()
+    Enrollment.objects.all().delete()
+    assert campaign_forecast(campaign=campaign).summary() == [
+        "Nothing to send: no contact is waiting for a step."
+    ]
