@@ -199,6 +199,8 @@ class StepSend(models.Model):
 
 class Pipeline(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    # Where a reply from a contact without a deal opens one (the sales pipeline by default).
+    is_default = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name
@@ -271,6 +273,7 @@ class DealStageChange(models.Model):
 
 
 # Kept in its own module; imported here so Django registers the models with this app.
+from campaigns.pipeline_models import StageRule  # noqa: E402, F401
 from campaigns.webhook_models import (  # noqa: E402, F401
     WebhookAttempt,
     WebhookDelivery,

@@ -44,3 +44,7 @@ def on_contacts_imported(sender, *, contact_import, contact_ids, **kwargs) -> No
         services.enrollments_create(
             campaign=campaign, contacts=Contact.objects.filter(id__in=contact_ids)
         )
+
+
+# Deals, out-of-office pauses and the inbox's campaign filters live in their own modules.
+from campaigns import inbox_hooks, pipeline_receivers  # noqa: E402, F401

@@ -206,6 +206,14 @@ SEND_GRACE = env_float("SEND_GRACE", 300.0, minimum=0.1)
 # Optional per-contact cap across all campaigns: at most N messages in 24 h (0 = off).
 CONTACT_DAILY_MESSAGE_CAP = env_int("CONTACT_DAILY_MESSAGE_CAP", 0, minimum=0)
 
+# --- Inbox and reply intent -----------------------------------------------------------
+# Dotted path of the reply-intent classifier (outreach/intent/): a class with classify().
+INTENT_CLASSIFIER = env_str("INTENT_CLASSIFIER", "outreach.intent.rules.RuleClassifier")
+# Minutes a rep has to answer an open conversation before it shows as over its SLA.
+INBOX_SLA_MINUTES = env_int("INBOX_SLA_MINUTES", 240, minimum=1)
+# Days an out-of-office reply without a return date pauses the sequence.
+OUT_OF_OFFICE_DEFAULT_DAYS = env_int("OUT_OF_OFFICE_DEFAULT_DAYS", 7, minimum=1)
+
 OUTREACH_CHANNELS: dict[str, dict] = {
     "email": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
     "instagram": {"BACKEND": "outreach.channels.console.ConsoleChannel"},

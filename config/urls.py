@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/v1/", include("config.api")),
     path("contacts/", include("contacts.urls")),
     path("templates/", include("campaigns.template_urls")),
+    path("inbox/", include("outreach.inbox.urls")),
+    path("pipelines/", include("campaigns.pipeline_urls")),
     path("", include("outreach.urls")),
     path("", include("campaigns.dashboard_urls")),
 ]

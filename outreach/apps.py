@@ -7,3 +7,4 @@ class OutreachConfig(AppConfig):
 
     def ready(self) -> None:
         from outreach import checks  # noqa: F401  (registers system checks)
+        from outreach.inbox import receivers  # noqa: F401  (labels replies with their intent)

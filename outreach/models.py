@@ -314,3 +314,11 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         who = self.actor or "system"
         return f"{who} {self.action} {self.target_repr}".strip()
+
+
+# The inbox's models live in their own module; imported here so Django registers them.
+from outreach.inbox.models import (  # noqa: E402, F401
+    ConversationNote,
+    ConversationState,
+    MessageIntent,
+)

@@ -13,3 +13,8 @@ message_status_changed = Signal()
 
 # Sent with message=<inbound Message>, kind="reply" | "opt_out" | "auto_reply" | "bounce".
 message_received = Signal()
+
+# Sent with message=<inbound Message>, intent=<label, e.g. "interested">, return_date=<date
+# or None>, kind=<as message_received>, corrected=<bool>: a reply was labelled by the intent
+# classifier (outreach/intent/) or a rep corrected its label.
+message_intent_labelled = Signal()

@@ -1,0 +1,57 @@
+"""Campaign and deal-stage filters and contact-card sections for outreach's inbox."""
+
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from campaigns.models import Campaign, Deal, Enrollment, Stage
+from outreach.inbox import hooks
+
+
+def _campaign_choices(user) -> list[tuple[str, str]]:
+    return [(str(c.id), c.name) for c in Campaign.objects.order_by("name")]
+
+
+def _by_campaign(qs: QuerySet, value: str) -> QuerySet:
+    if not value.isdigit():
+        return qs.none()
+    contacts = Enrollment.objects.filter(campaign_id=int(value)).values("contact_id")
+    return qs.filter(identity__contact_id__in=contacts)
+
+
+def _stage_choices(user) -> list[tuple[str, str]]:
+    stages = Stage.objects.select_related("pipeline").order_by("pipeline__name", "position")
+    return [(str(s.id), f"{s.pipeline.name}: {s.name}") for s in stages]
+
+
+def _by_stage(qs: QuerySet, value: str) -> QuerySet:
+    if not value.isdigit():
+        return qs.none()
+    contacts = Deal.objects.filter(stage_id=int(value)).values("contact_id")
+    return qs.filter(identity__contact_id__in=contacts)
+
+
+def _deals(contact) -> hooks.CardSection | None:
+    deals = Deal.objects.filter(contact=contact).select_related("pipeline", "stage")
+    rows = [
+        (
+            f"{d.pipeline.name}: {d.stage.name}" + (f" · {d.value}" if d.value else ""),
+            reverse("pipelines:board", args=[d.pipeline_id]),
+        )
+        for d in deals
+    ]
+    return hooks.CardSection("Deals", rows) if rows else None
+
+
+def _campaigns(contact) -> hooks.CardSection | None:
+    rows = [
+        (f"{e.campaign.name}: {e.get_state_display()}", "")
+        for e in Enrollment.objects.filter(contact=contact).select_related("campaign")
+    ]
+    return hooks.CardSection("Campaigns", rows) if rows else None
+
+
+hooks.inbox_filters += [
+    hooks.InboxFilter("campaign", "Campaign", _campaign_choices, _by_campaign),
+    hooks.InboxFilter("stage", "Deal stage", _stage_choices, _by_stage),
+]
+hooks.contact_card_sections += [_deals, _campaigns]

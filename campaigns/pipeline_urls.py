@@ -1,0 +1,10 @@
+from django.urls import path
+
+from campaigns import pipeline_views as views
+
+app_name = "pipelines"
+urlpatterns = [
+    path("", views.pipeline_index, name="index"),
+    path("<int:pk>/", views.board, name="board"),
+    path("deals/<int:pk>/move/", views.deal_move_view, name="deal_move"),
+]

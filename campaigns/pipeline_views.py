@@ -1,0 +1,60 @@
+"""Pipeline boards: one column per stage, deals dragged between them."""
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from campaigns.models import Pipeline, Stage
+from campaigns.pipelines import deal_move, deals_visible_to
+
+
+class MoveForm(forms.Form):
+    stage = forms.IntegerField(min_value=1)
+
+
+@login_required
+def pipeline_index(request: HttpRequest) -> HttpResponse:
+    first = Pipeline.objects.order_by("-is_default", "name").first()
+    if first is None:
+        return render(request, "campaigns/pipelines/board.html", {"pipelines": []})
+    return redirect("pipelines:board", pk=first.pk)
+
+
+@login_required
+def board(request: HttpRequest, pk: int) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    deals = (
+        deals_visible_to(request.user)
+        .filter(pipeline=pipeline)
+        .select_related("contact", "owner")
+        .prefetch_related("history__to_stage", "history__changed_by")
+    )
+    columns = [
+        (stage, [d for d in deals if d.stage_id == stage.id]) for stage in pipeline.stages.all()
+    ]
+    context = {
+        "pipeline": pipeline,
+        "pipelines": Pipeline.objects.order_by("name"),
+        "columns": columns,
+    }
+    return render(request, "campaigns/pipelines/board.html", context)
+
+
+@login_required
+@require_POST
+def deal_move_view(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = get_object_or_404(deals_visible_to(request.user), pk=pk)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    stage = Stage.objects.filter(
+        pk=form.cleaned_data["stage"], pipeline_id=deal.pipeline_id
+    ).first()
+    if stage is None:
+        return JsonResponse(
+            {"errors": {"stage": ["Not a stage of this deal's pipeline."]}}, status=400
+        )
+    change = deal_move(deal=deal, stage=stage, by=request.user, reason="moved on the board")
+    return JsonResponse({"moved": change is not None, "stage": stage.name})

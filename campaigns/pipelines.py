@@ -1,0 +1,136 @@
+"""Deals through pipeline stages: moves by hand or by rule, and what a reply's intent does.
+
+Every move writes a DealStageChange (who, when, why) and sends deal_stage_changed.
+"""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage, StageRule
+from campaigns.signals import deal_stage_changed
+from contacts.models import Contact
+from outreach.models import Message
+
+E = Enrollment.State
+M = Message.Status
+
+
+def deals_visible_to(user) -> QuerySet[Deal]:
+    """Deals a rep owns or whose contact they own; managers and admins (groups) see all."""
+    from outreach.selectors import sees_everything
+
+    qs = Deal.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if sees_everything(user):
+        return qs
+    return qs.filter(Q(owner=user) | Q(contact__owner=user))
+
+
+def deal_move(*, deal: Deal, stage: Stage, by=None, reason: str = "") -> DealStageChange | None:
+    """Move a deal to a stage of its own pipeline and record it; None if already there."""
+    if stage.pipeline_id != deal.pipeline_id:
+        raise ValueError("That stage belongs to another pipeline.")
+    with transaction.atomic():
+        deal = Deal.objects.select_for_update().get(id=deal.id)
+        if deal.stage_id == stage.id:
+            return None
+        change = DealStageChange.objects.create(
+            deal=deal, from_stage_id=deal.stage_id, to_stage=stage, changed_by=by, reason=reason
+        )
+        deal.stage = stage
+        deal.save(update_fields=["stage", "updated_at"])
+        deal_stage_changed.send(sender=Deal, deal=deal, change=change)
+    return change
+
+
+def _moves_forward(current: Stage, target: Stage) -> bool:
+    if current.kind != Stage.Kind.OPEN:
+        return False  # won and lost deals stay put unless a rep moves them
+    return target.kind != Stage.Kind.OPEN or target.position > current.position
+
+
+def _latest_campaign_id(contact_id: int) -> int | None:
+    return (
+        Enrollment.objects.filter(contact_id=contact_id)
+        .order_by("-updated_at")
+        .values_list("campaign_id", flat=True)
+        .first()
+    )
+
+
+def deal_for_contact(*, contact: Contact, pipeline: Pipeline | None = None) -> Deal | None:
+    """The contact's open deal (any pipeline unless given), or a new one in the default."""
+    open_deals = Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
+    if pipeline is not None:
+        open_deals = open_deals.filter(pipeline=pipeline)
+    deal = open_deals.order_by("-updated_at").first()
+    if deal is not None:
+        return deal
+    pipeline = pipeline or Pipeline.objects.filter(is_default=True).first()
+    first = pipeline.stages.order_by("position").first() if pipeline else None
+    if first is None:
+        return None
+    campaign_id = _latest_campaign_id(contact.id)
+    owner_id = contact.owner_id
+    if campaign_id:
+        from campaigns.models import Campaign
+
+        owner_id = Campaign.objects.filter(id=campaign_id).values_list("owner_id", flat=True)[0]
+        owner_id = owner_id or contact.owner_id
+    deal = Deal.objects.create(
+        contact=contact, pipeline=pipeline, stage=first, campaign_id=campaign_id, owner_id=owner_id
+    )
+    DealStageChange.objects.create(deal=deal, to_stage=first, reason="opened on first reply")
+    return deal
+
+
+def deal_apply_event(*, contact: Contact, event: str, message: Message) -> DealStageChange | None:
+    """Apply the pipeline's rule for this event (e.g. "intent:interested") to the deal."""
+    deal = deal_for_contact(contact=contact)
+    if deal is None:
+        return None
+    rule = StageRule.objects.filter(pipeline_id=deal.pipeline_id, event=event).first()
+    if rule is None or not _moves_forward(deal.stage, rule.stage):
+        return None
+    why = f"{rule.reason or rule.get_event_display()} (message #{message.id}, rule {event})"
+    return deal_move(deal=deal, stage=rule.stage, reason=why[:200])
+
+
+# --- out of office ---------------------------------------------------------------------------
+
+
+def absence_end(*, contact: Contact, return_date, received: datetime) -> datetime:
+    """Midnight of the return day in the contact's zone, or a default pause without a date."""
+    if return_date is None:
+        return received + timedelta(days=settings.OUT_OF_OFFICE_DEFAULT_DAYS)
+    tz = ZoneInfo(contact.time_zone or settings.TIME_ZONE)
+    return datetime.combine(return_date, time(0), tzinfo=tz)
+
+
+def enrollments_pause_until(*, contact_id: int, until: datetime, reason: str) -> int:
+    """Hold a contact's live sequences until `until`, then they carry on by themselves.
+
+    No resume job is needed: the dispatcher only materializes an enrollment at its
+    next_action_at and only offers a queued message after its not_before.
+    """
+    reason = reason[:200]
+    with transaction.atomic():
+        ids = list(
+            Enrollment.objects.select_for_update()
+            .filter(contact_id=contact_id, state__in=[E.ACTIVE, E.WAITING])
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).filter(
+            Q(next_action_at=None) | Q(next_action_at__lt=until)
+        ).update(next_action_at=until, hold_reason=reason)
+        Enrollment.objects.filter(id__in=ids, state=E.WAITING).update(hold_reason=reason)
+        Message.objects.filter(step_send__enrollment_id__in=ids, status=M.QUEUED).update(
+            not_before=until, hold_reason=reason, enqueued_at=None
+        )
+    return len(ids)

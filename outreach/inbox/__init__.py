@@ -1,0 +1,1 @@
+"""The unified inbox: conversation state, notes, replies written by reps, support metrics."""

@@ -1,0 +1,68 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from contacts.channels import CHANNEL_CHOICES
+from outreach.inbox.models import MessageIntent
+
+STATUS_CHOICES = [
+    ("open", "Open"),
+    ("snoozed", "Snoozed"),
+    ("resolved", "Resolved"),
+    ("all", "All"),
+]
+
+
+class InboxFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    unread = forms.BooleanField(required=False)
+    mine = forms.BooleanField(required=False)
+    unassigned = forms.BooleanField(required=False)
+    channel = forms.ChoiceField(choices=[("", "Any channel"), *CHANNEL_CHOICES], required=False)
+    intent = forms.ChoiceField(
+        choices=[("", "Any intent"), *MessageIntent.Label.choices], required=False
+    )
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Reply",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a reply…"}),
+        max_length=4000,
+    )
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"].strip()
+        if not body:
+            raise forms.ValidationError("A reply needs some text.")
+        return body
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+
+
+class AssignForm(forms.Form):
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        empty_label="Nobody",
+        label="Assigned to",
+    )
+
+
+class SnoozeForm(forms.Form):
+    hours = forms.TypedChoiceField(
+        coerce=int,
+        choices=[
+            (1, "1 hour"),
+            (4, "4 hours"),
+            (24, "Tomorrow"),
+            (168, "Next week"),
+            (0, "Wake now"),
+        ],
+        label="Snooze",
+    )
+
+
+class IntentForm(forms.Form):
+    label = forms.ChoiceField(choices=MessageIntent.Label.choices)

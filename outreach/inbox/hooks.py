@@ -1,0 +1,30 @@
+"""How apps above outreach add to the inbox without outreach importing them.
+
+campaigns registers its filters (campaign, deal stage) and contact-card sections (deals,
+campaigns) here at start-up, like contacts.signals.import_choice_providers.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    name: str  # the query-string key
+    label: str
+    choices: Callable[[Any], list[tuple[str, str]]]  # (user) -> [(value, label)]
+    apply: Callable[[QuerySet, str], QuerySet]  # (conversations, value) -> conversations
+
+
+@dataclass(frozen=True)
+class CardSection:
+    title: str
+    rows: list[tuple[str, str]]  # (text, link or "")
+
+
+inbox_filters: list[InboxFilter] = []
+# Callables (contact) -> CardSection | None, shown on the conversation's contact card.
+contact_card_sections: list[Callable[[Any], CardSection | None]] = []

@@ -1,0 +1,153 @@
+"""What reps do in the inbox, and labelling each inbound reply with its intent."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from outreach.inbox.models import ConversationNote, ConversationState, MessageIntent
+from outreach.intent import IncomingReply, get_classifier
+from outreach.models import Conversation, Message
+from outreach.services import messages_create
+from outreach.signals import message_intent_labelled
+
+log = logging.getLogger(__name__)
+
+
+def conversation_state(conversation: Conversation) -> ConversationState:
+    state, _ = ConversationState.objects.get_or_create(conversation=conversation)
+    return state
+
+
+# --- intent ---------------------------------------------------------------------------------
+
+
+def message_classify(*, message: Message, kind: str = "reply") -> MessageIntent:
+    """Label an inbound message once (idempotent) and tell campaigns.
+
+    Called by outreach's own receiver and, so that ordering between apps never matters, by
+    campaigns before it decides whether a reply stops or pauses a sequence.
+    """
+    found = MessageIntent.objects.filter(message_id=message.id).first()
+    if found is not None:
+        return found
+    reply = IncomingReply(
+        body=message.body,
+        subject=message.subject,
+        channel=message.channel,
+        kind=kind,
+        received_on=timezone.localdate(message.sent_at or timezone.now()),
+    )
+    try:
+        result = get_classifier().classify(reply)
+        label, back, rule = result.label, result.return_date, result.rule
+    except Exception:
+        # A broken classifier must never lose the reply or stop the reply path.
+        log.exception("intent classifier failed on message %s", message.id)
+        label, back, rule = MessageIntent.Label.OTHER, None, "classifier error"
+    if label not in MessageIntent.Label.values:
+        label, rule = MessageIntent.Label.OTHER, f"unknown label {label!r}"
+    intent = MessageIntent.objects.create(
+        message=message,
+        label=label,
+        return_date=back,
+        rule=rule[:100],
+        classifier=settings.INTENT_CLASSIFIER[:200],
+    )
+    _state_after_inbound(message, label)
+    message_intent_labelled.send(
+        sender=Message, message=message, intent=label, return_date=back, kind=kind, corrected=False
+    )
+    return intent
+
+
+def _state_after_inbound(message: Message, label: str) -> None:
+    """A new message from the contact reopens the conversation and ends a snooze."""
+    state = conversation_state(message.conversation)
+    ConversationState.objects.filter(id=state.id).update(
+        intent=label, snoozed_until=None, resolved_at=None
+    )
+
+
+def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
+    """A rep says what the reply really meant; the classifier's label is kept beside it."""
+    if label not in MessageIntent.Label.values:
+        raise ValueError(f"unknown intent {label!r}")
+    with transaction.atomic():
+        MessageIntent.objects.filter(id=intent.id).update(
+            corrected_label=label, corrected_by=by, corrected_at=timezone.now()
+        )
+        intent.refresh_from_db()
+        message = intent.message
+        latest = message.conversation.messages.filter(direction=Message.Direction.INBOUND).first()
+        if latest is None or latest.id == message.id:
+            ConversationState.objects.filter(conversation_id=message.conversation_id).update(
+                intent=label
+            )
+        message_intent_labelled.send(
+            sender=Message,
+            message=message,
+            intent=label,
+            return_date=intent.return_date,
+            kind="reply",
+            corrected=True,
+        )
+    return intent
+
+
+# --- rep actions ----------------------------------------------------------------------------
+
+
+def conversation_reply(*, conversation: Conversation, author, body: str) -> Message:
+    """Queue a rep's reply on the normal send path (limits, window, policy gate).
+
+    human_written lets the Meta backend use the HUMAN_AGENT tag within 7 days.
+    """
+    body = body.strip()
+    if not body:
+        raise ValueError("A reply needs some text.")
+    message = Message(
+        conversation=conversation,
+        sender_id=conversation.sender_id,
+        channel=conversation.sender.channel,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        body=body,
+        human_written=True,
+    )
+    with transaction.atomic():
+        (message,) = messages_create([message])
+        conversation_mark_read(conversation=conversation)
+    return message
+
+
+def conversation_mark_read(*, conversation: Conversation, at: datetime | None = None) -> None:
+    state = conversation_state(conversation)
+    ConversationState.objects.filter(id=state.id).update(read_at=at or timezone.now())
+
+
+def conversation_assign(*, conversation: Conversation, user, only_if_unassigned: bool = False):
+    rows = Conversation.objects.filter(id=conversation.id)
+    if only_if_unassigned:
+        rows = rows.filter(assigned_to=None)
+    if rows.update(assigned_to=user):
+        conversation.assigned_to = user
+
+
+def conversation_note_add(*, conversation: Conversation, author, body: str) -> ConversationNote:
+    return ConversationNote.objects.create(conversation=conversation, author=author, body=body)
+
+
+def conversation_snooze(*, conversation: Conversation, until: datetime | None) -> None:
+    """Hide it from the open inbox until then (None: wake it now)."""
+    state = conversation_state(conversation)
+    ConversationState.objects.filter(id=state.id).update(snoozed_until=until)
+
+
+def conversation_resolve(*, conversation: Conversation, resolved: bool = True) -> None:
+    state = conversation_state(conversation)
+    ConversationState.objects.filter(id=state.id).update(
+        resolved_at=timezone.now() if resolved else None
+    )

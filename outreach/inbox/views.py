@@ -1,0 +1,202 @@
+"""The inbox pages. Every view loads conversations through conversations_visible_to()."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from outreach import policy, selectors
+from outreach.inbox import hooks, services
+from outreach.inbox.forms import (
+    AssignForm,
+    InboxFilterForm,
+    IntentForm,
+    NoteForm,
+    ReplyForm,
+    SnoozeForm,
+)
+from outreach.inbox.models import MessageIntent
+from outreach.models import Conversation
+
+
+def _conversation(request: HttpRequest, pk: int) -> Conversation:
+    return get_object_or_404(
+        selectors.conversations_visible_to(request.user).select_related(
+            "identity__contact", "sender", "assigned_to"
+        ),
+        pk=pk,
+    )
+
+
+def _query(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxQuery]:
+    form = InboxFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    extra = {f.name: request.GET.get(f.name, "") for f in hooks.inbox_filters}
+    query = selectors.InboxQuery(
+        status=data.get("status") or "open",
+        unread=bool(data.get("unread")),
+        mine=bool(data.get("mine")),
+        unassigned=bool(data.get("unassigned")),
+        channel=data.get("channel") or "",
+        intent=data.get("intent") or "",
+        extra={k: v for k, v in extra.items() if v},
+    )
+    return form, query
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    form, query = _query(request)
+    rows = list(selectors.inbox_conversations(user=request.user, query=query)[:200])
+    now = timezone.now()
+    for c in rows:
+        c.overdue = selectors.sla_overdue(c, now)
+    context = {
+        "form": form,
+        "rows": rows,
+        "extra_filters": [
+            (f, f.choices(request.user), query.extra.get(f.name, "")) for f in hooks.inbox_filters
+        ],
+    }
+    template = "outreach/inbox/_list.html" if request.headers.get("HX-Request") else None
+    return render(request, template or "outreach/inbox/inbox.html", context)
+
+
+def _window(conversation: Conversation) -> str:
+    """What the platform's rules allow right now, shown above the reply box."""
+    channel, now, last = conversation.sender.channel, timezone.now(), conversation.last_inbound_at
+    if channel in ("instagram", "messenger"):
+        if policy.window_open(last, now, policy.STANDARD_WINDOW):
+            return "Inside Meta's 24 h window."
+        if policy.window_open(last, now, policy.HUMAN_AGENT_WINDOW):
+            return "Outside 24 h: your reply goes with the HUMAN_AGENT tag (7 days)."
+        return "Meta's window is closed: the reply waits until the contact writes again."
+    if channel == "whatsapp" and not policy.window_open(last, now, policy.STANDARD_WINDOW):
+        return "Outside WhatsApp's 24 h window: only an approved template may be sent."
+    return ""
+
+
+def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -> dict:
+    contact = conversation.identity.contact
+    sections = [s for s in (make(contact) for make in hooks.contact_card_sections) if s]
+    return {
+        "conversation": conversation,
+        "contact": contact,
+        "identities": contact.identities.all(),
+        "card_sections": sections,
+        "thread": selectors.conversation_thread(conversation),
+        "notes": conversation.notes.select_related("author"),
+        "state": services.conversation_state(conversation),
+        "window": _window(conversation),
+        "reply_form": forms.get("reply_form") or ReplyForm(),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "assign_form": AssignForm(initial={"user": conversation.assigned_to_id}),
+        "snooze_form": SnoozeForm(),
+        "intent_choices": MessageIntent.Label.choices,
+    }
+
+
+@login_required
+def conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    services.conversation_mark_read(conversation=convo)
+    return render(request, "outreach/inbox/conversation.html", _detail_context(request, convo))
+
+
+@login_required
+def thread(request: HttpRequest, pk: int) -> HttpResponse:
+    """The message list alone, polled by htmx so new messages and receipts appear."""
+    convo = _conversation(request, pk)
+    services.conversation_mark_read(conversation=convo)
+    context = {"thread": selectors.conversation_thread(convo), "conversation": convo}
+    context["intent_choices"] = MessageIntent.Label.choices
+    return render(request, "outreach/inbox/_thread.html", context)
+
+
+@login_required
+@require_POST
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, convo, reply_form=form)
+        return render(request, "outreach/inbox/conversation.html", context, status=400)
+    services.conversation_reply(
+        conversation=convo, author=request.user, body=form.cleaned_data["body"]
+    )
+    messages.success(request, "Reply queued; it goes out within the sender's limits.")
+    return redirect("inbox:conversation", pk=convo.pk)
+
+
+@login_required
+@require_POST
+def note(request: HttpRequest, pk: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, convo, note_form=form)
+        return render(request, "outreach/inbox/conversation.html", context, status=400)
+    services.conversation_note_add(
+        conversation=convo, author=request.user, body=form.cleaned_data["body"]
+    )
+    return redirect("inbox:conversation", pk=convo.pk)
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    form = AssignForm(request.POST)
+    if form.is_valid():
+        services.conversation_assign(conversation=convo, user=form.cleaned_data["user"])
+    else:
+        messages.error(request, "Pick someone from the list.")
+    return redirect("inbox:conversation", pk=convo.pk)
+
+
+@login_required
+@require_POST
+def snooze(request: HttpRequest, pk: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    form = SnoozeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick how long to snooze.")
+        return redirect("inbox:conversation", pk=convo.pk)
+    hours = form.cleaned_data["hours"]
+    until = timezone.now() + timedelta(hours=hours) if hours else None
+    services.conversation_snooze(conversation=convo, until=until)
+    return redirect("inbox:list")
+
+
+@login_required
+@require_POST
+def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    services.conversation_resolve(conversation=convo, resolved=request.POST.get("reopen") != "1")
+    return redirect("inbox:conversation", pk=convo.pk)
+
+
+@login_required
+@require_POST
+def intent_correct(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    intent = get_object_or_404(MessageIntent, message_id=message_id, message__conversation=convo)
+    form = IntentForm(request.POST)
+    if form.is_valid():
+        services.intent_correct(intent=intent, label=form.cleaned_data["label"], by=request.user)
+    else:
+        messages.error(request, "Unknown intent.")
+    return redirect("inbox:conversation", pk=convo.pk)
+
+
+@login_required
+def metrics(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "outreach/inbox/metrics.html",
+        {"metrics": selectors.support_metrics(user=request.user)},
+    )

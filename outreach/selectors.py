@@ -1,0 +1,197 @@
+"""Reads for the inbox: who may see which conversation, the filtered list, support metrics."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Case,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from outreach.inbox import hooks
+from outreach.models import Conversation, Message
+
+# Django groups whose members see every conversation (the roles issue may replace this).
+SEE_ALL_ROLES = ("manager", "admin")
+IN, OUT = Message.Direction.INBOUND, Message.Direction.OUTBOUND
+
+
+def sees_everything(user) -> bool:
+    return bool(user.is_superuser or user.groups.filter(name__in=SEE_ALL_ROLES).exists())
+
+
+def conversations_visible_to(user) -> QuerySet[Conversation]:
+    """The one place that decides which conversations a user may see or act on.
+
+    A rep sees conversations with contacts they own or that are assigned to them; managers
+    and admins (by group) see all. Every inbox view goes through here.
+    """
+    # Delegates to the single source of row scoping for every interface (roles, issue 9).
+    from outreach.access import conversations_visible_to as scoped
+
+    return scoped(user)
+
+
+def _annotated(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    return qs.annotate(
+        last_at=Greatest(
+            Coalesce("last_inbound_at", "created_at"), Coalesce("last_outbound_at", "created_at")
+        ),
+        unread=Case(
+            When(
+                Q(last_inbound_at__isnull=False)
+                & (Q(inbox__read_at__isnull=True) | Q(inbox__read_at__lt=F("last_inbound_at"))),
+                then=Value(True),
+            ),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
+        last_human_reply_at=Max(
+            "messages__created_at", filter=Q(messages__direction=OUT, messages__human_written=True)
+        ),
+    )
+
+
+@dataclass
+class InboxQuery:
+    status: str = "open"  # open | snoozed | resolved | all
+    unread: bool = False
+    mine: bool = False
+    unassigned: bool = False
+    channel: str = ""
+    intent: str = ""
+    extra: dict[str, str] = field(default_factory=dict)  # hooks.inbox_filters by name
+
+
+def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
+    """Visible conversations, newest activity first, filtered as the rep asked."""
+    now = timezone.now()
+    qs = _annotated(conversations_visible_to(user)).select_related(
+        "identity__contact", "sender", "assigned_to", "inbox"
+    )
+    snoozed = Q(inbox__snoozed_until__gt=now)
+    resolved = Q(inbox__resolved_at__isnull=False)
+    if query.status == "open":
+        qs = qs.exclude(snoozed).exclude(resolved)
+    elif query.status == "snoozed":
+        qs = qs.filter(snoozed)
+    elif query.status == "resolved":
+        qs = qs.filter(resolved)
+    if query.unread:
+        qs = qs.filter(unread=True)
+    if query.mine:
+        qs = qs.filter(assigned_to=user)
+    if query.unassigned:
+        qs = qs.filter(assigned_to=None)
+    if query.channel:
+        qs = qs.filter(sender__channel=query.channel)
+    if query.intent:
+        qs = qs.filter(inbox__intent=query.intent)
+    for f in hooks.inbox_filters:
+        value = query.extra.get(f.name)
+        if value:
+            qs = f.apply(qs, value)
+    return qs.order_by("-last_at", "-id")
+
+
+def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool:
+    """Open, the contact spoke last, and nobody answered within INBOX_SLA_MINUTES."""
+    now = now or timezone.now()
+    state = getattr(conversation, "inbox", None)
+    if state is not None and (
+        state.resolved_at or (state.snoozed_until and state.snoozed_until > now)
+    ):
+        return False
+    asked = conversation.last_inbound_at
+    answered = getattr(conversation, "last_human_reply_at", None)
+    if asked is None or (answered and answered >= asked):
+        return False
+    return now - asked > timedelta(minutes=settings.INBOX_SLA_MINUTES)
+
+
+def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
+    return (
+        conversation.messages.select_related("intent")
+        .prefetch_related("events")
+        .order_by("created_at", "id")
+    )
+
+
+# --- support metrics ------------------------------------------------------------------------
+
+
+@dataclass
+class ResponseTimes:
+    conversations: int = 0
+    first_response: list[float] = field(default_factory=list)  # minutes
+    resolution: list[float] = field(default_factory=list)  # minutes
+    overdue: int = 0
+
+    @staticmethod
+    def _median(values: list[float]) -> float | None:
+        return round(median(values), 1) if values else None
+
+    @property
+    def median_first_response(self) -> float | None:
+        return self._median(self.first_response)
+
+    @property
+    def median_resolution(self) -> float | None:
+        return self._median(self.resolution)
+
+
+@dataclass
+class SupportMetrics:
+    overall: ResponseTimes
+    by_rep: dict[str, ResponseTimes]
+    by_channel: dict[str, ResponseTimes]
+
+
+def conversation_times(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Per conversation: first inbound, first human answer after it, and resolution."""
+    return _annotated(qs).annotate(
+        first_inbound_at=Min("messages__sent_at", filter=Q(messages__direction=IN)),
+        first_human_reply_at=Min(
+            "messages__created_at", filter=Q(messages__direction=OUT, messages__human_written=True)
+        ),
+        resolved_on=F("inbox__resolved_at"),
+    )
+
+
+def _minutes(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds() / 60
+
+
+def support_metrics(*, user) -> SupportMetrics:
+    now = timezone.now()
+    overall = ResponseTimes()
+    by_rep: dict[str, ResponseTimes] = defaultdict(ResponseTimes)
+    by_channel: dict[str, ResponseTimes] = defaultdict(ResponseTimes)
+    rows = conversation_times(conversations_visible_to(user)).filter(first_inbound_at__isnull=False)
+    for c in rows.select_related("assigned_to", "sender", "inbox"):
+        rep = c.assigned_to.get_username() if c.assigned_to else "unassigned"
+        first = _minutes(c.first_inbound_at, c.first_human_reply_at)
+        resolution = _minutes(c.first_inbound_at, c.resolved_on)
+        late = sla_overdue(c, now)
+        for bucket in (overall, by_rep[rep], by_channel[c.sender.get_channel_display()]):
+            bucket.conversations += 1
+            if first is not None:
+                bucket.first_response.append(first)
+            if resolution is not None:
+                bucket.resolution.append(resolution)
+            bucket.overdue += late
+    return SupportMetrics(overall, dict(by_rep), dict(by_channel))

@@ -1,0 +1,32 @@
+from django.contrib.auth import get_user_model
+
+from contacts.models import Identity
+from outreach.services import inbound_message_record
+from tests import factories
+
+
+def rep(name: str, **fields):
+    return get_user_model().objects.create_user(
+        name, f"{name}@example.com", "pw-123456-x", is_staff=True, **fields
+    )
+
+
+def reply_from(contact, sender, text: str, *, kind: str = "reply", n: int = 1):
+    identity = Identity.objects.get(contact=contact, channel=sender.channel)
+    return inbound_message_record(
+        provider=sender.channel,
+        provider_event_id=f"evt-{contact.id}-{n}-{text[:10]}",
+        identity=identity,
+        sender=sender,
+        body=text,
+        kind=kind,
+    )
+
+
+def campaign_with(owner, channels=("email",), delay: float = 3600):
+    senders = [factories.sender(f"S-{c}", channel=c) for c in channels]
+    steps = tuple((c, 0 if i == 0 else delay) for i, c in enumerate(channels * 2))
+    camp = factories.campaign(senders=senders, steps=steps)
+    camp.owner, camp.status = owner, "running"
+    camp.save(update_fields=["owner", "status"])
+    return camp, senders
