@@ -1,0 +1,123 @@
+"""GDPR export and erasure, and the retention of message bodies."""
+
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.db import models
+from django.utils import timezone
+
+from campaigns.models import Enrollment
+from campaigns.privacy import contact_erase, contact_export
+from campaigns.stats import campaign_stats
+from contacts.models import ContactImportError, Suppression
+from contacts.services import identity_grant_consent
+from outreach.models import Conversation, InboundEvent, Message
+from outreach.retention import message_bodies_expire
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history():
+    """A contact with consent, an enrollment, a sent message and a reply."""
+    contact = factories.contact(
+        7, first_name="Zelda", last_name="Quackenbush", company="Hyrule Ltd"
+    )
+    identity = contact.identities.get()
+    identity_grant_consent(identity=identity, source="web form")
+    sender = factories.sender()
+    campaign = factories.campaign(senders=[sender])
+    Enrollment.objects.create(campaign=campaign, contact=contact, state="replied")
+    conversation = Conversation.objects.create(identity=identity, sender=sender)
+    for direction, status, body in [
+        ("out", "sent", "Hi Zelda"),
+        ("in", "received", "Call me, Zelda"),
+    ]:
+        Message.objects.create(
+            conversation=conversation,
+            sender=sender,
+            channel="email",
+            direction=direction,
+            status=status,
+            body=body,
+        )
+    InboundEvent.objects.create(
+        provider="email",
+        provider_event_id="e1",
+        payload={"from": identity.value, "text": "Call me"},
+    )
+    Suppression.objects.create(channel="email", value=identity.value, reason="complaint")
+    ContactImportError.objects.create(
+        contact_import=_import(), line=2, reason="bad", row=["Zelda", identity.value]
+    )
+    return contact, campaign
+
+
+def _import():
+    from contacts.models import ContactImport
+
+    return ContactImport.objects.create(original_name="x.csv", path="/tmp/x.csv")
+
+
+def test_export_holds_the_contact_identities_consent_and_messages(history):
+    contact, _ = history
+    data = contact_export(contact=contact)
+    assert data["contact"]["first_name"] == "Zelda"
+    assert data["identities"][0]["value"] == "lead7@example.com"
+    assert data["consent_records"][0]["source"] == "web form"
+    assert data["consent_records"][0]["recorded_at"]
+    assert {m["body"] for m in data["messages"]} == {"Hi Zelda", "Call me, Zelda"}
+
+
+def test_export_through_the_api_is_json(history, client, django_user_model):
+    contact, _ = history
+    client.force_login(django_user_model.objects.create_superuser("root", "r@e.com", "pw-123456"))
+    response = client.get(f"/api/v1/privacy/contacts/{contact.id}/export/")
+    assert response.status_code == 200
+    assert response.json()["consent_records"][0]["kind"] == "granted"
+
+
+def test_erase_keeps_campaign_stats(history):
+    contact, campaign = history
+    before = campaign_stats(campaign=campaign)
+    contact_erase(contact=contact)
+    assert campaign_stats(campaign=campaign) == before
+    assert Message.objects.filter(conversation__identity__contact=contact).count() == 2
+
+
+def test_erase_leaves_the_contacts_values_in_no_text_column(history):
+    contact, _ = history
+    values = ["Zelda", "Quackenbush", "Hyrule", "lead7@example.com"]
+    contact_erase(contact=contact)
+    leaks = []
+    for model in apps.get_models():
+        text_fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField)
+            and not f.name.endswith("credentials")
+        ]
+        for row in model.objects.values(*text_fields) if text_fields else []:
+            for name, value in row.items():
+                for needle in values:
+                    if needle.lower() in str(value).lower():
+                        leaks.append(f"{model.__name__}.{name}")
+    assert leaks == []
+
+
+def test_retention_blanks_old_bodies_but_keeps_the_rows(history, settings):
+    settings.MESSAGE_BODY_RETENTION_DAYS = 30
+    Message.objects.update(created_at=timezone.now() - timedelta(days=31))
+    InboundEvent.objects.update(processed_at=timezone.now())
+    InboundEvent.objects.update(received_at=timezone.now() - timedelta(days=31))
+    assert message_bodies_expire() == 2
+    assert set(Message.objects.values_list("body", flat=True)) == {""}
+    assert InboundEvent.objects.get().payload == {"expired": True}
+
+
+def test_retention_keeps_recent_and_unsent_bodies(history, settings):
+    settings.MESSAGE_BODY_RETENTION_DAYS = 30
+    assert message_bodies_expire() == 0
+    assert Message.objects.exclude(body="").count() == 2
