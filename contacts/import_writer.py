@@ -79,20 +79,32 @@ def _group(rows: Sequence[ParsedRow]) -> list[_Merged]:
                 if a != b:
                     parent[max(a, b)] = min(a, b)
     groups: dict[int, _Merged] = {}
+    copied: set[int] = set()  # groups whose containers are their own, not their first row's
     for i, row in enumerate(rows):
         root = find(i)
         merged = groups.get(root)
         if merged is None:
+            # Most rows are a contact of their own: share the row's containers and copy them
+            # only when a second row merges in (the rows are written again on a retry).
+            identities = row.identities
+            if len(identities) > 1:
+                identities = list(dict.fromkeys(identities))
             groups[root] = _Merged(
                 [row],
-                dict(row.fields),
-                list(dict.fromkeys(row.identities)),
-                list(row.tags),
-                dict(row.custom),
+                row.fields,
+                identities,
+                row.tags,
+                row.custom,
                 row.consent,
                 row.opted_out,
             )
             continue
+        if root not in copied:
+            copied.add(root)
+            merged.fields = dict(merged.fields)
+            merged.identities = list(merged.identities)
+            merged.tags = list(merged.tags)
+            merged.custom = dict(merged.custom)
         merged.rows.append(row)
         for k, v in row.fields.items():
             merged.fields.setdefault(k, v)
@@ -125,11 +137,21 @@ def _existing_identities(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str
         for channel, values in by_channel.items():
             if connection.vendor == "postgresql":
                 # One round trip per channel; "= ANY(array)" uses the (channel, value) index.
-                cur.execute(
-                    f"SELECT value, id, contact_id, consent_at FROM {table}"
-                    " WHERE channel = %s AND value = ANY(%s)",
-                    [channel, list(values)],
-                )
+                # The values go as one string that the server splits: a list parameter costs
+                # more to adapt than the query takes. Normalized values never hold a newline.
+                joined = "\n".join(values)
+                if joined.count("\n") == len(values) - 1:
+                    cur.execute(
+                        f"SELECT value, id, contact_id, consent_at FROM {table}"
+                        " WHERE channel = %s AND value = ANY(string_to_array(%s, E'\\n'))",
+                        [channel, joined],
+                    )
+                else:
+                    cur.execute(
+                        f"SELECT value, id, contact_id, consent_at FROM {table}"
+                        " WHERE channel = %s AND value = ANY(%s)",
+                        [channel, list(values)],
+                    )
                 rows = cur.fetchall()
             else:
                 rows = []
@@ -325,8 +347,8 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
         contact_rows.append(
             (
                 cid,
-                *(g.fields.get(n, "") for n in FIELDS),
-                json.dumps(g.custom),
+                *[g.fields.get(n, "") for n in FIELDS],
+                json.dumps(g.custom) if g.custom else "{}",
                 imp.owner_id,
                 opted_out_at,
                 db_now,
