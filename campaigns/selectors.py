@@ -8,8 +8,9 @@ Definitions used everywhere (and in the tests):
 - replied: an enrollment stopped by a reply; a reply belongs to the last step sent before it;
 - bounced: a sent message that failed with a bounce; opted out: the contact opted out;
 - won: a deal from the campaign in a "won" stage;
-- interested / positive: only when enrollments carry an intent label (a field named
-  `intent`); until then the figure is None and shown as "n/a", never guessed.
+- interested / positive: an enrollment whose contact replied, after enrolling, with a reply
+  labelled interested (outreach's MessageIntent; a rep's correction wins). Without intent
+  labels installed the figure is None and shown as "n/a", never guessed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.apps import apps
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
 from campaigns.models import Campaign, Deal, Enrollment, Stage, Step, StepSend
@@ -37,10 +39,30 @@ POSITIVE_INTENTS = ("interested", "positive", "meeting")
 HELD_STATUSES = [M.QUEUED, M.PAUSED, M.UNKNOWN]
 
 
-def intent_field() -> str | None:
-    """The enrollment field holding a reply's intent label, if the model has one yet."""
-    names = {f.name for f in Enrollment._meta.get_fields()}
-    return "intent" if "intent" in names else None
+def intent_model():
+    """outreach's reply-intent labels (MessageIntent), if this installation has them."""
+    try:
+        return apps.get_model("outreach", "MessageIntent")
+    except LookupError:
+        return None
+
+
+def interested(contact: str = "contact_id", since: str = "created_at") -> Exists | None:
+    """An enrollment whose contact sent a reply labelled interested after enrolling (a rep's
+    correction wins over the classifier's label). None when there are no intent labels."""
+    model = intent_model()
+    if model is None:
+        return None
+    label = Q(corrected_label__in=POSITIVE_INTENTS) | Q(
+        corrected_label="", label__in=POSITIVE_INTENTS
+    )
+    return Exists(
+        model.objects.filter(
+            label,
+            message__conversation__identity__contact_id=OuterRef(contact),
+            message__created_at__gte=OuterRef(since),
+        )
+    )
 
 
 def rate(part: int | None, whole: int | None) -> float | None:
@@ -181,14 +203,16 @@ def campaigns_overview(
         )
         for c in campaigns
     }
-    intent = intent_field()
+    positive = interested()
     agg: dict = {
         "enrolled": Count("id"),
         "replied": Count("id", filter=Q(state=E.REPLIED)),
     }
-    if intent:
-        agg["positive"] = Count("id", filter=Q(**{f"{intent}__in": POSITIVE_INTENTS}))
-    for r in Enrollment.objects.filter(campaign_id__in=ids).values("campaign_id").annotate(**agg):
+    enrollments = Enrollment.objects.filter(campaign_id__in=ids)
+    if positive is not None:
+        enrollments = enrollments.alias(positive_reply=positive)
+        agg["positive"] = Count("id", filter=Q(positive_reply=True))
+    for r in enrollments.values("campaign_id").annotate(**agg):
         row = rows[r["campaign_id"]]
         row.enrolled, row.replied = r["enrolled"], r["replied"]
         row.positive = r.get("positive")
@@ -213,7 +237,7 @@ def campaigns_overview(
         .annotate(n=Count("id"))
     ):
         rows[r["campaign_id"]].won = r["n"]
-    return Overview(rows=list(rows.values()), days=days, intent_available=bool(intent))
+    return Overview(rows=list(rows.values()), days=days, intent_available=positive is not None)
 
 
 # --- one campaign ----------------------------------------------------------------------------
@@ -389,7 +413,7 @@ class Dashboard:
         return {t.name: t for t in (funnel, steps, variants, series, intents, senders, held)}
 
 
-def _step_rows(campaign: Campaign, group: list[str], intent: str | None) -> list[dict]:
+def _step_rows(campaign: Campaign, group: list[str]) -> list[dict]:
     """Per-step (or per-variant) counts in one query. A reply or opt-out is attributed to the
     last step that was sent to the enrollment."""
     later_sent = StepSend.objects.filter(
@@ -409,17 +433,12 @@ def _step_rows(campaign: Campaign, group: list[str], intent: str | None) -> list
         ),
         "opted_out": Count("id", filter=Q(last, enrollment__contact__opted_out_at__isnull=False)),
     }
-    if intent:
-        agg["positive"] = Count(
-            "id", filter=Q(last, **{f"enrollment__{intent}__in": POSITIVE_INTENTS})
-        )
-    return list(
-        StepSend.objects.filter(enrollment__campaign=campaign)
-        .alias(is_last=~Exists(later_sent))
-        .values(*group)
-        .annotate(**agg)
-        .order_by(*group)
-    )
+    rows = StepSend.objects.filter(enrollment__campaign=campaign).alias(is_last=~Exists(later_sent))
+    positive = interested("enrollment__contact_id", "enrollment__created_at")
+    if positive is not None:
+        rows = rows.alias(positive_reply=positive)
+        agg["positive"] = Count("id", filter=Q(last, positive_reply=True))
+    return list(rows.values(*group).annotate(**agg).order_by(*group))
 
 
 def _stats(label: str, channel: str, r: dict | None) -> StepStats:
@@ -450,13 +469,13 @@ def sender_next_slot(sender: SenderAccount, now: datetime) -> tuple[datetime | N
 def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Dashboard:
     """Fourteen queries, whatever the size of the campaign."""
     now = now or timezone.now()
-    intent = intent_field()
+    positive = interested()
     steps = list(
         Step.objects.filter(sequence_id=campaign.sequence_id)
         .select_related("template")
         .order_by("position")
     )
-    by_step = {r["step_id"]: r for r in _step_rows(campaign, ["step_id"], intent)}
+    by_step = {r["step_id"]: r for r in _step_rows(campaign, ["step_id"])}
     step_stats = [
         _stats(f"{s.position}. {s.template.name}", s.get_channel_display(), by_step.get(s.id))
         for s in steps
@@ -468,7 +487,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             step_by_id[r["step_id"]].get_channel_display(),
             r,
         )
-        for r in _step_rows(campaign, ["step_id", "variant_id", "variant__label"], intent)
+        for r in _step_rows(campaign, ["step_id", "variant_id", "variant__label"])
         if r["variant_id"] is not None and r["step_id"] in step_by_id
     ]
 
@@ -479,9 +498,11 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         "opted_out": Count("id", filter=Q(contact__opted_out_at__isnull=False)),
         "bounced": Count("id", filter=Q(state=E.FAILED, hold_reason__contains="bounce")),
     }
-    if intent:
-        agg["interested"] = Count("id", filter=Q(**{f"{intent}__in": POSITIVE_INTENTS}))
-    e = enrollments.aggregate(**agg)
+    if positive is not None:
+        agg["interested"] = Count("id", filter=Q(positive_reply=True))
+        e = enrollments.alias(positive_reply=positive).aggregate(**agg)
+    else:
+        e = enrollments.aggregate(**agg)
     reached = StepSend.objects.filter(enrollment__campaign=campaign).aggregate(
         contacted=Count("enrollment_id", distinct=True, filter=_sent_q()),
         delivered=Count(
@@ -520,17 +541,25 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         .annotate(n=Count("id"))
         .values_list("day", "n")
     )
-    if intent:
+    model = intent_model()
+    if model is not None:
+        # Labels of replies from this campaign's contacts, received after they were enrolled.
+        label = Coalesce(NullIf("corrected_label", Value("")), "label")
         intents = list(
-            enrollments.filter(state=E.REPLIED)
-            .values(intent)
+            model.objects.filter(
+                message__conversation__identity__contact__enrollments__campaign=campaign,
+                message__created_at__gte=F(
+                    "message__conversation__identity__contact__enrollments__created_at"
+                ),
+            )
+            .annotate(intent=label)
+            .values("intent")
             .annotate(n=Count("id"))
-            .values_list(intent, "n")
-            .order_by("-n")
+            .values_list("intent", "n")
+            .order_by("-n", "intent")
         )
-        intents = [(label or "unlabelled", n) for label, n in intents]
     else:
-        # No intent labels yet: break replies down by the outcome the engine records.
+        # No intent labels: break replies down by the outcome the engine records.
         intents = [
             ("replied", e["replied"]),
             ("opted out", e["opted_out"]),
@@ -607,7 +636,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         sends_per_day=[sends.get(d, 0) for d in days],
         replies_per_day=[replies.get(d, 0) for d in days],
         intents=intents,
-        intent_available=bool(intent),
+        intent_available=model is not None,
         senders=senders,
         held=held,
         held_total=sum(n for _, n in held_reasons) if len(reasons) < 10 else held_qs.count(),

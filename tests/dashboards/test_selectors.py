@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from campaigns.models import StepSend
 from campaigns.selectors import campaign_dashboard, campaigns_overview
 from tests.dashboards.conftest import build_campaign
 
@@ -90,3 +91,32 @@ def test_dashboard_query_count_does_not_grow_with_steps_or_senders(staff_client)
 def test_root_is_the_overview_for_staff_and_login_for_others(staff_client):
     assert Client().get("/").status_code == 302
     assert "Campaigns" in staff_client.get("/").content.decode()
+
+
+def test_interested_comes_from_reply_intent_labels_a_rep_correction_wins():
+    from outreach.inbox.models import MessageIntent
+    from outreach.services import inbound_message_record
+
+    campaign = build_campaign()
+    link = (
+        StepSend.objects.filter(enrollment__campaign=campaign, message__sent_at__isnull=False)
+        .select_related("message__conversation__identity", "message__sender")
+        .first()
+    )
+    identity, sender = link.message.conversation.identity, link.message.sender
+    replies = [
+        inbound_message_record(
+            provider="test", provider_event_id=f"r{n}", identity=identity, sender=sender, body=b
+        )
+        for n, b in enumerate(["Sounds great, tell me more", "Not for us"])
+    ]
+    MessageIntent.objects.update_or_create(message=replies[0], defaults={"label": "interested"})
+    MessageIntent.objects.update_or_create(
+        message=replies[1], defaults={"label": "interested", "corrected_label": "not_interested"}
+    )
+    d = campaign_dashboard(campaign=campaign)
+    assert {f.label: f.count for f in d.funnel}["Interested"] == 1
+    assert dict(d.intents) == {"interested": 1, "not_interested": 1}
+    assert d.steps[0].positive == 1
+    row = next(r for r in campaigns_overview().rows if r.id == campaign.id)
+    assert row.positive == 1
