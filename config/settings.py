@@ -165,6 +165,8 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 DISPATCH_INTERVAL = env_float("DISPATCH_INTERVAL", 2.0, minimum=0.05)
+# Seconds between IMAP polls of each email sender's mailbox (those with an IMAP host).
+MAILBOX_POLL_INTERVAL = env_float("MAILBOX_POLL_INTERVAL", 60.0, minimum=1.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-tick": {
         "task": "campaigns.tasks.dispatch_tick",
@@ -186,6 +188,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.blank_old_message_bodies",
         "schedule": 3600.0,
         "options": {"expires": 3600},
+    },
+    "mailbox-poll": {
+        "task": "outreach.tasks.poll_mailboxes",
+        "schedule": MAILBOX_POLL_INTERVAL,
+        "options": {"expires": MAILBOX_POLL_INTERVAL},
     },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",

@@ -46,6 +46,11 @@ class SenderAccountForm(forms.ModelForm):
             "time_zone",
             "paused",
             "paused_reason",
+            "imap_host",
+            "imap_port",
+            "imap_tls",
+            "imap_username",
+            "imap_folder",
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -109,6 +114,10 @@ class SenderAccountAdmin(admin.ModelAdmin):
         ),
         ("Sending window", {"fields": ["window_days", "window_start", "window_end", "time_zone"]}),
         ("Health", {"fields": ["paused", "paused_reason", "health", "last_error"]}),
+        (
+            "Reply detection (email: IMAP)",
+            {"fields": ["imap_host", "imap_port", "imap_tls", "imap_username", "imap_folder"]},
+        ),
         (
             "Limiter state",
             {

@@ -57,6 +57,15 @@ class SenderAccount(models.Model):
         validators=[validate_time_zone],
         help_text="Daily cap resets at midnight here; also the window for contacts without one.",
     )
+    # Reply detection for email senders: IMAP polling of this mailbox (outreach/mailbox.py).
+    # The password is `credentials`; no host means the mailbox is not polled.
+    imap_host = models.CharField(max_length=255, blank=True, help_text="Empty: not polled.")
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_tls = models.BooleanField(
+        default=True, help_text="Implicit TLS (port 993). Off only for a loopback test server."
+    )
+    imap_username = models.CharField(max_length=255, blank=True, help_text="Empty: the handle.")
+    imap_folder = models.CharField(max_length=255, default="INBOX")
     # Health and control.
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=200, blank=True)

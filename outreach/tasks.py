@@ -32,3 +32,31 @@ def sweep_inbound_events() -> int:
     from outreach.inbound import inbound_events_sweep
 
     return inbound_events_sweep()
+
+
+@shared_task(ignore_result=True)
+def poll_mailboxes() -> int:
+    """Beat: one poll task per email sender with an IMAP host."""
+    from outreach.mailbox import mailbox_senders
+
+    ids = list(mailbox_senders().values_list("id", flat=True))
+    for sender_id in ids:
+        poll_mailbox.delay(sender_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def poll_mailbox(sender_id: int) -> int:
+    # Safe to run twice: events are unique on Message-ID and the cursor only saves progress.
+    import logging
+
+    from outreach.mailbox import MailboxError, mailbox_poll, mailbox_senders
+
+    sender = mailbox_senders().filter(id=sender_id).first()
+    if sender is None:
+        return 0
+    try:
+        return mailbox_poll(sender=sender)
+    except MailboxError as exc:
+        logging.getLogger(__name__).warning("mailbox %s: %s", sender.handle, exc)
+        return 0
