@@ -279,3 +279,9 @@ from campaigns.webhook_models import (  # noqa: E402, F401
     WebhookDelivery,
     WebhookSubscriber,
 )
+from campaigns.triggers.models import (  # noqa: E402, F401
+    CaptureRequest,
+    StepOptions,
+    Trigger,
+    TriggerFire,
+)

@@ -48,3 +48,4 @@ def on_contacts_imported(sender, *, contact_import, contact_ids, **kwargs) -> No
 
 # Deals, out-of-office pauses and the inbox's campaign filters live in their own modules.
 from campaigns import inbox_hooks, pipeline_receivers  # noqa: E402, F401
+from campaigns.triggers import receivers as _triggers  # noqa: E402, F401

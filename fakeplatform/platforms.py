@@ -12,7 +12,9 @@ Control API (tests and the demo):
   POST /_fake/users     {"platform", "id", "started", "blocked", "on_whatsapp", "handle"}
   POST /_fake/say       {"platform", "user", "account", "text", "reply_to", "times",
                          "parallel"}   the user writes: window opens, signed webhook(s) go out
-  POST /_fake/comment   {"platform", "user", "account", "text"}  Instagram/FB comment
+  POST /_fake/comment   {"platform", "user", "account", "text", "media"}  Instagram/FB comment
+  POST /_fake/referral  {"platform", "user", "account", "text", "ad_id", "ref", "ad_title"}
+                        a click-to-message ad: the first message carries the referral
   POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
   POST /_fake/start     {"user", "payload", "handle"}       Telegram: /start <payload>
   POST /_fake/errors    {"platform", "error", "times"}      next sends fail with a fixture
@@ -271,9 +273,26 @@ class PlatformServer(FakePlatformServer):
             entry["id"], entry["time"] = account, int(p.now())
             value = entry["changes"][0]["value"]
             value.update({"id": comment_id, "text": body.get("text", "")})
+            if body.get("media"):
+                value["media"] = {"id": str(body["media"]), "media_product_type": "FEED"}
             value["from"] = {"id": uid, "username": body.get("handle", f"user{uid}")}
             statuses = p.deliver(platform, json.dumps(rendered).encode())
             result = {"comment_id": comment_id, "statuses": statuses}
+        elif action == "referral":
+            # A click on a click-to-message ad: the first message carries the ad's referral.
+            platform, uid = body["platform"], str(body["user"])
+            p.user(platform, uid)["last_inbound"] = p.now()
+            rendered = p.render_say(
+                platform, uid, str(body.get("account", "")), body.get("text", ""), ""
+            )
+            rendered["entry"][0]["messaging"][0]["message"]["referral"] = {
+                "ref": body.get("ref", ""),
+                "ad_id": str(body.get("ad_id", "")),
+                "source": "ADS",
+                "type": "OPEN_THREAD",
+                "ads_context_data": {"ad_title": body.get("ad_title", "")},
+            }
+            result = {"statuses": p.deliver(platform, json.dumps(rendered).encode())}
         elif action == "block":
             uid = str(body["user"])
             p.user("telegram", uid)["blocked"] = True

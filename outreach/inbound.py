@@ -18,6 +18,7 @@ from contacts.models import Contact, Identity, Suppression
 from contacts.services import identity_grant_consent, identity_opt_out
 from outreach.channels.base import InboundItem
 from outreach.channels.telegram import contact_id_from_token
+from outreach.engagement import engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for
 from outreach.signals import message_received, message_status_changed
@@ -206,6 +207,16 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     )
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=kind)
     message_received.send(sender=Message, message=message, kind=kind)
+    if kind == "reply":
+        engagement_announce(
+            event=event,
+            item=item,
+            identity=identity,
+            sender=sender,
+            conversation=conversation,
+            at=_at(item),
+            message=message,
+        )
     return kind
 
 
@@ -283,7 +294,16 @@ def _start(event: InboundEvent, item: InboundItem) -> str:
         return "unmatched"
     identity_grant_consent(identity=identity, source="telegram /start")
     if sender is not None:
-        _opened(_conversation(identity, sender), _at(item))
+        conversation = _conversation(identity, sender)
+        _opened(conversation, _at(item))
+        engagement_announce(
+            event=event,
+            item=item,
+            identity=identity,
+            sender=sender,
+            conversation=conversation,
+            at=_at(item),
+        )
     return "bound" if contact_id else "started"
 
 
@@ -308,7 +328,36 @@ def _comment(event: InboundEvent, item: InboundItem) -> str:
     Message.objects.filter(
         conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD
     ).update(not_before=None, hold_reason="", enqueued_at=None)
+    conversation.refresh_from_db()
+    engagement_announce(
+        event=event,
+        item=item,
+        identity=identity,
+        sender=sender,
+        conversation=conversation,
+        at=_at(item),
+    )
     return "comment"
+
+
+def _referral(event: InboundEvent, item: InboundItem) -> str:
+    """A click on a click-to-message ad (or an m.me ref link) into an existing thread: the
+    person started it, so the standard window opens."""
+    sender = _sender(event, item)
+    identity = _identity(event.provider, item, create=True)
+    if sender is None or identity is None:
+        return "unmatched"
+    conversation = _conversation(identity, sender)
+    _opened(conversation, _at(item))
+    engagement_announce(
+        event=event,
+        item=item,
+        identity=identity,
+        sender=sender,
+        conversation=conversation,
+        at=_at(item),
+    )
+    return "referral"
 
 
 APPLY = {
@@ -321,4 +370,5 @@ APPLY = {
     "start": _start,
     "blocked": _blocked,
     "comment": _comment,
+    "referral": _referral,
 }

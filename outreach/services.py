@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from contacts.models import Identity
 from contacts.services import identity_block_reason
-from outreach import limits
+from outreach import limits, policy
 from outreach.audit import audit_record
 from outreach.channels import get_channel
 from outreach.channels.base import (
@@ -334,7 +334,27 @@ def message_send(*, message_id: int) -> str:
         message_mark_unknown(message_id=message.id, reason=exc.reason, attempt=attempt)
         return S.UNKNOWN
     message_record_sent(message_id=message.id, provider_message_id=provider_id, attempt=attempt)
+    _private_reply_used(message)
     return S.SENT
+
+
+def _private_reply_used(message: Message) -> None:
+    """Meta allows one private reply per comment: once it went out, the comment is spent and
+    the policy gate holds anything else until the person writes."""
+    conversation = message.conversation
+    if not conversation.comment_id or message.channel not in ("instagram", "messenger"):
+        return
+    route = policy.meta_route(
+        now=message.claimed_at or timezone.now(),
+        last_inbound_at=conversation.last_inbound_at,
+        comment_id=conversation.comment_id,
+        comment_at=conversation.comment_at,
+        human_written=message.human_written,
+    )
+    if route == "private_reply":
+        Conversation.objects.filter(id=conversation.id, comment_id=conversation.comment_id).update(
+            comment_id=""
+        )
 
 
 def _this_attempt(message_id: int, attempt: int | None, statuses: list[str]):

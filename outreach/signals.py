@@ -18,3 +18,8 @@ message_received = Signal()
 # or None>, kind=<as message_received>, corrected=<bool>: a reply was labelled by the intent
 # classifier (outreach/intent/) or a rep corrected its label.
 message_intent_labelled = Signal()
+
+# Sent with engagement=<outreach.engagement.Engagement>: a person engaged first (a DM, a
+# comment, a story reply or mention, an ad click, a deep-link /start). Entry triggers
+# (campaigns/triggers/) turn it into a lead. Sent inside the inbound event's transaction.
+engagement_received = Signal()

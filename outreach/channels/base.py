@@ -109,7 +109,7 @@ class InboundItem:
     """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
 
     # message | auto_reply | bounce | echo | delivered | read | failed | start | blocked |
-    # comment | ignored
+    # comment | referral | ignored
     kind: str
     event_id: str  # the platform's id: unique per provider, the dedupe key
     account_id: str = ""  # our side: page id, phone_number_id, X user id, bot, mailbox
@@ -125,6 +125,10 @@ class InboundItem:
     hard: bool = False  # bounces: permanent (5.x.x) or not
     occurred_at: float | None = None  # epoch seconds
     watermark: float | None = None  # Messenger receipts: everything up to here
+    # Entry-trigger context: the post a comment is under, a story reply/mention, an ad click.
+    post_id: str = ""
+    subtype: str = ""  # "story_reply" | "story_mention" | ""
+    referral: dict[str, Any] = field(default_factory=dict)  # {"ref", "source", "ad_id", ...}
 
 
 @dataclass

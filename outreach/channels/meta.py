@@ -211,6 +211,8 @@ class MetaChannel(BaseChannel):
                 refers_to=[reply_to] if reply_to else [],
                 attachments=attachments,
                 occurred_at=at,
+                subtype=_story_kind(msg),
+                referral=_referral(msg.get("referral") or event.get("referral")),
             )
         if "postback" in event:
             postback = event["postback"]
@@ -221,6 +223,16 @@ class MetaChannel(BaseChannel):
                 from_id=user,
                 text=postback.get("title") or postback.get("payload") or "",
                 occurred_at=at,
+                referral=_referral(postback.get("referral")),
+            )
+        if "referral" in event:  # an ad click or ref link into an existing thread
+            return InboundItem(
+                kind="referral",
+                event_id=f"referral:{account}:{user}:{ts}",
+                account_id=account,
+                from_id=user,
+                occurred_at=at,
+                referral=_referral(event["referral"]),
             )
         for kind in ("delivery", "read"):
             receipt = event.get(kind)
@@ -249,8 +261,28 @@ class MetaChannel(BaseChannel):
                 from_handle=sender.get("username", ""),
                 text=value.get("text", ""),
                 refers_to=[str(value["id"])],
+                post_id=str((value.get("media") or {}).get("id", "")),
             )
         return InboundItem(kind="ignored", event_id="")
+
+
+def _story_kind(msg: dict[str, Any]) -> str:
+    """Instagram marks a reply to our story with reply_to.story and a mention of us in the
+    person's story with a story_mention attachment."""
+    if (msg.get("reply_to") or {}).get("story"):
+        return "story_reply"
+    if any(a.get("type") == "story_mention" for a in msg.get("attachments") or []):
+        return "story_mention"
+    return ""
+
+
+def _referral(ref: dict[str, Any] | None) -> dict[str, Any]:
+    """Keep what a trigger can match or tag on: ref, source (ADS, SHORTLINK), type, ad_id."""
+    if not ref:
+        return {}
+    keep = {k: str(ref[k]) for k in ("ref", "source", "type", "ad_id") if ref.get(k)}
+    title = (ref.get("ads_context_data") or {}).get("ad_title")
+    return keep | ({"ad_title": str(title)} if title else {})
 
 
 class MessengerChannel(MetaChannel):

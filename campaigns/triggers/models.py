@@ -1,0 +1,201 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from contacts.channels import CHANNEL_CHOICES
+from contacts.models import Contact, Tag
+from contacts.teams import Team
+from outreach.engagement import EventType
+from outreach.models import Conversation, InboundEvent, Message, SenderAccount
+
+
+class Trigger(models.Model):
+    """When this kind of engagement arrives and matches, do these things."""
+
+    class Match(models.TextChoices):
+        KEYWORDS = "keywords", "Any of the keywords (whole words, any case)"
+        ANY = "any", "Any message"
+        REGEX = "regex", "Regular expression (advanced)"
+
+    name = models.CharField(max_length=150)
+    active = models.BooleanField(default=True)
+    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    sender = models.ForeignKey(
+        SenderAccount,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="triggers",
+        help_text="Empty: any account on this channel.",
+    )
+    event_type = models.CharField(max_length=20, choices=EventType.choices)
+    post_id = models.CharField(
+        max_length=100, blank=True, help_text="Comments only: the post's id. Empty: any post."
+    )
+    match = models.CharField(max_length=10, choices=Match.choices, default=Match.KEYWORDS)
+    keywords = models.TextField(
+        blank=True, help_text="One per line or comma-separated, e.g. price, preis, prix."
+    )
+    pattern = models.CharField(max_length=200, blank=True, help_text="Regular expression.")
+    # Actions.
+    reply_body = models.TextField(
+        blank=True,
+        help_text="Immediate reply. On a comment this is the one private reply Meta allows.",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    record_consent = models.BooleanField(
+        default=True, help_text="The person wrote first: record consent for this channel."
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start_step = models.PositiveSmallIntegerField(default=1)
+    deal_stage = models.ForeignKey(
+        "campaigns.Stage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Open a deal here, or move the contact's open deal of that pipeline.",
+    )
+    assign_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Assign an owner round robin among the team's members.",
+    )
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cooldown = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="Fire again for the same person (and post) after this long. Empty: never.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start_step__gte=1), name="trigger_step_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/triggers/#trigger-{self.pk}"
+
+    def clean(self) -> None:
+        from campaigns.triggers.matching import pattern_problem
+
+        if self.match == self.Match.KEYWORDS and not self.keywords.strip():
+            raise ValidationError({"keywords": "Give at least one keyword, or match any message."})
+        if self.match == self.Match.REGEX:
+            problem = pattern_problem(self.pattern)
+            if problem:
+                raise ValidationError({"pattern": problem})
+        if self.sender_id and self.sender.channel != self.channel:
+            raise ValidationError({"sender": "This account is on another channel."})
+
+
+class TriggerFire(models.Model):
+    """One trigger looking at one inbound event: unique, so a redelivery never fires twice."""
+
+    class Outcome(models.TextChoices):
+        FIRED = "fired", "Fired"
+        REPEAT = "repeat", "Already fired for this person"
+        BLOCKED = "blocked", "Opted out or suppressed"
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="fires")
+    inbound_event = models.ForeignKey(InboundEvent, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    post_id = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    new_lead = models.BooleanField(default=False)
+    reply = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enrollment = models.ForeignKey(
+        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "inbound_event"], name="triggerfire_once")
+        ]
+        indexes = [
+            # "Has this trigger already fired for this person (under this post)?"
+            models.Index(fields=["trigger", "contact", "post_id"], name="triggerfire_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} · {self.contact} ({self.outcome})"
+
+
+class StepOptions(models.Model):
+    """Extra behaviour of a sequence step that a triggered conversation needs."""
+
+    class Anchor(models.TextChoices):
+        PREVIOUS = "previous", "After the previous step"
+        LAST_INBOUND = "last_inbound", "After the person's last message (messaging window)"
+
+    class WindowClosed(models.TextChoices):
+        WAIT = "wait", "Wait (the policy gate holds it)"
+        END = "end", "End the sequence"
+        EMAIL = "email", "Switch to the sequence's next email step"
+
+    step = models.OneToOneField("campaigns.Step", on_delete=models.CASCADE, related_name="options")
+    anchor = models.CharField(max_length=20, choices=Anchor.choices, default=Anchor.PREVIOUS)
+    when_window_closed = models.CharField(
+        max_length=10, choices=WindowClosed.choices, default=WindowClosed.WAIT
+    )
+    capture_field = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text='Store the answer: "email", "phone", or a custom field name.',
+    )
+    reask_body = models.TextField(
+        blank=True, default="Sorry, that doesn't look right. Could you send it again?"
+    )
+
+    class Meta:
+        verbose_name_plural = "step options"
+
+    def __str__(self) -> str:
+        return f"options of {self.step}"
+
+
+class CaptureRequest(models.Model):
+    """A question step went out; the person's next message is the answer."""
+
+    enrollment = models.ForeignKey(
+        "campaigns.Enrollment", on_delete=models.CASCADE, related_name="captures"
+    )
+    step = models.ForeignKey("campaigns.Step", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=64)
+    asked_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    value = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], name="capture_once_per_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field} for {self.enrollment}"
+
+
+MAX_CAPTURE_ATTEMPTS = 3
+STANDARD_WINDOW = timedelta(hours=24)

@@ -1,0 +1,90 @@
+"""What an entry trigger needs to know about one inbound engagement, and its announcement.
+
+Built by inbound processing (outreach/inbound.py) and sent up through
+outreach.signals.engagement_received; campaigns decides what to do with it.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from contacts.models import Identity
+from outreach.channels.base import InboundItem
+from outreach.models import Conversation, InboundEvent, Message, SenderAccount
+from outreach.signals import engagement_received
+
+
+class EventType:
+    COMMENT = "comment"
+    DM = "dm"
+    STORY_REPLY = "story_reply"
+    STORY_MENTION = "story_mention"
+    AD_REFERRAL = "ad_referral"
+    DEEP_LINK = "deep_link"
+    EMAIL = "email"
+
+    choices = [
+        (COMMENT, "Comment on a post"),
+        (DM, "Direct message"),
+        (STORY_REPLY, "Story reply"),
+        (STORY_MENTION, "Story mention"),
+        (AD_REFERRAL, "Ad referral (click-to-message ad)"),
+        (DEEP_LINK, "Deep-link start (Telegram /start)"),
+        (EMAIL, "Email to an address"),
+    ]
+
+
+@dataclass
+class Engagement:
+    event: InboundEvent
+    event_type: str
+    identity: Identity
+    sender: SenderAccount
+    conversation: Conversation
+    at: datetime
+    text: str = ""
+    post_id: str = ""
+    ref: str = ""  # deep-link payload or the ad's ref
+    referral: dict[str, Any] = field(default_factory=dict)
+    message: Message | None = None  # the recorded inbound message, for DMs
+
+
+def event_type_of(channel: str, item: InboundItem) -> str:
+    if item.kind == "comment":
+        return EventType.COMMENT
+    if item.kind == "start":
+        return EventType.DEEP_LINK
+    if item.referral:
+        return EventType.AD_REFERRAL
+    if item.subtype in (EventType.STORY_REPLY, EventType.STORY_MENTION):
+        return item.subtype
+    return EventType.EMAIL if channel == "email" else EventType.DM
+
+
+def engagement_announce(
+    *,
+    event: InboundEvent,
+    item: InboundItem,
+    identity: Identity,
+    sender: SenderAccount,
+    conversation: Conversation,
+    at: datetime,
+    message: Message | None = None,
+) -> None:
+    referral = item.referral or {}
+    engagement_received.send(
+        sender=InboundEvent,
+        engagement=Engagement(
+            event=event,
+            event_type=event_type_of(event.provider, item),
+            identity=identity,
+            sender=sender,
+            conversation=conversation,
+            at=at,
+            text=item.start_token if item.kind == "start" else item.text,
+            post_id=item.post_id,
+            ref=item.start_token or str(referral.get("ref", "")),
+            referral=referral,
+            message=message,
+        ),
+    )
