@@ -3,12 +3,13 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from contacts.api_support import idempotent
 from outreach.access import conversations_visible_to, messages_visible_to, senders_visible_to
+from outreach.inbox.services import conversation_reply
 from outreach.models import Conversation, Message, SenderAccount
-from outreach.replies import conversation_reply
 from outreach.serializers import (
     ConversationSerializer,
     MessageSerializer,
@@ -36,9 +37,12 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
         conversation = self.get_object()
         data = ReplySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = conversation_reply(
-            conversation=conversation, author=request.user, **data.validated_data
-        )
+        try:
+            message = conversation_reply(
+                conversation=conversation, author=request.user, **data.validated_data
+            )
+        except ValueError as e:  # a body of blanks only
+            raise ValidationError({"body": [str(e)]}) from None
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 

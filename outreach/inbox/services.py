@@ -100,10 +100,13 @@ def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
 # --- rep actions ----------------------------------------------------------------------------
 
 
-def conversation_reply(*, conversation: Conversation, author, body: str) -> Message:
-    """Queue a rep's reply on the normal send path (limits, window, policy gate).
+def conversation_reply(
+    *, conversation: Conversation, author, body: str, subject: str = ""
+) -> Message:
+    """Queue a person's reply on the normal send path (limits, window, policy gate).
 
-    human_written lets the Meta backend use the HUMAN_AGENT tag within 7 days.
+    The one way a rep answers, from the inbox and from the API. human_written lets the Meta
+    backend use the HUMAN_AGENT tag within 7 days.
     """
     body = body.strip()
     if not body:
@@ -114,6 +117,7 @@ def conversation_reply(*, conversation: Conversation, author, body: str) -> Mess
         channel=conversation.sender.channel,
         direction=Message.Direction.OUTBOUND,
         status=Message.Status.QUEUED,
+        subject=subject,
         body=body,
         human_written=True,
     )
