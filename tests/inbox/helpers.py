@@ -30,3 +30,14 @@ def campaign_with(owner, channels=("email",), delay: float = 3600):
     camp.owner, camp.status = owner, "running"
     camp.save(update_fields=["owner", "status"])
     return camp, senders
+
+
+def default_pipelines() -> None:
+    """Sales and Influencers as the data migration makes them; a live-server test's flush
+    (transactional_db) removes rows that migrations wrote."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("campaigns.migrations.0006_fill_default_pipelines")
+    migration.fill_default_pipelines(apps, None)
