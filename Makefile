@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dmengine
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test test-sqlite lint bench install
+.PHONY: run demo-reply test test-sqlite lint bench install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,11 +19,26 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## Set everything up and run web + worker + scheduler on SQLite and the filesystem broker.
+# The demo: Telegram goes to the fake platform (the Procfile's fourth process), which posts
+# signed webhooks back; email is printed by the worker. Any of these can be overridden.
+FAKE_PLATFORM_PORT ?= 8765
+DEMO_ENV = DEBUG=$${DEBUG:-true} PLATFORM_BACKENDS=$${PLATFORM_BACKENDS:-true} \
+	FAKE_PLATFORM_PORT=$(FAKE_PLATFORM_PORT) \
+	FAKE_PLATFORM_URL=$${FAKE_PLATFORM_URL:-http://127.0.0.1:$(FAKE_PLATFORM_PORT)} \
+	PLATFORM_BASE_URL=$${PLATFORM_BASE_URL:-http://127.0.0.1:$(FAKE_PLATFORM_PORT)} \
+	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-demo-telegram-secret} \
+	EMAIL_BACKEND=$${EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend}
+
+## Set everything up and run web + worker + scheduler + fake platform on SQLite and the
+## filesystem broker.
 run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py demo_setup
-	DEBUG=$${DEBUG:-true} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	$(DEMO_ENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+
+## While `make run` runs: a demo contact replies on Telegram and their follow-ups stop.
+demo-reply: $(STAMP)
+	$(DEMO_ENV) $(BIN)/python manage.py demo_reply
 
 ## The whole suite against PostgreSQL and Redis (started if installed but not running).
 test: $(STAMP)

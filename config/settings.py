@@ -243,6 +243,8 @@ FAKE_PLATFORM_URL = env_str("FAKE_PLATFORM_URL", "http://127.0.0.1:8765")
 # Real platform backends (outreach/channels/*) instead of the console. PLATFORM_BASE_URL
 # points every one of them at another host, e.g. the fake platform for the demo.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")  # one-click unsubscribe links
+# How the email backend hands mail over: SMTP in production; `make run` prints it instead.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 _platform_url = env_str("PLATFORM_BASE_URL", "")
 _webhook_secrets = {
     "meta": {

@@ -20,9 +20,16 @@ def test_make_run_serves_the_admin_and_sends_the_demo_campaign(tmp_path):
         k: v
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "CHANNEL_BACKEND"}
+        # `make test VAR_DIR=…` passes its variables on to our `make run` through MAKEFLAGS.
+        and k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     }
     env.update(
-        {"VAR_DIR": str(tmp_path / "var"), "WEB_PORT": str(port), "DISPATCH_INTERVAL": "0.5"}
+        {
+            "VAR_DIR": str(tmp_path / "var"),
+            "WEB_PORT": str(port),
+            "DISPATCH_INTERVAL": "0.5",
+            "FAKE_PLATFORM_PORT": str(free_port()),
+        }
     )
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
@@ -74,6 +81,22 @@ def test_make_run_serves_the_admin_and_sends_the_demo_campaign(tmp_path):
         # Beat ticks the dispatcher, the worker sends: a full round trip through the broker.
         wait_for(lambda: sent() >= 2, 90, interval=0.5, message="demo messages to be sent")
         assert "Subject:" in log.read_text()
+
+        # The loop: a contact replies on the fake platform, its signed webhook reaches the
+        # engine, the worker records the reply and the contact's follow-ups stop.
+        reply = subprocess.run(
+            ["make", "demo-reply"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+        )
+        assert reply.returncode == 0, reply.stdout + reply.stderr
+        assert "HTTP [200]" in reply.stdout
+        with sqlite3.connect(db) as conn:
+            replied = conn.execute(
+                "SELECT count(*) FROM campaigns_enrollment WHERE state = 'replied'"
+            ).fetchone()[0]
+            inbound = conn.execute(
+                "SELECT count(*) FROM outreach_message WHERE direction = 'in'"
+            ).fetchone()[0]
+        assert (replied, inbound) == (1, 1)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

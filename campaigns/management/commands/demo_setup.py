@@ -120,7 +120,7 @@ class Command(BaseCommand):
             position=3,
             channel="email",
             template=last,
-            delay=timedelta(seconds=40),
+            delay=timedelta(minutes=3),  # time to try `make demo-reply` before it goes
         )
         campaign = Campaign.objects.create(
             name="Demo: spring outreach", sequence=sequence, owner=admin
@@ -129,22 +129,24 @@ class Command(BaseCommand):
         enrollments_create(campaign=campaign, contacts=contacts)
         campaign_launch(campaign=campaign)
 
-        pipeline = Pipeline.objects.create(name="Sales")
-        for i, (name, kind) in enumerate(
-            [
-                ("New lead", "open"),
-                ("Replied", "open"),
-                ("Meeting booked", "open"),
-                ("Won", "won"),
-                ("Lost", "lost"),
-            ],
-            start=1,
-        ):
-            Stage.objects.create(pipeline=pipeline, name=name, position=i, kind=kind)
+        if not Pipeline.objects.filter(name="Sales").exists():  # migration 0006 adds it
+            pipeline = Pipeline.objects.create(name="Sales")
+            for i, (name, kind) in enumerate(
+                [
+                    ("New lead", "open"),
+                    ("Replied", "open"),
+                    ("Meeting booked", "open"),
+                    ("Won", "won"),
+                    ("Lost", "lost"),
+                ],
+                start=1,
+            ):
+                Stage.objects.create(pipeline=pipeline, name=name, position=i, kind=kind)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded at {timezone.now():%H:%M:%S}: {len(contacts)} contacts, a 3-step "
-                "campaign (email, Telegram after 20 s, email after 40 s more). Watch the worker "
-                "print each message."
+                "campaign (email, Telegram after 20 s, email 3 min later). Watch the worker "
+                "print each email and the fake platform receive each Telegram message; run "
+                "`make demo-reply` to have a contact reply and see their follow-up stop."
             )
         )
