@@ -155,3 +155,38 @@ def test_a_dm_keyword_in_german_enrols_at_the_chosen_step_and_assigns_round_robi
     owners = [e.contact.owner_id for e in enrolled]
     assert owners == [reps[0].id, reps[1].id]
     assert Tag.objects.count() == 0
+
+
+def test_the_private_reply_goes_to_the_comment_once_and_then_the_gate_holds(
+    client, platform_channels, control
+):
+    from outreach.services import message_send
+
+    ig = platform_sender("instagram", "IG1")
+    control.post("accounts", id="IG1")
+    helpers.trigger(
+        channel="instagram", sender=ig, event_type="comment", keywords="price", reply_body="Hi"
+    )
+    said = control.post("comment", platform="instagram", user="777", account="IG1", text="x")
+    deliver(client, "instagram", comment(1, "price?") | {})
+    # Point the stored comment at the one the fake platform knows.
+    process_all()
+    from outreach.models import Conversation
+
+    Conversation.objects.update(comment_id=said["comment_id"])
+    reply = Message.objects.get(direction="out")
+    assert message_send(message_id=reply.id) == "sent", reply.hold_reason
+    [sent] = control.outbox("instagram")
+    assert sent["body"]["recipient"] == {"comment_id": said["comment_id"]}
+    # A second message in the conversation may not reuse the comment: the gate holds it.
+    again = Message.objects.create(
+        conversation=reply.conversation,
+        sender=ig,
+        channel="instagram",
+        direction="out",
+        status="queued",
+        body="more",
+    )
+    assert message_send(message_id=again.id) == "skipped"
+    again.refresh_from_db()
+    assert again.hold_reason.startswith("platform policy")
