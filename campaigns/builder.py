@@ -5,6 +5,7 @@ from django.db.models import Q, QuerySet
 
 from campaigns.models import Campaign, Sequence
 from campaigns.services import enrollments_create
+from contacts.access import contacts_visible_to
 from contacts.models import Contact, ContactImport, Tag
 from outreach.audit import audit_record
 from outreach.models import SenderAccount
@@ -26,9 +27,12 @@ def campaign_create(
 
 
 def audience_contacts(
-    *, tags: list[Tag] | QuerySet[Tag], contact_import: ContactImport | None
+    *, tags: list[Tag] | QuerySet[Tag], contact_import: ContactImport | None, user=None
 ) -> QuerySet[Contact]:
-    """Contacts with any of the tags, or from the import; never opted-out ones."""
+    """Contacts with any of the tags, or from the import; never opted-out ones.
+
+    With ``user``, only contacts that user may see (a rep enrols their own contacts).
+    """
     q = Q()
     if tags:
         q |= Q(tags__in=list(tags))
@@ -36,7 +40,8 @@ def audience_contacts(
         q |= Q(created_by_import=contact_import.id) | Q(last_import=contact_import.id)
     if not q:
         return Contact.objects.none()
-    ids = Contact.objects.filter(q, opted_out_at=None).values("id")
+    base = Contact.objects.all() if user is None else contacts_visible_to(user)
+    ids = base.filter(q, opted_out_at=None).values("id")
     return Contact.objects.filter(id__in=ids)
 
 

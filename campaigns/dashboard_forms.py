@@ -6,8 +6,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, Sequence
+from contacts.access import imports_visible_to
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import ContactImport, Tag
+from outreach.access import senders_visible_to
 from outreach.models import SenderAccount
 
 
@@ -43,10 +45,11 @@ class CampaignSetupForm(_Crispy, forms.ModelForm):
         fields = ["name", "sequence", "senders"]
         widgets = {"senders": forms.CheckboxSelectMultiple}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["sequence"].queryset = Sequence.objects.order_by("name")
-        self.fields["senders"].queryset = SenderAccount.objects.order_by("channel", "name")
+        senders = SenderAccount.objects.all() if user is None else senders_visible_to(user)
+        self.fields["senders"].queryset = senders.order_by("channel", "name")
         self.fields["senders"].required = True
         self.helper = self._helper()
 
@@ -70,8 +73,11 @@ class AudienceForm(_Crispy, forms.Form):
         required=False, disabled=True, help_text="Opted-out contacts are never enrolled."
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if user is not None:
+            imports = imports_visible_to(user).order_by("-created_at")
+            self.fields["contact_import"].queryset = imports  # type: ignore[attr-defined]
         self.helper = self._helper()
 
     def clean(self):

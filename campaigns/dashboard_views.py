@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 
 from campaigns import charts
+from campaigns.access import campaigns_visible_to
 from campaigns.builder import audience_contacts, campaign_create, campaign_enrol_audience
 from campaigns.dashboard_forms import (
     AudienceForm,
@@ -21,6 +22,7 @@ from campaigns.models import Campaign, Enrollment, Step
 from campaigns.preview import template_preview
 from campaigns.selectors import Table, campaign_dashboard, campaigns_overview
 from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
+from contacts.access import contacts_visible_to
 from contacts.export import neutralize
 
 
@@ -54,6 +56,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     owner = filters.get("owner")
     data = campaigns_overview(
+        user=request.user,
         owner_id=owner.id if owner else None,
         status=filters.get("status", ""),
         channel=filters.get("channel", ""),
@@ -77,7 +80,9 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign.objects.select_related("owner", "sequence"), pk=pk)
+    campaign = get_object_or_404(
+        campaigns_visible_to(request.user).select_related("owner", "sequence"), pk=pk
+    )
     data = campaign_dashboard(campaign=campaign)
     tables = data.tables()
     exported = _export(request, tables, f"campaign-{campaign.pk}")
@@ -99,7 +104,7 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 def forecast(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, pk=pk)
+    campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     result = campaign_forecast(campaign=campaign)
     table = result.table()
     exported = _export(request, {"forecast": table}, f"campaign-{campaign.pk}")
@@ -122,7 +127,7 @@ def forecast(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 def builder_start(request: HttpRequest) -> HttpResponse:
-    form = CampaignSetupForm(request.POST or None)
+    form = CampaignSetupForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         campaign = campaign_create(
             name=form.cleaned_data["name"],
@@ -134,8 +139,8 @@ def builder_start(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/builder.html", {"form": form, "step": 1})
 
 
-def _draft(pk: int) -> Campaign:
-    campaign = get_object_or_404(Campaign, pk=pk)
+def _draft(request: HttpRequest, pk: int) -> Campaign:
+    campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     if campaign.status != Campaign.Status.DRAFT:
         raise Http404("This campaign is no longer a draft.")
     return campaign
@@ -143,11 +148,13 @@ def _draft(pk: int) -> Campaign:
 
 @staff_member_required
 def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = _draft(pk)
-    form = AudienceForm(request.POST or None)
+    campaign = _draft(request, pk)
+    form = AudienceForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         contacts = audience_contacts(
-            tags=form.cleaned_data["tags"], contact_import=form.cleaned_data["contact_import"]
+            tags=form.cleaned_data["tags"],
+            contact_import=form.cleaned_data["contact_import"],
+            user=request.user,
         )
         added = campaign_enrol_audience(campaign=campaign, contacts=contacts, actor=request.user)
         messages.success(request, f"{added} contact(s) enrolled.")
@@ -162,7 +169,7 @@ def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = _draft(pk)
+    campaign = _draft(request, pk)
     form = LaunchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -182,7 +189,9 @@ def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
     problems, warnings = campaign_launch_check(campaign=campaign)
     first = Step.objects.filter(sequence=campaign.sequence).select_related("template").first()
     sample = (
-        Enrollment.objects.filter(campaign=campaign).select_related("contact").first()
+        Enrollment.objects.filter(campaign=campaign, contact__in=contacts_visible_to(request.user))
+        .select_related("contact")
+        .first()
         if first
         else None
     )

@@ -6,8 +6,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns.access import deals_visible_to
 from campaigns.models import Pipeline, Stage
-from campaigns.pipelines import deal_move, deals_visible_to
+from campaigns.pipelines import deal_move
 
 
 class MoveForm(forms.Form):

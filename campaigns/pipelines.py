@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage, StageRule
 from campaigns.signals import deal_stage_changed
@@ -17,18 +17,6 @@ from outreach.models import Message
 
 E = Enrollment.State
 M = Message.Status
-
-
-def deals_visible_to(user) -> QuerySet[Deal]:
-    """Deals a rep owns or whose contact they own; managers and admins (groups) see all."""
-    from outreach.selectors import sees_everything
-
-    qs = Deal.objects.all()
-    if not user.is_authenticated:
-        return qs.none()
-    if sees_everything(user):
-        return qs
-    return qs.filter(Q(owner=user) | Q(contact__owner=user))
 
 
 def deal_move(*, deal: Deal, stage: Stage, by=None, reason: str = "") -> DealStageChange | None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from django.db.models import QuerySet
+
 from campaigns.lint import (
     LENGTH_LIMITS,
     LintIssue,
@@ -122,9 +124,16 @@ def template_preview(
 
 
 def preview_sample(
-    *, template: Template | None, subject: str, body: str, channel: str, size: int = 5
+    *,
+    template: Template | None,
+    subject: str,
+    body: str,
+    channel: str,
+    size: int = 5,
+    contacts: QuerySet[Contact] | None = None,
 ) -> list[Preview]:
-    contacts = Contact.objects.order_by("?")[:size]
+    """Previews for a random few of ``contacts`` (every contact by default)."""
+    contacts = (Contact.objects.all() if contacts is None else contacts).order_by("?")[:size]
     return [
         template_preview(template=template, subject=subject, body=body, channel=channel, contact=c)
         for c in contacts

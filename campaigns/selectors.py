@@ -25,6 +25,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
+from campaigns.access import campaigns_visible_to
 from campaigns.models import Campaign, Deal, Enrollment, Stage, Step, StepSend
 from outreach.limits import effective_cap, local_day
 from outreach.models import AuditEntry, Message, SenderAccount, SendingSwitch
@@ -159,9 +160,11 @@ def _sent_q(prefix: str = "message__") -> Q:
 
 
 def campaigns_filtered(
-    *, owner_id: int | None = None, status: str = "", channel: str = ""
+    *, user=None, owner_id: int | None = None, status: str = "", channel: str = ""
 ) -> QuerySet[Campaign]:
-    qs = Campaign.objects.select_related("owner").order_by("-created_at", "-id")
+    """Campaigns the user may see (every campaign when ``user`` is None: internal callers)."""
+    qs = Campaign.objects.all() if user is None else campaigns_visible_to(user)
+    qs = qs.select_related("owner").order_by("-created_at", "-id")
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
     if status:
@@ -173,6 +176,7 @@ def campaigns_filtered(
 
 def campaigns_overview(
     *,
+    user=None,
     owner_id: int | None = None,
     status: str = "",
     channel: str = "",
@@ -181,7 +185,9 @@ def campaigns_overview(
     """Six queries for any number of campaigns."""
     today = today or timezone.localdate()
     days = [today - timedelta(days=n) for n in range(SPARK_DAYS - 1, -1, -1)]
-    campaigns = list(campaigns_filtered(owner_id=owner_id, status=status, channel=channel))
+    campaigns = list(
+        campaigns_filtered(user=user, owner_id=owner_id, status=status, channel=channel)
+    )
     ids = [c.id for c in campaigns]
     channels: dict[int, list[str]] = defaultdict(list)
     for seq_id, ch in (

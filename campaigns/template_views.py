@@ -6,12 +6,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns.access import campaigns_visible_to
 from campaigns.lint import campaign_lint
-from campaigns.models import Campaign, Template
+from campaigns.models import Template
 from campaigns.preview import preview_lint, preview_sample, template_preview
 from campaigns.template_forms import PreviewForm, TemplateForm
 from campaigns.variants import template_variant_stats
-from contacts.models import Contact
+from contacts.access import contacts_visible_to
 
 DEFAULT_CHANNEL = "email"
 
@@ -32,7 +33,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "template": template,
         "form": form,
-        "contacts": Contact.objects.order_by("-id")[:50],
+        "contacts": contacts_visible_to(request.user).order_by("-id")[:50],
         "channels": Template._meta.get_field("channel").choices,
         "channel": template.channel or DEFAULT_CHANNEL,
         "ab": template_variant_stats(template=template),
@@ -50,11 +51,16 @@ def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
     channel = data.get("channel") or template.channel or DEFAULT_CHANNEL
     subject, body = data.get("subject") or "", data.get("body") or ""
     if data.get("sample"):
-        previews = preview_sample(template=template, subject=subject, body=body, channel=channel)
-    else:
-        contact = Contact.objects.filter(pk=data.get("contact")).first() or (
-            Contact.objects.order_by("-id").first()
+        previews = preview_sample(
+            template=template,
+            subject=subject,
+            body=body,
+            channel=channel,
+            contacts=contacts_visible_to(request.user),
         )
+    else:
+        visible = contacts_visible_to(request.user)
+        contact = visible.filter(pk=data.get("contact")).first() or visible.order_by("-id").first()
         previews = (
             [
                 template_preview(
@@ -74,6 +80,6 @@ def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 def campaign_lint_view(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, pk=pk)
+    campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     report = campaign_lint(campaign=campaign)
     return render(request, "campaigns/campaign_lint.html", {"campaign": campaign, "report": report})

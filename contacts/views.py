@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from contacts import imports
+from contacts.access import imports_visible_to
 from contacts.csv_import import FileProblem
 from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
 from contacts.headers import TARGETS
@@ -30,13 +31,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         if imp.status == ContactImport.Status.FAILED:
             messages.error(request, f"{upload.name}: {imp.message}")
         return redirect("contacts:import_detail", imp.pk)
-    recent = ContactImport.objects.all()[:20]
+    recent = imports_visible_to(request.user)[:20]
     return render(request, "contacts/import_upload.html", {"form": form, "recent": recent})
 
 
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
     if imp.status != ContactImport.Status.UPLOADED:
         return render(request, "contacts/import_detail.html", {"imp": imp})
     header = imp.sniffed["header"]
@@ -89,14 +90,14 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
     return render(request, "contacts/_import_progress.html", {"imp": imp})
 
 
 @login_required
 @require_POST
 def import_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
     try:
         if action == "cancel":
             imports.contact_import_cancel(contact_import=imp)
@@ -112,7 +113,7 @@ def import_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @login_required
 def import_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
 
     def lines():
         buffer: list[str] = []

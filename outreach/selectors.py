@@ -23,22 +23,16 @@ from django.utils import timezone
 from outreach.inbox import hooks
 from outreach.models import Conversation, Message
 
-# Django groups whose members see every conversation (the roles issue may replace this).
-SEE_ALL_ROLES = ("manager", "admin")
 IN, OUT = Message.Direction.INBOUND, Message.Direction.OUTBOUND
-
-
-def sees_everything(user) -> bool:
-    return bool(user.is_superuser or user.groups.filter(name__in=SEE_ALL_ROLES).exists())
 
 
 def conversations_visible_to(user) -> QuerySet[Conversation]:
     """The one place that decides which conversations a user may see or act on.
 
-    A rep sees conversations with contacts they own or that are assigned to them; managers
-    and admins (by group) see all. Every inbox view goes through here.
+    Delegates to outreach/access.py, the single source of row scoping for every interface:
+    a rep sees conversations with contacts they own or assigned to them, a manager their
+    team's, an admin all. Every inbox view goes through here.
     """
-    # Delegates to the single source of row scoping for every interface (roles, issue 9).
     from outreach.access import conversations_visible_to as scoped
 
     return scoped(user)
