@@ -12,6 +12,7 @@ from contacts.models import Contact
 from contacts.services import contact_opt_out
 from outreach.audit import audit_record
 from outreach.channels import get_channel
+from outreach.media import attachment_problems
 from outreach.models import Message
 
 E = Enrollment.State
@@ -66,6 +67,10 @@ def campaign_launch_check(*, campaign: Campaign) -> tuple[list[str], list[str]]:
                 f"Step {step.position} sends on {step.get_channel_display()}, "
                 "but the campaign has no sender account for it."
             )
+        # Sizes and types each platform accepts (outreach/media.py).
+        attachments = step.template.attachments if step.template_id else []
+        for problem in attachment_problems(step.channel, attachments):
+            problems.append(f"Step {step.position}: {problem}")
     report = campaign_lint(campaign=campaign)
     problems += [i.text for i in report.errors]
     return problems, [i.text for i in report.warnings]

@@ -110,6 +110,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded media library files (outreach.MediaAsset), served to platforms under PUBLIC_URL.
+MEDIA_ROOT = VAR_DIR
+MEDIA_URL = "/files/"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

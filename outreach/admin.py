@@ -9,6 +9,7 @@ from outreach.models import (
     Conversation,
     InboundEvent,
     ManualTask,
+    MediaAsset,
     Message,
     MessageEvent,
     SenderAccount,
@@ -320,3 +321,11 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(MediaAsset)
+class MediaAssetAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "content_type", "size", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "url"]
+    readonly_fields = ["created_at"]

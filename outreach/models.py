@@ -331,3 +331,52 @@ from outreach.inbox.models import (  # noqa: E402, F401
     ConversationState,
     MessageIntent,
 )
+
+
+class MediaAsset(models.Model):
+    """An image, video, voice note, GIF or file for templates: uploaded (kept under
+    VAR_DIR/media) or a URL. Templates reference it as {"asset": <id>} in their attachments."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+        VOICE = "voice", "Voice note"
+        GIF = "gif", "GIF"
+        FILE = "file", "File"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    file = models.FileField(upload_to="media/%Y/%m/", blank=True)
+    url = models.URLField(max_length=1000, blank=True, help_text="Instead of an upload.")
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes.")
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(file="") | ~Q(url=""), name="media_asset_file_or_url"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.file and not self.size:
+            self.size = self.file.size
+        if self.file and not self.content_type:
+            self.content_type = getattr(self.file.file, "content_type", "") or ""
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if bool(self.file) == bool(self.url):
+            raise ValidationError("Upload a file or give a URL (one of them).")
+
+    @property
+    def public_url(self) -> str:
+        if self.url:
+            return self.url
+        return f"{settings.PUBLIC_URL.rstrip('/')}{self.file.url}"

@@ -26,6 +26,7 @@ from outreach.channels.base import (
     Transient,
 )
 from outreach.db import retry_on_conflict
+from outreach.media import attachment_problems, attachments_expand
 from outreach.models import (
     Conversation,
     InboundEvent,
@@ -243,6 +244,10 @@ def _claim(message_id: int) -> Claim | None:
         if reason:
             _hold(message, reason, until)
             return None
+        media_problems = attachment_problems(message.channel, message.attachments)
+        if media_problems:
+            _fail_before_send(message, f"attachment: {'; '.join(media_problems)}"[:1000])
+            return None
         decision = get_channel(message.channel).check_policy(_policy_context(message, now))
         if not decision.allowed:
             if decision.retry_at is None:
@@ -281,7 +286,7 @@ def outgoing(message: Message) -> OutgoingMessage:
         recipient_platform_id=identity.platform_user_id,
         body=message.body,
         subject=message.subject,
-        attachments=message.attachments,
+        attachments=attachments_expand(message.attachments),
         last_inbound_at=message.conversation.last_inbound_at,
         comment_id=message.conversation.comment_id,
         comment_at=message.conversation.comment_at,
