@@ -545,3 +545,4 @@ class ContactWithCampaignsAdmin(ContactAdmin):
 
 admin.site.unregister(Contact)
 admin.site.register(Contact, ContactWithCampaignsAdmin)
+from campaigns.triggers import admin as _triggers_admin  # noqa: E402, F401

@@ -19,6 +19,7 @@ urlpatterns = [
     path("templates/", include("campaigns.template_urls")),
     path("inbox/", include("outreach.inbox.urls")),
     path("pipelines/", include("campaigns.pipeline_urls")),
+    path("triggers/", include("campaigns.triggers.urls")),
     path("", include("outreach.urls")),
     path("", include("campaigns.dashboard_urls")),
 ]
