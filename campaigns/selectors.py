@@ -48,22 +48,27 @@ def intent_model():
         return None
 
 
-def interested(contact: str = "contact_id", since: str = "created_at") -> Exists | None:
+def interested(contact: str = "contact_id", since: str = "created_at") -> Q | None:
     """An enrollment whose contact sent a reply labelled interested after enrolling (a rep's
-    correction wins over the classifier's label). None when there are no intent labels."""
+    correction wins over the classifier's label), as a filter. None without intent labels.
+
+    The contact is first checked against the (small) set of contacts with such a reply, which
+    PostgreSQL hashes once; only those rows pay for the correlated date check."""
     model = intent_model()
     if model is None:
         return None
-    label = Q(corrected_label__in=POSITIVE_INTENTS) | Q(
-        corrected_label="", label__in=POSITIVE_INTENTS
+    labels = model.objects.filter(
+        Q(corrected_label__in=POSITIVE_INTENTS)
+        | Q(corrected_label="", label__in=POSITIVE_INTENTS)
     )
-    return Exists(
-        model.objects.filter(
-            label,
+    contacts = labels.values("message__conversation__identity__contact_id")
+    after_enrolling = Exists(
+        labels.filter(
             message__conversation__identity__contact_id=OuterRef(contact),
             message__created_at__gte=OuterRef(since),
         )
     )
+    return Q(**{f"{contact}__in": contacts}) & Q(after_enrolling)
 
 
 def rate(part: int | None, whole: int | None) -> float | None:
@@ -216,8 +221,7 @@ def campaigns_overview(
     }
     enrollments = Enrollment.objects.filter(campaign_id__in=ids)
     if positive is not None:
-        enrollments = enrollments.alias(positive_reply=positive)
-        agg["positive"] = Count("id", filter=Q(positive_reply=True))
+        agg["positive"] = Count("id", filter=positive)
     for r in enrollments.values("campaign_id").annotate(**agg):
         row = rows[r["campaign_id"]]
         row.enrolled, row.replied = r["enrolled"], r["replied"]
@@ -428,22 +432,26 @@ def _step_rows(campaign: Campaign, group: list[str]) -> list[dict]:
         message__sent_at__isnull=False,
     )
     sent = _sent_q()
-    last = Q(sent, is_last=True)
+    # The cheap conditions come first: PostgreSQL evaluates an aggregate's FILTER left to
+    # right, so the correlated "no later step was sent" check only runs for the few rows
+    # that replied, opted out or were interested.
+    last = Q(is_last=True)
     agg = {
         "waiting": Count("id", filter=Q(message__status__in=HELD_STATUSES)),
         "sent": Count("id", filter=sent),
         "delivered": Count("id", filter=Q(message__status__in=[M.DELIVERED, M.READ])),
-        "replied": Count("id", filter=Q(last, enrollment__state=E.REPLIED)),
+        "replied": Count("id", filter=Q(enrollment__state=E.REPLIED) & sent & last),
         "bounced": Count(
             "id", filter=Q(sent, message__status=M.FAILED, message__error_code__startswith="bounce")
         ),
-        "opted_out": Count("id", filter=Q(last, enrollment__contact__opted_out_at__isnull=False)),
+        "opted_out": Count(
+            "id", filter=Q(enrollment__contact__opted_out_at__isnull=False) & sent & last
+        ),
     }
     rows = StepSend.objects.filter(enrollment__campaign=campaign).alias(is_last=~Exists(later_sent))
     positive = interested("enrollment__contact_id", "enrollment__created_at")
     if positive is not None:
-        rows = rows.alias(positive_reply=positive)
-        agg["positive"] = Count("id", filter=Q(last, positive_reply=True))
+        agg["positive"] = Count("id", filter=sent & positive & last)
     return list(rows.values(*group).annotate(**agg).order_by(*group))
 
 
@@ -505,10 +513,8 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         "bounced": Count("id", filter=Q(state=E.FAILED, hold_reason__contains="bounce")),
     }
     if positive is not None:
-        agg["interested"] = Count("id", filter=Q(positive_reply=True))
-        e = enrollments.alias(positive_reply=positive).aggregate(**agg)
-    else:
-        e = enrollments.aggregate(**agg)
+        agg["interested"] = Count("id", filter=positive)
+    e = enrollments.aggregate(**agg)
     reached = StepSend.objects.filter(enrollment__campaign=campaign).aggregate(
         contacted=Count("enrollment_id", distinct=True, filter=_sent_q()),
         delivered=Count(
