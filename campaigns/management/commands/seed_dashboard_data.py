@@ -36,7 +36,7 @@ CREATE TEMP TABLE seed_e AS
 SELECT i,
        k,
        (%(campaigns)s::bigint[])[k + 1] AS campaign_id,
-       (%(senders)s::bigint[])[(k * 3 + i %% 3) %% %(n_senders)s + 1] AS sender_id,
+       (%(senders)s::bigint[])[((k * 3 + i %% 3) %% %(n_senders)s + 1)::int] AS sender_id,
        CASE WHEN r < 8 THEN 'replied' WHEN r < 12 THEN 'active' WHEN r < 14 THEN 'waiting'
             WHEN r < 15 THEN 'failed' WHEN r < 16 THEN 'stopped' WHEN r < 17 THEN 'paused'
             ELSE 'completed' END AS state,
@@ -47,7 +47,7 @@ SELECT i,
 FROM (
     SELECT i, (i * 7919 + 13) %% 100 AS r,
            least(floor(%(n_campaigns)s * {H.format(i="i")} ^ 2)::int, %(n_campaigns)s - 1) AS k
-    FROM generate_series(0, %(n)s - 1) AS i
+    FROM generate_series(0::bigint, %(n)s - 1) AS i
 ) s
 """
 
@@ -368,7 +368,8 @@ class Command(BaseCommand):
             INSERT INTO campaigns_deal (id, contact_id, pipeline_id, stage_id, campaign_id,
                 value, created_at, updated_at)
             SELECT %(g0)s + r.rn + 1, %(c0)s + r.i + 1, %(pipeline)s,
-                   (ARRAY[%(open)s, %(won)s, %(lost)s]::bigint[])[r.rn %% 3 + 1], e.campaign_id,
+                   (ARRAY[%(open)s, %(won)s, %(lost)s]::bigint[])[(r.rn %% 3 + 1)::int],
+                   e.campaign_id,
                    1000 + (r.rn %% 50) * 100, r.at, r.at
             FROM seed_r r JOIN seed_e e ON e.i = r.i
             WHERE r.rn %% 10 < 4
