@@ -10,6 +10,7 @@ from django.forms.models import model_to_dict
 
 from campaigns.models import Deal, Enrollment
 from contacts.models import ConsentRecord, Contact, ContactImportError, Identity, Suppression
+from contacts.services import erased_suppressions_add
 from outreach.models import Conversation, InboundEvent, Message
 
 ERASED = "erased"
@@ -83,11 +84,13 @@ def contact_erase(*, contact: Contact) -> Contact:
 
     Enrollments, messages, deals and consent rows stay (campaign stats do not change);
     names, addresses, handles, message bodies, notes and raw payloads are blanked.
-    Suppression entries for the contact's addresses are removed as well: they are
-    personal data too, and the contact record stays opted out.
+    Suppression entries for the contact's addresses are removed as well (they are
+    personal data too); a peppered hash of each address stays instead, which the send path
+    and imports check, so the erased person is never contacted again.
     """
     values = _personal_values(contact)
-    identities = Identity.objects.filter(contact=contact)
+    identities = Identity.objects.filter(contact=contact).exclude(value__startswith=ERASED)
+    erased_suppressions_add(identities=identities)
     Suppression.objects.filter(value__in=identities.values("value")).delete()
     for identity in identities:
         # Identity values are unique per channel; the id keeps the placeholder unique.

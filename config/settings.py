@@ -209,6 +209,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Keys for credentials at rest (Fernet). First key encrypts; all keys decrypt, so a new key
 # can be prepended and old rows re-encrypted with `manage.py rotate_credentials`.
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS", [])
+# Pepper of the hashed suppressions an erasure leaves behind; set it apart from SECRET_KEY
+# so rotating SECRET_KEY does not forget who must never be contacted again.
+SUPPRESSION_PEPPER = env_str("SUPPRESSION_PEPPER", SECRET_KEY)
 # Seconds after which a queued message whose Celery task never ran is offered again.
 REQUEUE_AFTER = env_float("REQUEUE_AFTER", 120.0, minimum=0.1)
 # Seconds after which a send that never recorded its outcome is marked "unknown".

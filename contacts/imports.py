@@ -31,6 +31,7 @@ from contacts.csv_import import (
 )
 from contacts.import_writer import TagCache, write_batch
 from contacts.models import Contact, ContactImport, ContactImportError, Identity, SavedMapping
+from contacts.services import erased_suppressions_apply
 from contacts.signals import contacts_imported
 
 log = logging.getLogger(__name__)
@@ -295,6 +296,7 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
         try:
             with transaction.atomic():
                 result = write_batch(imp, rows, tags)
+                erased_suppressions_apply(contact_ids=result.contact_ids)
                 all_errors = sorted(errors + result.errors, key=lambda e: e.line)
                 failed = len({e.line for e in all_errors})
                 _store_errors(imp, all_errors)

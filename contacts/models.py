@@ -156,6 +156,18 @@ class Suppression(models.Model):
         return f"{self.value} ({self.get_channel_display() or 'all channels'})"
 
 
+class ErasedSuppression(models.Model):
+    """What an erasure leaves of a person's addresses: a peppered SHA-256 of channel and
+    value (contacts.services.suppression_digest), so an erased person is never contacted
+    again, even when re-imported, while no plaintext remains."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"erased address {self.digest[:12]}…"
+
+
 class SavedMapping(models.Model):
     """A column mapping kept for the next file from the same source ("HubSpot export")."""
 

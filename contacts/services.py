@@ -1,9 +1,49 @@
+import hashlib
+import hmac
+
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from contacts.models import ConsentRecord, Contact, Identity, Suppression
+from contacts.models import ConsentRecord, Contact, ErasedSuppression, Identity, Suppression
 from contacts.signals import contact_opted_out
+
+ERASED_SOURCE = "suppressed after erasure"
+
+
+def suppression_digest(channel: str, value: str) -> str:
+    """Peppered SHA-256 (HMAC) of one normalized address on one channel."""
+    message = f"{channel}:{value.strip().casefold()}".encode()
+    return hmac.new(settings.SUPPRESSION_PEPPER.encode(), message, hashlib.sha256).hexdigest()
+
+
+def erased_suppressions_add(*, identities) -> None:
+    """Remember, hashed only, that these addresses belong to an erased person."""
+    ErasedSuppression.objects.bulk_create(
+        [ErasedSuppression(digest=suppression_digest(i.channel, i.value)) for i in identities],
+        ignore_conflicts=True,
+    )
+
+
+def erased_suppressions_apply(*, contact_ids) -> int:
+    """Opt out the identities of these (just imported) contacts whose address was erased
+    before; returns how many. One query when nobody was ever erased."""
+    if not ErasedSuppression.objects.exists():
+        return 0
+    candidates = {
+        suppression_digest(channel, value): pk
+        for pk, channel, value in Identity.objects.filter(
+            contact_id__in=contact_ids, opted_out_at__isnull=True
+        ).values_list("pk", "channel", "value")
+    }
+    hits = ErasedSuppression.objects.filter(digest__in=list(candidates)).values_list(
+        "digest", flat=True
+    )
+    ids = [candidates[d] for d in hits]
+    return Identity.objects.filter(pk__in=ids).update(
+        opted_out_at=timezone.now(), opt_out_source=ERASED_SOURCE
+    )
 
 
 def identity_block_reason(*, identity: Identity) -> str:
@@ -17,6 +57,9 @@ def identity_block_reason(*, identity: Identity) -> str:
     ).first()
     if suppressed:
         return f"suppressed: {suppressed.reason or 'on the suppression list'}"
+    digest = suppression_digest(identity.channel, identity.value)
+    if ErasedSuppression.objects.filter(digest=digest).exists():
+        return "suppressed: this address belongs to an erased contact"
     return ""
 
 
