@@ -152,9 +152,13 @@ def test_pause_and_resume_campaign_from_the_admin(staff_client):
     camp.status = Campaign.Status.RUNNING
     camp.save()
     url = reverse("admin:campaigns_campaign_changelist")
-    staff_client.post(url, {"action": "pause", "_selected_action": [camp.pk]})
+    asked = staff_client.post(url, {"action": "pause", "_selected_action": [camp.pk]})
+    assert 'will-change">1</strong> of 1 selected row' in asked.content.decode()
+    camp.refresh_from_db()
+    assert camp.status == Campaign.Status.RUNNING
+    staff_client.post(url, {"action": "pause", "_selected_action": [camp.pk], "confirm": "yes"})
     camp.refresh_from_db()
     assert camp.status == Campaign.Status.PAUSED
-    staff_client.post(url, {"action": "resume", "_selected_action": [camp.pk]})
+    staff_client.post(url, {"action": "resume", "_selected_action": [camp.pk], "confirm": "yes"})
     camp.refresh_from_db()
     assert camp.status == Campaign.Status.RUNNING
