@@ -1,6 +1,7 @@
 import contextlib
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,15 @@ import redis
 from django.conf import settings
 
 from tests.processes import Proc, celery_worker, child_env
+
+
+def pytest_configure(config):
+    # A SIGTERM (a CI time-out, `timeout pytest`) becomes a KeyboardInterrupt, so fixtures
+    # still stop the worker and dispatcher processes they started instead of orphaning them.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_collection_modifyitems(config, items):
