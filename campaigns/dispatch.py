@@ -193,8 +193,11 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 for (e, step, variant, _), m in zip(planned, created, strict=True)
             ]
         )
-        if newly_sticky:
-            Enrollment.objects.bulk_update(newly_sticky, ["sender"])
+        by_sender: dict[int, list[int]] = defaultdict(list)
+        for e in newly_sticky:
+            by_sender[e.sender_id].append(e.id)
+        for sender_id, ids_ in by_sender.items():  # one UPDATE per sender, not a huge CASE
+            Enrollment.objects.filter(id__in=ids_).update(sender_id=sender_id)
         if completed:
             Enrollment.objects.filter(id__in=completed).update(
                 state=E.COMPLETED, hold_reason="all steps done"
