@@ -23,7 +23,9 @@ PRODUCTION = {
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    env = {**os.environ, **PRODUCTION}
+    # The browser fixture sets DJANGO_ALLOW_ASYNC_UNSAFE in this process; production does not.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(PRODUCTION)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
