@@ -58,8 +58,7 @@ def interested(contact: str = "contact_id", since: str = "created_at") -> Q | No
     if model is None:
         return None
     labels = model.objects.filter(
-        Q(corrected_label__in=POSITIVE_INTENTS)
-        | Q(corrected_label="", label__in=POSITIVE_INTENTS)
+        Q(corrected_label__in=POSITIVE_INTENTS) | Q(corrected_label="", label__in=POSITIVE_INTENTS)
     )
     contacts = labels.values("message__conversation__identity__contact_id")
     after_enrolling = Exists(
@@ -455,10 +454,13 @@ def _step_rows(campaign: Campaign, group: list[str]) -> list[dict]:
     return list(rows.values(*group).annotate(**agg).order_by(*group))
 
 
+STEP_FIGURES = ("waiting", "sent", "delivered", "replied", "bounced", "opted_out")
+
+
 def _stats(label: str, channel: str, r: dict | None) -> StepStats:
     s = StepStats(label=label, channel=channel)
     if r:
-        for k in ("waiting", "sent", "delivered", "replied", "bounced", "opted_out"):
+        for k in STEP_FIGURES:
             setattr(s, k, r[k])
         s.positive = r.get("positive")
     return s
@@ -481,7 +483,7 @@ def sender_next_slot(sender: SenderAccount, now: datetime) -> tuple[datetime | N
 
 
 def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Dashboard:
-    """Fourteen queries, whatever the size of the campaign."""
+    """Thirteen queries, whatever the size of the campaign."""
     now = now or timezone.now()
     positive = interested()
     steps = list(
@@ -489,7 +491,16 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         .select_related("template")
         .order_by("position")
     )
-    by_step = {r["step_id"]: r for r in _step_rows(campaign, ["step_id"])}
+    # One pass per (step, variant); a step's figures are the sums of its variants' (every
+    # figure is a plain count), so the big join runs once, not twice.
+    variant_rows = _step_rows(campaign, ["step_id", "variant_id", "variant__label"])
+    by_step: dict[int, dict] = {}
+    for r in variant_rows:
+        total = by_step.setdefault(r["step_id"], dict.fromkeys(STEP_FIGURES, 0))
+        for k in STEP_FIGURES:
+            total[k] += r[k]
+        if "positive" in r:
+            total["positive"] = total.get("positive", 0) + r["positive"]
     step_stats = [
         _stats(f"{s.position}. {s.template.name}", s.get_channel_display(), by_step.get(s.id))
         for s in steps
@@ -501,7 +512,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             step_by_id[r["step_id"]].get_channel_display(),
             r,
         )
-        for r in _step_rows(campaign, ["step_id", "variant_id", "variant__label"])
+        for r in variant_rows
         if r["variant_id"] is not None and r["step_id"] in step_by_id
     ]
 
