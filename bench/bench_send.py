@@ -2,7 +2,8 @@
 processes on the real broker, from campaign launch until every message is sent; versus N
 no-op Celery tasks (each only INCRs a Redis counter) on the same broker and workers, in the
 same run. BENCH_SEND_MESSAGES sets N (default 10,000), BENCH_SEND_SENDERS the number of
-sender accounts (default 200: one send in flight per sender)."""
+sender accounts (default 200: one send in flight per sender); BENCH_SEND_POOL and
+BENCH_SEND_CONCURRENCY the workers' pool (default prefork, 1 each), the same for both runs."""
 
 import contextlib
 import os
@@ -60,7 +61,7 @@ def start_worker(name: str, env: dict[str, str], log_dir: Path) -> Proc:
             "--loglevel",
             "WARNING",  # no log line per task
             "--concurrency",
-            "1",
+            os.environ.get("BENCH_SEND_CONCURRENCY", "1"),
             "--pool",
             os.environ.get("BENCH_SEND_POOL", "prefork"),
             "--without-mingle",
