@@ -4,7 +4,7 @@ enrollment; 200 campaigns), against the 300 ms target.
 
 Each page is requested through Django's test Client, logged in as a staff user: one warm-up,
 then the median of 20 requests. The campaign shown is the biggest one (worst case). The table
-row is in pages per second (1000 / median ms) against the target's 3.33/s (300 ms), so its ratio
+row is in pages per minute (60,000 / median ms) against the target's 200/min (300 ms), so its ratio
 is 300 ms / our median (>= 1.0: target met); the milliseconds and the page's query count are
 printed above the table.
 """
@@ -79,4 +79,6 @@ def run():
                 f", {queries} queries; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            yield Row(f"dashboards: {label}", 1000 / median, 1000 / TARGET_MS, "p/s", target=1.0)
+            yield Row(
+                f"dashboards: {label}", 60_000 / median, 60_000 / TARGET_MS, "p/m", target=1.0
+            )
