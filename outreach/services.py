@@ -73,22 +73,21 @@ def conversations_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Conv
 
 
 def messages_create(messages: list[Message]) -> list[Message]:
-    """Insert queued outbound messages in bulk.
+    """Insert queued outbound messages, each with the first entry of its history, in bulk.
 
-    Messages for channels no platform lets us automate get a manual task for a rep. The
-    history starts at the first change after creation (created_at records the "queued").
+    Messages for channels no platform lets us automate get a manual task for a rep.
     """
     manual_channels = {ch for ch in {m.channel for m in messages} if not get_channel(ch).automated}
     for m in messages:
         if m.channel in manual_channels:
             m.hold_reason = MANUAL_HOLD
     created = Message.objects.bulk_create(messages)
-    manual = [m for m in created if m.channel in manual_channels]
+    MessageEvent.objects.bulk_create(
+        [MessageEvent(message=m, status=m.status, detail=m.hold_reason) for m in created]
+    )
+    manual = [ManualTask(message=m) for m in created if m.channel in manual_channels]
     if manual:
-        ManualTask.objects.bulk_create([ManualTask(message=m) for m in manual])
-        MessageEvent.objects.bulk_create(
-            [MessageEvent(message=m, status=m.status, detail=MANUAL_HOLD) for m in manual]
-        )
+        ManualTask.objects.bulk_create(manual)
     return created
 
 
