@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from contacts.access import contacts_visible_to, visible_owner_ids
-from outreach.models import Conversation, Message, SenderAccount
+from outreach.models import Conversation, MediaAsset, Message, SenderAccount
 
 
 def conversations_visible_to(user) -> QuerySet[Conversation]:
@@ -30,3 +30,14 @@ def senders_visible_to(user) -> QuerySet[SenderAccount]:
     if ids is None:
         return qs
     return qs.filter(Q(owner__isnull=True) | Q(owner_id__in=ids))
+
+
+def media_assets_visible_to(user) -> QuerySet[MediaAsset]:
+    """The media library has no owner: all of it for active staff with the view permission
+    for media assets (admins; managers and reps are not given it), none for anyone else."""
+    qs = MediaAsset.objects.all()
+    if visible_owner_ids(user) == set():  # anonymous or inactive
+        return qs.none()
+    if not (user.is_staff and user.has_perm("outreach.view_mediaasset")):
+        return qs.none()
+    return qs

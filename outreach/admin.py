@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
 
 from outreach.admin_confirm import action_confirmation, action_confirmed
 from outreach.fields import mask
+from outreach.media import upload_check
 from outreach.models import (
     AuditEntry,
     Conversation,
@@ -323,8 +325,46 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
+class MediaAssetForm(forms.ModelForm):
+    """An upload is judged by its bytes (outreach.media.upload_check): the stored content
+    type and size are what the file is, not what its name or the browser said."""
+
+    url = forms.URLField(
+        required=False, max_length=1000, assume_scheme="https", help_text="Instead of an upload."
+    )
+
+    class Meta:
+        model = MediaAsset
+        fields = ["name", "kind", "file", "url", "size", "content_type"]
+        help_texts = {
+            "size": "Bytes. Filled in from an upload.",
+            "content_type": "Filled in from an upload's content; give it for a URL.",
+        }
+
+    def clean(self):
+        data = super().clean()
+        upload, kind = data.get("file"), data.get("kind")
+        new_upload = isinstance(upload, UploadedFile)
+        edited = {"kind", "content_type", "size"} & set(self.changed_data)
+        if not kind or not upload or not (new_upload or edited):
+            return data
+        try:
+            if new_upload:
+                ctype = upload_check(kind, upload)
+            else:  # kind or type edited: judged again from the stored file's bytes
+                with upload.open("rb") as stored:
+                    ctype = upload_check(kind, stored)
+        except ValueError as e:
+            self.add_error("file", str(e))
+            return data
+        data["content_type"] = self.instance.content_type = ctype
+        data["size"] = self.instance.size = upload.size
+        return data
+
+
 @admin.register(MediaAsset)
 class MediaAssetAdmin(admin.ModelAdmin):
+    form = MediaAssetForm
     list_display = ["name", "kind", "content_type", "size", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "url"]

@@ -102,3 +102,163 @@ def attachment_problems(channel: str, attachments: list[dict[str, Any]]) -> list
         if types is not None and ctype and ctype not in types:
             problems.append(f"{name}: {channel} takes {a['type']} as {', '.join(sorted(types))}")
     return problems
+
+
+# --- Uploads: what a file is, judged by its first bytes (never by its name or the type the
+# browser declared), and how big it may be. ---
+
+# Per kind: the content types an upload of that kind may turn out to be.
+UPLOAD_TYPES: dict[str, set[str]] = {
+    "image": {"image/jpeg", "image/png", "image/gif", "image/webp"},
+    "gif": {"image/gif", "video/mp4"},
+    "video": {"video/mp4", "video/quicktime", "video/3gpp"},
+    "audio": {"audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr"},
+    "voice": {"audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr"},
+    "file": {
+        "application/pdf",
+        "application/rtf",
+        "text/plain",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    },
+}
+# Per kind: the largest any channel takes; bigger uploads could never be sent anywhere.
+UPLOAD_MAX: dict[str, int] = {
+    kind: max(limits[kind][0] for limits in LIMITS.values() if kind in limits) for kind in KINDS
+}
+_OLE_BY_EXT = {
+    "doc": "application/msword",
+    "xls": "application/vnd.ms-excel",
+    "ppt": "application/vnd.ms-powerpoint",
+}
+_OOXML_BY_DIR = {
+    "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_MARKUP = (b"<!doctype", b"<html", b"<script", b"<svg", b"<?xml", b"<body", b"<head", b"<iframe")
+
+
+def _zip_document_type(fileobj) -> str | None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(fileobj) as z:
+            names = z.namelist()
+            if "mimetype" in names:
+                odf = z.read("mimetype")[:100].decode("ascii", "replace").strip()
+                return odf if odf in UPLOAD_TYPES["file"] else None
+            if "[Content_Types].xml" in names:
+                for prefix, ctype in _OOXML_BY_DIR.items():
+                    if any(n.startswith(prefix) for n in names):
+                        return ctype
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, NotImplementedError):
+        return None
+    return None
+
+
+def sniff_content_type(fileobj, name: str = "") -> str | None:
+    """The content type the file's bytes show, or None when they match nothing we take.
+
+    ``name`` only chooses between formats the bytes cannot tell apart (the old Office
+    formats share one container); it never makes a file pass on its own."""
+    fileobj.seek(0)
+    head = fileobj.read(4096)
+    fileobj.seek(0)
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "video/quicktime"
+        if brand in (b"M4A ", b"M4B "):
+            return "audio/mp4"
+        if brand[:3] in (b"3gp", b"3g2"):
+            return "video/3gpp"
+        return "video/mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"pnot"):
+        return "video/quicktime"  # QuickTime files from before the ftyp atom
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head.startswith(b"ID3"):
+        return "audio/mpeg"
+    if head.startswith(b"#!AMR\n"):
+        return "audio/amr"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "audio/aac"  # ADTS frame: sync bits, layer 00
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+        return "audio/mpeg"  # MPEG audio frame: sync bits, layer I-III
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"{\\rtf"):
+        return "application/rtf"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _OLE_BY_EXT.get(name.rsplit(".", 1)[-1].lower()) if "." in name else None
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_document_type(fileobj)
+    return _text_type(head)
+
+
+def _text_type(head: bytes) -> str | None:
+    """Plain text: valid UTF-8 without NULs or control bytes, and not markup (an HTML page
+    named notes.txt is not a text file)."""
+    if not head or b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut by the 4 KB window
+            return None
+        text = head[: e.start].decode("utf-8")
+    if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text):
+        return None
+    lowered = text.lstrip("\ufeff \t\r\n").lower().encode()
+    if lowered.startswith(b"<") or any(tag in lowered for tag in _MARKUP):
+        return None
+    return "text/plain"
+
+
+_DESCRIBE = {
+    "image": "a JPEG, PNG, GIF or WebP image",
+    "gif": "a GIF image or an MP4 video",
+    "video": "an MP4 or QuickTime video",
+    "audio": "OGG, MP3, M4A or AAC audio",
+    "voice": "OGG, MP3, M4A or AAC audio",
+    "file": "a PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain-text document",
+}
+
+
+def upload_check(kind: str, upload) -> str:
+    """The content type of an upload of this kind, from its bytes; ValueError (with a
+    message for the person uploading) when it is not what the kind takes or too big."""
+    if kind not in UPLOAD_TYPES:
+        raise ValueError(f"Unknown kind {kind!r}.")
+    size = upload.size
+    if not size:
+        raise ValueError("The file is empty.")
+    if size > UPLOAD_MAX[kind]:
+        raise ValueError(
+            f"{_mb(size)} is over the {_mb(UPLOAD_MAX[kind])} limit for {kind} "
+            "(the largest any channel takes)."
+        )
+    ctype = sniff_content_type(upload, getattr(upload, "name", "") or "")
+    upload.seek(0)
+    if ctype not in UPLOAD_TYPES[kind]:
+        found = f"its content is {ctype}" if ctype else "its content is not a format we accept"
+        raise ValueError(
+            f"This file is not {_DESCRIBE[kind]}: {found}, whatever its name or declared type."
+        )
+    return ctype

@@ -1,15 +1,19 @@
-"""Platform webhooks and the one-click unsubscribe link. Thin: verify, store, answer."""
+"""Platform webhooks, the one-click unsubscribe link and media-library files. Thin."""
 
 import logging
 
+from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
 from outreach.channels.email import unsubscribe_address
 from outreach.inbound import inbound_items_store
+from outreach.media import UPLOAD_TYPES
 from outreach.unsubscribe import email_unsubscribe
 
 log = logging.getLogger(__name__)
@@ -58,3 +62,33 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         )
     email_unsubscribe(address=address, source="one-click unsubscribe")
     return HttpResponse(f"{address} is unsubscribed. You will get no more email from us.")
+
+
+_SERVABLE = set().union(*UPLOAD_TYPES.values())
+_INLINE = {t for t in _SERVABLE if t.split("/")[0] in ("image", "video", "audio")}
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def media_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """An uploaded media-library file, for users who may see the asset (others: 404).
+
+    Sent with the type its content showed at upload (anything else goes out as
+    application/octet-stream), nosniff, as an attachment unless it is an image, video or
+    audio, and a sandboxing CSP so that nothing in it can run on this origin."""
+    asset = get_object_or_404(media_assets_visible_to(request.user).exclude(file=""), pk=pk)
+    ctype = asset.content_type if asset.content_type in _SERVABLE else "application/octet-stream"
+    try:
+        handle = asset.file.open("rb")
+    except FileNotFoundError:
+        return HttpResponse("The file is missing from storage.", status=404)
+    response = FileResponse(
+        handle,
+        content_type=ctype,
+        as_attachment=ctype not in _INLINE,
+        filename=asset.file.name.rsplit("/", 1)[-1],
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
