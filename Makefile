@@ -57,6 +57,10 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
+## Type check (django-stubs). Not yet part of `lint`: it still reports errors to fix.
+typecheck: $(STAMP)
+	DEBUG=true $(BIN)/mypy contacts outreach campaigns config
+
 bench: $(STAMP)
 	scripts/services.sh
 	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
