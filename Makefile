@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dmengine
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run demo-reply test test-sqlite lint bench install
+.PHONY: run demo-reply test test-sqlite lint typecheck bench install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
