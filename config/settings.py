@@ -125,9 +125,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Uploaded media library files (outreach.MediaAsset), served to platforms under PUBLIC_URL.
+# Uploaded media library files (outreach.MediaAsset): stored outside any web root, served by
+# a view to users who may see them, and to platforms through signed links that expire.
 MEDIA_ROOT = VAR_DIR
 MEDIA_URL = "/files/"
+MEDIA_LINK_MAX_AGE = env_int("MEDIA_LINK_MAX_AGE", 7 * 86400, minimum=60)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

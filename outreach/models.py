@@ -377,6 +377,13 @@ class MediaAsset(models.Model):
 
     @property
     def public_url(self) -> str:
+        """What a platform fetches: the URL as given, or a signed link to the upload that
+        works without a login until it expires (MEDIA_LINK_MAX_AGE)."""
         if self.url:
             return self.url
-        return f"{settings.PUBLIC_URL.rstrip('/')}{self.file.url}"
+        from django.core.signing import TimestampSigner
+        from django.urls import reverse
+
+        sig = TimestampSigner(salt="outreach.media").sign(str(self.pk)).split(":", 1)[1]
+        path = reverse("outreach:media_file", args=[self.pk])
+        return f"{settings.PUBLIC_URL.rstrip('/')}{path}?sig={sig}"

@@ -2,7 +2,9 @@
 
 import logging
 
-from django.contrib.auth.decorators import login_required
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.signing import BadSignature, TimestampSigner
 from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -14,6 +16,7 @@ from outreach.channels import get_channel
 from outreach.channels.email import unsubscribe_address
 from outreach.inbound import inbound_items_store
 from outreach.media import UPLOAD_TYPES
+from outreach.models import MediaAsset
 from outreach.unsubscribe import email_unsubscribe
 
 log = logging.getLogger(__name__)
@@ -68,15 +71,32 @@ _SERVABLE = set().union(*UPLOAD_TYPES.values())
 _INLINE = {t for t in _SERVABLE if t.split("/")[0] in ("image", "video", "audio")}
 
 
-@login_required
+def _signed_for(pk: int, sig: str) -> bool:
+    """A platform fetching an attachment has no login: the link carries a signature."""
+    try:
+        TimestampSigner(salt="outreach.media").unsign(
+            f"{pk}:{sig}", max_age=settings.MEDIA_LINK_MAX_AGE
+        )
+    except BadSignature:
+        return False
+    return True
+
+
 @require_http_methods(["GET", "HEAD"])
 def media_file(request: HttpRequest, pk: int) -> HttpResponse:
-    """An uploaded media-library file, for users who may see the asset (others: 404).
+    """An uploaded media-library file, for users who may see the asset (others: 404), or for
+    anyone holding an unexpired signed link (the platforms that fetch attachments).
 
     Sent with the type its content showed at upload (anything else goes out as
     application/octet-stream), nosniff, as an attachment unless it is an image, video or
     audio, and a sandboxing CSP so that nothing in it can run on this origin."""
-    asset = get_object_or_404(media_assets_visible_to(request.user).exclude(file=""), pk=pk)
+    if _signed_for(pk, request.GET.get("sig", "")):
+        visible = MediaAsset.objects.all()
+    elif not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    else:
+        visible = media_assets_visible_to(request.user)
+    asset = get_object_or_404(visible.exclude(file=""), pk=pk)
     ctype = asset.content_type if asset.content_type in _SERVABLE else "application/octet-stream"
     try:
         handle = asset.file.open("rb")

@@ -323,3 +323,15 @@ def test_a_png_renamed_csv_is_refused_and_imports_nothing(admin_client):
     assert imp.message == "This is a PNG image, not a CSV file."
     assert b"This is a PNG image, not a CSV file." in response.content
     assert Contact.objects.count() == 0
+
+
+def test_a_platform_fetches_an_attachment_through_its_signed_link_without_a_login(client, assets):
+    png, _, _ = assets
+    url = png.public_url.split(django_settings.PUBLIC_URL.rstrip("/"), 1)[1]
+    fetched = client.get(url)
+    assert fetched.status_code == 200
+    assert fetched["Content-Type"] == "image/png"
+    tampered = client.get(url[:-2] + ("AA" if not url.endswith("AA") else "BB"))
+    assert tampered.status_code == 302  # no valid signature: a login is needed
+    other = client.get(url.replace(f"/files/{png.pk}/", f"/files/{png.pk + 1}/"))
+    assert other.status_code == 302  # a signature opens only its own file
