@@ -6,8 +6,10 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
 
     def ready(self) -> None:
-        from campaigns import receivers  # noqa: F401  (connects to outreach's signal)
-        from campaigns import webhook_receivers
+        from campaigns import (
+            receivers,  # noqa: F401  (connects to outreach's signal)
+            webhook_receivers,
+        )
 
         webhook_receivers.connect_intent_signal()
         # After admin autodiscovery (django.contrib.admin is earlier in INSTALLED_APPS).

@@ -274,14 +274,14 @@ class DealStageChange(models.Model):
 
 # Kept in its own module; imported here so Django registers the models with this app.
 from campaigns.pipeline_models import StageRule  # noqa: E402, F401
-from campaigns.webhook_models import (  # noqa: E402, F401
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookSubscriber,
-)
 from campaigns.triggers.models import (  # noqa: E402, F401
     CaptureRequest,
     StepOptions,
     Trigger,
     TriggerFire,
+)
+from campaigns.webhook_models import (  # noqa: E402, F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscriber,
 )
