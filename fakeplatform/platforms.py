@@ -13,6 +13,8 @@ Control API (tests and the demo):
   POST /_fake/say       {"platform", "user", "account", "text", "reply_to", "times",
                          "parallel"}   the user writes: window opens, signed webhook(s) go out
   POST /_fake/comment   {"platform", "user", "account", "text", "media"}  Instagram/FB comment
+  POST /_fake/comment_burst {"platform", "users", "account", "text", "media", "workers",
+                        "ago"}  many comments at once, posted concurrently; "ago" seconds old
   POST /_fake/referral  {"platform", "user", "account", "text", "ad_id", "ref", "ad_title"}
                         a click-to-message ad: the first message carries the referral
   POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
@@ -30,6 +32,7 @@ import json
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -136,6 +139,25 @@ class Platforms:
         for t in threads:
             t.join()
         return statuses
+
+    def render_comment(self, body: dict[str, Any], uid: str) -> tuple[str, bytes]:
+        """An Instagram/Facebook comment webhook; the comment is remembered for the private
+        reply (one per comment, within 7 days of when it was written)."""
+        platform, account = body["platform"], str(body["account"])
+        at = self.now() - float(body.get("ago", 0))
+        with self.lock:
+            comment_id = str(17865799348089039 + next(self.ids))
+            self.comments[comment_id] = {"user": uid, "at": at, "replied": False}
+        rendered = fixture("instagram", "comment")
+        rendered["object"] = "instagram" if platform == "instagram" else "page"
+        entry = rendered["entry"][0]
+        entry["id"], entry["time"] = account, int(at)
+        value = entry["changes"][0]["value"]
+        value.update({"id": comment_id, "text": body.get("text", "")})
+        if body.get("media"):
+            value["media"] = {"id": str(body["media"]), "media_product_type": "FEED"}
+        value["from"] = {"id": uid, "username": body.get("handle", f"user{uid}")}
+        return comment_id, json.dumps(rendered).encode()
 
     def later(self, platform: str, body: bytes, delay: float = 0.05) -> None:
         threading.Timer(delay, self.deliver, args=(platform, body)).start()
@@ -264,20 +286,21 @@ class PlatformServer(FakePlatformServer):
             )
             result = {"statuses": statuses, "body": rendered}
         elif action == "comment":
-            platform, uid, account = body["platform"], str(body["user"]), str(body["account"])
-            comment_id = str(17865799348089039 + next(p.ids))
-            p.comments[comment_id] = {"user": uid, "at": p.now(), "replied": False}
-            rendered = fixture("instagram", "comment")
-            rendered["object"] = "instagram" if platform == "instagram" else "page"
-            entry = rendered["entry"][0]
-            entry["id"], entry["time"] = account, int(p.now())
-            value = entry["changes"][0]["value"]
-            value.update({"id": comment_id, "text": body.get("text", "")})
-            if body.get("media"):
-                value["media"] = {"id": str(body["media"]), "media_product_type": "FEED"}
-            value["from"] = {"id": uid, "username": body.get("handle", f"user{uid}")}
-            statuses = p.deliver(platform, json.dumps(rendered).encode())
+            comment_id, raw = p.render_comment(body, str(body["user"]))
+            statuses = p.deliver(body["platform"], raw)
             result = {"comment_id": comment_id, "statuses": statuses}
+        elif action == "comment_burst":
+            # A viral post: one signed webhook per comment, all posted at once from a pool.
+            users = [str(u) for u in body["users"]]
+            rendered = [p.render_comment(body, uid) for uid in users]
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=int(body.get("workers", 16))) as pool:
+                statuses = list(pool.map(lambda r: p.deliver(body["platform"], r[1])[0], rendered))
+            result = {
+                "comment_ids": [cid for cid, _ in rendered],
+                "statuses": statuses,
+                "seconds": time.monotonic() - started,
+            }
         elif action == "referral":
             # A click on a click-to-message ad: the first message carries the ad's referral.
             platform, uid = body["platform"], str(body["user"])
@@ -321,7 +344,7 @@ class PlatformServer(FakePlatformServer):
     def _record(self, platform: str, path: str, auth: str, body: dict[str, Any]) -> None:
         with self.platforms.lock:
             self.platforms.outbox.append(
-                {"platform": platform, "path": path, "auth": auth, "body": body}
+                {"platform": platform, "path": path, "auth": auth, "body": body, "at": time.time()}
             )
 
     def _fail(self, handler: Handler, error: dict[str, Any]) -> None:
