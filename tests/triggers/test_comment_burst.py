@@ -23,7 +23,7 @@ N = 5000
 CAP = 25
 MIN_GAP, MAX_GAP = 0.05, 0.1
 WORKERS = 2  # Celery worker processes (more only adds contention on a 2-core machine)
-PROCESS_WITHIN = 360  # seconds for the workers to digest the burst (measured: ~17 events/s)
+PROCESS_WITHIN = 600  # seconds for the workers to digest the burst (see the report)
 PRIVATE_REPLY_LIMIT = timedelta(days=7)
 S = Message.Status
 
@@ -84,7 +84,7 @@ def test_a_burst_of_5000_comments_is_recorded_once_and_answered_at_the_paced_rat
         ticks += 1
         if processed.count() == N + 1:
             break
-        time.sleep(0.05)
+        time.sleep(0.5)  # about the beat's pace; a busier loop only slows the workers down
     timings["process 5,000 events"] = time.monotonic() - started
     print(f"processed {processed.count()} events in {timings['process 5,000 events']:.1f}s")
     assert processed.count() == N + 1, f"only {processed.count()} of {N + 1} events processed"
