@@ -183,8 +183,12 @@ class MetaChannel(BaseChannel):
             account = str(entry.get("id", ""))
             for event in entry.get("messaging") or []:
                 items.append(self._messaging_item(account, event))
+            # A change entry's "time" (Unix seconds) is when the comment was written: a late
+            # delivery must not look fresh to the 7-day private-reply rule.
+            at = entry.get("time")
+            at = float(at) if isinstance(at, int | float) else None
             for change in entry.get("changes") or []:
-                items.append(self._change_item(account, change))
+                items.append(self._change_item(account, change, at))
         return items
 
     def _messaging_item(self, account: str, event: dict[str, Any]) -> InboundItem:
@@ -249,7 +253,7 @@ class MetaChannel(BaseChannel):
                 )
         return InboundItem(kind="ignored", event_id="")
 
-    def _change_item(self, account: str, change: dict[str, Any]) -> InboundItem:
+    def _change_item(self, account: str, change: dict[str, Any], at: float | None) -> InboundItem:
         value = change.get("value") or {}
         if change.get("field") == "comments" and value.get("id"):
             sender = value.get("from") or {}
@@ -262,6 +266,7 @@ class MetaChannel(BaseChannel):
                 text=value.get("text", ""),
                 refers_to=[str(value["id"])],
                 post_id=str((value.get("media") or {}).get("id", "")),
+                occurred_at=at,
             )
         return InboundItem(kind="ignored", event_id="")
 

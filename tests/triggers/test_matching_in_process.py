@@ -2,6 +2,7 @@
 client and processed in this process (the worker path is covered end to end elsewhere)."""
 
 import copy
+import time
 
 import pytest
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def comment(n: int, text: str, *, user: str = "777", media: str = "POST1") -> dict:
     body = copy.deepcopy(fixture_json("instagram", "comment"))
     entry = body["entry"][0]
-    entry["id"] = "IG1"
+    entry["id"], entry["time"] = "IG1", int(time.time())  # written just now
     value = entry["changes"][0]["value"]
     value.update({"id": f"1786579934808{n:04d}", "text": text})
     value["from"] = {"id": user, "username": f"user{user}"}
