@@ -219,7 +219,8 @@ def test_uploads_are_stored_under_var_dir_outside_every_static_directory(admin_c
         static_dirs.append(Path(django_settings.BASE_DIR) / "static")
         for static in static_dirs:
             assert not path.is_relative_to(static.resolve()), static
-        assert not path.is_relative_to(Path(django_settings.BASE_DIR).resolve())
+        # VAR_DIR may sit inside the checkout (the default ./var, git-ignored): what matters
+        # is that no URL maps onto it, checked next.
         # MEDIA_URL itself serves nothing: the file's path is not a public address
         assert admin_client.get(asset.file.url).status_code == 404
         assert admin_client.get(f"/static/{path.name}").status_code == 404
