@@ -91,3 +91,18 @@ def test_a_failed_send_never_logs_the_token(keys, caplog, settings):
     everything = caplog.text + message.error_reason + message.hold_reason + sender.last_error
     assert TOKEN not in everything
     assert TOKEN not in "".join(str(e.detail) for e in message.events.all())
+
+
+def test_a_successful_platform_call_never_logs_its_url_with_the_token(caplog):
+    """httpx logs each request line at INFO; Telegram's API carries the token in the URL."""
+    import httpx
+
+    from fakeplatform.server import FakePlatformServer
+
+    server = FakePlatformServer().start()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            httpx.get(f"{server.url}/bot{TOKEN}/getMe", timeout=5)
+    finally:
+        server.stop()
+    assert TOKEN not in caplog.text
