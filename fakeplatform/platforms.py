@@ -19,7 +19,8 @@ Control API (tests and the demo):
                         a click-to-message ad: the first message carries the referral
   POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
   POST /_fake/start     {"user", "payload", "handle"}       Telegram: /start <payload>
-  POST /_fake/errors    {"platform", "error", "times"}      next sends fail with a fixture
+  POST /_fake/errors    {"platform", "error", "times", "after"}  the next sends (after `after`
+                                                            good ones) fail with a fixture
   GET  /_fake/outbox    every accepted platform request
   GET  /_fake/webhook_log  every webhook posted to the engine, with the engine's answer
 """
@@ -48,7 +49,7 @@ GRAPH = re.compile(r"^/(v[\d.]+)/([^/]+)/messages$")
 X_DM = re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$")
 BOT = re.compile(r"^/bot([^/]+)/(\w+)$")
 TG_METHODS = {"sendMessage", "sendPhoto", "sendVideo", "sendAudio", "sendVoice"}
-TG_METHODS |= {"sendAnimation", "sendDocument"}
+TG_METHODS |= {"sendAnimation", "sendDocument", "sendMediaGroup"}
 
 
 def fixture(platform: str, name: str) -> Any:
@@ -100,6 +101,9 @@ class Platforms:
         with self.lock:
             for e in self.errors:
                 if e["platform"] == platform and e["times"] > 0:
+                    if e.get("after", 0) > 0:  # let this many calls through first
+                        e["after"] -= 1
+                        return None
                     e["times"] -= 1
                     return fixture(platform, "errors")[e["error"]]
         return None
@@ -273,7 +277,9 @@ class PlatformServer(FakePlatformServer):
             user.update({k: v for k, v in body.items() if k not in ("platform", "id")})
         elif action == "errors":
             with p.lock:
-                p.errors.append({**body, "times": int(body.get("times", 1))})
+                p.errors.append(
+                    {**body, "times": int(body.get("times", 1)), "after": int(body.get("after", 0))}
+                )
         elif action == "say":
             platform, uid = body["platform"], str(body["user"])
             p.user(platform, uid)["last_inbound"] = p.now()
@@ -479,16 +485,40 @@ class PlatformServer(FakePlatformServer):
             return self._fail(handler, table["blocked"])
         if not user["started"]:
             return self._fail(handler, table["cant_initiate"])
+        if method == "sendMediaGroup" and (problem := _album_problem(body.get("media"))):
+            handler._json(400, {"ok": False, "error_code": 400, "description": problem})
+            return
         self._record("telegram", handler.path, token, body | {"method": method})
-        with p.lock:
-            p.tg_message_ids[chat] = p.tg_message_ids.get(chat, 0) + 1
-            message_id = p.tg_message_ids[chat]
-        result = {
-            "message_id": message_id,
-            "from": {"id": 1, "is_bot": True, "first_name": "bot"},
-            "chat": {"id": int(chat), "type": "private"},
-            "date": int(p.now()),
-        }
+
+        def sent() -> dict:
+            with p.lock:
+                p.tg_message_ids[chat] = p.tg_message_ids.get(chat, 0) + 1
+                message_id = p.tg_message_ids[chat]
+            return {
+                "message_id": message_id,
+                "from": {"id": 1, "is_bot": True, "first_name": "bot"},
+                "chat": {"id": int(chat), "type": "private"},
+                "date": int(p.now()),
+            }
+
+        if method == "sendMediaGroup":  # an album answers with one Message per item
+            handler._json(200, {"ok": True, "result": [sent() for _ in body["media"]]})
+            return
+        result = sent()
         if "text" in body:
             result["text"] = body["text"]
         handler._json(200, {"ok": True, "result": result})
+
+
+def _album_problem(media) -> str:
+    """The Bot API's rules for sendMediaGroup, with its error texts."""
+    if not isinstance(media, list) or not 2 <= len(media) <= 10:
+        return "Bad Request: wrong number of media in the album (2-10)"
+    kinds = {m.get("type") for m in media}
+    if not kinds <= {"photo", "video", "audio", "document"} or not all(
+        m.get("media") for m in media
+    ):
+        return "Bad Request: invalid media in the album"
+    if len(kinds) > 1 and not kinds <= {"photo", "video"}:
+        return "Bad Request: documents and audio can only be grouped with their own kind"
+    return ""

@@ -38,6 +38,9 @@ METHODS = {
     "gif": ("sendAnimation", "animation"),
     "file": ("sendDocument", "document"),
 }
+# Which attachments sendMediaGroup may put in one album: photos and videos mix; files and
+# audio tracks only group with their own kind; voice notes and GIFs always go alone.
+ALBUMS = {"image": "visual", "video": "visual", "file": "document", "audio": "audio"}
 
 
 def start_token(contact_id: int) -> str:
@@ -93,15 +96,53 @@ class TelegramChannel(BaseChannel):
         )
 
     def send(self, message: OutgoingMessage) -> str:
-        chat = message.recipient_platform_id
+        """One Bot API call per part; several photos/videos (or several files, or several
+        audio tracks) go as one album through sendMediaGroup, as Telegram shows them."""
         media = [a for a in message.attachments if a.get("url") and a.get("type") in METHODS]
-        if media:
-            method, fieldname = METHODS[media[0]["type"]]
-            payload: dict[str, Any] = {"chat_id": chat, fieldname: media[0]["url"]}
-            if message.body:
-                payload["caption"] = message.body
-        else:
-            method, payload = "sendMessage", {"chat_id": chat, "text": message.body}
+        parts = self.payloads(message.recipient_platform_id, message.body, media)
+        first = ""
+        for n, (method, payload) in enumerate(parts):
+            try:
+                mid = self._call(message, method, payload)
+            except ChannelError as exc:
+                if n == 0:
+                    raise
+                raise Ambiguous(f"partly sent ({n} of {len(parts)} parts): {exc.reason}") from exc
+            first = first or mid
+        return first
+
+    @staticmethod
+    def payloads(
+        chat: str, text: str, media: list[dict[str, Any]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if not media:
+            return [("sendMessage", {"chat_id": chat, "text": text})]
+        groups: list[list[dict[str, Any]]] = []
+        for a in media:
+            album = ALBUMS.get(a["type"])
+            last = groups[-1] if groups else None
+            if album and last and ALBUMS.get(last[0]["type"]) == album and len(last) < 10:
+                last.append(a)
+            else:
+                groups.append([a])
+        parts = []
+        caption = text
+        for group in groups:
+            if len(group) == 1:
+                method, fieldname = METHODS[group[0]["type"]]
+                payload: dict[str, Any] = {"chat_id": chat, fieldname: group[0]["url"]}
+                if caption:
+                    payload["caption"], caption = caption, ""
+                parts.append((method, payload))
+                continue
+            items = [{"type": METHODS[a["type"]][1], "media": a["url"]} for a in group]
+            if caption:  # an album's caption is the first item's
+                items[0]["caption"], caption = caption, ""
+            parts.append(("sendMediaGroup", {"chat_id": chat, "media": items}))
+        return parts
+
+    def _call(self, message: OutgoingMessage, method: str, payload: dict[str, Any]) -> str:
+        chat = payload["chat_id"]
         r = http.request(
             "POST",
             f"{self.base_url}/bot{message.sender_credentials}/{method}",
@@ -110,8 +151,10 @@ class TelegramChannel(BaseChannel):
         )
         data = http.json_or_empty(r)
         if r.status_code == 200 and data.get("ok"):
+            result = data["result"]
+            first = result[0] if isinstance(result, list) else result  # albums return a list
             # message_id is unique per chat only.
-            return f"{chat}:{data['result']['message_id']}"
+            return f"{chat}:{first['message_id']}"
         raise telegram_error(r)
 
     # --- inbound ---------------------------------------------------------------------

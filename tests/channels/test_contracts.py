@@ -184,6 +184,55 @@ def test_telegram_picks_the_bot_api_method_per_media_type(
     assert provider_id == "555:1"  # message ids are per chat
 
 
+def test_telegram_sends_photos_and_videos_as_one_album_with_the_text_as_caption(
+    platform_channels, control, users
+):
+    attachments = [
+        {"type": "image", "url": "https://c/1.jpg"},
+        {"type": "video", "url": "https://c/2.mp4"},
+        {"type": "image", "url": "https://c/3.jpg"},
+    ]
+    provider_id = platform_channels["telegram"].send(outgoing("telegram", attachments=attachments))
+    [sent] = control.outbox("telegram")
+    assert sent["path"] == f"/bot{BOT_TOKEN}/sendMediaGroup"
+    assert sent["body"]["media"] == [
+        {"type": "photo", "media": "https://c/1.jpg", "caption": outgoing("telegram").body},
+        {"type": "video", "media": "https://c/2.mp4"},
+        {"type": "photo", "media": "https://c/3.jpg"},
+    ]
+    assert provider_id == "555:1"
+
+
+def test_telegram_sends_every_attachment_voice_notes_and_files_on_their_own(
+    platform_channels, control, users
+):
+    attachments = [
+        {"type": "image", "url": "https://c/1.jpg"},
+        {"type": "voice", "url": "https://c/v.ogg"},
+        {"type": "file", "url": "https://c/a.pdf"},
+        {"type": "file", "url": "https://c/b.pdf"},
+    ]
+    platform_channels["telegram"].send(outgoing("telegram", attachments=attachments))
+    sent = control.outbox("telegram")
+    assert [s["body"]["method"] for s in sent] == ["sendPhoto", "sendVoice", "sendMediaGroup"]
+    assert sent[0]["body"]["caption"] == outgoing("telegram").body
+    assert "caption" not in sent[1]["body"]
+    assert [m["type"] for m in sent[2]["body"]["media"]] == ["document", "document"]
+
+
+def test_telegram_failure_after_the_first_part_is_ambiguous_not_a_resend(
+    platform_channels, control, users
+):
+    control.post("errors", platform="telegram", error="bad_gateway", after=1)
+    attachments = [
+        {"type": "voice", "url": "https://c/v.ogg"},
+        {"type": "gif", "url": "https://c/g.mp4"},
+    ]
+    with pytest.raises(Ambiguous, match="partly sent"):
+        platform_channels["telegram"].send(outgoing("telegram", attachments=attachments))
+    assert len(control.outbox("telegram")) == 1
+
+
 # --- every documented error -> the normalized error -----------------------------------------
 
 ERRORS = [
