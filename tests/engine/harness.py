@@ -147,9 +147,19 @@ def assert_delivered_exactly_once(platform: FakePlatformServer, expected: int) -
     state = platform.state
     posted_twice = {k: n for k, n in state.posts_per_key.items() if n > 1}
     assert posted_twice == {}, f"idempotency keys POSTed more than once: {posted_twice}"
-    assert len(state.deliveries) == expected
-    keys = set(Message.objects.filter(status="sent").values_list("idempotency_key", flat=True))
-    assert {d.idempotency_key for d in state.deliveries} == {str(k) for k in keys}
+    delivered = {d.idempotency_key for d in state.deliveries}
+    sent = {
+        str(k)
+        for k in Message.objects.filter(status="sent").values_list("idempotency_key", flat=True)
+    }
+    never_arrived = [
+        (m.id, m.provider_message_id, [(e.status, e.detail) for e in m.events.all()])
+        for m in Message.objects.filter(status="sent", idempotency_key__in=sent - delivered)
+    ]
+    assert (len(state.deliveries), delivered) == (expected, sent), (
+        f"{len(state.deliveries)} deliveries for {expected} messages; marked sent but never "
+        f"arrived: {never_arrived}; arrived but not marked sent: {delivered - sent}"
+    )
 
 
 def assert_limits_held(platform: FakePlatformServer, cap: int, min_gap: float) -> None:
