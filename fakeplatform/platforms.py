@@ -19,6 +19,7 @@ Control API (tests and the demo):
                         a click-to-message ad: the first message carries the referral
   POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
   POST /_fake/start     {"user", "payload", "handle"}       Telegram: /start <payload>
+  POST /_fake/slow      {"platform", "seconds"}  accept, then answer this late (WhatsApp)
   POST /_fake/errors    {"platform", "error", "times", "after"}  the next sends (after `after`
                                                             good ones) fail with a fixture
   GET  /_fake/outbox    every accepted platform request
@@ -82,6 +83,7 @@ class Platforms:
         self.outbox: list[dict[str, Any]] = []
         self.webhook_log: list[dict[str, Any]] = []
         self.tg_message_ids: dict[str, int] = {}
+        self.slow: dict[str, float] = {}  # platform -> seconds before answering
 
     def client(self) -> httpx.Client:
         if self._client is None:
@@ -211,12 +213,16 @@ class Platforms:
                 msg["reply_to_message"] = {"message_id": int(reply_to.rpartition(":")[2])}
         return body
 
-    def wa_status(self, account: str, wamid: str, to: str, status: str, error: dict | None):
+    def wa_status(
+        self, account: str, wamid: str, to: str, status: str, error: dict | None, opaque: str = ""
+    ):
         body = fixture("whatsapp", "status_failed_130472" if error else "status_sent")
         value = body["entry"][0]["changes"][0]["value"]
         value["metadata"]["phone_number_id"] = account
         st = value["statuses"][0]
         st.update({"id": wamid, "status": status, "recipient_id": to})
+        if opaque:  # the request's biz_opaque_callback_data comes back in every status
+            st["biz_opaque_callback_data"] = opaque
         st["timestamp"] = str(int(self.now()))
         if error:
             st["errors"] = [error]
@@ -268,6 +274,9 @@ class PlatformServer(FakePlatformServer):
         elif action == "reset":
             with p.lock:
                 p.reset()
+        elif action == "slow":
+            with p.lock:
+                p.slow[body["platform"]] = float(body["seconds"])
         elif action == "webhooks":
             p.webhooks[body["platform"]] = {"url": body["url"], "secret": body["secret"]}
         elif action == "accounts":
@@ -413,15 +422,8 @@ class PlatformServer(FakePlatformServer):
             return self._fail(handler, fixture("whatsapp", "errors")["bad_parameter"])
         user = p.user("whatsapp", to)
         wamid = f"wamid.FAKE{next(p.ids)}"
+        opaque = str(body.get("biz_opaque_callback_data") or "")[:512]
         self._record("whatsapp", handler.path, token, body)
-        handler._json(
-            200,
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
-                "messages": [{"id": wamid, "message_status": "accepted"}],
-            },
-        )
         # A 200 only means "accepted": the outcome follows as status webhooks.
         in_window = user["last_inbound"] is not None and p.now() < user["last_inbound"] + DAY
         errors = fixture("whatsapp", "errors")
@@ -430,13 +432,26 @@ class PlatformServer(FakePlatformServer):
             failure = errors["undeliverable"]["body"]["error"]
         elif body["type"] != "template" and not in_window:
             failure = errors["re_engagement"]["body"]["error"]
+        slow = p.slow.get("whatsapp", 0.0)
         if failure:
             error = {"code": failure["code"], "title": failure["message"]}
             error["error_data"] = failure["error_data"]
-            p.later("whatsapp", p.wa_status(account, wamid, to, "failed", error))
+            failed = p.wa_status(account, wamid, to, "failed", error, opaque)
+            p.later("whatsapp", failed, slow + 0.05)
         else:
-            p.later("whatsapp", p.wa_status(account, wamid, to, "sent", None))
-            p.later("whatsapp", p.wa_status(account, wamid, to, "delivered", None), 0.1)
+            p.later("whatsapp", p.wa_status(account, wamid, to, "sent", None, opaque), slow + 0.05)
+            delivered = p.wa_status(account, wamid, to, "delivered", None, opaque)
+            p.later("whatsapp", delivered, slow + 0.1)
+        if slow:  # accepted, but the answer comes after the client has given up
+            time.sleep(slow)
+        handler._json(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": wamid, "message_status": "accepted"}],
+            },
+        )
 
     # --- X API v2 --------------------------------------------------------------------------
 

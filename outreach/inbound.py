@@ -9,6 +9,7 @@ signals upward (outreach.signals) so campaigns can stop follow-ups.
 import dataclasses
 import logging
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -20,7 +21,7 @@ from outreach.channels.base import InboundItem
 from outreach.channels.telegram import contact_id_from_token
 from outreach.engagement import engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
-from outreach.services import conversations_for
+from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed
 
 log = logging.getLogger(__name__)
@@ -240,8 +241,33 @@ def _fail(message: Message, code: str, reason: str) -> None:
         message_status_changed.send(sender=Message, message=message, status=S.FAILED)
 
 
+def _settle(event: InboundEvent, item: InboundItem) -> bool:
+    """A status that carries our idempotency key proves a send whose answer was lost (a
+    timeout, a crash after the request) arrived: record it as sent, no review, no resend."""
+    if not item.callback_key or not item.refers_to:
+        return False
+    try:
+        key = uuid.UUID(item.callback_key)
+    except ValueError:
+        return False
+    message = Message.objects.filter(
+        channel=event.provider,
+        direction=OUT,
+        idempotency_key=key,
+        status__in=[S.SENDING, S.UNKNOWN],
+    ).first()
+    return message is not None and message_record_sent(
+        message_id=message.id, provider_message_id=item.refers_to[0]
+    )
+
+
+def _sent(event: InboundEvent, item: InboundItem) -> str:
+    return "settled a lost answer: sent" if _settle(event, item) else "sent: already known"
+
+
 def _receipt(event: InboundEvent, item: InboundItem) -> str:
     """Delivered/read only move forward; a late or out-of-order receipt never regresses."""
+    _settle(event, item)
     new, before = (
         (S.DELIVERED, [S.SENT]) if item.kind == "delivered" else (S.READ, [S.SENT, S.DELIVERED])
     )
@@ -261,6 +287,7 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
 
 def _failed(event: InboundEvent, item: InboundItem) -> str:
     """WhatsApp's late `failed` status: the 200 we got only meant "accepted"."""
+    _settle(event, item)
     ours = _ours(event.provider, item.refers_to)
     if ours is None:
         return "failed status for an unknown message"
@@ -364,6 +391,7 @@ APPLY = {
     "message": _message,
     "auto_reply": _message,
     "bounce": _message,
+    "sent": _sent,
     "delivered": _receipt,
     "read": _receipt,
     "failed": _failed,

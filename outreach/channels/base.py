@@ -108,7 +108,7 @@ ALLOWED = PolicyDecision(allowed=True)
 class InboundItem:
     """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
 
-    # message | auto_reply | bounce | echo | delivered | read | failed | start | blocked |
+    # message | auto_reply | bounce | echo | sent | delivered | read | failed | start | blocked |
     # comment | referral | ignored
     kind: str
     event_id: str  # the platform's id: unique per provider, the dedupe key
@@ -118,6 +118,9 @@ class InboundItem:
     name: str = ""
     text: str = ""
     refers_to: list[str] = field(default_factory=list)  # our provider ids it answers/reports on
+    # Our idempotency key echoed back by the platform (WhatsApp biz_opaque_callback_data): it
+    # settles a send whose answer was lost.
+    callback_key: str = ""
     attachments: list[dict[str, Any]] = field(default_factory=list)
     error_code: str = ""
     error: str = ""

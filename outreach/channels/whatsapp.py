@@ -77,6 +77,10 @@ class WhatsAppChannel(MetaChannel):
 
     def send(self, message: OutgoingMessage) -> str:
         parts = self.whatsapp_payloads(message)
+        # WhatsApp echoes biz_opaque_callback_data in the status webhooks of that message.
+        # On the last part it says "the whole message went out", so a send whose answer
+        # was lost is settled by its `sent` status instead of going to human review.
+        parts[-1] = parts[-1] | {"biz_opaque_callback_data": message.idempotency_key}
         first = ""
         for n, payload in enumerate(parts):
             try:
@@ -185,12 +189,16 @@ class WhatsAppChannel(MetaChannel):
         errors = status.get("errors") or [{}]
         ts = status.get("timestamp")
         kind = {"delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+        key = str(status.get("biz_opaque_callback_data") or "")[:64]
+        if key:  # `sent` matters only to settle a send whose answer we never got
+            kind["sent"] = "sent"
         return InboundItem(
             kind=kind.get(state, "ignored"),
             event_id=f"{status.get('id')}:{state}",
             account_id=account,
             from_id=str(status.get("recipient_id", "")),
             refers_to=[str(status.get("id"))],
+            callback_key=key,
             error_code=str(errors[0].get("code", "")) if state == "failed" else "",
             error=(errors[0].get("error_data") or {}).get("details") or errors[0].get("title", "")
             if state == "failed"

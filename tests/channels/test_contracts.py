@@ -119,6 +119,7 @@ def test_whatsapp_text_has_bearer_auth_and_the_cloud_api_body(platform_channels,
         "to": "555",
         "type": "text",
         "text": {"body": "Hi Ana, here is the deck: https://ex.com/d", "preview_url": True},
+        "biz_opaque_callback_data": "k1",  # echoed in its status webhooks
     }
 
 

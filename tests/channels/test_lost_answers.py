@@ -1,0 +1,113 @@
+"""A send whose answer was lost (the platform accepted it, our client timed out) is settled by
+the platform's own status webhook when it echoes our key: sent, never resent, no review."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from outreach.models import InboundEvent, Message, SenderAccount
+from outreach.services import conversations_for, message_send, messages_create, messages_reconcile
+from tests import factories
+from tests.channels.conftest import SECRETS
+from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.processes import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PHONE_ID = "1234567890"
+
+
+@pytest.fixture
+def whatsapp_message(settings, platform_channels, control, live_server):
+    settings.OUTREACH_CHANNELS["whatsapp"]["OPTIONS"] = {
+        **settings.OUTREACH_CHANNELS["whatsapp"]["OPTIONS"],
+        "timeout": 0.5,
+    }
+    control.post(
+        "webhooks",
+        platform="whatsapp",
+        url=f"{live_server.url}/webhooks/whatsapp/",
+        secret=SECRETS["meta"],
+    )
+    control.post("say", platform="whatsapp", user="555", account=PHONE_ID, text="hi")
+    sender = platform_sender("whatsapp", PHONE_ID)
+    identity = factories.contact(1, channels=("whatsapp",)).identities.get()
+    identity.platform_user_id = "555"
+    identity.save()
+    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    conv.last_inbound_at = timezone.now() - timedelta(minutes=5)
+    conv.save()
+    [message] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=sender,
+                channel="whatsapp",
+                direction="out",
+                status="queued",
+                body="Here is the price list you asked for",
+            )
+        ]
+    )
+    return message
+
+
+def test_whatsapp_send_with_a_lost_answer_is_settled_as_sent_by_its_status_webhook(
+    whatsapp_message, control
+):
+    control.post("slow", platform="whatsapp", seconds=1.5)
+
+    assert message_send(message_id=whatsapp_message.id) == "unknown"
+    whatsapp_message.refresh_from_db()
+    assert whatsapp_message.status == "unknown"
+
+    wait_for(
+        lambda: InboundEvent.objects.filter(provider="whatsapp").count() >= 2,
+        15,
+        message="the platform's sent and delivered statuses",
+    )
+    process_all()
+    whatsapp_message.refresh_from_db()
+    [request] = control.outbox("whatsapp")
+    assert request["body"]["biz_opaque_callback_data"] == str(whatsapp_message.idempotency_key)
+    assert whatsapp_message.status == "delivered"
+    assert whatsapp_message.provider_message_id.startswith("wamid.FAKE")
+    assert whatsapp_message.hold_reason == ""
+    assert SenderAccount.objects.get().inflight_message_id is None
+    # Nothing left for the reconciler, and nothing was sent twice.
+    assert messages_reconcile(now=timezone.now() + timedelta(hours=1)) == {
+        "sent": 0,
+        "requeued": 0,
+        "review": 0,
+    }
+    assert len(control.outbox("whatsapp")) == 1
+
+
+def _status(wamid: str, key: str) -> dict:
+    status = {"id": wamid, "status": "sent", "timestamp": "1700000000", "recipient_id": "555"}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"phone_number_id": PHONE_ID},
+        "statuses": [status | {"biz_opaque_callback_data": key}],
+    }
+    change = {"field": "messages", "value": value}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
+
+
+def test_only_a_status_carrying_the_messages_own_key_settles_it(whatsapp_message, client):
+    # A worker died after sending: the message waits for the reconciler, outcome unknown.
+    Message.objects.filter(id=whatsapp_message.id).update(
+        status="unknown", claimed_at=timezone.now(), attempts=1
+    )
+    assert deliver(client, "whatsapp", _status("wamid.A", str(uuid.uuid4()))) == 200
+    assert deliver(client, "whatsapp", _status("wamid.B", "not-a-key")) == 200
+    process_all()
+    whatsapp_message.refresh_from_db()
+    assert whatsapp_message.status == "unknown"
+
+    key = str(whatsapp_message.idempotency_key)
+    assert deliver(client, "whatsapp", _status("wamid.C", key)) == 200
+    process_all()
+    whatsapp_message.refresh_from_db()
+    assert (whatsapp_message.status, whatsapp_message.provider_message_id) == ("sent", "wamid.C")
