@@ -277,7 +277,7 @@ _webhook_secrets = {
         "app_secret": env_str("META_APP_SECRET", ""),
         "verify_token": env_str("META_VERIFY_TOKEN", ""),
     },
-    "x": {"consumer_secret": env_str("X_CONSUMER_SECRET", "")},
+    "x": {"consumer_secret": env_str("X_CONSUMER_SECRET", ""), "poll": env_bool("X_POLL", False)},
     "telegram": {"secret_token": env_str("TELEGRAM_WEBHOOK_SECRET", "")},
     "email": {"webhook_secret": env_str("EMAIL_WEBHOOK_SECRET", "")},
 }

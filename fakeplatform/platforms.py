@@ -22,6 +22,7 @@ Control API (tests and the demo):
   POST /_fake/slow      {"platform", "seconds"}  accept, then answer this late (WhatsApp)
   POST /_fake/errors    {"platform", "error", "times", "after"}  the next sends (after `after`
                                                             good ones) fail with a fixture
+  POST /_fake/accounts  {"platform": "x", "id", "token"}   whose X user access token is whose
   GET  /_fake/outbox    every accepted platform request
   GET  /_fake/webhook_log  every webhook posted to the engine, with the engine's answer
 """
@@ -48,6 +49,8 @@ VERSIONS = {"v25.0"}
 DAY = 86400.0
 GRAPH = re.compile(r"^/(v[\d.]+)/([^/]+)/messages$")
 X_DM = re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$")
+X_EPOCH = 1582838458000000000  # a real-looking DM event id to count up from
+X_HISTORY = re.compile(r"^/2/dm_conversations/with/([^/]+)/dm_events$")
 BOT = re.compile(r"^/bot([^/]+)/(\w+)$")
 TG_METHODS = {"sendMessage", "sendPhoto", "sendVideo", "sendAudio", "sendVoice"}
 TG_METHODS |= {"sendAnimation", "sendDocument", "sendMediaGroup"}
@@ -84,6 +87,8 @@ class Platforms:
         self.webhook_log: list[dict[str, Any]] = []
         self.tg_message_ids: dict[str, int] = {}
         self.slow: dict[str, float] = {}  # platform -> seconds before answering
+        self.x_tokens: dict[str, str] = {}  # X user access token -> that user's id
+        self.x_events: list[dict[str, Any]] = []  # every DM event, oldest first
 
     def client(self) -> httpx.Client:
         if self._client is None:
@@ -198,10 +203,12 @@ class Platforms:
             body = fixture("x", "dm_received")
             body["for_user_id"] = account
             event = body["direct_message_events"][0]
-            event["id"], event["created_timestamp"] = str(10**18 + n), str(int(ts * 1000))
+            # One growing id sequence for every DM event, as X snowflake ids grow with time.
+            event["id"], event["created_timestamp"] = str(X_EPOCH + n), str(int(ts * 1000))
             event["message_create"]["target"]["recipient_id"] = account
             event["message_create"]["sender_id"] = user
             event["message_create"]["message_data"]["text"] = text
+            self.x_event(event["id"], user, account, text, ts)
             body["users"] = {user: {"id": user, "name": user, "screen_name": f"user{user}"}}
         else:  # telegram
             body = fixture("telegram", "text_private_real")
@@ -212,6 +219,23 @@ class Platforms:
             if reply_to:
                 msg["reply_to_message"] = {"message_id": int(reply_to.rpartition(":")[2])}
         return body
+
+    def x_event(self, event_id: str, sender: str, recipient: str, text: str, ts: float) -> None:
+        """One DM in X's history, as GET /2/dm_events lists it."""
+        low, high = sorted([sender, recipient], key=lambda u: (len(u), u))
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+        with self.lock:
+            self.x_events.append(
+                {
+                    "id": event_id,
+                    "event_type": "MessageCreate",
+                    "text": text,
+                    "sender_id": sender,
+                    "dm_conversation_id": f"{low}-{high}",
+                    "created_at": f"{created}.{int(ts * 1000) % 1000:03d}Z",
+                    "participants": {sender, recipient},
+                }
+            )
 
     def wa_status(
         self, account: str, wamid: str, to: str, status: str, error: dict | None, opaque: str = ""
@@ -242,6 +266,9 @@ class PlatformServer(FakePlatformServer):
             handler._json(200, p.outbox)
         elif url.path == "/_fake/webhook_log":
             handler._json(200, p.webhook_log)
+        elif url.path == "/2/dm_events" or (m := X_HISTORY.match(url.path)):
+            participant = m.group(1) if url.path != "/2/dm_events" else None
+            self._x_history(handler, participant, parse_qs(url.query))
         else:
             return False
         return True
@@ -279,6 +306,9 @@ class PlatformServer(FakePlatformServer):
                 p.slow[body["platform"]] = float(body["seconds"])
         elif action == "webhooks":
             p.webhooks[body["platform"]] = {"url": body["url"], "secret": body["secret"]}
+        elif action == "accounts" and body.get("platform") == "x":
+            with p.lock:
+                p.x_tokens[str(body["token"])] = str(body["id"])
         elif action == "accounts":
             p.ig_accounts.add(str(body["id"]))
         elif action == "users":
@@ -469,16 +499,48 @@ class PlatformServer(FakePlatformServer):
         if user is None or user["last_inbound"] is None or user["blocked"]:
             return self._fail(handler, table["not_permitted"])
         self._record("x", handler.path, token, body)
+        me = p.x_tokens.get(token, "0")
+        event_id = str(X_EPOCH + next(p.ids))
+        p.x_event(event_id, me, participant, str(body.get("text", "")), p.now())
+        slow = p.slow.get("x", 0.0)
+        if slow:  # accepted, but the answer comes after the client has given up
+            time.sleep(slow)
+        low, high = sorted([me, participant], key=lambda u: (len(u), u))
         handler._json(
             201,
-            {
-                "data": {
-                    "dm_conversation_id": f"{participant}-{next(p.ids)}",
-                    "dm_event_id": str(1582838458000000000 + next(p.ids)),
-                }
-            },
+            {"data": {"dm_conversation_id": f"{low}-{high}", "dm_event_id": event_id}},
             {"x-rate-limit-limit": "200", "x-rate-limit-remaining": "199"},
         )
+
+    def _x_history(self, handler: Handler, participant: str | None, query) -> None:
+        """GET /2/dm_events and /2/dm_conversations/with/:id/dm_events: newest first, paged."""
+        p = self.platforms
+        token = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+        me = p.x_tokens.get(token)
+        if me is None:
+            return self._fail(handler, fixture("x", "errors")["unauthorized"])
+        fields = set((query.get("dm_event.fields") or [""])[0].split(",")) | {
+            "id",
+            "event_type",
+            "text",
+        }
+        with p.lock:
+            events = [
+                e
+                for e in reversed(p.x_events)
+                if me in e["participants"]
+                and (participant is None or participant in e["participants"])
+            ]
+        size = min(int((query.get("max_results") or ["100"])[0]), 100)
+        start = int((query.get("pagination_token") or ["0"])[0])
+        page = events[start : start + size]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if start + size < len(events):
+            meta["next_token"] = str(start + size)
+        body: dict[str, Any] = {"meta": meta}
+        if page:
+            body["data"] = [{k: v for k, v in e.items() if k in fields} for e in page]
+        handler._json(200, body)
 
     # --- Telegram Bot API ------------------------------------------------------------------
 

@@ -306,6 +306,7 @@ def outgoing(message: Message) -> OutgoingMessage:
         comment_id=message.conversation.comment_id,
         comment_at=message.conversation.comment_at,
         human_written=message.human_written,
+        claimed_at=message.claimed_at,
     )
 
 

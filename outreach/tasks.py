@@ -36,13 +36,35 @@ def sweep_inbound_events() -> int:
 
 @shared_task(ignore_result=True)
 def poll_mailboxes() -> int:
-    """Beat: one poll task per email sender with an IMAP host."""
+    """Beat: one poll task per email sender with an IMAP host, and per DM sender whose
+    platform is read by polling (X without webhooks)."""
+    from outreach.dmpoll import dm_poll_senders
     from outreach.mailbox import mailbox_senders
 
     ids = list(mailbox_senders().values_list("id", flat=True))
     for sender_id in ids:
         poll_mailbox.delay(sender_id)
-    return len(ids)
+    dm_ids = list(dm_poll_senders().values_list("id", flat=True))
+    for sender_id in dm_ids:
+        poll_dms.delay(sender_id)
+    return len(ids) + len(dm_ids)
+
+
+@shared_task(ignore_result=True)
+def poll_dms(sender_id: int) -> int:
+    # Safe to run twice: events are unique on the platform's event id.
+    import logging
+
+    from outreach.dmpoll import ChannelError, dm_poll, dm_poll_senders
+
+    sender = dm_poll_senders().filter(id=sender_id).first()
+    if sender is None:
+        return 0
+    try:
+        return dm_poll(sender=sender)
+    except ChannelError as exc:
+        logging.getLogger(__name__).warning("DM poll of %s: %s", sender.handle, exc.reason)
+        return 0
 
 
 @shared_task(ignore_result=True)

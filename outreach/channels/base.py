@@ -75,6 +75,8 @@ class OutgoingMessage:
     comment_id: str = ""
     comment_at: datetime | None = None
     human_written: bool = False
+    # When this attempt was claimed: a lookup searches the platform's history from here.
+    claimed_at: datetime | None = None
 
 
 @dataclass

@@ -5,8 +5,10 @@ holds every message until an inbound DM opened the conversation.
 """
 
 import json
+import re
 import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +22,7 @@ from outreach.channels.base import (
     BaseChannel,
     ChannelError,
     InboundItem,
+    LookupResult,
     OutgoingMessage,
     Permanent,
     PolicyContext,
@@ -28,6 +31,24 @@ from outreach.channels.base import (
     RateLimited,
     RecipientUnreachable,
 )
+
+URL = re.compile(r"https?://\S+")
+FIELDS = "id,text,event_type,sender_id,created_at,dm_conversation_id,attachments"
+POLL_PAGES = 10  # at most 1,000 events per poll; the cursor keeps the rest for next time
+# How far back of a claim an event can be stamped (clock skew between us and X).
+SKEW = timedelta(seconds=30)
+
+
+def _same_text(ours: str, theirs: str) -> bool:
+    """X shortens every link to t.co, so texts compare with their links blanked."""
+    return URL.sub("<link>", ours).strip() == URL.sub("<link>", theirs).strip()
+
+
+def _created(event: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(event["created_at"].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
 
 
 def x_error(response: httpx.Response, *, had_written: bool) -> ChannelError:
@@ -63,6 +84,9 @@ class XChannel(BaseChannel):
         self.base_url = (options.get("base_url") or "https://api.x.com").rstrip("/")
         self.consumer_secret = options.get("consumer_secret", "")
         self.timeout = float(options.get("timeout", 10.0))
+        # Without the enterprise Account Activity API, replies come by polling (billed per
+        # event read, so it is opt-in: OPTIONS {"poll": true}).
+        self.polls = bool(options.get("poll", False))
 
     def check_policy(self, context: PolicyContext) -> PolicyDecision:
         if context.last_inbound_at is not None:
@@ -75,9 +99,7 @@ class XChannel(BaseChannel):
         if media:
             body["attachments"] = [{"media_id": media[0]}]  # X takes one per DM
         elif any(a.get("url") for a in message.attachments):
-            body["text"] = " ".join(
-                [message.body, *[a["url"] for a in message.attachments if a.get("url")]]
-            ).strip()
+            body["text"] = self._text(message)
         participant = message.recipient_platform_id or message.recipient
         r = http.request(
             "POST",
@@ -89,6 +111,95 @@ class XChannel(BaseChannel):
         if r.status_code in (200, 201):
             return str(r.json()["data"]["dm_event_id"])
         raise x_error(r, had_written=message.last_inbound_at is not None)
+
+    def lookup(self, message: OutgoingMessage) -> LookupResult:
+        """Did a send whose answer was lost arrive? X takes no idempotency key, so look for
+        our text in the conversation's history since the claim."""
+        if message.claimed_at is None:
+            return LookupResult(found=None)
+        participant = message.recipient_platform_id or message.recipient
+        text = self._text(message)
+        since = message.claimed_at - SKEW
+        try:
+            r = http.request(
+                "GET",
+                f"{self.base_url}/2/dm_conversations/with/{participant}/dm_events",
+                headers={"Authorization": f"Bearer {message.sender_credentials}"},
+                params={"dm_event.fields": FIELDS, "event_types": "MessageCreate"},
+                timeout=self.timeout,
+            )
+        except ChannelError:
+            return LookupResult(found=None)
+        if r.status_code != 200:
+            return LookupResult(found=None)
+        data = http.json_or_empty(r)
+        events = data.get("data") or []
+        for event in events:  # newest first
+            at = _created(event)
+            if at is not None and at < since:
+                # Everything since the claim was on this page, and ours is not there.
+                return LookupResult(found=False)
+            if str(event.get("sender_id")) == message.sender_handle and _same_text(
+                text, str(event.get("text", ""))
+            ):
+                return LookupResult(found=True, provider_message_id=str(event["id"]))
+        if not (data.get("meta") or {}).get("next_token"):
+            return LookupResult(found=False)  # the whole history, and ours is not in it
+        return LookupResult(found=None)  # a busy conversation: more pages than we read
+
+    @staticmethod
+    def _text(message: OutgoingMessage) -> str:
+        if any(a.get("media_id") for a in message.attachments):
+            return message.body
+        links = [a["url"] for a in message.attachments if a.get("url")]
+        return " ".join([message.body, *links]).strip()
+
+    # --- inbound (polling fallback: GET /2/dm_events) ---------------------------------
+
+    def poll(self, *, account: str, credentials: str, after: int) -> tuple[list[InboundItem], int]:
+        """DM events newer than event id `after` (ids grow with time), oldest first, and the
+        newest id seen. The items are the same as the webhook's, so both dedupe together."""
+        events: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "dm_event.fields": FIELDS,
+            "event_types": "MessageCreate",
+            "max_results": 100,
+        }
+        for _ in range(POLL_PAGES):
+            r = http.request(
+                "GET",
+                f"{self.base_url}/2/dm_events",
+                headers={"Authorization": f"Bearer {credentials}"},
+                params=params,
+                timeout=self.timeout,
+            )
+            if r.status_code != 200:
+                raise x_error(r, had_written=True)
+            data = http.json_or_empty(r)
+            page = data.get("data") or []
+            events += [e for e in page if int(e["id"]) > after]
+            token = (data.get("meta") or {}).get("next_token")
+            if not token or any(int(e["id"]) <= after for e in page):
+                break
+            params["pagination_token"] = token
+        items = []
+        for event in sorted(events, key=lambda e: int(e["id"])):
+            if str(event.get("sender_id")) == account:
+                items.append(InboundItem(kind="echo", event_id=f"echo:{event['id']}"))
+                continue
+            at = _created(event)
+            items.append(
+                InboundItem(
+                    kind="message",
+                    event_id=str(event["id"]),
+                    account_id=account,
+                    from_id=str(event.get("sender_id", "")),
+                    text=str(event.get("text", "")),
+                    occurred_at=at.timestamp() if at else None,
+                )
+            )
+        newest = max([after, *(int(e["id"]) for e in events)])
+        return items, newest
 
     # --- inbound (Account Activity API) -----------------------------------------------
 
