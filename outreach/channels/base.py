@@ -75,6 +75,8 @@ class OutgoingMessage:
     comment_id: str = ""
     comment_at: datetime | None = None
     human_written: bool = False
+    # A public reply under this comment (Instagram/Facebook), not a message to the person.
+    public_reply_to: str = ""
 
 
 @dataclass
@@ -91,6 +93,7 @@ class PolicyContext:
     # An unanswered comment by the contact (Instagram/Messenger private reply), and when.
     comment_id: str = ""
     comment_at: datetime | None = None
+    public_reply_to: str = ""
 
 
 @dataclass
@@ -129,6 +132,9 @@ class InboundItem:
     post_id: str = ""
     subtype: str = ""  # "story_reply" | "story_mention" | ""
     referral: dict[str, Any] = field(default_factory=dict)  # {"ref", "source", "ad_id", ...}
+    # Email: every address it was delivered to (Delivered-To, To, Cc), and the From name.
+    recipients: list[str] = field(default_factory=list)
+    from_name: str = ""
 
 
 @dataclass
