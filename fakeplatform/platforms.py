@@ -19,10 +19,13 @@ Control API (tests and the demo):
                         a click-to-message ad: the first message carries the referral
   POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
   POST /_fake/start     {"user", "payload", "handle"}       Telegram: /start <payload>
-  POST /_fake/slow      {"platform", "seconds"}  accept, then answer this late (WhatsApp)
+  POST /_fake/slow      {"platform", "seconds"}  accept, then answer this late (WhatsApp, X)
   POST /_fake/errors    {"platform", "error", "times", "after"}  the next sends (after `after`
                                                             good ones) fail with a fixture
   POST /_fake/accounts  {"platform": "x", "id", "token"}   whose X user access token is whose
+  (Graph) POST /{ver}/{ig-comment-id}/replies?message=…  and  POST /{ver}/{comment-id}/comments
+        (message in the form body): a public reply under a comment -> {"id"}; our new comment
+        comes back as a signed comments webhook, as Meta sends it
   GET  /_fake/outbox    every accepted platform request
   GET  /_fake/webhook_log  every webhook posted to the engine, with the engine's answer
 """
@@ -48,6 +51,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "plat
 VERSIONS = {"v25.0"}
 DAY = 86400.0
 GRAPH = re.compile(r"^/(v[\d.]+)/([^/]+)/messages$")
+# Public comment replies: Instagram's /replies edge, a Facebook Page's /comments edge.
+COMMENT_EDGE = re.compile(r"^/(v[\d.]+)/([^/]+)/(replies|comments)$")
+EDGE_OF = {"instagram": "replies", "messenger": "comments"}
 X_DM = re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$")
 X_EPOCH = 1582838458000000000  # a real-looking DM event id to count up from
 X_HISTORY = re.compile(r"^/2/dm_conversations/with/([^/]+)/dm_events$")
@@ -158,7 +164,14 @@ class Platforms:
         at = self.now() - float(body.get("ago", 0))
         with self.lock:
             comment_id = str(17865799348089039 + next(self.ids))
-            self.comments[comment_id] = {"user": uid, "at": at, "replied": False}
+            self.comments[comment_id] = {
+                "user": uid,
+                "at": at,
+                "replied": False,
+                "platform": platform,
+                "account": account,
+                "media": str(body.get("media", "")),
+            }
         rendered = fixture("instagram", "comment")
         rendered["object"] = "instagram" if platform == "instagram" else "page"
         entry = rendered["entry"][0]
@@ -279,6 +292,8 @@ class PlatformServer(FakePlatformServer):
             return self._control(handler, url.path[len("/_fake/") :], handler._body())
         if m := GRAPH.match(url.path):
             self._graph(handler, m.group(1), m.group(2), query, handler._body())
+        elif m := COMMENT_EDGE.match(url.path):
+            self._comment_reply(handler, m.group(1), m.group(2), m.group(3), query)
         elif m := X_DM.match(url.path):
             self._x(handler, m.group(1), handler._body())
         elif m := BOT.match(url.path):
@@ -386,10 +401,11 @@ class PlatformServer(FakePlatformServer):
         handler._json(200, result)
         return True
 
-    def _record(self, platform: str, path: str, auth: str, body: dict[str, Any]) -> None:
+    def _record(self, platform: str, path: str, auth: str, body: dict[str, Any], **extra) -> None:
         with self.platforms.lock:
             self.platforms.outbox.append(
                 {"platform": platform, "path": path, "auth": auth, "body": body, "at": time.time()}
+                | extra
             )
 
     def _fail(self, handler: Handler, error: dict[str, Any]) -> None:
@@ -444,6 +460,52 @@ class PlatformServer(FakePlatformServer):
             {"recipient_id": uid, "message_id": f"m_FAKE{next(p.ids)}"},
             {"X-App-Usage": json.dumps({"call_count": 1, "total_cputime": 1, "total_time": 1})},
         )
+
+    def _comment_reply(self, handler: Handler, version: str, cid: str, edge: str, query) -> None:
+        """A public reply under a comment. Graph takes parameters from the query string or a
+        form body alike; the reply is a new comment by the account, announced by webhook."""
+        p = self.platforms
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length).decode() if length else ""
+        form = {k: v[0] for k, v in parse_qs(raw).items()}
+        token = query.get("access_token") or form.get("access_token", "")
+        comment = p.comments.get(cid)
+        platform = (
+            comment["platform"] if comment else ("instagram" if edge == "replies" else "messenger")
+        )
+        table = fixture(platform, "errors")
+        if version not in VERSIONS:
+            return self._fail(handler, fixture("messenger", "errors")["unknown_version"])
+        if not token or token == "expired":
+            return self._fail(handler, table["token_expired"])
+        if error := p.take_error(platform):
+            return self._fail(handler, error)
+        if comment is None or EDGE_OF[platform] != edge:
+            return self._fail(handler, table["object_not_found"])
+        text = query.get("message") or form.get("message", "")
+        if not text:
+            return self._fail(handler, table["message_required"])
+        with p.lock:
+            reply_id = str(17873440459141021 + next(p.ids))
+            p.comments[reply_id] = {
+                **comment,
+                "user": comment["account"],
+                "at": p.now(),
+                "replied": False,
+                "parent": cid,
+            }
+        self._record(platform, handler.path, token, form, reply_to=cid, text=text, id=reply_id)
+        handler._json(200, {"id": reply_id})
+        # Meta announces every new comment under the media, our own replies included.
+        echo = fixture("instagram", "comment")
+        echo["object"] = "instagram" if platform == "instagram" else "page"
+        entry = echo["entry"][0]
+        entry["id"], entry["time"] = comment["account"], int(p.now())
+        value = entry["changes"][0]["value"]
+        value.update({"id": reply_id, "text": text, "parent_id": cid})
+        value["from"] = {"id": comment["account"], "username": f"account{comment['account']}"}
+        value["media"] = {"id": comment["media"], "media_product_type": "FEED"}
+        p.later(platform, json.dumps(echo).encode())
 
     def _whatsapp(self, handler: Handler, account: str, token: str, body) -> None:
         p = self.platforms

@@ -4,6 +4,7 @@ Built by inbound processing (outreach/inbound.py) and sent up through
 outreach.signals.engagement_received; campaigns decides what to do with it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,19 @@ class Engagement:
     ref: str = ""  # deep-link payload or the ad's ref
     referral: dict[str, Any] = field(default_factory=dict)
     message: Message | None = None  # the recorded inbound message, for DMs
+    comment_id: str = ""  # the comment itself, for a public reply under it
+    recipients: list[str] = field(default_factory=list)  # email: the addresses it went to
+
+
+# Callables (recipients: list[str], sender: SenderAccount) -> bool, registered by apps above
+# outreach (the entry triggers): does an email from an unknown address to one of these
+# addresses, arriving at this account, make a new lead? Outreach then creates the contact
+# instead of leaving the mail unmatched.
+email_lead_watchers: list[Callable[[list[str], SenderAccount], bool]] = []
+
+
+def email_lead_wanted(recipients: list[str], sender: SenderAccount) -> bool:
+    return bool(recipients) and any(watch(recipients, sender) for watch in email_lead_watchers)
 
 
 def event_type_of(channel: str, item: InboundItem) -> str:
@@ -72,6 +86,12 @@ def engagement_announce(
     message: Message | None = None,
 ) -> None:
     referral = item.referral or {}
+    if item.kind == "start":
+        text = item.start_token
+    elif event.provider == "email":
+        text = f"{item.name}\n{item.text}".strip()  # the subject counts as what they wrote
+    else:
+        text = item.text
     engagement_received.send(
         sender=InboundEvent,
         engagement=Engagement(
@@ -81,10 +101,12 @@ def engagement_announce(
             sender=sender,
             conversation=conversation,
             at=at,
-            text=item.start_token if item.kind == "start" else item.text,
+            text=text,
             post_id=item.post_id,
             ref=item.start_token or str(referral.get("ref", "")),
             referral=referral,
             message=message,
+            comment_id=item.refers_to[0] if item.kind == "comment" and item.refers_to else "",
+            recipients=item.recipients,
         ),
     )

@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from contacts import normalize
 from contacts.models import Contact, Identity, Suppression
 from contacts.services import identity_grant_consent, identity_opt_out
 from outreach.channels.base import InboundItem
 from outreach.channels.telegram import contact_id_from_token
-from outreach.engagement import engagement_announce
+from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed
@@ -111,6 +112,10 @@ def _sender(event: InboundEvent, item: InboundItem) -> SenderAccount | None:
     by_handle = senders.filter(handle__iexact=item.account_id).first() if item.account_id else None
     if by_handle:
         return by_handle
+    for address in item.recipients:  # email: an alias or Cc delivered to one of our mailboxes
+        by_handle = senders.filter(handle__iexact=address).first()
+        if by_handle:
+            return by_handle
     only = list(senders[:2])
     return only[0] if len(only) == 1 else None
 
@@ -148,6 +153,31 @@ def _identity(channel: str, item: InboundItem, *, create: bool) -> Identity | No
     return identity
 
 
+def _email_lead(item: InboundItem, sender: SenderAccount) -> Identity | None:
+    """An unknown address wrote to an address an entry trigger watches (leads@…): the person
+    wrote first, so they become a contact with an email identity. Never for our own
+    mailboxes, auto-replies or bounces (those never reach here as kind "message")."""
+    try:
+        address = normalize.email(item.from_handle)
+    except normalize.Invalid:
+        return None
+    ours = SenderAccount.objects.filter(channel="email", handle__iexact=address).exists()
+    if ours or not email_lead_wanted(item.recipients, sender):
+        return None
+    if "," in item.from_name:  # "Lopez, Maria"
+        last, _, first = item.from_name.partition(",")
+    else:
+        first, _, last = item.from_name.partition(" ")
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                first_name=first.strip()[:150], last_name=last.strip()[:150]
+            )
+            return Identity.objects.create(contact=contact, channel="email", value=address)
+    except IntegrityError:  # the same person's other mail, processed at the same moment
+        return Identity.objects.filter(channel="email", value=address).first()
+
+
 def _at(item: InboundItem) -> datetime:
     now = timezone.now()
     if item.occurred_at is None:
@@ -183,6 +213,9 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         identity = ours.conversation.identity
     else:
         identity = _identity(channel, item, create=channel != "email")
+    if identity is None and channel == "email" and sender and item.kind == "message":
+        # Not a reply to us: maybe a new lead writing to a watched address (leads@…).
+        identity = None if OPT_OUT.match(item.text or "") else _email_lead(item, sender)
     if sender is None or identity is None:
         return "unmatched"
     conversation = _conversation(identity, sender)
@@ -345,6 +378,10 @@ def _blocked(event: InboundEvent, item: InboundItem) -> str:
 def _comment(event: InboundEvent, item: InboundItem) -> str:
     """A comment allows one private reply within 7 days (Instagram, Messenger)."""
     sender = _sender(event, item)
+    if sender is not None and item.from_id and item.from_id == sender.handle:
+        return "echo"  # our own comment (a public reply): never a lead, never answered
+    if _ours(event.provider, item.refers_to):
+        return "echo"
     identity = _identity(event.provider, item, create=True)
     if sender is None or identity is None:
         return "unmatched"

@@ -81,13 +81,28 @@ def _text(msg: EmailMessage) -> str:
     return "\n".join(lines).strip()
 
 
+def _recipients(msg: EmailMessage) -> list[str]:
+    """Every address the mail was delivered to: Delivered-To and X-Original-To (set by the
+    receiving server, so an alias or a Bcc shows), then To and Cc."""
+    headers = ("Delivered-To", "X-Original-To", "To", "Cc")
+    values = [str(v) for h in headers for v in (msg.get_all(h) or [])]
+    found = [addr.lower() for _, addr in email.utils.getaddresses(values) if "@" in addr]
+    return list(dict.fromkeys(found))
+
+
 def classify(raw: bytes) -> InboundItem:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    sender = email.utils.parseaddr(str(msg.get("From") or ""))[1].lower()
+    name, sender = email.utils.parseaddr(str(msg.get("From") or ""))
     to = email.utils.parseaddr(str(msg.get("To") or ""))[1].lower()
     refs = _ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))
     event_id = (_ids(msg.get("Message-ID")) or [f"<no-id-{hashlib.sha1(raw).hexdigest()}>"])[0]
-    common = {"event_id": event_id, "account_id": to, "from_handle": sender}
+    common = {
+        "event_id": event_id,
+        "account_id": to,
+        "from_handle": sender.lower(),
+        "from_name": name.strip(),
+        "recipients": _recipients(msg),
+    }
     if _is_bounce(msg):
         recipient, status, hard, ours = _dsn(msg)
         return InboundItem(

@@ -155,6 +155,8 @@ class Message(models.Model):
     attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
     # Meta's HUMAN_AGENT tag (7-day window) is only for replies a person wrote.
     human_written = models.BooleanField(default=False)
+    # Set: this is a public reply under that comment (Instagram/Facebook), not a DM.
+    public_reply_to = models.CharField(max_length=100, blank=True)
     # Why a queued message is waiting, and until when. Shown in the admin and dashboard.
     hold_reason = models.CharField(max_length=200, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
@@ -176,6 +178,12 @@ class Message(models.Model):
                 fields=["channel", "provider_message_id"],
                 condition=~Q(provider_message_id=""),
                 name="message_unique_provider_id",
+            ),
+            # At most one public reply of ours under any comment.
+            models.UniqueConstraint(
+                fields=["channel", "public_reply_to"],
+                condition=~Q(public_reply_to=""),
+                name="message_one_public_reply",
             ),
         ]
         indexes = [

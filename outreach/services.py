@@ -206,6 +206,7 @@ def _policy_context(message: Message, now: datetime) -> PolicyContext:
         attachments=message.attachments,
         comment_id=message.conversation.comment_id,
         comment_at=message.conversation.comment_at,
+        public_reply_to=message.public_reply_to,
     )
 
 
@@ -307,6 +308,7 @@ def outgoing(message: Message) -> OutgoingMessage:
         comment_at=message.conversation.comment_at,
         human_written=message.human_written,
         claimed_at=message.claimed_at,
+        public_reply_to=message.public_reply_to,
     )
 
 
@@ -365,6 +367,8 @@ def _private_reply_used(message: Message) -> None:
     conversation = message.conversation
     if not conversation.comment_id or message.channel not in ("instagram", "messenger"):
         return
+    if message.public_reply_to:
+        return  # a public reply under the comment leaves the private reply unused
     route = policy.meta_route(
         now=message.claimed_at or timezone.now(),
         last_inbound_at=conversation.last_inbound_at,

@@ -20,6 +20,10 @@ class Trigger(models.Model):
         ANY = "any", "Any message"
         REGEX = "regex", "Regular expression (advanced)"
 
+    class PublicReplyOrder(models.TextChoices):
+        PER_COMMENTER = "commenter", "The same variant for the same person"
+        ROTATE = "rotate", "Each variant in turn (round robin)"
+
     name = models.CharField(max_length=150)
     active = models.BooleanField(default=True)
     channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
@@ -35,6 +39,11 @@ class Trigger(models.Model):
     post_id = models.CharField(
         max_length=100, blank=True, help_text="Comments only: the post's id. Empty: any post."
     )
+    address = models.EmailField(
+        blank=True,
+        help_text="Email to an address only: the address it was sent to, e.g. leads@acme.com "
+        "(matched on Delivered-To, To and Cc).",
+    )
     match = models.CharField(max_length=10, choices=Match.choices, default=Match.KEYWORDS)
     keywords = models.TextField(
         blank=True, help_text="One per line or comma-separated, e.g. price, preis, prix."
@@ -44,6 +53,17 @@ class Trigger(models.Model):
     reply_body = models.TextField(
         blank=True,
         help_text="Immediate reply. On a comment this is the one private reply Meta allows.",
+    )
+    public_replies = models.TextField(
+        blank=True,
+        help_text="Comments only: a public reply under the comment, one variant per line "
+        "(personalised like templates). At most one per comment.",
+    )
+    public_reply_order = models.CharField(
+        max_length=10, choices=PublicReplyOrder.choices, default=PublicReplyOrder.PER_COMMENTER
+    )
+    public_reply_turn = models.PositiveIntegerField(
+        default=0, help_text="Round robin: how many public replies were chosen so far."
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="+")
     record_consent = models.BooleanField(
@@ -102,6 +122,23 @@ class Trigger(models.Model):
                 raise ValidationError({"pattern": problem})
         if self.sender_id and self.sender.channel != self.channel:
             raise ValidationError({"sender": "This account is on another channel."})
+        if self.event_type == EventType.EMAIL:
+            if self.channel != "email":
+                raise ValidationError({"channel": "An email trigger is on the email channel."})
+            if not self.address:
+                raise ValidationError({"address": "Give the address the emails are sent to."})
+        elif self.address:
+            raise ValidationError({"address": "Only for the event type email to an address."})
+        self.address = self.address.strip().lower()
+        if self.public_replies.strip() and (
+            self.event_type != EventType.COMMENT or self.channel not in ("instagram", "messenger")
+        ):
+            raise ValidationError(
+                {"public_replies": "Only for comments on Instagram or Facebook (Messenger)."}
+            )
+
+    def public_reply_variants(self) -> list[str]:
+        return [line.strip() for line in self.public_replies.splitlines() if line.strip()]
 
 
 class TriggerFire(models.Model):
@@ -120,6 +157,9 @@ class TriggerFire(models.Model):
     detail = models.CharField(max_length=200, blank=True)
     new_lead = models.BooleanField(default=False)
     reply = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    public_reply = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     enrollment = models.ForeignKey(

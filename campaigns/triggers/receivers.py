@@ -3,8 +3,12 @@
 from django.dispatch import receiver
 
 from campaigns.triggers import capture, schedule, services
+from outreach import engagement as outreach_engagement
 from outreach.models import Message
 from outreach.signals import engagement_received, message_status_changed
+
+# Email to a watched address (leads@…) from an unknown sender becomes a contact in outreach.
+outreach_engagement.email_lead_watchers.append(services.email_lead_watched)
 
 
 @receiver(engagement_received)

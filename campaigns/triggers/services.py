@@ -6,19 +6,20 @@ webhook) a no-op.
 """
 
 from django.db import IntegrityError, transaction
+from django.db.models import F as Col
 from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Stage, Step
 from campaigns.pipelines import deal_for_contact, deal_move
-from campaigns.rendering import TemplateError, contact_context, render_message
+from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
 from campaigns.triggers.matching import keyword_matches, keywords_of, pattern_matches
 from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.triggers.schedule import enrollment_schedule
 from contacts.models import Contact, Tag
 from contacts.services import identity_block_reason, identity_grant_consent
 from outreach.engagement import Engagement, EventType
-from outreach.models import Conversation, Message
+from outreach.models import Conversation, Message, SenderAccount
 from outreach.services import messages_create
 
 F = TriggerFire.Outcome
@@ -30,7 +31,20 @@ def triggers_for(engagement: Engagement):
     ).filter(Q(sender=None) | Q(sender=engagement.sender))
     if engagement.event_type == EventType.COMMENT:
         rows = rows.filter(Q(post_id="") | Q(post_id=engagement.post_id))
+    if engagement.event_type == EventType.EMAIL:
+        rows = rows.filter(address__in=engagement.recipients)
     return rows.order_by("id")
+
+
+def email_lead_watched(recipients: list[str], sender: SenderAccount) -> bool:
+    """Does an active trigger wait for email to one of these addresses (a new lead)?"""
+    return (
+        Trigger.objects.filter(
+            active=True, channel="email", event_type=EventType.EMAIL, address__in=recipients
+        )
+        .filter(Q(sender=None) | Q(sender=sender))
+        .exists()
+    )
 
 
 def trigger_matches(trigger: Trigger, text: str) -> bool:
@@ -107,6 +121,8 @@ def _act(trigger: Trigger, fire: TriggerFire, contact: Contact, engagement: Enga
     owner_id = _assign_owner(trigger, contact, engagement.conversation)
     if trigger.reply_body:
         fire.reply = _reply(trigger, contact, engagement)
+    if trigger.public_replies.strip() and engagement.comment_id:
+        fire.public_reply = _public_reply(trigger, contact, engagement)
     if trigger.campaign_id:
         fire.enrollment = _enrol(trigger, contact, engagement)
     if trigger.deal_stage_id:
@@ -172,6 +188,51 @@ def _reply(trigger: Trigger, contact: Contact, engagement: Engagement) -> Messag
         ]
     )
     return message
+
+
+def _public_reply(trigger: Trigger, contact: Contact, engagement: Engagement) -> Message | None:
+    """One public reply under the comment, queued like any send (limiter, policy gate, claimed
+    once). The unique (channel, public_reply_to) row keeps it to one per comment, whichever
+    triggers match."""
+    variants = trigger.public_reply_variants()
+    comment_id, sender = engagement.comment_id, engagement.sender
+    if Message.objects.filter(channel=sender.channel, public_reply_to=comment_id).exists():
+        return None
+    if trigger.public_reply_order == Trigger.PublicReplyOrder.ROTATE:
+        # The row lock of the increment orders concurrent fires: each takes the next turn.
+        Trigger.objects.filter(id=trigger.id).update(public_reply_turn=Col("public_reply_turn") + 1)
+        turn = Trigger.objects.values_list("public_reply_turn", flat=True).get(id=trigger.id)
+        body = variants[(turn - 1) % len(variants)]
+    else:
+        body = stable_choice(variants, f"public:{trigger.id}:{contact.id}")
+    context = contact_context(
+        contact=contact, identity=engagement.identity, sender=sender, campaign_name=""
+    )
+    try:
+        rendered = render_message(
+            subject="",
+            body=body,
+            channel=sender.channel,
+            context=context,
+            seed=f"public:{trigger.id}:{contact.id}",
+        )
+    except TemplateError:
+        return None
+    reply = Message(
+        conversation=engagement.conversation,
+        sender=sender,
+        channel=sender.channel,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        body=rendered.text,
+        public_reply_to=comment_id,
+    )
+    try:
+        with transaction.atomic():
+            [created] = messages_create([reply])
+    except IntegrityError:
+        return None  # another trigger's public reply to this comment got there first
+    return created
 
 
 def _enrol(trigger: Trigger, contact: Contact, engagement: Engagement) -> Enrollment | None:

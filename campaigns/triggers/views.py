@@ -17,13 +17,14 @@ class TriggerForm(forms.ModelForm):
     class Meta:
         model = Trigger
         fields = [
-            "name", "channel", "sender", "event_type", "post_id", "match", "keywords",
-            "pattern", "reply_body", "tags", "record_consent", "campaign", "start_step",
-            "deal_stage", "assign_team", "cooldown",
+            "name", "channel", "sender", "event_type", "post_id", "address", "match",
+            "keywords", "pattern", "reply_body", "public_replies", "public_reply_order", "tags",
+            "record_consent", "campaign", "start_step", "deal_stage", "assign_team", "cooldown",
         ]  # fmt: skip
         widgets = {
             "keywords": forms.Textarea(attrs={"rows": 2}),
             "reply_body": forms.Textarea(attrs={"rows": 3}),
+            "public_replies": forms.Textarea(attrs={"rows": 3}),
         }
 
 
@@ -32,6 +33,7 @@ class TriggerStats:
     trigger: Trigger
     matched: int
     replies_sent: int
+    public_replies_sent: int
     leads: int
     enrolled: int
     replied: int
@@ -44,13 +46,25 @@ def trigger_stats() -> list[TriggerStats]:
         replies_sent=Count(
             "fires", filter=Q(fires__reply__status__in=["sent", "delivered", "read"])
         ),
+        public_replies_sent=Count(
+            "fires", filter=Q(fires__public_reply__status__in=["sent", "delivered", "read"])
+        ),
         leads=Count("fires", filter=Q(fires__new_lead=True, fires__outcome=F.FIRED)),
         enrolled=Count("fires", filter=Q(fires__enrollment__isnull=False)),
         replied=Count("fires", filter=Q(fires__enrollment__state="replied")),
         converted=Count("fires", filter=Q(fires__contact__deals__stage__kind="won"), distinct=True),
     )
     return [
-        TriggerStats(t, t.matched, t.replies_sent, t.leads, t.enrolled, t.replied, t.converted)
+        TriggerStats(
+            t,
+            t.matched,
+            t.replies_sent,
+            t.public_replies_sent,
+            t.leads,
+            t.enrolled,
+            t.replied,
+            t.converted,
+        )
         for t in rows
     ]
 

@@ -77,6 +77,8 @@ class OutgoingMessage:
     human_written: bool = False
     # When this attempt was claimed: a lookup searches the platform's history from here.
     claimed_at: datetime | None = None
+    # A public reply under this comment (Instagram/Facebook), not a message to the person.
+    public_reply_to: str = ""
 
 
 @dataclass
@@ -93,6 +95,7 @@ class PolicyContext:
     # An unanswered comment by the contact (Instagram/Messenger private reply), and when.
     comment_id: str = ""
     comment_at: datetime | None = None
+    public_reply_to: str = ""
 
 
 @dataclass
@@ -134,6 +137,9 @@ class InboundItem:
     post_id: str = ""
     subtype: str = ""  # "story_reply" | "story_mention" | ""
     referral: dict[str, Any] = field(default_factory=dict)  # {"ref", "source", "ad_id", ...}
+    # Email: every address it was delivered to (Delivered-To, To, Cc), and the From name.
+    recipients: list[str] = field(default_factory=list)
+    from_name: str = ""
 
 
 @dataclass

@@ -89,6 +89,8 @@ class MetaChannel(BaseChannel):
     # --- sending ---------------------------------------------------------------------
 
     def check_policy(self, context: PolicyContext) -> PolicyDecision:
+        if context.public_reply_to:
+            return ALLOWED  # a public comment reply is not a message: no messaging window
         route = policy.meta_route(
             now=context.now,
             last_inbound_at=context.last_inbound_at,
@@ -104,6 +106,8 @@ class MetaChannel(BaseChannel):
         )
 
     def send(self, message: OutgoingMessage) -> str:
+        if message.public_reply_to:
+            return self.comment_reply(message)
         route = policy.meta_route(
             now=timezone.now(),
             last_inbound_at=message.last_inbound_at,
@@ -157,6 +161,28 @@ class MetaChannel(BaseChannel):
         )
         if r.status_code == 200:
             return str(r.json()["message_id"])
+        raise meta_error(r)
+
+    # A Facebook Page answers a comment with POST /{comment-id}/comments (message in the
+    # form body); Instagram with POST /{ig-comment-id}/replies?message=… (in the query, as
+    # documented). Both answer {"id": "<our new comment's id>"}.
+    comment_edge = "comments"
+
+    def comment_reply(self, message: OutgoingMessage) -> str:
+        """One public reply under the comment (text only), posted as the account."""
+        token, text = {"access_token": message.sender_credentials}, {"message": message.body}
+        if self.comment_edge == "replies":
+            where: dict[str, Any] = {"params": text | token}
+        else:
+            where = {"params": token, "data": text}
+        r = http.request(
+            "POST",
+            f"{self.base_url}/{self.api_version}/{message.public_reply_to}/{self.comment_edge}",
+            timeout=self.timeout,
+            **where,
+        )
+        if r.status_code == 200:
+            return str(r.json()["id"])
         raise meta_error(r)
 
     # --- inbound ---------------------------------------------------------------------
@@ -257,6 +283,9 @@ class MetaChannel(BaseChannel):
         value = change.get("value") or {}
         if change.get("field") == "comments" and value.get("id"):
             sender = value.get("from") or {}
+            if account and str(sender.get("id", "")) == account:
+                # Our own comment (a public reply we posted): never a lead, never answered.
+                return InboundItem(kind="echo", event_id=f"comment:{value['id']}")
             return InboundItem(
                 kind="comment",
                 event_id=f"comment:{value['id']}",
@@ -300,3 +329,4 @@ class InstagramChannel(MetaChannel):
 
     default_base_url = "https://graph.instagram.com"
     webhook_object = "instagram"
+    comment_edge = "replies"

@@ -107,6 +107,45 @@ def test_instagram_private_reply_addresses_the_comment_once(platform_channels, c
         platform_channels["instagram"].send(msg)
 
 
+def test_instagram_public_reply_posts_the_text_to_the_comment_replies_edge(
+    platform_channels, control, users
+):
+    comment = control.post("comment", platform="instagram", user="777", account=IG)["comment_id"]
+    msg = outgoing("instagram", body="Thanks Ana! Check your DMs", public_reply_to=comment)
+    reply_id = platform_channels["instagram"].send(msg)
+    [sent] = control.outbox("instagram")
+    # POST /{ig-comment-id}/replies?message=… answers {"id": "<the new comment>"}.
+    assert sent["path"] == (
+        f"/v25.0/{comment}/replies?message=Thanks+Ana%21+Check+your+DMs&access_token=good-token"
+    )
+    assert (sent["body"], sent["text"], sent["id"]) == ({}, msg.body, reply_id)
+    assert reply_id.isdigit() and reply_id != comment
+
+
+def test_facebook_public_reply_posts_the_message_to_the_comment_comments_edge(
+    platform_channels, control, users
+):
+    comment = control.post("comment", platform="messenger", user="777", account=PAGE)["comment_id"]
+    msg = outgoing("messenger", body="Thanks Ana!", public_reply_to=comment, last_inbound_at=None)
+    reply_id = platform_channels["messenger"].send(msg)
+    [sent] = control.outbox("messenger")
+    # POST /{comment-id}/comments with the message as a form parameter.
+    assert sent["path"] == f"/v25.0/{comment}/comments?access_token=good-token"
+    assert (sent["body"], sent["id"]) == ({"message": "Thanks Ana!"}, reply_id)
+
+
+def test_a_public_reply_to_a_missing_comment_or_on_the_wrong_edge_is_refused(
+    platform_channels, control, users
+):
+    fb_comment = control.post("comment", platform="messenger", user="777", account=PAGE)[
+        "comment_id"
+    ]
+    for channel, target in (("instagram", "17800000000000000"), ("instagram", fb_comment)):
+        with pytest.raises(Permanent, match="Unsupported post request"):
+            platform_channels[channel].send(outgoing(channel, public_reply_to=target))
+    assert control.outbox() == []
+
+
 def test_whatsapp_text_has_bearer_auth_and_the_cloud_api_body(platform_channels, control, users):
     wamid = platform_channels["whatsapp"].send(outgoing("whatsapp"))
     [sent] = control.outbox("whatsapp")
