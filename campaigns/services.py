@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
+from campaigns.routes import step_reroute
 from contacts.models import Contact
 from contacts.services import contact_opt_out
 from outreach.audit import audit_record
@@ -241,10 +242,21 @@ def message_after_requeue(*, message: Message) -> None:
 
 
 def enrollment_after_failure(*, message: Message, status: str) -> None:
-    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
+    link = (
+        StepSend.objects.filter(message_id=message.id, rerouted_at=None)
+        .select_related("step")
+        .first()
+    )
     if link is None:
         return
     reason = message.error_reason or message.hold_reason or status
+    if status == M.FAILED and message.error_code == "policy":
+        # Refused before anything was sent (platform policy, the channel's attachment limits):
+        # the step may say to try its next channel instead.
+        if step_reroute(message=message, reason=reason) is not None:
+            return
+        if link.step.on_refused == Step.OnRefused.NEXT_CHANNEL:
+            reason += "; no other channel left to try"
     new_state = E.FAILED if status == M.FAILED else E.STOPPED
     Enrollment.objects.filter(id=link.enrollment_id, state__in=LIVE).update(
         state=new_state,
