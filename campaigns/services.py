@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
-from campaigns.routes import step_reroute
+from campaigns.routes import routes_for_steps, step_reroute
 from contacts.models import Contact
 from contacts.services import contact_opt_out
 from outreach.audit import audit_record
@@ -62,16 +62,18 @@ def campaign_launch_check(*, campaign: Campaign) -> tuple[list[str], list[str]]:
     if not steps:
         problems.append("The sequence has no steps.")
     sender_channels = set(campaign.senders.values_list("channel", flat=True))
+    routes = routes_for_steps(steps)
     for step in steps:
-        if get_channel(step.channel).automated and step.channel not in sender_channels:
-            problems.append(
-                f"Step {step.position} sends on {step.get_channel_display()}, "
-                "but the campaign has no sender account for it."
-            )
-        # Sizes and types each platform accepts (outreach/media.py).
-        attachments = step.template.attachments if step.template_id else []
-        for problem in attachment_problems(step.channel, attachments):
-            problems.append(f"Step {step.position}: {problem}")
+        for route in routes[step.id]:  # the step's own channel, then its alternatives
+            where = f"Step {step.position}" + (f" {route.label}" if route.position else "")
+            if get_channel(route.channel).automated and route.channel not in sender_channels:
+                problems.append(
+                    f"{where} sends on {route.channel_name}, "
+                    "but the campaign has no sender account for it."
+                )
+            # Sizes and types each platform accepts (outreach/media.py).
+            for problem in attachment_problems(route.channel, route.template.attachments):
+                problems.append(f"{where}: {problem}")
     report = campaign_lint(campaign=campaign)
     problems += [i.text for i in report.errors]
     return problems, [i.text for i in report.warnings]

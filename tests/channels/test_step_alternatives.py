@@ -10,8 +10,10 @@ from django.core import mail
 from django.utils import timezone
 
 from campaigns.dispatch import enrollments_materialize
+from campaigns.lint import campaign_lint
 from campaigns.models import Enrollment, Step, StepAlternative, StepSend, Template
-from campaigns.services import campaign_launch, enrollments_create
+from campaigns.preview import step_previews
+from campaigns.services import LaunchError, campaign_launch, enrollments_create
 from contacts.models import Identity
 from contacts.services import identity_opt_out
 from outreach.models import Message
@@ -65,7 +67,7 @@ def test_step_falls_back_to_email_when_contact_has_no_instagram_identity(platfor
     on_instagram = factories.contact(1, channels=("instagram", "email"))
     email_only = factories.contact(2, channels=("email",))
     enrollments_create(campaign=camp, contacts=[on_instagram, email_only])
-    campaign_launch(campaign=camp, confirm_warnings=True)  # the lint does not know alternatives yet
+    campaign_launch(campaign=camp)
 
     assert enrollments_materialize(now=timezone.now()) == (2, 0)
 
@@ -211,3 +213,102 @@ def test_permanent_refusal_with_no_channel_left_fails_the_enrollment_with_the_re
     assert enrollment.state == "failed"
     assert enrollment.hold_reason.startswith("step 1: attachment: ")
     assert enrollment.hold_reason.endswith("; no other channel left to try")
+
+
+# --- lint, preview and launch cover every alternative -------------------------------------
+
+
+def test_unknown_variable_in_an_alternative_blocks_the_launch(platform_channels):
+    wa = platform_sender("whatsapp", "1234567890", "tok")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[wa, email], steps=(("whatsapp", 0),))
+    step = Step.objects.get(sequence=camp.sequence)
+    alternative(step, 1, "email", "Hello {{ frist_name }}")
+    enrollments_create(campaign=camp, contacts=[factories.contact(1, channels=("email",))])
+
+    with pytest.raises(LaunchError) as exc:
+        campaign_launch(campaign=camp)
+
+    assert any(
+        p.startswith("step 1 / alternative 1 (Email) body") and "frist_name" in p
+        for p in exc.value.problems
+    ), exc.value.problems
+    camp.refresh_from_db()
+    assert camp.status == "draft"
+
+
+def test_launch_refuses_an_alternative_on_a_channel_without_a_sender(platform_channels):
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[email], steps=(("email", 0),))
+    alternative(Step.objects.get(sequence=camp.sequence), 1, "telegram", "Hi")
+
+    with pytest.raises(LaunchError) as exc:
+        campaign_launch(campaign=camp)
+
+    assert exc.value.problems == [
+        "Step 1 alternative 1 sends on Telegram, but the campaign has no sender account for it."
+    ]
+
+
+def test_lint_counts_empty_variables_of_an_alternative_for_contacts_on_its_channel(
+    platform_channels,
+):
+    ig = platform_sender("instagram", "IG1")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[ig, email], steps=(("instagram", 0),))
+    alternative(Step.objects.get(sequence=camp.sequence), 1, "email", "Hi from {{ company }}")
+    contacts = [
+        factories.contact(1, channels=("instagram",)),
+        factories.contact(2, channels=("email",)),
+        factories.contact(3, channels=("email",), company="Acme"),
+        factories.contact(4, channels=()),
+    ]
+    enrollments_create(campaign=camp, contacts=contacts)
+
+    report = campaign_lint(campaign=camp)
+
+    texts = [i.text for i in report.issues]
+    assert any(
+        t.startswith("step 1 / alternative 1 (Email): {{ company }} is empty")
+        and "1 of 2 contacts" in t
+        for t in texts
+    ), texts
+    assert any(
+        t.startswith("step 1: 1 contacts have no Instagram or Email identity") for t in texts
+    ), texts
+    assert not report.errors
+
+
+def test_preview_renders_the_step_on_every_alternative(platform_channels):
+    ig = platform_sender("instagram", "IG1")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[ig, email], steps=(("instagram", 0),))
+    step = Step.objects.get(sequence=camp.sequence)
+    alternative(step, 1, "email", "{Hi|Hello} {{ first_name }}, by email")
+    contact = factories.contact(1, channels=("instagram", "email"))
+    enrollments_create(campaign=camp, contacts=[contact])
+    campaign_launch(campaign=camp)
+    Identity.objects.filter(channel="instagram").delete()  # the dispatcher will use email
+
+    previews = step_previews(step=step, contact=contact)
+
+    assert [label for label, _ in previews] == ["", "alternative 1 (Email)"]
+    by_email = previews[1][1]
+    assert by_email.channel == "email" and not by_email.error
+    enrollments_materialize(now=timezone.now())
+    assert Message.objects.get().body == by_email.rendered.text  # identical to what is sent
+
+
+def test_builder_review_previews_the_first_step_on_each_alternative(
+    platform_channels, admin_client
+):
+    ig = platform_sender("instagram", "IG1")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[ig, email], steps=(("instagram", 0),))
+    alternative(Step.objects.get(sequence=camp.sequence), 1, "email", "Dear {{ first_name }}")
+    enrollments_create(campaign=camp, contacts=[factories.contact(1, channels=("email",))])
+
+    page = admin_client.get(f"/campaigns/{camp.pk}/build/review/").content.decode()
+
+    assert "Step 1, alternative 1 (Email), for Lead1 Tester" in page
+    assert "Dear Lead1" in page
