@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from campaigns.dispatch import enrollments_materialize
+from campaigns.forecast import campaign_forecast
 from campaigns.lint import campaign_lint
 from campaigns.models import Enrollment, Step, StepAlternative, StepSend, Template
 from campaigns.preview import step_previews
@@ -312,3 +313,20 @@ def test_builder_review_previews_the_first_step_on_each_alternative(
 
     assert "Step 1, alternative 1 (Email), for Lead1 Tester" in page
     assert "Dear Lead1" in page
+
+
+def test_forecast_plans_the_step_on_the_alternative_the_dispatcher_will_use(platform_channels):
+    ig = platform_sender("instagram", "IG1")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[ig, email], steps=(("instagram", 0),))
+    alternative(Step.objects.get(sequence=camp.sequence), 1, "email", "Hello by email")
+    enrollments_create(
+        campaign=camp,
+        contacts=[factories.contact(1, channels=("email",)), factories.contact(2, channels=())],
+    )
+
+    result = campaign_forecast(campaign=camp)
+
+    assert [(s.enrollment_id, s.sender_id) for s in result.sends] == [
+        (Enrollment.objects.get(contact__first_name="Lead1").id, email.id)
+    ]
