@@ -319,11 +319,26 @@ class StepSendInline(admin.TabularInline):
     model = StepSend
     extra = 0
     can_delete = False
-    fields = ["step", "variant", "message", "message_status", "hold_reason", "created_at"]
+    fields = [
+        "step",
+        "channel",
+        "variant",
+        "message",
+        "message_status",
+        "hold_reason",
+        "rerouted_at",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Channel")
+    def channel(self, obj: StepSend) -> str:
+        # Which of the step's channels this attempt used: its own, or an alternative.
+        alt = f" (alternative {obj.route})" if obj.route else ""
+        return f"{obj.message.get_channel_display()}{alt}"
 
     @admin.display(description="Status")
     def message_status(self, obj: StepSend) -> str:

@@ -330,3 +330,18 @@ def test_forecast_plans_the_step_on_the_alternative_the_dispatcher_will_use(plat
     assert [(s.enrollment_id, s.sender_id) for s in result.sends] == [
         (Enrollment.objects.get(contact__first_name="Lead1").id, email.id)
     ]
+
+
+def test_enrollment_admin_shows_the_refused_attempt_and_its_reason_beside_the_rerouted_one(
+    platform_channels, admin_client
+):
+    whatsapp_then_email(on_refused="next_channel")
+    run_once()
+    run_once()
+
+    page = admin_client.get(
+        f"/admin/campaigns/enrollment/{Enrollment.objects.get().pk}/change/"
+    ).content.decode()
+
+    assert "platform policy: outside WhatsApp&#x27;s 24 h customer-service window" in page
+    assert "Email (alternative 1)" in page
