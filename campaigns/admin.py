@@ -17,6 +17,7 @@ from campaigns.models import (
     Sequence,
     Stage,
     Step,
+    StepAlternative,
     StepSend,
     Template,
     TemplateVariant,
@@ -132,7 +133,40 @@ class StepInline(admin.TabularInline):
     model = Step
     extra = 1
     autocomplete_fields = ["template"]
-    fields = ["position", "channel", "delay", "template", "condition"]
+    fields = ["position", "channel", "delay", "template", "condition", "on_refused"]
+    show_change_link = True  # the step's own page holds its channel alternatives
+
+
+class StepAlternativeInline(admin.TabularInline):
+    model = StepAlternative
+    extra = 1
+    autocomplete_fields = ["template"]
+    fields = ["position", "channel", "template"]
+
+
+@admin.register(Step)
+class StepAdmin(admin.ModelAdmin):
+    """One step with its channel alternatives: e.g. Instagram DM, else a WhatsApp template,
+    else email, each with its own template."""
+
+    list_display = ["__str__", "channel", "template", "on_refused", "alternative_count"]
+    list_filter = ["channel", "on_refused"]
+    list_select_related = ["sequence", "template"]
+    search_fields = ["sequence__name", "template__name"]
+    autocomplete_fields = ["template"]
+    fields = ["sequence", "position", "channel", "delay", "template", "condition", "on_refused"]
+    readonly_fields = ["sequence"]
+    inlines = [StepAlternativeInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_alternatives=Count("alternatives"))
+
+    @admin.display(description="Alternatives", ordering="_alternatives")
+    def alternative_count(self, obj: Step) -> int:
+        return obj._alternatives  # type: ignore[attr-defined]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # steps are added in their sequence
 
 
 @admin.register(Sequence)
@@ -285,11 +319,26 @@ class StepSendInline(admin.TabularInline):
     model = StepSend
     extra = 0
     can_delete = False
-    fields = ["step", "variant", "message", "message_status", "hold_reason", "created_at"]
+    fields = [
+        "step",
+        "channel",
+        "variant",
+        "message",
+        "message_status",
+        "hold_reason",
+        "rerouted_at",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Channel")
+    def channel(self, obj: StepSend) -> str:
+        # Which of the step's channels this attempt used: its own, or an alternative.
+        alt = f" (alternative {obj.route})" if obj.route else ""
+        return f"{obj.message.get_channel_display()}{alt}"
 
     @admin.display(description="Status")
     def message_status(self, obj: StepSend) -> str:

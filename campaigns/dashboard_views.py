@@ -19,7 +19,7 @@ from campaigns.dashboard_forms import (
 )
 from campaigns.forecast import campaign_forecast
 from campaigns.models import Campaign, Enrollment, Step
-from campaigns.preview import template_preview
+from campaigns.preview import step_previews
 from campaigns.selectors import Table, campaign_dashboard, campaigns_overview
 from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
 from contacts.access import contacts_visible_to
@@ -195,17 +195,8 @@ def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
         if first
         else None
     )
-    preview = (
-        template_preview(
-            template=first.template,
-            subject=first.template.subject,
-            body=first.template.body,
-            channel=first.channel,
-            contact=sample.contact,
-        )
-        if first and sample
-        else None
-    )
+    previews = step_previews(step=first, contact=sample.contact) if first and sample else []
+    preview = previews[0][1] if previews else None
     result = campaign_forecast(campaign=campaign)
     return render(
         request,
@@ -217,6 +208,7 @@ def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
             "problems": problems,
             "warnings": warnings,
             "preview": preview,
+            "alternative_previews": previews[1:],  # the step's channel alternatives
             "forecast": result,
             "table": result.table(),
             "forecast_chart": charts.forecast_chart(result),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
+from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried, skipped_reason
 from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
 from outreach import services as outreach
@@ -84,6 +85,29 @@ def _pick_variant(
     return variant_pick(step_id=step.id, variants=variants, contact_id=contact_id)
 
 
+def _pick_route(
+    e: Enrollment,
+    step: Step,
+    routes: dict[int, list[Route]],
+    identities: dict[tuple[int, str], Identity],
+    senders: list[SenderAccount],
+    tried: dict[tuple[int, int], set[int]],
+) -> Route | None:
+    """The step's own channel, or the first alternative the contact can be reached on
+    (campaigns/routes.py); routes refused before are not tried again."""
+    mine = {
+        r.channel: identities[(e.contact_id, r.channel)]
+        for r in routes[step.id]
+        if (e.contact_id, r.channel) in identities
+    }
+    return route_choose(
+        routes[step.id],
+        identities=mine,
+        sender_channels={s.channel for s in senders},
+        tried=tried.get((e.id, step.id), ()),
+    )
+
+
 @retry_on_conflict
 def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, int]:
     """Claim up to `batch` due enrollments and create each one's next message."""
@@ -109,7 +133,9 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 sequence_id__in={c.sequence_id for c in campaigns.values()}
             ).select_related("template")
         }
-        variants = variants_for_templates({s.template_id for s in steps.values()})
+        routes = routes_for_steps(steps.values())
+        tried = routes_tried(ids)
+        variants = variants_for_templates({r.template.id for rs in routes.values() for r in rs})
         senders: dict[int, list[SenderAccount]] = defaultdict(list)
         for through in Campaign.senders.through.objects.filter(
             campaign_id__in=campaigns
@@ -132,25 +158,21 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             if step is None:
                 completed.append(e.id)
                 continue
-            identity = identities.get((e.contact_id, step.channel))
-            if identity is None:
-                skipped.append(
-                    (
-                        e,
-                        step,
-                        f"skipped step {step.position}: no {step.get_channel_display()} identity",
-                    )
-                )
+            route = _pick_route(e, step, routes, identities, senders[e.campaign_id], tried)
+            if route is None:
+                reason = skipped_reason(step, routes[step.id], tried.get((e.id, step.id), ()))
+                skipped.append((e, step, reason))
                 continue
-            sender = _pick_sender(senders[e.campaign_id], e, step.channel)
+            channel, identity = route.channel, identities[(e.contact_id, route.channel)]
+            sender = _pick_sender(senders[e.campaign_id], e, channel)
             if sender is None:
-                failed.append((e, f"campaign has no {step.get_channel_display()} sender"))
+                failed.append((e, f"campaign has no {route.channel_name} sender"))
                 continue
-            if e.sender_id is None and sender.channel == step.channel:
+            if e.sender_id is None and sender.channel == channel:
                 e.sender = sender
                 newly_sticky.append(e)
-            variant = _pick_variant(step, variants[step.template_id], e.contact_id)
-            source = variant or step.template
+            variant = _pick_variant(step, variants[route.template.id], e.contact_id)
+            source = variant or route.template
             ctx = contact_context(
                 contact=e.contact,
                 identity=identity,
@@ -162,7 +184,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 rendered = render_message(
                     subject=source.subject,
                     body=source.body,
-                    channel=step.channel,
+                    channel=channel,
                     context=ctx,
                     seed=f"{e.contact_id}:{step.id}",
                 )
@@ -171,14 +193,15 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 continue
             message = Message(
                 sender=sender,
-                channel=step.channel,
+                channel=channel,
                 direction=Message.Direction.OUTBOUND,
                 status=Message.Status.QUEUED,
                 subject=rendered.subject,
                 body=rendered.text,
-                attachments=step.template.attachments,
+                attachments=route.template.attachments,
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
+            message._route = route.position  # type: ignore[attr-defined]
             planned.append((e, step, variant, message))
 
         conversations = outreach.conversations_for(
@@ -189,7 +212,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         created = outreach.messages_create([m for _, _, _, m in planned])
         StepSend.objects.bulk_create(
             [
-                StepSend(enrollment=e, step=step, variant=variant, message=m)
+                StepSend(enrollment=e, step=step, variant=variant, message=m, route=m._route)  # type: ignore[attr-defined]
                 for (e, step, variant, _), m in zip(planned, created, strict=True)
             ]
         )

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.dispatch import _pick_sender
 from campaigns.models import Campaign, Enrollment, Step, StepSend
+from campaigns.routes import route_choose, routes_for_steps
 from campaigns.selectors import Table
 from contacts.models import Identity
 from outreach.channels import get_channel
@@ -179,7 +180,11 @@ class _SenderSim:
 
 def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> Forecast:
     now = now or timezone.now()
-    steps = list(Step.objects.filter(sequence_id=campaign.sequence_id).order_by("position"))
+    steps = list(
+        Step.objects.filter(sequence_id=campaign.sequence_id)
+        .select_related("template")
+        .order_by("position")
+    )
     result = Forecast(
         now=now, sends=[], steps=[StepForecast(s.position, s.get_channel_display()) for s in steps]
     )
@@ -193,11 +198,15 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         return result
     senders = list(campaign.senders.order_by("id"))
     sims = {s.id: _SenderSim(s, now) for s in senders}
-    identities = set(
-        Identity.objects.filter(contact_id__in={e.contact_id for e in enrollments}).values_list(
-            "contact_id", "channel"
-        )
-    )
+    identities: dict[int, dict[str, Identity]] = defaultdict(dict)
+    for ident in (
+        Identity.objects.filter(contact_id__in={e.contact_id for e in enrollments})
+        .only("contact_id", "channel", "opted_out_at")
+        .order_by("-id")
+    ):
+        identities[ident.contact_id][ident.channel] = ident  # oldest wins, as in the dispatcher
+    routes = routes_for_steps(steps)
+    sender_channels = {s.channel for s in senders}
     # A waiting enrollment's message is already queued; it may be held until not_before.
     held_until = dict(
         StepSend.objects.filter(
@@ -219,15 +228,21 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         nonlocal seq
         while i < len(steps):
             step = steps[i]
-            if (e.contact_id, step.channel) not in identities:
+            # The step's own channel or an alternative, as the dispatcher chooses it.
+            route = route_choose(
+                routes[step.id],
+                identities=identities[e.contact_id],
+                sender_channels=sender_channels,
+            )
+            if route is None:
                 i += 1  # the dispatcher skips a step without an identity, and goes on at once
                 continue
-            if not get_channel(step.channel).automated:
+            if not get_channel(route.channel).automated:
                 result.manual += 1
                 return
-            sender = _pick_sender(senders, e, step.channel)
+            sender = _pick_sender(senders, e, route.channel)
             if sender is None:
-                block(f"no {step.get_channel_display()} sender")
+                block(f"no {route.channel_name} sender")
                 return
             if kill_switch:
                 block("all sending is stopped (kill switch)")

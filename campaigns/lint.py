@@ -24,8 +24,8 @@ from campaigns.rendering import (
     context_from_values,
     plain_text,
 )
+from campaigns.routes import Route, routes_for_steps
 from campaigns.variants import variant_pick, variants_for_templates
-from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Identity
 
 # Longest text message each platform accepts, in characters (the figures the team uses;
@@ -49,7 +49,6 @@ T_CO_LENGTH = 23
 _URL = re.compile(r"https?://[^\s<>\"']+")
 LIVE = [Enrollment.State.ACTIVE, Enrollment.State.WAITING, Enrollment.State.PAUSED]
 EXAMPLES = 5
-CHANNEL_NAMES = dict(CHANNEL_CHOICES)
 
 
 @dataclass
@@ -226,36 +225,47 @@ def _tally_issues(tally: _Tally, total: dict[str, int]) -> list[LintIssue]:
     return issues
 
 
+def route_where(step: Step, route: Route) -> str:
+    """How the lint names a step's channel: "step 2", or "step 2 / alternative 1 (Email)"."""
+    where = f"step {step.position}"
+    return f"{where} / {route.label} ({route.channel_name})" if route.position else where
+
+
 def campaign_lint(*, campaign: Campaign) -> LintReport:
+    """Every step's template, and every channel alternative's, for every live contact."""
     report = LintReport()
     steps = list(Step.objects.filter(sequence_id=campaign.sequence_id).select_related("template"))
-    variants = variants_for_templates({s.template_id for s in steps}, pick_winners=False)
-    plans: list[tuple[Step, list[_Source]]] = []
+    routes = routes_for_steps(steps)
+    variants = variants_for_templates(
+        {r.template.id for rs in routes.values() for r in rs}, pick_winners=False
+    )
+    plans: list[tuple[Step, Route, list[_Source]]] = []
     needed_channels: set[str] = set()
     for step in steps:
-        sources = []
-        options = variants.get(step.template_id) or [None]
-        for v in options:
-            label = f"step {step.position}" + (f" / variant {v.label}" if v else "")
-            src = v or step.template
-            issues_b, body = lint_source(src.body, channel=step.channel, where=f"{label} body")
-            issues_s: list[LintIssue] = []
-            subject = None
-            if step.channel == "email":
-                issues_s, subject = lint_source(
-                    src.subject, channel=step.channel, where=f"{label} subject"
-                )
-            report.issues += issues_b + issues_s
-            if any(i.level == "error" for i in issues_b + issues_s):
-                continue
-            sources.append(_Source(label, v, subject, body))
-            for c in (body, subject):
-                for name in c.variables if c else ():
-                    if name.startswith("identities."):
-                        needed_channels.add(name.split(".", 1)[1])
-        needed_channels.add(step.channel)
-        if len(sources) == len(options):  # every variant compiles: check each contact
-            plans.append((step, sources))
+        for route in routes[step.id]:
+            sources = []
+            options = variants.get(route.template.id) or [None]
+            for v in options:
+                label = route_where(step, route) + (f" / variant {v.label}" if v else "")
+                src = v or route.template
+                issues_b, body = lint_source(src.body, channel=route.channel, where=f"{label} body")
+                issues_s: list[LintIssue] = []
+                subject = None
+                if route.channel == "email":
+                    issues_s, subject = lint_source(
+                        src.subject, channel=route.channel, where=f"{label} subject"
+                    )
+                report.issues += issues_b + issues_s
+                if any(i.level == "error" for i in issues_b + issues_s):
+                    continue
+                sources.append(_Source(label, v, subject, body))
+                for c in (body, subject):
+                    for name in c.variables if c else ():
+                        if name.startswith("identities."):
+                            needed_channels.add(name.split(".", 1)[1])
+            needed_channels.add(route.channel)
+            if len(sources) == len(options):  # every variant compiles: check each contact
+                plans.append((step, route, sources))
     if plans:
         _lint_contacts(campaign, plans, needed_channels, report)
     return report
@@ -263,10 +273,13 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
 
 def _lint_contacts(
     campaign: Campaign,
-    plans: list[tuple[Step, list[_Source]]],
+    plans: list[tuple[Step, Route, list[_Source]]],
     channels: Iterable[str],
     report: LintReport,
 ) -> None:
+    """A step's own template is checked for the contacts with an identity on its channel,
+    and each alternative's for the contacts with one on the alternative's channel: any of
+    them may get it, first or after a refusal."""
     from campaigns.dispatch import _pick_sender  # the dispatcher's own sticky sender choice
 
     fields = ["first_name", "last_name", "company", "title", "country", "locale", "time_zone"]
@@ -282,6 +295,9 @@ def _lint_contacts(
     ):
         handles[cid][channel] = value  # oldest wins, as in the dispatcher
     senders = list(campaign.senders.all())
+    step_routes: dict[int, list[Route]] = defaultdict(list)
+    for step, route, _ in plans:
+        step_routes[step.id].append(route)
     tally, no_identity = _Tally(), _Tally()
     total: Counter = Counter()
     for row in rows.iterator(chunk_size=5000):
@@ -293,12 +309,14 @@ def _lint_contacts(
         report.contacts_checked += 1
         ident = handles.get(cid, {})
         enrollment = SimpleNamespace(sender_id=sender_id, contact_id=cid)
-        for step, sources in plans:
-            handle = ident.get(step.channel)
+        for step, route, sources in plans:
+            handle = ident.get(route.channel)
             if handle is None:
-                no_identity.add((f"step {step.position}", step.channel), who)
+                first = step_routes[step.id][0]
+                if route is first and not any(r.channel in ident for r in step_routes[step.id]):
+                    no_identity.add((f"step {step.position}", step.id), who)
                 continue
-            sender = _pick_sender(senders, enrollment, step.channel)  # type: ignore[arg-type]
+            sender = _pick_sender(senders, enrollment, route.channel)  # type: ignore[arg-type]
             ctx = context_from_values(
                 values,
                 handle=handle,
@@ -316,22 +334,23 @@ def _lint_contacts(
             total[source.where] += 1
             check_rendered(
                 source=source,
-                channel=step.channel,
+                channel=route.channel,
                 ctx=ctx,
                 seed=f"{cid}:{step.id}",
                 tally=tally,
                 who=who,
             )
     report.issues += _tally_issues(tally, total)
-    for (where, channel), count in no_identity.counts.items():
+    for (where, step_id), count in no_identity.counts.items():
+        names = [r.channel_name for r in step_routes[step_id]]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         report.issues.append(
             LintIssue(
                 "warning",
                 "no_identity",
-                f"{count:,} contacts have no {CHANNEL_NAMES.get(channel, channel)} identity; "
-                "the step is skipped for them",
+                f"{count:,} contacts have no {listed} identity; the step is skipped for them",
                 where,
                 count,
-                no_identity.examples[(where, channel)],
+                no_identity.examples[(where, step_id)],
             )
         )

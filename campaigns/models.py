@@ -81,6 +81,10 @@ class Step(models.Model):
         ALWAYS = "always", "Always"
         NO_REPLY = "no_reply", "Only if no reply yet"
 
+    class OnRefused(models.TextChoices):
+        HOLD = "hold", "Hold it with the platform's reason"
+        NEXT_CHANNEL = "next_channel", "Re-route it to the next channel alternative"
+
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(help_text="1 is the first message.")
     channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
@@ -90,6 +94,13 @@ class Step(models.Model):
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="steps")
     condition = models.CharField(
         max_length=20, choices=Condition.choices, default=Condition.NO_REPLY
+    )
+    on_refused = models.CharField(
+        max_length=20,
+        choices=OnRefused.choices,
+        default=OnRefused.HOLD,
+        help_text="When a platform's policy refuses the message before it is sent "
+        "(e.g. WhatsApp outside its 24 h window).",
     )
 
     class Meta:
@@ -105,6 +116,32 @@ class Step(models.Model):
     def clean(self) -> None:
         if self.delay is not None and self.delay < timedelta(0):
             raise ValidationError({"delay": "A delay cannot be negative."})
+
+
+class StepAlternative(models.Model):
+    """Another channel (with its own template) for a step, tried in position order after the
+    step's own channel: when the contact cannot be reached there, or, if the step says so,
+    when the platform's policy refused the message (campaigns/routes.py)."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="alternatives")
+    position = models.PositiveSmallIntegerField(help_text="1 is tried right after the step.")
+    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="alternatives")
+
+    class Meta:
+        ordering = ["step", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "position"], name="alternative_unique_position"
+            ),
+            # 0 is the step's own channel and template (StepSend.route).
+            models.CheckConstraint(
+                condition=Q(position__gte=1), name="alternative_position_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} · alternative {self.position} ({self.get_channel_display()})"
 
 
 class Campaign(models.Model):
@@ -177,7 +214,15 @@ class Enrollment(models.Model):
 
 
 class StepSend(models.Model):
-    """Links a sequence step for one enrollment to the one outbound message it produced."""
+    """Links a sequence step for one enrollment to the outbound message it produced.
+
+    One row per attempt: when the platform's policy refused a message before it was sent
+    and the step re-routes it, the refused row is kept (stamped rerouted_at, so the rep sees
+    its message and reason on the campaign) and a new row holds the next channel's message.
+    Moving the one row onto the new message would have left the refused message outside
+    the campaign. The constraints still allow at most one live message per (enrollment,
+    step), and each channel route at most once.
+    """
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="sends")
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="sends")
@@ -185,12 +230,26 @@ class StepSend(models.Model):
     variant = models.ForeignKey(
         TemplateVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends"
     )
+    route = models.PositiveSmallIntegerField(
+        default=0, help_text="0: the step's own channel; n: its alternative at position n."
+    )
+    rerouted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused by the platform's policy; tried elsewhere."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            # At most one outbound message per (enrollment, step), whatever crashes or retries.
-            models.UniqueConstraint(fields=["enrollment", "step"], name="stepsend_unique"),
+            # At most one outbound message per (enrollment, step), whatever crashes or retries;
+            # only a message refused before sending steps aside for the next channel's.
+            models.UniqueConstraint(
+                fields=["enrollment", "step"],
+                condition=Q(rerouted_at=None),
+                name="stepsend_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["enrollment", "step", "route"], name="stepsend_unique_route"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from campaigns.lint import (
     LENGTH_LIMITS,
@@ -26,6 +26,7 @@ from campaigns.rendering import (
     contact_context,
     render_message,
 )
+from campaigns.routes import routes_for_steps
 from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Contact, Identity
 
@@ -62,7 +63,15 @@ class _Setting:
 def _setting(contact: Contact, template: Template | None, channel: str) -> _Setting:
     from campaigns.dispatch import _pick_sender  # the dispatcher's sticky sender choice
 
-    steps = Step.objects.filter(template=template, channel=channel) if template else None
+    # The template may be a step's own or one of its channel alternatives'.
+    steps = (
+        Step.objects.filter(
+            Q(template=template, channel=channel)
+            | Q(alternatives__template=template, alternatives__channel=channel)
+        )
+        if template
+        else None
+    )
     step = steps.order_by("id").first() if steps is not None else None
     enrollment = None
     if step is not None:
@@ -121,6 +130,23 @@ def template_preview(
             if v is chosen:
                 preview.variant_label = v.label
     return preview
+
+
+def step_previews(*, step: Step, contact: Contact) -> list[tuple[str, Preview]]:
+    """The step rendered for one contact on its own channel and on each alternative, as the
+    dispatcher would send it there: [("", own), ("alternative 1 (Email)", …), …]."""
+    labelled = []
+    for route in routes_for_steps([step])[step.id]:
+        label = f"{route.label} ({route.channel_name})" if route.position else ""
+        preview = template_preview(
+            template=route.template,
+            subject=route.template.subject,
+            body=route.template.body,
+            channel=route.channel,
+            contact=contact,
+        )
+        labelled.append((label, preview))
+    return labelled
 
 
 def preview_sample(

@@ -3,10 +3,11 @@
 from django.dispatch import receiver
 
 from campaigns import services
+from campaigns.routes import message_has_fallback
 from contacts.models import Contact
 from contacts.signals import contacts_imported, import_choice_providers
 from outreach.models import Message
-from outreach.signals import message_received, message_status_changed
+from outreach.signals import message_received, message_status_changed, refusal_fallbacks
 
 
 @receiver(message_status_changed)
@@ -17,6 +18,10 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
         services.enrollment_after_failure(message=message, status=status)
     elif status == Message.Status.QUEUED:
         services.message_after_requeue(message=message)
+
+
+# A policy refusal fails a step's message at once when the step re-routes it elsewhere.
+refusal_fallbacks.append(message_has_fallback)
 
 
 @receiver(message_received)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
+from campaigns.routes import routes_for_steps, step_reroute
 from contacts.models import Contact
 from contacts.services import contact_opt_out
 from outreach.audit import audit_record
@@ -61,16 +62,18 @@ def campaign_launch_check(*, campaign: Campaign) -> tuple[list[str], list[str]]:
     if not steps:
         problems.append("The sequence has no steps.")
     sender_channels = set(campaign.senders.values_list("channel", flat=True))
+    routes = routes_for_steps(steps)
     for step in steps:
-        if get_channel(step.channel).automated and step.channel not in sender_channels:
-            problems.append(
-                f"Step {step.position} sends on {step.get_channel_display()}, "
-                "but the campaign has no sender account for it."
-            )
-        # Sizes and types each platform accepts (outreach/media.py).
-        attachments = step.template.attachments if step.template_id else []
-        for problem in attachment_problems(step.channel, attachments):
-            problems.append(f"Step {step.position}: {problem}")
+        for route in routes[step.id]:  # the step's own channel, then its alternatives
+            where = f"Step {step.position}" + (f" {route.label}" if route.position else "")
+            if get_channel(route.channel).automated and route.channel not in sender_channels:
+                problems.append(
+                    f"{where} sends on {route.channel_name}, "
+                    "but the campaign has no sender account for it."
+                )
+            # Sizes and types each platform accepts (outreach/media.py).
+            for problem in attachment_problems(route.channel, route.template.attachments):
+                problems.append(f"{where}: {problem}")
     report = campaign_lint(campaign=campaign)
     problems += [i.text for i in report.errors]
     return problems, [i.text for i in report.warnings]
@@ -241,10 +244,21 @@ def message_after_requeue(*, message: Message) -> None:
 
 
 def enrollment_after_failure(*, message: Message, status: str) -> None:
-    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
+    link = (
+        StepSend.objects.filter(message_id=message.id, rerouted_at=None)
+        .select_related("step")
+        .first()
+    )
     if link is None:
         return
     reason = message.error_reason or message.hold_reason or status
+    if status == M.FAILED and message.error_code == "policy":
+        # Refused before anything was sent (platform policy, the channel's attachment limits):
+        # the step may say to try its next channel instead.
+        if step_reroute(message=message, reason=reason) is not None:
+            return
+        if link.step.on_refused == Step.OnRefused.NEXT_CHANNEL:
+            reason += "; no other channel left to try"
     new_state = E.FAILED if status == M.FAILED else E.STOPPED
     Enrollment.objects.filter(id=link.enrollment_id, state__in=LIVE).update(
         state=new_state,

@@ -36,7 +36,7 @@ from outreach.models import (
     SenderAccount,
     SendingSwitch,
 )
-from outreach.signals import message_received, message_status_changed
+from outreach.signals import message_received, message_status_changed, refusal_fallbacks
 from outreach.windows import Window, describe_wait
 
 log = logging.getLogger(__name__)
@@ -216,8 +216,14 @@ def _fail_before_send(message: Message, reason: str) -> None:
         status=S.FAILED, error_code="policy", error_reason=reason, hold_reason=reason[:200]
     )
     _event(message, S.FAILED, reason)
-    message.error_reason = reason
+    message.status, message.error_code, message.error_reason = S.FAILED, "policy", reason
     message_status_changed.send(sender=Message, message=message, status=S.FAILED)
+
+
+def _refusal_has_fallback(message: Message) -> bool:
+    """A refusal the platform may lift later holds the message, unless whoever queued it
+    can send it elsewhere instead (outreach.signals.refusal_fallbacks)."""
+    return any(has_fallback(message) for has_fallback in refusal_fallbacks)
 
 
 @retry_on_conflict
@@ -266,7 +272,7 @@ def _claim(message_id: int) -> Claim | None:
             return None
         decision = get_channel(message.channel).check_policy(_policy_context(message, now))
         if not decision.allowed:
-            if decision.retry_at is None:
+            if decision.retry_at is None or _refusal_has_fallback(message):
                 _fail_before_send(message, f"platform policy: {decision.reason}")
             else:
                 _hold(message, f"platform policy: {decision.reason}", decision.retry_at)

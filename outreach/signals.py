@@ -4,12 +4,21 @@ Both are sent inside the transaction that recorded the change, so receivers' wri
 or roll back with it.
 """
 
+from collections.abc import Callable
+
 from django.dispatch import Signal
 
 # Sent with message=<Message>, status=<new status>: an outbound message was sent, failed,
 # was cancelled before sending, or came back to "queued" after an in-flight attempt proved
 # undelivered (receivers may then hold or cancel it).
 message_status_changed = Signal()
+
+# Callables (message) -> bool the policy gate asks when a platform refuses a queued message
+# for now (e.g. WhatsApp outside its 24 h window): True means whoever queued it has somewhere
+# else to send it, so the message fails at once with the platform's reason (and
+# message_status_changed says so) instead of waiting until the platform allows it.
+# campaigns registers one: a step may re-route to its next channel alternative.
+refusal_fallbacks: list[Callable[..., bool]] = []
 
 # Sent with message=<inbound Message>, kind="reply" | "opt_out" | "auto_reply" | "bounce".
 message_received = Signal()

@@ -303,14 +303,14 @@ class Command(BaseCommand):
             "step links",
             """
             INSERT INTO campaigns_stepsend (id, enrollment_id, step_id, message_id, variant_id,
-                created_at)
+                route, created_at)
             SELECT %(s0)s + 3 * o.i + o.position, %(e0)s + o.i + 1, st.id,
                    %(m0)s + 3 * o.i + o.position,
                    CASE WHEN o.position = 1 THEN (
                        SELECT v.id FROM campaigns_templatevariant v
                        WHERE v.template_id = st.template_id ORDER BY v.label
                        OFFSET o.i %% 2 LIMIT 1) END,
-                   o.at
+                   0, o.at
             FROM seed_o o
             JOIN campaigns_campaign c ON c.id = o.campaign_id
             JOIN campaigns_step st ON st.sequence_id = c.sequence_id AND st.position = o.position
