@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0007_triggers'),
+        ('campaigns', '0008_trigger_public_replies_and_address'),
         ('outreach', '0006_media_asset'),
     ]
 
