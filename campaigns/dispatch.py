@@ -176,6 +176,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 status=Message.Status.QUEUED,
                 subject=rendered.subject,
                 body=rendered.text,
+                body_html=rendered.html,
                 attachments=step.template.attachments,
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
