@@ -17,6 +17,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
 from campaigns.variants import variant_pick, variants_for_templates
+from campaigns.versions import current_versions
 from contacts.models import Identity
 from outreach import services as outreach
 from outreach.db import retry_on_conflict
@@ -110,6 +111,8 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             ).select_related("template")
         }
         variants = variants_for_templates({s.template_id for s in steps.values()})
+        # Render from each template's current version, and record which one each message used.
+        versions = current_versions({s.template for s in steps.values()})
         senders: dict[int, list[SenderAccount]] = defaultdict(list)
         for through in Campaign.senders.through.objects.filter(
             campaign_id__in=campaigns
@@ -150,7 +153,8 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 e.sender = sender
                 newly_sticky.append(e)
             variant = _pick_variant(step, variants[step.template_id], e.contact_id)
-            source = variant or step.template
+            version = versions[step.template_id]
+            subject, body = version.text_for(variant)
             ctx = contact_context(
                 contact=e.contact,
                 identity=identity,
@@ -160,8 +164,8 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             )
             try:
                 rendered = render_message(
-                    subject=source.subject,
-                    body=source.body,
+                    subject=subject,
+                    body=body,
                     channel=step.channel,
                     context=ctx,
                     seed=f"{e.contact_id}:{step.id}",
@@ -177,9 +181,10 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 subject=rendered.subject,
                 body=rendered.text,
                 body_html=rendered.html,
-                attachments=step.template.attachments,
+                attachments=version.attachments,
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
+            message._template_version = version  # type: ignore[attr-defined]
             planned.append((e, step, variant, message))
 
         conversations = outreach.conversations_for(
@@ -190,7 +195,13 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         created = outreach.messages_create([m for _, _, _, m in planned])
         StepSend.objects.bulk_create(
             [
-                StepSend(enrollment=e, step=step, variant=variant, message=m)
+                StepSend(
+                    enrollment=e,
+                    step=step,
+                    variant=variant,
+                    message=m,
+                    template_version=m._template_version,  # type: ignore[attr-defined]
+                )
                 for (e, step, variant, _), m in zip(planned, created, strict=True)
             ]
         )
