@@ -138,8 +138,8 @@ def current_versions(templates: Iterable[Template]) -> dict[int, TemplateVersion
     for v in TemplateVariant.objects.filter(template_id__in=by_id):
         variants[v.template_id].append(v)
     out = {}
-    for tid, template in by_id.items():
-        version = latest.get(tid)
+    for tid in sorted(by_id):  # templates locked in id order: two dispatchers cannot deadlock
+        template, version = by_id[tid], latest.get(tid)
         if version is None or _content(version) != _snapshot(template, variants[tid]):
             version = template_version_record(template=template)
         out[tid] = version

@@ -35,7 +35,7 @@ def lead(platform_channels):
     return conv, enrollment
 
 
-def _send(conv, subject="Quick question", body="Hi Lead1"):
+def _send(conv, subject="Quick question", body="Hi Lead1", **fields):
     [m] = messages_create(
         [
             Message(
@@ -46,6 +46,7 @@ def _send(conv, subject="Quick question", body="Hi Lead1"):
                 status="queued",
                 subject=subject,
                 body=body,
+                **fields,
             )
         ]
     )
@@ -152,6 +153,19 @@ def test_one_click_unsubscribe_post_suppresses_the_contact(client, lead):
 def test_a_forged_unsubscribe_token_changes_nothing(client, lead):
     assert client.post("/u/not-a-token/").status_code == 404
     assert not Suppression.objects.exists()
+
+
+def test_attachment_links_go_in_both_parts_and_a_text_only_message_stays_text_only(lead):
+    conv, _ = lead
+    deck = {"type": "document", "url": "https://cdn.example/deck.pdf", "name": "Deck <v2>"}
+    _send(conv, body_html="<p>Hi Lead1</p>", attachments=[deck])
+    _send(conv, subject="", body="A reply a rep typed")
+    with_html, text_only = mail.outbox
+    assert with_html.body.endswith("Deck <v2>: https://cdn.example/deck.pdf")
+    [(html, mimetype)] = with_html.alternatives
+    assert mimetype == "text/html"
+    assert html.endswith('<p><a href="https://cdn.example/deck.pdf">Deck &lt;v2&gt;</a></p>')
+    assert text_only.alternatives == []
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from campaigns.selectors import campaign_dashboard
 from campaigns.services import campaign_launch, enrollments_create
 from campaigns.versions import (
     current_version,
+    current_versions,
     sequence_changes_record,
     steps_state,
     template_version_record,
@@ -263,3 +264,13 @@ def test_the_template_admin_versions_an_edit_of_a_running_campaigns_template(sta
     assert latest.body == "Admin edit {{ first_name }}"
     assert [v["label"] for v in latest.variants] == ["B"]  # saved with its inline variants
     assert latest.created_by == staff_client.user
+
+
+def test_the_dispatcher_finds_current_versions_in_two_queries(django_assert_num_queries):
+    templates = [
+        Template.objects.create(name=f"T{n}", channel="email", body=f"Body {n}") for n in range(5)
+    ]
+    first = current_versions(templates)
+    assert {v.number for v in first.values()} == {1}
+    with django_assert_num_queries(2):  # latest versions, variants: nothing to record
+        assert current_versions(templates) == first
