@@ -150,6 +150,18 @@ def current_version(template: Template) -> TemplateVersion:
     return current_versions([template])[template.id]
 
 
+def campaign_templates_freeze(*, campaign: Campaign) -> dict[int, TemplateVersion]:
+    """Called inside campaign_launch's transaction: lock the sequence's templates, so an edit
+    in flight either commits first (and is what v1 says) or waits and then sees the campaign
+    launched (and records v2); a draft version is never rewritten after it could be sent."""
+    templates = list(
+        Template.objects.select_for_update()
+        .filter(id__in=Step.objects.filter(sequence_id=campaign.sequence_id).values("template_id"))
+        .order_by("id")
+    )
+    return current_versions(templates)
+
+
 # --- steps -----------------------------------------------------------------------------------
 
 STEP_FIELDS = {

@@ -121,6 +121,15 @@ def test_editing_a_draft_rewrites_v1_instead_of_piling_up_versions(staff_client)
     assert not AuditEntry.objects.filter(action="template.version").exists()
 
 
+def test_launch_records_v1_of_every_template_of_the_sequence():
+    campaign, _ = _running([factories.contact(1)], steps=(("email", 0), ("email", 60)))
+    versions = TemplateVersion.objects.filter(template__steps__sequence=campaign.sequence)
+    assert sorted((v.template.name, v.number) for v in versions) == [
+        (f"{campaign.name} step 1", 1),
+        (f"{campaign.name} step 2", 1),
+    ]
+
+
 def test_saving_without_a_change_to_what_is_sent_keeps_the_version(staff_client):
     campaign, template = _running([factories.contact(1)])
     _edit(staff_client, template)
