@@ -1,3 +1,5 @@
+import difflib
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -21,6 +23,7 @@ from campaigns.models import (
     StepSend,
     Template,
     TemplateVariant,
+    TemplateVersion,
 )
 from campaigns.preview import preview_lint, preview_sample, template_preview
 from campaigns.services import (
@@ -34,11 +37,14 @@ from campaigns.services import (
     enrollments_create,
 )
 from campaigns.template_forms import validate_template_text
+from campaigns.versions import sequence_changes_record, steps_state, template_version_record
 from contacts.admin import ContactAdmin
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
+from outreach.admin import MessageAdmin
 from outreach.admin_confirm import action_confirmation, action_confirmed
 from outreach.audit import audit_record
+from outreach.models import Message
 
 E = Enrollment.State
 
@@ -61,19 +67,66 @@ class TemplateVariantInline(admin.TabularInline):
     extra = 0
 
 
+class TemplateVersionInline(admin.StackedInline):
+    """Read-only history: what each version sent, and how it differs from the one before."""
+
+    model = TemplateVersion
+    extra = 0
+    can_delete = False
+    fields = ["number", "created_at", "created_by", "subject", "body", "changes"]
+    readonly_fields = fields
+    ordering = ["-number"]
+    verbose_name_plural = "versions (newest first; messages show the version they used)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Changes from the version before")
+    def changes(self, obj: TemplateVersion) -> str:
+        before = TemplateVersion.objects.filter(
+            template_id=obj.template_id, number=obj.number - 1
+        ).first()
+        if before is None:
+            return "-"
+        lines = []
+        for field in ("subject", "body"):
+            lines += difflib.unified_diff(
+                str(getattr(before, field)).splitlines(),
+                str(getattr(obj, field)).splitlines(),
+                f"{field} {before.label}",
+                f"{field} {obj.label}",
+                lineterm="",
+            )
+        if before.attachments != obj.attachments:
+            lines.append("attachments changed")
+        if before.variants != obj.variants:
+            lines.append("A/B variants changed")
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>', "\n".join(lines) or "no text change"
+        )
+
+
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
     form = _CompiledTextForm
     list_display = ["name", "channel", "updated_at", "preview_link"]
     list_filter = ["channel"]
     search_fields = ["name", "subject", "body"]
-    inlines = [TemplateVariantInline]
+    inlines = [TemplateVariantInline, TemplateVersionInline]
     readonly_fields = ["created_by", "created_at", "updated_at", "preview_link"]
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # After the variants are saved too: a version covers the template and its variants.
+        super().save_related(request, form, formsets, change)
+        template_version_record(template=form.instance, actor=request.user)
 
     @admin.display(description="Preview")
     def preview_link(self, obj: Template) -> str:
@@ -177,6 +230,13 @@ class SequenceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_steps=Count("steps"))
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # A step change on a launched campaign's sequence goes to that campaign's history.
+        before = steps_state(sequence=form.instance) if change else {}
+        super().save_related(request, form, formsets, change)
+        if change:
+            sequence_changes_record(sequence=form.instance, before=before, actor=request.user)
 
     @admin.display(description="Steps", ordering="_steps")
     def step_count(self, obj: Sequence) -> int:
@@ -322,6 +382,7 @@ class StepSendInline(admin.TabularInline):
     fields = [
         "step",
         "channel",
+        "template_version",
         "variant",
         "message",
         "message_status",
@@ -339,6 +400,13 @@ class StepSendInline(admin.TabularInline):
         # Which of the step's channels this attempt used: its own, or an alternative.
         alt = f" (alternative {obj.route})" if obj.route else ""
         return f"{obj.message.get_channel_display()}{alt}"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("step__sequence", "variant", "message", "template_version__template")
+        )
 
     @admin.display(description="Status")
     def message_status(self, obj: StepSend) -> str:
@@ -594,4 +662,32 @@ class ContactWithCampaignsAdmin(ContactAdmin):
 
 admin.site.unregister(Contact)
 admin.site.register(Contact, ContactWithCampaignsAdmin)
+
+
+class MessageWithTemplateAdmin(MessageAdmin):
+    """outreach's message admin, plus the template version a campaign message was rendered
+    from (outreach knows nothing about campaigns)."""
+
+    list_display = [
+        *MessageAdmin.list_display[:3],
+        "template_version",
+        *MessageAdmin.list_display[3:],
+    ]
+    list_select_related = [
+        *MessageAdmin.list_select_related,
+        "step_send__template_version__template",
+    ]
+    readonly_fields = [*MessageAdmin.readonly_fields, "template_version"]
+    fields = [*MessageAdmin.fields[:4], "template_version", *MessageAdmin.fields[4:]]
+
+    @admin.display(description="Template")
+    def template_version(self, obj: Message) -> str:
+        send = getattr(obj, "step_send", None)
+        if send is None or send.template_version is None:
+            return "-"
+        return str(send.template_version)  # "Intro v3"
+
+
+admin.site.unregister(Message)
+admin.site.register(Message, MessageWithTemplateAdmin)
 from campaigns.triggers import admin as _triggers_admin  # noqa: E402, F401

@@ -18,6 +18,7 @@ from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVaria
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
 from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried, skipped_reason
 from campaigns.variants import variant_pick, variants_for_templates
+from campaigns.versions import current_versions
 from contacts.models import Identity
 from outreach import services as outreach
 from outreach.db import retry_on_conflict
@@ -135,7 +136,10 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         }
         routes = routes_for_steps(steps.values())
         tried = routes_tried(ids)
-        variants = variants_for_templates({r.template.id for rs in routes.values() for r in rs})
+        templates = {r.template.id: r.template for rs in routes.values() for r in rs}
+        variants = variants_for_templates(set(templates))
+        # Render from each template's current version, and record which one each message used.
+        versions = current_versions(set(templates.values()))
         senders: dict[int, list[SenderAccount]] = defaultdict(list)
         for through in Campaign.senders.through.objects.filter(
             campaign_id__in=campaigns
@@ -172,7 +176,8 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 e.sender = sender
                 newly_sticky.append(e)
             variant = _pick_variant(step, variants[route.template.id], e.contact_id)
-            source = variant or route.template
+            version = versions[route.template.id]
+            subject, body = version.text_for(variant)
             ctx = contact_context(
                 contact=e.contact,
                 identity=identity,
@@ -182,8 +187,8 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             )
             try:
                 rendered = render_message(
-                    subject=source.subject,
-                    body=source.body,
+                    subject=subject,
+                    body=body,
                     channel=channel,
                     context=ctx,
                     seed=f"{e.contact_id}:{step.id}",
@@ -198,10 +203,12 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 status=Message.Status.QUEUED,
                 subject=rendered.subject,
                 body=rendered.text,
-                attachments=route.template.attachments,
+                body_html=rendered.html,
+                attachments=version.attachments,
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
             message._route = route.position  # type: ignore[attr-defined]
+            message._template_version = version  # type: ignore[attr-defined]
             planned.append((e, step, variant, message))
 
         conversations = outreach.conversations_for(
@@ -212,7 +219,14 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         created = outreach.messages_create([m for _, _, _, m in planned])
         StepSend.objects.bulk_create(
             [
-                StepSend(enrollment=e, step=step, variant=variant, message=m, route=m._route)  # type: ignore[attr-defined]
+                StepSend(
+                    enrollment=e,
+                    step=step,
+                    variant=variant,
+                    message=m,
+                    route=m._route,  # type: ignore[attr-defined]
+                    template_version=m._template_version,  # type: ignore[attr-defined]
+                )
                 for (e, step, variant, _), m in zip(planned, created, strict=True)
             ]
         )

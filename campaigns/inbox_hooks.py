@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from campaigns.models import Campaign, Deal, Enrollment, Stage
+from campaigns.models import Campaign, Deal, Enrollment, Stage, StepSend
 from outreach.inbox import hooks
 
 
@@ -50,8 +50,18 @@ def _campaigns(contact) -> hooks.CardSection | None:
     return hooks.CardSection("Campaigns", rows) if rows else None
 
 
+def _template_versions(messages: list) -> dict[int, str]:
+    """Which template version each campaign message was rendered from: "template “Intro” v3"."""
+    rows = StepSend.objects.filter(
+        message_id__in=[m.id for m in messages if m.direction == "out"],
+        template_version__isnull=False,
+    ).values_list("message_id", "template_version__template__name", "template_version__number")
+    return {mid: f"template “{name}” v{number}" for mid, name, number in rows}
+
+
 hooks.inbox_filters += [
     hooks.InboxFilter("campaign", "Campaign", _campaign_choices, _by_campaign),
     hooks.InboxFilter("stage", "Deal stage", _stage_choices, _by_stage),
 ]
 hooks.contact_card_sections += [_deals, _campaigns]
+hooks.message_labels += [_template_versions]

@@ -64,6 +64,55 @@ class TemplateVariant(models.Model):
         return f"{self.template.name} / {self.label}"
 
 
+class TemplateVersion(models.Model):
+    """What a template sent at one point: subject, body, attachments and its variants' text.
+
+    Written only by campaigns/versions.py. Once anyone could have received it (a launched
+    campaign uses the template, or a message was rendered from it) a version never changes;
+    an edit records the next number. StepSend.template_version says which one a message used.
+    """
+
+    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    attachments = models.JSONField(default=list, blank=True)
+    variants = models.JSONField(
+        default=list, blank=True, help_text="[{id, label, subject, body}] of the A/B variants."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "number"], name="template_version_unique_number"
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gte=1), name="template_version_number_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.name} v{self.number}"
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+    def text_for(self, variant: TemplateVariant | None) -> tuple[str, str]:
+        """(subject, body) this version sends for the chosen A/B variant (or none)."""
+        if variant is None:
+            return self.subject, self.body
+        for v in self.variants:
+            if v["id"] == variant.id:
+                return v["subject"], v["body"]
+        return variant.subject, variant.body  # added after this version; not reached in dispatch
+
+
 class Sequence(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -235,6 +284,10 @@ class StepSend(models.Model):
     )
     rerouted_at = models.DateTimeField(
         null=True, blank=True, help_text="Refused by the platform's policy; tried elsewhere."
+    )
+    # The version the message was rendered from (empty for messages made before versions).
+    template_version = models.ForeignKey(
+        TemplateVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

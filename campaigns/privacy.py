@@ -101,7 +101,7 @@ def contact_erase(*, contact: Contact) -> Contact:
             opt_out_source="",
         )
     Message.objects.filter(conversation__identity__contact=contact).update(
-        subject="", body="", attachments=[], error_reason="", hold_reason=""
+        subject="", body="", body_html="", attachments=[], error_reason="", hold_reason=""
     )
     Conversation.objects.filter(identity__contact=contact).update(comment_id="")
     ConsentRecord.objects.filter(contact=contact).update(note="")

@@ -329,6 +329,7 @@ class HeldMessage:
     status: str
     reason: str
     not_before: datetime | None
+    version: str = ""  # the template version it was rendered from, "v3"
 
 
 @dataclass
@@ -405,13 +406,23 @@ class Dashboard:
         held = Table(
             "held",
             "Held messages (why not sent)",
-            ["message", "contact", "step", "channel", "status", "why not sent", "not before"],
+            [
+                "message",
+                "contact",
+                "step",
+                "template",
+                "channel",
+                "status",
+                "why not sent",
+                "not before",
+            ],
         )
         held.rows = [
             [
                 h.id,
                 h.contact,
                 h.step,
+                h.version,
                 h.channel,
                 h.status,
                 h.reason,
@@ -630,6 +641,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             status=m["status"],
             reason=m["hold_reason"] or "waiting for a free sender slot",
             not_before=m["not_before"],
+            version=f"v{m['version']}" if m["version"] else "",
         )
         for m in held_qs.order_by(F("not_before").asc(nulls_first=True), "id").values(
             "id",
@@ -638,6 +650,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             "hold_reason",
             "not_before",
             step=F("step_send__step__position"),
+            version=F("step_send__template_version__number"),
             cid=F("conversation__identity__contact_id"),
             first=F("conversation__identity__contact__first_name"),
             last=F("conversation__identity__contact__last_name"),

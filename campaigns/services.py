@@ -9,6 +9,7 @@ from django.utils import timezone
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import routes_for_steps, step_reroute
+from campaigns.versions import campaign_templates_freeze
 from contacts.models import Contact
 from contacts.services import contact_opt_out
 from outreach.audit import audit_record
@@ -85,6 +86,7 @@ def campaign_launch(*, campaign: Campaign, confirm_warnings: bool = False, actor
         raise LaunchError(problems, warnings)
     now = timezone.now()
     with transaction.atomic():
+        campaign_templates_freeze(campaign=campaign)
         Campaign.objects.filter(id=campaign.id).update(
             status=Campaign.Status.RUNNING, launched_at=campaign.launched_at or now
         )

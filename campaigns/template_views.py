@@ -12,6 +12,7 @@ from campaigns.models import Template
 from campaigns.preview import preview_lint, preview_sample, template_preview
 from campaigns.template_forms import PreviewForm, TemplateForm
 from campaigns.variants import template_variant_stats
+from campaigns.versions import template_save
 from contacts.access import contacts_visible_to
 
 DEFAULT_CHANNEL = "email"
@@ -27,8 +28,8 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(Template, pk=pk)
     form = TemplateForm(request.POST or None, instance=template)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"“{template}” saved.")
+        version = template_save(template=form.save(commit=False), actor=request.user)
+        messages.success(request, f"“{template}” saved ({version.label}).")
         return redirect("templates:edit", pk=template.pk)
     context = {
         "template": template,
@@ -37,6 +38,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "channels": Template._meta.get_field("channel").choices,
         "channel": template.channel or DEFAULT_CHANNEL,
         "ab": template_variant_stats(template=template),
+        "versions": template.versions.select_related("created_by")[:10],
     }
     return render(request, "campaigns/template_edit.html", context)
 

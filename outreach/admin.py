@@ -231,7 +231,10 @@ class MessageAdmin(admin.ModelAdmin):
         "error_reason",
         "created_at",
     ]
-    fields = readonly_fields[:4] + ["subject", "body", "attachments"] + readonly_fields[4:]
+    fields = (
+        readonly_fields[:4] + ["subject", "body", "body_html", "attachments"] + readonly_fields[4:]
+    )
+    readonly_fields = [*readonly_fields, "body_html"]
     inlines = [MessageEventInline]
 
     @admin.display(description="To / from")

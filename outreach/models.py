@@ -152,6 +152,9 @@ class Message(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
+    # Email only: the HTML alternative of `body` (escaped, paragraphs, clickable links), sent
+    # as multipart/alternative. Empty: text only (DMs, rep replies, older messages).
+    body_html = models.TextField(blank=True, default="")
     attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
     # Meta's HUMAN_AGENT tag (7-day window) is only for replies a person wrote.
     human_written = models.BooleanField(default=False)

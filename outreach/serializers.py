@@ -15,6 +15,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "status",
             "subject",
             "body",
+            "body_html",
             "hold_reason",
             "not_before",
             "sent_at",

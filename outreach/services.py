@@ -308,6 +308,7 @@ def outgoing(message: Message) -> OutgoingMessage:
         recipient_platform_id=identity.platform_user_id,
         body=message.body,
         subject=message.subject,
+        body_html=message.body_html,
         attachments=attachments_expand(message.attachments),
         last_inbound_at=message.conversation.last_inbound_at,
         comment_id=message.conversation.comment_id,

@@ -184,6 +184,7 @@ def _reply(trigger: Trigger, contact: Contact, engagement: Engagement) -> Messag
                 direction=Message.Direction.OUTBOUND,
                 status=Message.Status.QUEUED,
                 body=rendered.text,
+                body_html=rendered.html,
             )
         ]
     )

@@ -69,6 +69,7 @@ class OutgoingMessage:
     recipient_platform_id: str
     body: str
     subject: str = ""
+    body_html: str = ""  # email only: sent as the text/html alternative of body
     attachments: list[dict[str, Any]] = field(default_factory=list)
     # Platform context the send itself needs (private reply, HUMAN_AGENT tag, X's 403s).
     last_inbound_at: datetime | None = None

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.html import format_html
 
 from outreach.channels import http
 from outreach.channels.base import (
@@ -75,9 +76,16 @@ class EmailChannel(BaseChannel):
             headers=headers,
             connection=get_connection(**self.options.get("connection", {})),
         )
+        html = message.body_html
         for a in message.attachments:
             if a.get("url"):
-                email.body += f"\n\n{a.get('name') or a['type']}: {a['url']}"
+                label = a.get("name") or a["type"]
+                email.body += f"\n\n{label}: {a['url']}"
+                if html and a["url"].startswith(("https://", "http://")):
+                    html += format_html('\n<p><a href="{}">{}</a></p>', a["url"], label)
+        if html:
+            # multipart/alternative: clients that render HTML show it, the rest the text.
+            email.attach_alternative(html, "text/html")
         try:
             email.send()
         except smtplib.SMTPRecipientsRefused as exc:

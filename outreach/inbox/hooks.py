@@ -28,3 +28,6 @@ class CardSection:
 inbox_filters: list[InboxFilter] = []
 # Callables (contact) -> CardSection | None, shown on the conversation's contact card.
 contact_card_sections: list[Callable[[Any], CardSection | None]] = []
+# Callables (messages) -> {message id: label}, shown under each message of a thread, e.g.
+# the template version a campaign message was rendered from. One query per callable.
+message_labels: list[Callable[[list[Any]], dict[int, str]]] = []

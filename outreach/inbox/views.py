@@ -80,6 +80,15 @@ def _window(conversation: Conversation) -> str:
     return ""
 
 
+def _thread(conversation: Conversation) -> list:
+    """The conversation's messages, each with the labels other apps add (`m.labels`)."""
+    thread = list(selectors.conversation_thread(conversation))
+    found = [labels(thread) for labels in hooks.message_labels]
+    for m in thread:
+        m.labels = [f[m.id] for f in found if m.id in f]
+    return thread
+
+
 def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -> dict:
     contact = conversation.identity.contact
     sections = [s for s in (make(contact) for make in hooks.contact_card_sections) if s]
@@ -88,7 +97,7 @@ def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -
         "contact": contact,
         "identities": contact.identities.all(),
         "card_sections": sections,
-        "thread": selectors.conversation_thread(conversation),
+        "thread": _thread(conversation),
         "notes": conversation.notes.select_related("author"),
         "state": services.conversation_state(conversation),
         "window": _window(conversation),
@@ -112,7 +121,7 @@ def thread(request: HttpRequest, pk: int) -> HttpResponse:
     """The message list alone, polled by htmx so new messages and receipts appear."""
     convo = _conversation(request, pk)
     services.conversation_mark_read(conversation=convo)
-    context = {"thread": selectors.conversation_thread(convo), "conversation": convo}
+    context = {"thread": _thread(convo), "conversation": convo}
     context["intent_choices"] = MessageIntent.Label.choices
     return render(request, "outreach/inbox/_thread.html", context)
 

@@ -2,10 +2,16 @@
 subject), auto-replies and bounces classified and not counted as replies, RFC 8058
 one-click unsubscribe."""
 
+from email import policy
+from email.parser import BytesParser
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
+from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Enrollment
+from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity, Suppression
 from outreach.channels.email import unsubscribe_url
 from outreach.models import Message
@@ -13,6 +19,7 @@ from outreach.services import conversations_for, message_send, messages_create
 from tests import factories
 from tests.channels.conftest import fixture_bytes
 from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.channels.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +35,7 @@ def lead(platform_channels):
     return conv, enrollment
 
 
-def _send(conv, subject="Quick question", body="Hi Lead1"):
+def _send(conv, subject="Quick question", body="Hi Lead1", **fields):
     [m] = messages_create(
         [
             Message(
@@ -39,6 +46,7 @@ def _send(conv, subject="Quick question", body="Hi Lead1"):
                 status="queued",
                 subject=subject,
                 body=body,
+                **fields,
             )
         ]
     )
@@ -145,3 +153,74 @@ def test_one_click_unsubscribe_post_suppresses_the_contact(client, lead):
 def test_a_forged_unsubscribe_token_changes_nothing(client, lead):
     assert client.post("/u/not-a-token/").status_code == 404
     assert not Suppression.objects.exists()
+
+
+def test_attachment_links_go_in_both_parts_and_a_text_only_message_stays_text_only(lead):
+    conv, _ = lead
+    deck = {"type": "document", "url": "https://cdn.example/deck.pdf", "name": "Deck <v2>"}
+    _send(conv, body_html="<p>Hi Lead1</p>", attachments=[deck])
+    _send(conv, subject="", body="A reply a rep typed")
+    with_html, text_only = mail.outbox
+    assert with_html.body.endswith("Deck <v2>: https://cdn.example/deck.pdf")
+    [(html, mimetype)] = with_html.alternatives
+    assert mimetype == "text/html"
+    assert html.endswith('<p><a href="https://cdn.example/deck.pdf">Deck &lt;v2&gt;</a></p>')
+    assert text_only.alternatives == []
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_campaign_email_goes_over_smtp_as_text_and_escaped_html(settings, smtp_server):
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "email": {"BACKEND": "outreach.channels.email.EmailChannel", "OPTIONS": {}},
+    }
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    sender = platform_sender("email", "anna@acme.example")
+    contact = factories.contact(1, first_name="<script>alert(1)</script>")
+    campaign = factories.campaign(
+        senders=[sender], body="Hi {{ first_name }},\nsee https://acme.example/x?a=1&b=2\n\nAnna"
+    )
+    enrollments_create(campaign=campaign, contacts=[contact])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    enrollments_materialize(now=timezone.now())
+    message = Message.objects.get(direction="out")
+    assert message_send(message_id=message.id) == "sent"
+
+    [received] = smtp_server.received
+    assert received.recipients == ["lead1@example.com"]
+    email = BytesParser(policy=policy.default).parsebytes(received.data)
+    assert email.get_content_type() == "multipart/alternative"
+    text = email.get_body(preferencelist=("plain",)).get_content()
+    html = email.get_body(preferencelist=("html",)).get_content()
+    assert "Hi <script>alert(1)</script>," in text  # the text part carries the name as is
+    assert "<script>" not in html
+    assert "Hi &lt;script&gt;alert(1)&lt;/script&gt;,<br>" in html
+    assert '<a href="https://acme.example/x?a=1&amp;b=2">' in html
+    assert html.count("<p>") == 2  # the blank line starts a paragraph
+    assert message.body_html == html.replace("\r\n", "\n").strip()  # what was stored is sent
+
+
+def test_only_email_messages_get_an_html_part():
+    sender_email = factories.sender("Mail")
+    sender_tg = factories.sender("Bot", channel="telegram")
+    contact = factories.contact(1, channels=("email", "telegram"))
+    campaign = factories.campaign(
+        senders=[sender_email, sender_tg], steps=(("email", 0), ("telegram", 0))
+    )
+    enrollments_create(campaign=campaign, contacts=[contact])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    enrollments_materialize(now=timezone.now())
+    Enrollment.objects.update(state="active", current_step=2, next_action_at=timezone.now())
+    enrollments_materialize(now=timezone.now())
+    by_channel = {m.channel: m for m in Message.objects.filter(direction="out")}
+    assert by_channel["email"].body_html.startswith("<p>Hi Lead1 (step 1)")
+    assert by_channel["telegram"].body_html == ""

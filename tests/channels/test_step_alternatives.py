@@ -345,3 +345,40 @@ def test_enrollment_admin_shows_the_refused_attempt_and_its_reason_beside_the_re
 
     assert "platform policy: outside WhatsApp&#x27;s 24 h customer-service window" in page
     assert "Email (alternative 1)" in page
+
+
+def test_an_alternatives_template_is_versioned_and_its_message_names_the_version(
+    platform_channels,
+):
+    from campaigns.versions import template_save
+
+    ig = platform_sender("instagram", "IG1")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(senders=[ig, email], steps=(("instagram", 0),))
+    step = Step.objects.get(sequence=camp.sequence)
+    alt = alternative(step, 1, "email", "Hello {{ first_name }}, by email")
+    first = factories.contact(1, channels=("email",))
+    enrollments_create(campaign=camp, contacts=[first])
+    campaign_launch(campaign=camp)
+    enrollments_materialize(now=timezone.now())
+
+    template = alt.template
+    template.body = "Hello {{ first_name }}, by email (v2)"
+    template_save(template=template)  # the campaign runs: a new version, not a rewrite
+    second = factories.contact(2, channels=("email",))
+    enrollments_create(campaign=camp, contacts=[second])
+    enrollments_materialize(now=timezone.now())
+
+    sends = {
+        s.enrollment.contact_id: s
+        for s in StepSend.objects.select_related("message", "template_version").filter(step=step)
+    }
+    assert (sends[first.id].template_version.number, sends[first.id].message.body) == (
+        1,
+        "Hello Lead1, by email",
+    )
+    assert (sends[second.id].template_version.number, sends[second.id].message.body) == (
+        2,
+        "Hello Lead2, by email (v2)",
+    )
+    assert sends[second.id].template_version.template == template
