@@ -7,8 +7,10 @@ tests/fixtures/platforms/, the same files the contract tests read, so the two ca
 
 Control API (tests and the demo):
   POST /_fake/clock     {"advance": s} | {"now": epoch}     the platforms' clock
-  POST /_fake/webhooks  {"platform", "url", "secret"}       where and how to sign webhooks
-  POST /_fake/accounts  {"platform", "id"}                  e.g. an Instagram account id
+  POST /_fake/webhooks  {"platform", "url", "secret", "echoes"}  where and how to sign webhooks;
+                        echoes: Meta posts message_echoes for what the page sends
+  POST /_fake/accounts  {"platform", "id", "token"}         an Instagram account id; for X,
+                        which user an access token belongs to
   POST /_fake/users     {"platform", "id", "started", "blocked", "on_whatsapp", "handle"}
   POST /_fake/say       {"platform", "user", "account", "text", "reply_to", "times",
                          "parallel"}   the user writes: window opens, signed webhook(s) go out
@@ -19,10 +21,10 @@ Control API (tests and the demo):
                         a click-to-message ad: the first message carries the referral
   POST /_fake/block     {"user"}                            Telegram: the user blocks the bot
   POST /_fake/start     {"user", "payload", "handle"}       Telegram: /start <payload>
-  POST /_fake/slow      {"platform", "seconds"}  accept, then answer this late (WhatsApp, X)
+  POST /_fake/slow      {"platform", "seconds"}  accept, then answer this late
+                        (WhatsApp, Messenger, Instagram, X)
   POST /_fake/errors    {"platform", "error", "times", "after"}  the next sends (after `after`
                                                             good ones) fail with a fixture
-  POST /_fake/accounts  {"platform": "x", "id", "token"}   whose X user access token is whose
   (Graph) POST /{ver}/{ig-comment-id}/replies?message=…  and  POST /{ver}/{comment-id}/comments
         (message in the form body): a public reply under a comment -> {"id"}; our new comment
         comes back as a signed comments webhook, as Meta sends it
@@ -233,6 +235,24 @@ class Platforms:
                 msg["reply_to_message"] = {"message_id": int(reply_to.rpartition(":")[2])}
         return body
 
+    def render_echo(self, platform: str, account: str, user: str, mid: str, sent: dict) -> bytes:
+        """Meta's message_echoes webhook for a message the page sent, metadata included."""
+        body = fixture("messenger", "message_echo")
+        body["object"] = "page" if platform == "messenger" else "instagram"
+        entry = body["entry"][0]
+        ts = int(self.now() * 1000)
+        entry["id"], entry["time"] = account, ts
+        event = entry["messaging"][0]
+        event["sender"]["id"], event["recipient"]["id"], event["timestamp"] = account, user, ts
+        message = sent.get("message") or {}
+        echo = {"is_echo": True, "app_id": 1517776481860111, "mid": mid, "seq": 0}
+        if "metadata" in message:
+            echo["metadata"] = message["metadata"]
+        if "text" in message:
+            echo["text"] = message["text"]
+        event["message"] = echo
+        return json.dumps(body).encode()
+
     def x_event(self, event_id: str, sender: str, recipient: str, text: str, ts: float) -> None:
         """One DM in X's history, as GET /2/dm_events lists it."""
         low, high = sorted([sender, recipient], key=lambda u: (len(u), u))
@@ -320,7 +340,11 @@ class PlatformServer(FakePlatformServer):
             with p.lock:
                 p.slow[body["platform"]] = float(body["seconds"])
         elif action == "webhooks":
-            p.webhooks[body["platform"]] = {"url": body["url"], "secret": body["secret"]}
+            p.webhooks[body["platform"]] = {
+                "url": body["url"],
+                "secret": body["secret"],
+                "echoes": bool(body.get("echoes")),  # Meta's message_echoes subscription
+            }
         elif action == "accounts" and body.get("platform") == "x":
             with p.lock:
                 p.x_tokens[str(body["token"])] = str(body["id"])
@@ -455,9 +479,16 @@ class PlatformServer(FakePlatformServer):
             if user["last_inbound"] is None or now > user["last_inbound"] + window:
                 return self._fail(handler, table["outside_window"])
         self._record(platform, handler.path, token, body)
+        mid = f"m_FAKE{next(p.ids)}"
+        slow = p.slow.get(platform, 0.0)
+        hook = p.webhooks.get(platform) or {}
+        if hook.get("echoes"):  # the app subscribed to message_echoes
+            p.later(platform, p.render_echo(platform, account, uid, mid, body), slow + 0.05)
+        if slow:  # accepted, but the answer comes after the client has given up
+            time.sleep(slow)
         handler._json(
             200,
-            {"recipient_id": uid, "message_id": f"m_FAKE{next(p.ids)}"},
+            {"recipient_id": uid, "message_id": mid},
             {"X-App-Usage": json.dumps({"call_count": 1, "total_cputime": 1, "total_time": 1})},
         )
 

@@ -298,6 +298,12 @@ def _sent(event: InboundEvent, item: InboundItem) -> str:
     return "settled a lost answer: sent" if _settle(event, item) else "sent: already known"
 
 
+def _echo(event: InboundEvent, item: InboundItem) -> str:
+    """Our own message echoed back (Messenger message_echoes): never a reply, but it may
+    settle a send whose answer was lost."""
+    return "echo: settled a lost answer" if _settle(event, item) else "echo"
+
+
 def _receipt(event: InboundEvent, item: InboundItem) -> str:
     """Delivered/read only move forward; a late or out-of-order receipt never regresses."""
     _settle(event, item)
@@ -429,6 +435,7 @@ APPLY = {
     "auto_reply": _message,
     "bounce": _message,
     "sent": _sent,
+    "echo": _echo,
     "delivered": _receipt,
     "read": _receipt,
     "failed": _failed,

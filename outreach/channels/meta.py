@@ -148,6 +148,11 @@ class MetaChannel(BaseChannel):
             parts.append(envelope | {"message": {"attachment": attachment}})
         if route == "private_reply":
             parts = parts[:1]  # exactly one message per comment
+        if parts and self.webhook_object == "page":
+            # Messenger returns message.metadata in the message_echoes webhook; on the last
+            # part it says "the whole message went out", which settles a send whose answer
+            # was lost (Instagram's API takes no metadata).
+            parts[-1]["message"]["metadata"] = message.idempotency_key
         return parts
 
     def _post(self, message: OutgoingMessage, payload: dict[str, Any]) -> str:
@@ -225,7 +230,11 @@ class MetaChannel(BaseChannel):
         if msg is not None:
             if msg.get("is_echo"):
                 return InboundItem(
-                    kind="echo", event_id=f"echo:{msg.get('mid')}", account_id=account
+                    kind="echo",
+                    event_id=f"echo:{msg.get('mid')}",
+                    account_id=account,
+                    refers_to=[str(msg.get("mid"))],
+                    callback_key=str(msg.get("metadata") or "")[:64],
                 )
             reply_to = (msg.get("reply_to") or {}).get("mid")
             attachments = [

@@ -60,7 +60,8 @@ def test_messenger_text_goes_to_the_pinned_graph_version_with_the_page_token(
     assert sent["body"] == {
         "recipient": {"id": "555"},
         "messaging_type": "RESPONSE",
-        "message": {"text": "Hi Ana, here is the deck: https://ex.com/d"},
+        # metadata comes back in the message_echoes webhook
+        "message": {"text": "Hi Ana, here is the deck: https://ex.com/d", "metadata": "k1"},
     }
 
 

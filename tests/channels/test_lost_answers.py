@@ -1,5 +1,6 @@
 """A send whose answer was lost (the platform accepted it, our client timed out) is settled by
-the platform's own status webhook when it echoes our key: sent, never resent, no review."""
+the platform's own webhook when it echoes our key (WhatsApp statuses, Messenger message
+echoes): sent, never resent, no review."""
 
 import uuid
 from datetime import timedelta
@@ -111,3 +112,54 @@ def test_only_a_status_carrying_the_messages_own_key_settles_it(whatsapp_message
     process_all()
     whatsapp_message.refresh_from_db()
     assert (whatsapp_message.status, whatsapp_message.provider_message_id) == ("sent", "wamid.C")
+
+
+def test_messenger_send_with_a_lost_answer_is_settled_by_its_message_echo(
+    settings, platform_channels, control, live_server
+):
+    settings.OUTREACH_CHANNELS["messenger"]["OPTIONS"] = {
+        **settings.OUTREACH_CHANNELS["messenger"]["OPTIONS"],
+        "timeout": 0.5,
+    }
+    control.post(
+        "webhooks",
+        platform="messenger",
+        url=f"{live_server.url}/webhooks/messenger/",
+        secret=SECRETS["meta"],
+        echoes=True,
+    )
+    control.post("say", platform="messenger", user="555", account="PAGE1", text="hi")
+    sender = platform_sender("messenger", "PAGE1")
+    identity = factories.contact(1, channels=("messenger",)).identities.get()
+    identity.platform_user_id = "555"
+    identity.save()
+    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    conv.last_inbound_at = timezone.now() - timedelta(minutes=5)
+    conv.save()
+    [message] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=sender,
+                channel="messenger",
+                direction="out",
+                status="queued",
+                body="Our opening hours are 9 to 5",
+            )
+        ]
+    )
+    control.post("slow", platform="messenger", seconds=1.5)
+
+    assert message_send(message_id=message.id) == "unknown"
+    wait_for(
+        lambda: InboundEvent.objects.filter(provider_event_id__startswith="echo:").exists(),
+        15,
+        message="the page's message echo",
+    )
+    process_all()
+    message.refresh_from_db()
+    [request] = control.outbox("messenger")
+    assert request["body"]["message"]["metadata"] == str(message.idempotency_key)
+    assert (message.status, message.provider_message_id[:6]) == ("sent", "m_FAKE")
+    assert not Message.objects.filter(direction="in", body="Our opening hours are 9 to 5")
+    assert messages_reconcile(now=timezone.now() + timedelta(hours=1))["review"] == 0
