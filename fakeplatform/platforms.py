@@ -174,16 +174,62 @@ class Platforms:
                 "account": account,
                 "media": str(body.get("media", "")),
             }
-        rendered = fixture("instagram", "comment")
-        rendered["object"] = "instagram" if platform == "instagram" else "page"
+        rendered = self.comment_webhook(
+            platform,
+            account,
+            comment_id,
+            uid,
+            str(body.get("text", "")),
+            str(body.get("media", "")),
+            at,
+            handle=body.get("handle", f"user{uid}"),
+        )
+        return comment_id, rendered
+
+    def comment_webhook(
+        self,
+        platform: str,
+        account: str,
+        comment_id: str,
+        uid: str,
+        text: str,
+        media: str,
+        at: float,
+        *,
+        parent: str = "",
+        handle: str = "",
+    ) -> bytes:
+        """Instagram announces a comment in its `comments` field; a Facebook Page in its
+        `feed` field (item "comment", verb "add"), with a different shape."""
+        if platform == "instagram":
+            rendered = fixture("instagram", "comment")
+            entry = rendered["entry"][0]
+            entry["id"], entry["time"] = account, int(at)
+            value = entry["changes"][0]["value"]
+            value.update({"id": comment_id, "text": text})
+            if media:
+                value["media"] = {"id": media, "media_product_type": "FEED"}
+            if parent:
+                value["parent_id"] = parent
+            value["from"] = {"id": uid, "username": handle or f"user{uid}"}
+            return json.dumps(rendered).encode()
+        rendered = fixture("messenger", "feed_comment")
         entry = rendered["entry"][0]
         entry["id"], entry["time"] = account, int(at)
         value = entry["changes"][0]["value"]
-        value.update({"id": comment_id, "text": body.get("text", "")})
-        if body.get("media"):
-            value["media"] = {"id": str(body["media"]), "media_product_type": "FEED"}
-        value["from"] = {"id": uid, "username": body.get("handle", f"user{uid}")}
-        return comment_id, json.dumps(rendered).encode()
+        post = media or f"{account}_1"
+        value.update(
+            {
+                "from": {"id": uid, "name": handle or f"User {uid}"},
+                "message": text,
+                "post_id": post,
+                "comment_id": comment_id,
+                "parent_id": parent or post,
+                "created_time": int(at),
+            }
+        )
+        value["post"]["id"] = post
+        return json.dumps(rendered).encode()
 
     def later(self, platform: str, body: bytes, delay: float = 0.05) -> None:
         threading.Timer(delay, self.deliver, args=(platform, body)).start()
@@ -528,15 +574,18 @@ class PlatformServer(FakePlatformServer):
         self._record(platform, handler.path, token, form, reply_to=cid, text=text, id=reply_id)
         handler._json(200, {"id": reply_id})
         # Meta announces every new comment under the media, our own replies included.
-        echo = fixture("instagram", "comment")
-        echo["object"] = "instagram" if platform == "instagram" else "page"
-        entry = echo["entry"][0]
-        entry["id"], entry["time"] = comment["account"], int(p.now())
-        value = entry["changes"][0]["value"]
-        value.update({"id": reply_id, "text": text, "parent_id": cid})
-        value["from"] = {"id": comment["account"], "username": f"account{comment['account']}"}
-        value["media"] = {"id": comment["media"], "media_product_type": "FEED"}
-        p.later(platform, json.dumps(echo).encode())
+        echo = p.comment_webhook(
+            platform,
+            comment["account"],
+            reply_id,
+            comment["account"],
+            text,
+            comment["media"],
+            p.now(),
+            parent=cid,
+            handle=f"account{comment['account']}",
+        )
+        p.later(platform, echo)
 
     def _whatsapp(self, handler: Handler, account: str, token: str, body) -> None:
         p = self.platforms

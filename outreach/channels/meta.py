@@ -306,7 +306,31 @@ class MetaChannel(BaseChannel):
                 post_id=str((value.get("media") or {}).get("id", "")),
                 occurred_at=at,
             )
+        if change.get("field") == "feed" and value.get("item") == "comment":
+            return self._feed_comment(account, value, at)
         return InboundItem(kind="ignored", event_id="")
+
+    def _feed_comment(self, account: str, value: dict[str, Any], at: float | None) -> InboundItem:
+        """A Facebook Page comment: the Page webhook's `feed` field, item "comment" (edits
+        and removals are not new engagement)."""
+        if value.get("verb") != "add" or not value.get("comment_id"):
+            return InboundItem(kind="ignored", event_id="")
+        sender = value.get("from") or {}
+        comment_id = str(value["comment_id"])
+        if account and str(sender.get("id", "")) == account:
+            return InboundItem(kind="echo", event_id=f"comment:{comment_id}")
+        created = value.get("created_time")
+        return InboundItem(
+            kind="comment",
+            event_id=f"comment:{comment_id}",
+            account_id=account,
+            from_id=str(sender.get("id", "")),
+            name=str(sender.get("name", "")),
+            text=value.get("message", ""),
+            refers_to=[comment_id],
+            post_id=str(value.get("post_id", "")),
+            occurred_at=float(created) if isinstance(created, int | float) else at,
+        )
 
 
 def _story_kind(msg: dict[str, Any]) -> str:

@@ -191,3 +191,36 @@ def test_the_private_reply_goes_to_the_comment_once_and_then_the_gate_holds(
     assert message_send(message_id=again.id) == "skipped"
     again.refresh_from_db()
     assert again.hold_reason.startswith("platform policy")
+
+
+def test_a_facebook_page_comment_from_the_feed_webhook_gets_the_private_reply(
+    client, platform_channels
+):
+    page = platform_sender("messenger", "PAGE_ID")
+    helpers.trigger(
+        channel="messenger", sender=page, event_type="comment", keywords="price", reply_body="Hi"
+    )
+    body = copy.deepcopy(fixture_json("messenger", "feed_comment"))  # Meta's own shape
+    body["entry"][0]["changes"][0]["value"]["created_time"] = int(time.time())
+    edited = copy.deepcopy(body)
+    edited["entry"][0]["changes"][0]["value"]["verb"] = "edited"
+
+    assert deliver(client, "messenger", body) == 200
+    assert deliver(client, "messenger", edited) == 200
+    process_all()
+
+    reply = Message.objects.get(direction="out")
+    assert reply.conversation.comment_id == "PAGE_POST_ID_COMMENT_ID"
+    assert reply.conversation.identity.contact.first_name == "Cinderella Hoffmann"
+    assert TriggerFire.objects.get().post_id == "PAGE_ID_PAGE_POST_ID"
+
+
+def test_our_own_comment_on_the_page_feed_fires_nothing(client, platform_channels):
+    page = platform_sender("messenger", "PAGE_ID")
+    helpers.trigger(channel="messenger", sender=page, event_type="comment", match="any")
+    body = copy.deepcopy(fixture_json("messenger", "feed_comment"))
+    body["entry"][0]["changes"][0]["value"]["from"] = {"id": "PAGE_ID", "name": "Our page"}
+    assert deliver(client, "messenger", body) == 200
+    process_all()
+    assert not TriggerFire.objects.exists()
+    assert not Contact.objects.exists()
