@@ -94,7 +94,14 @@ def after_step_sent(*, message: Message) -> None:
     link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
     if link is None:
         return
-    sent_options = options_of(link.step)
+    # One query for the whole sequence: most sequences have no step options, and then there
+    # is nothing to re-time or capture (this runs for every message sent).
+    options = {
+        o.step_id: o for o in StepOptions.objects.filter(step__sequence_id=link.step.sequence_id)
+    }
+    if not options:
+        return
+    sent_options = options.get(link.step_id)
     if sent_options and sent_options.capture_field:
         CaptureRequest.objects.get_or_create(
             enrollment_id=link.enrollment_id,
@@ -110,7 +117,7 @@ def after_step_sent(*, message: Message) -> None:
     nxt = Step.objects.filter(
         sequence_id=link.step.sequence_id, position=enrollment.current_step
     ).first()
-    if nxt is not None and options_of(nxt) is not None:
+    if nxt is not None and nxt.id in options:
         enrollment_schedule(
             enrollment=enrollment, step=nxt, previous_at=message.sent_at or timezone.now()
         )
