@@ -2,11 +2,16 @@
 
 from django.dispatch import receiver
 
-from campaigns import services
+from campaigns import counters, services
 from contacts.models import Contact
-from contacts.signals import contacts_imported, import_choice_providers
+from contacts.signals import contacts_imported, contacts_opt_out_changed, import_choice_providers
 from outreach.models import Message
-from outreach.signals import message_received, message_status_changed
+from outreach.signals import (
+    message_intent_labelled,
+    message_received,
+    message_status_changed,
+    messages_delivered,
+)
 
 
 @receiver(message_status_changed)
@@ -14,7 +19,9 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
     if status == Message.Status.SENT:
         services.enrollment_after_send(message=message)
     elif status in (Message.Status.FAILED, Message.Status.CANCELLED):
-        services.enrollment_after_failure(message=message, status=status)
+        services.enrollment_after_failure(
+            message=message, status=status, previous=kwargs.get("previous", "")
+        )
     elif status == Message.Status.QUEUED:
         services.message_after_requeue(message=message)
 
@@ -22,6 +29,23 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
 @receiver(message_received)
 def on_message_received(sender, *, message: Message, kind: str, **kwargs) -> None:
     services.reply_record(message=message, kind=kind)
+
+
+@receiver(messages_delivered, dispatch_uid="campaigns.counters.delivered")
+def on_messages_delivered(sender, *, message_ids: list[int], **kwargs) -> None:
+    counters.counters_after_delivery(message_ids=message_ids)
+
+
+@receiver(contacts_opt_out_changed, dispatch_uid="campaigns.counters.opt_out")
+def on_opt_out_changed(sender, *, contact_ids: list[int], opted_out: bool, **kwargs) -> None:
+    counters.counters_after_opt_out(contact_ids=contact_ids, sign=1 if opted_out else -1)
+
+
+@receiver(message_intent_labelled, dispatch_uid="campaigns.counters.intent")
+def on_intent_labelled(sender, *, message: Message, intent: str, **kwargs) -> None:
+    counters.counters_after_label(
+        message=message, label=intent, previous=kwargs.get("previous", "")
+    )
 
 
 def _import_choices() -> list[tuple[str, str]]:
