@@ -21,7 +21,13 @@ from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Sub
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
-from campaigns.models import CampaignDayStats, CampaignIntentStats, Enrollment, StepSend
+from campaigns.models import (
+    CampaignDayStats,
+    CampaignIntentStats,
+    CampaignStats,
+    Enrollment,
+    StepSend,
+)
 from outreach.models import Message
 
 M = Message.Status
@@ -91,26 +97,37 @@ def effective_label():
 # --- writing ---------------------------------------------------------------------------------
 
 
+def _upsert_sql(table: str, key: list[str]) -> str:
+    sets = ", ".join(f"{f} = {table}.{f} + EXCLUDED.{f}" for f in FIELDS)
+    return (
+        f"INSERT INTO {table} ({', '.join(key)}, {', '.join(FIELDS)}) "
+        f"VALUES ({', '.join(['%s'] * (len(key) + len(FIELDS)))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
+
+
 def counters_add(deltas: dict[Key, Counter]) -> None:
-    """Add the deltas, one upsert per key, keys in a fixed order (no deadlocks between two
-    transactions bumping the same rows)."""
+    """Add the deltas, one upsert per key and one per campaign for its totals, keys in a
+    fixed order (no deadlocks between two transactions bumping the same rows)."""
     rows = sorted((k, c) for k, c in deltas.items() if any(c.values()))
     if not rows:
         return
-    table = CampaignDayStats._meta.db_table
-    sets = ", ".join(f"{f} = {table}.{f} + EXCLUDED.{f}" for f in FIELDS)
-    sql = (
-        f"INSERT INTO {table} (campaign_id, day, step, variant, {', '.join(FIELDS)}) "
-        f"VALUES ({', '.join(['%s'] * (4 + len(FIELDS)))}) "
-        f"ON CONFLICT (campaign_id, day, step, variant) DO UPDATE SET {sets}"
-    )
+    totals: dict[int, Counter] = defaultdict(Counter)
+    for (cid, *_), c in rows:
+        totals[cid].update(c)
     adapt = connection.ops.adapt_datefield_value
-    params = [
-        (cid, adapt(day), step, variant, *(c.get(f, 0) for f in FIELDS))
-        for (cid, day, step, variant), c in rows
-    ]
     with transaction.atomic(), connection.cursor() as cur:
-        cur.executemany(sql, params)
+        cur.executemany(
+            _upsert_sql(CampaignDayStats._meta.db_table, ["campaign_id", "day", "step", "variant"]),
+            [
+                (cid, adapt(day), step, variant, *(c.get(f, 0) for f in FIELDS))
+                for (cid, day, step, variant), c in rows
+            ],
+        )
+        cur.executemany(
+            _upsert_sql(CampaignStats._meta.db_table, ["campaign_id"]),
+            [(cid, *(c.get(f, 0) for f in FIELDS)) for cid, c in sorted(totals.items())],
+        )
 
 
 def intents_add(deltas: dict[tuple[int, str], int]) -> None:
@@ -374,9 +391,10 @@ def counters_rebuild() -> int:
             # Writers bump counters before they commit: they wait for the rebuild, then add
             # their change on top of figures that did not include it.
             with connection.cursor() as cur:
-                for model in (CampaignDayStats, CampaignIntentStats):
+                for model in (CampaignDayStats, CampaignStats, CampaignIntentStats):
                     cur.execute(f"LOCK TABLE {model._meta.db_table} IN EXCLUSIVE MODE")
         CampaignDayStats.objects.all().delete()
+        CampaignStats.objects.all().delete()
         CampaignIntentStats.objects.all().delete()
         deltas = _live_day_stats()
         CampaignDayStats.objects.bulk_create(
@@ -387,6 +405,13 @@ def counters_rebuild() -> int:
                 for (cid, day, step, variant), counts in sorted(deltas.items())
                 if any(counts.values())
             ],
+            batch_size=2000,
+        )
+        totals: dict[int, Counter] = defaultdict(Counter)
+        for (cid, *_), counts in deltas.items():
+            totals[cid].update(counts)
+        CampaignStats.objects.bulk_create(
+            [CampaignStats(campaign_id=cid, **dict(c)) for cid, c in sorted(totals.items())],
             batch_size=2000,
         )
         intents = _live_intents()

@@ -281,7 +281,11 @@ class DealStageChange(models.Model):
 
 # Kept in its own module; imported here so Django registers the models with this app.
 from campaigns.pipeline_models import StageRule  # noqa: E402, F401
-from campaigns.stats_models import CampaignDayStats, CampaignIntentStats  # noqa: E402, F401
+from campaigns.stats_models import (  # noqa: E402, F401
+    CampaignDayStats,
+    CampaignIntentStats,
+    CampaignStats,
+)
 from campaigns.triggers.models import (  # noqa: E402, F401
     CaptureRequest,
     StepOptions,

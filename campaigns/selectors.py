@@ -35,6 +35,7 @@ from campaigns.models import (
     Campaign,
     CampaignDayStats,
     CampaignIntentStats,
+    CampaignStats,
     Deal,
     Enrollment,
     Stage,
@@ -191,15 +192,17 @@ def campaigns_overview(
         for c in campaigns
     }
     intent_available = intent_model() is not None
-    stats = CampaignDayStats.objects.filter(campaign_id__in=ids)
-    figures = ("enrolled", "contacted", "sent", "replied", "positive")
-    for r in stats.values("campaign_id").annotate(**{f: Sum(f) for f in figures}).order_by():
+    for r in CampaignStats.objects.filter(campaign_id__in=ids).values(
+        "campaign_id", "enrolled", "contacted", "sent", "replied", "positive"
+    ):
         row = rows[r["campaign_id"]]
         row.enrolled, row.contacted, row.sent = r["enrolled"], r["contacted"], r["sent"]
         row.replied = r["replied"]
         row.positive = r["positive"] if intent_available else None
     for r in (
-        stats.filter(day__gte=days[0], day__lte=today, sent__gt=0)
+        CampaignDayStats.objects.filter(
+            campaign_id__in=ids, day__gte=days[0], day__lte=today, sent__gt=0
+        )
         .values("campaign_id", "day")
         .annotate(n=Sum("sent"))
         .order_by()

@@ -44,6 +44,27 @@ class CampaignDayStats(models.Model):
         return f"campaign {self.campaign_id} {self.day} step {self.step}/{self.variant}"
 
 
+class CampaignStats(models.Model):
+    """The same counts summed over a campaign's days, steps and variants: the overview reads
+    one row per campaign. Bumped by the same upserts as CampaignDayStats."""
+
+    campaign = models.OneToOneField(
+        "campaigns.Campaign", on_delete=models.CASCADE, primary_key=True, related_name="stats"
+    )
+    enrolled = models.IntegerField(default=0)
+    contacted = models.IntegerField(default=0)
+    reached = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    delivered = models.IntegerField(default=0)
+    bounced = models.IntegerField(default=0)
+    replied = models.IntegerField(default=0)
+    positive = models.IntegerField(default=0)
+    opted_out = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id}: {self.enrolled} enrolled, {self.sent} sent"
+
+
 class CampaignIntentStats(models.Model):
     """Labelled replies from a campaign's contacts, received after they enrolled, per label
     (a rep's correction wins)."""

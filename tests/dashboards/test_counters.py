@@ -15,6 +15,7 @@ from campaigns.models import (
     Campaign,
     CampaignDayStats,
     CampaignIntentStats,
+    CampaignStats,
     Enrollment,
     Stage,
     StepSend,
@@ -246,7 +247,7 @@ def shown(campaign: Campaign) -> dict:
     }
 
 
-def counters_snapshot() -> tuple[dict, dict]:
+def counters_snapshot() -> tuple[dict, dict, dict]:
     fields = ("enrolled", "contacted", "reached", "sent", "delivered", "bounced")
     fields += ("replied", "positive", "opted_out")
     day_stats = defaultdict(Counter)
@@ -256,9 +257,21 @@ def counters_snapshot() -> tuple[dict, dict]:
     intents = Counter()
     for s in CampaignIntentStats.objects.all():
         intents[(s.campaign_id, s.intent)] += s.n
+    totals = {
+        s.campaign_id: {f: getattr(s, f) for f in fields if getattr(s, f)}
+        for s in CampaignStats.objects.all()
+    }
+    summed: dict = defaultdict(Counter)
+    for (cid, *_), c in day_stats.items():
+        summed[cid].update(c)
+    # A campaign's totals are the sums of its days, steps and variants.
+    assert {k: v for k, v in totals.items() if v} == {
+        cid: {f: n for f, n in c.items() if n} for cid, c in summed.items() if any(c.values())
+    }
     return (
         {k: {f: n for f, n in c.items() if n} for k, c in day_stats.items() if any(c.values())},
         {k: n for k, n in intents.items() if n},
+        totals,
     )
 
 
