@@ -422,19 +422,29 @@ def counters_rebuild() -> int:
     return len(deltas) + len(intents)
 
 
-def _live_day_stats() -> defaultdict[Key, Counter]:
+def counters_before_delete(*, enrollment_ids: list[int]) -> None:
+    """These enrollments are about to be deleted (with their messages, often: a contact's
+    deletion cascades): take away everything they count for."""
+    deltas = _live_day_stats(enrollment_ids)
+    counters_add({k: Counter({f: -n for f, n in c.items()}) for k, c in deltas.items()})
+    intents_add({k: -n for k, n in _live_intents(enrollment_ids).items()})
+
+
+def _live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
+    """Every counter from the live rows (of these enrollments only, if given)."""
+    enrollments, links = Enrollment.objects.all(), StepSend.objects.all()
+    if only is not None:
+        enrollments, links = enrollments.filter(id__in=only), links.filter(enrollment_id__in=only)
     deltas = _deltas()
     for r in (
-        Enrollment.objects.values("campaign_id", day=TruncDate("created_at"))
+        enrollments.values("campaign_id", day=TruncDate("created_at"))
         .annotate(n=Count("id"))
         .order_by()
     ):
         deltas[(r["campaign_id"], r["day"], 0, 0)]["enrolled"] = r["n"]
     # Contacted and reached in one pass over the step links (not a probe per enrollment).
     for r in (
-        StepSend.objects.values(
-            cid=F("enrollment__campaign_id"), day=TruncDate("enrollment__created_at")
-        )
+        links.values(cid=F("enrollment__campaign_id"), day=TruncDate("enrollment__created_at"))
         .annotate(
             contacted=Count(
                 "enrollment_id", distinct=True, filter=Q(message__sent_at__isnull=False)
@@ -445,7 +455,7 @@ def _live_day_stats() -> defaultdict[Key, Counter]:
     ):
         deltas[(r["cid"], r["day"], 0, 0)].update(contacted=r["contacted"], reached=r["reached"])
     for r in (
-        StepSend.objects.filter(message__sent_at__isnull=False)
+        links.filter(message__sent_at__isnull=False)
         .values(
             "step_id",
             "variant_id",
@@ -472,7 +482,7 @@ def _live_day_stats() -> defaultdict[Key, Counter]:
     positive = interested()
     if positive is not None:
         flagged |= positive
-    attributed = Enrollment.objects.filter(flagged).annotate(
+    attributed = enrollments.filter(flagged).annotate(
         last_step=Coalesce(Subquery(last.values("step_id")[:1]), 0, output_field=ID),
         last_variant=Coalesce(Subquery(last.values("variant_id")[:1]), 0, output_field=ID),
     )
@@ -494,14 +504,18 @@ def _live_day_stats() -> defaultdict[Key, Counter]:
     return deltas
 
 
-def _live_intents() -> dict[tuple[int, str], int]:
+def _live_intents(only: list[int] | None = None) -> dict[tuple[int, str], int]:
     model = intent_model()
     if model is None:
         return {}
     enrollments = "message__conversation__identity__contact__enrollments"
+    # One filter() call: both conditions on the same enrollment (one join, not two).
+    conditions = {"message__created_at__gte": F(f"{enrollments}__created_at")}
+    if only is not None:
+        conditions[f"{enrollments}__in"] = only
     return {
         (r["cid"], r["intent"]): r["n"]
-        for r in model.objects.filter(message__created_at__gte=F(f"{enrollments}__created_at"))
+        for r in model.objects.filter(**conditions)
         .annotate(intent=effective_label())
         .values("intent", cid=F(f"{enrollments}__campaign_id"))
         .annotate(n=Count("id"))

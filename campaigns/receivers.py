@@ -1,8 +1,10 @@
 """Where news from outreach lands. Each receiver calls one service function."""
 
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 from campaigns import counters, services
+from campaigns.models import Campaign, Enrollment
 from contacts.models import Contact
 from contacts.signals import contacts_imported, contacts_opt_out_changed, import_choice_providers
 from outreach.models import Message
@@ -48,8 +50,18 @@ def on_intent_labelled(sender, *, message: Message, intent: str, **kwargs) -> No
     )
 
 
+# Enrollments are deleted mostly by cascade (a contact deleted, an import rolled back), which
+# no service sees: Django sends pre_delete for each before deleting anything, so what they
+# count for is still there to be taken away.
+@receiver(pre_delete, sender=Enrollment, dispatch_uid="campaigns.counters.delete")
+def on_enrollment_delete(sender, *, instance: Enrollment, **kwargs) -> None:
+    origin = kwargs.get("origin")
+    if isinstance(origin, Campaign) or getattr(origin, "model", None) is Campaign:
+        return  # the campaign goes, and its counters with it
+    counters.counters_before_delete(enrollment_ids=[instance.id])
+
+
 def _import_choices() -> list[tuple[str, str]]:
-    from campaigns.models import Campaign
 
     active = Campaign.objects.exclude(status=Campaign.Status.FINISHED)
     return [(f"campaign:{c.pk}", f"Enrol into campaign: {c.name}") for c in active]
@@ -60,7 +72,6 @@ import_choice_providers.append(_import_choices)
 
 @receiver(contacts_imported)
 def on_contacts_imported(sender, *, contact_import, contact_ids, **kwargs) -> None:
-    from campaigns.models import Campaign
 
     then = contact_import.hook_options.get("then", "")
     if then.startswith("campaign:"):

@@ -322,3 +322,18 @@ def test_a_rolled_back_change_leaves_the_counters_as_they_were(locmem_email):
         raise RuntimeError("the request failed after enrolling")
     assert counters_snapshot() == before
     assert not Enrollment.objects.filter(campaign=campaign).exists()
+
+
+def test_deleting_contacts_or_a_campaign_takes_their_counts_away(locmem_email):
+    spring, autumn, _ = run_a_campaign_season()
+    Contact.objects.filter(first_name__in=["Lead7000", "Lead7008"]).delete()  # cascades
+    kept = counters_snapshot()
+    call_command("rebuild_dashboard_stats", stdout=None)
+    assert counters_snapshot() == kept
+    autumn_id = autumn.id
+    autumn.delete()
+    after = counters_snapshot()
+    for part, before in zip(after, kept, strict=True):
+        gone = {k: v for k, v in before.items() if k not in part}
+        assert {k: v for k, v in before.items() if k in part} == part
+        assert gone and {k if isinstance(k, int) else k[0] for k in gone} == {autumn_id}
