@@ -396,7 +396,7 @@ def counters_rebuild() -> int:
         CampaignDayStats.objects.all().delete()
         CampaignStats.objects.all().delete()
         CampaignIntentStats.objects.all().delete()
-        deltas = _live_day_stats()
+        deltas = live_day_stats()
         CampaignDayStats.objects.bulk_create(
             [
                 CampaignDayStats(
@@ -425,12 +425,12 @@ def counters_rebuild() -> int:
 def counters_before_delete(*, enrollment_ids: list[int]) -> None:
     """These enrollments are about to be deleted (with their messages, often: a contact's
     deletion cascades): take away everything they count for."""
-    deltas = _live_day_stats(enrollment_ids)
+    deltas = live_day_stats(enrollment_ids)
     counters_add({k: Counter({f: -n for f, n in c.items()}) for k, c in deltas.items()})
     intents_add({k: -n for k, n in _live_intents(enrollment_ids).items()})
 
 
-def _live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
+def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
     """Every counter from the live rows (of these enrollments only, if given)."""
     enrollments, links = Enrollment.objects.all(), StepSend.objects.all()
     if only is not None:
