@@ -512,12 +512,13 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     )
     variant_stats = [
         _stats(
-            f"step {step_by_id[r['step']].position} / {labels.get(r['variant'], '?')}",
+            f"step {step_by_id[r['step']].position} / {labels[r['variant']]}",
             step_by_id[r["step"]].get_channel_display(),
             r,
         )
         for r in rows
-        if r["variant"] and r["step"] in step_by_id
+        # A deleted variant's counts stay in its step's figures, not in this table.
+        if r["variant"] in labels and r["step"] in step_by_id
     ]
     won = Deal.objects.filter(campaign=campaign, stage__kind=Stage.Kind.WON).count()
     funnel = [

@@ -264,7 +264,7 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
     else:
         return "no message to update"
     # Locked in id order, so which ones were merely "sent" before is known for certain.
-    found = dict(rows.select_for_update().order_by("id").values_list("id", "status"))
+    found = dict(rows.select_for_update(of=("self",)).order_by("id").values_list("id", "status"))
     ids = list(found)
     Message.objects.filter(id__in=ids, status__in=before).update(status=new)
     MessageEvent.objects.bulk_create([MessageEvent(message_id=i, status=new) for i in ids])
