@@ -46,6 +46,8 @@ FIELDS = (
 POSITIVE_INTENTS = ("interested", "positive", "meeting")
 DELIVERED = (M.DELIVERED, M.READ)
 ID = BigIntegerField()
+# A reply counts on its day; a "replied" row written without replied_at, on its enrolment day.
+REPLY_DAY = Coalesce(TruncDate("replied_at"), TruncDate("created_at"))
 
 Key = tuple[int, date, int, int]  # campaign id, day, step id (0: none), variant id (0: none)
 
@@ -239,8 +241,8 @@ def _enrollment_flags(eid: int) -> dict:
 
 def _move(deltas, cid: int, flags: dict, before: tuple[int, int], after: tuple[int, int]):
     created = _day(flags["created_at"])
-    if flags["state"] == E.REPLIED and flags["replied_at"] is not None:
-        day = _day(flags["replied_at"])
+    if flags["state"] == E.REPLIED:
+        day = _day(flags["replied_at"] or flags["created_at"])
         deltas[(cid, day, *before)]["replied"] -= 1
         deltas[(cid, day, *after)]["replied"] += 1
     for name, on in (
@@ -325,10 +327,10 @@ def counters_after_reply(*, enrollment_ids: list[int], sign: int = 1) -> None:
     that state (an answered question resumed the sequence)."""
     last = _last_sent(enrollment_ids)
     deltas = _deltas()
-    for eid, cid, replied_at in Enrollment.objects.filter(id__in=enrollment_ids).values_list(
-        "id", "campaign_id", "replied_at"
+    for eid, cid, day in Enrollment.objects.filter(id__in=enrollment_ids).values_list(
+        "id", "campaign_id", REPLY_DAY
     ):
-        deltas[(cid, _day(replied_at), *last.get(eid, (0, 0)))]["replied"] += sign
+        deltas[(cid, day, *last.get(eid, (0, 0)))]["replied"] += sign
     counters_add(deltas)
 
 
@@ -489,7 +491,7 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
     common = ["campaign_id", "last_step", "last_variant"]
     for r in (
         attributed.filter(state=E.REPLIED)
-        .values(*common, day=TruncDate("replied_at"))
+        .values(*common, day=REPLY_DAY)
         .annotate(n=Count("id"))
         .order_by()
     ):
