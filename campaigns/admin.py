@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
+from campaigns.counters import counters_after_enrol
 from campaigns.models import (
     Campaign,
     Deal,
@@ -443,6 +444,11 @@ class EnrollmentAdmin(admin.ModelAdmin):
     ]
     inlines = [StepSendInline]
     actions = ["pause", "resume", "unenrol", "opt_out_contacts"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            counters_after_enrol(campaign_id=obj.campaign_id, contact_ids=[obj.contact_id])
 
     @admin.action(description="Pause selected enrollments…")
     def pause(self, request, queryset):

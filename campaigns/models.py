@@ -256,6 +256,13 @@ class Enrollment(models.Model):
                 condition=Q(state="active"),
                 name="enrollment_due",
             ),
+            # The dashboard's held messages: a queued or paused message belongs to one of
+            # these (campaigns/selectors.py `_held`).
+            models.Index(
+                fields=["campaign"],
+                condition=Q(state__in=["waiting", "paused"]),
+                name="enrollment_held",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -386,6 +393,11 @@ class DealStageChange(models.Model):
 
 # Kept in its own module; imported here so Django registers the models with this app.
 from campaigns.pipeline_models import StageRule  # noqa: E402, F401
+from campaigns.stats_models import (  # noqa: E402, F401
+    CampaignDayStats,
+    CampaignIntentStats,
+    CampaignStats,
+)
 from campaigns.triggers.models import (  # noqa: E402, F401
     CaptureRequest,
     StepOptions,

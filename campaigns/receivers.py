@@ -1,13 +1,21 @@
 """Where news from outreach lands. Each receiver calls one service function."""
 
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
-from campaigns import services
+from campaigns import counters, services
+from campaigns.models import Campaign, Enrollment
 from campaigns.routes import message_has_fallback
 from contacts.models import Contact
-from contacts.signals import contacts_imported, import_choice_providers
+from contacts.signals import contacts_imported, contacts_opt_out_changed, import_choice_providers
 from outreach.models import Message
-from outreach.signals import message_received, message_status_changed, refusal_fallbacks
+from outreach.signals import (
+    message_intent_labelled,
+    message_received,
+    message_status_changed,
+    messages_delivered,
+    refusal_fallbacks,
+)
 
 
 @receiver(message_status_changed)
@@ -15,7 +23,9 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
     if status == Message.Status.SENT:
         services.enrollment_after_send(message=message)
     elif status in (Message.Status.FAILED, Message.Status.CANCELLED):
-        services.enrollment_after_failure(message=message, status=status)
+        services.enrollment_after_failure(
+            message=message, status=status, previous=kwargs.get("previous", "")
+        )
     elif status == Message.Status.QUEUED:
         services.message_after_requeue(message=message)
 
@@ -29,8 +39,35 @@ def on_message_received(sender, *, message: Message, kind: str, **kwargs) -> Non
     services.reply_record(message=message, kind=kind)
 
 
+@receiver(messages_delivered, dispatch_uid="campaigns.counters.delivered")
+def on_messages_delivered(sender, *, message_ids: list[int], **kwargs) -> None:
+    counters.counters_after_delivery(message_ids=message_ids)
+
+
+@receiver(contacts_opt_out_changed, dispatch_uid="campaigns.counters.opt_out")
+def on_opt_out_changed(sender, *, contact_ids: list[int], opted_out: bool, **kwargs) -> None:
+    counters.counters_after_opt_out(contact_ids=contact_ids, sign=1 if opted_out else -1)
+
+
+@receiver(message_intent_labelled, dispatch_uid="campaigns.counters.intent")
+def on_intent_labelled(sender, *, message: Message, intent: str, **kwargs) -> None:
+    counters.counters_after_label(
+        message=message, label=intent, previous=kwargs.get("previous", "")
+    )
+
+
+# Enrollments are deleted mostly by cascade (a contact deleted, an import rolled back), which
+# no service sees: Django sends pre_delete for each before deleting anything, so what they
+# count for is still there to be taken away.
+@receiver(pre_delete, sender=Enrollment, dispatch_uid="campaigns.counters.delete")
+def on_enrollment_delete(sender, *, instance: Enrollment, **kwargs) -> None:
+    origin = kwargs.get("origin")
+    if isinstance(origin, Campaign) or getattr(origin, "model", None) is Campaign:
+        return  # the campaign goes, and its counters with it
+    counters.counters_before_delete(enrollment_ids=[instance.id])
+
+
 def _import_choices() -> list[tuple[str, str]]:
-    from campaigns.models import Campaign
 
     active = Campaign.objects.exclude(status=Campaign.Status.FINISHED)
     return [(f"campaign:{c.pk}", f"Enrol into campaign: {c.name}") for c in active]
@@ -41,7 +78,6 @@ import_choice_providers.append(_import_choices)
 
 @receiver(contacts_imported)
 def on_contacts_imported(sender, *, contact_import, contact_ids, **kwargs) -> None:
-    from campaigns.models import Campaign
 
     then = contact_import.hook_options.get("then", "")
     if then.startswith("campaign:"):

@@ -1,5 +1,8 @@
-"""Dashboard reads: a fixed number of aggregate queries, whatever the number of campaigns,
-steps, variants or senders, each returning a small dataclass the templates render directly.
+"""Dashboard reads: a fixed number of small queries, whatever the number of campaigns,
+steps, variants, senders or messages, each returning a small dataclass the templates render
+directly. The counts come from the exact counter tables (campaigns/counters.py keeps them in
+step with every change, in the same transaction); only what must be live is read live: the
+held messages, the senders' health, won deals (a small table) and the audit trail.
 
 Definitions used everywhere (and in the tests):
 - sent: an outbound campaign message that left (it has sent_at), bounced ones included;
@@ -11,22 +14,34 @@ Definitions used everywhere (and in the tests):
 - interested / positive: an enrollment whose contact replied, after enrolling, with a reply
   labelled interested (outreach's MessageIntent; a rep's correction wins). Without intent
   labels installed the figure is None and shown as "n/a", never guessed.
+Days are local days in TIME_ZONE, fixed when the counters are written (rebuild the counters
+after changing TIME_ZONE: `manage.py rebuild_dashboard_stats`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, NullIf, TruncDate
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.access import campaigns_visible_to
-from campaigns.models import Campaign, Deal, Enrollment, Stage, Step, StepSend
+from campaigns.counters import intent_model
+from campaigns.models import (
+    Campaign,
+    CampaignDayStats,
+    CampaignIntentStats,
+    CampaignStats,
+    Deal,
+    Enrollment,
+    Stage,
+    Step,
+    TemplateVariant,
+)
 from outreach.limits import effective_cap, local_day
 from outreach.models import AuditEntry, Message, SenderAccount, SendingSwitch
 from outreach.windows import Window
@@ -36,38 +51,7 @@ M = Message.Status
 SPARK_DAYS = 14
 SERIES_DAYS = 60
 HELD_LIMIT = 100
-POSITIVE_INTENTS = ("interested", "positive", "meeting")
 HELD_STATUSES = [M.QUEUED, M.PAUSED, M.UNKNOWN]
-
-
-def intent_model():
-    """outreach's reply-intent labels (MessageIntent), if this installation has them."""
-    try:
-        return apps.get_model("outreach", "MessageIntent")
-    except LookupError:
-        return None
-
-
-def interested(contact: str = "contact_id", since: str = "created_at") -> Q | None:
-    """An enrollment whose contact sent a reply labelled interested after enrolling (a rep's
-    correction wins over the classifier's label), as a filter. None without intent labels.
-
-    The contact is first checked against the (small) set of contacts with such a reply, which
-    PostgreSQL hashes once; only those rows pay for the correlated date check."""
-    model = intent_model()
-    if model is None:
-        return None
-    labels = model.objects.filter(
-        Q(corrected_label__in=POSITIVE_INTENTS) | Q(corrected_label="", label__in=POSITIVE_INTENTS)
-    )
-    contacts = labels.values("message__conversation__identity__contact_id")
-    after_enrolling = Exists(
-        labels.filter(
-            message__conversation__identity__contact_id=OuterRef(contact),
-            message__created_at__gte=OuterRef(since),
-        )
-    )
-    return Q(**{f"{contact}__in": contacts}) & Q(after_enrolling)
 
 
 def rate(part: int | None, whole: int | None) -> float | None:
@@ -157,12 +141,6 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
-def _sent_q(prefix: str = "message__") -> Q:
-    return Q(
-        **{f"{prefix}sent_at__isnull": False, f"{prefix}direction": Message.Direction.OUTBOUND}
-    )
-
-
 def campaigns_filtered(
     *, user=None, owner_id: int | None = None, status: str = "", channel: str = ""
 ) -> QuerySet[Campaign]:
@@ -186,7 +164,7 @@ def campaigns_overview(
     channel: str = "",
     today: date | None = None,
 ) -> Overview:
-    """Six queries for any number of campaigns."""
+    """Five queries for any number of campaigns, read from the counters."""
     today = today or timezone.localdate()
     days = [today - timedelta(days=n) for n in range(SPARK_DAYS - 1, -1, -1)]
     campaigns = list(
@@ -213,40 +191,30 @@ def campaigns_overview(
         )
         for c in campaigns
     }
-    positive = interested()
-    agg: dict = {
-        "enrolled": Count("id"),
-        "replied": Count("id", filter=Q(state=E.REPLIED)),
-    }
-    enrollments = Enrollment.objects.filter(campaign_id__in=ids)
-    if positive is not None:
-        agg["positive"] = Count("id", filter=positive)
-    for r in enrollments.values("campaign_id").annotate(**agg):
+    intent_available = intent_model() is not None
+    for r in CampaignStats.objects.filter(campaign_id__in=ids).values(
+        "campaign_id", "enrolled", "contacted", "sent", "replied", "positive"
+    ):
         row = rows[r["campaign_id"]]
-        row.enrolled, row.replied = r["enrolled"], r["replied"]
-        row.positive = r.get("positive")
+        row.enrolled, row.contacted, row.sent = r["enrolled"], r["contacted"], r["sent"]
+        row.replied = r["replied"]
+        row.positive = r["positive"] if intent_available else None
     for r in (
-        StepSend.objects.filter(_sent_q(), enrollment__campaign_id__in=ids)
-        .values(cid=F("enrollment__campaign_id"))
-        .annotate(sent=Count("id"), contacted=Count("enrollment_id", distinct=True))
-    ):
-        rows[r["cid"]].sent, rows[r["cid"]].contacted = r["sent"], r["contacted"]
-    for r in (
-        StepSend.objects.filter(
-            _sent_q(), enrollment__campaign_id__in=ids, message__sent_at__date__gte=days[0]
+        CampaignDayStats.objects.filter(
+            campaign_id__in=ids, day__gte=days[0], day__lte=today, sent__gt=0
         )
-        .values(cid=F("enrollment__campaign_id"), day=TruncDate("message__sent_at"))
-        .annotate(n=Count("id"))
+        .values("campaign_id", "day")
+        .annotate(n=Sum("sent"))
+        .order_by()
     ):
-        if r["day"] in days:
-            rows[r["cid"]].sparkline[days.index(r["day"])] = r["n"]
+        rows[r["campaign_id"]].sparkline[days.index(r["day"])] = r["n"]
     for r in (
         Deal.objects.filter(campaign_id__in=ids, stage__kind=Stage.Kind.WON)
         .values("campaign_id")
         .annotate(n=Count("id"))
     ):
         rows[r["campaign_id"]].won = r["n"]
-    return Overview(rows=list(rows.values()), days=days, intent_available=positive is not None)
+    return Overview(rows=list(rows.values()), days=days, intent_available=intent_available)
 
 
 # --- one campaign ----------------------------------------------------------------------------
@@ -433,36 +401,56 @@ class Dashboard:
         return {t.name: t for t in (funnel, steps, variants, series, intents, senders, held)}
 
 
-def _step_rows(campaign: Campaign, group: list[str]) -> list[dict]:
-    """Per-step (or per-variant) counts in one query. A reply or opt-out is attributed to the
-    last step that was sent to the enrollment."""
-    later_sent = StepSend.objects.filter(
-        enrollment_id=OuterRef("enrollment_id"),
-        step__position__gt=OuterRef("step__position"),
-        message__sent_at__isnull=False,
-    )
-    sent = _sent_q()
-    # The cheap conditions come first: PostgreSQL evaluates an aggregate's FILTER left to
-    # right, so the correlated "no later step was sent" check only runs for the few rows
-    # that replied, opted out or were interested.
-    last = Q(is_last=True)
-    agg = {
-        "waiting": Count("id", filter=Q(message__status__in=HELD_STATUSES)),
-        "sent": Count("id", filter=sent),
-        "delivered": Count("id", filter=Q(message__status__in=[M.DELIVERED, M.READ])),
-        "replied": Count("id", filter=Q(enrollment__state=E.REPLIED) & sent & last),
-        "bounced": Count(
-            "id", filter=Q(sent, message__status=M.FAILED, message__error_code__startswith="bounce")
+def _held(campaign: Campaign) -> list[QuerySet[Message]]:
+    """The campaign's held messages (queued, paused, unknown), as two small querysets.
+
+    A queued or paused campaign message always belongs to a waiting or paused enrollment
+    (the dispatcher, pause, resume, stop and unenrol keep it so), found through the
+    `enrollment_held` index; an unknown one can outlive its enrollment's stop, and unknown
+    messages are few, so those are found by status. Never a scan of every message."""
+    held = Message.objects.filter(status__in=HELD_STATUSES)
+    live = [E.WAITING, E.PAUSED]
+    return [
+        held.filter(
+            step_send__enrollment__campaign=campaign, step_send__enrollment__state__in=live
         ),
-        "opted_out": Count(
-            "id", filter=Q(enrollment__contact__opted_out_at__isnull=False) & sent & last
+        held.filter(status=M.UNKNOWN, step_send__enrollment__campaign=campaign).exclude(
+            step_send__enrollment__state__in=live
         ),
+    ]
+
+
+def _held_counts(campaign: Campaign) -> list[dict]:
+    """Held messages per (step, variant, reason)."""
+    return [
+        r
+        for qs in _held(campaign)
+        for r in qs.values(
+            "hold_reason", step=F("step_send__step_id"), variant=F("step_send__variant_id")
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    ]
+
+
+def _step_rows(campaign: Campaign, held: list[dict]) -> list[dict]:
+    """Counts per (step, variant) from the counters, plus the messages waiting (held) right
+    now, read live. Step 0 holds what belongs to no step (enrolled, contacted, reached, and
+    replies, positive replies or opt-outs of enrollments nothing was sent to)."""
+    figures = ("enrolled", "contacted", "reached", *STEP_FIGURES[1:], "positive")
+    rows = {
+        (r["step"], r["variant"]): r | {"waiting": 0}
+        for r in CampaignDayStats.objects.filter(campaign=campaign)
+        .values("step", "variant")
+        .annotate(**{f: Sum(f) for f in figures})
+        .order_by()
     }
-    rows = StepSend.objects.filter(enrollment__campaign=campaign).alias(is_last=~Exists(later_sent))
-    positive = interested("enrollment__contact_id", "enrollment__created_at")
-    if positive is not None:
-        agg["positive"] = Count("id", filter=sent & positive & last)
-    return list(rows.values(*group).annotate(**agg).order_by(*group))
+    for r in held:
+        key = (r["step"], r["variant"] or 0)
+        empty = dict.fromkeys((*figures, "waiting"), 0) | {"step": key[0], "variant": key[1]}
+        rows.setdefault(key, empty)
+        rows[key]["waiting"] += r["n"]
+    return [rows[k] for k in sorted(rows)]
 
 
 STEP_FIGURES = ("waiting", "sent", "delivered", "replied", "bounced", "opted_out")
@@ -475,6 +463,13 @@ def _stats(label: str, channel: str, r: dict | None) -> StepStats:
             setattr(s, k, r[k])
         s.positive = r.get("positive")
     return s
+
+
+def _count_of(qs: QuerySet) -> Coalesce:
+    """COUNT(*) of a correlated queryset as a subquery: each sender's count comes from the
+    (sender, status, id) index instead of joining every message the sender ever sent."""
+    count = qs.order_by().values("sender_id").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(count), 0)
 
 
 def sender_next_slot(sender: SenderAccount, now: datetime) -> tuple[datetime | None, str]:
@@ -496,62 +491,53 @@ def sender_next_slot(sender: SenderAccount, now: datetime) -> tuple[datetime | N
 def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Dashboard:
     """Thirteen queries, whatever the size of the campaign."""
     now = now or timezone.now()
-    positive = interested()
+    intent_available = intent_model() is not None
     steps = list(
         Step.objects.filter(sequence_id=campaign.sequence_id)
         .select_related("template")
         .order_by("position")
     )
-    # One pass per (step, variant); a step's figures are the sums of its variants' (every
-    # figure is a plain count), so the big join runs once, not twice.
-    variant_rows = _step_rows(campaign, ["step_id", "variant_id", "variant__label"])
+    step_by_id = {s.id: s for s in steps}
+    held_counts = _held_counts(campaign)
+    rows = _step_rows(campaign, held_counts)
+    total: dict = {k: sum(r[k] for r in rows) for k in ("enrolled", "contacted", "reached")}
+    total |= {k: sum(r[k] for r in rows) for k in ("replied", "positive", "opted_out", "bounced")}
+    # A step's figures are the sums of its variants' (every figure is a plain count).
     by_step: dict[int, dict] = {}
-    for r in variant_rows:
-        total = by_step.setdefault(r["step_id"], dict.fromkeys(STEP_FIGURES, 0))
-        for k in STEP_FIGURES:
-            total[k] += r[k]
-        if "positive" in r:
-            total["positive"] = total.get("positive", 0) + r["positive"]
+    for r in rows:
+        if r["step"] in step_by_id:
+            t = by_step.setdefault(r["step"], dict.fromkeys((*STEP_FIGURES, "positive"), 0))
+            for k in t:
+                t[k] += r[k]
+    if not intent_available:
+        for r in (*rows, *by_step.values()):
+            r.pop("positive", None)
     step_stats = [
         _stats(f"{s.position}. {s.template.name}", s.get_channel_display(), by_step.get(s.id))
         for s in steps
     ]
-    step_by_id = {s.id: s for s in steps}
+    labels = dict(
+        TemplateVariant.objects.filter(
+            id__in=[r["variant"] for r in rows if r["variant"] and r["step"] in step_by_id]
+        ).values_list("id", "label")
+    )
     variant_stats = [
         _stats(
-            f"step {step_by_id[r['step_id']].position} / {r['variant__label']}",
-            step_by_id[r["step_id"]].get_channel_display(),
+            f"step {step_by_id[r['step']].position} / {labels[r['variant']]}",
+            step_by_id[r["step"]].get_channel_display(),
             r,
         )
-        for r in variant_rows
-        if r["variant_id"] is not None and r["step_id"] in step_by_id
+        for r in rows
+        # A deleted variant's counts stay in its step's figures, not in this table.
+        if r["variant"] in labels and r["step"] in step_by_id
     ]
-
-    enrollments = Enrollment.objects.filter(campaign=campaign)
-    agg: dict = {
-        "enrolled": Count("id"),
-        "replied": Count("id", filter=Q(state=E.REPLIED)),
-        "opted_out": Count("id", filter=Q(contact__opted_out_at__isnull=False)),
-        "bounced": Count("id", filter=Q(state=E.FAILED, hold_reason__contains="bounce")),
-    }
-    if positive is not None:
-        agg["interested"] = Count("id", filter=positive)
-    e = enrollments.aggregate(**agg)
-    reached = StepSend.objects.filter(enrollment__campaign=campaign).aggregate(
-        contacted=Count("enrollment_id", distinct=True, filter=_sent_q()),
-        delivered=Count(
-            "enrollment_id",
-            distinct=True,
-            filter=Q(message__status__in=[M.DELIVERED, M.READ]),
-        ),
-    )
     won = Deal.objects.filter(campaign=campaign, stage__kind=Stage.Kind.WON).count()
     funnel = [
-        FunnelStage("Enrolled", e["enrolled"]),
-        FunnelStage("Contacted", reached["contacted"]),
-        FunnelStage("Delivered", reached["delivered"]),
-        FunnelStage("Replied", e["replied"]),
-        FunnelStage("Interested", e.get("interested")),
+        FunnelStage("Enrolled", total["enrolled"]),
+        FunnelStage("Contacted", total["contacted"]),
+        FunnelStage("Delivered", total["reached"]),
+        FunnelStage("Replied", total["replied"]),
+        FunnelStage("Interested", total["positive"] if intent_available else None),
         FunnelStage("Won", won),
     ]
 
@@ -559,55 +545,36 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     first = today - timedelta(days=SERIES_DAYS - 1)
     start = max(first, timezone.localdate(campaign.launched_at or campaign.created_at))
     days = [start + timedelta(days=n) for n in range((today - start).days + 1)]
-    sends = dict(
-        StepSend.objects.filter(
-            _sent_q(), enrollment__campaign=campaign, message__sent_at__date__gte=start
-        )
-        .annotate(day=TruncDate("message__sent_at"))
+    per_day = {
+        r["day"]: r
+        for r in CampaignDayStats.objects.filter(campaign=campaign, day__gte=start)
         .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    replies = dict(
-        enrollments.filter(replied_at__date__gte=start)
-        .annotate(day=TruncDate("replied_at"))
-        .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    model = intent_model()
-    if model is not None:
-        # Labels of replies from this campaign's contacts, received after they were enrolled.
-        label = Coalesce(NullIf("corrected_label", Value("")), "label")
+        .annotate(sent=Sum("sent"), replied=Sum("replied"))
+        .order_by()
+    }
+    if intent_available:
         intents = list(
-            model.objects.filter(
-                message__conversation__identity__contact__enrollments__campaign=campaign,
-                message__created_at__gte=F(
-                    "message__conversation__identity__contact__enrollments__created_at"
-                ),
-            )
-            .annotate(intent=label)
-            .values("intent")
-            .annotate(n=Count("id"))
-            .values_list("intent", "n")
+            CampaignIntentStats.objects.filter(campaign=campaign, n__gt=0)
             .order_by("-n", "intent")
+            .values_list("intent", "n")
         )
     else:
         # No intent labels: break replies down by the outcome the engine records.
         intents = [
-            ("replied", e["replied"]),
-            ("opted out", e["opted_out"]),
-            ("bounced", e["bounced"]),
+            ("replied", total["replied"]),
+            ("opted out", total["opted_out"]),
+            ("bounced", total["bounced"]),
         ]
 
     senders = []
     day_ago = now - timedelta(hours=24)
     for s in campaign.senders.annotate(
-        _errors=Count(
-            "messages",
-            filter=Q(messages__status=M.FAILED, messages__created_at__gte=day_ago),
+        _errors=_count_of(
+            Message.objects.filter(
+                sender_id=OuterRef("id"), status=M.FAILED, created_at__gte=day_ago
+            )
         ),
-        _queued=Count("messages", filter=Q(messages__status=M.QUEUED)),
+        _queued=_count_of(Message.objects.filter(sender_id=OuterRef("id"), status=M.QUEUED)),
     ).order_by("name"):
         day = local_day(s, now)
         slot, note = sender_next_slot(s, now)
@@ -629,9 +596,26 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             )
         )
 
-    held_qs = Message.objects.filter(
-        step_send__enrollment__campaign=campaign, status__in=HELD_STATUSES
-    )
+    first_held = F("not_before").asc(nulls_first=True), "id"
+    held_rows = sorted(
+        (
+            m
+            for qs in _held(campaign)
+            for m in qs.order_by(*first_held).values(
+                "id",
+                "channel",
+                "status",
+                "hold_reason",
+                "not_before",
+                step=F("step_send__step__position"),
+                version=F("step_send__template_version__number"),
+                cid=F("conversation__identity__contact_id"),
+                first=F("conversation__identity__contact__first_name"),
+                last=F("conversation__identity__contact__last_name"),
+            )[:HELD_LIMIT]
+        ),
+        key=lambda m: (m["not_before"] is not None, m["not_before"] or now, m["id"]),
+    )[:HELD_LIMIT]
     held = [
         HeldMessage(
             id=m["id"],
@@ -643,39 +627,25 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             not_before=m["not_before"],
             version=f"v{m['version']}" if m["version"] else "",
         )
-        for m in held_qs.order_by(F("not_before").asc(nulls_first=True), "id").values(
-            "id",
-            "channel",
-            "status",
-            "hold_reason",
-            "not_before",
-            step=F("step_send__step__position"),
-            version=F("step_send__template_version__number"),
-            cid=F("conversation__identity__contact_id"),
-            first=F("conversation__identity__contact__first_name"),
-            last=F("conversation__identity__contact__last_name"),
-        )[:HELD_LIMIT]
+        for m in held_rows
     ]
-    reasons = list(
-        held_qs.values("hold_reason")
-        .annotate(n=Count("id"))
-        .values_list("hold_reason", "n")
-        .order_by("-n")[:10]
-    )
-    held_reasons = [(r or "waiting for a free sender slot", n) for r, n in reasons]
+    by_reason: Counter[str] = Counter()
+    for r in held_counts:
+        by_reason[r["hold_reason"] or "waiting for a free sender slot"] += r["n"]
+    held_reasons = sorted(by_reason.items(), key=lambda x: -x[1])[:10]
     return Dashboard(
         campaign=campaign,
         funnel=funnel,
         steps=step_stats,
         variants=variant_stats,
         days=days,
-        sends_per_day=[sends.get(d, 0) for d in days],
-        replies_per_day=[replies.get(d, 0) for d in days],
+        sends_per_day=[per_day[d]["sent"] if d in per_day else 0 for d in days],
+        replies_per_day=[per_day[d]["replied"] if d in per_day else 0 for d in days],
         intents=intents,
-        intent_available=model is not None,
+        intent_available=intent_available,
         senders=senders,
         held=held,
-        held_total=sum(n for _, n in held_reasons) if len(reasons) < 10 else held_qs.count(),
+        held_total=sum(by_reason.values()),
         held_reasons=held_reasons,
         sending_paused=SendingSwitch.is_paused(),
         history=list(

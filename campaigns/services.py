@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from campaigns import counters
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import routes_for_steps, step_reroute
@@ -43,13 +44,24 @@ def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list
         if isinstance(contacts, list)
         else list(contacts.values_list("id", flat=True))
     )
-    before = Enrollment.objects.filter(campaign=campaign).count()
-    Enrollment.objects.bulk_create(
-        [Enrollment(campaign=campaign, contact_id=cid, next_action_at=now) for cid in ids],
-        ignore_conflicts=True,
-        batch_size=2000,
-    )
-    return Enrollment.objects.filter(campaign=campaign).count() - before
+    created = 0
+    for start in range(0, len(ids), 2000):
+        chunk = set(ids[start : start + 2000])
+        with transaction.atomic():
+            # One enrolment into a campaign at a time, so "new" is exact for the counters.
+            Campaign.objects.select_for_update().filter(id=campaign.id).exists()
+            chunk -= set(
+                Enrollment.objects.filter(campaign=campaign, contact_id__in=chunk).values_list(
+                    "contact_id", flat=True
+                )
+            )
+            Enrollment.objects.bulk_create(
+                [Enrollment(campaign=campaign, contact_id=c, next_action_at=now) for c in chunk],
+                ignore_conflicts=True,
+            )
+            counters.counters_after_enrol(campaign_id=campaign.id, contact_ids=list(chunk))
+        created += len(chunk)
+    return created
 
 
 def campaign_launch_problems(*, campaign: Campaign) -> list[str]:
@@ -179,6 +191,8 @@ def enrollments_stop_for_contact(
             hold_reason=reason[:200],
             replied_at=at if state == E.REPLIED else None,
         )
+        if state == E.REPLIED:
+            counters.counters_after_reply(enrollment_ids=ids)
         Message.objects.filter(
             step_send__enrollment_id__in=ids, status__in=[M.QUEUED, M.PAUSED]
         ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
@@ -190,6 +204,7 @@ def enrollment_after_send(*, message: Message) -> None:
     link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
     if link is None:
         return  # not a campaign message (e.g. an inbox reply)
+    counters.counters_after_send(message_id=message.id)
     step = link.step
     nxt = (
         Step.objects.filter(sequence_id=step.sequence_id, position__gt=step.position)
@@ -245,7 +260,8 @@ def message_after_requeue(*, message: Message) -> None:
         )
 
 
-def enrollment_after_failure(*, message: Message, status: str) -> None:
+def enrollment_after_failure(*, message: Message, status: str, previous: str = "") -> None:
+    """``previous``: the status the message had, when it failed after being sent."""
     link = (
         StepSend.objects.filter(message_id=message.id, rerouted_at=None)
         .select_related("step")
@@ -253,6 +269,8 @@ def enrollment_after_failure(*, message: Message, status: str) -> None:
     )
     if link is None:
         return
+    if status == M.FAILED:
+        counters.counters_after_failure(message_id=message.id, previous=previous)
     reason = message.error_reason or message.hold_reason or status
     if status == M.FAILED and message.error_code == "policy":
         # Refused before anything was sent (platform policy, the channel's attachment limits):

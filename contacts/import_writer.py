@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from contacts.csv_import import ParsedRow, RowError
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity, Tag
+from contacts.signals import contacts_opt_out_changed
 
 FIELDS = ["first_name", "last_name", "company", "title", "time_zone", "country", "locale"]
 CONTACT_COLUMNS = [
@@ -249,6 +250,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
     new_groups: list[_Merged] = []
     updates: list[tuple] = []  # (fields..., custom_fields, owner_id, opted_out_at, id)
     touched: list[int] = []
+    opted_out: list[int] = []  # existing contacts this batch opts out
     new_identities: list[tuple[int, str, str, bool]] = []  # contact, channel, value, consent
     consent_identity_ids: list[int] = []
     consent_records: list[ConsentRecord] = []
@@ -295,6 +297,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
         opted_out_at = current["opted_out_at"]
         if g.opted_out and opted_out_at is None:
             opted_out_at, changed = now, True
+            opted_out.append(cid)
             consent_records.append(
                 ConsentRecord(contact_id=cid, kind=ConsentRecord.Kind.OPTED_OUT, source=source)
             )
@@ -416,5 +419,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
         batch_size=5000,
     )
     ConsentRecord.objects.bulk_create(consent_records, batch_size=2000)
+    if opted_out:
+        contacts_opt_out_changed.send(sender=Contact, contact_ids=opted_out, opted_out=True)
     result.contact_ids = [*new_ids, *touched]
     return result

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import ConsentRecord, Contact, ErasedSuppression, Identity, Suppression
-from contacts.signals import contact_opted_out
+from contacts.signals import contact_opted_out, contacts_opt_out_changed
 
 ERASED_SOURCE = "suppressed after erasure"
 
@@ -87,9 +87,10 @@ def identity_opt_out(*, identity: Identity, source: str, actor=None, note: str =
 @transaction.atomic
 def contact_opt_out(*, contact: Contact, source: str, actor=None, note: str = "") -> Contact:
     """Opt a contact out of every channel at once."""
-    Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(
+    if Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(
         opted_out_at=timezone.now()
-    )
+    ):
+        contacts_opt_out_changed.send(sender=Contact, contact_ids=[contact.pk], opted_out=True)
     ConsentRecord.objects.create(
         contact=contact, kind=ConsentRecord.Kind.OPTED_OUT, source=source, actor=actor, note=note
     )
@@ -103,7 +104,8 @@ def contact_opt_out_reverse(*, contact: Contact, actor, note: str) -> Contact:
     """Only a human may reverse an opt-out, and it leaves an audit record with a reason."""
     if not note.strip():
         raise ValueError("Reversing an opt-out needs a note saying why.")
-    Contact.objects.filter(pk=contact.pk).update(opted_out_at=None)
+    if Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=False).update(opted_out_at=None):
+        contacts_opt_out_changed.send(sender=Contact, contact_ids=[contact.pk], opted_out=False)
     Identity.objects.filter(contact=contact).update(opted_out_at=None, opt_out_source="")
     ConsentRecord.objects.create(
         contact=contact, kind=ConsentRecord.Kind.REINSTATED, source="admin", actor=actor, note=note

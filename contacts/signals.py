@@ -15,3 +15,7 @@ import_choice_providers: list = []
 # Sent with ``contact`` (the Contact), ``channel`` ("" for every channel) and ``source``
 # after an opt-out is recorded, inside its transaction.
 contact_opted_out = Signal()
+
+# Sent with ``contact_ids`` and ``opted_out`` (True: opted out of every channel, False:
+# reinstated) for contacts whose opted_out_at just changed, inside its transaction.
+contacts_opt_out_changed = Signal()

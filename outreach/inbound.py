@@ -23,7 +23,7 @@ from outreach.channels.telegram import contact_id_from_token
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
-from outreach.signals import message_received, message_status_changed
+from outreach.signals import message_received, message_status_changed, messages_delivered
 
 log = logging.getLogger(__name__)
 S = Message.Status
@@ -266,12 +266,22 @@ def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> None
 
 
 def _fail(message: Message, code: str, reason: str) -> None:
-    if Message.objects.filter(id=message.id, status__in=[S.SENT, S.DELIVERED, S.READ]).update(
+    sent = [S.SENT, S.DELIVERED, S.READ]
+    # Locked first: campaigns counts a delivered message that fails differently.
+    previous = (
+        Message.objects.select_for_update()
+        .filter(id=message.id, status__in=sent)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if previous and Message.objects.filter(id=message.id, status=previous).update(
         status=S.FAILED, error_code=code[:64], error_reason=reason[:1000]
     ):
         MessageEvent.objects.create(message=message, status=S.FAILED, detail=f"{code}: {reason}")
-        message.status, message.error_reason = S.FAILED, reason
-        message_status_changed.send(sender=Message, message=message, status=S.FAILED)
+        message.status, message.error_code, message.error_reason = S.FAILED, code[:64], reason
+        message_status_changed.send(
+            sender=Message, message=message, status=S.FAILED, previous=previous
+        )
 
 
 def _settle(event: InboundEvent, item: InboundItem) -> bool:
@@ -318,9 +328,14 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
         rows = rows.filter(conversation__identity__platform_user_id=item.from_id, sent_at__lte=mark)
     else:
         return "no message to update"
-    ids = list(rows.values_list("id", flat=True))
+    # Locked in id order, so which ones were merely "sent" before is known for certain.
+    found = dict(rows.select_for_update(of=("self",)).order_by("id").values_list("id", "status"))
+    ids = list(found)
     Message.objects.filter(id__in=ids, status__in=before).update(status=new)
     MessageEvent.objects.bulk_create([MessageEvent(message_id=i, status=new) for i in ids])
+    newly = [i for i, status in found.items() if status == S.SENT]
+    if newly:
+        messages_delivered.send(sender=Message, message_ids=newly)
     return f"{new}: {len(ids)}"
 
 

@@ -12,6 +12,11 @@ from django.dispatch import Signal
 # was cancelled before sending, or came back to "queued" after an in-flight attempt proved
 # undelivered (receivers may then hold or cancel it).
 message_status_changed = Signal()
+# A FAILED message that had been sent also comes with previous=<its status before>.
+
+# Sent with message_ids=[...]: outbound messages that went from "sent" to delivered or read
+# (a delivery or read receipt), inside the transaction that recorded it.
+messages_delivered = Signal()
 
 # Callables (message) -> bool the policy gate asks when a platform refuses a queued message
 # for now (e.g. WhatsApp outside its 24 h window): True means whoever queued it has somewhere
@@ -26,6 +31,7 @@ message_received = Signal()
 # Sent with message=<inbound Message>, intent=<label, e.g. "interested">, return_date=<date
 # or None>, kind=<as message_received>, corrected=<bool>: a reply was labelled by the intent
 # classifier (outreach/intent/) or a rep corrected its label.
+# A correction also comes with previous=<the label it had before>.
 message_intent_labelled = Signal()
 
 # Sent with engagement=<outreach.engagement.Engagement>: a person engaged first (a DM, a

@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.counters import counters_after_reply
 from campaigns.models import Enrollment, Step
 from campaigns.triggers.models import MAX_CAPTURE_ATTEMPTS, CaptureRequest
 from campaigns.triggers.schedule import enrollment_schedule
@@ -110,7 +111,18 @@ def _reask(request: CaptureRequest, engagement: Engagement) -> None:
 
 def _continue(request: CaptureRequest, engagement: Engagement) -> None:
     """The answer was a reply and stopped the sequence; an answered question resumes it."""
-    enrollment = request.enrollment
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().get(id=request.enrollment_id)
+        _resume_after_answer(request, engagement, enrollment)
+        if enrollment.state == E.REPLIED and (
+            Enrollment.objects.filter(id=enrollment.id).exclude(state=E.REPLIED).exists()
+        ):
+            counters_after_reply(enrollment_ids=[enrollment.id], sign=-1)
+
+
+def _resume_after_answer(
+    request: CaptureRequest, engagement: Engagement, enrollment: Enrollment
+) -> None:
     nxt = (
         Step.objects.filter(
             sequence_id=request.step.sequence_id, position__gt=request.step.position

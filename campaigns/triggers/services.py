@@ -10,6 +10,7 @@ from django.db.models import F as Col
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.counters import counters_after_enrol
 from campaigns.models import Campaign, Enrollment, Stage, Step
 from campaigns.pipelines import deal_for_contact, deal_move
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
@@ -255,6 +256,7 @@ def _enrol(trigger: Trigger, contact: Contact, engagement: Engagement) -> Enroll
         next_action_at=timezone.now(),
         hold_reason=f"enrolled by trigger {trigger.name}"[:200],
     )
+    counters_after_enrol(campaign_id=campaign.id, contact_ids=[contact.id])
     if step is not None:
         enrollment_schedule(enrollment=enrollment, step=step, previous_at=engagement.at)
         enrollment.refresh_from_db()

@@ -76,6 +76,12 @@ def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
     if label not in MessageIntent.Label.values:
         raise ValueError(f"unknown intent {label!r}")
     with transaction.atomic():
+        previous = (
+            MessageIntent.objects.select_for_update()
+            .filter(id=intent.id)
+            .values_list("corrected_label", "label")
+            .get()
+        )
         MessageIntent.objects.filter(id=intent.id).update(
             corrected_label=label, corrected_by=by, corrected_at=timezone.now()
         )
@@ -93,6 +99,7 @@ def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
             return_date=intent.return_date,
             kind="reply",
             corrected=True,
+            previous=previous[0] or previous[1],
         )
     return intent
 

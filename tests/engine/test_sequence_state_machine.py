@@ -31,8 +31,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from campaigns.counters import FIELDS, live_day_stats
 from campaigns.dispatch import dispatch_tick
-from campaigns.models import Enrollment, Step, StepSend
+from campaigns.models import CampaignDayStats, Enrollment, Step, StepSend
 from campaigns.services import (
     campaign_launch,
     campaign_pause,
@@ -84,6 +85,10 @@ class Clock:
 
 CLOCK = Clock()
 task_index = st.integers(min_value=0, max_value=10_000)
+
+
+def _nonzero(counts: dict) -> dict:
+    return {k: {f: n for f, n in c.items() if n} for k, c in counts.items() if any(c.values())}
 
 
 class SequenceEngine(RuleBasedStateMachine):
@@ -462,6 +467,14 @@ class SequenceEngine(RuleBasedStateMachine):
                 assert e.state in TERMINAL or (e.state == E.WAITING and statuses == {M.UNKNOWN})
             final = set(self._campaign_messages().values_list("status", flat=True))
             assert final <= {M.SENT, M.CANCELLED, M.UNKNOWN}, final
+            # The dashboards' counters followed every send, retry, crash and reply exactly.
+            ids = list(Enrollment.objects.filter(campaign=self.campaign).values_list("id"))
+            recount = live_day_stats([i for (i,) in ids])
+            kept = {
+                (s.campaign_id, s.day, s.step, s.variant): {f: getattr(s, f) for f in FIELDS}
+                for s in CampaignDayStats.objects.filter(campaign=self.campaign)
+            }
+            assert _nonzero(kept) == _nonzero(recount)
         finally:
             transaction.set_rollback(True)
             self._atomic.__exit__(None, None, None)

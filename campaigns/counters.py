@@ -1,0 +1,525 @@
+"""Exact dashboard counters (campaigns/stats_models.py).
+
+Each function here is called inside the transaction that changes what it counts, with the
+rows that changed, and bumps the counters with one upsert per (campaign, day, step, variant)
+group: ``INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n`` (PostgreSQL and SQLite).
+So the counters are never behind, and a rolled-back change rolls its counts back with it.
+
+``counters_rebuild`` recomputes everything from the live tables with the same definitions
+(campaigns/selectors.py documents them); the tests check that the two always agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.apps import apps
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDate
+from django.utils import timezone
+
+from campaigns.models import (
+    CampaignDayStats,
+    CampaignIntentStats,
+    CampaignStats,
+    Enrollment,
+    StepSend,
+)
+from outreach.models import Message
+
+M = Message.Status
+E = Enrollment.State
+FIELDS = (
+    "enrolled",
+    "contacted",
+    "reached",
+    "sent",
+    "delivered",
+    "bounced",
+    "replied",
+    "positive",
+    "opted_out",
+)
+POSITIVE_INTENTS = ("interested", "positive", "meeting")
+DELIVERED = (M.DELIVERED, M.READ)
+ID = BigIntegerField()
+# A reply counts on its day; a "replied" row written without replied_at, on its enrolment day.
+REPLY_DAY = Coalesce(TruncDate("replied_at"), TruncDate("created_at"))
+
+Key = tuple[int, date, int, int]  # campaign id, day, step id (0: none), variant id (0: none)
+
+
+# --- definitions shared with the live selectors ----------------------------------------------
+
+
+def intent_model():
+    """outreach's reply-intent labels (MessageIntent), if this installation has them."""
+    try:
+        return apps.get_model("outreach", "MessageIntent")
+    except LookupError:
+        return None
+
+
+def positive_labels():
+    """Labels that make a reply positive (a rep's correction wins); None without labels."""
+    model = intent_model()
+    if model is None:
+        return None
+    return model.objects.filter(
+        Q(corrected_label__in=POSITIVE_INTENTS) | Q(corrected_label="", label__in=POSITIVE_INTENTS)
+    )
+
+
+def interested(contact: str = "contact_id", since: str = "created_at") -> Q | None:
+    """An enrollment whose contact sent a reply labelled interested after enrolling, as a
+    filter. None without intent labels.
+
+    The contact is first checked against the (small) set of contacts with such a reply, which
+    PostgreSQL hashes once; only those rows pay for the correlated date check."""
+    labels = positive_labels()
+    if labels is None:
+        return None
+    contacts = labels.values("message__conversation__identity__contact_id")
+    after_enrolling = Exists(
+        labels.filter(
+            message__conversation__identity__contact_id=OuterRef(contact),
+            message__created_at__gte=OuterRef(since),
+        )
+    )
+    return Q(**{f"{contact}__in": contacts}) & Q(after_enrolling)
+
+
+def effective_label():
+    return Coalesce(NullIf("corrected_label", Value("")), "label")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _upsert_sql(table: str, key: list[str]) -> str:
+    sets = ", ".join(f"{f} = {table}.{f} + EXCLUDED.{f}" for f in FIELDS)
+    return (
+        f"INSERT INTO {table} ({', '.join(key)}, {', '.join(FIELDS)}) "
+        f"VALUES ({', '.join(['%s'] * (len(key) + len(FIELDS)))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
+
+
+def counters_add(deltas: dict[Key, Counter]) -> None:
+    """Add the deltas, one upsert per key and one per campaign for its totals, keys in a
+    fixed order (no deadlocks between two transactions bumping the same rows)."""
+    rows = sorted((k, c) for k, c in deltas.items() if any(c.values()))
+    if not rows:
+        return
+    totals: dict[int, Counter] = defaultdict(Counter)
+    for (cid, *_), c in rows:
+        totals[cid].update(c)
+    adapt = connection.ops.adapt_datefield_value
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.executemany(
+            _upsert_sql(CampaignDayStats._meta.db_table, ["campaign_id", "day", "step", "variant"]),
+            [
+                (cid, adapt(day), step, variant, *(c.get(f, 0) for f in FIELDS))
+                for (cid, day, step, variant), c in rows
+            ],
+        )
+        cur.executemany(
+            _upsert_sql(CampaignStats._meta.db_table, ["campaign_id"]),
+            [(cid, *(c.get(f, 0) for f in FIELDS)) for cid, c in sorted(totals.items())],
+        )
+
+
+def intents_add(deltas: dict[tuple[int, str], int]) -> None:
+    rows = sorted((k, n) for k, n in deltas.items() if n)
+    if not rows:
+        return
+    table = CampaignIntentStats._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (campaign_id, intent, n) VALUES (%s, %s, %s) "
+        f"ON CONFLICT (campaign_id, intent) DO UPDATE SET n = {table}.n + EXCLUDED.n"
+    )
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.executemany(sql, [(cid, intent, n) for (cid, intent), n in rows])
+
+
+def _deltas() -> defaultdict[Key, Counter]:
+    return defaultdict(Counter)
+
+
+def _day(at: datetime) -> date:
+    return timezone.localdate(at)
+
+
+def _last_sent(enrollment_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(step id, variant id) of the last step sent to each enrollment: where its reply,
+    positive reply and opt-out are counted. Enrollments without a sent step are missing."""
+    best: dict[int, tuple[int, int, int]] = {}
+    for eid, position, step_id, variant_id in StepSend.objects.filter(
+        enrollment_id__in=list(enrollment_ids), message__sent_at__isnull=False
+    ).values_list("enrollment_id", "step__position", "step_id", "variant_id"):
+        if eid not in best or position > best[eid][0]:
+            best[eid] = (position, step_id, variant_id or 0)
+    return {eid: (s, v) for eid, (_, s, v) in best.items()}
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def counters_after_enrol(*, campaign_id: int, contact_ids: list[int]) -> None:
+    """These contacts were just enrolled (new rows only)."""
+    if not contact_ids:
+        return
+    deltas = _deltas()
+    for day, n in (
+        Enrollment.objects.filter(campaign_id=campaign_id, contact_id__in=contact_ids)
+        .values(day=TruncDate("created_at"))
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("day", "n")
+    ):
+        deltas[(campaign_id, day, 0, 0)]["enrolled"] += n
+    counters_add(deltas)
+
+
+def counters_after_send(*, message_id: int) -> None:
+    """A campaign message was sent: count it, count its enrollment as contacted if it is the
+    first, and move the enrollment's reply/positive/opt-out to it if it is now the last step
+    sent (a send that was in flight when the reply arrived)."""
+    link = (
+        StepSend.objects.filter(message_id=message_id)
+        .values(
+            "enrollment_id",
+            "step_id",
+            "variant_id",
+            "step__position",
+            "message__sent_at",
+            campaign_id=F("enrollment__campaign_id"),
+        )
+        .first()
+    )
+    if link is None or link["message__sent_at"] is None:
+        return
+    cid, eid = link["campaign_id"], link["enrollment_id"]
+    others = list(
+        StepSend.objects.filter(enrollment_id=eid, message__sent_at__isnull=False)
+        .exclude(message_id=message_id)
+        .values_list("step__position", "step_id", "variant_id")
+    )
+    deltas = _deltas()
+    this = (link["step_id"], link["variant_id"] or 0)
+    deltas[(cid, _day(link["message__sent_at"]), *this)]["sent"] += 1
+    flags = _enrollment_flags(eid)
+    created = _day(flags["created_at"])
+    if not others:
+        deltas[(cid, created, 0, 0)]["contacted"] += 1
+    previous = max(others, default=None)
+    if previous is None or previous[0] < link["step__position"]:
+        before = (previous[1], previous[2] or 0) if previous else (0, 0)
+        _move(deltas, cid, flags, before, this)
+    counters_add(deltas)
+
+
+def _enrollment_flags(eid: int) -> dict:
+    """What of an enrollment sits on its last step sent: replied, positive, opted out."""
+    flags = (
+        Enrollment.objects.filter(id=eid)
+        .values("created_at", "state", "replied_at", "contact_id", "contact__opted_out_at")
+        .get()
+    )
+    labels = positive_labels()
+    flags["positive"] = labels is not None and (
+        labels.filter(
+            message__conversation__identity__contact_id=flags["contact_id"],
+            message__created_at__gte=flags["created_at"],
+        ).exists()
+    )
+    return flags
+
+
+def _move(deltas, cid: int, flags: dict, before: tuple[int, int], after: tuple[int, int]):
+    created = _day(flags["created_at"])
+    if flags["state"] == E.REPLIED:
+        day = _day(flags["replied_at"] or flags["created_at"])
+        deltas[(cid, day, *before)]["replied"] -= 1
+        deltas[(cid, day, *after)]["replied"] += 1
+    for name, on in (
+        ("positive", flags["positive"]),
+        ("opted_out", flags["contact__opted_out_at"] is not None),
+    ):
+        if on:
+            deltas[(cid, created, *before)][name] -= 1
+            deltas[(cid, created, *after)][name] += 1
+
+
+def counters_after_delivery(*, message_ids: list[int]) -> None:
+    """These messages just went from sent to delivered or read."""
+    links = list(
+        StepSend.objects.filter(message_id__in=message_ids).values(
+            "enrollment_id",
+            "step_id",
+            "variant_id",
+            "message__sent_at",
+            "enrollment__created_at",
+            campaign_id=F("enrollment__campaign_id"),
+        )
+    )
+    if not links:
+        return
+    eids = {r["enrollment_id"] for r in links}
+    already = set(
+        StepSend.objects.filter(enrollment_id__in=eids, message__status__in=DELIVERED)
+        .exclude(message_id__in=message_ids)
+        .values_list("enrollment_id", flat=True)
+    )
+    deltas = _deltas()
+    for r in links:
+        cid = r["campaign_id"]
+        day = _day(r["message__sent_at"] or r["enrollment__created_at"])
+        deltas[(cid, day, r["step_id"], r["variant_id"] or 0)]["delivered"] += 1
+        if r["enrollment_id"] not in already:
+            already.add(r["enrollment_id"])
+            deltas[(cid, _day(r["enrollment__created_at"]), 0, 0)]["reached"] += 1
+    counters_add(deltas)
+
+
+def counters_after_failure(*, message_id: int, previous: str | None) -> None:
+    """A sent message failed (a bounce, a late platform failure); ``previous`` is the status
+    it had (delivered or read ones stop counting as delivered)."""
+    link = (
+        StepSend.objects.filter(message_id=message_id)
+        .values(
+            "enrollment_id",
+            "step_id",
+            "variant_id",
+            "message__sent_at",
+            "message__error_code",
+            "enrollment__created_at",
+            campaign_id=F("enrollment__campaign_id"),
+        )
+        .first()
+    )
+    if link is None or link["message__sent_at"] is None:
+        return
+    cid = link["campaign_id"]
+    key = (cid, _day(link["message__sent_at"]), link["step_id"], link["variant_id"] or 0)
+    deltas = _deltas()
+    if link["message__error_code"].startswith("bounce"):
+        deltas[key]["bounced"] += 1
+    if previous in DELIVERED:
+        deltas[key]["delivered"] -= 1
+        still = (
+            StepSend.objects.filter(
+                enrollment_id=link["enrollment_id"], message__status__in=DELIVERED
+            )
+            .exclude(message_id=message_id)
+            .exists()
+        )
+        if not still:
+            deltas[(cid, _day(link["enrollment__created_at"]), 0, 0)]["reached"] -= 1
+    counters_add(deltas)
+
+
+def counters_after_reply(*, enrollment_ids: list[int], sign: int = 1) -> None:
+    """These enrollments just became "replied" (their replied_at is set), or (sign -1) left
+    that state (an answered question resumed the sequence)."""
+    last = _last_sent(enrollment_ids)
+    deltas = _deltas()
+    for eid, cid, day in Enrollment.objects.filter(id__in=enrollment_ids).values_list(
+        "id", "campaign_id", REPLY_DAY
+    ):
+        deltas[(cid, day, *last.get(eid, (0, 0)))]["replied"] += sign
+    counters_add(deltas)
+
+
+def counters_after_opt_out(*, contact_ids: list[int], sign: int) -> None:
+    """These contacts were opted out everywhere (sign 1) or reinstated (sign -1)."""
+    rows = list(
+        Enrollment.objects.filter(contact_id__in=contact_ids).values_list(
+            "id", "campaign_id", "created_at"
+        )
+    )
+    last = _last_sent(eid for eid, _, _ in rows)
+    deltas = _deltas()
+    for eid, cid, created in rows:
+        deltas[(cid, _day(created), *last.get(eid, (0, 0)))]["opted_out"] += sign
+    counters_add(deltas)
+
+
+def counters_after_label(*, message: Message, label: str, previous: str = "") -> None:
+    """A reply was labelled ``label`` (before: ``previous``, "" if it had no label). Counts
+    every enrollment of its contact created before the reply: the label breakdown, and
+    "positive" when this label decides it (no other positive reply since enrolling)."""
+    if label == previous:
+        return
+    contact_id = message.conversation.identity.contact_id
+    rows = list(
+        Enrollment.objects.filter(
+            contact_id=contact_id, created_at__lte=message.created_at
+        ).values_list("id", "campaign_id", "created_at")
+    )
+    if not rows:
+        return
+    intents: dict[tuple[int, str], int] = Counter()
+    for _, cid, _ in rows:
+        intents[(cid, label)] += 1
+        if previous:
+            intents[(cid, previous)] -= 1
+    intents_add(intents)
+    sign = (label in POSITIVE_INTENTS) - (previous in POSITIVE_INTENTS)
+    labels = positive_labels()
+    if not sign or labels is None:
+        return
+    others = labels.filter(message__conversation__identity__contact_id=contact_id).exclude(
+        message_id=message.id
+    )
+    last = _last_sent(eid for eid, _, _ in rows)
+    deltas = _deltas()
+    for eid, cid, created in rows:
+        if not others.filter(message__created_at__gte=created).exists():
+            deltas[(cid, _day(created), *last.get(eid, (0, 0)))]["positive"] += sign
+    counters_add(deltas)
+
+
+# --- rebuilding ------------------------------------------------------------------------------
+
+
+def counters_rebuild() -> int:
+    """Recompute every counter from the live tables; returns how many counter rows."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Writers bump counters before they commit: they wait for the rebuild, then add
+            # their change on top of figures that did not include it.
+            with connection.cursor() as cur:
+                for model in (CampaignDayStats, CampaignStats, CampaignIntentStats):
+                    cur.execute(f"LOCK TABLE {model._meta.db_table} IN EXCLUSIVE MODE")
+        CampaignDayStats.objects.all().delete()
+        CampaignStats.objects.all().delete()
+        CampaignIntentStats.objects.all().delete()
+        deltas = live_day_stats()
+        CampaignDayStats.objects.bulk_create(
+            [
+                CampaignDayStats(
+                    campaign_id=cid, day=day, step=step, variant=variant, **dict(counts)
+                )
+                for (cid, day, step, variant), counts in sorted(deltas.items())
+                if any(counts.values())
+            ],
+            batch_size=2000,
+        )
+        totals: dict[int, Counter] = defaultdict(Counter)
+        for (cid, *_), counts in deltas.items():
+            totals[cid].update(counts)
+        CampaignStats.objects.bulk_create(
+            [CampaignStats(campaign_id=cid, **dict(c)) for cid, c in sorted(totals.items())],
+            batch_size=2000,
+        )
+        intents = _live_intents()
+        CampaignIntentStats.objects.bulk_create(
+            [CampaignIntentStats(campaign_id=c, intent=i, n=n) for (c, i), n in intents.items()],
+            batch_size=2000,
+        )
+    return len(deltas) + len(intents)
+
+
+def counters_before_delete(*, enrollment_ids: list[int]) -> None:
+    """These enrollments are about to be deleted (with their messages, often: a contact's
+    deletion cascades): take away everything they count for."""
+    deltas = live_day_stats(enrollment_ids)
+    counters_add({k: Counter({f: -n for f, n in c.items()}) for k, c in deltas.items()})
+    intents_add({k: -n for k, n in _live_intents(enrollment_ids).items()})
+
+
+def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
+    """Every counter from the live rows (of these enrollments only, if given)."""
+    enrollments, links = Enrollment.objects.all(), StepSend.objects.all()
+    if only is not None:
+        enrollments, links = enrollments.filter(id__in=only), links.filter(enrollment_id__in=only)
+    deltas = _deltas()
+    for r in (
+        enrollments.values("campaign_id", day=TruncDate("created_at"))
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        deltas[(r["campaign_id"], r["day"], 0, 0)]["enrolled"] = r["n"]
+    # Contacted and reached in one pass over the step links (not a probe per enrollment).
+    for r in (
+        links.values(cid=F("enrollment__campaign_id"), day=TruncDate("enrollment__created_at"))
+        .annotate(
+            contacted=Count(
+                "enrollment_id", distinct=True, filter=Q(message__sent_at__isnull=False)
+            ),
+            reached=Count("enrollment_id", distinct=True, filter=Q(message__status__in=DELIVERED)),
+        )
+        .order_by()
+    ):
+        deltas[(r["cid"], r["day"], 0, 0)].update(contacted=r["contacted"], reached=r["reached"])
+    for r in (
+        links.filter(message__sent_at__isnull=False)
+        .values(
+            "step_id",
+            "variant_id",
+            cid=F("enrollment__campaign_id"),
+            day=TruncDate("message__sent_at"),
+        )
+        .annotate(
+            sent=Count("id"),
+            delivered=Count("id", filter=Q(message__status__in=DELIVERED)),
+            bounced=Count(
+                "id", filter=Q(message__status=M.FAILED, message__error_code__startswith="bounce")
+            ),
+        )
+        .order_by()
+    ):
+        deltas[(r["cid"], r["day"], r["step_id"], r["variant_id"] or 0)].update(
+            sent=r["sent"], delivered=r["delivered"], bounced=r["bounced"]
+        )
+    # Replies, positive replies and opt-outs sit on the last step sent.
+    last = StepSend.objects.filter(
+        enrollment_id=OuterRef("id"), message__sent_at__isnull=False
+    ).order_by("-step__position")
+    flagged = Q(state=E.REPLIED) | Q(contact__opted_out_at__isnull=False)
+    positive = interested()
+    if positive is not None:
+        flagged |= positive
+    attributed = enrollments.filter(flagged).annotate(
+        last_step=Coalesce(Subquery(last.values("step_id")[:1]), 0, output_field=ID),
+        last_variant=Coalesce(Subquery(last.values("variant_id")[:1]), 0, output_field=ID),
+    )
+    common = ["campaign_id", "last_step", "last_variant"]
+    for r in (
+        attributed.filter(state=E.REPLIED)
+        .values(*common, day=REPLY_DAY)
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        deltas[(r["campaign_id"], r["day"], r["last_step"], r["last_variant"])]["replied"] += r["n"]
+    agg = {"opted_out": Count("id", filter=Q(contact__opted_out_at__isnull=False))}
+    if positive is not None:
+        agg["positive"] = Count("id", filter=positive)
+    for r in attributed.values(*common, day=TruncDate("created_at")).annotate(**agg).order_by():
+        key = (r["campaign_id"], r["day"], r["last_step"], r["last_variant"])
+        deltas[key]["opted_out"] += r["opted_out"]
+        deltas[key]["positive"] += r.get("positive", 0)
+    return deltas
+
+
+def _live_intents(only: list[int] | None = None) -> dict[tuple[int, str], int]:
+    model = intent_model()
+    if model is None:
+        return {}
+    enrollments = "message__conversation__identity__contact__enrollments"
+    # One filter() call: both conditions on the same enrollment (one join, not two).
+    conditions = {"message__created_at__gte": F(f"{enrollments}__created_at")}
+    if only is not None:
+        conditions[f"{enrollments}__in"] = only
+    return {
+        (r["cid"], r["intent"]): r["n"]
+        for r in model.objects.filter(**conditions)
+        .annotate(intent=effective_label())
+        .values("intent", cid=F(f"{enrollments}__campaign_id"))
+        .annotate(n=Count("id"))
+        .order_by()
+    }
