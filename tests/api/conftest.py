@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, Deal, Pipeline, Stage
+from contacts.api_tokens import api_token_create
 from contacts.models import Contact
 from contacts.teams import Team
 from outreach.models import Conversation, Message
@@ -25,8 +25,8 @@ def make_user(name: str, role: str) -> User:
 
 def client_for(user: User) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = api_token_create(user=user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
