@@ -19,21 +19,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PHONE_ID = "1234567890"
 
 
-@pytest.fixture
-def whatsapp_message(settings, platform_channels, control, live_server):
-    settings.OUTREACH_CHANNELS["whatsapp"]["OPTIONS"] = {
-        **settings.OUTREACH_CHANNELS["whatsapp"]["OPTIONS"],
+def queued_in_window(
+    settings, control, live_server, channel: str, account: str, body: str, **hook
+) -> Message:
+    """A queued message to a contact who wrote 5 minutes ago, with a client that gives up
+    after 0.5 s and the platform's webhooks pointed at the live server."""
+    settings.OUTREACH_CHANNELS[channel]["OPTIONS"] = {
+        **settings.OUTREACH_CHANNELS[channel]["OPTIONS"],
         "timeout": 0.5,
     }
-    control.post(
-        "webhooks",
-        platform="whatsapp",
-        url=f"{live_server.url}/webhooks/whatsapp/",
-        secret=SECRETS["meta"],
-    )
-    control.post("say", platform="whatsapp", user="555", account=PHONE_ID, text="hi")
-    sender = platform_sender("whatsapp", PHONE_ID)
-    identity = factories.contact(1, channels=("whatsapp",)).identities.get()
+    url = f"{live_server.url}/webhooks/{channel}/"
+    control.post("webhooks", platform=channel, url=url, secret=SECRETS["meta"], **hook)
+    control.post("say", platform=channel, user="555", account=account, text="hi")
+    sender = platform_sender(channel, account)
+    identity = factories.contact(1, channels=(channel,)).identities.get()
     identity.platform_user_id = "555"
     identity.save()
     conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
@@ -44,14 +43,21 @@ def whatsapp_message(settings, platform_channels, control, live_server):
             Message(
                 conversation=conv,
                 sender=sender,
-                channel="whatsapp",
+                channel=channel,
                 direction="out",
                 status="queued",
-                body="Here is the price list you asked for",
+                body=body,
             )
         ]
     )
     return message
+
+
+@pytest.fixture
+def whatsapp_message(settings, platform_channels, control, live_server):
+    return queued_in_window(
+        settings, control, live_server, "whatsapp", PHONE_ID, "Here is the price list"
+    )
 
 
 def test_whatsapp_send_with_a_lost_answer_is_settled_as_sent_by_its_status_webhook(
@@ -117,36 +123,14 @@ def test_only_a_status_carrying_the_messages_own_key_settles_it(whatsapp_message
 def test_messenger_send_with_a_lost_answer_is_settled_by_its_message_echo(
     settings, platform_channels, control, live_server
 ):
-    settings.OUTREACH_CHANNELS["messenger"]["OPTIONS"] = {
-        **settings.OUTREACH_CHANNELS["messenger"]["OPTIONS"],
-        "timeout": 0.5,
-    }
-    control.post(
-        "webhooks",
-        platform="messenger",
-        url=f"{live_server.url}/webhooks/messenger/",
-        secret=SECRETS["meta"],
+    message = queued_in_window(
+        settings,
+        control,
+        live_server,
+        "messenger",
+        "PAGE1",
+        "Our opening hours are 9 to 5",
         echoes=True,
-    )
-    control.post("say", platform="messenger", user="555", account="PAGE1", text="hi")
-    sender = platform_sender("messenger", "PAGE1")
-    identity = factories.contact(1, channels=("messenger",)).identities.get()
-    identity.platform_user_id = "555"
-    identity.save()
-    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    conv.last_inbound_at = timezone.now() - timedelta(minutes=5)
-    conv.save()
-    [message] = messages_create(
-        [
-            Message(
-                conversation=conv,
-                sender=sender,
-                channel="messenger",
-                direction="out",
-                status="queued",
-                body="Our opening hours are 9 to 5",
-            )
-        ]
     )
     control.post("slow", platform="messenger", seconds=1.5)
 
