@@ -1,4 +1,20 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+COUNTERS_MIGRATION = ("campaigns", "0012_dashboard_counters")
+
+
+def fill_counters_after_upgrade(sender, *, using: str = "default", plan=None, **kwargs) -> None:
+    """An install that had campaigns before the dashboard counters existed gets them filled
+    once, right after the migration that adds them (a new install has nothing to count)."""
+    applied = {(m.app_label, m.name) for m, backwards in plan or () if not backwards}
+    if COUNTERS_MIGRATION not in applied:
+        return
+    from campaigns.counters import counters_rebuild
+    from campaigns.models import Enrollment
+
+    if Enrollment.objects.using(using).exists():
+        counters_rebuild()
 
 
 class CampaignsConfig(AppConfig):
@@ -6,6 +22,7 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
 
     def ready(self) -> None:
+        post_migrate.connect(fill_counters_after_upgrade, sender=self)
         from campaigns import (
             receivers,  # noqa: F401  (connects to outreach's signal)
             webhook_receivers,

@@ -311,6 +311,27 @@ def test_rebuilding_gives_the_very_same_counters(locmem_email):
     assert counters_snapshot() == kept
 
 
+def test_upgrading_an_install_with_campaigns_fills_its_counters_after_migrating(locmem_email):
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    from campaigns.apps import COUNTERS_MIGRATION, fill_counters_after_upgrade
+
+    run_a_campaign_season()
+    kept = counters_snapshot()
+    for model in (CampaignDayStats, CampaignStats, CampaignIntentStats):
+        model.objects.all().delete()  # as before the migration that adds them
+    migration = MigrationLoader(None, ignore_no_migrations=True).disk_migrations[COUNTERS_MIGRATION]
+    config = apps.get_app_config("campaigns")
+
+    fill_counters_after_upgrade(config, plan=[(migration, True)])  # migrating back: nothing
+    assert not CampaignStats.objects.exists()
+    fill_counters_after_upgrade(config, plan=None)  # a flush, not a migration: nothing
+    assert not CampaignStats.objects.exists()
+    fill_counters_after_upgrade(config, plan=[(migration, False)])
+    assert counters_snapshot() == kept
+
+
 def test_a_rolled_back_change_leaves_the_counters_as_they_were(locmem_email):
     from django.db import transaction
 

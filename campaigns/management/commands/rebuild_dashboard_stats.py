@@ -1,8 +1,8 @@
 """Recompute the dashboard counters from the live tables.
 
-Run it once after the migration that adds them (existing data has no counters yet), after
-changing TIME_ZONE (days are local days), or whenever a count is in doubt; the counters are
-exact otherwise. Writers that change counted rows meanwhile wait for it and then add their
+`migrate` runs it once when it adds the counter tables to an install with campaigns
+(campaigns/apps.py); run it after changing TIME_ZONE (days are local days), or whenever a
+count is in doubt; the counters are exact otherwise. Writers that change counted rows meanwhile wait for it and then add their
 change on top.
 """
 
