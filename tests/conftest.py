@@ -20,6 +20,22 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def pytest_sessionstart(session):
+    """Stop leftovers of an interrupted earlier run (a killed pytest cannot stop the worker
+    processes it started) before this run's tests share their database and broker."""
+    from tests.processes import stale_children
+
+    name = settings.DATABASES["default"]["NAME"]
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return  # the embedded default's broker and database live in this run's VAR_DIR
+    s = settings.DATABASES["default"]
+    host, port, user = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432, s.get("USER")
+    test_db = f"postgres://{user or 'postgres'}@{host}:{port}/test_{name}"
+    for pgid in stale_children(database_url=test_db, broker_url=settings.CELERY_BROKER_URL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
 def pytest_collection_modifyitems(config, items):
     # Tests that need PostgreSQL's row locks are skipped on the SQLite default.
     if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -125,11 +125,17 @@ def celery_worker(
         env,
         log_dir,
     )
-    wait_for(
-        lambda: " ready." in proc.log() or not proc.alive(), 60, message=f"worker {name} to start"
-    )
-    if not proc.alive():
-        raise AssertionError(f"worker {name} died:\n{proc.log()[-3000:]}")
+    try:
+        wait_for(
+            lambda: " ready." in proc.log() or not proc.alive(),
+            60,
+            message=f"worker {name} to start",
+        )
+        if not proc.alive():
+            raise AssertionError(f"worker {name} died:\n{proc.log()[-3000:]}")
+    except BaseException:
+        proc.stop()  # a worker that never became ready must not live on and take tasks
+        raise
     return proc
 
 
@@ -140,3 +146,24 @@ def dispatcher(name: str, env: dict[str, str], log_dir: Path, *, interval: float
         env,
         log_dir,
     )
+
+
+def stale_children(*, database_url: str, broker_url: str) -> list[int]:
+    """Process groups of workers and dispatchers from this checkout that an interrupted
+    earlier run left on this run's test database or broker: alive, they would take this
+    run's tasks and send them their own way."""
+    groups = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if str(BIN) not in argv or ("celery" not in argv and "run_dispatcher" not in argv):
+                continue
+            pairs = (entry / "environ").read_bytes().decode(errors="replace").split("\0")
+            env = dict(p.split("=", 1) for p in pairs if "=" in p)
+            pgid = os.getpgid(int(entry.name))
+        except (OSError, ValueError):
+            continue  # gone, or not ours to read
+        mine = env.get("DATABASE_URL") == database_url or env.get("CELERY_BROKER_URL") == broker_url
+        if mine and pgid != os.getpgrp():
+            groups.add(pgid)
+    return sorted(groups)

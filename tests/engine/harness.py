@@ -86,10 +86,14 @@ class Engine:
         }
         engine = cls(log_dir=log_dir, env=child_env(**{**base, **env}), platform=platform)
         engine.concurrency = concurrency  # type: ignore[attr-defined]
-        for _ in range(workers):
-            engine.add_worker()
-        for i in range(dispatchers):
-            engine.dispatchers.append(dispatcher(f"dispatcher{i}", engine.env, log_dir))
+        try:
+            for _ in range(workers):
+                engine.add_worker()
+            for i in range(dispatchers):
+                engine.dispatchers.append(dispatcher(f"dispatcher{i}", engine.env, log_dir))
+        except BaseException:
+            engine.stop()  # what did start must not outlive a failed start
+            raise
         return engine
 
     def add_worker(self) -> Proc:
