@@ -2,8 +2,8 @@
 
 `migrate` runs it once when it adds the counter tables to an install with campaigns
 (campaigns/apps.py); run it after changing TIME_ZONE (days are local days), or whenever a
-count is in doubt; the counters are exact otherwise. Writers that change counted rows meanwhile wait for it and then add their
-change on top.
+count is in doubt; the counters are exact otherwise. Writers that change counted rows
+meanwhile wait for it and then add their change on top.
 """
 
 import time
