@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from outreach.channels import get_channel
-from outreach.channels.base import ChannelError
 from outreach.inbound import inbound_items_store
 from outreach.models import MailboxCursor, SenderAccount
 
@@ -43,6 +42,3 @@ def dm_poll(*, sender: SenderAccount) -> int:
         stored = inbound_items_store(provider=sender.channel, items=items, sender=sender)
         MailboxCursor.objects.filter(id=cursor.id).update(last_uid=newest, polled_at=timezone.now())
     return len(stored)
-
-
-__all__ = ["ChannelError", "dm_poll", "dm_poll_senders"]

@@ -55,7 +55,8 @@ def poll_dms(sender_id: int) -> int:
     # Safe to run twice: events are unique on the platform's event id.
     import logging
 
-    from outreach.dmpoll import ChannelError, dm_poll, dm_poll_senders
+    from outreach.channels.base import ChannelError
+    from outreach.dmpoll import dm_poll, dm_poll_senders
 
     sender = dm_poll_senders().filter(id=sender_id).first()
     if sender is None:
