@@ -97,14 +97,21 @@ def _telegram_message(attachments):
     return m
 
 
-def test_an_asset_goes_out_as_the_platform_expects(platform_channels, control, uploaded):
+def test_an_asset_goes_out_as_the_platform_expects(platform_channels, control, uploaded, client):
     control.post("users", platform="telegram", id="4242", started=True)
     asset = uploaded("deck.jpg", 2 * MB)
     m = _telegram_message([{"asset": asset.id}])
     assert message_send(message_id=m.id) == "sent"
     [sent] = control.outbox("telegram")
     assert sent["body"]["method"] == "sendPhoto"
-    assert sent["body"]["photo"] == asset.public_url
+    # The link is signed with the time it was made, so compare what it opens, not its text.
+    prefix = f"{settings.PUBLIC_URL.rstrip('/')}/files/{asset.pk}/?sig="
+    assert sent["body"]["photo"].startswith(prefix)
+    fetched = client.get(sent["body"]["photo"].removeprefix(settings.PUBLIC_URL.rstrip("/")))
+    assert fetched.status_code == 200
+    assert b"".join(fetched.streaming_content if fetched.streaming else [fetched.content]) == (
+        b"\0" * 2 * MB
+    )
     assert sent["body"]["caption"] == "Here is the deck"
 
 
