@@ -24,7 +24,10 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
         services.enrollment_after_send(message=message)
     elif status in (Message.Status.FAILED, Message.Status.CANCELLED):
         services.enrollment_after_failure(
-            message=message, status=status, previous=kwargs.get("previous", "")
+            message=message,
+            status=status,
+            previous=kwargs.get("previous", ""),
+            refused=kwargs.get("refused", False),
         )
     elif status == Message.Status.QUEUED:
         services.message_after_requeue(message=message)

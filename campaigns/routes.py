@@ -2,9 +2,10 @@
 
 A route is the step's own channel and template (position 0) or a StepAlternative (position
 n). The dispatcher takes the first route the contact can be reached on; when the platform's
-policy refuses a message before it is sent and the step says "next channel", the refused
-attempt is stamped and the enrollment goes back to the dispatcher, which plans the step
-again on the first route not tried yet.
+policy refuses a message (our policy gate before the send, or the platform answering the
+send with a refusal such as Telegram's "bot can't initiate conversation") and the step says
+"next channel", the refused attempt is stamped and the enrollment goes back to the
+dispatcher, which plans the step again on the first route not tried yet.
 """
 
 from __future__ import annotations

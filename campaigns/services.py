@@ -272,8 +272,11 @@ def message_after_requeue(*, message: Message) -> None:
         )
 
 
-def enrollment_after_failure(*, message: Message, status: str, previous: str = "") -> None:
-    """``previous``: the status the message had, when it failed after being sent."""
+def enrollment_after_failure(
+    *, message: Message, status: str, previous: str = "", refused: bool = False
+) -> None:
+    """``previous``: the status the message had, when it failed after being sent;
+    ``refused``: the platform refused it at the send by its messaging rules."""
     link = (
         StepSend.objects.filter(message_id=message.id, rerouted_at=None)
         .select_related("step")
@@ -284,9 +287,9 @@ def enrollment_after_failure(*, message: Message, status: str, previous: str = "
     if status == M.FAILED:
         counters.counters_after_failure(message_id=message.id, previous=previous)
     reason = message.error_reason or message.hold_reason or status
-    if status == M.FAILED and message.error_code == "policy":
-        # Refused before anything was sent (platform policy, the channel's attachment limits):
-        # the step may say to try its next channel instead.
+    if status == M.FAILED and (message.error_code == "policy" or refused):
+        # Refused and nothing arrived (by the policy gate, the channel's attachment limits, or
+        # the platform itself at the send): the step may say to try its next channel instead.
         if step_reroute(message=message, reason=reason) is not None:
             return
         if link.step.on_refused == Step.OnRefused.NEXT_CHANNEL:

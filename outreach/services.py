@@ -22,6 +22,7 @@ from outreach.channels.base import (
     OutgoingMessage,
     Permanent,
     PolicyContext,
+    PolicyWindowClosed,
     RateLimited,
     Transient,
 )
@@ -457,7 +458,13 @@ def _record_failed(claim: Claim, exc: ChannelError) -> None:
         limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
         _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
         claim.message.status, claim.message.error_reason = S.FAILED, exc.reason
-        message_status_changed.send(sender=Message, message=claim.message, status=S.FAILED)
+        claim.message.error_code = exc.code
+        message_status_changed.send(
+            sender=Message,
+            message=claim.message,
+            status=S.FAILED,
+            refused=isinstance(exc, PolicyWindowClosed),
+        )
 
 
 def message_mark_unknown(*, message_id: int, reason: str, attempt: int | None = None) -> None:

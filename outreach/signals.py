@@ -13,6 +13,9 @@ from django.dispatch import Signal
 # undelivered (receivers may then hold or cancel it).
 message_status_changed = Signal()
 # A FAILED message that had been sent also comes with previous=<its status before>.
+# A FAILED message the platform refused at the send by its messaging rules (outside its
+# window, a bot the person never started) comes with refused=True: nothing arrived, so
+# whoever queued it may send it elsewhere, as after a refusal by the policy gate.
 
 # Sent with message_ids=[...]: outbound messages that went from "sent" to delivered or read
 # (a delivery or read receipt), inside the transaction that recorded it.

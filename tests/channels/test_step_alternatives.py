@@ -216,6 +216,68 @@ def test_permanent_refusal_with_no_channel_left_fails_the_enrollment_with_the_re
     assert enrollment.hold_reason.endswith("; no other channel left to try")
 
 
+def telegram_then_email(*, on_refused: str):
+    """A Telegram step with an email alternative, to a contact whose chat id we know but who
+    never started the bot: the gate lets it through and Telegram refuses it at the send."""
+    bot = platform_sender("telegram", "demo_bot", credentials="123:abc")
+    email = factories.sender("Anna", channel="email")
+    camp = factories.campaign(
+        senders=[bot, email], steps=(("telegram", 0),), body="Hi {{ first_name }}"
+    )
+    step = Step.objects.get(sequence=camp.sequence)
+    step.on_refused = on_refused
+    step.save(update_fields=["on_refused"])
+    alternative(step, 1, "email", "Hello {{ first_name }}, by email")
+    contact = factories.contact(1, channels=("telegram", "email"))
+    Identity.objects.filter(contact=contact, channel="telegram").update(platform_user_id="4242")
+    enrollments_create(campaign=camp, contacts=[contact])
+    campaign_launch(campaign=camp)
+    return step
+
+
+def test_telegram_refusing_a_bot_the_contact_never_started_reroutes_to_email(
+    platform_channels, control
+):
+    control.post("users", platform="telegram", id="4242", started=False)
+    step = telegram_then_email(on_refused="next_channel")
+
+    assert run_once() == ["failed"]  # Telegram answered 403: bot can't initiate conversation
+
+    refused = Message.objects.get(channel="telegram")
+    assert (refused.status, refused.error_code) == ("failed", "telegram_403")
+    enrollment = Enrollment.objects.get()
+    assert enrollment.state == "active"
+    assert "Telegram refused" in enrollment.hold_reason
+    assert "initiate" in enrollment.hold_reason
+    assert enrollment.hold_reason.endswith("re-routed to Email")
+
+    assert run_once() == ["sent"]
+    assert [m.to for m in mail.outbox] == [["lead1@example.com"]]
+    assert Message.objects.get(channel="email").body == "Hello Lead1, by email"
+    assert [(s.route, s.rerouted_at is not None) for s in StepSend.objects.filter(step=step)] == [
+        (0, True),
+        (1, False),
+    ]
+    enrollment.refresh_from_db()
+    assert enrollment.state == "completed"
+
+
+def test_telegram_refusal_fails_the_enrollment_when_the_step_does_not_reroute(
+    platform_channels, control
+):
+    control.post("users", platform="telegram", id="4242", started=False)
+    telegram_then_email(on_refused="hold")
+
+    assert run_once() == ["failed"]
+    assert run_once() == []
+
+    enrollment = Enrollment.objects.get()
+    assert enrollment.state == "failed"
+    assert enrollment.hold_reason.startswith("step 1: ")
+    assert "initiate" in enrollment.hold_reason
+    assert mail.outbox == [] and Message.objects.filter(channel="email").count() == 0
+
+
 # --- lint, preview and launch cover every alternative -------------------------------------
 
 
