@@ -115,7 +115,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
     with transaction.atomic():
         due = Enrollment.objects.filter(
             state=E.ACTIVE, next_action_at__lte=now, campaign__status=Campaign.Status.RUNNING
-        ).order_by("next_action_at", "id")
+        ).order_by("next_action_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         ids = list(due.values_list("id", flat=True)[:batch])
@@ -124,12 +124,8 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).update(
             state=E.WAITING, next_action_at=None, hold_reason=""
         )
-        # In due order, ties by id: message ids (and so which message each sender sends
-        # first) must not depend on where PostgreSQL happens to keep the rows.
         enrollments = list(
-            Enrollment.objects.filter(id__in=ids)
-            .select_related("contact", "campaign")
-            .order_by("id")
+            Enrollment.objects.filter(id__in=ids).select_related("contact", "campaign")
         )
         campaigns = {e.campaign_id: e.campaign for e in enrollments}
         steps = {
