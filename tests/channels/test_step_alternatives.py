@@ -42,21 +42,30 @@ def alternative(step: Step, position: int, channel: str, body: str, **fields) ->
     )
 
 
-def whatsapp_then_email(*, on_refused: str = "hold", contacts=1, channels=("whatsapp", "email")):
-    """One WhatsApp step with an email alternative; contacts on the given channels."""
-    wa = platform_sender("whatsapp", "1234567890", "tok")
+def step_then_email(first, *, on_refused: str, contacts: int, channels, platform_user_id=""):
+    """One step on `first`'s channel with an email alternative; contacts on the given
+    channels (with a known platform id on the first channel, if given)."""
     email = factories.sender("Anna", channel="email")
     camp = factories.campaign(
-        senders=[wa, email], steps=(("whatsapp", 0),), body="Hi {{ first_name }}"
+        senders=[first, email], steps=((first.channel, 0),), body="Hi {{ first_name }}"
     )
     step = Step.objects.get(sequence=camp.sequence)
     step.on_refused = on_refused
     step.save(update_fields=["on_refused"])
     alternative(step, 1, "email", "Hello {{ first_name }}, by email")
     people = [factories.contact(n, channels=channels) for n in range(1, contacts + 1)]
+    if platform_user_id:
+        Identity.objects.filter(contact__in=people, channel=first.channel).update(
+            platform_user_id=platform_user_id
+        )
     enrollments_create(campaign=camp, contacts=people)
     campaign_launch(campaign=camp)
     return camp, step, people
+
+
+def whatsapp_then_email(*, on_refused: str = "hold", contacts=1, channels=("whatsapp", "email")):
+    wa = platform_sender("whatsapp", "1234567890", "tok")
+    return step_then_email(wa, on_refused=on_refused, contacts=contacts, channels=channels)
 
 
 def test_step_falls_back_to_email_when_contact_has_no_instagram_identity(platform_channels):
@@ -217,21 +226,16 @@ def test_permanent_refusal_with_no_channel_left_fails_the_enrollment_with_the_re
 
 
 def telegram_then_email(*, on_refused: str):
-    """A Telegram step with an email alternative, to a contact whose chat id we know but who
-    never started the bot: the gate lets it through and Telegram refuses it at the send."""
+    """To a contact whose chat id we know but who never started the bot: the gate lets the
+    send through and Telegram refuses it."""
     bot = platform_sender("telegram", "demo_bot", credentials="123:abc")
-    email = factories.sender("Anna", channel="email")
-    camp = factories.campaign(
-        senders=[bot, email], steps=(("telegram", 0),), body="Hi {{ first_name }}"
+    _, step, _ = step_then_email(
+        bot,
+        on_refused=on_refused,
+        contacts=1,
+        channels=("telegram", "email"),
+        platform_user_id="4242",
     )
-    step = Step.objects.get(sequence=camp.sequence)
-    step.on_refused = on_refused
-    step.save(update_fields=["on_refused"])
-    alternative(step, 1, "email", "Hello {{ first_name }}, by email")
-    contact = factories.contact(1, channels=("telegram", "email"))
-    Identity.objects.filter(contact=contact, channel="telegram").update(platform_user_id="4242")
-    enrollments_create(campaign=camp, contacts=[contact])
-    campaign_launch(campaign=camp)
     return step
 
 
