@@ -118,7 +118,8 @@ def counters_add(deltas: dict[Key, Counter]) -> None:
     for (cid, *_), c in rows:
         totals[cid].update(c)
     adapt = connection.ops.adapt_datefield_value
-    with transaction.atomic(), connection.cursor() as cur:
+    # No savepoint: inside a send's transaction a failure here fails the whole send anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
         cur.executemany(
             _upsert_sql(CampaignDayStats._meta.db_table, ["campaign_id", "day", "step", "variant"]),
             [
@@ -184,58 +185,51 @@ def counters_after_enrol(*, campaign_id: int, contact_ids: list[int]) -> None:
     counters_add(deltas)
 
 
-def counters_after_send(*, message_id: int) -> None:
+def counters_after_send(*, link: StepSend, sent_at: datetime | None) -> None:
     """A campaign message was sent: count it, count its enrollment as contacted if it is the
     first, and move the enrollment's reply/positive/opt-out to it if it is now the last step
-    sent (a send that was in flight when the reply arrived)."""
-    link = (
-        StepSend.objects.filter(message_id=message_id)
-        .values(
-            "enrollment_id",
-            "step_id",
-            "variant_id",
-            "step__position",
-            "message__sent_at",
-            campaign_id=F("enrollment__campaign_id"),
-        )
-        .first()
-    )
-    if link is None or link["message__sent_at"] is None:
+    sent (a send that was in flight when the reply arrived).
+
+    ``link`` comes with its step and its enrollment's contact, as they were before the
+    enrollment moved on."""
+    if sent_at is None:
         return
-    cid, eid = link["campaign_id"], link["enrollment_id"]
+    enrollment = link.enrollment
+    cid, eid = enrollment.campaign_id, enrollment.id
     others = list(
         StepSend.objects.filter(enrollment_id=eid, message__sent_at__isnull=False)
-        .exclude(message_id=message_id)
+        .exclude(id=link.id)
         .values_list("step__position", "step_id", "variant_id")
     )
     deltas = _deltas()
-    this = (link["step_id"], link["variant_id"] or 0)
-    deltas[(cid, _day(link["message__sent_at"]), *this)]["sent"] += 1
-    flags = _enrollment_flags(eid)
-    created = _day(flags["created_at"])
+    this = (link.step_id, link.variant_id or 0)
+    deltas[(cid, _day(sent_at), *this)]["sent"] += 1
     if not others:
-        deltas[(cid, created, 0, 0)]["contacted"] += 1
+        deltas[(cid, _day(enrollment.created_at), 0, 0)]["contacted"] += 1
     previous = max(others, default=None)
-    if previous is None or previous[0] < link["step__position"]:
+    if previous is None or previous[0] < link.step.position:
         before = (previous[1], previous[2] or 0) if previous else (0, 0)
-        _move(deltas, cid, flags, before, this)
+        _move(deltas, cid, _enrollment_flags(enrollment), before, this)
     counters_add(deltas)
 
 
-def _enrollment_flags(eid: int) -> dict:
+def _enrollment_flags(enrollment: Enrollment) -> dict:
     """What of an enrollment sits on its last step sent: replied, positive, opted out."""
-    flags = (
-        Enrollment.objects.filter(id=eid)
-        .values("created_at", "state", "replied_at", "contact_id", "contact__opted_out_at")
-        .get()
-    )
+    flags = {
+        "created_at": enrollment.created_at,
+        "state": enrollment.state,
+        "replied_at": enrollment.replied_at,
+        "contact__opted_out_at": enrollment.contact.opted_out_at,
+        "positive": False,
+    }
     labels = positive_labels()
-    flags["positive"] = labels is not None and (
-        labels.filter(
-            message__conversation__identity__contact_id=flags["contact_id"],
-            message__created_at__gte=flags["created_at"],
+    if labels is not None and enrollment.state != E.WAITING:
+        # A positive label is on a reply, and a reply moved the enrollment out of waiting
+        # (replied, or paused for an out-of-office); the common send skips this query.
+        flags["positive"] = labels.filter(
+            message__conversation__identity__contact_id=enrollment.contact_id,
+            message__created_at__gte=enrollment.created_at,
         ).exists()
-    )
     return flags
 
 

@@ -10,6 +10,7 @@ from campaigns import counters
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import routes_for_steps, step_reroute
+from campaigns.signals import step_sent
 from campaigns.versions import campaign_templates_freeze
 from contacts.models import Contact
 from contacts.services import contact_opt_out
@@ -200,11 +201,23 @@ def enrollments_stop_for_contact(
 
 
 def enrollment_after_send(*, message: Message) -> None:
-    """The step's message went out: schedule the next step, or complete the sequence."""
-    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
+    """The step's message went out: schedule the next step, or complete the sequence.
+
+    The step link is read once here and handed to the counters and to step_sent's listeners:
+    this runs for every message sent."""
+    link = (
+        StepSend.objects.filter(message_id=message.id)
+        .select_related("step", "enrollment__contact")
+        .first()
+    )
     if link is None:
         return  # not a campaign message (e.g. an inbox reply)
-    counters.counters_after_send(message_id=message.id)
+    counters.counters_after_send(link=link, sent_at=message.sent_at)
+    _schedule_next_step(link, sent_at=message.sent_at or timezone.now())
+    step_sent.send(sender=StepSend, link=link, message=message)
+
+
+def _schedule_next_step(link: StepSend, *, sent_at: datetime) -> None:
     step = link.step
     nxt = (
         Step.objects.filter(sequence_id=step.sequence_id, position__gt=step.position)
@@ -217,7 +230,6 @@ def enrollment_after_send(*, message: Message) -> None:
     if nxt is None:
         current.update(state=E.COMPLETED, hold_reason="all steps sent")
         return
-    sent_at = message.sent_at or timezone.now()
     current.update(
         state=E.ACTIVE,
         current_step=nxt.position,

@@ -2,10 +2,12 @@
 
 from django.dispatch import receiver
 
+from campaigns.models import StepSend
+from campaigns.signals import step_sent
 from campaigns.triggers import capture, schedule, services
 from outreach import engagement as outreach_engagement
 from outreach.models import Message
-from outreach.signals import engagement_received, message_status_changed
+from outreach.signals import engagement_received
 
 # Email to a watched address (leads@…) from an unknown sender becomes a contact in outreach.
 outreach_engagement.email_lead_watchers.append(services.email_lead_watched)
@@ -19,8 +21,7 @@ def on_engagement(sender, *, engagement, **kwargs) -> None:
     services.triggers_evaluate(engagement=engagement)
 
 
-@receiver(message_status_changed)
-def on_sent(sender, *, message: Message, status: str, **kwargs) -> None:
-    # Connected after campaigns.receivers, so the next step is already scheduled here.
-    if status == Message.Status.SENT:
-        schedule.after_step_sent(message=message)
+@receiver(step_sent)
+def on_step_sent(sender, *, link: StepSend, message: Message, **kwargs) -> None:
+    # Sent once campaigns scheduled the next step, so there is a step to re-time.
+    schedule.after_step_sent(link=link, message=message)

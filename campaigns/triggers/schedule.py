@@ -88,12 +88,9 @@ def _window_closed(rows, enrollment: Enrollment, step: Step, options: StepOption
     return reason
 
 
-def after_step_sent(*, message: Message) -> None:
+def after_step_sent(*, link: StepSend, message: Message) -> None:
     """Runs after campaigns scheduled the next step: re-time it by its window options, and
     open a capture if the sent step asked a question."""
-    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
-    if link is None:
-        return
     # One query for the whole sequence: most sequences have no step options, and then there
     # is nothing to re-time or capture (this runs for every message sent).
     options = {
