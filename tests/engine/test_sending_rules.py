@@ -255,3 +255,17 @@ def test_linkedin_step_becomes_a_task_for_a_rep_and_the_sequence_moves_on_when_d
     assert Message.objects.get(channel="linkedin").status == "sent"
     assert run_once() == ["sent"]
     assert [d.body for d in platform.state.deliveries] == ["Hi Lead1 (step 2)"]
+
+
+def test_contacts_are_enrolled_in_the_order_given_whatever_their_ids():
+    """Enrollment ids decide who a capped sender reaches first. They follow the order the
+    contacts were given in, not the iteration order of a set of their ids (which depends on
+    the values of the ids), and a contact given twice is enrolled once."""
+    people = [factories.contact(n) for n in range(10)]
+    campaign = factories.campaign(senders=[factories.sender()])
+    given = [*reversed(people[3:]), people[0], people[3], *people[1:3]]
+    assert enrollments_create(campaign=campaign, contacts=given) == 10
+    enrolled = Enrollment.objects.filter(campaign=campaign).order_by("id")
+    assert list(enrolled.values_list("contact_id", flat=True)) == list(
+        dict.fromkeys(c.id for c in given)
+    )
