@@ -115,7 +115,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
     with transaction.atomic():
         due = Enrollment.objects.filter(
             state=E.ACTIVE, next_action_at__lte=now, campaign__status=Campaign.Status.RUNNING
-        ).order_by("next_action_at")
+        ).order_by("next_action_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         ids = list(due.values_list("id", flat=True)[:batch])
@@ -124,8 +124,13 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).update(
             state=E.WAITING, next_action_at=None, hold_reason=""
         )
-        enrollments = list(
-            Enrollment.objects.filter(id__in=ids).select_related("contact", "campaign")
+        # In the claimed order (due time, then id), as the forecast assumes: message ids, and
+        # so which contact each sender reaches first, must not depend on where the database
+        # happens to keep the rows.
+        position = {eid: i for i, eid in enumerate(ids)}
+        enrollments = sorted(
+            Enrollment.objects.filter(id__in=ids).select_related("contact", "campaign"),
+            key=lambda e: position[e.id],
         )
         campaigns = {e.campaign_id: e.campaign for e in enrollments}
         steps = {

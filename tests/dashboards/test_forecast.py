@@ -18,9 +18,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _run_engine_once(now):
-    """One dispatcher tick, then every offered message sent in this process."""
+    """One dispatcher tick, then every queued message sent in this process, oldest first as
+    the engine offers them."""
     dispatch_tick(now=now)
-    for mid in Message.objects.filter(status=Message.Status.QUEUED).values_list("id", flat=True):
+    queued = Message.objects.filter(status=Message.Status.QUEUED).order_by("id")
+    for mid in queued.values_list("id", flat=True):
         outreach.message_send(message_id=mid)
 
 
