@@ -74,7 +74,7 @@ class TemplateVersionInline(admin.StackedInline):
     model = TemplateVersion
     extra = 0
     can_delete = False
-    fields = ["number", "created_at", "created_by", "subject", "body", "changes"]
+    fields = ("number", "created_at", "created_by", "subject", "body", "changes")
     readonly_fields = fields
     ordering = ["-number"]
     verbose_name_plural = "versions (newest first; messages show the version they used)"
@@ -92,7 +92,7 @@ class TemplateVersionInline(admin.StackedInline):
         ).first()
         if before is None:
             return "-"
-        lines = []
+        lines: list[str] = []
         for field in ("subject", "body"):
             lines += difflib.unified_diff(
                 str(getattr(before, field)).splitlines(),
@@ -153,14 +153,26 @@ class TemplateAdmin(admin.ModelAdmin):
         """The saved template for a chosen contact (?contact=id) or a random sample."""
         template = get_object_or_404(Template, pk=pk)
         channel = request.GET.get("channel") or template.channel or "email"
-        args = {"template": template, "subject": template.subject, "body": template.body}
+        subject, body = template.subject, template.body
         if request.GET.get("sample"):
-            previews = preview_sample(channel=channel, **args)
+            previews = preview_sample(
+                template=template, subject=subject, body=body, channel=channel
+            )
         else:
             contact = Contact.objects.filter(pk=request.GET.get("contact") or 0).first()
             contact = contact or Contact.objects.order_by("-id").first()
             previews = (
-                [template_preview(channel=channel, contact=contact, **args)] if contact else []
+                [
+                    template_preview(
+                        template=template,
+                        subject=subject,
+                        body=body,
+                        channel=channel,
+                        contact=contact,
+                    )
+                ]
+                if contact
+                else []
             )
         return TemplateResponse(
             request,
@@ -174,7 +186,8 @@ class TemplateAdmin(admin.ModelAdmin):
                 "issues": preview_lint(
                     channel=channel,
                     previews=previews,
-                    **{k: v for k, v in args.items() if k != "template"},
+                    subject=subject,
+                    body=body,
                 ),
                 "channel": channel,
                 "channels": [c for c, _ in CHANNEL_CHOICES],
@@ -380,7 +393,7 @@ class StepSendInline(admin.TabularInline):
     model = StepSend
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "step",
         "channel",
         "template_version",
@@ -390,7 +403,7 @@ class StepSendInline(admin.TabularInline):
         "hold_reason",
         "rerouted_at",
         "created_at",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -550,7 +563,7 @@ class DealStageChangeInline(admin.TabularInline):
     fk_name = "deal"
     extra = 0
     can_delete = False
-    fields = ["at", "from_stage", "to_stage", "changed_by", "reason"]
+    fields = ("at", "from_stage", "to_stage", "changed_by", "reason")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -684,7 +697,7 @@ class MessageWithTemplateAdmin(MessageAdmin):
         "step_send__template_version__template",
     ]
     readonly_fields = [*MessageAdmin.readonly_fields, "template_version"]
-    fields = [*MessageAdmin.fields[:4], "template_version", *MessageAdmin.fields[4:]]
+    fields = (*MessageAdmin.fields[:4], "template_version", *MessageAdmin.fields[4:])
 
     @admin.display(description="Template")
     def template_version(self, obj: Message) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from django.apps import apps
 from django.db import connection, transaction
@@ -215,7 +216,7 @@ def counters_after_send(*, link: StepSend, sent_at: datetime | None) -> None:
 
 def _enrollment_flags(enrollment: Enrollment) -> dict:
     """What of an enrollment sits on its last step sent: replied, positive, opted out."""
-    flags = {
+    flags: dict[str, Any] = {
         "created_at": enrollment.created_at,
         "state": enrollment.state,
         "replied_at": enrollment.replied_at,
@@ -439,7 +440,7 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
     ):
         deltas[(r["campaign_id"], r["day"], 0, 0)]["enrolled"] = r["n"]
     # Contacted and reached in one pass over the step links (not a probe per enrollment).
-    for r in (
+    for reach in (
         links.values(cid=F("enrollment__campaign_id"), day=TruncDate("enrollment__created_at"))
         .annotate(
             contacted=Count(
@@ -449,8 +450,10 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
         )
         .order_by()
     ):
-        deltas[(r["cid"], r["day"], 0, 0)].update(contacted=r["contacted"], reached=r["reached"])
-    for r in (
+        deltas[(reach["cid"], reach["day"], 0, 0)].update(
+            contacted=reach["contacted"], reached=reach["reached"]
+        )
+    for sends in (
         links.filter(message__sent_at__isnull=False)
         .values(
             "step_id",
@@ -467,8 +470,8 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
         )
         .order_by()
     ):
-        deltas[(r["cid"], r["day"], r["step_id"], r["variant_id"] or 0)].update(
-            sent=r["sent"], delivered=r["delivered"], bounced=r["bounced"]
+        deltas[(sends["cid"], sends["day"], sends["step_id"], sends["variant_id"] or 0)].update(
+            sent=sends["sent"], delivered=sends["delivered"], bounced=sends["bounced"]
         )
     # Replies, positive replies and opt-outs sit on the last step sent.
     last = StepSend.objects.filter(
@@ -506,7 +509,9 @@ def _live_intents(only: list[int] | None = None) -> dict[tuple[int, str], int]:
         return {}
     enrollments = "message__conversation__identity__contact__enrollments"
     # One filter() call: both conditions on the same enrollment (one join, not two).
-    conditions = {"message__created_at__gte": F(f"{enrollments}__created_at")}
+    conditions: dict[str, F | list[int]] = {
+        "message__created_at__gte": F(f"{enrollments}__created_at")
+    }
     if only is not None:
         conditions[f"{enrollments}__in"] = only
     return {

@@ -1,5 +1,7 @@
 """Forms of the dashboards and the campaign builder: they validate input, nothing else."""
 
+from typing import cast
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
@@ -47,9 +49,11 @@ class CampaignSetupForm(_Crispy, forms.ModelForm):
 
     def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sequence"].queryset = Sequence.objects.order_by("name")
+        sequence = cast(forms.ModelChoiceField, self.fields["sequence"])
+        sequence.queryset = Sequence.objects.order_by("name")
         senders = SenderAccount.objects.all() if user is None else senders_visible_to(user)
-        self.fields["senders"].queryset = senders.order_by("channel", "name")
+        sender_field = cast(forms.ModelMultipleChoiceField, self.fields["senders"])
+        sender_field.queryset = senders.order_by("channel", "name")
         self.fields["senders"].required = True
         self.helper = self._helper()
 
@@ -77,7 +81,7 @@ class AudienceForm(_Crispy, forms.Form):
         super().__init__(*args, **kwargs)
         if user is not None:
             imports = imports_visible_to(user).order_by("-created_at")
-            self.fields["contact_import"].queryset = imports  # type: ignore[attr-defined]
+            cast(forms.ModelChoiceField, self.fields["contact_import"]).queryset = imports
         self.helper = self._helper()
 
     def clean(self):

@@ -6,6 +6,7 @@ import csv
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 
 from campaigns import charts
@@ -41,7 +42,9 @@ def csv_response(table: Table, filename: str) -> StreamingHttpResponse:
     return response
 
 
-def _export(request: HttpRequest, tables: dict[str, Table], prefix: str) -> HttpResponse | None:
+def _export(
+    request: HttpRequest, tables: dict[str, Table], prefix: str
+) -> StreamingHttpResponse | None:
     name = request.GET.get("export")
     if not name:
         return None
@@ -51,7 +54,7 @@ def _export(request: HttpRequest, tables: dict[str, Table], prefix: str) -> Http
 
 
 @staff_member_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HttpRequest) -> HttpResponseBase:
     form = OverviewFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     owner = filters.get("owner")
@@ -79,7 +82,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @staff_member_required
-def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(
         campaigns_visible_to(request.user).select_related("owner", "sequence"), pk=pk
     )
@@ -103,7 +106,7 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_member_required
-def forecast(request: HttpRequest, pk: int) -> HttpResponse:
+def forecast(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     result = campaign_forecast(campaign=campaign)
     table = result.table()

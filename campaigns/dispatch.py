@@ -237,6 +237,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         )
         by_sender: dict[int, list[int]] = defaultdict(list)
         for e in newly_sticky:
+            assert e.sender_id is not None  # given its sender above
             by_sender[e.sender_id].append(e.id)
         for sender_id, ids_ in by_sender.items():  # one UPDATE per sender, not a huge CASE
             Enrollment.objects.filter(id__in=ids_).update(sender_id=sender_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -244,7 +244,7 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
     for step in steps:
         for route in routes[step.id]:
             sources = []
-            options = variants.get(route.template.id) or [None]
+            options: Sequence[TemplateVariant | None] = variants.get(route.template.id) or [None]
             for v in options:
                 label = route_where(step, route) + (f" / variant {v.label}" if v else "")
                 src = v or route.template
@@ -328,7 +328,10 @@ def _lint_contacts(
             source = sources[0]
             if len(sources) > 1:
                 chosen = variant_pick(
-                    step_id=step.id, variants=[s.variant for s in sources], contact_id=cid
+                    step_id=step.id,
+                    # Several sources: one per variant, none of them None.
+                    variants=[s.variant for s in sources if s.variant is not None],
+                    contact_id=cid,
                 )
                 source = next(s for s in sources if s.variant is chosen)
             total[source.where] += 1

@@ -43,6 +43,8 @@ def _assign_to_campaign_owner(message: Message, contact_id: int) -> None:
         .values_list("campaign_id", flat=True)
         .first()
     )
+    if campaign_id is None:
+        return  # in no campaign: no campaign owner
     campaign = Campaign.objects.filter(id=campaign_id).select_related("owner").first()
     owner = campaign.owner if campaign else None
     if owner:

@@ -60,7 +60,9 @@ def deal_for_contact(*, contact: Contact, pipeline: Pipeline | None = None) -> D
     if deal is not None:
         return deal
     pipeline = pipeline or Pipeline.objects.filter(is_default=True).first()
-    first = pipeline.stages.order_by("position").first() if pipeline else None
+    if pipeline is None:
+        return None
+    first = pipeline.stages.order_by("position").first()
     if first is None:
         return None
     campaign_id = _latest_campaign_id(contact.id)

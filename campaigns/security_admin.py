@@ -78,7 +78,7 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["at", "status_code", "error", "duration_ms", "response_body"]
+    fields = ("at", "status_code", "error", "duration_ms", "response_body")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -21,8 +21,10 @@ after changing TIME_ZONE: `manage.py rebuild_dashboard_stats`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
@@ -199,7 +201,7 @@ def campaigns_overview(
         row.enrolled, row.contacted, row.sent = r["enrolled"], r["contacted"], r["sent"]
         row.replied = r["replied"]
         row.positive = r["positive"] if intent_available else None
-    for r in (
+    for day in (
         CampaignDayStats.objects.filter(
             campaign_id__in=ids, day__gte=days[0], day__lte=today, sent__gt=0
         )
@@ -207,13 +209,13 @@ def campaigns_overview(
         .annotate(n=Sum("sent"))
         .order_by()
     ):
-        rows[r["campaign_id"]].sparkline[days.index(r["day"])] = r["n"]
-    for r in (
+        rows[day["campaign_id"]].sparkline[days.index(day["day"])] = day["n"]
+    for won in (
         Deal.objects.filter(campaign_id__in=ids, stage__kind=Stage.Kind.WON)
         .values("campaign_id")
         .annotate(n=Count("id"))
     ):
-        rows[r["campaign_id"]].won = r["n"]
+        rows[won["campaign_id"]].won = won["n"]
     return Overview(rows=list(rows.values()), days=days, intent_available=intent_available)
 
 
@@ -420,7 +422,7 @@ def _held(campaign: Campaign) -> list[QuerySet[Message]]:
     ]
 
 
-def _held_counts(campaign: Campaign) -> list[dict]:
+def _held_counts(campaign: Campaign) -> list[Mapping[str, Any]]:
     """Held messages per (step, variant, reason)."""
     return [
         r
@@ -433,7 +435,7 @@ def _held_counts(campaign: Campaign) -> list[dict]:
     ]
 
 
-def _step_rows(campaign: Campaign, held: list[dict]) -> list[dict]:
+def _step_rows(campaign: Campaign, held: list[Mapping[str, Any]]) -> list[dict]:
     """Counts per (step, variant) from the counters, plus the messages waiting (held) right
     now, read live. Step 0 holds what belongs to no step (enrolled, contacted, reached, and
     replies, positive replies or opt-outs of enrollments nothing was sent to)."""
@@ -630,8 +632,8 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         for m in held_rows
     ]
     by_reason: Counter[str] = Counter()
-    for r in held_counts:
-        by_reason[r["hold_reason"] or "waiting for a free sender slot"] += r["n"]
+    for h in held_counts:
+        by_reason[h["hold_reason"] or "waiting for a free sender slot"] += h["n"]
     held_reasons = sorted(by_reason.items(), key=lambda x: -x[1])[:10]
     return Dashboard(
         campaign=campaign,

@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+from typing import Any
+
 from rest_framework import serializers
 
 from campaigns.access import campaigns_visible_to
@@ -11,6 +14,9 @@ class ScopedRelationsMixin:
     rep's contact is "does not exist" here exactly as in a detail URL."""
 
     scoped: dict = {}
+    # Provided by the serializer this is mixed into.
+    context: Mapping[str, Any]
+    fields: Mapping[str, Any]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -62,7 +62,9 @@ def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         visible = contacts_visible_to(request.user)
-        contact = visible.filter(pk=data.get("contact")).first() or visible.order_by("-id").first()
+        contact_pk = data.get("contact")
+        chosen = visible.filter(pk=contact_pk).first() if contact_pk is not None else None
+        contact = chosen or visible.order_by("-id").first()
         previews = (
             [
                 template_preview(

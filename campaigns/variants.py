@@ -110,13 +110,14 @@ def template_variant_stats(*, template: Template) -> ABResult:
             ),
         )
     }
+    no_sends: dict[str, int] = {}
     stats = [
         VariantStats(
             variant_id=v.id,
             label=v.label,
             weight=v.weight,
-            sent=rows.get(v.id, {}).get("sent", 0),
-            replied=rows.get(v.id, {}).get("replied", 0),
+            sent=rows.get(v.id, no_sends).get("sent", 0),
+            replied=rows.get(v.id, no_sends).get("replied", 0),
             positive=None,
             is_winner=v.id == template.ab_winner_id,
         )

@@ -12,6 +12,8 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -71,7 +73,7 @@ def _enqueue(ids: list[int]) -> None:
     from campaigns.tasks import deliver_webhook
 
     for delivery_id in ids:
-        transaction.on_commit(lambda i=delivery_id: deliver_webhook.delay(i))
+        transaction.on_commit(partial(deliver_webhook.delay, delivery_id))
 
 
 def body_for(delivery: WebhookDelivery) -> bytes:
@@ -130,7 +132,7 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
 
 def _record(delivery: WebhookDelivery, code: int | None, error: str, now: datetime) -> str:
     attempts = delivery.attempts + 1
-    fields = {"attempts": attempts, "last_status_code": code, "last_error": error}
+    fields: dict[str, Any] = {"attempts": attempts, "last_status_code": code, "last_error": error}
     if code is not None and 200 <= code < 300:
         fields |= {"status": D.SUCCEEDED, "delivered_at": now, "next_attempt_at": None}
     elif attempts >= settings.WEBHOOK_MAX_ATTEMPTS:

@@ -273,7 +273,7 @@ PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")  # one-click unsubsc
 # How the email backend hands mail over: SMTP in production; `make run` prints it instead.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 _platform_url = env_str("PLATFORM_BASE_URL", "")
-_webhook_secrets = {
+_webhook_secrets: dict[str, dict[str, str | bool]] = {
     "meta": {
         "app_secret": env_str("META_APP_SECRET", ""),
         "verify_token": env_str("META_VERIFY_TOKEN", ""),

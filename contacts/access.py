@@ -86,9 +86,10 @@ class ScopedAdminMixin:
         return qs.filter(pk__in=type(self).visible_to(request.user).values("pk"))
 
     def _may_see(self, request, obj: Model | None) -> bool:
-        if obj is None or self.visible_to is None:
+        visible_to = type(self).visible_to  # the plain function, not bound to the admin
+        if obj is None or visible_to is None:
             return True
-        return type(self).visible_to(request.user).filter(pk=obj.pk).exists()
+        return visible_to(request.user).filter(pk=obj.pk).exists()
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) and self._may_see(request, obj)  # type: ignore[misc]

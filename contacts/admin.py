@@ -2,6 +2,7 @@ import contextlib
 import io
 
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
@@ -42,7 +43,7 @@ class ConsentRecordInline(admin.TabularInline):
     model = ConsentRecord
     extra = 0
     can_delete = False
-    fields = ["recorded_at", "kind", "channel", "source", "actor", "note"]
+    fields = ("recorded_at", "kind", "channel", "source", "actor", "note")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -201,7 +202,7 @@ class SavedMappingAdmin(admin.ModelAdmin):
 
 
 # DRF's token admin would create keys in clear that no longer authenticate: ours replaces it.
-with contextlib.suppress(admin.sites.NotRegistered):
+with contextlib.suppress(NotRegistered):
     admin.site.unregister(TokenProxy)
 
 

@@ -138,7 +138,7 @@ def _check_binary(sample: bytes, encoding: str) -> None:
         raise FileProblem("This looks like a binary file, not a CSV file.")
 
 
-def open_text(path: Path, encoding: str) -> io.TextIOWrapper:
+def open_text(path: Path, encoding: str) -> io.TextIOWrapper[io.BufferedReader]:
     # surrogateescape: a stray undecodable byte becomes a marker the row validator reports,
     # instead of an exception that would stop the whole import.
     return io.TextIOWrapper(
@@ -227,7 +227,7 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
 
     def __iter__(self) -> Iterator[Record]:
         with open_text(self.path, self.sniffed.encoding) as f:
-            self._binary = f.buffer  # type: ignore[assignment]
+            self._binary = f.buffer
             if f.read(1) != "\ufeff":
                 f.seek(0)
             for i, record in enumerate(_records(f, self.sniffed.delimiter)):

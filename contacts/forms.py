@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth import get_user_model
 
@@ -23,7 +25,7 @@ class ImportUploadForm(forms.Form):
         choices = [("", "Nothing else")]
         for provider in import_choice_providers:
             choices += provider()
-        self.fields["then"].choices = choices
+        cast(forms.ChoiceField, self.fields["then"]).choices = choices
         if len(choices) == 1:
             del self.fields["then"]
 

@@ -169,7 +169,7 @@ def _batches(reader: read_records, skip: int, parser: RowParser, size: int) -> I
         for record in itertools.islice(records, size):
             n += 1
             parsed = parse(record)
-            if type(parsed) is ParsedRow:
+            if isinstance(parsed, ParsedRow):
                 rows.append(parsed)
             else:
                 errors += parsed

@@ -189,7 +189,7 @@ class MessageEventInline(admin.TabularInline):
     model = MessageEvent
     extra = 0
     can_delete = False
-    fields = ["at", "status", "detail"]
+    fields = ("at", "status", "detail")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -232,7 +232,12 @@ class MessageAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fields = (
-        readonly_fields[:4] + ["subject", "body", "body_html", "attachments"] + readonly_fields[4:]
+        *readonly_fields[:4],
+        "subject",
+        "body",
+        "body_html",
+        "attachments",
+        *readonly_fields[4:],
     )
     readonly_fields = [*readonly_fields, "body_html"]
     inlines = [MessageEventInline]

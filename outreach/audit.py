@@ -14,7 +14,7 @@ def audit_record(
     return AuditEntry.objects.create(
         actor=actor,
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=target.pk if target is not None else None,
         target_repr=str(target)[:200] if target is not None else "",
         detail=detail[:300],

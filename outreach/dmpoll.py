@@ -7,14 +7,25 @@ webhook's, unique on the platform's event id, and the cursor moves in the same t
 so a crash re-reads at most one poll and a webhook that also arrives changes nothing.
 """
 
+from typing import Protocol, cast
+
 from django.db import transaction
 from django.utils import timezone
 
 from outreach.channels import get_channel
+from outreach.channels.base import InboundItem
 from outreach.inbound import inbound_items_store
 from outreach.models import MailboxCursor, SenderAccount
 
 POLLING_CHANNELS = ("x",)
+
+
+class PollingChannel(Protocol):
+    """A backend that can poll (outreach/channels/x.py), its `polls` option on."""
+
+    def poll(
+        self, *, account: str, credentials: str, after: int
+    ) -> tuple[list[InboundItem], int]: ...
 
 
 def dm_poll_senders():
@@ -34,7 +45,8 @@ def dm_poll(*, sender: SenderAccount) -> int:
     """Store the DMs that arrived since the last poll; returns how many were new.
     Raises ChannelError when the platform refused (the next tick tries again)."""
     cursor, _ = MailboxCursor.objects.get_or_create(sender=sender)
-    backend = get_channel(sender.channel)
+    # dm_poll_senders() gives only senders whose backend polls.
+    backend = cast(PollingChannel, get_channel(sender.channel))
     items, newest = backend.poll(
         account=sender.handle, credentials=sender.credentials, after=cursor.last_uid
     )

@@ -209,6 +209,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     ours = _ours(channel, item.refers_to)
     sender = ours.sender if ours else _sender(event, item)
     # Email threads by In-Reply-To/References; other channels by the platform's user id.
+    identity: Identity | None
     if ours is not None:
         identity = ours.conversation.identity
     else:

@@ -88,9 +88,7 @@ def why_no_token(*, sender: SenderAccount, now: datetime) -> tuple[str, datetime
     cap = effective_cap(sender, today)
     if sender.counter_day == today and sender.sent_today >= cap:
         tz = ZoneInfo(sender.time_zone or "UTC")
-        midnight = timezone.datetime.combine(
-            today + timedelta(days=1), timezone.datetime.min.time(), tzinfo=tz
-        )
+        midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=tz)
         return f"sender daily cap reached ({sender.sent_today}/{cap})", midnight
     if sender.inflight_message_id is not None:
         return "sender busy with another message", None

@@ -6,7 +6,8 @@ import email.policy
 import email.utils
 import hashlib
 import re
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from typing import Any
 
 from outreach.channels.base import InboundItem
 
@@ -39,7 +40,8 @@ def _is_auto_reply(msg: EmailMessage) -> bool:
 
 def _is_bounce(msg: EmailMessage) -> bool:
     ctype = msg.get_content_type()
-    report = (msg.get_param("report-type") or "").lower()
+    report_type = msg.get_param("report-type")  # a tuple when RFC 2231 encoded
+    report = email.utils.collapse_rfc2231_value(report_type).lower() if report_type else ""
     from_addr = email.utils.parseaddr(str(msg.get("From") or ""))[1]
     return (ctype == "multipart/report" and report == "delivery-status") or bool(
         DAEMON.match(from_addr)
@@ -53,6 +55,8 @@ def _dsn(msg: EmailMessage) -> tuple[str, str, bool, list[str]]:
         ctype = part.get_content_type()
         if ctype == "message/delivery-status":
             for block in part.get_payload():
+                if not isinstance(block, Message):
+                    continue  # the parser makes every block a Message; for the type checker
                 original = block.get("Original-Recipient") or block.get("Final-Recipient")
                 if original and not recipient:
                     recipient = str(original).split(";", 1)[-1].strip()
@@ -63,7 +67,7 @@ def _dsn(msg: EmailMessage) -> tuple[str, str, bool, list[str]]:
             inner = payload[0] if isinstance(payload, list) and payload else None
             if inner is None and isinstance(payload, str):
                 inner = email.message_from_string(payload, policy=email.policy.default)
-            if inner is not None:
+            if isinstance(inner, Message):
                 ours += _ids(inner.get("Message-ID"))
     hard = status.startswith("5") and action != "delayed" and not status.startswith("5.2.2")
     return recipient, status, hard, ours
@@ -96,7 +100,7 @@ def classify(raw: bytes) -> InboundItem:
     to = email.utils.parseaddr(str(msg.get("To") or ""))[1].lower()
     refs = _ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))
     event_id = (_ids(msg.get("Message-ID")) or [f"<no-id-{hashlib.sha1(raw).hexdigest()}>"])[0]
-    common = {
+    common: dict[str, Any] = {
         "event_id": event_id,
         "account_id": to,
         "from_handle": sender.lower(),

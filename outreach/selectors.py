@@ -4,6 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import (
@@ -23,6 +24,9 @@ from django.utils import timezone
 from outreach.inbox import hooks
 from outreach.models import Conversation, Message
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations  # the stubs' helper: not a runtime dependency
+
 IN, OUT = Message.Direction.INBOUND, Message.Direction.OUTBOUND
 
 
@@ -38,7 +42,21 @@ def conversations_visible_to(user) -> QuerySet[Conversation]:
     return scoped(user)
 
 
-def _annotated(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+class InboxAnnotations(TypedDict):
+    last_at: datetime
+    unread: bool
+    last_human_reply_at: datetime | None
+
+
+class TimesAnnotations(InboxAnnotations):
+    first_inbound_at: datetime | None
+    first_human_reply_at: datetime | None
+    resolved_on: datetime | None
+
+
+def _annotated(
+    qs: QuerySet[Conversation],
+) -> "QuerySet[WithAnnotations[Conversation, InboxAnnotations]]":
     return qs.annotate(
         last_at=Greatest(
             Coalesce("last_inbound_at", "created_at"), Coalesce("last_outbound_at", "created_at")
@@ -153,7 +171,9 @@ class SupportMetrics:
     by_channel: dict[str, ResponseTimes]
 
 
-def conversation_times(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+def conversation_times(
+    qs: QuerySet[Conversation],
+) -> "QuerySet[WithAnnotations[Conversation, TimesAnnotations]]":
     """Per conversation: first inbound, first human answer after it, and resolution."""
     return _annotated(qs).annotate(
         first_inbound_at=Min("messages__sent_at", filter=Q(messages__direction=IN)),

@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -166,7 +166,7 @@ def messages_offer(*, now: datetime | None = None) -> list[int]:
 class Claim:
     message: Message
     sender: SenderAccount
-    day: datetime
+    day: date
 
 
 def _window_for(message: Message) -> tuple[Window, ZoneInfo]:
@@ -192,7 +192,9 @@ def _contact_cap_hold(message: Message, now: datetime) -> tuple[str, datetime | 
     )
     if len(recent) < cap:
         return "", None
-    return f"contact already got {cap} message(s) in 24 h", recent[0] + timedelta(hours=24)
+    oldest = recent[0]
+    assert oldest is not None  # sent_at__gte leaves out the NULLs
+    return f"contact already got {cap} message(s) in 24 h", oldest + timedelta(hours=24)
 
 
 def _policy_context(message: Message, now: datetime) -> PolicyContext:
@@ -328,6 +330,7 @@ def message_send(*, message_id: int) -> str:
     message, sender = claim.message, claim.sender
     channel = get_channel(message.channel)
     attempt = message.attempts
+    assert message.claimed_at is not None  # _claim set it
     if (timezone.now() - message.claimed_at).total_seconds() > settings.SEND_GRACE / 3:
         # This worker stalled after its claim. The reconciler may already be checking the
         # message; sending now could race a resend, and not sending is provably safe.

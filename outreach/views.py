@@ -7,6 +7,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.signing import BadSignature, TimestampSigner
 from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -35,11 +36,11 @@ def webhook(request: HttpRequest, channel: str) -> HttpResponse:
             return HttpResponse(status=400)
         status, body, content_type = answer
         return HttpResponse(body, status=status, content_type=content_type)
-    body = request.body  # the raw bytes: re-serialized JSON would break the signature
-    if not backend.verify_signature(request.headers, body):
+    raw = request.body  # the raw bytes: re-serialized JSON would break the signature
+    if not backend.verify_signature(request.headers, raw):
         return HttpResponse("bad signature", status=403)
     try:
-        items = backend.parse_webhook(body)
+        items = backend.parse_webhook(raw)
     except (ValueError, KeyError, TypeError):
         return HttpResponse("unreadable body", status=400)
     try:
@@ -83,7 +84,7 @@ def _signed_for(pk: int, sig: str) -> bool:
 
 
 @require_http_methods(["GET", "HEAD"])
-def media_file(request: HttpRequest, pk: int) -> HttpResponse:
+def media_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     """An uploaded media-library file, for users who may see the asset (others: 404), or for
     anyone holding an unexpired signed link (the platforms that fetch attachments).
 
@@ -106,7 +107,7 @@ def media_file(request: HttpRequest, pk: int) -> HttpResponse:
         handle,
         content_type=ctype,
         as_attachment=ctype not in _INLINE,
-        filename=asset.file.name.rsplit("/", 1)[-1],
+        filename=(asset.file.name or "").rsplit("/", 1)[-1],
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

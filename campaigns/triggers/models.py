@@ -120,7 +120,8 @@ class Trigger(models.Model):
             problem = pattern_problem(self.pattern)
             if problem:
                 raise ValidationError({"pattern": problem})
-        if self.sender_id and self.sender.channel != self.channel:
+        sender = self.sender if self.sender_id else None
+        if sender is not None and sender.channel != self.channel:
             raise ValidationError({"sender": "This account is on another channel."})
         if self.event_type == EventType.EMAIL:
             if self.channel != "email":

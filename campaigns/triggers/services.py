@@ -126,7 +126,7 @@ def _act(trigger: Trigger, fire: TriggerFire, contact: Contact, engagement: Enga
         fire.public_reply = _public_reply(trigger, contact, engagement)
     if trigger.campaign_id:
         fire.enrollment = _enrol(trigger, contact, engagement)
-    if trigger.deal_stage_id:
+    if trigger.deal_stage is not None:
         _deal(trigger.deal_stage, contact, owner_id)
 
 
@@ -142,7 +142,7 @@ def _tag(trigger: Trigger, contact: Contact, engagement: Engagement) -> None:
 
 def _assign_owner(trigger: Trigger, contact: Contact, conversation: Conversation) -> int | None:
     """Round robin among the team: the member after the one who got the last lead."""
-    if contact.owner_id or trigger.assign_team_id is None:
+    if contact.owner_id or trigger.assign_team is None:
         return contact.owner_id
     members = list(trigger.assign_team.members.order_by("id").values_list("id", flat=True))
     if not members:
@@ -238,6 +238,7 @@ def _public_reply(trigger: Trigger, contact: Contact, engagement: Engagement) ->
 
 
 def _enrol(trigger: Trigger, contact: Contact, engagement: Engagement) -> Enrollment | None:
+    assert trigger.campaign_id is not None  # the caller checked
     campaign = Campaign.objects.get(id=trigger.campaign_id)
     existing = Enrollment.objects.filter(campaign=campaign, contact=contact).first()
     if existing is not None:

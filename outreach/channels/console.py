@@ -1,5 +1,6 @@
 import sys
 import uuid
+from typing import TextIO, cast
 
 from outreach.channels.base import BaseChannel, OutgoingMessage
 
@@ -8,7 +9,7 @@ class ConsoleChannel(BaseChannel):
     """Prints messages instead of sending them (development)."""
 
     def send(self, message: OutgoingMessage) -> str:
-        stream = self.options.get("stream", sys.stdout)
+        stream = cast(TextIO, self.options.get("stream", sys.stdout))  # options are untyped
         stream.write(
             f"--- {message.channel} message #{message.message_id} "
             f"from {message.sender_handle or '-'} to {message.recipient}\n"

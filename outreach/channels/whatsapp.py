@@ -159,7 +159,9 @@ class WhatsAppChannel(MetaChannel):
         kind = msg.get("type", "")
         if kind == "system":
             return InboundItem(kind="ignored", event_id="")
-        content = msg.get(kind) if isinstance(msg.get(kind), dict) else {}
+        content = msg.get(kind)
+        if not isinstance(content, dict):
+            content = {}
         text = content.get("body") or content.get("caption") or ""
         if kind == "button":
             text = content.get("text", "")

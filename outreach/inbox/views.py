@@ -54,7 +54,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     rows = list(selectors.inbox_conversations(user=request.user, query=query)[:200])
     now = timezone.now()
     for c in rows:
-        c.overdue = selectors.sla_overdue(c, now)
+        c.overdue = selectors.sla_overdue(c, now)  # type: ignore[attr-defined]  # for the template
     context = {
         "form": form,
         "rows": rows,
@@ -85,7 +85,7 @@ def _thread(conversation: Conversation) -> list:
     thread = list(selectors.conversation_thread(conversation))
     found = [labels(thread) for labels in hooks.message_labels]
     for m in thread:
-        m.labels = [f[m.id] for f in found if m.id in f]
+        m.labels = [f[m.id] for f in found if m.id in f]  # type: ignore[attr-defined]  # template
     return thread
 
 

@@ -161,7 +161,7 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
 
 def new_text(body: str) -> str:
     """The part of a reply the contact just wrote: before quoted history and signature."""
-    lines = []
+    lines: list[str] = []
     for line in body.splitlines():
         stripped = line.strip()
         if QUOTE_START.match(stripped):

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             return
 
         tag, _ = Tag.objects.get_or_create(name="demo")
-        contacts = []
+        contacts: list[Contact] = []
         for first, last, company, title, tz, country, handle in CONTACTS:
             contact = Contact.objects.create(
                 first_name=first,
@@ -85,7 +85,7 @@ class Command(BaseCommand):
             credentials="123456:ABC-demo-token",
             **always,
         )
-        first = Template.objects.create(
+        intro = Template.objects.create(
             name="Intro email",
             channel="email",
             subject="{Quick question|Idea} for {{ company }}",
@@ -98,7 +98,7 @@ class Command(BaseCommand):
             channel="telegram",
             body="Hey {{ first_name|default:'there' }}, did my email reach you?",
         )
-        last = Template.objects.create(
+        breakup = Template.objects.create(
             name="Break-up email",
             channel="email",
             subject="Closing the loop",
@@ -106,7 +106,7 @@ class Command(BaseCommand):
         )
         sequence = Sequence.objects.create(name="Demo: email, Telegram, email")
         Step.objects.create(
-            sequence=sequence, position=1, channel="email", template=first, delay=timedelta(0)
+            sequence=sequence, position=1, channel="email", template=intro, delay=timedelta(0)
         )
         Step.objects.create(
             sequence=sequence,
@@ -119,7 +119,7 @@ class Command(BaseCommand):
             sequence=sequence,
             position=3,
             channel="email",
-            template=last,
+            template=breakup,
             delay=timedelta(minutes=3),  # time to try `make demo-reply` before it goes
         )
         campaign = Campaign.objects.create(
