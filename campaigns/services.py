@@ -38,13 +38,12 @@ class LaunchError(Exception):
 
 
 def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list[Contact]) -> int:
-    """Enrol contacts in the order given; contacts already in the campaign are left as they
-    are.
+    """Enrol contacts in the order given, each once; contacts already in the campaign are
+    left as they are.
 
-    Enrollment ids follow that order, and with a capped sender the forecast expects the
-    lowest ids to be reached first. The order must not come from a Python set: a set of ints
-    iterates by value modulo its table size, so contacts 5, 6, 7, 8 were enrolled as 8, 5,
-    6, 7, and which contact went first depended on the values of the ids.
+    Enrollment ids follow that order, so a capped sender reaches the first contacts listed
+    first, as the forecast assumes. (Never a set of ids here: a set of ints iterates in an
+    order that depends on the ids' values.)
     """
     now = timezone.now()
     ids = list(
