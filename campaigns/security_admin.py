@@ -7,6 +7,7 @@ whatever actions or annotations the admin classes themselves grow.
 """
 
 from django.contrib import admin
+from django.db import models
 from django.utils.html import format_html
 
 from campaigns.access import campaigns_visible_to, deals_visible_to, enrollments_visible_to
@@ -68,6 +69,8 @@ class WebhookSubscriberAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     exclude = ["secret"]  # generated; shown masked, never editable or readable in full
     readonly_fields = ["secret_masked", "created_at"]
+    # A URL typed without a scheme is https: signed events should not travel in clear text.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="Secret")
     def secret_masked(self, obj: WebhookSubscriber) -> str:

@@ -159,3 +159,13 @@ def test_webhook_secret_is_encrypted_and_masked_in_the_admin(receiver, client):
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-123456"))
     page = client.get(f"/admin/campaigns/webhooksubscriber/{sub.id}/change/").content.decode()
     assert sub.secret not in page
+
+
+def test_a_subscriber_url_typed_without_a_scheme_is_saved_as_https(client):
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-123456"))
+    response = client.post(
+        "/admin/campaigns/webhooksubscriber/add/",
+        {"url": "crm.example.com/hooks/outreach", "events": '["reply.received"]', "active": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert WebhookSubscriber.objects.get().url == "https://crm.example.com/hooks/outreach"
