@@ -88,6 +88,10 @@ class PlatformState:
             return delivery
 
 
+class IncompleteRequest(Exception):
+    """The request ended before its headers or body did."""
+
+
 class Handler(BaseHTTPRequestHandler):
     server: "FakePlatformServer"
     protocol_version = "HTTP/1.1"
@@ -107,9 +111,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+    def _body(self, *, required: bool = False) -> dict[str, Any]:
+        """The JSON body. A client killed while writing (a chaos test's worker) leaves the
+        headers or the body cut short, and http.server reads cut headers as complete: such a
+        request raises IncompleteRequest, for a real platform never acts on half a request."""
+        length = self.headers.get("Content-Length")
+        if length is None:
+            if required:
+                raise IncompleteRequest
+            return {}
+        raw = self.rfile.read(int(length))
+        if len(raw) < int(length):
+            raise IncompleteRequest
         return json.loads(raw or b"{}")
 
     def do_GET(self) -> None:
@@ -129,6 +142,12 @@ class Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
+        try:
+            self._post()
+        except IncompleteRequest:
+            self.close_connection = True  # nobody is left to answer
+
+    def _post(self) -> None:
         received = time.time()
         url = urlparse(self.path)
         state = self.server.state
@@ -148,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
             state.reset()
             self._json(200, {"ok": True})
         elif url.path == "/v1/messages":
-            payload = self._body()
+            payload = self._body(required=True)
             if self.headers.get("Authorization") == "Bearer expired":
                 self._json(401, {"error": "token expired"})
                 return
