@@ -542,8 +542,7 @@ class PlatformServer(FakePlatformServer):
         """A public reply under a comment. Graph takes parameters from the query string or a
         form body alike; the reply is a new comment by the account, announced by webhook."""
         p = self.platforms
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length).decode() if length else ""
+        raw = handler._raw_body().decode()
         form = {k: v[0] for k, v in parse_qs(raw).items()}
         token = query.get("access_token") or form.get("access_token", "")
         comment = p.comments.get(cid)

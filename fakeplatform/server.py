@@ -111,19 +111,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _body(self, *, required: bool = False) -> dict[str, Any]:
-        """The JSON body. A client killed while writing (a chaos test's worker) leaves the
+    def _raw_body(self, *, required: bool = False) -> bytes:
+        """The body's bytes. A client killed while writing (a chaos test's worker) leaves the
         headers or the body cut short, and http.server reads cut headers as complete: such a
         request raises IncompleteRequest, for a real platform never acts on half a request."""
         length = self.headers.get("Content-Length")
         if length is None:
             if required:
                 raise IncompleteRequest
-            return {}
+            return b""
         raw = self.rfile.read(int(length))
         if len(raw) < int(length):
             raise IncompleteRequest
-        return json.loads(raw or b"{}")
+        return raw
+
+    def _body(self, *, required: bool = False) -> dict[str, Any]:
+        return json.loads(self._raw_body(required=required) or b"{}")
 
     def do_GET(self) -> None:
         url = urlparse(self.path)

@@ -114,17 +114,19 @@ class Engine:
         else:
             victim.kill()
             self.kills.append(f"worker {victim.name}")
-            self.workers.remove(victim)
-            self.add_worker()
+            self._replace(victim)
 
     def restart_dead_workers(self) -> list[str]:
         """What a process supervisor (systemd's Restart=always) does in production: start a
         new worker for each one that exited. Returns the names of those that had died."""
         dead = [w for w in self.workers if not w.alive()]
         for proc in dead:
-            self.workers.remove(proc)
-            self.add_worker()
+            self._replace(proc)
         return [p.name for p in dead]
+
+    def _replace(self, worker) -> None:
+        self.workers.remove(worker)
+        self.add_worker()
 
     def stop(self) -> None:
         for proc in self.dispatchers + self.workers:
