@@ -163,11 +163,23 @@ def enrollment_pause(*, enrollment: Enrollment, actor=None) -> None:
 
 
 def enrollment_resume(*, enrollment: Enrollment, actor=None) -> None:
+    """While its campaign is paused, a resumed enrollment's message stays held for the
+    campaign (campaign_resume sends it): resuming one contact never leaks a send out of a
+    paused campaign."""
     with transaction.atomic():
         Enrollment.objects.select_for_update().filter(id=enrollment.id).first()
-        waiting = Message.objects.filter(step_send__enrollment=enrollment, status=M.PAUSED).update(
-            status=M.QUEUED, hold_reason=""
+        # Locked before the messages, so a campaign_pause committing meanwhile is seen here.
+        status = (
+            Campaign.objects.select_for_update()
+            .filter(id=enrollment.campaign_id)
+            .values_list("status", flat=True)
+            .first()
         )
+        held = Message.objects.filter(step_send__enrollment=enrollment, status=M.PAUSED)
+        if status == Campaign.Status.RUNNING:
+            waiting = held.update(status=M.QUEUED, hold_reason="")
+        else:
+            waiting = held.update(hold_reason="campaign paused")
         Enrollment.objects.filter(id=enrollment.id, state=E.PAUSED).update(
             state=E.WAITING if waiting else E.ACTIVE,
             hold_reason="",

@@ -131,8 +131,9 @@ def messages_offer(*, now: datetime | None = None) -> list[int]:
     )
     if not free:
         return []
-    # The oldest due message of each free sender, in one grouped query.
-    candidates = list(
+    # The oldest due message of each free sender, in one grouped query; a rep's reply from
+    # the inbox goes before the campaign backlog (a lead who wrote is waiting for it).
+    firsts = (
         Message.objects.filter(
             sender_id__in=free, status=S.QUEUED, channel__in=automated_channels()
         )
@@ -140,9 +141,10 @@ def messages_offer(*, now: datetime | None = None) -> list[int]:
         .filter(Q(enqueued_at=None) | Q(enqueued_at__lt=stale))
         .order_by()
         .values("sender_id")
-        .annotate(first=Min("id"))
-        .values_list("first", flat=True)
+        .annotate(first=Min("id"), first_human=Min("id", filter=Q(human_written=True)))
+        .values_list("first", "first_human")
     )
+    candidates = [human or first for first, human in firsts]
     if not candidates:
         return []
     # Compare-and-set in one statement: of two dispatchers offering at once, each message
@@ -260,11 +262,14 @@ def _claim(message_id: int) -> Claim | None:
             message.status, message.hold_reason = S.CANCELLED, blocked
             message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
             return None
-        window, tz = _window_for(message)
-        opens = window.next_open(now)
-        if opens > now:
-            _hold(message, describe_wait(opens, tz), opens)
-            return None
+        # The sending window keeps automated outreach to human hours; a rep answering a
+        # conversation now is a human writing, as in any inbox.
+        if not message.human_written:
+            window, tz = _window_for(message)
+            opens = window.next_open(now)
+            if opens > now:
+                _hold(message, describe_wait(opens, tz), opens)
+                return None
         reason, until = _contact_cap_hold(message, now)
         if reason:
             _hold(message, reason, until)

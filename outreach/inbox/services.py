@@ -110,7 +110,8 @@ def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
 def conversation_reply(
     *, conversation: Conversation, author, body: str, subject: str = ""
 ) -> Message:
-    """Queue a person's reply on the normal send path (limits, window, policy gate).
+    """Queue a person's reply on the normal send path (limits, policy gate), ahead of the
+    sender's campaign backlog and not held by the sending window.
 
     The one way a rep answers, from the inbox and from the API. human_written lets the Meta
     backend use the HUMAN_AGENT tag within 7 days.

@@ -3,7 +3,8 @@
 In-process: the send path runs in the test against the fake platform over real HTTP.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -14,11 +15,14 @@ from campaigns.services import (
     campaign_launch,
     campaign_pause,
     campaign_resume,
+    enrollment_pause,
+    enrollment_resume,
     enrollments_create,
 )
 from contacts.services import contact_opt_out
 from fakeplatform.server import FakePlatformServer
 from outreach import limits
+from outreach.inbox.services import conversation_reply
 from outreach.models import ManualTask, Message, SenderAccount
 from outreach.services import (
     manual_task_complete,
@@ -177,6 +181,58 @@ def test_pausing_and_resuming_a_campaign_twice_sends_each_step_once(platform):
         run_once()
     assert [d.body for d in platform.state.deliveries] == ["Hi Lead1 (step 1)", "Hi Lead1 (step 2)"]
     assert Campaign.objects.get().status == "running"
+
+
+def test_resuming_one_contact_of_a_paused_campaign_sends_nothing_until_the_campaign_resumes(
+    platform,
+):
+    campaign, _, _ = one_contact_campaign()
+    enrollments_materialize(now=timezone.now())
+    campaign_pause(campaign=campaign)
+    enrollment = Enrollment.objects.get()
+    enrollment_pause(enrollment=enrollment)
+    enrollment_resume(enrollment=enrollment)
+    message = Message.objects.get()
+    assert (message.status, message.hold_reason) == ("paused", "campaign paused")
+    assert run_once() == []
+    assert platform.state.deliveries == []
+    campaign_resume(campaign=campaign)
+    assert run_once() == ["sent"]
+    assert [d.body for d in platform.state.deliveries] == ["Hi Lead1 (step 1)"]
+
+
+def campaign_backlog(count: int, **sender_fields):
+    sender = factories.sender("Anna", **sender_fields)
+    campaign = factories.campaign(senders=[sender])
+    contacts = [factories.contact(n) for n in range(1, count + 1)]
+    enrollments_create(campaign=campaign, contacts=contacts)
+    campaign_launch(campaign=campaign)
+    enrollments_materialize(now=timezone.now())
+    return sender
+
+
+def test_inbox_reply_goes_out_before_the_campaign_backlog(platform):
+    campaign_backlog(3)
+    conversation = Message.objects.order_by("id").last().conversation
+    reply = conversation_reply(conversation=conversation, author=None, body="Sure, 3 pm works")
+    assert messages_offer() == [reply.id]
+    assert message_send(message_id=reply.id) == "sent"
+    assert [d.body for d in platform.state.deliveries] == ["Sure, 3 pm works"]
+
+
+def test_inbox_reply_is_not_held_by_the_sending_window_but_campaign_messages_are(platform):
+    today = timezone.now().astimezone(ZoneInfo("Europe/Berlin")).weekday()
+    closed_today = "".join(d for d in "0123456" if d != str(today))
+    campaign_backlog(1, window_days=closed_today, window_start=time(9), window_end=time(17))
+    campaign_message = Message.objects.get()
+    reply = conversation_reply(
+        conversation=campaign_message.conversation, author=None, body="Here is the deck"
+    )
+    assert message_send(message_id=campaign_message.id) == "skipped"
+    campaign_message.refresh_from_db()
+    assert campaign_message.hold_reason.startswith("sending window opens")
+    assert message_send(message_id=reply.id) == "sent"
+    assert [d.body for d in platform.state.deliveries] == ["Here is the deck"]
 
 
 def test_paused_sender_holds_its_messages_with_the_reason(platform):
