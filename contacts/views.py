@@ -9,7 +9,7 @@ from contacts.access import imports_visible_to
 from contacts.csv_import import FileProblem
 from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
 from contacts.headers import TARGETS
-from contacts.models import ContactImport
+from contacts.models import Contact, ContactImport
 
 
 @login_required
@@ -103,12 +103,32 @@ def import_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             imports.contact_import_cancel(contact_import=imp)
         elif action == "resume":
             imports.contact_import_resume(contact_import=imp)
-        elif action == "rollback":
-            n = imports.contact_import_rollback(contact_import=imp)
-            messages.success(request, f"Rolled back: {n} contact(s) deleted.")
     except ValueError as exc:
         messages.error(request, str(exc))
     return redirect("contacts:import_detail", imp.pk)
+
+
+@login_required
+def import_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step one shows what a rollback deletes and offers to keep the contacts with activity;
+    only the confirm button of that page (step two) deletes."""
+    imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
+    if request.method == "POST" and "confirm" in request.POST:
+        keep_active = "keep_active" in request.POST
+        try:
+            n = imports.contact_import_rollback(contact_import=imp, keep_active=keep_active)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            kept = Contact.objects.filter(created_by_import=imp.pk).count()
+            messages.success(
+                request,
+                f"Rolled back: {n} contact(s) deleted"
+                + (f", {kept} with activity kept." if kept else "."),
+            )
+        return redirect("contacts:import_detail", imp.pk)
+    preview = imports.contact_import_rollback_preview(contact_import=imp)
+    return render(request, "contacts/import_rollback.html", {"imp": imp, "preview": preview})
 
 
 @login_required
