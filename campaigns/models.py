@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
+from outreach.media import validate_attachments
 from outreach.models import Message, SenderAccount
 
 
@@ -17,7 +18,12 @@ class Template(models.Model):
     )
     subject = models.CharField(max_length=300, blank=True, help_text="Email only.")
     body = models.TextField()
-    attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
+    attachments = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_attachments],
+        help_text='e.g. [{"type": "file", "url": "https://…", "name": "Deck"}, {"asset": 12}]',
+    )
     # A/B testing between the variants (campaigns/variants.py).
     ab_winner = models.ForeignKey(
         "TemplateVariant",

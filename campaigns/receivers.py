@@ -4,10 +4,15 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 from campaigns import counters, services
-from campaigns.models import Campaign, Enrollment
+from campaigns.models import Campaign, Deal, Enrollment
 from campaigns.routes import message_has_fallback
 from contacts.models import Contact
-from contacts.signals import contacts_imported, contacts_opt_out_changed, import_choice_providers
+from contacts.signals import (
+    contact_activity_providers,
+    contacts_imported,
+    contacts_opt_out_changed,
+    import_choice_providers,
+)
 from outreach.models import Message
 from outreach.signals import (
     message_intent_labelled,
@@ -77,6 +82,17 @@ def _import_choices() -> list[tuple[str, str]]:
 
 
 import_choice_providers.append(_import_choices)
+
+
+def _contacts_in_campaigns(contact_ids) -> dict[str, set[int]]:
+    def who(model) -> set[int]:
+        rows = model.objects.filter(contact_id__in=contact_ids)
+        return set(rows.values_list("contact_id", flat=True).distinct().order_by())
+
+    return {"are enrolled in a campaign": who(Enrollment), "have a deal": who(Deal)}
+
+
+contact_activity_providers.append(_contacts_in_campaigns)
 
 
 @receiver(contacts_imported)

@@ -236,7 +236,10 @@ def context_from_values(
     ctx["campaign.name"] = ctx["campaign_name"] = campaign_name
     for channel, value in (identities or {}).items():
         ctx[f"identities.{channel}"] = value
-    for key, value in (values.get("custom_fields") or {}).items():
+    custom = values.get("custom_fields")
+    # Rows saved before custom fields were validated may hold a list or a string: no
+    # variable comes from them, as if they were empty, rather than an error page.
+    for key, value in custom.items() if isinstance(custom, dict) else ():
         ctx[f"custom.{key}"] = _clip(value)
     return ctx
 

@@ -185,12 +185,19 @@ class ContactImportAdmin(admin.ModelAdmin):
             imports.contact_import_resume(contact_import=imp)
         self.message_user(request, "Resumed.")
 
-    @admin.action(description="Roll back: delete the contacts these imports created")
+    # One click here, so it keeps contacts with conversations, replies, enrollments or
+    # deals; the import's page offers to delete those too, after a confirmation.
+    @admin.action(
+        description="Roll back: delete the contacts these imports created (keeps any with activity)"
+    )
     def rollback(self, request, queryset) -> None:
         for imp in queryset:
             try:
-                n = imports.contact_import_rollback(contact_import=imp)
-                self.message_user(request, f"{imp}: {n} contact(s) deleted.")
+                n = imports.contact_import_rollback(contact_import=imp, keep_active=True)
+                kept = Contact.objects.filter(created_by_import=imp.pk).count()
+                self.message_user(
+                    request, f"{imp}: {n} contact(s) deleted, {kept} with activity kept."
+                )
             except ValueError as exc:
                 self.message_user(request, f"{imp}: {exc}", level="error")
 

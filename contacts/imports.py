@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,7 +33,7 @@ from contacts.csv_import import (
 from contacts.import_writer import TagCache, write_batch
 from contacts.models import Contact, ContactImport, ContactImportError, Identity, SavedMapping
 from contacts.services import erased_suppressions_apply
-from contacts.signals import contacts_imported
+from contacts.signals import contact_activity_providers, contacts_imported
 
 log = logging.getLogger(__name__)
 
@@ -130,24 +131,75 @@ def contact_import_resume(*, contact_import: ContactImport) -> None:
             _enqueue(contact_import)
 
 
-def contact_import_rollback(*, contact_import: ContactImport) -> int:
+def contacts_activity(contact_ids) -> dict[str, set[int]]:
+    """{what: contact ids} for what deleting these contacts would also delete (conversations
+    with messages, replies, enrollments, deals), as the apps above contacts report it."""
+    found: dict[str, set[int]] = {}
+    for provider in contact_activity_providers:
+        for what, ids in provider(contact_ids).items():
+            found.setdefault(what, set()).update(ids)
+    return found
+
+
+def _without_activity(contact_ids: list[int]) -> list[int]:
+    active = set().union(*contacts_activity(contact_ids).values())
+    return [i for i in contact_ids if i not in active]
+
+
+@dataclass(frozen=True)
+class RollbackPreview:
+    contacts: int  # created by the import, so a rollback deletes them
+    active: int  # of those, how many have activity
+    activity: list[tuple[str, int]]  # (what, how many contacts)
+
+    @property
+    def inactive(self) -> int:
+        return self.contacts - self.active
+
+
+def contact_import_rollback_preview(*, contact_import: ContactImport) -> RollbackPreview:
+    created = Contact.objects.filter(created_by_import=contact_import.pk)
+    activity = contacts_activity(created.values("id"))
+    return RollbackPreview(
+        contacts=created.count(),
+        active=len(set().union(*activity.values())),
+        activity=[(what, len(ids)) for what, ids in activity.items() if ids],
+    )
+
+
+def contact_import_rollback(*, contact_import: ContactImport, keep_active: bool = True) -> int:
     """Delete the contacts and identities this import created. Field updates it made to
-    contacts that existed before are not reverted. Returns the number of contacts deleted."""
+    contacts that existed before are not reverted. Returns the number of contacts deleted.
+
+    Deleting a contact deletes its conversations, messages, enrollments and deals with it
+    (the ORM cascades). With keep_active, contacts with any such activity are kept, with
+    the identities the import gave them; activity is read per batch, just before it goes."""
     if contact_import.is_active:
         raise ValueError("Cancel the import before rolling it back.")
-    deleted = 0
+    deleted, last = 0, 0
     while True:
         ids = list(
-            Contact.objects.filter(created_by_import=contact_import.pk).values_list(
-                "id", flat=True
-            )[:2000]
+            Contact.objects.filter(created_by_import=contact_import.pk, id__gt=last)
+            .order_by("id")
+            .values_list("id", flat=True)[:2000]
         )
         if not ids:
             break
+        last = ids[-1]
         with transaction.atomic():
-            Contact.objects.filter(id__in=ids).delete()  # the ORM cascades to other apps' rows
-        deleted += len(ids)
-    Identity.objects.filter(created_by_import=contact_import.pk).delete()
+            doomed = _without_activity(ids) if keep_active else ids
+            Contact.objects.filter(id__in=doomed).delete()  # cascades to other apps' rows
+        deleted += len(doomed)
+    # What is left: identities the import added to contacts it did not create, and, with
+    # keep_active, to the contacts kept. A conversation hangs off its identity, so an
+    # active contact keeps them all.
+    identities = Identity.objects.filter(created_by_import=contact_import.pk)
+    owners = sorted(set(identities.values_list("contact_id", flat=True)))
+    for start in range(0, len(owners), 2000):
+        chunk = owners[start : start + 2000]
+        with transaction.atomic():
+            doomed = _without_activity(chunk) if keep_active else chunk
+            identities.filter(contact_id__in=doomed).delete()
     ContactImport.objects.filter(pk=contact_import.pk).update(status=Status.ROLLED_BACK)
     return deleted
 

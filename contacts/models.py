@@ -2,9 +2,21 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 
 from contacts.channels import CHANNEL_CHOICES
-from contacts.validators import validate_time_zone
+from contacts.validators import validate_country, validate_custom_fields, validate_time_zone
+
+
+class JSONType(models.Func):
+    """The JSON type of a value: "object", "array", "string"... (jsonb_typeof on PostgreSQL,
+    json_type on SQLite; both name an object "object")."""
+
+    function = "JSON_TYPE"
+    output_field = models.CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSONB_TYPEOF", **extra_context)
 
 
 class Tag(models.Model):
@@ -30,9 +42,16 @@ class Contact(models.Model):
         validators=[validate_time_zone],
         help_text="IANA name, e.g. Europe/Berlin. Sending windows are evaluated in it.",
     )
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    country = models.CharField(
+        max_length=2, blank=True, validators=[validate_country], help_text="ISO 3166-1 alpha-2"
+    )
     locale = models.CharField(max_length=16, blank=True, help_text="e.g. de-DE")
-    custom_fields = models.JSONField(default=dict, blank=True)
+    custom_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_custom_fields],
+        help_text='Names to plain values, e.g. {"industry": "SaaS", "seats": 12}.',
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -54,6 +73,14 @@ class Contact(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["last_name", "first_name"])]
+        constraints = [
+            # Templates, previews and the CSV import read custom fields as an object; a list
+            # or a string written past the validator (raw SQL, an old row) broke each of them.
+            models.CheckConstraint(
+                condition=Exact(JSONType("custom_fields"), "object"),
+                name="contact_custom_fields_object",
+            )
+        ]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from contacts import normalize
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from contacts.upsert import identity_value_normalize
+from contacts.validators import validate_country
 
 
 class IdentitySerializer(serializers.ModelSerializer):
@@ -52,7 +53,9 @@ class ContactUpsertRowSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     company = serializers.CharField(max_length=200, required=False, allow_blank=True)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, validators=[validate_country]
+    )
     identities = IdentitySerializer(many=True, allow_empty=False)
 
 

@@ -19,3 +19,8 @@ contact_opted_out = Signal()
 # Sent with ``contact_ids`` and ``opted_out`` (True: opted out of every channel, False:
 # reinstated) for contacts whose opted_out_at just changed, inside its transaction.
 contacts_opt_out_changed = Signal()
+
+# Callables (contact ids: a list or a values("id") queryset) -> {what: set of contact ids}
+# for activity that deleting a contact would take with it, e.g. {"replied": {3, 7}}. Apps
+# above contacts register theirs at start-up; an import's rollback asks them first.
+contact_activity_providers: list = []

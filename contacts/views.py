@@ -7,9 +7,10 @@ from django.views.decorators.http import require_POST
 from contacts import imports
 from contacts.access import imports_visible_to
 from contacts.csv_import import FileProblem
+from contacts.custom_keys import custom_field_key
 from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
 from contacts.headers import TARGETS
-from contacts.models import ContactImport
+from contacts.models import Contact, ContactImport
 
 
 @login_required
@@ -48,12 +49,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         mapping = [request.POST.get(f"col_{i}", "") for i in range(len(header))]
-        mapping = [
-            f"custom:{request.POST.get(f'custom_{i}', '').strip() or header[i]}"
-            if t == "custom"
-            else t
-            for i, t in enumerate(mapping)
-        ]
+        mapping = _custom_targets(
+            mapping, [request.POST.get(f"custom_{i}", "") for i in range(len(header))], header
+        )
         try:
             imports.contact_import_start(
                 contact_import=imp, mapping=mapping, save_as=request.POST.get("save_as", "")
@@ -71,6 +69,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "name": name,
             "target": mapping[i],
             "samples": [r[i] for r in preview if i < len(r)],
+            "variable": _custom_key(
+                mapping[i].removeprefix("custom:") if mapping[i].startswith("custom:") else "",
+                name,
+                i,
+            ),
         }
         for i, name in enumerate(header)
     ]
@@ -88,6 +91,27 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _custom_key(name: str, header: str, index: int) -> str:
+    return custom_field_key(name.strip() or header, fallback=f"column_{index + 1}")
+
+
+def _custom_targets(targets: list[str], names: list[str], header: list[str]) -> list[str]:
+    """ "custom" targets as "custom:<key>", the key made usable in templates from the name
+    typed or else the column's header ("Company Size" -> company_size), each key once."""
+    mapping, taken = [], set()
+    for i, target in enumerate(targets):
+        if target == "custom":
+            key = base = _custom_key(names[i], header[i], i)
+            n = 1
+            while key in taken:
+                n += 1
+                key = f"{base[:60]}_{n}"
+            taken.add(key)
+            target = f"custom:{key}"
+        mapping.append(target)
+    return mapping
+
+
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
@@ -103,12 +127,32 @@ def import_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             imports.contact_import_cancel(contact_import=imp)
         elif action == "resume":
             imports.contact_import_resume(contact_import=imp)
-        elif action == "rollback":
-            n = imports.contact_import_rollback(contact_import=imp)
-            messages.success(request, f"Rolled back: {n} contact(s) deleted.")
     except ValueError as exc:
         messages.error(request, str(exc))
     return redirect("contacts:import_detail", imp.pk)
+
+
+@login_required
+def import_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step one shows what a rollback deletes and offers to keep the contacts with activity;
+    only the confirm button of that page (step two) deletes."""
+    imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
+    if request.method == "POST" and "confirm" in request.POST:
+        keep_active = "keep_active" in request.POST
+        try:
+            n = imports.contact_import_rollback(contact_import=imp, keep_active=keep_active)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            kept = Contact.objects.filter(created_by_import=imp.pk).count()
+            messages.success(
+                request,
+                f"Rolled back: {n} contact(s) deleted"
+                + (f", {kept} with activity kept." if kept else "."),
+            )
+        return redirect("contacts:import_detail", imp.pk)
+    preview = imports.contact_import_rollback_preview(contact_import=imp)
+    return render(request, "contacts/import_rollback.html", {"imp": imp, "preview": preview})
 
 
 @login_required

@@ -10,10 +10,17 @@ message" (image 8 MB), Telegram Bot API "Sending files" (by URL: photos 5 MB, ot
 our Telegram backend sends by URL, so the 50 MB upload limit does not apply).
 """
 
+import json
 from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 MB = 1024 * 1024
 KINDS = {"image", "video", "audio", "voice", "gif", "file"}
+# What a template's attachment may be: the kinds above, WhatsApp's own names for two of them
+# (outreach/channels/whatsapp.MEDIA; not size-checked here) and a WhatsApp template.
+KNOWN_TYPES = KINDS | {"document", "sticker", "template"}
 # channel -> kind -> (max bytes, allowed content types or None for any)
 LIMITS: dict[str, dict[str, tuple[int, set[str] | None]]] = {
     "whatsapp": {
@@ -42,6 +49,70 @@ LIMITS: dict[str, dict[str, tuple[int, set[str] | None]]] = {
         "file": (20 * MB, None),
     },
 }
+
+
+_URL = URLValidator(schemes=["http", "https"])
+_EXAMPLE = '{"type": "file", "url": "https://…"} or {"asset": 12}'
+
+
+def attachment_entry_problem(a: object) -> str:
+    """Why one attachment entry has not the shape the code below and the channel backends
+    read ("" when it has): {"asset": id}, a WhatsApp {"type": "template", "name"}, or
+    {"type": one of KINDS, "url" (or X's "media_id"), optional "name", integer "size",
+    "content_type"}."""
+    if not isinstance(a, dict):
+        return f"{_short(a)} is not an object such as {_EXAMPLE}"
+    if "asset" in a:
+        asset = a["asset"]
+        if not isinstance(asset, int) or isinstance(asset, bool) or asset < 1:
+            return f"asset {_short(asset)} is not a media asset id (a whole number)"
+        return ""
+    kind = a.get("type")
+    if kind == "template":
+        if not isinstance(a.get("name"), str) or not a["name"].strip():
+            return "a WhatsApp template needs its approved template's name"
+        params = a.get("params", [])
+        if not isinstance(params, list) or any(isinstance(p, dict | list) for p in params):
+            return "a WhatsApp template's params are a list of plain values"
+        return ""
+    if kind not in KNOWN_TYPES:
+        return f"type {_short(kind)} is not one of {', '.join(sorted(KNOWN_TYPES))}"
+    url, media_id = a.get("url"), a.get("media_id")
+    if url is None and media_id is None:
+        return f'the {kind} has no url (give one, or use a media asset: {{"asset": id}})'
+    if url is not None:
+        try:
+            _URL(url)
+        except ValidationError:
+            return f"{_short(url)} is not an http(s) URL"
+    elif not isinstance(media_id, str | int) or isinstance(media_id, bool) or not media_id:
+        return f"media_id {_short(media_id)} is not a platform media id"
+    size = a.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return f"size {_short(size)} is not a number of bytes (a whole number)"
+    for key in ("name", "content_type"):
+        if not isinstance(a.get(key, ""), str):
+            return f"{key} {_short(a[key])} is not text"
+    return ""
+
+
+def validate_attachments(value: object) -> None:
+    """The one check of a template's attachments: the model field (so the admin and every
+    form over it) and the pre-launch and pre-send checks below use it."""
+    if not isinstance(value, list):
+        raise ValidationError(f"Attachments are a list such as [{_EXAMPLE}].")
+    problems = [
+        f"attachment {n}: {problem}"
+        for n, a in enumerate(value, start=1)
+        if (problem := attachment_entry_problem(a))
+    ]
+    if problems:
+        raise ValidationError(problems)
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def attachments_expand(attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -80,7 +151,16 @@ def _mb(size: int) -> str:
 
 def attachment_problems(channel: str, attachments: list[dict[str, Any]]) -> list[str]:
     """Why these attachments cannot go out on this channel (empty: they can)."""
-    problems = []
+    if not isinstance(attachments, list):
+        return [f"attachments are not a list such as [{_EXAMPLE}]"]
+    # Entries saved before validate_attachments existed are reported, never read.
+    problems = [
+        f"attachment {n}: {problem}"
+        for n, a in enumerate(attachments, start=1)
+        if (problem := attachment_entry_problem(a))
+    ]
+    if problems:
+        return problems
     limits = LIMITS.get(channel)
     for a in attachments_expand(attachments):
         if a.get("missing"):

@@ -209,3 +209,18 @@ def support_metrics(*, user) -> SupportMetrics:
                 bucket.resolution.append(resolution)
             bucket.overdue += late
     return SupportMetrics(overall, dict(by_rep), dict(by_channel))
+
+
+def contacts_with_messages(contact_ids) -> dict[str, set[int]]:
+    """For contacts.signals.contact_activity_providers: contacts whose conversations have
+    messages, and those who replied (deleting a contact deletes both)."""
+    messages = Message.objects.filter(conversation__identity__contact_id__in=contact_ids)
+    who = "conversation__identity__contact_id"
+    return {
+        "have conversations with messages": set(
+            messages.values_list(who, flat=True).distinct().order_by()
+        ),
+        "replied": set(
+            messages.filter(direction=IN).values_list(who, flat=True).distinct().order_by()
+        ),
+    }

@@ -2,6 +2,7 @@
 {"asset": id} beside old-style attachments; per-channel size/type limits refuse a launch and,
 if the asset changed since, the send itself."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -126,4 +127,58 @@ def test_an_asset_over_the_limit_at_send_time_fails_without_a_request(
     m.refresh_from_db()
     assert m.status == "failed"
     assert "over telegram's 5 MB limit" in (m.error_reason + m.hold_reason)
+    assert control.outbox("telegram") == []
+
+
+BROKEN_ATTACHMENTS = [
+    (["https://x.io/a.pdf"], '"https://x.io/a.pdf" is not an object'),
+    ([{"url": "https://x.io/a.pdf"}], "type null is not one of"),
+    (
+        [{"type": "image", "url": "https://x.io/a.png", "size": "5000000"}],
+        'size "5000000" is not a number of bytes',
+    ),
+    ([{"type": "file", "url": "x.io/a.pdf"}], '"x.io/a.pdf" is not an http(s) URL'),
+    ([{"asset": "deck"}], 'asset "deck" is not a media asset id'),
+]
+
+
+@pytest.mark.parametrize(("attachments", "reason"), BROKEN_ATTACHMENTS)
+def test_the_template_admin_refuses_attachments_the_senders_cannot_read(
+    admin_client, attachments, reason
+):
+    data = {
+        "name": "Deck",
+        "channel": "instagram",
+        "subject": "",
+        "body": "Hi {{ first_name }}",
+        "attachments": json.dumps(attachments),
+        "variants-TOTAL_FORMS": "0",
+        "variants-INITIAL_FORMS": "0",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post("/admin/campaigns/template/add/", data)
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["attachments"]
+    assert error.startswith("attachment 1: ") and reason in error
+
+
+@pytest.mark.parametrize(("attachments", "reason"), BROKEN_ATTACHMENTS)
+def test_a_broken_attachment_saved_before_validation_is_a_launch_problem_not_a_500(
+    attachments, reason
+):
+    problems = campaign_launch_problems(campaign=_campaign_with("instagram", attachments))
+    assert len(problems) == 1
+    assert problems[0].startswith("Step 1: attachment 1: ") and reason in problems[0]
+
+
+def test_a_broken_attachment_saved_before_validation_fails_its_message_before_sending(
+    platform_channels, control
+):
+    control.post("users", platform="telegram", id="4242", started=True)
+    m = _telegram_message(["https://x.io/a.pdf"])
+    message_send(message_id=m.id)
+    m.refresh_from_db()
+    assert m.status == "failed"
+    assert m.error_reason.startswith('attachment: attachment 1: "https://x.io/a.pdf" is not')
     assert control.outbox("telegram") == []
