@@ -72,25 +72,28 @@ class Record:
     cells: list[str]
 
 
-@dataclass(slots=True)
-class ParsedRow:
-    """One valid row, normalized: what the writer needs and nothing else."""
-
-    line: int
-    fields: dict[str, str] = field(default_factory=dict)
-    identities: list[tuple[str, str]] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    custom: dict[str, str] = field(default_factory=dict)
-    consent: bool = False
-    opted_out: bool = False
-
-
 @dataclass
 class RowError:
     line: int
     column: str
     reason: str
     cells: list[str]
+
+
+@dataclass(slots=True)
+class ParsedRow:
+    """One valid row, normalized: what the writer needs and nothing else."""
+
+    line: int
+    cells: list[str]  # the original cells, for a report that rejects the row after all
+    fields: dict[str, str] = field(default_factory=dict)
+    identities: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    custom: dict[str, str] = field(default_factory=dict)
+    consent: bool = False
+    opted_out: bool = False
+    # Values left out of the imported row, each with its reason.
+    warnings: list[RowError] = field(default_factory=list)
 
 
 _MAGIC = {
@@ -262,6 +265,8 @@ def _custom_key(target: str) -> str | None:
     return None
 
 
+# What a bad value in a column costs (RowParser._kind).
+IDENTITY, REQUIRED, OPTIONAL = "identity", "required", "optional"
 GOOGLE_SYSTEM_GROUPS = {"myContacts", "starred", "Starred in Android", "My Contacts"}
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
@@ -284,7 +289,19 @@ class RowParser:
         ]
         # Country first: a row's own country is the region for its national phone numbers.
         self.columns = sorted(columns, key=lambda c: c[1] != "country")
-        self._handlers = [(i, column, self._handler(target)) for i, target, column in self.columns]
+        self._handlers = [
+            (i, column, self._kind(target), self._handler(target))
+            for i, target, column in self.columns
+        ]
+
+    @staticmethod
+    def _kind(target: str) -> str:
+        """What a bad value costs. An identity: only itself, if another identity is valid.
+        The opt-out: the row, since a row read as reachable when it says otherwise must never
+        be imported. Anything else: only itself (a warning)."""
+        if target in IDENTITY_TARGETS:
+            return IDENTITY
+        return REQUIRED if target == "opted_out" else OPTIONAL
 
     def parse(self, record: Record) -> ParsedRow | list[RowError]:
         cells = record.cells
@@ -297,9 +314,10 @@ class RowParser:
             hint = " (a quote may be left open above)" if any("\n" in c for c in cells) else ""
             reason = f"row has {len(cells)} fields but the header has {self.width}{hint}"
             return [RowError(line, "", reason, cells)]
-        row = ParsedRow(line)
+        row = ParsedRow(line, cells)
         errors: list[RowError] | None = None
-        for i, column, handler in self._handlers:
+        bad_identities: list[RowError] = []
+        for i, column, kind, handler in self._handlers:
             value = cells[i].strip()
             if not value:
                 continue
@@ -312,12 +330,18 @@ class RowParser:
             try:
                 handler(row, value)
             except normalize.Invalid as exc:
-                errors = errors or []
-                errors.append(RowError(line, column, str(exc), cells))
+                problem = RowError(line, column, str(exc), cells)
+                if kind == REQUIRED:
+                    errors = errors or []
+                    errors.append(problem)
+                elif kind == IDENTITY:
+                    bad_identities.append(problem)
+                else:
+                    row.warnings.append(problem)
         if errors:
             return errors
         if not row.identities:
-            return [
+            return bad_identities or [
                 RowError(
                     line,
                     "",
@@ -325,6 +349,7 @@ class RowParser:
                     cells,
                 )
             ]
+        row.warnings += bad_identities
         return row
 
     def _handler(self, target: str):  # noqa: C901  (one branch per kind of target)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
 MAX_STORED_ERRORS = 100_000  # beyond this only the count grows
+WARNING_PREFIX = "imported without this value: "
 Status = ContactImport.Status
 
 
@@ -299,7 +300,8 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
                 erased_suppressions_apply(contact_ids=result.contact_ids)
                 all_errors = sorted(errors + result.errors, key=lambda e: e.line)
                 failed = len({e.line for e in all_errors})
-                _store_errors(imp, all_errors)
+                warnings = [w for row in rows for w in row.warnings]
+                _store_errors(imp, all_errors, warnings)
                 ContactImport.objects.filter(pk=imp.pk).update(
                     records_done=F("records_done") + n,
                     created=F("created") + result.created,
@@ -308,6 +310,7 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
                     duplicates=F("duplicates") + result.duplicates,
                     skipped=F("skipped") + result.skipped,
                     failed=F("failed") + failed,
+                    warnings=F("warnings") + len(warnings),
                     size_done=batch.bytes_read,
                 )
             return result
@@ -318,9 +321,11 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
     raise AssertionError("unreachable")
 
 
-def _store_errors(imp: ContactImport, errors: list[RowError]) -> None:
+def _store_errors(imp: ContactImport, errors: list[RowError], warnings: list[RowError]) -> None:
     stored = ContactImportError.objects.filter(contact_import=imp).count()
     room = max(0, MAX_STORED_ERRORS - stored)
+    # Errors first: when room runs out, a rejected row matters more than a skipped value.
+    problems = [(e, False) for e in errors] + [(w, True) for w in warnings]
     ContactImportError.objects.bulk_create(
         [
             ContactImportError(
@@ -329,8 +334,9 @@ def _store_errors(imp: ContactImport, errors: list[RowError]) -> None:
                 column=_storable(e.column)[:255],
                 reason=_storable(e.reason),
                 row=[_storable(c) for c in e.cells],
+                warning=warning,
             )
-            for e in errors[:room]
+            for e, warning in problems[:room]
         ],
         batch_size=2000,
     )
@@ -342,10 +348,17 @@ def _storable(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
+def import_warnings(*, contact_import: ContactImport, limit: int = 20) -> list[ContactImportError]:
+    """The first values left out of imported rows, for the import's page."""
+    return list(contact_import.errors.filter(warning=True).order_by("line", "id")[:limit])
+
+
 def import_errors_csv(*, contact_import: ContactImport, out) -> None:
-    """Every rejected row: line, column, reason, then the original cells."""
+    """Every rejected row and every value left out of an imported row: line, column,
+    reason, then the original cells."""
     writer = csv.writer(out)
     header = contact_import.sniffed.get("header", [])
     writer.writerow(["line", "column", "reason", *header])
     for err in contact_import.errors.order_by("line", "id").iterator(chunk_size=2000):
-        writer.writerow([err.line, err.column, err.reason, *(err.row or [])])
+        reason = f"{WARNING_PREFIX}{err.reason}" if err.warning else err.reason
+        writer.writerow([err.line, err.column, reason, *(err.row or [])])

@@ -91,6 +91,7 @@ class ContactImportSerializer(serializers.ModelSerializer):
             "duplicates",
             "skipped",
             "failed",
+            "warnings",
             "percent",
             "message",
             "created_at",

@@ -45,7 +45,8 @@ def test_nul_bytes_reject_their_rows_only():
 
 def test_a_200kb_cell_is_reported_not_truncated():
     imp = run_file("huge_cell.csv")
-    assert (imp.created, imp.failed) == (1, 1)
+    # The contact is imported without the company that does not fit.
+    assert (imp.created, imp.failed, imp.warnings) == (2, 0, 1)
     assert errors(imp) == [(2, "company", "value is 200000 characters long; at most 200 fit")]
     assert len(imp.errors.get().row[2]) == 200_000  # the original cell is kept for the error CSV
 
@@ -69,15 +70,33 @@ def test_an_unbalanced_quote_reports_the_swallowed_rows():
 
 def test_every_invalid_value_is_reported_with_line_column_and_reason():
     imp = run_file("invalid_values.csv")
-    assert (imp.created, imp.failed) == (2, 4)
+    assert (imp.created, imp.failed, imp.warnings) == (5, 2, 3)
     assert errors(imp) == [
         (3, "email", "'not-an-email' is not an email address"),
         (4, "phone", "'12' is not a valid phone number"),
         (5, "time zone", "'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)"),
         (6, "", "no email, phone or social handle: a contact needs one way to reach them"),
+        (8, "email", "'not-an-email-either' is not an email address"),
     ]
-    # A rejected row leaves nothing behind, not even its valid email.
-    assert not Identity.objects.filter(value="good2@example.com").exists()
+    assert list(imp.errors.filter(warning=True).values_list("line", flat=True)) == [3, 4, 5]
+
+
+def test_a_bad_email_or_phone_does_not_drop_a_contact_reachable_another_way():
+    imp = run_file("invalid_values.csv")
+    # Line 3's phone and line 4's email are valid: both contacts are there, without the bad
+    # value; line 8 has no valid way to reach the person and fails.
+    assert Identity.objects.get(value="+4915112345679").contact.first_name == "BadEmail"
+    assert Identity.objects.get(value="good2@example.com").contact.first_name == "BadPhone"
+    assert not Identity.objects.filter(value__startswith="not-an-email").exists()
+    assert not Contact.objects.filter(first_name="OnlyBadEmail").exists()
+    assert imp.errors.get(line=8).warning is False
+
+
+def test_a_bad_time_zone_imports_the_contact_without_it():
+    imp = run_file("invalid_values.csv")
+    zone = Contact.objects.get(first_name="BadZone")
+    assert (zone.time_zone, zone.country) == ("", "DE")
+    assert imp.errors.get(line=5).warning is True
 
 
 def test_the_error_csv_has_the_original_row_and_the_reason():
@@ -91,8 +110,12 @@ def test_the_error_csv_has_the_original_row_and_the_reason():
     lines = out.getvalue().splitlines()
     assert lines[0] == "line,column,reason,email,phone,time zone,country,first_name"
     assert lines[1] == (
-        "3,email,'not-an-email' is not an email address,not-an-email,"
-        "+49 151 12345679,Europe/Berlin,DE,BadEmail"
+        "3,email,imported without this value: 'not-an-email' is not an email address,"
+        "not-an-email,+49 151 12345679,Europe/Berlin,DE,BadEmail"
+    )
+    assert lines[-1] == (
+        "8,email,'not-an-email-either' is not an email address,"
+        "not-an-email-either,,Europe/Berlin,DE,OnlyBadEmail"
     )
 
 

@@ -43,7 +43,9 @@ def test_the_error_csv_downloads(admin_client):
     imp = run_file("invalid_values.csv")
     response = admin_client.get(f"/contacts/imports/{imp.pk}/errors.csv")
     body = b"".join(response.streaming_content).decode()
-    assert body.splitlines()[1].startswith("3,email,'not-an-email' is not an email address")
+    assert body.splitlines()[1].startswith(
+        "3,email,imported without this value: 'not-an-email' is not an email address"
+    )
 
 
 def test_admin_add_goes_to_the_upload_page_and_the_list_shows_imports(admin_client):
