@@ -115,3 +115,43 @@ def test_a_saved_mapping_and_a_custom_field_are_honoured():
     again = upload("linkedin_connections_preamble.csv")
     assert mapping_from_saved(saved=saved, header=again.sniffed["header"]) == mapping
     assert imp.status == ContactImport.Status.QUEUED
+
+
+def test_countries_written_as_names_import_every_contact_with_its_country():
+    imp = run_file("salesforce_countries.csv")
+    assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 5, 0, 0)
+    assert dict(Contact.objects.values_list("last_name", "country")) == {
+        "Lindqvist": "SE",
+        "Hernández": "MX",
+        "Sato": "JP",
+        "Murphy": "IE",
+        "Hansen": "DK",
+    }
+    # Each national number is read in its row's country.
+    assert identities("phone") == {
+        "+46812345678",
+        "+525512345678",
+        "+81312345678",
+        "+35312345678",
+        "+4532123456",
+    }
+
+
+@pytest.mark.parametrize(
+    "value, code",
+    [
+        ("Schweden", "SE"),
+        ("Mexiko", "MX"),
+        ("Suède", "SE"),
+        ("Österreich", "AT"),
+        ("Cote d'Ivoire", "CI"),
+        ("UK", "GB"),
+        ("USA", "US"),
+        ("us", "US"),
+        ("jp", "JP"),
+    ],
+)
+def test_country_names_in_other_languages_codes_and_aliases_are_understood(value, code):
+    from contacts.normalize import country
+
+    assert country(value) == code

@@ -165,3 +165,33 @@ def test_a_crash_mid_batch_leaves_no_half_written_contact():
     contact_import_run(contact_import_id=imp.pk)
     imp.refresh_from_db()
     assert (imp.status, imp.created) == ("done", 3)
+
+
+def test_bad_optional_values_import_the_contact_and_say_what_was_left_out():
+    imp = run_file("excel_bad_optional_values.csv")
+    assert (imp.created, imp.failed, imp.warnings) == (5, 0, 5)
+    assert errors(imp) == [
+        (2, "Country", "'Atlantis' is not a country (ISO code such as DE, or its name)"),
+        (4, "Consent", "'maybe' is not yes/no"),
+        (
+            5,
+            "Time zone",
+            "'UTC+5:30' is an offset no IANA zone has all year: give the zone (e.g. Asia/Kolkata)",
+        ),
+        (6, "Time zone", "'Central European' is not an IANA time zone (e.g. Europe/Berlin)"),
+        (6, "Language", "value is 42 characters long; at most 16 fit"),
+    ]
+    zones = dict(Contact.objects.values_list("first_name", "time_zone"))
+    # A fixed offset maps to its Etc/GMT zone (whose sign is the other way round).
+    assert zones == {
+        "Ada": "Europe/London",
+        "Ben": "Etc/GMT-1",
+        "Cem": "Etc/GMT-2",
+        "Dev": "",
+        "Eve": "",
+    }
+    ada = Contact.objects.get(first_name="Ada")
+    assert ada.country == ""
+    # A consent that cannot be read is not recorded.
+    assert Identity.objects.get(value="cem@example.com").consent_at is None
+    assert Identity.objects.get(value="ben@example.com").consent_at is not None

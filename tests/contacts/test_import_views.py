@@ -54,3 +54,11 @@ def test_admin_add_goes_to_the_upload_page_and_the_list_shows_imports(admin_clie
         "/contacts/imports/"
     )
     assert admin_client.get("/admin/contacts/contactimport/").status_code == 200
+
+
+def test_the_import_page_lists_the_values_left_out_with_their_lines(admin_client):
+    imp = run_file("excel_bad_optional_values.csv")
+    page = admin_client.get(f"/contacts/imports/{imp.pk}/").content.decode()
+    assert "Warnings (imported without a value)</th><td>5<" in page
+    assert "line 2, Country: &#x27;Atlantis&#x27; is not a country" in page
+    assert f"/contacts/imports/{imp.pk}/errors.csv" in page
