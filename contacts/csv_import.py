@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contacts import channels, normalize
-from contacts.headers import TARGETS, guess_target
+from contacts.headers import TARGETS, guess_target, is_weak
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
@@ -241,11 +241,15 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
 
 def auto_mapping(header: list[str]) -> list[str]:
     """A target per column; a target used twice keeps only the first column (e.g. two
-    "Name" columns), except identities and tags, which may come from many columns."""
+    "Name" columns), except identities and tags, which may come from many columns. A weak
+    header ("Title") gives way to a clear one for the same target ("Job Title")."""
+    targets = [guess_target(name) for name in header]
+    clear = {t for name, t in zip(header, targets, strict=True) if t and not is_weak(name)}
     seen: set[str] = set()
     mapping = []
-    for name in header:
-        target = guess_target(name)
+    for name, target in zip(header, targets, strict=True):
+        if target in clear and is_weak(name):
+            target = ""
         if target in seen and target not in IDENTITY_TARGETS and target != "tags":
             target = ""
         if target:
@@ -422,7 +426,7 @@ class RowParser:
         elif target == "opted_out":
 
             def apply(row: ParsedRow, value: str) -> None:
-                row.opted_out = row.opted_out or normalize.boolean(value)
+                row.opted_out = row.opted_out or normalize.opted_out(value)
 
         else:
             key = _custom_key(target)

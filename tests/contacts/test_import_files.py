@@ -117,6 +117,15 @@ def test_a_saved_mapping_and_a_custom_field_are_honoured():
     assert imp.status == ContactImport.Status.QUEUED
 
 
+def test_hubspot_export_imports_every_contact():
+    imp = run_file("hubspot_contacts_export.csv")
+    assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 3, 0, 0)
+    # HubSpot's billing flag is kept as it is, and is no consent.
+    anna = Contact.objects.get(first_name="Anna")
+    assert anna.custom_fields["Marketing contact status"] == "Marketing contact"
+    assert not Identity.objects.filter(consent_at__isnull=False).exists()
+
+
 def test_countries_written_as_names_import_every_contact_with_its_country():
     imp = run_file("salesforce_countries.csv")
     assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 5, 0, 0)
@@ -155,3 +164,27 @@ def test_country_names_in_other_languages_codes_and_aliases_are_understood(value
     from contacts.normalize import country
 
     assert country(value) == code
+
+
+def test_sales_navigator_export_imports_every_lead_with_its_profile():
+    imp = run_file("sales_navigator_export.csv")
+    assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 3, 0, 0)
+    assert identities("linkedin") == {"priya-sharma-42", "larsberg", "mia-chen-cfo"}
+
+
+def test_outlook_export_takes_the_job_title_not_the_salutation():
+    imp = run_file("outlook_en_contacts.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert Contact.objects.get(first_name="Jane").title == "Purchasing Manager"
+    assert Contact.objects.get(first_name="John").title == ""
+
+
+def test_mailchimp_unsubscribed_and_cleaned_exports_import_people_as_opted_out():
+    unsubscribed = run_file("mailchimp_unsubscribed_members.csv")
+    cleaned = run_file("mailchimp_cleaned_members.csv")
+    assert (unsubscribed.created, unsubscribed.failed) == (2, 0)
+    assert (cleaned.created, cleaned.failed) == (1, 0)
+    assert Contact.objects.filter(opted_out_at__isnull=True).count() == 0
+    assert ConsentRecord.objects.filter(kind="opted_out").count() == 3
+    olivia = Contact.objects.get(first_name="Olivia")
+    assert olivia.custom_fields["UNSUB_REASON"] == "I no longer want to receive these emails"
