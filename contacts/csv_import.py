@@ -308,10 +308,14 @@ class RowParser:
         return REQUIRED if target == "opted_out" else OPTIONAL
 
     def parse(self, record: Record) -> ParsedRow | list[RowError]:
+        """The row, or why it was rejected; an empty list for an empty row (Excel's ";;;;"),
+        which is neither."""
         cells = record.cells
         line = record.line
         if cells[0] == "\x00csv-error":  # records are never empty (blank lines are skipped)
             return [RowError(line, "", f"unreadable CSV: {cells[1]}", cells[1:])]
+        if not any(c.strip() for c in cells):
+            return []
         # Extra trailing empty cells (a trailing delimiter) are harmless; anything else ragged
         # is reported, never guessed at.
         if len(cells) != self.width and (len(cells) < self.width or any(cells[self.width :])):
@@ -361,7 +365,13 @@ class RowParser:
         if channel == channels.EMAIL:
 
             def apply(row: ParsedRow, value: str) -> None:
-                for v in normalize.split_values(value, on_space=True):
+                # "Jane Doe <jane@example.com>" is one address, not three values.
+                values = (
+                    normalize.mailboxes(value)
+                    if "<" in value
+                    else normalize.split_values(value, on_space=True)
+                )
+                for v in values:
                     row.identities.append((channel, normalize.email(v)))
 
         elif channel in (channels.PHONE, channels.WHATSAPP):
@@ -411,7 +421,8 @@ class RowParser:
             def apply(row: ParsedRow, value: str) -> None:
                 for tag in normalize.split_values(value):
                     tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
-                    if tag in GOOGLE_SYSTEM_GROUPS:
+                    tag = tag.strip('"').strip()  # Mailchimp quotes each: "Customer","VIP"
+                    if not tag or tag in GOOGLE_SYSTEM_GROUPS:
                         continue
                     if len(tag) > 100:
                         raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")

@@ -188,3 +188,28 @@ def test_mailchimp_unsubscribed_and_cleaned_exports_import_people_as_opted_out()
     assert ConsentRecord.objects.filter(kind="opted_out").count() == 3
     olivia = Contact.objects.get(first_name="Olivia")
     assert olivia.custom_fields["UNSUB_REASON"] == "I no longer want to receive these emails"
+
+
+def test_mailchimp_tags_lose_their_quote_marks():
+    imp = run_file("mailchimp_subscribed_members.csv")
+    assert (imp.created, imp.failed) == (2, 0)
+    emma = Contact.objects.get(first_name="Emma")
+    assert sorted(t.name for t in emma.tags.all()) == ["Customer", "VIP"]
+    assert [t.name for t in Contact.objects.get(first_name="Lucas").tags.all()] == ["Webinar 2024"]
+    assert emma.opted_out_at is None
+
+
+def test_an_email_written_with_its_name_imports_the_address():
+    imp = run_file("excel_named_email_addresses.csv")
+    assert (imp.created, imp.failed, imp.warnings) == (3, 0, 0)
+    assert identities("email") == {
+        "jane.doe@example.de",
+        "tom.klein@example.de",
+        "ana@example.br",
+    }
+
+
+def test_blank_rows_from_excel_are_skipped_not_failed():
+    imp = run_file("excel_de_blank_rows.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert imp.errors.count() == 0

@@ -137,6 +137,17 @@ def test_rows_matching_two_existing_contacts_are_reported_not_merged():
     assert Identity.objects.count() == 2
 
 
+def test_a_row_matching_two_contacts_keeps_its_cells_in_the_error_report(tmp_path):
+    a = Contact.objects.create(first_name="A")
+    b = Contact.objects.create(first_name="B")
+    Identity.objects.create(contact=a, channel="email", value="dana@example.com")
+    Identity.objects.create(contact=b, channel="instagram", value="eve.insta")
+    path = tmp_path / "conflict.csv"
+    path.write_text("email,instagram,first_name\ndana@example.com,eve.insta,Dana\n")
+    imp = run_file(path)
+    assert imp.errors.get().row == ["dana@example.com", "eve.insta", "Dana"]
+
+
 def test_a_crash_mid_batch_leaves_no_half_written_contact():
     """The database refuses the identity insert after the contacts went in: the batch rolls
     back whole, the import stops as failed, and resuming finishes it."""
