@@ -229,14 +229,35 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
         return self._size  # the whole file once it has been read to the end
 
     def __iter__(self) -> Iterator[Record]:
+        # The encoding was guessed from the file's first 256 KB: a file that is ASCII there
+        # and cp1252 further down (Excel rows appended to an export) reads as UTF-8.
+        utf8 = self.sniffed.encoding in ("utf-8", "utf-8-sig")
         with open_text(self.path, self.sniffed.encoding) as f:
             self._binary = f.buffer
             if f.read(1) != "\ufeff":
                 f.seek(0)
             for i, record in enumerate(_records(f, self.sniffed.delimiter)):
                 if i > self.sniffed.header_index:
-                    yield record
+                    yield _cp1252_fallback(record) if utf8 else record
             self._size = f.buffer.tell()
+
+
+def _cp1252_fallback(record: Record) -> Record:
+    """A record whose cells are not valid UTF-8, read as cp1252 instead."""
+    cells = record.cells
+    if all(c.isascii() or not _SURROGATE.search(c) for c in cells):
+        return record
+    # surrogateescape gives back the file's bytes; cp1252's five unassigned bytes stay marked
+    # and are reported as before.
+    return Record(
+        record.line,
+        [
+            c.encode("utf-8", "surrogateescape").decode("cp1252", "surrogateescape")
+            if not c.isascii() and _SURROGATE.search(c)
+            else c
+            for c in cells
+        ],
+    )
 
 
 def auto_mapping(header: list[str]) -> list[str]:

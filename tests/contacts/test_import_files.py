@@ -213,3 +213,17 @@ def test_blank_rows_from_excel_are_skipped_not_failed():
     imp = run_file("excel_de_blank_rows.csv")
     assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
     assert imp.errors.count() == 0
+
+
+def test_a_cp1252_file_whose_first_accent_is_after_256_kb_imports_those_names(tmp_path):
+    path = tmp_path / "big_cp1252.csv"
+    rows = ["email;first_name;last_name"]
+    rows += [f"person{i}@example.com;Person;Number{i}" for i in range(9000)]
+    rows += ["juergen@example.de;Jürgen;Müller", "zoe@example.fr;Zoë;Ångström"]
+    path.write_bytes("\r\n".join(rows).encode("cp1252") + b"\r\n")
+    assert path.read_bytes().index("ü".encode("cp1252")) > 256 * 1024
+    imp = run_file(path)
+    assert imp.sniffed["encoding"] == "utf-8"  # all the sniffer saw was ASCII
+    assert (imp.created, imp.failed) == (9002, 0)
+    assert Contact.objects.filter(first_name="Jürgen", last_name="Müller").exists()
+    assert Contact.objects.filter(first_name="Zoë", last_name="Ångström").exists()
