@@ -62,3 +62,44 @@ def test_the_import_page_lists_the_values_left_out_with_their_lines(admin_client
     assert "Warnings (imported without a value)</th><td>5<" in page
     assert "line 2, Country: &#x27;Atlantis&#x27; is not a country" in page
     assert f"/contacts/imports/{imp.pk}/errors.csv" in page
+
+
+def test_an_unknown_default_country_is_refused_on_the_upload_form(admin_client):
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    response = admin_client.post(
+        "/contacts/imports/",
+        {"file": SimpleUploadedFile("h.csv", data), "mode": "update", "default_country": "XX"},
+    )
+    assert response.status_code == 200
+    assert b"is not a country code that phone numbers use" in response.content
+    assert not ContactImport.objects.exists()
+
+
+def test_uk_as_default_country_reads_british_numbers(admin_client):
+    data = b"email,phone\nann@example.co.uk,07700 900123\n"
+    admin_client.post(
+        "/contacts/imports/",
+        {"file": SimpleUploadedFile("uk.csv", data), "mode": "update", "default_country": "uk"},
+    )
+    assert ContactImport.objects.get().default_country == "GB"
+
+
+def test_the_api_refuses_an_unknown_default_country(admin_user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    response = client.post(
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("h.csv", data), "default_country": "EU"},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "is not a country code" in response.json()["default_country"][0]
+    response = client.post(
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("h.csv", data), "default_country": "UK"},
+        format="multipart",
+    )
+    assert (response.status_code, ContactImport.objects.get().default_country) == (201, "GB")
