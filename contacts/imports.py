@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.csv_import import (
+    IDENTITY_TARGETS,
     FileProblem,
     ParsedRow,
     RowError,
@@ -92,6 +93,12 @@ def contact_import_start(
     header = imp.sniffed["header"]
     if len(mapping) != len(header) or not all(valid_target(t) for t in mapping):
         raise ValueError("The mapping does not fit the file's columns.")
+    if not any(t in IDENTITY_TARGETS for t in mapping):
+        # Every row would fail: a contact needs one way to reach them.
+        raise ValueError(
+            "No column is mapped to an email, phone or channel handle (Instagram, WhatsApp, "
+            "LinkedIn …): map at least one, or no row can be imported."
+        )
     imp.mapping = mapping
     imp.status = Status.QUEUED
     with transaction.atomic():

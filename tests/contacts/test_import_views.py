@@ -103,3 +103,38 @@ def test_the_api_refuses_an_unknown_default_country(admin_user):
         format="multipart",
     )
     assert (response.status_code, ContactImport.objects.get().default_country) == (201, "GB")
+
+
+def test_a_mapping_without_an_email_phone_or_handle_is_refused_before_it_starts(
+    admin_client, django_capture_on_commit_callbacks
+):
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile("h.csv", data), "mode": "update"}
+    )
+    imp = ContactImport.objects.get()
+    # Only names and the company mapped.
+    form = {f"col_{i}": t for i, t in enumerate(imp.mapping) if t in ("first_name", "company")}
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(f"/contacts/imports/{imp.pk}/", form)
+    assert response.status_code == 200
+    assert b"No column is mapped to an email, phone or channel handle" in response.content
+    imp.refresh_from_db()
+    assert (imp.status, queued) == ("uploaded", [])
+
+
+def test_the_api_refuses_to_start_a_mapping_without_an_identity(admin_user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    created = client.post(
+        "/api/v1/imports/", {"file": SimpleUploadedFile("h.csv", data)}, format="multipart"
+    ).json()
+    mapping = ["first_name"] + [""] * (len(created["mapping"]) - 1)
+    response = client.post(
+        f"/api/v1/imports/{created['id']}/start/", {"mapping": mapping}, format="json"
+    )
+    assert response.status_code == 400
+    assert "No column is mapped" in response.json()["mapping"][0]
