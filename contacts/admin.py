@@ -182,8 +182,11 @@ class ContactImportAdmin(admin.ModelAdmin):
     @admin.action(description="Resume from the last committed batch")
     def resume(self, request, queryset) -> None:
         for imp in queryset:
-            imports.contact_import_resume(contact_import=imp)
-        self.message_user(request, "Resumed.")
+            try:
+                imports.contact_import_resume(contact_import=imp)
+                self.message_user(request, f"{imp}: resumed.")
+            except ValueError as exc:
+                self.message_user(request, f"{imp}: {exc}", level="error")
 
     @admin.action(description="Roll back: delete the contacts these imports created")
     def rollback(self, request, queryset) -> None:

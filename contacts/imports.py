@@ -129,13 +129,20 @@ def contact_import_cancel(*, contact_import: ContactImport) -> None:
 
 
 def contact_import_resume(*, contact_import: ContactImport) -> None:
-    """Carry on from the last committed batch after a cancel or a crash."""
+    """Carry on from the last committed batch after a cancel or a failure.
+
+    A running import is not resumed: a second worker would read the same rows at once. A
+    worker that died mid-import has its task delivered again by the broker (acks_late)."""
     with transaction.atomic():
         n = ContactImport.objects.filter(
-            pk=contact_import.pk, status__in=[Status.CANCELLED, Status.FAILED, Status.RUNNING]
+            pk=contact_import.pk, status__in=[Status.CANCELLED, Status.FAILED]
         ).update(status=Status.QUEUED, message="")
-        if n:
-            _enqueue(contact_import)
+        if not n:
+            status = ContactImport.objects.get(pk=contact_import.pk).get_status_display()
+            raise ValueError(
+                f"This import is {status.lower()}; only a cancelled or failed import can resume."
+            )
+        _enqueue(contact_import)
 
 
 def contact_import_rollback(*, contact_import: ContactImport) -> int:

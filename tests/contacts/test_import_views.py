@@ -138,3 +138,20 @@ def test_the_api_refuses_to_start_a_mapping_without_an_identity(admin_user):
     )
     assert response.status_code == 400
     assert "No column is mapped" in response.json()["mapping"][0]
+
+
+def test_resuming_a_running_import_is_refused(admin_client, django_capture_on_commit_callbacks):
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile("h.csv", data), "mode": "update"}
+    )
+    imp = ContactImport.objects.get()
+    ContactImport.objects.filter(pk=imp.pk).update(status="running")
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(f"/contacts/imports/{imp.pk}/resume/", follow=True)
+    assert queued == []  # no second worker on the same rows
+    imp.refresh_from_db()
+    assert imp.status == "running"
+    assert b"This import is running; only a cancelled or failed import can resume." in (
+        response.content
+    )
