@@ -182,8 +182,11 @@ class ContactImportAdmin(admin.ModelAdmin):
     @admin.action(description="Resume from the last committed batch")
     def resume(self, request, queryset) -> None:
         for imp in queryset:
-            imports.contact_import_resume(contact_import=imp)
-        self.message_user(request, "Resumed.")
+            try:
+                imports.contact_import_resume(contact_import=imp)
+                self.message_user(request, f"{imp}: resumed.")
+            except ValueError as exc:
+                self.message_user(request, f"{imp}: {exc}", level="error")
 
     # One click here, so it keeps contacts with conversations, replies, enrollments or
     # deals; the import's page offers to delete those too, after a confirmation.

@@ -109,7 +109,7 @@ class ContactImportViewSet(
             user=request.user,
             owner=request.user,
             mode=data.validated_data["mode"],
-            default_country=data.validated_data.get("default_country", "").upper(),
+            default_country=data.validated_data.get("default_country", ""),
         )
         return Response(ContactImportSerializer(imp).data, status=status.HTTP_201_CREATED)
 

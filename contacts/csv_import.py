@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contacts import channels, normalize
-from contacts.headers import TARGETS, guess_target
+from contacts.headers import TARGETS, guess_target, is_weak
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
@@ -72,25 +72,28 @@ class Record:
     cells: list[str]
 
 
-@dataclass(slots=True)
-class ParsedRow:
-    """One valid row, normalized: what the writer needs and nothing else."""
-
-    line: int
-    fields: dict[str, str] = field(default_factory=dict)
-    identities: list[tuple[str, str]] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    custom: dict[str, str] = field(default_factory=dict)
-    consent: bool = False
-    opted_out: bool = False
-
-
 @dataclass
 class RowError:
     line: int
     column: str
     reason: str
     cells: list[str]
+
+
+@dataclass(slots=True)
+class ParsedRow:
+    """One valid row, normalized: what the writer needs and nothing else."""
+
+    line: int
+    cells: list[str]  # the original cells, for a report that rejects the row after all
+    fields: dict[str, str] = field(default_factory=dict)
+    identities: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    custom: dict[str, str] = field(default_factory=dict)
+    consent: bool = False
+    opted_out: bool = False
+    # Values left out of the imported row, each with its reason.
+    warnings: list[RowError] = field(default_factory=list)
 
 
 _MAGIC = {
@@ -226,23 +229,48 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
         return self._size  # the whole file once it has been read to the end
 
     def __iter__(self) -> Iterator[Record]:
+        # The encoding was guessed from the file's first 256 KB: a file that is ASCII there
+        # and cp1252 further down (Excel rows appended to an export) reads as UTF-8.
+        utf8 = self.sniffed.encoding in ("utf-8", "utf-8-sig")
         with open_text(self.path, self.sniffed.encoding) as f:
             self._binary = f.buffer
             if f.read(1) != "\ufeff":
                 f.seek(0)
             for i, record in enumerate(_records(f, self.sniffed.delimiter)):
                 if i > self.sniffed.header_index:
-                    yield record
+                    yield _cp1252_fallback(record) if utf8 else record
             self._size = f.buffer.tell()
+
+
+def _cp1252_fallback(record: Record) -> Record:
+    """A record whose cells are not valid UTF-8, read as cp1252 instead."""
+    cells = record.cells
+    if all(c.isascii() or not _SURROGATE.search(c) for c in cells):
+        return record
+    # surrogateescape gives back the file's bytes; cp1252's five unassigned bytes stay marked
+    # and are reported as before.
+    return Record(
+        record.line,
+        [
+            c.encode("utf-8", "surrogateescape").decode("cp1252", "surrogateescape")
+            if not c.isascii() and _SURROGATE.search(c)
+            else c
+            for c in cells
+        ],
+    )
 
 
 def auto_mapping(header: list[str]) -> list[str]:
     """A target per column; a target used twice keeps only the first column (e.g. two
-    "Name" columns), except identities and tags, which may come from many columns."""
+    "Name" columns), except identities and tags, which may come from many columns. A weak
+    header ("Title") gives way to a clear one for the same target ("Job Title")."""
+    targets = [guess_target(name) for name in header]
+    clear = {t for name, t in zip(header, targets, strict=True) if t and not is_weak(name)}
     seen: set[str] = set()
     mapping = []
-    for name in header:
-        target = guess_target(name)
+    for name, target in zip(header, targets, strict=True):
+        if target in clear and is_weak(name):
+            target = ""
         if target in seen and target not in IDENTITY_TARGETS and target != "tags":
             target = ""
         if target:
@@ -262,6 +290,8 @@ def _custom_key(target: str) -> str | None:
     return None
 
 
+# What a bad value in a column costs (RowParser._kind).
+IDENTITY, REQUIRED, OPTIONAL = "identity", "required", "optional"
 GOOGLE_SYSTEM_GROUPS = {"myContacts", "starred", "Starred in Android", "My Contacts"}
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
@@ -284,22 +314,39 @@ class RowParser:
         ]
         # Country first: a row's own country is the region for its national phone numbers.
         self.columns = sorted(columns, key=lambda c: c[1] != "country")
-        self._handlers = [(i, column, self._handler(target)) for i, target, column in self.columns]
+        self._handlers = [
+            (i, column, self._kind(target), self._handler(target))
+            for i, target, column in self.columns
+        ]
+
+    @staticmethod
+    def _kind(target: str) -> str:
+        """What a bad value costs. An identity: only itself, if another identity is valid.
+        The opt-out: the row, since a row read as reachable when it says otherwise must never
+        be imported. Anything else: only itself (a warning)."""
+        if target in IDENTITY_TARGETS:
+            return IDENTITY
+        return REQUIRED if target == "opted_out" else OPTIONAL
 
     def parse(self, record: Record) -> ParsedRow | list[RowError]:
+        """The row, or why it was rejected; an empty list for an empty row (Excel's ";;;;"),
+        which is neither."""
         cells = record.cells
         line = record.line
         if cells[0] == "\x00csv-error":  # records are never empty (blank lines are skipped)
             return [RowError(line, "", f"unreadable CSV: {cells[1]}", cells[1:])]
+        if not any(c.strip() for c in cells):
+            return []
         # Extra trailing empty cells (a trailing delimiter) are harmless; anything else ragged
         # is reported, never guessed at.
         if len(cells) != self.width and (len(cells) < self.width or any(cells[self.width :])):
             hint = " (a quote may be left open above)" if any("\n" in c for c in cells) else ""
             reason = f"row has {len(cells)} fields but the header has {self.width}{hint}"
             return [RowError(line, "", reason, cells)]
-        row = ParsedRow(line)
+        row = ParsedRow(line, cells)
         errors: list[RowError] | None = None
-        for i, column, handler in self._handlers:
+        bad_identities: list[RowError] = []
+        for i, column, kind, handler in self._handlers:
             value = cells[i].strip()
             if not value:
                 continue
@@ -312,12 +359,18 @@ class RowParser:
             try:
                 handler(row, value)
             except normalize.Invalid as exc:
-                errors = errors or []
-                errors.append(RowError(line, column, str(exc), cells))
+                problem = RowError(line, column, str(exc), cells)
+                if kind == REQUIRED:
+                    errors = errors or []
+                    errors.append(problem)
+                elif kind == IDENTITY:
+                    bad_identities.append(problem)
+                else:
+                    row.warnings.append(problem)
         if errors:
             return errors
         if not row.identities:
-            return [
+            return bad_identities or [
                 RowError(
                     line,
                     "",
@@ -325,6 +378,7 @@ class RowParser:
                     cells,
                 )
             ]
+        row.warnings += bad_identities
         return row
 
     def _handler(self, target: str):  # noqa: C901  (one branch per kind of target)
@@ -332,7 +386,13 @@ class RowParser:
         if channel == channels.EMAIL:
 
             def apply(row: ParsedRow, value: str) -> None:
-                for v in normalize.split_values(value, on_space=True):
+                # "Jane Doe <jane@example.com>" is one address, not three values.
+                values = (
+                    normalize.mailboxes(value)
+                    if "<" in value
+                    else normalize.split_values(value, on_space=True)
+                )
+                for v in values:
                     row.identities.append((channel, normalize.email(v)))
 
         elif channel in (channels.PHONE, channels.WHATSAPP):
@@ -382,7 +442,8 @@ class RowParser:
             def apply(row: ParsedRow, value: str) -> None:
                 for tag in normalize.split_values(value):
                     tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
-                    if tag in GOOGLE_SYSTEM_GROUPS:
+                    tag = tag.strip('"').strip()  # Mailchimp quotes each: "Customer","VIP"
+                    if not tag or tag in GOOGLE_SYSTEM_GROUPS:
                         continue
                     if len(tag) > 100:
                         raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")
@@ -397,7 +458,7 @@ class RowParser:
         elif target == "opted_out":
 
             def apply(row: ParsedRow, value: str) -> None:
-                row.opted_out = row.opted_out or normalize.boolean(value)
+                row.opted_out = row.opted_out or normalize.opted_out(value)
 
         else:
             key = _custom_key(target)

@@ -3,6 +3,7 @@ from typing import cast
 from django import forms
 from django.contrib.auth import get_user_model
 
+from contacts import normalize
 from contacts.models import ContactImport, SavedMapping
 from contacts.signals import import_choice_providers
 
@@ -30,7 +31,14 @@ class ImportUploadForm(forms.Form):
             del self.fields["then"]
 
     def clean_default_country(self) -> str:
-        return self.cleaned_data["default_country"].strip().upper()
+        value = self.cleaned_data["default_country"].strip()
+        if not value:
+            return ""
+        try:
+            return normalize.phone_region(value)
+        except normalize.Invalid:
+            message = normalize.DEFAULT_COUNTRY_ERROR.format(value=value)
+            raise forms.ValidationError(message) from None
 
     def clean_tags(self) -> list[str]:
         return [t.strip()[:100] for t in self.cleaned_data["tags"].split(",") if t.strip()]

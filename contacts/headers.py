@@ -99,21 +99,37 @@ _SYNONYMS: dict[str, list[str]] = {
     ],
     "consent": [
         "consent", "email opt in", "opt in", "opted in", "marketing consent", "gdpr consent",
-        "einwilligung", "marketing contact status", "subscribed",
+        "einwilligung", "subscribed",
     ],
     "opted_out": [
         "opted out", "opt out", "unsubscribed", "do not contact", "do not email",
         "donotcall", "do not call", "email opt out", "hasoptedoutofemail", "abgemeldet",
         "nicht kontaktieren", "werbewiderspruch",
+        # Mailchimp's unsubscribed and cleaned exports: when the person left or bounced.
+        "unsub time", "clean time",
     ],
 }
 # fmt: on
+
+# Columns worth keeping that mean none of the targets: a custom field named after the column.
+# HubSpot's "Marketing contact status" is its billing flag ("Marketing contact" /
+# "Non-marketing contact"), not consent.
+_CUSTOM = ["marketing contact status", "unsub reason", "unsub reason other"]
+
+# Headers that only sometimes mean their target: Outlook's "Title" is the salutation (Mr.,
+# Ms.) beside its "Job Title", German Outlook's "Titel" the academic one (Dr.). A column with
+# a clearer header for the same target wins over them.
+_WEAK = {"title", "titel"}
 
 # Numbered columns: Google's "E-mail 1 - Value", "Phone 2 - Value", Outlook's "E-mail 2".
 _PATTERNS = [
     (re.compile(r"^e?mail\d*(value|address|adresse)?$"), "email"),
     (re.compile(r"^phone\d*(value|number)?$"), "phone"),
-    (re.compile(r"^(website|socialprofile)?\d*linkedin.*$"), "linkedin"),
+    # Sales Navigator, Recruiter and company page URLs are not the person's profile.
+    (
+        re.compile(r"^(website|socialprofile)?\d*linkedin(?!.*(sales|company|recruiter))"),
+        "linkedin",
+    ),
 ]
 
 
@@ -123,6 +139,12 @@ def _key(name: str) -> str:
 
 _INDEX = {_key(syn): target for target, syns in _SYNONYMS.items() for syn in syns}
 _INDEX.update({_key(t): t for t in TARGETS})
+_CUSTOM_KEYS = {_key(name) for name in _CUSTOM}
+_WEAK_KEYS = {_key(name) for name in _WEAK}
+
+
+def is_weak(header: str) -> bool:
+    return _key(header) in _WEAK_KEYS
 
 
 def guess_target(header: str) -> str:
@@ -131,6 +153,8 @@ def guess_target(header: str) -> str:
         return ""
     if key in _INDEX:
         return _INDEX[key]
+    if key in _CUSTOM_KEYS:
+        return f"custom:{header.strip()}"
     for pattern, target in _PATTERNS:
         if pattern.match(key):
             return target

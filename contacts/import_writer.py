@@ -266,7 +266,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
                 if (ch, v) in existing
             )
             reason = f"matches {len(ids)} different existing contacts ({owners}); not merged"
-            result.errors += [RowError(r.line, "", reason, []) for r in g.rows]
+            result.errors += [RowError(r.line, "", reason, r.cells) for r in g.rows]
             continue
         if not ids:
             new_groups.append(g)

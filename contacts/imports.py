@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.csv_import import (
+    IDENTITY_TARGETS,
     FileProblem,
     ParsedRow,
     RowError,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
 MAX_STORED_ERRORS = 100_000  # beyond this only the count grows
+WARNING_PREFIX = "imported without this value: "
 Status = ContactImport.Status
 
 
@@ -92,6 +94,12 @@ def contact_import_start(
     header = imp.sniffed["header"]
     if len(mapping) != len(header) or not all(valid_target(t) for t in mapping):
         raise ValueError("The mapping does not fit the file's columns.")
+    if not any(t in IDENTITY_TARGETS for t in mapping):
+        # Every row would fail: a contact needs one way to reach them.
+        raise ValueError(
+            "No column is mapped to an email, phone or channel handle (Instagram, WhatsApp, "
+            "LinkedIn …): map at least one, or no row can be imported."
+        )
     imp.mapping = mapping
     imp.status = Status.QUEUED
     with transaction.atomic():
@@ -122,13 +130,20 @@ def contact_import_cancel(*, contact_import: ContactImport) -> None:
 
 
 def contact_import_resume(*, contact_import: ContactImport) -> None:
-    """Carry on from the last committed batch after a cancel or a crash."""
+    """Carry on from the last committed batch after a cancel or a failure.
+
+    A running import is not resumed: a second worker would read the same rows at once. A
+    worker that died mid-import has its task delivered again by the broker (acks_late)."""
     with transaction.atomic():
         n = ContactImport.objects.filter(
-            pk=contact_import.pk, status__in=[Status.CANCELLED, Status.FAILED, Status.RUNNING]
+            pk=contact_import.pk, status__in=[Status.CANCELLED, Status.FAILED]
         ).update(status=Status.QUEUED, message="")
-        if n:
-            _enqueue(contact_import)
+        if not n:
+            status = ContactImport.objects.get(pk=contact_import.pk).get_status_display()
+            raise ValueError(
+                f"This import is {status.lower()}; only a cancelled or failed import can resume."
+            )
+        _enqueue(contact_import)
 
 
 def contacts_activity(contact_ids) -> dict[str, set[int]]:
@@ -351,7 +366,8 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
                 erased_suppressions_apply(contact_ids=result.contact_ids)
                 all_errors = sorted(errors + result.errors, key=lambda e: e.line)
                 failed = len({e.line for e in all_errors})
-                _store_errors(imp, all_errors)
+                warnings = [w for row in rows for w in row.warnings]
+                _store_errors(imp, all_errors, warnings)
                 ContactImport.objects.filter(pk=imp.pk).update(
                     records_done=F("records_done") + n,
                     created=F("created") + result.created,
@@ -360,6 +376,7 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
                     duplicates=F("duplicates") + result.duplicates,
                     skipped=F("skipped") + result.skipped,
                     failed=F("failed") + failed,
+                    warnings=F("warnings") + len(warnings),
                     size_done=batch.bytes_read,
                 )
             return result
@@ -370,9 +387,11 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
     raise AssertionError("unreachable")
 
 
-def _store_errors(imp: ContactImport, errors: list[RowError]) -> None:
+def _store_errors(imp: ContactImport, errors: list[RowError], warnings: list[RowError]) -> None:
     stored = ContactImportError.objects.filter(contact_import=imp).count()
     room = max(0, MAX_STORED_ERRORS - stored)
+    # Errors first: when room runs out, a rejected row matters more than a skipped value.
+    problems = [(e, False) for e in errors] + [(w, True) for w in warnings]
     ContactImportError.objects.bulk_create(
         [
             ContactImportError(
@@ -381,8 +400,9 @@ def _store_errors(imp: ContactImport, errors: list[RowError]) -> None:
                 column=_storable(e.column)[:255],
                 reason=_storable(e.reason),
                 row=[_storable(c) for c in e.cells],
+                warning=warning,
             )
-            for e in errors[:room]
+            for e, warning in problems[:room]
         ],
         batch_size=2000,
     )
@@ -394,10 +414,17 @@ def _storable(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
+def import_warnings(*, contact_import: ContactImport, limit: int = 20) -> list[ContactImportError]:
+    """The first values left out of imported rows, for the import's page."""
+    return list(contact_import.errors.filter(warning=True).order_by("line", "id")[:limit])
+
+
 def import_errors_csv(*, contact_import: ContactImport, out) -> None:
-    """Every rejected row: line, column, reason, then the original cells."""
+    """Every rejected row and every value left out of an imported row: line, column,
+    reason, then the original cells."""
     writer = csv.writer(out)
     header = contact_import.sniffed.get("header", [])
     writer.writerow(["line", "column", "reason", *header])
     for err in contact_import.errors.order_by("line", "id").iterator(chunk_size=2000):
-        writer.writerow([err.line, err.column, err.reason, *(err.row or [])])
+        reason = f"{WARNING_PREFIX}{err.reason}" if err.warning else err.reason
+        writer.writerow([err.line, err.column, reason, *(err.row or [])])

@@ -263,6 +263,9 @@ class ContactImport(models.Model):
     )
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(
+        default=0, help_text="Values left out of rows that were imported (e.g. a bad country)."
+    )
     size_done = models.BigIntegerField(default=0, help_text="Bytes read, for the progress bar.")
     message = models.TextField(blank=True, help_text="Why the file as a whole failed.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -301,6 +304,9 @@ class ContactImportError(models.Model):
     column = models.CharField(max_length=255, blank=True)
     reason = models.TextField()
     row = models.JSONField(default=list, help_text="The original cells.")
+    warning = models.BooleanField(
+        default=False, help_text="The row was imported without this value."
+    )
 
     class Meta:
         ordering = ["contact_import", "line", "id"]

@@ -7,11 +7,14 @@ can act on. No database access here: these run a million times per import.
 from __future__ import annotations
 
 import re
+import unicodedata
+from email.utils import getaddresses, parseaddr
 from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import phonenumbers
+from babel import Locale
 
 from contacts import channels
 
@@ -29,6 +32,8 @@ _MAILTO = re.compile(r"^mailto:", re.I)
 
 
 def email(value: str) -> str:
+    if "<" in value:
+        value = parseaddr(value)[1] or value  # "Jane Doe <jane@example.com>"
     value = _MAILTO.sub("", value.strip()).strip("<>").strip()
     if len(value) > 254:
         raise Invalid("email address is longer than 254 characters")
@@ -38,6 +43,12 @@ def email(value: str) -> str:
     # The local part is case-sensitive in theory; no real mailbox provider treats it so, and
     # duplicates differing only in case are the most common import mistake.
     return f"{local}@{domain}".lower()
+
+
+def mailboxes(value: str) -> list[str]:
+    """The addresses of a cell such as ``"Doe, Jane" <jane@example.com>, bob@example.com``."""
+    found = [address for _, address in getaddresses([value]) if address]
+    return found or [value]
 
 
 _PHONE_JUNK = re.compile(r"^(tel:|phone:|mobile:)", re.I)
@@ -165,56 +176,123 @@ _ZONE_ALIASES = {
 }
 
 
+# "GMT+1", "UTC+02:00", "UTC-5": a fixed offset, which the Etc/GMT zones hold (with the sign
+# flipped: Etc/GMT-1 is UTC+1). Half-hour offsets have no such zone.
+_OFFSET = re.compile(r"^(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$")
+
+
 def time_zone(value: str) -> str:
     key = value.strip().lower().replace(" ", "_")
     found = _zones().get(key) or _ZONE_ALIASES.get(value.strip().lower())
-    if not found:
-        raise Invalid(f"{_shorten(value)!r} is not an IANA time zone (e.g. Europe/Berlin)")
-    return found
+    if found:
+        return found
+    offset = _OFFSET.match(value.strip().lower())
+    if offset:
+        sign, hours, minutes = offset.groups()
+        if int(minutes or 0) == 0 and int(hours) <= (14 if sign == "+" else 12):
+            if int(hours) == 0:
+                return "UTC"
+            return f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}"
+        raise Invalid(
+            f"{_shorten(value)!r} is an offset no IANA zone has all year: give the zone "
+            "(e.g. Asia/Kolkata)"
+        )
+    raise Invalid(f"{_shorten(value)!r} is not an IANA time zone (e.g. Europe/Berlin)")
 
 
 def country(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) == 2 and code.isalpha() and code in phonenumbers.SUPPORTED_REGIONS:
-        return code
-    found = _COUNTRY_NAMES.get(value.strip().lower())
-    if not found:
+    """An ISO 3166 alpha-2 code from a code (``se``), a name (``Sweden``, ``Schweden``,
+    ``Suède``) or a common alias (``UK``, ``USA``)."""
+    code = _country(value)
+    if not code:
         raise Invalid(f"{_shorten(value)!r} is not a country (ISO code such as DE, or its name)")
-    return found
+    return code
 
 
-_COUNTRY_NAMES = {
-    "germany": "DE",
-    "deutschland": "DE",
-    "austria": "AT",
-    "österreich": "AT",
-    "switzerland": "CH",
-    "schweiz": "CH",
-    "united states": "US",
-    "united states of america": "US",
-    "usa": "US",
-    "us": "US",
-    "united kingdom": "GB",
+# A file holds a handful of distinct countries in a million rows.
+@lru_cache(maxsize=4096)
+def _country(value: str) -> str:
+    key = _country_key(value)
+    code = key.upper()
+    if len(code) == 2 and code in _country_codes():
+        return code
+    return _COUNTRY_ALIASES.get(key) or _country_names().get(key, "")
+
+
+# For a form or an API that asks for the country of national phone numbers.
+DEFAULT_COUNTRY_ERROR = (
+    "{value!r} is not a country code that phone numbers use: give an ISO 3166 code such as "
+    "DE, GB or US."
+)
+
+
+def phone_region(value: str) -> str:
+    """A country that phone numbers can be read in, e.g. the default country of an import
+    (``UK`` is ``GB``)."""
+    code = country(value)
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid(f"{_shorten(value)!r} has no phone numbers of its own")
+    return code
+
+
+def _country_key(value: str) -> str:
+    # Without accents and with a plain apostrophe: files write "Cote d'Ivoire" and "Österreich"
+    # as often as CLDR's "Côte d’Ivoire".
+    decomposed = unicodedata.normalize("NFKD", value.replace("\u2019", "'"))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.split()).lower()
+
+
+# The languages of the exports headers.py knows. Babel's names come from Unicode CLDR, kept
+# current with ISO 3166 (Czechia, Türkiye, Eswatini); the aliases below are the older or
+# informal names people still type.
+_COUNTRY_LOCALES = ["en", "de", "fr", "es", "it", "nl", "pt", "pl"]
+# CLDR territory codes that are groupings, reserved or pseudo regions, not countries.
+_NOT_COUNTRIES = {"CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "UN", "XA", "XB", "ZZ"}
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for locale in _COUNTRY_LOCALES:
+        for code, name in Locale(locale).territories.items():
+            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
+                names.setdefault(_country_key(name), code)
+    return names
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    return frozenset(_country_names().values())
+
+
+_COUNTRY_ALIASES = {
     "uk": "GB",
+    "u.k.": "GB",
     "great britain": "GB",
-    "france": "FR",
-    "frankreich": "FR",
-    "spain": "ES",
-    "spanien": "ES",
-    "italy": "IT",
-    "italien": "IT",
-    "netherlands": "NL",
-    "niederlande": "NL",
-    "canada": "CA",
-    "kanada": "CA",
-    "india": "IN",
-    "indien": "IN",
-    "australia": "AU",
-    "australien": "AU",
-    "brazil": "BR",
-    "brasilien": "BR",
-    "poland": "PL",
-    "polen": "PL",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "united states of america": "US",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "czech republic": "CZ",
+    "turkey": "TR",
+    "ivory coast": "CI",
+    "republic of korea": "KR",
+    "russian federation": "RU",
+    "viet nam": "VN",
+    "hong kong": "HK",
+    "macau": "MO",
+    "burma": "MM",
+    "macedonia": "MK",
+    "swaziland": "SZ",
+    "uae": "AE",
 }
 
 _TRUE = {"1", "true", "yes", "y", "ja", "j", "x", "wahr", "opted in", "opt-in", "subscribed"}
@@ -228,6 +306,21 @@ def boolean(value: str) -> bool:
     if key in _FALSE:
         return False
     raise Invalid(f"{_shorten(value)!r} is not yes/no")
+
+
+# A date or timestamp, as exports write when someone opted out: Mailchimp's UNSUB_TIME
+# "2024-03-05 10:22:01", "3/5/2024", "05.03.2024 10:22".
+_DATE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}\S*(?: ?[+-]?\w+)?)?$")
+
+
+def opted_out(value: str) -> bool:
+    """Yes/no, or the date someone opted out (which means yes)."""
+    try:
+        return boolean(value)
+    except Invalid:
+        if _DATE.match(value.strip()):
+            return True
+        raise Invalid(f"{_shorten(value)!r} is not yes/no or the date of an opt-out") from None
 
 
 _ANY_SEPARATOR = re.compile(r"[;,|\n]|:::")

@@ -94,6 +94,7 @@ class ContactImportSerializer(serializers.ModelSerializer):
             "duplicates",
             "skipped",
             "failed",
+            "warnings",
             "percent",
             "message",
             "created_at",
@@ -106,6 +107,15 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     mode = serializers.ChoiceField(choices=ContactImport.Mode.choices, default="update")
     default_country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+
+    def validate_default_country(self, value: str) -> str:
+        if not value.strip():
+            return ""
+        try:
+            return normalize.phone_region(value)
+        except normalize.Invalid:
+            message = normalize.DEFAULT_COUNTRY_ERROR.format(value=value)
+            raise serializers.ValidationError(message) from None
 
 
 class ImportStartSerializer(serializers.Serializer):

@@ -40,7 +40,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
     if imp.status != ContactImport.Status.UPLOADED:
-        return render(request, "contacts/import_detail.html", {"imp": imp})
+        warnings = imports.import_warnings(contact_import=imp)
+        return render(request, "contacts/import_detail.html", {"imp": imp, "warnings": warnings})
     header = imp.sniffed["header"]
     mapping = imp.mapping
     saved_form = SavedMappingChoiceForm(request.GET or None)
@@ -115,7 +116,8 @@ def _custom_targets(targets: list[str], names: list[str], header: list[str]) -> 
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
-    return render(request, "contacts/_import_progress.html", {"imp": imp})
+    warnings = imports.import_warnings(contact_import=imp)
+    return render(request, "contacts/_import_progress.html", {"imp": imp, "warnings": warnings})
 
 
 @login_required

@@ -115,3 +115,115 @@ def test_a_saved_mapping_and_a_custom_field_are_honoured():
     again = upload("linkedin_connections_preamble.csv")
     assert mapping_from_saved(saved=saved, header=again.sniffed["header"]) == mapping
     assert imp.status == ContactImport.Status.QUEUED
+
+
+def test_hubspot_export_imports_every_contact():
+    imp = run_file("hubspot_contacts_export.csv")
+    assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 3, 0, 0)
+    # HubSpot's billing flag is kept as it is, and is no consent.
+    anna = Contact.objects.get(first_name="Anna")
+    assert anna.custom_fields["Marketing contact status"] == "Marketing contact"
+    assert not Identity.objects.filter(consent_at__isnull=False).exists()
+
+
+def test_countries_written_as_names_import_every_contact_with_its_country():
+    imp = run_file("salesforce_countries.csv")
+    assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 5, 0, 0)
+    assert dict(Contact.objects.values_list("last_name", "country")) == {
+        "Lindqvist": "SE",
+        "Hernández": "MX",
+        "Sato": "JP",
+        "Murphy": "IE",
+        "Hansen": "DK",
+    }
+    # Each national number is read in its row's country.
+    assert identities("phone") == {
+        "+46812345678",
+        "+525512345678",
+        "+81312345678",
+        "+35312345678",
+        "+4532123456",
+    }
+
+
+@pytest.mark.parametrize(
+    "value, code",
+    [
+        ("Schweden", "SE"),
+        ("Mexiko", "MX"),
+        ("Suède", "SE"),
+        ("Österreich", "AT"),
+        ("Cote d'Ivoire", "CI"),
+        ("UK", "GB"),
+        ("USA", "US"),
+        ("us", "US"),
+        ("jp", "JP"),
+    ],
+)
+def test_country_names_in_other_languages_codes_and_aliases_are_understood(value, code):
+    from contacts.normalize import country
+
+    assert country(value) == code
+
+
+def test_sales_navigator_export_imports_every_lead_with_its_profile():
+    imp = run_file("sales_navigator_export.csv")
+    assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 3, 0, 0)
+    assert identities("linkedin") == {"priya-sharma-42", "larsberg", "mia-chen-cfo"}
+
+
+def test_outlook_export_takes_the_job_title_not_the_salutation():
+    imp = run_file("outlook_en_contacts.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert Contact.objects.get(first_name="Jane").title == "Purchasing Manager"
+    assert Contact.objects.get(first_name="John").title == ""
+
+
+def test_mailchimp_unsubscribed_and_cleaned_exports_import_people_as_opted_out():
+    unsubscribed = run_file("mailchimp_unsubscribed_members.csv")
+    cleaned = run_file("mailchimp_cleaned_members.csv")
+    assert (unsubscribed.created, unsubscribed.failed) == (2, 0)
+    assert (cleaned.created, cleaned.failed) == (1, 0)
+    assert Contact.objects.filter(opted_out_at__isnull=True).count() == 0
+    assert ConsentRecord.objects.filter(kind="opted_out").count() == 3
+    olivia = Contact.objects.get(first_name="Olivia")
+    assert olivia.custom_fields["UNSUB_REASON"] == "I no longer want to receive these emails"
+
+
+def test_mailchimp_tags_lose_their_quote_marks():
+    imp = run_file("mailchimp_subscribed_members.csv")
+    assert (imp.created, imp.failed) == (2, 0)
+    emma = Contact.objects.get(first_name="Emma")
+    assert sorted(t.name for t in emma.tags.all()) == ["Customer", "VIP"]
+    assert [t.name for t in Contact.objects.get(first_name="Lucas").tags.all()] == ["Webinar 2024"]
+    assert emma.opted_out_at is None
+
+
+def test_an_email_written_with_its_name_imports_the_address():
+    imp = run_file("excel_named_email_addresses.csv")
+    assert (imp.created, imp.failed, imp.warnings) == (3, 0, 0)
+    assert identities("email") == {
+        "jane.doe@example.de",
+        "tom.klein@example.de",
+        "ana@example.br",
+    }
+
+
+def test_blank_rows_from_excel_are_skipped_not_failed():
+    imp = run_file("excel_de_blank_rows.csv")
+    assert (imp.status, imp.created, imp.failed) == ("done", 2, 0)
+    assert imp.errors.count() == 0
+
+
+def test_a_cp1252_file_whose_first_accent_is_after_256_kb_imports_those_names(tmp_path):
+    path = tmp_path / "big_cp1252.csv"
+    rows = ["email;first_name;last_name"]
+    rows += [f"person{i}@example.com;Person;Number{i}" for i in range(9000)]
+    rows += ["juergen@example.de;Jürgen;Müller", "zoe@example.fr;Zoë;Ångström"]
+    path.write_bytes("\r\n".join(rows).encode("cp1252") + b"\r\n")
+    assert path.read_bytes().index("ü".encode("cp1252")) > 256 * 1024
+    imp = run_file(path)
+    assert imp.sniffed["encoding"] == "utf-8"  # all the sniffer saw was ASCII
+    assert (imp.created, imp.failed) == (9002, 0)
+    assert Contact.objects.filter(first_name="Jürgen", last_name="Müller").exists()
+    assert Contact.objects.filter(first_name="Zoë", last_name="Ångström").exists()

@@ -43,7 +43,9 @@ def test_the_error_csv_downloads(admin_client):
     imp = run_file("invalid_values.csv")
     response = admin_client.get(f"/contacts/imports/{imp.pk}/errors.csv")
     body = b"".join(response.streaming_content).decode()
-    assert body.splitlines()[1].startswith("3,email,'not-an-email' is not an email address")
+    assert body.splitlines()[1].startswith(
+        "3,email,imported without this value: 'not-an-email' is not an email address"
+    )
 
 
 def test_admin_add_goes_to_the_upload_page_and_the_list_shows_imports(admin_client):
@@ -98,3 +100,104 @@ def test_a_typed_custom_field_name_is_made_usable_in_templates_and_kept_once(adm
     admin_client.post(f"/contacts/imports/{imp.pk}/", {**mapping, "custom_2": "deal size"})
     imp.refresh_from_db()
     assert imp.mapping == ["email", "custom:deal_size", "custom:deal_size_2"]
+
+
+def test_the_import_page_lists_the_values_left_out_with_their_lines(admin_client):
+    imp = run_file("excel_bad_optional_values.csv")
+    page = admin_client.get(f"/contacts/imports/{imp.pk}/").content.decode()
+    assert "Warnings (imported without a value)</th><td>5<" in page
+    assert "line 2, Country: &#x27;Atlantis&#x27; is not a country" in page
+    assert f"/contacts/imports/{imp.pk}/errors.csv" in page
+
+
+def test_an_unknown_default_country_is_refused_on_the_upload_form(admin_client):
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    response = admin_client.post(
+        "/contacts/imports/",
+        {"file": SimpleUploadedFile("h.csv", data), "mode": "update", "default_country": "XX"},
+    )
+    assert response.status_code == 200
+    assert b"is not a country code that phone numbers use" in response.content
+    assert not ContactImport.objects.exists()
+
+
+def test_uk_as_default_country_reads_british_numbers(admin_client):
+    data = b"email,phone\nann@example.co.uk,07700 900123\n"
+    admin_client.post(
+        "/contacts/imports/",
+        {"file": SimpleUploadedFile("uk.csv", data), "mode": "update", "default_country": "uk"},
+    )
+    assert ContactImport.objects.get().default_country == "GB"
+
+
+def test_the_api_refuses_an_unknown_default_country(admin_user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    response = client.post(
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("h.csv", data), "default_country": "EU"},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "is not a country code" in response.json()["default_country"][0]
+    response = client.post(
+        "/api/v1/imports/",
+        {"file": SimpleUploadedFile("h.csv", data), "default_country": "UK"},
+        format="multipart",
+    )
+    assert (response.status_code, ContactImport.objects.get().default_country) == (201, "GB")
+
+
+def test_a_mapping_without_an_email_phone_or_handle_is_refused_before_it_starts(
+    admin_client, django_capture_on_commit_callbacks
+):
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile("h.csv", data), "mode": "update"}
+    )
+    imp = ContactImport.objects.get()
+    # Only names and the company mapped.
+    form = {f"col_{i}": t for i, t in enumerate(imp.mapping) if t in ("first_name", "company")}
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(f"/contacts/imports/{imp.pk}/", form)
+    assert response.status_code == 200
+    assert b"No column is mapped to an email, phone or channel handle" in response.content
+    imp.refresh_from_db()
+    assert (imp.status, queued) == ("uploaded", [])
+
+
+def test_the_api_refuses_to_start_a_mapping_without_an_identity(admin_user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    created = client.post(
+        "/api/v1/imports/", {"file": SimpleUploadedFile("h.csv", data)}, format="multipart"
+    ).json()
+    mapping = ["first_name"] + [""] * (len(created["mapping"]) - 1)
+    response = client.post(
+        f"/api/v1/imports/{created['id']}/start/", {"mapping": mapping}, format="json"
+    )
+    assert response.status_code == 400
+    assert "No column is mapped" in response.json()["mapping"][0]
+
+
+def test_resuming_a_running_import_is_refused(admin_client, django_capture_on_commit_callbacks):
+    data = (FIXTURES / "hubspot_utf8_bom_crlf.csv").read_bytes()
+    admin_client.post(
+        "/contacts/imports/", {"file": SimpleUploadedFile("h.csv", data), "mode": "update"}
+    )
+    imp = ContactImport.objects.get()
+    ContactImport.objects.filter(pk=imp.pk).update(status="running")
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(f"/contacts/imports/{imp.pk}/resume/", follow=True)
+    assert queued == []  # no second worker on the same rows
+    imp.refresh_from_db()
+    assert imp.status == "running"
+    assert b"This import is running; only a cancelled or failed import can resume." in (
+        response.content
+    )
