@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0005_api_tokens'),
+        ('contacts', '0007_contact_custom_fields_object'),
     ]
 
     operations = [
