@@ -1,12 +1,20 @@
 """Plain constructors for test data (explicit, no factory library yet)."""
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from campaigns.models import Campaign, Sequence, Step, Template
 from contacts.models import Contact, Identity
 from outreach.models import SenderAccount
 
 ALWAYS_OPEN = {"window_days": "0123456", "window_start": time(0), "window_end": time(0)}
+
+
+def zone_at_midday() -> str:
+    """A fixed-offset zone where it is about noon now, for a sender whose daily cap a test
+    uses up: its local day cannot end while the test runs (live workers read the real clock,
+    so a settable clock cannot help there)."""
+    offset = 12 - datetime.now(UTC).hour  # -11 .. +12; Etc/GMT's sign is inverted
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
 def contact(n: int = 1, *, channels=("email",), tz: str = "Europe/Berlin", **fields) -> Contact:
