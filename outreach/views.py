@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
 from outreach.channels.email import unsubscribe_address
-from outreach.inbound import inbound_items_store
+from outreach.inbound import inbound_items_store, webhook_sender
 from outreach.media import UPLOAD_TYPES
 from outreach.models import MediaAsset
 from outreach.unsubscribe import email_unsubscribe
@@ -26,10 +26,15 @@ WEBHOOK_CHANNELS = {"instagram", "messenger", "whatsapp", "x", "telegram", "emai
 
 @csrf_exempt  # platforms cannot send CSRF tokens; the signature is the authentication
 @require_http_methods(["GET", "POST"])
-def webhook(request: HttpRequest, channel: str) -> HttpResponse:
+def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpResponse:
     if channel not in WEBHOOK_CHANNELS:
         return HttpResponse(status=404)
     backend = get_channel(channel)
+    sender = None
+    if account:
+        sender = webhook_sender(channel=channel, ref=account) if backend.account_webhooks else None
+        if sender is None:
+            return HttpResponse(status=404)
     if request.method == "GET":
         answer = backend.handshake(request.GET)
         if answer is None:
@@ -44,7 +49,7 @@ def webhook(request: HttpRequest, channel: str) -> HttpResponse:
     except (ValueError, KeyError, TypeError):
         return HttpResponse("unreadable body", status=400)
     try:
-        inbound_items_store(provider=channel, items=items)
+        inbound_items_store(provider=channel, items=items, sender=sender, per_sender=bool(sender))
     except DatabaseError:
         # Not stored: a 5xx makes the platform deliver it again later.
         log.exception("could not store %s webhook", channel)

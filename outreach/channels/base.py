@@ -153,6 +153,9 @@ class BaseChannel:
     """Subclasses must override send(). Everything else has a safe default."""
 
     automated = True
+    # Each sender has its own webhook URL (/webhooks/<channel>/<sender>/): the platform's
+    # events do not say which of our accounts they were sent to (Telegram bots).
+    account_webhooks = False
 
     def __init__(self, *, channel: str, **options: Any) -> None:
         self.channel = channel
