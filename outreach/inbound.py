@@ -245,6 +245,10 @@ def _ignore(event: InboundEvent, item: InboundItem) -> str:
 def _message(event: InboundEvent, item: InboundItem) -> str:
     channel = event.provider
     ours = _ours(channel, item.refers_to, event.sender)
+    if item.kind == "bounce" and not _bounce_of(ours, item):
+        # Anyone can mail us a DSN naming any address: only one that returns our own
+        # message (its Message-ID) to the address we sent it to may suppress or fail.
+        return "unmatched"
     sender = ours.sender if ours else _sender(event, item)
     # Email threads by In-Reply-To/References; other channels by the platform's user id.
     identity: Identity | None
@@ -291,6 +295,14 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
             message=message,
         )
     return kind
+
+
+def _bounce_of(ours: Message | None, item: InboundItem) -> bool:
+    """Does this DSN report on `ours`, to the address it went to?"""
+    if ours is None:
+        return False
+    recipient = item.from_handle.lower()
+    return not recipient or recipient == ours.conversation.identity.value.lower()
 
 
 def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> None:

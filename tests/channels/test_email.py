@@ -129,6 +129,36 @@ def test_a_hard_bounce_suppresses_the_address_without_counting_as_a_reply(client
     assert enrollment.state != "replied"
 
 
+def _hard_dsn(recipient: str, returned_id: str = "") -> bytes:
+    """The Postfix 5.1.1 report, for `recipient`, returning a message with this Message-ID."""
+    dsn = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
+    dsn = dsn.replace(b"kijitora@example.org", recipient.encode())
+    dsn = dsn.replace(b"<20130429234532.", f"<{abs(hash((recipient, returned_id)))}.".encode())
+    header = f"Message-ID: {returned_id}\n" if returned_id else ""
+    return dsn + f"{header}Subject: Quick question\n\nHi\n".encode()
+
+
+def test_a_forged_bounce_that_returns_none_of_our_messages_suppresses_nobody(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    deliver(client, "email", _hard_dsn("lead1@example.com"))  # anyone can send this
+    deliver(client, "email", _hard_dsn("victim@example.com", "<not-ours@else.example>"))
+    assert process_all() == ["unmatched", "unmatched"]
+    assert not Suppression.objects.exists()
+    ours.refresh_from_db()
+    assert ours.status == "sent"
+
+
+def test_a_bounce_of_our_message_naming_another_address_suppresses_nobody(client, lead):
+    conv, _ = lead
+    ours = _send(conv)
+    deliver(client, "email", _hard_dsn("victim@example.com", ours.provider_message_id))
+    assert process_all() == ["unmatched"]
+    assert not Suppression.objects.exists()
+    ours.refresh_from_db()
+    assert ours.status == "sent"
+
+
 def test_a_soft_bounce_does_not_suppress(client, lead):
     deliver(client, "email", fixture_bytes("email", "bounce_soft_delayed_4.4.7_hotmail.eml"))
     process_all()
