@@ -3,6 +3,7 @@ subject), auto-replies and bounces classified and not counted as replies, RFC 80
 one-click unsubscribe."""
 
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
@@ -14,7 +15,7 @@ from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity, Suppression
 from outreach.channels.email import unsubscribe_url
-from outreach.models import Message
+from outreach.models import InboundEvent, Message
 from outreach.services import conversations_for, message_send, messages_create
 from tests import factories
 from tests.channels.conftest import fixture_bytes
@@ -96,6 +97,36 @@ def test_a_reply_threaded_only_by_references_stops_the_sequence(client, lead):
     assert enrollment.state == "replied"
     reply = Message.objects.get(direction="in")
     assert reply.body == "Yes, let's talk Tuesday."
+
+
+def _reply_with_attachment(our_id: str, size: int) -> bytes:
+    reply = EmailMessage()
+    reply["From"], reply["To"] = "Lead One <lead1@example.com>", "anna@acme.example"
+    reply["Subject"], reply["Message-ID"] = "Re: Quick question", f"<big-{size}@example.com>"
+    reply["In-Reply-To"] = our_id
+    reply.set_content("Signed copy attached.")
+    reply.add_attachment(b"%PDF" * (size // 4), maintype="application", subtype="pdf")
+    return reply.as_bytes()
+
+
+def test_a_reply_with_a_3_mb_attachment_stops_the_sequence(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    assert (
+        deliver(client, "email", _reply_with_attachment(ours.provider_message_id, 3_000_000)) == 200
+    )
+    assert process_all() == ["reply"]
+    assert Message.objects.get(direction="in").body == "Signed copy attached."
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+
+
+def test_an_inbound_email_over_the_limit_is_413_and_stores_nothing(client, settings, lead):
+    conv, _ = lead
+    settings.INBOUND_EMAIL_MAX_BYTES = 1_000_000
+    big = _reply_with_attachment(_send(conv).provider_message_id, 1_500_000)
+    assert deliver(client, "email", big) == 413
+    assert not InboundEvent.objects.exists()
 
 
 def test_an_out_of_office_reply_does_not_stop_the_sequence(client, lead):
