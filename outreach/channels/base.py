@@ -115,7 +115,8 @@ class InboundItem:
     """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
 
     # message | auto_reply | bounce | echo | sent | delivered | read | failed | start | blocked |
-    # comment | referral | ignored
+    # comment | referral | reaction | deleted | ignored (stored only if it has an event id;
+    # reaction and deleted are kept raw and change nothing: never a reply)
     kind: str
     event_id: str  # the platform's id: unique per provider, the dedupe key
     account_id: str = ""  # our side: page id, phone_number_id, X user id, bot, mailbox
