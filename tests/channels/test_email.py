@@ -285,3 +285,42 @@ def test_only_email_messages_get_an_html_part():
     by_channel = {m.channel: m for m in Message.objects.filter(direction="out")}
     assert by_channel["email"].body_html.startswith("<p>Hi Lead1 (step 1)")
     assert by_channel["telegram"].body_html == ""
+
+
+@pytest.mark.parametrize(
+    ("stage", "answer", "outcome", "error_code"),
+    [
+        ("DATA", "554 5.7.1 Message rejected as spam", "failed", "smtp_554"),
+        ("MAIL", "550 5.7.1 Sender address rejected", "failed", "smtp_550"),
+        ("RCPT", "550 5.1.1 User unknown", "failed", "smtp_550"),
+        ("DATA", "451 4.3.0 Try again later", "queued", "smtp_451"),
+        ("MAIL", "421 4.7.0 Too many connections, slow down", "queued", "smtp_421"),
+        ("DATA", "", "unknown", "ambiguous"),  # hung up after the message: maybe delivered
+    ],
+)
+def test_an_smtp_refusal_fails_or_retries_and_only_a_hang_up_goes_to_review(
+    settings, smtp_server, lead, stage, answer, outcome, error_code
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    smtp_server.answers[stage] = answer
+    conv, _ = lead
+    [m] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=conv.sender,
+                channel="email",
+                direction="out",
+                status="queued",
+                subject="Quick question",
+                body="Hi Lead1",
+            )
+        ]
+    )
+    assert message_send(message_id=m.id) == outcome
+    m.refresh_from_db()
+    assert m.error_code == error_code
+    assert smtp_server.received == []
