@@ -49,7 +49,10 @@ def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpRespon
         return HttpResponse("bad signature", status=403)
     try:
         items = backend.parse_webhook(raw)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # Signed but not the shape the platform documents (a list, a string where an
+        # object belongs): nothing to store, and a 5xx would be retried for days.
+        log.warning("unreadable %s webhook body: %.200r", channel, raw)
         return HttpResponse("unreadable body", status=400)
     try:
         inbound_items_store(provider=channel, items=items, sender=sender, per_sender=bool(sender))

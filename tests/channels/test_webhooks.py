@@ -313,3 +313,37 @@ def test_a_template_quick_reply_button_is_a_reply_with_its_text(client, platform
     deliver(client, "whatsapp", _whatsapp_message(1, type="button", button=pressed))
     assert process_all() == ["reply"]
     assert Message.objects.get(direction="in").body == "Stop promotions"
+
+
+@pytest.mark.parametrize(
+    ("channel", "body"),
+    [
+        ("messenger", []),
+        ("messenger", {"entry": "abc"}),
+        ("messenger", {"entry": [{"messaging": [1]}]}),
+        (
+            "whatsapp",
+            {
+                "entry": [
+                    {
+                        "changes": [
+                            {
+                                "value": {
+                                    "statuses": [{"id": "w", "status": "failed", "errors": ["x"]}]
+                                }
+                            }
+                        ]
+                    }
+                ]
+            },
+        ),
+        ("x", []),
+        ("telegram", []),
+        ("telegram", {"update_id": 1, "message": "x"}),
+    ],
+)
+def test_a_signed_body_of_the_wrong_shape_is_a_400_and_stores_nothing(
+    client, platform_channels, channel, body
+):
+    assert deliver(client, channel, body) == 400
+    assert not InboundEvent.objects.exists()
