@@ -195,10 +195,23 @@ def intent_correct(request: HttpRequest, pk: int, message_id: int) -> HttpRespon
     convo = _conversation(request, pk)
     intent = get_object_or_404(MessageIntent, message_id=message_id, message__conversation=convo)
     form = IntentForm(request.POST)
-    if form.is_valid():
-        services.intent_correct(intent=intent, label=form.cleaned_data["label"], by=request.user)
-    else:
+    if not form.is_valid():
         messages.error(request, "Unknown intent.")
+        return redirect("inbox:conversation", pk=convo.pk)
+    label = form.cleaned_data["label"]
+    consequences = services.intent_consequences(intent=intent, label=label)
+    confirmed = request.POST.get("confirm") == "1"
+    if consequences and not confirmed:
+        # The dropdown submits on change; a label that opts out or closes a deal waits here.
+        context = {
+            "conversation": convo,
+            "message": intent.message,
+            "label": label,
+            "label_display": MessageIntent.Label(label).label,
+            "consequences": consequences,
+        }
+        return render(request, "outreach/inbox/intent_confirm.html", context)
+    services.intent_correct(intent=intent, label=label, by=request.user, confirmed=confirmed)
     return redirect("inbox:conversation", pk=convo.pk)
 
 
