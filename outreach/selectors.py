@@ -10,9 +10,11 @@ from django.conf import settings
 from django.db.models import (
     BooleanField,
     Case,
+    Exists,
     F,
     Max,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -78,7 +80,7 @@ def _annotated(
 
 @dataclass
 class InboxQuery:
-    status: str = "open"  # open | snoozed | resolved | all
+    status: str = "open"  # open | no_reply | snoozed | resolved | all
     unread: bool = False
     mine: bool = False
     unassigned: bool = False
@@ -95,8 +97,13 @@ def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
     )
     snoozed = Q(inbox__snoozed_until__gt=now)
     resolved = Q(inbox__resolved_at__isnull=False)
+    # The dispatcher creates a conversation for every planned message, so after a campaign
+    # most have never heard from the contact: "open" lists those where the contact wrote.
+    wrote = Exists(Message.objects.filter(conversation=OuterRef("pk"), direction=IN))
     if query.status == "open":
-        qs = qs.exclude(snoozed).exclude(resolved)
+        qs = qs.filter(wrote).exclude(snoozed).exclude(resolved)
+    elif query.status == "no_reply":
+        qs = qs.exclude(wrote)
     elif query.status == "snoozed":
         qs = qs.filter(snoozed)
     elif query.status == "resolved":

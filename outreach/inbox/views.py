@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,6 +22,8 @@ from outreach.inbox.forms import (
 )
 from outreach.inbox.models import MessageIntent
 from outreach.models import Conversation
+
+PAGE_SIZE = 50  # conversations per inbox page
 
 
 def _conversation(request: HttpRequest, pk: int) -> Conversation:
@@ -51,13 +54,15 @@ def _query(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxQuery]
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     form, query = _query(request)
-    rows = list(selectors.inbox_conversations(user=request.user, query=query)[:200])
+    pages = Paginator(selectors.inbox_conversations(user=request.user, query=query), PAGE_SIZE)
+    page = pages.get_page(request.GET.get("page"))
     now = timezone.now()
-    for c in rows:
+    for c in page:
         c.overdue = selectors.sla_overdue(c, now)  # type: ignore[attr-defined]  # for the template
     context = {
         "form": form,
-        "rows": rows,
+        "page": page,
+        "page_links": pages.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
         "extra_filters": [
             (f, f.choices(request.user), query.extra.get(f.name, "")) for f in hooks.inbox_filters
         ],
