@@ -7,6 +7,7 @@ from statistics import median
 from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
     Case,
@@ -17,6 +18,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -53,6 +55,7 @@ class InboxAnnotations(TypedDict):
 class TimesAnnotations(InboxAnnotations):
     first_inbound_at: datetime | None
     first_human_reply_at: datetime | None
+    first_responder: str | None
     resolved_on: datetime | None
 
 
@@ -181,12 +184,17 @@ class SupportMetrics:
 def conversation_times(
     qs: QuerySet[Conversation],
 ) -> "QuerySet[WithAnnotations[Conversation, TimesAnnotations]]":
-    """Per conversation: first inbound, first human answer after it, and resolution."""
+    """Per conversation: first inbound, the first human answer and who wrote it, resolution."""
+    first_reply = Message.objects.filter(
+        conversation=OuterRef("pk"), direction=OUT, human_written=True
+    ).order_by("created_at", "id")
+    username = f"author__{get_user_model().USERNAME_FIELD}"
     return _annotated(qs).annotate(
         first_inbound_at=Min("messages__sent_at", filter=Q(messages__direction=IN)),
         first_human_reply_at=Min(
             "messages__created_at", filter=Q(messages__direction=OUT, messages__human_written=True)
         ),
+        first_responder=Subquery(first_reply.values(username)[:1]),
         resolved_on=F("inbox__resolved_at"),
     )
 
@@ -204,7 +212,13 @@ def support_metrics(*, user) -> SupportMetrics:
     by_channel: dict[str, ResponseTimes] = defaultdict(ResponseTimes)
     rows = conversation_times(conversations_visible_to(user)).filter(first_inbound_at__isnull=False)
     for c in rows.select_related("assigned_to", "sender", "inbox"):
-        rep = c.assigned_to.get_username() if c.assigned_to else "unassigned"
+        if c.first_human_reply_at is not None:
+            # Credit the rep who sent the first reply; replies sent before Message.author
+            # was recorded have no known author.
+            rep = c.first_responder or "unknown"
+        else:
+            # Nobody answered yet: it waits on whoever it is assigned to.
+            rep = c.assigned_to.get_username() if c.assigned_to else "unassigned"
         first = _minutes(c.first_inbound_at, c.first_human_reply_at)
         resolution = _minutes(c.first_inbound_at, c.resolved_on)
         late = sla_overdue(c, now)

@@ -143,6 +143,7 @@ def conversation_reply(
         subject=subject,
         body=body,
         human_written=True,
+        author=author,
     )
     with transaction.atomic():
         (message,) = messages_create([message])

@@ -4,8 +4,8 @@ import pytest
 
 from campaigns.models import Deal
 from outreach.inbox.models import ConversationState
-from outreach.models import Message
-from outreach.selectors import InboxQuery, inbox_conversations
+from outreach.models import Conversation, Message
+from outreach.selectors import InboxQuery, inbox_conversations, support_metrics
 from tests import factories
 from tests.inbox.helpers import campaign_with, rep, reply_from
 
@@ -100,3 +100,27 @@ def test_metrics_page_shows_first_response_per_rep_and_channel(client):
     client.post(f"/inbox/{convo.pk}/reply/", {"body": "Hi!"})
     page = client.get("/inbox/metrics/").content.decode()
     assert "Per rep" in page and "Email" in page
+
+
+def test_metrics_credit_a_response_to_the_rep_who_sent_it_not_the_current_assignee(client):
+    ann, bob, email, mine, theirs = _setup()
+    boss = rep("root", is_superuser=True)
+    convo = mine.identities.get().conversations.get()
+    client.force_login(ann)
+    client.post(f"/inbox/{convo.pk}/reply/", {"body": "Hi!"})
+    assert Message.objects.get(conversation=convo, direction="out").author == ann
+    client.post(f"/inbox/{convo.pk}/assign/", {"user": ""})  # unassigned afterwards
+    old = theirs.identities.get().conversations.get()
+    Message.objects.create(  # a reply from before the inbox recorded who wrote it
+        conversation=old, sender=email, channel="email", direction="out", status="sent",
+        body="Sorry to hear", human_written=True,
+    )  # fmt: skip
+    Conversation.objects.filter(id=old.id).update(assigned_to=bob)
+
+    metrics = support_metrics(user=boss)
+    assert set(metrics.by_rep) == {"ann", "unknown"}
+    assert len(metrics.by_rep["ann"].first_response) == 1
+    assert len(metrics.by_rep["unknown"].first_response) == 1
+    client.force_login(boss)
+    page = client.get("/inbox/metrics/").content.decode()
+    assert "<td>ann</td>" in page and "<td>unassigned</td>" not in page
