@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, TypedDict
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -145,10 +146,29 @@ def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool
 
 def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     return (
-        conversation.messages.select_related("intent")
+        conversation.messages.select_related("intent", "sender")
         .prefetch_related("events")
         .order_by("created_at", "id")
     )
+
+
+def message_waiting(message: Message, now: datetime | None = None) -> str:
+    """Why a queued message has not gone yet and when it may, in words for the thread:
+    "waiting: sender daily cap reached (50/50), next slot Tue 00:00 Europe/Berlin"."""
+    if message.status != Message.Status.QUEUED:
+        return ""
+    now = now or timezone.now()
+    reason = message.hold_reason or "in the sender's queue, within its limits"
+    if message.not_before is None or message.not_before <= now:
+        return f"waiting: {reason}"
+    # The sender's zone: its daily cap and gaps count in it.
+    tz = ZoneInfo(message.sender.time_zone or settings.TIME_ZONE)
+    local = message.not_before.astimezone(tz)
+    when = local.strftime("%a %H:%M" if local - now < timedelta(days=6) else "%a %d %b %H:%M")
+    slot = f"{when} {tz.key}"
+    if slot in reason:  # "sending window opens Mon 09:00 Europe/Berlin" says it already
+        return f"waiting: {reason}"
+    return f"waiting: {reason}, next slot {slot}"
 
 
 # --- support metrics ------------------------------------------------------------------------

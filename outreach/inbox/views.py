@@ -89,8 +89,10 @@ def _thread(conversation: Conversation) -> list:
     """The conversation's messages, each with the labels other apps add (`m.labels`)."""
     thread = list(selectors.conversation_thread(conversation))
     found = [labels(thread) for labels in hooks.message_labels]
+    now = timezone.now()
     for m in thread:
         m.labels = [f[m.id] for f in found if m.id in f]  # type: ignore[attr-defined]  # template
+        m.waiting = selectors.message_waiting(m, now)  # type: ignore[attr-defined]  # template
     return thread
 
 
