@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0013_campaign_totals'),
+        ('campaigns', '0014_template_attachments_validated'),
         ('outreach', '0008_message_body_html'),
     ]
 
