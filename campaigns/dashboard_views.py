@@ -2,6 +2,8 @@
 validates input, calls one selector or service, and renders (or exports a table as CSV)."""
 
 import csv
+from collections.abc import Iterable
+from itertools import chain
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -21,7 +23,13 @@ from campaigns.dashboard_forms import (
 from campaigns.forecast import campaign_forecast
 from campaigns.models import Campaign, Enrollment, Step
 from campaigns.preview import step_previews
-from campaigns.selectors import Table, campaign_dashboard, campaigns_overview
+from campaigns.selectors import (
+    HELD_COLUMNS,
+    Table,
+    campaign_dashboard,
+    campaigns_overview,
+    held_messages,
+)
 from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
 from contacts.access import contacts_visible_to
 from contacts.export import neutralize
@@ -32,11 +40,15 @@ class _Echo:
         return value
 
 
-def csv_response(table: Table, filename: str) -> StreamingHttpResponse:
+def csv_response(
+    table: Table, filename: str, rows: Iterable[list] | None = None
+) -> StreamingHttpResponse:
+    """The table as CSV; `rows`, when given, are streamed instead of the table's own."""
     writer = csv.writer(_Echo())
-    rows = [table.columns, *([neutralize(str(c)) for c in row] for row in table.rows)]
+    cells = ([neutralize(str(c)) for c in row] for row in (table.rows if rows is None else rows))
     response = StreamingHttpResponse(
-        (writer.writerow(r) for r in rows), content_type="text/csv; charset=utf-8"
+        (writer.writerow(r) for r in chain([table.columns], cells)),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
@@ -86,6 +98,13 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(
         campaigns_visible_to(request.user).select_related("owner", "sequence"), pk=pk
     )
+    if request.GET.get("export") == "held":
+        # Every held message, not the page's first HELD_LIMIT: streamed as it is read.
+        return csv_response(
+            Table("held", "Held messages (why not sent)", HELD_COLUMNS),
+            f"campaign-{campaign.pk}-held",
+            rows=(h.cells() for h in held_messages(campaign=campaign)),
+        )
     data = campaign_dashboard(campaign=campaign)
     tables = data.tables()
     exported = _export(request, tables, f"campaign-{campaign.pk}")
