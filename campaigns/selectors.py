@@ -56,7 +56,7 @@ SERIES_DAYS = 60
 HELD_LIMIT = 100
 HELD_STATUSES = [M.QUEUED, M.PAUSED, M.UNKNOWN]
 FREE_SLOT = "waiting for a free sender slot"
-WEEKDAYS = "Mon Tue Wed Thu Fri Sat Sun".split()
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 def rate(part: int | None, whole: int | None) -> float | None:
