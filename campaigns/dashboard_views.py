@@ -67,7 +67,7 @@ def _export(
 
 @staff_member_required
 def overview(request: HttpRequest) -> HttpResponseBase:
-    form = OverviewFilterForm(request.GET or None)
+    form = OverviewFilterForm(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
     owner = filters.get("owner")
     data = campaigns_overview(
