@@ -7,9 +7,11 @@ from itertools import chain
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from campaigns import charts
 from campaigns.access import campaigns_visible_to
@@ -30,7 +32,13 @@ from campaigns.selectors import (
     campaigns_overview,
     held_messages,
 )
-from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
+from campaigns.services import (
+    LaunchError,
+    campaign_launch,
+    campaign_launch_check,
+    campaign_pause,
+    campaign_resume,
+)
 from contacts.access import contacts_visible_to
 from contacts.export import neutralize
 
@@ -122,6 +130,37 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
             "intent_chart": charts.intent_chart(data),
         },
     )
+
+
+def _changeable(request: HttpRequest, pk: int) -> Campaign:
+    """A campaign the user sees and may change: what the admin's pause action requires."""
+    if not request.user.has_perm("campaigns.change_campaign"):
+        raise PermissionDenied
+    return get_object_or_404(campaigns_visible_to(request.user), pk=pk)
+
+
+@staff_member_required
+@require_POST
+def pause(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _changeable(request, pk)
+    if campaign.status != Campaign.Status.RUNNING:
+        messages.info(request, f"“{campaign}” is not running: nothing to pause.")
+    else:
+        campaign_pause(campaign=campaign, actor=request.user)
+        messages.success(request, f"“{campaign}” paused: its queued messages wait.")
+    return redirect("dashboards:campaign", pk=campaign.pk)
+
+
+@staff_member_required
+@require_POST
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _changeable(request, pk)
+    if campaign.status != Campaign.Status.PAUSED:
+        messages.info(request, f"“{campaign}” is not paused: nothing to resume.")
+    else:
+        campaign_resume(campaign=campaign, actor=request.user)
+        messages.success(request, f"“{campaign}” resumed.")
+    return redirect("dashboards:campaign", pk=campaign.pk)
 
 
 @staff_member_required
