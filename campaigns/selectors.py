@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -482,7 +482,7 @@ def _waiting_reason(
 class _Reasons:
     """Each held message's reason: its own, else derived once per (sender, time zone)."""
 
-    def __init__(self, senders: list[SenderAccount], now: datetime) -> None:
+    def __init__(self, senders: Sequence[SenderAccount], now: datetime) -> None:
         self.senders: dict[int, SenderAccount | None] = {s.id: s for s in senders}
         self.now = now
         self.kill_switch = SendingSwitch.is_paused()
