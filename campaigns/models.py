@@ -225,7 +225,7 @@ class Campaign(models.Model):
 
 class Enrollment(models.Model):
     class State(models.TextChoices):
-        ACTIVE = "active", "Active (next step due at next_action_at)"
+        ACTIVE = "active", "Active (next step scheduled)"
         WAITING = "waiting", "Waiting for its message to send"
         REPLIED = "replied", "Replied"
         COMPLETED = "completed", "Completed"
