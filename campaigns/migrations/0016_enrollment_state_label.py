@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0013_campaign_totals'),
+        ('campaigns', '0015_dealstagechange_message'),
     ]
 
     operations = [
