@@ -22,8 +22,9 @@ install: $(STAMP)
 # The demo: Telegram goes to the fake platform (the Procfile's fourth process), which posts
 # signed webhooks back; email is printed by the worker. Any of these can be overridden.
 FAKE_PLATFORM_PORT ?= 8765
+WEB_PORT ?= 8000
 DEMO_ENV = DEBUG=$${DEBUG:-true} PLATFORM_BACKENDS=$${PLATFORM_BACKENDS:-true} \
-	FAKE_PLATFORM_PORT=$(FAKE_PLATFORM_PORT) \
+	FAKE_PLATFORM_PORT=$(FAKE_PLATFORM_PORT) WEB_PORT=$(WEB_PORT) \
 	FAKE_PLATFORM_URL=$${FAKE_PLATFORM_URL:-http://127.0.0.1:$(FAKE_PLATFORM_PORT)} \
 	PLATFORM_BASE_URL=$${PLATFORM_BASE_URL:-http://127.0.0.1:$(FAKE_PLATFORM_PORT)} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-demo-telegram-secret} \

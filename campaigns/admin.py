@@ -1,4 +1,5 @@
 import difflib
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -7,6 +8,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
@@ -48,6 +50,19 @@ from outreach.audit import audit_record
 from outreach.models import Message
 
 E = Enrollment.State
+
+
+def _changed(changed: int, selected: int, noun: str, verb: str) -> str:
+    """What a bulk action did: the rows it changed, not the rows selected."""
+    text = f"{changed} {noun}(s) {verb}."
+    if selected > changed:
+        text += f" {selected - changed} skipped (already {verb} or not in a state to be)."
+    return text
+
+
+def _local(at: datetime) -> str:
+    """A time as the admin shows it, with its zone named so nobody has to guess it."""
+    return f"{timezone.localtime(at):%a %d %b %Y %H:%M} {timezone.get_current_timezone_name()}"
 
 
 class _CompiledTextForm(forms.ModelForm):
@@ -279,6 +294,14 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ["sequence", "owner"]
     actions = ["launch", "pause", "resume"]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Swapping a launched campaign's sequence would orphan its sent history on the
+        # dashboard, with no audit entry: a new sequence is a new campaign.
+        if obj is not None and obj.launched_at is not None:
+            fields.append("sequence")
+        return fields
+
     def get_queryset(self, request):
         return (
             super()
@@ -366,9 +389,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 will_change=running.count(),
                 note="Queued messages wait; a message already being sent finishes.",
             )
-        for campaign in running:
-            campaign_pause(campaign=campaign, actor=request.user)
-        self.message_user(request, f"{queryset.count()} campaign(s) paused.")
+        changed = sum(
+            campaign_pause(campaign=c, actor=request.user).status == Campaign.Status.PAUSED
+            for c in running
+        )
+        self.message_user(request, _changed(changed, queryset.count(), "campaign", "paused"))
         return None
 
     @admin.action(description="Resume selected campaigns…")
@@ -383,9 +408,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 title="Resume campaigns",
                 will_change=paused.count(),
             )
-        for campaign in paused:
-            campaign_resume(campaign=campaign, actor=request.user)
-        self.message_user(request, f"{queryset.count()} campaign(s) resumed.")
+        changed = sum(
+            campaign_resume(campaign=c, actor=request.user).status == Campaign.Status.RUNNING
+            for c in paused
+        )
+        self.message_user(request, _changed(changed, queryset.count(), "campaign", "resumed"))
         return None
 
 
@@ -438,8 +465,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         "campaign",
         "state",
         "current_step",
-        "next_action_at",
-        "hold_reason",
+        "next_step",
         "sender",
     ]
     list_filter = ["state", "campaign"]
@@ -458,6 +484,24 @@ class EnrollmentAdmin(admin.ModelAdmin):
     inlines = [StepSendInline]
     actions = ["pause", "resume", "unenrol", "opt_out_contacts"]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Moving an enrollment to another campaign or contact would leave both campaigns'
+        # counters and the sent history wrong: unenrol and enrol instead.
+        if obj is not None:
+            fields += ["campaign", "contact"]
+        return fields
+
+    @admin.display(description="Next step / why waiting")
+    def next_step(self, obj: Enrollment) -> str:
+        if obj.hold_reason:
+            return obj.hold_reason
+        if obj.state == E.ACTIVE and obj.next_action_at:
+            return f"step {obj.current_step} due {_local(obj.next_action_at)}"
+        if obj.state == E.WAITING:
+            return f"waiting for step {obj.current_step} to be sent"
+        return ""
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         if not change:
@@ -475,9 +519,12 @@ class EnrollmentAdmin(admin.ModelAdmin):
                 title="Pause enrollments",
                 will_change=live.count(),
             )
+        ids = []
         for enrollment in live:
             enrollment_pause(enrollment=enrollment, actor=request.user)
-        self.message_user(request, f"{queryset.count()} enrollment(s) paused.")
+            ids.append(enrollment.id)
+        changed = Enrollment.objects.filter(id__in=ids, state=E.PAUSED).count()
+        self.message_user(request, _changed(changed, queryset.count(), "enrollment", "paused"))
         return None
 
     @admin.action(description="Resume selected enrollments…")
@@ -492,9 +539,12 @@ class EnrollmentAdmin(admin.ModelAdmin):
                 title="Resume enrollments",
                 will_change=paused.count(),
             )
+        ids = []
         for enrollment in paused:
             enrollment_resume(enrollment=enrollment, actor=request.user)
-        self.message_user(request, f"{queryset.count()} enrollment(s) resumed.")
+            ids.append(enrollment.id)
+        changed = Enrollment.objects.filter(id__in=ids).exclude(state=E.PAUSED).count()
+        self.message_user(request, _changed(changed, queryset.count(), "enrollment", "resumed"))
         return None
 
     @admin.action(description="Unenrol selected (stop their sequences)…")

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, Sequence
-from contacts.access import imports_visible_to
+from contacts.access import imports_visible_to, visible_owner_ids
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import ContactImport, Tag
 from outreach.access import senders_visible_to
@@ -20,8 +20,12 @@ class OverviewFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "any"), *Campaign.Status.choices], required=False)
     channel = forms.ChoiceField(choices=[("", "any"), *CHANNEL_CHOICES], required=False)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        ids = None if user is None else visible_owner_ids(user)
+        if ids is not None:  # only the owners whose campaigns the user may see
+            owner = cast(forms.ModelChoiceField, self.fields["owner"])
+            owner.queryset = get_user_model().objects.filter(id__in=ids)
         self.helper = FormHelper()
         self.helper.form_method = "get"
         self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end d-print-none"

@@ -2,12 +2,16 @@
 validates input, calls one selector or service, and renders (or exports a table as CSV)."""
 
 import csv
+from collections.abc import Iterable
+from itertools import chain
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from campaigns import charts
 from campaigns.access import campaigns_visible_to
@@ -21,8 +25,20 @@ from campaigns.dashboard_forms import (
 from campaigns.forecast import campaign_forecast
 from campaigns.models import Campaign, Enrollment, Step
 from campaigns.preview import step_previews
-from campaigns.selectors import Table, campaign_dashboard, campaigns_overview
-from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
+from campaigns.selectors import (
+    HELD_COLUMNS,
+    Table,
+    campaign_dashboard,
+    campaigns_overview,
+    held_messages,
+)
+from campaigns.services import (
+    LaunchError,
+    campaign_launch,
+    campaign_launch_check,
+    campaign_pause,
+    campaign_resume,
+)
 from contacts.access import contacts_visible_to
 from contacts.export import neutralize
 
@@ -32,11 +48,15 @@ class _Echo:
         return value
 
 
-def csv_response(table: Table, filename: str) -> StreamingHttpResponse:
+def csv_response(
+    table: Table, filename: str, rows: Iterable[list] | None = None
+) -> StreamingHttpResponse:
+    """The table as CSV; `rows`, when given, are streamed instead of the table's own."""
     writer = csv.writer(_Echo())
-    rows = [table.columns, *([neutralize(str(c)) for c in row] for row in table.rows)]
+    cells = ([neutralize(str(c)) for c in row] for row in (table.rows if rows is None else rows))
     response = StreamingHttpResponse(
-        (writer.writerow(r) for r in rows), content_type="text/csv; charset=utf-8"
+        (writer.writerow(r) for r in chain([table.columns], cells)),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
@@ -55,7 +75,7 @@ def _export(
 
 @staff_member_required
 def overview(request: HttpRequest) -> HttpResponseBase:
-    form = OverviewFilterForm(request.GET or None)
+    form = OverviewFilterForm(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
     owner = filters.get("owner")
     data = campaigns_overview(
@@ -86,6 +106,13 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(
         campaigns_visible_to(request.user).select_related("owner", "sequence"), pk=pk
     )
+    if request.GET.get("export") == "held":
+        # Every held message, not the page's first HELD_LIMIT: streamed as it is read.
+        return csv_response(
+            Table("held", "Held messages (why not sent)", HELD_COLUMNS),
+            f"campaign-{campaign.pk}-held",
+            rows=(h.cells() for h in held_messages(campaign=campaign)),
+        )
     data = campaign_dashboard(campaign=campaign)
     tables = data.tables()
     exported = _export(request, tables, f"campaign-{campaign.pk}")
@@ -103,6 +130,37 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
             "intent_chart": charts.intent_chart(data),
         },
     )
+
+
+def _changeable(request: HttpRequest, pk: int) -> Campaign:
+    """A campaign the user sees and may change: what the admin's pause action requires."""
+    if not request.user.has_perm("campaigns.change_campaign"):
+        raise PermissionDenied
+    return get_object_or_404(campaigns_visible_to(request.user), pk=pk)
+
+
+@staff_member_required
+@require_POST
+def pause(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _changeable(request, pk)
+    if campaign.status != Campaign.Status.RUNNING:
+        messages.info(request, f"“{campaign}” is not running: nothing to pause.")
+    else:
+        campaign_pause(campaign=campaign, actor=request.user)
+        messages.success(request, f"“{campaign}” paused: its queued messages wait.")
+    return redirect("dashboards:campaign", pk=campaign.pk)
+
+
+@staff_member_required
+@require_POST
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _changeable(request, pk)
+    if campaign.status != Campaign.Status.PAUSED:
+        messages.info(request, f"“{campaign}” is not paused: nothing to resume.")
+    else:
+        campaign_resume(campaign=campaign, actor=request.user)
+        messages.success(request, f"“{campaign}” resumed.")
+    return redirect("dashboards:campaign", pk=campaign.pk)
 
 
 @staff_member_required

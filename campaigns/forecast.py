@@ -5,7 +5,10 @@ The same functions decide here and in the engine: the sender is chosen by the di
 sender's), the daily cap is `outreach.limits.effective_cap` per `local_day`, and the next
 step is due `delay` after the previous one was sent. Spacing uses the middle of the sender's
 random gap. Assumed: nobody replies, and manual steps (LinkedIn, TikTok, Snapchat) are done
-whenever a rep gets to them, so the forecast stops at them.
+whenever a rep gets to them, so the forecast stops at them. A paused campaign plans nothing.
+A sender shared with other campaigns gives this one only what is left of today's cap once
+the messages already queued on it for today by others are sent (their later steps are not
+simulated: past today the forecast is optimistic for a shared sender).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.dispatch import _pick_sender
@@ -136,7 +139,7 @@ class _Item:
 class _SenderSim:
     """One sender's limiter state and its queue, grouped by window (time zone)."""
 
-    def __init__(self, sender: SenderAccount, now: datetime) -> None:
+    def __init__(self, sender: SenderAccount, now: datetime, queued_by_others: int = 0) -> None:
         self.sender = sender
         tz = ZoneInfo(sender.time_zone or "UTC")
         self.tz = tz
@@ -145,6 +148,7 @@ class _SenderSim:
         self.counts: dict[date, int] = defaultdict(int)
         if sender.counter_day:
             self.counts[sender.counter_day] = sender.sent_today
+        self.counts[local_day(sender, now)] += queued_by_others
         self.queues: dict[Window, list] = defaultdict(list)
 
     def push(self, ready: datetime, seq: int, item: _Item) -> None:
@@ -178,6 +182,25 @@ class _SenderSim:
         return item
 
 
+PAUSED = "campaign paused: nothing is sent until it is resumed"
+
+
+def _queued_by_others(sender: SenderAccount, campaign: Campaign, now: datetime) -> int:
+    """Messages queued on this sender by anything but this campaign (other running
+    campaigns, triggers, the inbox), due before the sender's midnight: today's cap they will
+    take. A paused campaign's messages are "paused", not queued, so they are left out."""
+    tz = ZoneInfo(sender.time_zone or "UTC")
+    midnight = datetime.combine(
+        local_day(sender, now) + timedelta(days=1), datetime.min.time(), tzinfo=tz
+    )
+    return (
+        Message.objects.filter(sender=sender, status=Message.Status.QUEUED)
+        .filter(Q(not_before=None) | Q(not_before__lt=midnight))
+        .exclude(step_send__enrollment__campaign=campaign)
+        .count()
+    )
+
+
 def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> Forecast:
     now = now or timezone.now()
     steps = list(
@@ -196,8 +219,14 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
     enrollments = enrollments[:MAX_ENROLLMENTS]
     if not steps or not enrollments:
         return result
+    if campaign.status == Campaign.Status.PAUSED:
+        # The dispatcher materializes nothing and the outbox offers nothing of a paused
+        # campaign: every live enrollment waits for a resume.
+        positions = {s.position for s in steps}
+        result.blocked[PAUSED] = sum(e.current_step in positions for e in enrollments)
+        return result
     senders = list(campaign.senders.order_by("id"))
-    sims = {s.id: _SenderSim(s, now) for s in senders}
+    sims = {s.id: _SenderSim(s, now, _queued_by_others(s, campaign, now)) for s in senders}
     identities: dict[int, dict[str, Identity]] = defaultdict(dict)
     for ident in (
         Identity.objects.filter(contact_id__in={e.contact_id for e in enrollments})

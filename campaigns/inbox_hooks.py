@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from campaigns import pipelines
 from campaigns.models import Campaign, Deal, Enrollment, Stage, StepSend
 from outreach.inbox import hooks
 
@@ -59,9 +60,28 @@ def _template_versions(messages: list) -> dict[int, str]:
     return {mid: f"template “{name}” v{number}" for mid, name, number in rows}
 
 
+def _intent_consequences(message, label: str) -> list[str]:
+    """What campaigns does when a rep labels a reply by hand (pipeline_receivers.on_intent)."""
+    contact = message.conversation.identity.contact
+    lines = []
+    if label == "unsubscribe" and contact.opted_out_at is None:
+        lines.append(
+            f"Opt {contact} out of every channel: no campaign or rep can message them again "
+            "until someone reverses the opt-out in the admin."
+        )
+    preview = pipelines.deal_preview_event(contact=contact, event=f"intent:{label}")
+    if preview is not None and preview[1].kind != Stage.Kind.OPEN:
+        deal, stage = preview
+        lines.append(
+            f"Move their deal in {deal.pipeline.name} from {deal.stage.name} to {stage.name}."
+        )
+    return lines
+
+
 hooks.inbox_filters += [
     hooks.InboxFilter("campaign", "Campaign", _campaign_choices, _by_campaign),
     hooks.InboxFilter("stage", "Deal stage", _stage_choices, _by_stage),
 ]
 hooks.contact_card_sections += [_deals, _campaigns]
 hooks.message_labels += [_template_versions]
+hooks.intent_consequences += [_intent_consequences]

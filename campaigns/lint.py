@@ -268,6 +268,15 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
                 plans.append((step, route, sources))
     if plans:
         _lint_contacts(campaign, plans, needed_channels, report)
+    if not Enrollment.objects.filter(campaign=campaign).exists():
+        # Launching sends nothing then; a rep who skipped the audience step should know.
+        report.issues.append(
+            LintIssue(
+                "warning",
+                "no_contacts",
+                "No contacts are enrolled: the campaign will send nothing until some are.",
+            )
+        )
     return report
 
 

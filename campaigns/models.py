@@ -225,7 +225,7 @@ class Campaign(models.Model):
 
 class Enrollment(models.Model):
     class State(models.TextChoices):
-        ACTIVE = "active", "Active (next step due at next_action_at)"
+        ACTIVE = "active", "Active (next step scheduled)"
         WAITING = "waiting", "Waiting for its message to send"
         REPLIED = "replied", "Replied"
         COMPLETED = "completed", "Completed"
@@ -388,6 +388,11 @@ class DealStageChange(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     reason = models.CharField(max_length=200, blank=True)
+    # The reply whose label moved the deal, so a rep's correction of that label can move the
+    # same deal back instead of opening a second one.
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

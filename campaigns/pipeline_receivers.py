@@ -28,9 +28,17 @@ def on_intent(sender, *, message: Message, intent: str, kind: str, **kwargs) -> 
         return
     if kind not in REPLIES and not corrected:
         return  # bounces and auto-replies are not a conversation with a lead
-    if not corrected:
-        _assign_to_campaign_owner(message, contact.id)
-        pipelines.deal_apply_event(contact=contact, event="reply", message=message)
+    if corrected:
+        by = kwargs.get("by")
+        # An opt-out is final, so a rep's correction only opts out once they confirmed it.
+        if intent == "unsubscribe" and kwargs.get("confirmed"):
+            contact_opt_out(
+                contact=contact, source="inbox: a rep labelled the reply unsubscribe", actor=by
+            )
+        pipelines.deal_after_correction(contact=contact, message=message, intent=intent, by=by)
+        return
+    _assign_to_campaign_owner(message, contact.id)
+    pipelines.deal_apply_event(contact=contact, event="reply", message=message)
     if intent == "unsubscribe" and kind != "opt_out":
         contact_opt_out(contact=contact, source=f"{message.channel} reply asked to unsubscribe")
     pipelines.deal_apply_event(contact=contact, event=f"intent:{intent}", message=message)

@@ -19,7 +19,9 @@ E = Enrollment.State
 M = Message.Status
 
 
-def deal_move(*, deal: Deal, stage: Stage, by=None, reason: str = "") -> DealStageChange | None:
+def deal_move(
+    *, deal: Deal, stage: Stage, by=None, reason: str = "", message: Message | None = None
+) -> DealStageChange | None:
     """Move a deal to a stage of its own pipeline and record it; None if already there."""
     if stage.pipeline_id != deal.pipeline_id:
         raise ValueError("That stage belongs to another pipeline.")
@@ -28,7 +30,12 @@ def deal_move(*, deal: Deal, stage: Stage, by=None, reason: str = "") -> DealSta
         if deal.stage_id == stage.id:
             return None
         change = DealStageChange.objects.create(
-            deal=deal, from_stage_id=deal.stage_id, to_stage=stage, changed_by=by, reason=reason
+            deal=deal,
+            from_stage_id=deal.stage_id,
+            to_stage=stage,
+            changed_by=by,
+            reason=reason,
+            message=message,
         )
         deal.stage = stage
         deal.save(update_fields=["stage", "updated_at"])
@@ -79,16 +86,103 @@ def deal_for_contact(*, contact: Contact, pipeline: Pipeline | None = None) -> D
     return deal
 
 
-def deal_apply_event(*, contact: Contact, event: str, message: Message) -> DealStageChange | None:
-    """Apply the pipeline's rule for this event (e.g. "intent:interested") to the deal."""
-    deal = deal_for_contact(contact=contact)
-    if deal is None:
-        return None
+def _rule_stage(deal: Deal, event: str) -> tuple[Stage, str] | None:
+    """Where the pipeline's rule for this event would move the deal now, and why; None if
+    there is no rule or it would not move the deal forward."""
     rule = StageRule.objects.filter(pipeline_id=deal.pipeline_id, event=event).first()
     if rule is None or not _moves_forward(deal.stage, rule.stage):
         return None
-    why = f"{rule.reason or rule.get_event_display()} (message #{message.id}, rule {event})"
-    return deal_move(deal=deal, stage=rule.stage, reason=why[:200])
+    return rule.stage, rule.reason or rule.get_event_display()
+
+
+def deal_apply_event(
+    *, contact: Contact, event: str, message: Message, by=None, open_new: bool = True
+) -> DealStageChange | None:
+    """Apply the pipeline's rule for this event (e.g. "intent:interested") to the deal.
+
+    open_new=False leaves a contact without an open deal alone instead of opening one.
+    """
+    if open_new:
+        deal = deal_for_contact(contact=contact)
+    else:
+        deal = (
+            Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
+            .order_by("-updated_at")
+            .first()
+        )
+    if deal is None:
+        return None
+    target = _rule_stage(deal, event)
+    if target is None:
+        return None
+    stage, reason = target
+    why = f"{reason} (message #{message.id}, rule {event})"
+    return deal_move(deal=deal, stage=stage, by=by, reason=why[:200], message=message)
+
+
+def deal_closed_by(*, contact: Contact, message: Message) -> tuple[Deal, Stage | None] | None:
+    """The contact's deal that this reply's label closed (won or lost) and nobody has moved
+    since, with the stage it was in before; None if there is none."""
+    for deal in (
+        Deal.objects.filter(contact=contact)
+        .exclude(stage__kind=Stage.Kind.OPEN)
+        .select_related("stage")
+        .order_by("-updated_at")
+    ):
+        last = deal.history.order_by("-at", "-id").first()
+        if last is not None and last.message_id == message.id and last.to_stage_id == deal.stage_id:
+            return deal, last.from_stage
+    return None
+
+
+def deal_after_correction(*, contact: Contact, message: Message, intent: str, by) -> None:
+    """A rep corrected a reply's label: move the deal as the new label says.
+
+    When the old label had closed the deal (e.g. "not interested" -> Lost), the same deal
+    goes back to the stage it was in, with the move in its history, and the new label's rule
+    applies from there: a correction never opens a second deal beside a closed one. A
+    contact with no deal at all gets one, as for a new reply.
+    """
+    event = f"intent:{intent}"
+    closed = deal_closed_by(contact=contact, message=message)
+    if closed is not None:
+        deal, before = closed
+        rule = StageRule.objects.filter(pipeline_id=deal.pipeline_id, event=event).first()
+        if rule is not None and rule.stage.kind != Stage.Kind.OPEN:
+            # Still a closing label (e.g. unsubscribe instead of not interested).
+            why = f"label corrected to {intent} (message #{message.id}, rule {event})"
+            deal_move(deal=deal, stage=rule.stage, by=by, reason=why[:200], message=message)
+            return
+        before = before or deal.pipeline.stages.order_by("position").first()
+        if before is not None:
+            why = f"reopened: label corrected to {intent} (message #{message.id})"
+            deal_move(deal=deal, stage=before, by=by, reason=why[:200], message=message)
+    has_deal = Deal.objects.filter(contact=contact).exists()
+    deal_apply_event(contact=contact, event=event, message=message, by=by, open_new=not has_deal)
+
+
+def deal_preview_event(*, contact: Contact, event: str) -> tuple[Deal, Stage] | None:
+    """The deal a rep's label would move and the stage it would go to, moving nothing.
+
+    Mirrors deal_after_correction: the open deal, or the one a contact without any deal
+    would get.
+    """
+    deal = (
+        Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
+        .select_related("stage", "pipeline")
+        .order_by("-updated_at")
+        .first()
+    )
+    if deal is None:
+        if Deal.objects.filter(contact=contact).exists():
+            return None
+        pipeline = Pipeline.objects.filter(is_default=True).first()
+        first = pipeline.stages.order_by("position").first() if pipeline else None
+        if pipeline is None or first is None:
+            return None
+        deal = Deal(contact=contact, pipeline=pipeline, stage=first)  # as it would be opened
+    target = _rule_stage(deal, event)
+    return (deal, target[0]) if target else None
 
 
 # --- out of office ---------------------------------------------------------------------------

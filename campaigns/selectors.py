@@ -20,8 +20,9 @@ after changing TIME_ZONE: `manage.py rebuild_dashboard_stats`).
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -46,7 +47,7 @@ from campaigns.models import (
 )
 from outreach.limits import effective_cap, local_day
 from outreach.models import AuditEntry, Message, SenderAccount, SendingSwitch
-from outreach.windows import Window
+from outreach.windows import Window, describe_wait
 
 E = Enrollment.State
 M = Message.Status
@@ -54,6 +55,8 @@ SPARK_DAYS = 14
 SERIES_DAYS = 60
 HELD_LIMIT = 100
 HELD_STATUSES = [M.QUEUED, M.PAUSED, M.UNKNOWN]
+FREE_SLOT = "waiting for a free sender slot"
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 def rate(part: int | None, whole: int | None) -> float | None:
@@ -290,6 +293,18 @@ class SenderHealth:
     queued: int
 
 
+HELD_COLUMNS = [
+    "message",
+    "contact",
+    "step",
+    "template",
+    "channel",
+    "status",
+    "why not sent",
+    "not before",
+]
+
+
 @dataclass
 class HeldMessage:
     id: int
@@ -300,6 +315,18 @@ class HeldMessage:
     reason: str
     not_before: datetime | None
     version: str = ""  # the template version it was rendered from, "v3"
+
+    def cells(self) -> list:
+        return [
+            self.id,
+            self.contact,
+            self.step,
+            self.version,
+            self.channel,
+            self.status,
+            self.reason,
+            self.not_before.isoformat() if self.not_before else "",
+        ]
 
 
 @dataclass
@@ -373,33 +400,8 @@ class Dashboard:
             ]
             for s in self.senders
         ]
-        held = Table(
-            "held",
-            "Held messages (why not sent)",
-            [
-                "message",
-                "contact",
-                "step",
-                "template",
-                "channel",
-                "status",
-                "why not sent",
-                "not before",
-            ],
-        )
-        held.rows = [
-            [
-                h.id,
-                h.contact,
-                h.step,
-                h.version,
-                h.channel,
-                h.status,
-                h.reason,
-                h.not_before.isoformat() if h.not_before else "",
-            ]
-            for h in self.held
-        ]
+        held = Table("held", "Held messages (why not sent)", HELD_COLUMNS)
+        held.rows = [h.cells() for h in self.held]
         return {t.name: t for t in (funnel, steps, variants, series, intents, senders, held)}
 
 
@@ -423,16 +425,81 @@ def _held(campaign: Campaign) -> list[QuerySet[Message]]:
 
 
 def _held_counts(campaign: Campaign) -> list[Mapping[str, Any]]:
-    """Held messages per (step, variant, reason)."""
+    """Held messages per (step, variant, reason, status, sender, contact time zone): the last
+    three let a queued message without a reason of its own get one (`_waiting_reason`)."""
     return [
         r
         for qs in _held(campaign)
         for r in qs.values(
-            "hold_reason", step=F("step_send__step_id"), variant=F("step_send__variant_id")
+            "hold_reason",
+            "status",
+            "sender_id",
+            step=F("step_send__step_id"),
+            variant=F("step_send__variant_id"),
+            tz=F("conversation__identity__contact__time_zone"),
         )
         .annotate(n=Count("id"))
         .order_by()
     ]
+
+
+def _waiting_reason(
+    sender: SenderAccount | None, contact_tz: str, now: datetime, kill_switch: bool
+) -> tuple[str, datetime | None]:
+    """Why a queued message with no reason of its own has not gone, and until when.
+
+    The send path writes a reason only when it tries to send, and the outbox offers nothing
+    while the kill switch is on, nothing of a paused sender and one message per free sender
+    at a time: the rest of the queue would read "free sender slot" while the real reason is
+    the switch, the sender or the window. So it is derived here from the same state, in the
+    order the send path checks it (outreach.services._claim, outreach.limits.why_no_token).
+    """
+    if kill_switch:
+        return "all sending paused (kill switch)", None
+    if sender is None:
+        return FREE_SLOT, None
+    if sender.paused:
+        return f"sender paused: {sender.paused_reason or 'by a user'}", None
+    day = local_day(sender, now)
+    cap = effective_cap(sender, day)
+    if sender.counter_day == day and sender.sent_today >= cap:
+        tz = ZoneInfo(sender.time_zone or "UTC")
+        midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        return f"sender daily cap reached ({sender.sent_today}/{cap})", midnight
+    if sender.backoff_until and sender.backoff_until > now:
+        return "platform asked us to slow down", sender.backoff_until
+    if not sender.window_days:
+        return "sender has no sending days", None
+    # The window in the contact's time zone, else the sender's, as the send path reads it.
+    tz = ZoneInfo(contact_tz or sender.time_zone or "UTC")
+    window = Window(sender.window_days, sender.window_start, sender.window_end, tz)
+    opens = window.next_open(now)
+    if opens > now:
+        return describe_wait(opens, tz), opens
+    return FREE_SLOT, None
+
+
+class _Reasons:
+    """Each held message's reason: its own, else derived once per (sender, time zone)."""
+
+    def __init__(self, senders: Sequence[SenderAccount], now: datetime) -> None:
+        self.senders: dict[int, SenderAccount | None] = {s.id: s for s in senders}
+        self.now = now
+        self.kill_switch = SendingSwitch.is_paused()
+        self.derived: dict[tuple[int | None, str], tuple[str, datetime | None]] = {}
+
+    def __call__(self, m: Mapping[str, Any]) -> tuple[str, datetime | None]:
+        if m["hold_reason"] or m["status"] != M.QUEUED:
+            return m["hold_reason"] or FREE_SLOT, m.get("not_before")
+        key = (m["sender_id"], m["tz"] or "")
+        if key not in self.derived:
+            sender = self.senders.get(m["sender_id"])
+            if m["sender_id"] not in self.senders:  # since removed from the campaign
+                sender = SenderAccount.objects.filter(id=m["sender_id"]).first()
+                self.senders[m["sender_id"]] = sender
+            self.derived[key] = _waiting_reason(sender, key[1], self.now, self.kill_switch)
+        reason, until = self.derived[key]
+        return reason, m.get("not_before") or until
 
 
 def _step_rows(campaign: Campaign, held: list[Mapping[str, Any]]) -> list[dict]:
@@ -474,8 +541,19 @@ def _count_of(qs: QuerySet) -> Coalesce:
     return Coalesce(Subquery(count), 0)
 
 
+def _window_words(sender: SenderAccount) -> str:
+    days = [WEEKDAYS[int(d)] for d in sorted(sender.window_days)]
+    span = f"{sender.window_start:%H:%M}-{sender.window_end:%H:%M}"
+    if sender.window_start == sender.window_end:
+        span = "all day"
+    return f"{' '.join(days) or 'no days'} {span} in each contact's time zone"
+
+
 def sender_next_slot(sender: SenderAccount, now: datetime) -> tuple[datetime | None, str]:
-    """When this sender can next send, by the limiter's own rules, in words."""
+    """When this sender's own limits (pause, backoff, spacing, daily cap) next let it send,
+    in words. The sending window is not folded in: it is read in each contact's time zone
+    (the sender's only for contacts without one), so no single time would be true for every
+    queued message; it is named instead."""
     if sender.paused:
         return None, f"paused: {sender.paused_reason or 'by a user'}"
     tz = ZoneInfo(sender.time_zone or "UTC")
@@ -483,11 +561,10 @@ def sender_next_slot(sender: SenderAccount, now: datetime) -> tuple[datetime | N
     day = local_day(sender, at)
     if sender.counter_day == day and sender.sent_today >= effective_cap(sender, day):
         at = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    window = Window(sender.window_days, sender.window_start, sender.window_end, tz)
-    at = window.next_open(at)
+    window = _window_words(sender)
     if at <= now:
-        return now, "now"
-    return at, f"{at.astimezone(tz):%a %d %b %H:%M} {tz.key}"
+        return now, f"now, within the window ({window})"
+    return at, f"{at.astimezone(tz):%a %d %b %H:%M} {tz.key}, then within the window ({window})"
 
 
 def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Dashboard:
@@ -569,6 +646,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         ]
 
     senders = []
+    sender_rows = []
     day_ago = now - timedelta(hours=24)
     for s in campaign.senders.annotate(
         _errors=_count_of(
@@ -578,6 +656,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         ),
         _queued=_count_of(Message.objects.filter(sender_id=OuterRef("id"), status=M.QUEUED)),
     ).order_by("name"):
+        sender_rows.append(s)
         day = local_day(s, now)
         slot, note = sender_next_slot(s, now)
         senders.append(
@@ -598,42 +677,11 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             )
         )
 
-    first_held = F("not_before").asc(nulls_first=True), "id"
-    held_rows = sorted(
-        (
-            m
-            for qs in _held(campaign)
-            for m in qs.order_by(*first_held).values(
-                "id",
-                "channel",
-                "status",
-                "hold_reason",
-                "not_before",
-                step=F("step_send__step__position"),
-                version=F("step_send__template_version__number"),
-                cid=F("conversation__identity__contact_id"),
-                first=F("conversation__identity__contact__first_name"),
-                last=F("conversation__identity__contact__last_name"),
-            )[:HELD_LIMIT]
-        ),
-        key=lambda m: (m["not_before"] is not None, m["not_before"] or now, m["id"]),
-    )[:HELD_LIMIT]
-    held = [
-        HeldMessage(
-            id=m["id"],
-            contact=f"{m['first']} {m['last']}".strip() or f"contact #{m['cid']}",
-            step=m["step"],
-            channel=m["channel"],
-            status=m["status"],
-            reason=m["hold_reason"] or "waiting for a free sender slot",
-            not_before=m["not_before"],
-            version=f"v{m['version']}" if m["version"] else "",
-        )
-        for m in held_rows
-    ]
+    reasons = _Reasons(sender_rows, now)
+    held = list(held_messages(campaign=campaign, reasons=reasons, limit=HELD_LIMIT))
     by_reason: Counter[str] = Counter()
     for h in held_counts:
-        by_reason[h["hold_reason"] or "waiting for a free sender slot"] += h["n"]
+        by_reason[reasons(h)[0]] += h["n"]
     held_reasons = sorted(by_reason.items(), key=lambda x: -x[1])[:10]
     return Dashboard(
         campaign=campaign,
@@ -649,10 +697,63 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         held=held,
         held_total=sum(by_reason.values()),
         held_reasons=held_reasons,
-        sending_paused=SendingSwitch.is_paused(),
+        sending_paused=reasons.kill_switch,
         history=list(
             AuditEntry.objects.filter(target_type="campaign", target_id=campaign.id)
             .select_related("actor")
             .order_by("-at")[:10]
         ),
     )
+
+
+def held_messages(
+    *,
+    campaign: Campaign,
+    now: datetime | None = None,
+    reasons: _Reasons | None = None,
+    limit: int | None = None,
+) -> Iterator[HeldMessage]:
+    """The campaign's held messages, longest-waiting first, each with why it is not sent.
+    Without a limit every one, read in chunks (the CSV export streams them)."""
+    now = now or timezone.now()
+    first_held = F("not_before").asc(nulls_first=True), "id"
+    queries = [
+        qs.order_by(*first_held).values(
+            "id",
+            "channel",
+            "status",
+            "hold_reason",
+            "not_before",
+            "sender_id",
+            step=F("step_send__step__position"),
+            version=F("step_send__template_version__number"),
+            cid=F("conversation__identity__contact_id"),
+            first=F("conversation__identity__contact__first_name"),
+            last=F("conversation__identity__contact__last_name"),
+            tz=F("conversation__identity__contact__time_zone"),
+        )
+        for qs in _held(campaign)
+    ]
+    if limit is None:
+        rows = [q.iterator(chunk_size=2000) for q in queries]
+    else:
+        rows = [iter(q[:limit]) for q in queries]
+    merged = heapq.merge(
+        *rows, key=lambda m: (m["not_before"] is not None, m["not_before"] or now, m["id"])
+    )
+    if reasons is None:
+        reasons = _Reasons(list(campaign.senders.all()), now)
+    for n, m in enumerate(merged):
+        if limit is not None and n >= limit:
+            return
+        reason, not_before = reasons(m)
+        yield HeldMessage(
+            id=m["id"],
+            contact=f"{m['first']} {m['last']}".strip() or f"contact #{m['cid']}",
+            step=m["step"],
+            channel=m["channel"],
+            status=m["status"],
+            reason=reason,
+            not_before=not_before,
+            version=f"v{m['version']}" if m["version"] else "",
+        )

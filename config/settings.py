@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "outreach.context_processors.sending_switch",
             ],
         },
     },
@@ -272,6 +273,9 @@ FAKE_PLATFORM_URL = env_str("FAKE_PLATFORM_URL", "http://127.0.0.1:8765")
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")  # one-click unsubscribe links
 # How the email backend hands mail over: SMTP in production; `make run` prints it instead.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Inbound-email webhook bodies (raw RFC 5322, attachments included) up to this size are
+# read; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would refuse a reply with a PDF.
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 40 * 1024 * 1024, minimum=1024)
 _platform_url = env_str("PLATFORM_BASE_URL", "")
 _webhook_secrets: dict[str, dict[str, str | bool]] = {
     "meta": {

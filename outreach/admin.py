@@ -21,6 +21,14 @@ from outreach.models import (
 from outreach.services import sender_pause, sender_resume, sending_switch_set
 
 
+def _changed(changed: int, selected: int, verb: str) -> str:
+    """What a bulk action did: the senders it changed, not the senders selected."""
+    text = f"{changed} sender(s) {verb}."
+    if selected > changed:
+        text += f" {selected - changed} skipped (already {verb})."
+    return text
+
+
 class SenderAccountForm(forms.ModelForm):
     # Write-only: the stored secret is never sent back to the browser.
     credentials = forms.CharField(
@@ -163,9 +171,11 @@ class SenderAccountAdmin(admin.ModelAdmin):
                 form=form,
             )
         reason = form.cleaned_data["reason"] or f"paused by {request.user}"
+        changed = 0
         for sender in queryset.filter(paused=False):
             sender_pause(sender=sender, reason=reason, actor=request.user)
-        self.message_user(request, f"{queryset.count()} sender(s) paused.")
+            changed += 1
+        self.message_user(request, _changed(changed, queryset.count(), "paused"))
         return None
 
     @admin.action(description="Resume selected senders…")
@@ -179,9 +189,11 @@ class SenderAccountAdmin(admin.ModelAdmin):
                 title="Resume senders",
                 will_change=queryset.filter(paused=True).count(),
             )
+        changed = 0
         for sender in queryset.filter(paused=True):
             sender_resume(sender=sender, actor=request.user)
-        self.message_user(request, f"{queryset.count()} sender(s) resumed.")
+            changed += 1
+        self.message_user(request, _changed(changed, queryset.count(), "resumed"))
         return None
 
 
@@ -305,6 +317,11 @@ class SendingSwitchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return not SendingSwitch.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting the row would turn sending back on with no audit entry: switch it off
+        # by unticking "paused", which goes through sending_switch_set.
+        return False
 
     def save_model(self, request, obj, form, change) -> None:
         # Through the service, so the change is audited and held messages are released.

@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts import normalize
@@ -41,9 +42,16 @@ POLICY_HOLD = "platform policy"
 
 
 def inbound_items_store(
-    *, provider: str, items: list[InboundItem], sender: SenderAccount | None = None
+    *,
+    provider: str,
+    items: list[InboundItem],
+    sender: SenderAccount | None = None,
+    per_sender: bool = False,
 ) -> list[int]:
     """Store each new item raw and enqueue its processing on commit; a repeat is a no-op.
+
+    per_sender: the platform's event ids count per account (Telegram's update_id counts per
+    bot), so the sender is part of the dedupe key: one bot's update never hides another's.
 
     Raises DatabaseError when the database is unavailable, so the webhook answers 5xx and
     the platform retries.
@@ -55,11 +63,15 @@ def inbound_items_store(
         for item in items:
             if item.kind == "ignored" or not item.event_id:
                 continue
+            key = item.event_id
+            if per_sender and sender is not None:
+                key = f"{sender.id}:{key}"
+                item = dataclasses.replace(item, account_id=item.account_id or sender.handle)
             try:
                 with transaction.atomic():
                     event = InboundEvent.objects.create(
                         provider=provider,
-                        provider_event_id=item.event_id[:255],
+                        provider_event_id=key[:255],
                         sender=sender,
                         payload=dataclasses.asdict(item),
                     )
@@ -102,6 +114,17 @@ def inbound_events_sweep(*, older_than: float = 30.0) -> int:
     return sum(inbound_event_process(event_id=i) != "error" for i in ids[:500])
 
 
+def webhook_sender(*, channel: str, ref: str) -> SenderAccount | None:
+    """The sender a per-sender webhook URL names: its id, or its handle (a bot's @name)."""
+    senders = SenderAccount.objects.filter(channel=channel)
+    if ref.isdigit():
+        found = senders.filter(id=int(ref)).first()
+        if found:
+            return found
+    name = ref.lstrip("@")
+    return senders.filter(Q(handle__iexact=name) | Q(handle__iexact=f"@{name}")).first()
+
+
 # --- matching -------------------------------------------------------------------------------
 
 
@@ -117,18 +140,33 @@ def _sender(event: InboundEvent, item: InboundItem) -> SenderAccount | None:
         if by_handle:
             return by_handle
     only = list(senders[:2])
-    return only[0] if len(only) == 1 else None
+    if len(only) == 1:
+        return only[0]
+    if item.from_id and event.provider != "email":
+        # Several accounts and the event names none (Telegram's shared URL): the one account
+        # that already has a conversation with this person, if only one has.
+        talked = set(
+            Conversation.objects.filter(
+                sender__channel=event.provider, identity__platform_user_id=item.from_id
+            )
+            .order_by()
+            .values_list("sender_id", flat=True)
+            .distinct()[:2]
+        )
+        if len(talked) == 1:
+            return senders.filter(id=talked.pop()).first()
+    return None
 
 
-def _ours(channel: str, refers_to: list[str]) -> Message | None:
+def _ours(
+    channel: str, refers_to: list[str], sender: SenderAccount | None = None
+) -> Message | None:
     if not refers_to:
         return None
-    return (
-        Message.objects.filter(channel=channel, direction=OUT, provider_message_id__in=refers_to)
-        .select_related("conversation__identity")
-        .order_by("-id")
-        .first()
-    )
+    rows = Message.objects.filter(channel=channel, direction=OUT, provider_message_id__in=refers_to)
+    if sender is not None:  # Telegram message ids count per bot and chat
+        rows = rows.filter(sender=sender)
+    return rows.select_related("conversation__identity").order_by("-id").first()
 
 
 def _identity(channel: str, item: InboundItem, *, create: bool) -> Identity | None:
@@ -206,7 +244,11 @@ def _ignore(event: InboundEvent, item: InboundItem) -> str:
 
 def _message(event: InboundEvent, item: InboundItem) -> str:
     channel = event.provider
-    ours = _ours(channel, item.refers_to)
+    ours = _ours(channel, item.refers_to, event.sender)
+    if item.kind == "bounce" and not _bounce_of(ours, item):
+        # Anyone can mail us a DSN naming any address: only one that returns our own
+        # message (its Message-ID) to the address we sent it to may suppress or fail.
+        return "unmatched"
     sender = ours.sender if ours else _sender(event, item)
     # Email threads by In-Reply-To/References; other channels by the platform's user id.
     identity: Identity | None
@@ -253,6 +295,14 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
             message=message,
         )
     return kind
+
+
+def _bounce_of(ours: Message | None, item: InboundItem) -> bool:
+    """Does this DSN report on `ours`, to the address it went to?"""
+    if ours is None:
+        return False
+    recipient = item.from_handle.lower()
+    return not recipient or recipient == ours.conversation.identity.value.lower()
 
 
 def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> None:

@@ -158,6 +158,11 @@ class Message(models.Model):
     attachments = models.JSONField(default=list, blank=True, help_text="[{type, url, name}]")
     # Meta's HUMAN_AGENT tag (7-day window) is only for replies a person wrote.
     human_written = models.BooleanField(default=False)
+    # The user who wrote a human_written reply, so support metrics credit who answered. Null
+    # for machine messages and for replies written before it was recorded.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Set: this is a public reply under that comment (Instagram/Facebook), not a DM.
     public_reply_to = models.CharField(max_length=100, blank=True)
     # Why a queued message is waiting, and until when. Shown in the admin and dashboard.

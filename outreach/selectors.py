@@ -5,16 +5,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, TypedDict
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
     Case,
+    Exists,
     F,
     Max,
     Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -51,6 +56,7 @@ class InboxAnnotations(TypedDict):
 class TimesAnnotations(InboxAnnotations):
     first_inbound_at: datetime | None
     first_human_reply_at: datetime | None
+    first_responder: str | None
     resolved_on: datetime | None
 
 
@@ -78,7 +84,7 @@ def _annotated(
 
 @dataclass
 class InboxQuery:
-    status: str = "open"  # open | snoozed | resolved | all
+    status: str = "open"  # open | no_reply | snoozed | resolved | all
     unread: bool = False
     mine: bool = False
     unassigned: bool = False
@@ -95,8 +101,13 @@ def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
     )
     snoozed = Q(inbox__snoozed_until__gt=now)
     resolved = Q(inbox__resolved_at__isnull=False)
+    # The dispatcher creates a conversation for every planned message, so after a campaign
+    # most have never heard from the contact: "open" lists those where the contact wrote.
+    wrote = Exists(Message.objects.filter(conversation=OuterRef("pk"), direction=IN))
     if query.status == "open":
-        qs = qs.exclude(snoozed).exclude(resolved)
+        qs = qs.filter(wrote).exclude(snoozed).exclude(resolved)
+    elif query.status == "no_reply":
+        qs = qs.exclude(wrote)
     elif query.status == "snoozed":
         qs = qs.filter(snoozed)
     elif query.status == "resolved":
@@ -135,10 +146,29 @@ def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool
 
 def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     return (
-        conversation.messages.select_related("intent")
+        conversation.messages.select_related("intent", "sender")
         .prefetch_related("events")
         .order_by("created_at", "id")
     )
+
+
+def message_waiting(message: Message, now: datetime | None = None) -> str:
+    """Why a queued message has not gone yet and when it may, in words for the thread:
+    "waiting: sender daily cap reached (50/50), next slot Tue 00:00 Europe/Berlin"."""
+    if message.status != Message.Status.QUEUED:
+        return ""
+    now = now or timezone.now()
+    reason = message.hold_reason or "in the sender's queue, within its limits"
+    if message.not_before is None or message.not_before <= now:
+        return f"waiting: {reason}"
+    # The sender's zone: its daily cap and gaps count in it.
+    tz = ZoneInfo(message.sender.time_zone or settings.TIME_ZONE)
+    local = message.not_before.astimezone(tz)
+    when = local.strftime("%a %H:%M" if local - now < timedelta(days=6) else "%a %d %b %H:%M")
+    slot = f"{when} {tz.key}"
+    if slot in reason:  # "sending window opens Mon 09:00 Europe/Berlin" says it already
+        return f"waiting: {reason}"
+    return f"waiting: {reason}, next slot {slot}"
 
 
 # --- support metrics ------------------------------------------------------------------------
@@ -174,12 +204,17 @@ class SupportMetrics:
 def conversation_times(
     qs: QuerySet[Conversation],
 ) -> "QuerySet[WithAnnotations[Conversation, TimesAnnotations]]":
-    """Per conversation: first inbound, first human answer after it, and resolution."""
+    """Per conversation: first inbound, the first human answer and who wrote it, resolution."""
+    first_reply = Message.objects.filter(
+        conversation=OuterRef("pk"), direction=OUT, human_written=True
+    ).order_by("created_at", "id")
+    username = f"author__{get_user_model().USERNAME_FIELD}"
     return _annotated(qs).annotate(
         first_inbound_at=Min("messages__sent_at", filter=Q(messages__direction=IN)),
         first_human_reply_at=Min(
             "messages__created_at", filter=Q(messages__direction=OUT, messages__human_written=True)
         ),
+        first_responder=Subquery(first_reply.values(username)[:1]),
         resolved_on=F("inbox__resolved_at"),
     )
 
@@ -197,7 +232,13 @@ def support_metrics(*, user) -> SupportMetrics:
     by_channel: dict[str, ResponseTimes] = defaultdict(ResponseTimes)
     rows = conversation_times(conversations_visible_to(user)).filter(first_inbound_at__isnull=False)
     for c in rows.select_related("assigned_to", "sender", "inbox"):
-        rep = c.assigned_to.get_username() if c.assigned_to else "unassigned"
+        if c.first_human_reply_at is not None:
+            # Credit the rep who sent the first reply; replies sent before Message.author
+            # was recorded have no known author.
+            rep = c.first_responder or "unknown"
+        else:
+            # Nobody answered yet: it waits on whoever it is assigned to.
+            rep = c.assigned_to.get_username() if c.assigned_to else "unassigned"
         first = _minutes(c.first_inbound_at, c.first_human_reply_at)
         resolution = _minutes(c.first_inbound_at, c.resolved_on)
         late = sla_overdue(c, now)

@@ -34,7 +34,9 @@ message_received = Signal()
 # Sent with message=<inbound Message>, intent=<label, e.g. "interested">, return_date=<date
 # or None>, kind=<as message_received>, corrected=<bool>: a reply was labelled by the intent
 # classifier (outreach/intent/) or a rep corrected its label.
-# A correction also comes with previous=<the label it had before>.
+# A correction also comes with previous=<the label it had before>, by=<the rep> and
+# confirmed=<bool>: True once the rep confirmed what the label does (inbox.hooks.
+# intent_consequences), e.g. an opt-out, which receivers must not do unconfirmed.
 message_intent_labelled = Signal()
 
 # Sent with engagement=<outreach.engagement.Engagement>: a person engaged first (a DM, a

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
 from outreach.channels.email import unsubscribe_address
-from outreach.inbound import inbound_items_store
+from outreach.inbound import inbound_items_store, webhook_sender
 from outreach.media import UPLOAD_TYPES
 from outreach.models import MediaAsset
 from outreach.unsubscribe import email_unsubscribe
@@ -26,30 +26,59 @@ WEBHOOK_CHANNELS = {"instagram", "messenger", "whatsapp", "x", "telegram", "emai
 
 @csrf_exempt  # platforms cannot send CSRF tokens; the signature is the authentication
 @require_http_methods(["GET", "POST"])
-def webhook(request: HttpRequest, channel: str) -> HttpResponse:
+def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpResponse:
     if channel not in WEBHOOK_CHANNELS:
         return HttpResponse(status=404)
     backend = get_channel(channel)
+    sender = None
+    if account:
+        sender = webhook_sender(channel=channel, ref=account) if backend.account_webhooks else None
+        if sender is None:
+            return HttpResponse(status=404)
     if request.method == "GET":
         answer = backend.handshake(request.GET)
         if answer is None:
             return HttpResponse(status=400)
         status, body, content_type = answer
         return HttpResponse(body, status=status, content_type=content_type)
-    raw = request.body  # the raw bytes: re-serialized JSON would break the signature
+    # The raw bytes: re-serialized JSON would break the signature.
+    raw = _body(request, settings.INBOUND_EMAIL_MAX_BYTES if channel == "email" else None)
+    if raw is None:
+        return HttpResponse("body too large", status=413)
     if not backend.verify_signature(request.headers, raw):
         return HttpResponse("bad signature", status=403)
     try:
         items = backend.parse_webhook(raw)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # Signed but not the shape the platform documents (a list, a string where an
+        # object belongs): nothing to store, and a 5xx would be retried for days.
+        log.warning("unreadable %s webhook body: %.200r", channel, raw)
         return HttpResponse("unreadable body", status=400)
     try:
-        inbound_items_store(provider=channel, items=items)
+        inbound_items_store(provider=channel, items=items, sender=sender, per_sender=bool(sender))
     except DatabaseError:
         # Not stored: a 5xx makes the platform deliver it again later.
         log.exception("could not store %s webhook", channel)
         return HttpResponse("try again later", status=503)
     return HttpResponse("ok")
+
+
+def _body(request: HttpRequest, limit: int | None) -> bytes | None:
+    """The request body, or None when it is over `limit` bytes (Django's own limit when
+    None). Read from the stream: request.body would refuse anything over
+    DATA_UPLOAD_MAX_MEMORY_SIZE with a 400, which the platform may never retry."""
+    if limit is None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return request.read()
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return None
+    raw = request.read(limit + 1)
+    return None if len(raw) > limit else raw
 
 
 @csrf_exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" with no token

@@ -5,3 +5,7 @@ document.addEventListener("click", (e) => {
 document.addEventListener("change", (e) => {
   if (e.target.matches("[data-autosubmit]")) { e.target.form.submit(); }
 });
+document.addEventListener("submit", (e) => {
+  const ask = e.target.getAttribute("data-confirm");
+  if (ask && !window.confirm(ask)) { e.preventDefault(); }
+});

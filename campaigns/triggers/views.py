@@ -1,14 +1,17 @@
 """The triggers dashboard: each trigger with its numbers, and a form to add one."""
 
 from dataclasses import dataclass
+from typing import cast
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from campaigns.access import campaigns_visible_to, triggers_visible_to
 from campaigns.triggers.models import Trigger, TriggerFire
+from outreach.access import senders_visible_to
 
 F = TriggerFire.Outcome
 
@@ -27,6 +30,16 @@ class TriggerForm(forms.ModelForm):
             "public_replies": forms.Textarea(attrs={"rows": 3}),
         }
 
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            # Only campaigns and accounts the user may see: a rep must not enrol leads into
+            # someone else's campaign or answer from someone else's account.
+            cast(forms.ModelChoiceField, self.fields["campaign"]).queryset = campaigns_visible_to(
+                user
+            )
+            cast(forms.ModelChoiceField, self.fields["sender"]).queryset = senders_visible_to(user)
+
 
 @dataclass
 class TriggerStats:
@@ -40,18 +53,19 @@ class TriggerStats:
     converted: int
 
 
-def trigger_stats() -> list[TriggerStats]:
-    rows = Trigger.objects.annotate(
-        matched=Count("fires"),
-        replies_sent=Count(
-            "fires", filter=Q(fires__reply__status__in=["sent", "delivered", "read"])
-        ),
+def trigger_stats(triggers: QuerySet[Trigger] | None = None) -> list[TriggerStats]:
+    # Every count is of distinct fires: the won-deals join repeats a fire once per deal of
+    # its contact, which would count a contact with two deals twice in every column.
+    sent = ["sent", "delivered", "read"]
+    rows = (Trigger.objects.all() if triggers is None else triggers).annotate(
+        matched=Count("fires", distinct=True),
+        replies_sent=Count("fires", filter=Q(fires__reply__status__in=sent), distinct=True),
         public_replies_sent=Count(
-            "fires", filter=Q(fires__public_reply__status__in=["sent", "delivered", "read"])
+            "fires", filter=Q(fires__public_reply__status__in=sent), distinct=True
         ),
-        leads=Count("fires", filter=Q(fires__new_lead=True, fires__outcome=F.FIRED)),
-        enrolled=Count("fires", filter=Q(fires__enrollment__isnull=False)),
-        replied=Count("fires", filter=Q(fires__enrollment__state="replied")),
+        leads=Count("fires", filter=Q(fires__new_lead=True, fires__outcome=F.FIRED), distinct=True),
+        enrolled=Count("fires", filter=Q(fires__enrollment__isnull=False), distinct=True),
+        replied=Count("fires", filter=Q(fires__enrollment__state="replied"), distinct=True),
         converted=Count("fires", filter=Q(fires__contact__deals__stage__kind="won"), distinct=True),
     )
     return [
@@ -71,8 +85,9 @@ def trigger_stats() -> list[TriggerStats]:
 
 @staff_member_required
 def trigger_list(request: HttpRequest) -> HttpResponse:
-    form = TriggerForm(request.POST or None)
+    form = TriggerForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         return redirect("triggers:list")
-    return render(request, "campaigns/triggers/list.html", {"form": form, "stats": trigger_stats()})
+    stats = trigger_stats(triggers_visible_to(request.user))
+    return render(request, "campaigns/triggers/list.html", {"form": form, "stats": stats})

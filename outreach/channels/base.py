@@ -115,7 +115,8 @@ class InboundItem:
     """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
 
     # message | auto_reply | bounce | echo | sent | delivered | read | failed | start | blocked |
-    # comment | referral | ignored
+    # comment | referral | reaction | deleted | ignored (stored only if it has an event id;
+    # reaction and deleted are kept raw and change nothing: never a reply)
     kind: str
     event_id: str  # the platform's id: unique per provider, the dedupe key
     account_id: str = ""  # our side: page id, phone_number_id, X user id, bot, mailbox
@@ -153,6 +154,9 @@ class BaseChannel:
     """Subclasses must override send(). Everything else has a safe default."""
 
     automated = True
+    # Each sender has its own webhook URL (/webhooks/<channel>/<sender>/): the platform's
+    # events do not say which of our accounts they were sent to (Telegram bots).
+    account_webhooks = False
 
     def __init__(self, *, channel: str, **options: Any) -> None:
         self.channel = channel

@@ -15,8 +15,10 @@ from outreach.channels.base import (
     Ambiguous,
     AuthExpired,
     BaseChannel,
+    ChannelError,
     InboundItem,
     OutgoingMessage,
+    Permanent,
     RateLimited,
     RecipientUnreachable,
     Transient,
@@ -45,6 +47,24 @@ def unsubscribe_address(token: str) -> str | None:
 
 def unsubscribe_url(address: str) -> str:
     return f"{settings.PUBLIC_URL.rstrip('/')}/u/{unsubscribe_token(address)}/"
+
+
+def smtp_refusal(exc: smtplib.SMTPResponseException) -> ChannelError:
+    """A definite SMTP refusal by its reply code (CHANNELS.md section 10): 4xx try again
+    (421 and "too many" are rate limits), 5xx never."""
+    code = exc.smtp_code
+    text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
+    reason = f"{code} {text}".strip()[:300]
+    tag = f"smtp_{code}"
+    if 400 <= code < 500:
+        if code == 421 or "too many" in text.lower() or "rate" in text.lower():
+            return RateLimited(f"SMTP: {reason}", retry_after=300, code=tag)
+        return Transient(f"SMTP: {reason}", code=tag)
+    if 500 <= code < 600:
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            return Permanent(f"sender refused: {reason}", code=tag)
+        return Permanent(f"message refused: {reason}", code=tag)
+    return Ambiguous(f"SMTP: {reason}", code=tag)
 
 
 class EmailChannel(BaseChannel):
@@ -97,7 +117,12 @@ class EmailChannel(BaseChannel):
             raise AuthExpired(f"SMTP login failed: {exc.smtp_code}") from exc
         except (smtplib.SMTPConnectError, ConnectionRefusedError) as exc:
             raise Transient(f"SMTP server unreachable: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:
+            # MAIL FROM refused, or the message refused at the end of DATA: the server
+            # answered with a code, so it did not take the message.
+            raise smtp_refusal(exc) from exc
         except (smtplib.SMTPException, OSError) as exc:
+            # A disconnect or timeout, possibly after DATA was sent: maybe delivered.
             raise Ambiguous(f"SMTP: {exc}") from exc
         return msgid
 

@@ -236,6 +236,15 @@ class MetaChannel(BaseChannel):
                     refers_to=[str(msg.get("mid"))],
                     callback_key=str(msg.get("metadata") or "")[:64],
                 )
+            if msg.get("is_deleted"):
+                # The person unsent a message: not a reply (kept raw, changes nothing).
+                return InboundItem(
+                    kind="deleted",
+                    event_id=f"deleted:{msg.get('mid')}",
+                    account_id=account,
+                    from_id=user,
+                    refers_to=[str(msg.get("mid"))],
+                )
             reply_to = (msg.get("reply_to") or {}).get("mid")
             attachments = [
                 {"type": a.get("type", ""), "url": (a.get("payload") or {}).get("url", "")}

@@ -82,6 +82,9 @@ def telegram_error(response: httpx.Response) -> ChannelError:
 
 
 class TelegramChannel(BaseChannel):
+    # An Update names the chat, never the bot, and update_id counts per bot.
+    account_webhooks = True
+
     def __init__(self, *, channel: str, **options: Any) -> None:
         super().__init__(channel=channel, **options)
         self.base_url = (options.get("base_url") or "https://api.telegram.org").rstrip("/")

@@ -162,16 +162,30 @@ class WhatsAppChannel(MetaChannel):
         content = msg.get(kind)
         if not isinstance(content, dict):
             content = {}
+        sender = str(msg.get("from", ""))
+        if kind == "reaction":
+            # An emoji on one of our messages (no emoji: taken back) is not an answer: it
+            # neither stops a sequence nor reaches the intent classifier. Kept raw.
+            return InboundItem(
+                kind="reaction",
+                event_id=str(msg.get("id")),
+                account_id=account,
+                from_id=sender,
+                text=str(content.get("emoji") or ""),
+                refers_to=[str(content["message_id"])] if content.get("message_id") else [],
+            )
         text = content.get("body") or content.get("caption") or ""
-        if kind == "button":
+        if kind == "button":  # a template's quick-reply button
             text = content.get("text", "")
+        if kind == "interactive":  # a reply button or list row: its title is what they chose
+            choice = content.get(str(content.get("type", ""))) or {}
+            text = str(choice.get("title", "")) if isinstance(choice, dict) else ""
         attachments = []
         if kind in ("image", "video", "audio", "document", "sticker"):
             attachments.append({"type": kind, "media_id": content.get("id", "")})
         if kind == "unsupported" or (not text and not attachments):
             text = text or f"[{kind} message]"
         context_id = (msg.get("context") or {}).get("id")
-        sender = str(msg.get("from", ""))
         ts = msg.get("timestamp")
         return InboundItem(
             kind="message",

@@ -6,6 +6,7 @@ from outreach.inbox.models import MessageIntent
 
 STATUS_CHOICES = [
     ("open", "Open"),
+    ("no_reply", "No reply yet"),
     ("snoozed", "Snoozed"),
     ("resolved", "Resolved"),
     ("all", "All"),

@@ -31,3 +31,7 @@ contact_card_sections: list[Callable[[Any], CardSection | None]] = []
 # Callables (messages) -> {message id: label}, shown under each message of a thread, e.g.
 # the template version a campaign message was rendered from. One query per callable.
 message_labels: list[Callable[[list[Any]], dict[int, str]]] = []
+# Callables (message, label) -> [sentence]: what labelling this inbound message by hand would
+# do that cannot simply be undone (an opt-out, a deal closed), e.g. "Their deal in Sales moves
+# from Interested to Lost." The inbox asks the rep to confirm before applying such a label.
+intent_consequences: list[Callable[[Any, str], list[str]]] = []

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from outreach.inbox import hooks
 from outreach.inbox.models import ConversationNote, ConversationState, MessageIntent
 from outreach.intent import IncomingReply, get_classifier
 from outreach.models import Conversation, Message
@@ -71,8 +72,21 @@ def _state_after_inbound(message: Message, label: str) -> None:
     )
 
 
-def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
-    """A rep says what the reply really meant; the classifier's label is kept beside it."""
+def intent_consequences(*, intent: MessageIntent, label: str) -> list[str]:
+    """What relabelling this reply would do that a rep should confirm first (see hooks)."""
+    if label == intent.effective_label:
+        return []
+    return [line for say in hooks.intent_consequences for line in say(intent.message, label)]
+
+
+def intent_correct(
+    *, intent: MessageIntent, label: str, by, confirmed: bool = False
+) -> MessageIntent:
+    """A rep says what the reply really meant; the classifier's label is kept beside it.
+
+    confirmed: the rep saw and accepted intent_consequences(); without it receivers do
+    nothing final, such as opting the contact out.
+    """
     if label not in MessageIntent.Label.values:
         raise ValueError(f"unknown intent {label!r}")
     with transaction.atomic():
@@ -100,6 +114,8 @@ def intent_correct(*, intent: MessageIntent, label: str, by) -> MessageIntent:
             kind="reply",
             corrected=True,
             previous=previous[0] or previous[1],
+            by=by,
+            confirmed=confirmed,
         )
     return intent
 
@@ -128,6 +144,7 @@ def conversation_reply(
         subject=subject,
         body=body,
         human_written=True,
+        author=author,
     )
     with transaction.atomic():
         (message,) = messages_create([message])

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,6 +22,8 @@ from outreach.inbox.forms import (
 )
 from outreach.inbox.models import MessageIntent
 from outreach.models import Conversation
+
+PAGE_SIZE = 50  # conversations per inbox page
 
 
 def _conversation(request: HttpRequest, pk: int) -> Conversation:
@@ -51,13 +54,15 @@ def _query(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxQuery]
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     form, query = _query(request)
-    rows = list(selectors.inbox_conversations(user=request.user, query=query)[:200])
+    pages = Paginator(selectors.inbox_conversations(user=request.user, query=query), PAGE_SIZE)
+    page = pages.get_page(request.GET.get("page"))
     now = timezone.now()
-    for c in rows:
+    for c in page:
         c.overdue = selectors.sla_overdue(c, now)  # type: ignore[attr-defined]  # for the template
     context = {
         "form": form,
-        "rows": rows,
+        "page": page,
+        "page_links": pages.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
         "extra_filters": [
             (f, f.choices(request.user), query.extra.get(f.name, "")) for f in hooks.inbox_filters
         ],
@@ -84,8 +89,10 @@ def _thread(conversation: Conversation) -> list:
     """The conversation's messages, each with the labels other apps add (`m.labels`)."""
     thread = list(selectors.conversation_thread(conversation))
     found = [labels(thread) for labels in hooks.message_labels]
+    now = timezone.now()
     for m in thread:
         m.labels = [f[m.id] for f in found if m.id in f]  # type: ignore[attr-defined]  # template
+        m.waiting = selectors.message_waiting(m, now)  # type: ignore[attr-defined]  # template
     return thread
 
 
@@ -195,10 +202,23 @@ def intent_correct(request: HttpRequest, pk: int, message_id: int) -> HttpRespon
     convo = _conversation(request, pk)
     intent = get_object_or_404(MessageIntent, message_id=message_id, message__conversation=convo)
     form = IntentForm(request.POST)
-    if form.is_valid():
-        services.intent_correct(intent=intent, label=form.cleaned_data["label"], by=request.user)
-    else:
+    if not form.is_valid():
         messages.error(request, "Unknown intent.")
+        return redirect("inbox:conversation", pk=convo.pk)
+    label = form.cleaned_data["label"]
+    consequences = services.intent_consequences(intent=intent, label=label)
+    confirmed = request.POST.get("confirm") == "1"
+    if consequences and not confirmed:
+        # The dropdown submits on change; a label that opts out or closes a deal waits here.
+        context = {
+            "conversation": convo,
+            "message": intent.message,
+            "label": label,
+            "label_display": MessageIntent.Label(label).label,
+            "consequences": consequences,
+        }
+        return render(request, "outreach/inbox/intent_confirm.html", context)
+    services.intent_correct(intent=intent, label=label, by=request.user, confirmed=confirmed)
     return redirect("inbox:conversation", pk=convo.pk)
 
 

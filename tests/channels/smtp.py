@@ -2,7 +2,8 @@
 (Django's SMTP backend, smtplib, a socket) can be tested without a mail server.
 
 Enough of the protocol for smtplib: EHLO/HELO, MAIL, RCPT, DATA (with dot-unstuffing),
-RSET, NOOP, QUIT. No TLS, no AUTH. Every accepted message is kept raw in `received`.
+RSET, NOOP, QUIT. No TLS, no AUTH. Every accepted message is kept raw in `received`;
+`answers` scripts refusals.
 """
 
 import socketserver
@@ -35,18 +36,22 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.reply("250 8BITMIME")
             elif verb == "MAIL":
                 sender, recipients = command.partition(":")[2].strip(" <>"), []
-                self.reply("250 OK")
+                self.reply(self.server.answers.get("MAIL", "250 OK"))
             elif verb == "RCPT":
                 recipients.append(command.partition(":")[2].strip(" <>"))
-                self.reply("250 OK")
+                self.reply(self.server.answers.get("RCPT", "250 OK"))
             elif verb == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 lines = []
                 while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
                     lines.append(chunk[1:] if chunk.startswith(b"..") else chunk)
-                with self.server.lock:
-                    self.server.received.append(Received(sender, recipients, b"".join(lines)))
-                self.reply("250 OK queued")
+                answer = self.server.answers.get("DATA", "250 OK queued")
+                if not answer:
+                    return  # hang up after the message: did it arrive?
+                if answer.startswith("2"):
+                    with self.server.lock:
+                        self.server.received.append(Received(sender, recipients, b"".join(lines)))
+                self.reply(answer)
             elif verb == "RSET":
                 sender, recipients = "", []
                 self.reply("250 OK")
@@ -67,6 +72,9 @@ class SmtpServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.received: list[Received] = []
+        # Scripted answers instead of 250: {"MAIL"|"RCPT"|"DATA": "550 5.7.1 …"}; "DATA": ""
+        # hangs up once the message was sent.
+        self.answers: dict[str, str] = {}
 
     @property
     def port(self) -> int:

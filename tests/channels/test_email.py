@@ -3,6 +3,7 @@ subject), auto-replies and bounces classified and not counted as replies, RFC 80
 one-click unsubscribe."""
 
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
@@ -14,7 +15,7 @@ from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity, Suppression
 from outreach.channels.email import unsubscribe_url
-from outreach.models import Message
+from outreach.models import InboundEvent, Message
 from outreach.services import conversations_for, message_send, messages_create
 from tests import factories
 from tests.channels.conftest import fixture_bytes
@@ -98,6 +99,36 @@ def test_a_reply_threaded_only_by_references_stops_the_sequence(client, lead):
     assert reply.body == "Yes, let's talk Tuesday."
 
 
+def _reply_with_attachment(our_id: str, size: int) -> bytes:
+    reply = EmailMessage()
+    reply["From"], reply["To"] = "Lead One <lead1@example.com>", "anna@acme.example"
+    reply["Subject"], reply["Message-ID"] = "Re: Quick question", f"<big-{size}@example.com>"
+    reply["In-Reply-To"] = our_id
+    reply.set_content("Signed copy attached.")
+    reply.add_attachment(b"%PDF" * (size // 4), maintype="application", subtype="pdf")
+    return reply.as_bytes()
+
+
+def test_a_reply_with_a_3_mb_attachment_stops_the_sequence(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    assert (
+        deliver(client, "email", _reply_with_attachment(ours.provider_message_id, 3_000_000)) == 200
+    )
+    assert process_all() == ["reply"]
+    assert Message.objects.get(direction="in").body == "Signed copy attached."
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+
+
+def test_an_inbound_email_over_the_limit_is_413_and_stores_nothing(client, settings, lead):
+    conv, _ = lead
+    settings.INBOUND_EMAIL_MAX_BYTES = 1_000_000
+    big = _reply_with_attachment(_send(conv).provider_message_id, 1_500_000)
+    assert deliver(client, "email", big) == 413
+    assert not InboundEvent.objects.exists()
+
+
 def test_an_out_of_office_reply_does_not_stop_the_sequence(client, lead):
     conv, enrollment = lead
     ours = _send(conv)
@@ -127,6 +158,36 @@ def test_a_hard_bounce_suppresses_the_address_without_counting_as_a_reply(client
     assert (ours.status, ours.error_code) == ("failed", "bounce_5.1.1")
     enrollment.refresh_from_db()
     assert enrollment.state != "replied"
+
+
+def _hard_dsn(recipient: str, returned_id: str = "") -> bytes:
+    """The Postfix 5.1.1 report, for `recipient`, returning a message with this Message-ID."""
+    dsn = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
+    dsn = dsn.replace(b"kijitora@example.org", recipient.encode())
+    dsn = dsn.replace(b"<20130429234532.", f"<{abs(hash((recipient, returned_id)))}.".encode())
+    header = f"Message-ID: {returned_id}\n" if returned_id else ""
+    return dsn + f"{header}Subject: Quick question\n\nHi\n".encode()
+
+
+def test_a_forged_bounce_that_returns_none_of_our_messages_suppresses_nobody(client, lead):
+    conv, enrollment = lead
+    ours = _send(conv)
+    deliver(client, "email", _hard_dsn("lead1@example.com"))  # anyone can send this
+    deliver(client, "email", _hard_dsn("victim@example.com", "<not-ours@else.example>"))
+    assert process_all() == ["unmatched", "unmatched"]
+    assert not Suppression.objects.exists()
+    ours.refresh_from_db()
+    assert ours.status == "sent"
+
+
+def test_a_bounce_of_our_message_naming_another_address_suppresses_nobody(client, lead):
+    conv, _ = lead
+    ours = _send(conv)
+    deliver(client, "email", _hard_dsn("victim@example.com", ours.provider_message_id))
+    assert process_all() == ["unmatched"]
+    assert not Suppression.objects.exists()
+    ours.refresh_from_db()
+    assert ours.status == "sent"
 
 
 def test_a_soft_bounce_does_not_suppress(client, lead):
@@ -224,3 +285,42 @@ def test_only_email_messages_get_an_html_part():
     by_channel = {m.channel: m for m in Message.objects.filter(direction="out")}
     assert by_channel["email"].body_html.startswith("<p>Hi Lead1 (step 1)")
     assert by_channel["telegram"].body_html == ""
+
+
+@pytest.mark.parametrize(
+    ("stage", "answer", "outcome", "error_code"),
+    [
+        ("DATA", "554 5.7.1 Message rejected as spam", "failed", "smtp_554"),
+        ("MAIL", "550 5.7.1 Sender address rejected", "failed", "smtp_550"),
+        ("RCPT", "550 5.1.1 User unknown", "failed", "smtp_550"),
+        ("DATA", "451 4.3.0 Try again later", "queued", "smtp_451"),
+        ("MAIL", "421 4.7.0 Too many connections, slow down", "queued", "smtp_421"),
+        ("DATA", "", "unknown", "ambiguous"),  # hung up after the message: maybe delivered
+    ],
+)
+def test_an_smtp_refusal_fails_or_retries_and_only_a_hang_up_goes_to_review(
+    settings, smtp_server, lead, stage, answer, outcome, error_code
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    smtp_server.answers[stage] = answer
+    conv, _ = lead
+    [m] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=conv.sender,
+                channel="email",
+                direction="out",
+                status="queued",
+                subject="Quick question",
+                body="Hi Lead1",
+            )
+        ]
+    )
+    assert message_send(message_id=m.id) == outcome
+    m.refresh_from_db()
+    assert m.error_code == error_code
+    assert smtp_server.received == []

@@ -9,8 +9,9 @@ import sys
 import httpx
 import pytest
 
+from campaigns.models import Enrollment
 from contacts.models import Identity
-from outreach.models import InboundEvent, Message
+from outreach.models import Conversation, InboundEvent, Message
 from tests import factories
 from tests.channels.conftest import SECRETS, fixture_bytes, fixture_json
 from tests.channels.helpers import (
@@ -246,3 +247,103 @@ def test_unreadable_json_with_a_good_signature_is_a_400(client, platform_channel
     body = b"{not json"
     assert post_webhook(client, "x", body, signed_headers("x", body)).status_code == 400
     assert json.loads(b"{}") == {}
+
+
+def _whatsapp_message(n: int, **fields) -> dict:
+    body = copy.deepcopy(fixture_json("whatsapp", "inbound_text"))
+    msg = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    del msg["text"]
+    msg.update(id=f"wamid.IN{n}", **fields)
+    return body
+
+
+def _whatsapp_lead_in_a_sequence():
+    sender = platform_sender("whatsapp", "1122334455667")
+    contact = factories.contact(1, channels=("whatsapp",))
+    Identity.objects.filter(contact=contact).update(platform_user_id="972987654321")
+    ours = _sent_message(contact, sender, "wamid.OURS")
+    camp = factories.campaign(senders=[sender], steps=(("whatsapp", 0), ("whatsapp", 3600)))
+    enrollment = Enrollment.objects.create(
+        campaign=camp, contact=contact, state="waiting", current_step=2
+    )
+    return ours, enrollment
+
+
+def test_a_reaction_or_an_unsent_message_does_not_stop_follow_ups(client, platform_channels):
+    ours, enrollment = _whatsapp_lead_in_a_sequence()
+    platform_sender("messenger", "PAGE_ID")
+    thumbs = {"message_id": "wamid.OURS", "emoji": "\U0001f44d"}
+    assert (
+        deliver(client, "whatsapp", _whatsapp_message(1, type="reaction", reaction=thumbs)) == 200
+    )
+    taken_back = {"message_id": "wamid.OURS"}  # a removed reaction comes without an emoji
+    assert deliver(client, "whatsapp", _whatsapp_message(2, type="reaction", reaction=taken_back))
+    unsent = copy.deepcopy(fixture_json("messenger", "inbound_text"))
+    unsent["entry"][0]["messaging"][0]["message"] = {"mid": "m_UNSENT", "is_deleted": True}
+    assert deliver(client, "messenger", unsent) == 200
+    assert InboundEvent.objects.count() == 3  # kept raw
+    process_all()
+    assert not Message.objects.filter(direction="in").exists()
+    enrollment.refresh_from_db()
+    assert enrollment.state == "waiting"
+    assert Conversation.objects.get(id=ours.conversation_id).last_inbound_at is None
+
+
+def test_a_whatsapp_stop_button_opts_the_contact_out_and_a_list_choice_is_its_title(
+    client, platform_channels
+):
+    _, enrollment = _whatsapp_lead_in_a_sequence()
+    chosen = {"type": "list_reply", "list_reply": {"id": "row-2", "title": "Tuesday 10:00"}}
+    deliver(client, "whatsapp", _whatsapp_message(1, type="interactive", interactive=chosen))
+    stop = {"type": "button_reply", "button_reply": {"id": "btn-stop", "title": "Stop"}}
+    deliver(client, "whatsapp", _whatsapp_message(2, type="interactive", interactive=stop))
+    assert process_all() == ["reply", "opt_out"]
+    bodies = list(
+        Message.objects.filter(direction="in").order_by("id").values_list("body", flat=True)
+    )
+    assert bodies == ["Tuesday 10:00", "Stop"]
+    assert Identity.objects.get(channel="whatsapp").opted_out_at is not None
+    enrollment.refresh_from_db()
+    assert enrollment.state in ("replied", "stopped")
+
+
+def test_a_template_quick_reply_button_is_a_reply_with_its_text(client, platform_channels):
+    _whatsapp_lead_in_a_sequence()
+    pressed = {"payload": "STOP_PROMOS", "text": "Stop promotions"}
+    deliver(client, "whatsapp", _whatsapp_message(1, type="button", button=pressed))
+    assert process_all() == ["reply"]
+    assert Message.objects.get(direction="in").body == "Stop promotions"
+
+
+@pytest.mark.parametrize(
+    ("channel", "body"),
+    [
+        ("messenger", []),
+        ("messenger", {"entry": "abc"}),
+        ("messenger", {"entry": [{"messaging": [1]}]}),
+        (
+            "whatsapp",
+            {
+                "entry": [
+                    {
+                        "changes": [
+                            {
+                                "value": {
+                                    "statuses": [{"id": "w", "status": "failed", "errors": ["x"]}]
+                                }
+                            }
+                        ]
+                    }
+                ]
+            },
+        ),
+        ("x", []),
+        ("telegram", []),
+        ("telegram", {"update_id": 1, "message": "x"}),
+    ],
+)
+def test_a_signed_body_of_the_wrong_shape_is_a_400_and_stores_nothing(
+    client, platform_channels, channel, body
+):
+    assert deliver(client, channel, body) == 400
+    assert not InboundEvent.objects.exists()

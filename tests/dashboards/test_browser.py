@@ -76,3 +76,17 @@ def test_builder_wizard_takes_a_rep_to_a_launched_campaign(logged_in_page):
     assert Sequence.objects.count() == 1
     actions = set(AuditEntry.objects.filter(target_id=campaign.pk).values_list("action", flat=True))
     assert {"campaign.create", "campaign.enrol", "campaign.launch"} <= actions
+
+
+def test_pausing_from_the_dashboard_asks_first(logged_in_page):
+    page = logged_in_page
+    campaign = build_campaign()
+    page.goto(f"/campaigns/{campaign.pk}/")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#campaign-pause")
+    page.wait_for_timeout(300)
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#campaign-pause")
+    page.wait_for_selector("#campaign-resume")
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.PAUSED

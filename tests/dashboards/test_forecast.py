@@ -86,3 +86,37 @@ def test_forecast_says_what_will_not_go_out():
     assert campaign_forecast(campaign=campaign).summary() == [
         "Nothing to send: no contact is waiting for a step."
     ]
+
+
+def test_forecast_of_a_paused_campaign_plans_nothing_until_it_is_resumed():
+    from campaigns.services import campaign_pause
+
+    campaign = factories.campaign(senders=[factories.sender()])
+    enrollments_create(campaign=campaign, contacts=[factories.contact(n) for n in range(3)])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    campaign_pause(campaign=campaign)
+    forecast = campaign_forecast(campaign=campaign)
+    assert forecast.sends == []
+    assert forecast.summary() == [
+        "3 message(s) will not go out: campaign paused: nothing is sent until it is resumed."
+    ]
+
+
+def test_forecast_leaves_a_shared_senders_cap_to_what_other_campaigns_queued_today(monkeypatch):
+    clock = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: clock)
+    sender = factories.sender(cap=3)
+    other = factories.campaign(senders=[sender], name="Other")
+    enrollments_create(campaign=other, contacts=[factories.contact(n, tz="UTC") for n in (1, 2)])
+    campaign_launch(campaign=other, confirm_warnings=True)
+    dispatch_tick(now=clock)  # the other campaign's two messages are queued on the sender
+    assert Message.objects.filter(sender=sender, status=Message.Status.QUEUED).count() == 2
+    mine = factories.campaign(senders=[sender], name="Mine")
+    enrollments_create(campaign=mine, contacts=[factories.contact(n, tz="UTC") for n in (3, 4)])
+    campaign_launch(campaign=mine, confirm_warnings=True)
+    forecast = campaign_forecast(campaign=mine, now=clock)
+    # A cap of 3, two of them taken by the other campaign: one goes today, one tomorrow.
+    assert sorted(s.at.date() for s in forecast.sends) == [
+        clock.date(),
+        clock.date() + timedelta(days=1),
+    ]

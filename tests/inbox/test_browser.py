@@ -85,3 +85,29 @@ def test_a_deal_dragged_to_another_stage_moves_and_its_history_records_it(logged
     assert page.locator(f".stage-column[data-stage='{replied.pk}'] .deal-card").count() == 0
     moved.locator("summary", has_text="History").click()
     assert "Meeting · rep · moved on the board" in moved.locator(".history").inner_text()
+
+
+def test_choosing_unsubscribe_in_a_thread_asks_before_opting_the_contact_out(logged_in_page):
+    page = logged_in_page
+    default_pipelines()
+    email = factories.sender("Mail", channel="email")
+    contact = factories.contact(5, first_name="Uma")
+    message = reply_from(contact, email, "Sounds good, can we book a call on Thursday?")
+    assert Deal.objects.get(contact=contact).stage.name == "Interested"
+
+    page.goto(f"/inbox/{message.conversation_id}/")
+    with page.expect_navigation():  # the dropdown submits on change
+        page.locator(f".message[data-message='{message.pk}'] .intent-select").select_option(
+            "unsubscribe"
+        )
+    consequences = page.locator("#intent-consequences")
+    consequences.get_by_text("out of every channel").wait_for()
+    consequences.get_by_text("from Interested to Lost").wait_for()
+    contact.refresh_from_db()
+    assert contact.opted_out_at is None  # asked, not done
+
+    page.get_by_role("button", name="Yes, label it Unsubscribe").click()
+    page.wait_for_url(f"**/inbox/{message.conversation_id}/")
+    contact.refresh_from_db()
+    assert contact.opted_out_at is not None
+    assert Deal.objects.get(contact=contact).stage.name == "Lost"

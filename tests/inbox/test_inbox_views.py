@@ -1,11 +1,15 @@
 """The inbox as reps see it: visibility, filters, replying through the send path, notes."""
 
+from zoneinfo import ZoneInfo
+
 import pytest
+from django.utils import timezone
 
 from campaigns.models import Deal
 from outreach.inbox.models import ConversationState
-from outreach.models import Message
-from outreach.selectors import InboxQuery, inbox_conversations
+from outreach.models import Conversation, Message, SenderAccount
+from outreach.selectors import InboxQuery, inbox_conversations, support_metrics
+from outreach.services import message_send
 from tests import factories
 from tests.inbox.helpers import campaign_with, rep, reply_from
 
@@ -100,3 +104,47 @@ def test_metrics_page_shows_first_response_per_rep_and_channel(client):
     client.post(f"/inbox/{convo.pk}/reply/", {"body": "Hi!"})
     page = client.get("/inbox/metrics/").content.decode()
     assert "Per rep" in page and "Email" in page
+
+
+def test_metrics_credit_a_response_to_the_rep_who_sent_it_not_the_current_assignee(client):
+    ann, bob, email, mine, theirs = _setup()
+    boss = rep("root", is_superuser=True)
+    convo = mine.identities.get().conversations.get()
+    client.force_login(ann)
+    client.post(f"/inbox/{convo.pk}/reply/", {"body": "Hi!"})
+    assert Message.objects.get(conversation=convo, direction="out").author == ann
+    client.post(f"/inbox/{convo.pk}/assign/", {"user": ""})  # unassigned afterwards
+    old = theirs.identities.get().conversations.get()
+    Message.objects.create(  # a reply from before the inbox recorded who wrote it
+        conversation=old, sender=email, channel="email", direction="out", status="sent",
+        body="Sorry to hear", human_written=True,
+    )  # fmt: skip
+    Conversation.objects.filter(id=old.id).update(assigned_to=bob)
+
+    metrics = support_metrics(user=boss)
+    assert set(metrics.by_rep) == {"ann", "unknown"}
+    assert len(metrics.by_rep["ann"].first_response) == 1
+    assert len(metrics.by_rep["unknown"].first_response) == 1
+    client.force_login(boss)
+    page = client.get("/inbox/metrics/").content.decode()
+    assert "<td>ann</td>" in page and "<td>unassigned</td>" not in page
+
+
+def test_a_queued_reply_says_in_the_thread_why_it_waits_and_for_when(client):
+    ann = rep("ann")
+    email = factories.sender("Mail", cap=1, time_zone="Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    today = timezone.now().astimezone(berlin).date()
+    SenderAccount.objects.filter(id=email.id).update(sent_today=1, counter_day=today)
+    contact = factories.contact(1, owner=ann)
+    convo = reply_from(contact, email, "Sounds good, tell me more").conversation
+    client.force_login(ann)
+    client.post(f"/inbox/{convo.pk}/reply/", {"body": "Great, Thursday 10:00?"})
+    out = Message.objects.get(conversation=convo, direction="out")
+    message_send(message_id=out.id)  # the send task: the sender has used its daily cap
+
+    out.refresh_from_db()
+    assert out.status == "queued" and out.not_before is not None
+    slot = f"{out.not_before.astimezone(berlin):%a} 00:00 Europe/Berlin"
+    thread = client.get(f"/inbox/{convo.pk}/thread/").content.decode()
+    assert f"waiting: sender daily cap reached (1/1), next slot {slot}" in thread

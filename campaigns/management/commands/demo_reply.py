@@ -46,7 +46,17 @@ class Command(BaseCommand):
                 "Telegram is not on the fake platform: start the engine with `make run`, "
                 "which sets PLATFORM_BACKENDS, PLATFORM_BASE_URL and TELEGRAM_WEBHOOK_SECRET."
             )
-        web = f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}"
+        # The web process's port, as the Makefile and the Procfile set it.
+        port = os.environ.get("WEB_PORT", "8000")
+        web = f"http://127.0.0.1:{port}"
+        try:
+            httpx.get(f"{web}/health/", timeout=5).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise CommandError(
+                f"The web process at {web} did not answer ({exc}): is `make run` running, "
+                f"and on port {port}? Set WEB_PORT to the port it was started with "
+                "(e.g. `make demo-reply WEB_PORT=8001`)."
+            ) from exc
         fake = settings.FAKE_PLATFORM_URL.rstrip("/")
         try:
             with httpx.Client(base_url=fake, timeout=20) as client:
@@ -60,6 +70,12 @@ class Command(BaseCommand):
         except httpx.HTTPError as exc:
             raise CommandError(f"The fake platform at {fake} did not answer: {exc}") from exc
         statuses = said.json()["statuses"]
+        if not statuses or any(code != 200 for code in statuses):
+            raise CommandError(
+                f"The fake platform could not deliver the webhook to {web}/webhooks/telegram/ "
+                f"(HTTP {statuses}; 0 means no connection): check WEB_PORT and "
+                "TELEGRAM_WEBHOOK_SECRET match the running engine."
+            )
         self.stdout.write(
             f"{enrollment.contact} wrote on Telegram: {text!r}; the fake platform posted a "
             f"signed webhook to {web}/webhooks/telegram/ -> HTTP {statuses}"
@@ -71,7 +87,10 @@ class Command(BaseCommand):
                 break
             time.sleep(0.5)
         if enrollment.state in LIVE:
-            raise CommandError("The reply was not processed in time: is the worker running?")
+            raise CommandError(
+                f"The web process accepted the webhook, but the worker did not process the "
+                f"reply within {wait:g} s: is the worker running (`make run` starts it)?"
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Enrollment is now '{enrollment.state}': no more follow-ups for "

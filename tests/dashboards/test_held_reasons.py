@@ -1,0 +1,93 @@
+"""Why a held message has not gone, as the campaign dashboard shows it: the real reason
+(kill switch, paused sender, the contact's sending window) even for messages the send path
+has not tried yet, and every held message in the CSV."""
+
+import csv
+import io
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from campaigns import selectors
+from campaigns.selectors import campaign_dashboard
+from outreach.models import SenderAccount
+from outreach.services import sender_pause, sending_switch_set
+from tests.dashboards.conftest import build_campaign
+
+pytestmark = pytest.mark.django_db
+
+SATURDAY = datetime(2026, 12, 5, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def test_held_messages_say_all_sending_is_paused_while_the_kill_switch_is_on():
+    campaign = build_campaign()
+    sending_switch_set(paused=True, reason="incident")
+    d = campaign_dashboard(campaign=campaign)
+    assert {h.reason for h in d.held} == {"all sending paused (kill switch)"}
+    assert d.held_reasons == [("all sending paused (kill switch)", 4)]
+
+
+def test_held_messages_say_their_sender_is_paused_and_why():
+    campaign = build_campaign()
+    sender_pause(sender=campaign.senders.get(), reason="too many bounces")
+    d = campaign_dashboard(campaign=campaign)
+    assert {h.reason for h in d.held} == {"sender paused: too many bounces"}
+    assert d.senders[0].next_slot_note == "paused: too many bounces"
+
+
+def test_held_messages_on_a_weekend_say_when_the_contacts_window_opens():
+    campaign = build_campaign()
+    SenderAccount.objects.filter(campaigns=campaign).update(
+        window_days="01234", window_start=time(9), window_end=time(17), time_zone="UTC"
+    )
+    d = campaign_dashboard(campaign=campaign, now=SATURDAY)
+    # The contacts are in Berlin: their window, not the sender's UTC one, as the send path.
+    assert {h.reason for h in d.held} == {"sending window opens Mon 09:00 Europe/Berlin"}
+    assert {h.not_before for h in d.held} == {datetime(2026, 12, 7, 8, 0, tzinfo=ZoneInfo("UTC"))}
+    assert d.held_reasons == [("sending window opens Mon 09:00 Europe/Berlin", 4)]
+
+
+def test_held_messages_say_the_sender_reached_its_daily_cap():
+    campaign = build_campaign()
+    sender = campaign.senders.get()
+    SenderAccount.objects.filter(id=sender.id).update(
+        daily_cap=6, sent_today=6, counter_day=SATURDAY.astimezone(ZoneInfo("UTC")).date()
+    )
+    d = campaign_dashboard(campaign=campaign, now=SATURDAY)
+    assert {h.reason for h in d.held} == {"sender daily cap reached (6/6)"}
+
+
+def test_a_message_with_its_own_reason_keeps_it():
+    campaign = build_campaign()
+    held = campaign_dashboard(campaign=campaign).held
+    from outreach.models import Message
+
+    Message.objects.filter(id=held[0].id).update(hold_reason="contact already got 1 message(s)")
+    reasons = {h.id: h.reason for h in campaign_dashboard(campaign=campaign).held}
+    assert reasons[held[0].id] == "contact already got 1 message(s)"
+    assert reasons[held[1].id] == "waiting for a free sender slot"
+
+
+def test_held_messages_csv_has_every_held_message_not_only_the_first_page(
+    staff_client, monkeypatch
+):
+    campaign = build_campaign()
+    monkeypatch.setattr(selectors, "HELD_LIMIT", 2)
+    assert len(campaign_dashboard(campaign=campaign).held) == 2
+    response = staff_client.get(f"/campaigns/{campaign.pk}/?export=held")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][6] == "why not sent"
+    assert len(rows) == 1 + 4
+
+
+def test_sender_health_does_not_promise_one_time_zone_for_the_window():
+    campaign = build_campaign()
+    SenderAccount.objects.filter(campaigns=campaign).update(
+        window_days="01234", window_start=time(9), window_end=time(17), time_zone="Europe/Berlin"
+    )
+    note = campaign_dashboard(campaign=campaign, now=SATURDAY).senders[0].next_slot_note
+    assert (
+        note
+        == "now, within the window (Mon Tue Wed Thu Fri 09:00-17:00 in each contact's time zone)"
+    )
