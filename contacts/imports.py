@@ -31,6 +31,7 @@ from contacts.csv_import import (
     sniff,
     valid_target,
 )
+from contacts.custom_keys import custom_targets
 from contacts.import_writer import TagCache, write_batch
 from contacts.models import Contact, ContactImport, ContactImportError, Identity, SavedMapping
 from contacts.services import erased_suppressions_apply
@@ -94,6 +95,7 @@ def contact_import_start(
     header = imp.sniffed["header"]
     if len(mapping) != len(header) or not all(valid_target(t) for t in mapping):
         raise ValueError("The mapping does not fit the file's columns.")
+    mapping = custom_targets(mapping, header)  # keys templates can use, however they came
     if not any(t in IDENTITY_TARGETS for t in mapping):
         # Every row would fail: a contact needs one way to reach them.
         raise ValueError(
@@ -206,15 +208,15 @@ def contact_import_rollback(*, contact_import: ContactImport, keep_active: bool 
             Contact.objects.filter(id__in=doomed).delete()  # cascades to other apps' rows
         deleted += len(doomed)
     # What is left: identities the import added to contacts it did not create, and, with
-    # keep_active, to the contacts kept. A conversation hangs off its identity, so an
-    # active contact keeps them all.
+    # keep_active, to the contacts kept. A conversation hangs off its identity, so a
+    # contact with activity keeps them all, whatever keep_active says: that choice is
+    # about the contacts the import created, not about the ones it only updated.
     identities = Identity.objects.filter(created_by_import=contact_import.pk)
     owners = sorted(set(identities.values_list("contact_id", flat=True)))
     for start in range(0, len(owners), 2000):
         chunk = owners[start : start + 2000]
         with transaction.atomic():
-            doomed = _without_activity(chunk) if keep_active else chunk
-            identities.filter(contact_id__in=doomed).delete()
+            identities.filter(contact_id__in=_without_activity(chunk)).delete()
     ContactImport.objects.filter(pk=contact_import.pk).update(status=Status.ROLLED_BACK)
     return deleted
 

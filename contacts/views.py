@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from contacts import imports
 from contacts.access import imports_visible_to
 from contacts.csv_import import FileProblem
-from contacts.custom_keys import custom_field_key
+from contacts.custom_keys import custom_field_key, custom_targets
 from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
 from contacts.headers import TARGETS
 from contacts.models import Contact, ContactImport
@@ -50,9 +50,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         mapping = [request.POST.get(f"col_{i}", "") for i in range(len(header))]
-        mapping = _custom_targets(
-            mapping, [request.POST.get(f"custom_{i}", "") for i in range(len(header))], header
-        )
+        names = [request.POST.get(f"custom_{i}", "") for i in range(len(header))]
+        mapping = custom_targets(mapping, header, names)
         try:
             imports.contact_import_start(
                 contact_import=imp, mapping=mapping, save_as=request.POST.get("save_as", "")
@@ -96,23 +95,6 @@ def _custom_key(name: str, header: str, index: int) -> str:
     return custom_field_key(name.strip() or header, fallback=f"column_{index + 1}")
 
 
-def _custom_targets(targets: list[str], names: list[str], header: list[str]) -> list[str]:
-    """ "custom" targets as "custom:<key>", the key made usable in templates from the name
-    typed or else the column's header ("Company Size" -> company_size), each key once."""
-    mapping, taken = [], set()
-    for i, target in enumerate(targets):
-        if target == "custom":
-            key = base = _custom_key(names[i], header[i], i)
-            n = 1
-            while key in taken:
-                n += 1
-                key = f"{base[:60]}_{n}"
-            taken.add(key)
-            target = f"custom:{key}"
-        mapping.append(target)
-    return mapping
-
-
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
@@ -140,7 +122,7 @@ def import_rollback(request: HttpRequest, pk: int) -> HttpResponse:
     only the confirm button of that page (step two) deletes."""
     imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
     if request.method == "POST" and "confirm" in request.POST:
-        keep_active = "keep_active" in request.POST
+        keep_active = "delete_active" not in request.POST  # keeping is the default
         try:
             n = imports.contact_import_rollback(contact_import=imp, keep_active=keep_active)
         except ValueError as exc:

@@ -6,7 +6,7 @@ import pytest
 from campaigns.models import Deal, Enrollment, Pipeline, Stage
 from campaigns.services import enrollments_create
 from contacts.imports import contact_import_rollback, contact_import_rollback_preview
-from contacts.models import Contact, ContactImport
+from contacts.models import Contact, ContactImport, Identity
 from outreach.models import Conversation, Message
 from tests import factories
 from tests.contacts.conftest import run_file
@@ -92,7 +92,7 @@ def test_rolling_back_asks_first_and_keeps_contacts_with_activity(logged_in_page
     assert page.inner_text("[data-testid=active]") == "2"
     activity = page.inner_text("#rollback-activity")
     assert "1 replied" in activity and "1 are enrolled in a campaign" in activity
-    assert page.is_checked("#keep_active")
+    assert not page.is_checked("#delete_active")  # keeping them needs no click
     page.click("#confirm-rollback-button")
 
     page.wait_for_selector("#import-status")
@@ -100,3 +100,34 @@ def test_rolling_back_asks_first_and_keeps_contacts_with_activity(logged_in_page
     assert "1 contact(s) deleted, 2 with activity kept." in page.inner_text("body")
     assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["Anna", "Bob"]
     assert Message.objects.count() == Enrollment.objects.count() == Deal.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_rollback_keeps_an_identity_it_added_to_an_older_contact_with_a_conversation():
+    older = factories.contact(1)  # existed before the import, with an email identity
+    imp = run_file("hubspot_utf8_bom_crlf.csv")
+    added = Identity.objects.create(
+        contact=older, channel="telegram", value="@older", created_by_import=imp.pk
+    )
+    sender = factories.sender(channel="telegram")
+    conversation = Conversation.objects.create(identity=added, sender=sender)
+    Message.objects.create(
+        conversation=conversation,
+        sender=sender,
+        channel="telegram",
+        direction=Message.Direction.INBOUND,
+        status=Message.Status.RECEIVED,
+        body="Yes please",
+    )
+    contact_import_rollback(contact_import=imp, keep_active=False)
+    assert Identity.objects.filter(pk=added.pk).exists()
+    assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+@pytest.mark.django_db
+def test_confirming_a_rollback_without_ticking_anything_keeps_contacts_with_activity(
+    admin_client,
+):
+    imp, _ = _import_with_activity()
+    admin_client.post(f"/contacts/imports/{imp.pk}/rollback/", {"confirm": "1"})
+    assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["Anna", "Bob"]
