@@ -89,3 +89,26 @@ def test_migration_keeps_a_list_of_custom_fields_as_text_in_an_object():
     fix = importlib.import_module("contacts.migrations.0006_fix_custom_fields_not_object")
     assert fix.custom_fields_fixed(["a", "b"]) == {"invalid_custom_fields": '["a", "b"]'}
     assert fix.custom_fields_fixed([]) == {}
+
+
+def test_migration_makes_old_api_rows_editable_country_code_and_flat_custom_fields():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("contacts.migrations.0006_fix_custom_fields_not_object")
+    old_lower = Contact.objects.create(first_name="Lower")
+    old_bad = Contact.objects.create(first_name="Bad")
+    # Saved the way the API could before the validators: update() skips them.
+    Contact.objects.filter(pk=old_lower.pk).update(
+        country="de", custom_fields={"plan": {"seats": 3}, "tags": ["a"], "ok": 1}
+    )
+    Contact.objects.filter(pk=old_bad.pk).update(country="XX")
+    migration.fix_custom_fields(apps, None)
+    old_lower.refresh_from_db()
+    old_bad.refresh_from_db()
+    assert old_lower.country == "DE"
+    assert old_lower.custom_fields == {"plan": '{"seats": 3}', "tags": '["a"]', "ok": 1}
+    assert (old_bad.country, old_bad.custom_fields) == ("", {"invalid_country": "XX"})
+    old_lower.full_clean()
+    old_bad.full_clean()
