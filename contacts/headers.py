@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from contacts.custom_keys import custom_field_key
+
 # target -> label shown in the mapping dropdown
 TARGETS: dict[str, str] = {
     "first_name": "First name",
@@ -154,7 +156,8 @@ def guess_target(header: str) -> str:
     if key in _INDEX:
         return _INDEX[key]
     if key in _CUSTOM_KEYS:
-        return f"custom:{header.strip()}"
+        custom = custom_field_key(header, fallback="")
+        return f"custom:{custom}" if custom else ""
     for pattern, target in _PATTERNS:
         if pattern.match(key):
             return target

@@ -201,3 +201,24 @@ def test_resuming_a_running_import_is_refused(admin_client, django_capture_on_co
     assert b"This import is running; only a cancelled or failed import can resume." in (
         response.content
     )
+
+
+def test_an_api_import_and_a_guessed_mapping_make_custom_keys_templates_can_use(admin_user):
+    from rest_framework.test import APIClient
+
+    from contacts.headers import guess_target
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    data = b"Email,Company Size\nana@example.com,50-200\n"
+    created = client.post(
+        "/api/v1/imports/", {"file": SimpleUploadedFile("c.csv", data)}, format="multipart"
+    ).json()
+    response = client.post(
+        f"/api/v1/imports/{created['id']}/start/",
+        {"mapping": ["email", "custom:Company Size"]},
+        format="json",
+    )
+    assert response.status_code in (200, 202), response.content
+    assert ContactImport.objects.get(pk=created["id"]).mapping == ["email", "custom:company_size"]
+    assert guess_target("Marketing contact status") == "custom:marketing_contact_status"
