@@ -69,7 +69,9 @@ def _intent_consequences(message, label: str) -> list[str]:
             f"Opt {contact} out of every channel: no campaign or rep can message them again "
             "until someone reverses the opt-out in the admin."
         )
-    preview = pipelines.deal_preview_event(contact=contact, event=f"intent:{label}")
+    preview = pipelines.deal_preview_event(
+        contact=contact, event=f"intent:{label}", message=message
+    )
     if preview is not None and preview[1].kind != Stage.Kind.OPEN:
         deal, stage = preview
         lines.append(

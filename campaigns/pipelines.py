@@ -161,12 +161,27 @@ def deal_after_correction(*, contact: Contact, message: Message, intent: str, by
     deal_apply_event(contact=contact, event=event, message=message, by=by, open_new=not has_deal)
 
 
-def deal_preview_event(*, contact: Contact, event: str) -> tuple[Deal, Stage] | None:
+def deal_preview_event(
+    *, contact: Contact, event: str, message: Message | None = None
+) -> tuple[Deal, Stage] | None:
     """The deal a rep's label would move and the stage it would go to, moving nothing.
 
-    Mirrors deal_after_correction: the open deal, or the one a contact without any deal
+    Mirrors deal_after_correction: the deal this reply's old label closed (moved on from
+    the stage it goes back to), else the open deal, or the one a contact without any deal
     would get.
     """
+    closed = deal_closed_by(contact=contact, message=message) if message else None
+    if closed is not None:
+        lost, before = closed
+        rule = StageRule.objects.filter(pipeline_id=lost.pipeline_id, event=event).first()
+        if rule is not None and rule.stage.kind != Stage.Kind.OPEN:
+            return lost, rule.stage
+        before = before or lost.pipeline.stages.order_by("position").first()
+        if before is None:
+            return None
+        reopened = Deal(id=lost.id, contact=contact, pipeline=lost.pipeline, stage=before)
+        target = _rule_stage(reopened, event)
+        return lost, target[0] if target else before
     deal = (
         Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
         .select_related("stage", "pipeline")

@@ -117,3 +117,29 @@ def test_a_deal_a_rep_moved_to_won_is_not_reopened_or_doubled_by_a_later_correct
     assert list(Deal.objects.filter(contact=contact).values_list("stage__name", flat=True)) == [
         "Won"
     ]
+
+
+def test_relabelling_a_lost_deals_reply_to_a_label_closing_it_elsewhere_asks_first(client):
+    from campaigns.models import Stage
+    from campaigns.pipeline_models import StageRule
+
+    owner = rep("olga")
+    camp, (email,) = campaign_with(owner)
+    contact = factories.contact(1, owner=owner)
+    message = reply_from(contact, email, "Not interested, thanks")
+    deal = Deal.objects.get(contact=contact)
+    assert deal.stage.name == "Lost"
+    last = deal.pipeline.stages.order_by("-position").first().position
+    wrong = Stage.objects.create(
+        pipeline=deal.pipeline, name="Wrong contact", position=last + 1, kind=Stage.Kind.LOST
+    )
+    StageRule.objects.update_or_create(
+        pipeline=deal.pipeline, event="intent:wrong_person", defaults={"stage": wrong}
+    )
+
+    client.force_login(owner)
+    url = f"/inbox/{message.conversation_id}/intent/{message.id}/"
+    page = client.post(url, {"label": "wrong_person"}).content.decode()
+    assert "from Lost to Wrong contact" in page
+    deal.refresh_from_db()
+    assert deal.stage.name == "Lost"  # nothing moved before the rep confirmed
