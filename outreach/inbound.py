@@ -65,6 +65,8 @@ def inbound_items_store(
                 continue
             key = item.event_id
             if per_sender and sender is not None:
+                if _stored_before_per_sender_url(provider, sender, item.event_id):
+                    continue
                 key = f"{sender.id}:{key}"
                 item = dataclasses.replace(item, account_id=item.account_id or sender.handle)
             try:
@@ -114,15 +116,27 @@ def inbound_events_sweep(*, older_than: float = 30.0) -> int:
     return sum(inbound_event_process(event_id=i) != "error" for i in ids[:500])
 
 
+def _stored_before_per_sender_url(provider: str, sender: SenderAccount, event_id: str) -> bool:
+    """A bot moved from the shared URL to its own gets the updates Telegram still holds (up to
+    24 hours) again: stored then under the bare update id, they are not new."""
+    return InboundEvent.objects.filter(
+        Q(sender=sender) | Q(sender=None),
+        provider=provider,
+        provider_event_id=event_id,
+        received_at__gte=timezone.now() - timedelta(hours=24),
+    ).exists()
+
+
 def webhook_sender(*, channel: str, ref: str) -> SenderAccount | None:
     """The sender a per-sender webhook URL names: its id, or its handle (a bot's @name)."""
     senders = SenderAccount.objects.filter(channel=channel)
     if ref.isdigit():
-        found = senders.filter(id=int(ref)).first()
-        if found:
-            return found
+        by_id = senders.filter(id=int(ref)).first()
+        if by_id:
+            return by_id
     name = ref.lstrip("@")
-    return senders.filter(Q(handle__iexact=name) | Q(handle__iexact=f"@{name}")).first()
+    found = list(senders.filter(Q(handle__iexact=name) | Q(handle__iexact=f"@{name}"))[:2])
+    return found[0] if len(found) == 1 else None  # two senders with one handle: use the id
 
 
 # --- matching -------------------------------------------------------------------------------

@@ -109,3 +109,27 @@ def test_a_per_bot_url_for_an_unknown_bot_or_another_channel_is_404(client, plat
         client.post("/webhooks/whatsapp/1122334455667/", raw, "application/json").status_code == 404
     )
     assert InboundEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_unsigned_request_learns_nothing_of_which_bots_exist(client, platform_channels):
+    bot = platform_sender("telegram", "first_bot", "111:first")
+    raw = b'{"update_id": 1}'
+    for ref in (str(bot.id), "first_bot", "nobody_bot", "999999"):
+        response = client.post(f"/webhooks/telegram/{ref}/", raw, "application/json")
+        assert response.status_code == 403, ref
+    assert InboundEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_update_redelivered_after_a_bot_moved_to_its_own_url_is_stored_once(
+    client, platform_channels
+):
+    bot = platform_sender("telegram", "first_bot", "111:first")
+    raw = json.dumps(
+        {"update_id": 7001, "message": {"message_id": 5, "chat": {"id": 1}, "text": "hi"}}
+    ).encode()
+    headers = signed_headers("telegram", raw)
+    for url in ("/webhooks/telegram/", f"/webhooks/telegram/{bot.id}/"):
+        assert client.post(url, raw, "application/json", headers=headers).status_code == 200
+    assert InboundEvent.objects.count() == 1
