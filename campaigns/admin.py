@@ -45,19 +45,11 @@ from contacts.admin import ContactAdmin
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
 from outreach.admin import MessageAdmin
-from outreach.admin_confirm import action_confirmation, action_confirmed
+from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
 from outreach.audit import audit_record
 from outreach.models import Message
 
 E = Enrollment.State
-
-
-def _changed(changed: int, selected: int, noun: str, verb: str) -> str:
-    """What a bulk action did: the rows it changed, not the rows selected."""
-    text = f"{changed} {noun}(s) {verb}."
-    if selected > changed:
-        text += f" {selected - changed} skipped (already {verb} or not in a state to be)."
-    return text
 
 
 def _local(at: datetime) -> str:
@@ -393,7 +385,7 @@ class CampaignAdmin(admin.ModelAdmin):
             campaign_pause(campaign=c, actor=request.user).status == Campaign.Status.PAUSED
             for c in running
         )
-        self.message_user(request, _changed(changed, queryset.count(), "campaign", "paused"))
+        self.message_user(request, action_result(changed, queryset.count(), "campaign", "paused"))
         return None
 
     @admin.action(description="Resume selected campaigns…")
@@ -412,7 +404,7 @@ class CampaignAdmin(admin.ModelAdmin):
             campaign_resume(campaign=c, actor=request.user).status == Campaign.Status.RUNNING
             for c in paused
         )
-        self.message_user(request, _changed(changed, queryset.count(), "campaign", "resumed"))
+        self.message_user(request, action_result(changed, queryset.count(), "campaign", "resumed"))
         return None
 
 
@@ -524,7 +516,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
             enrollment_pause(enrollment=enrollment, actor=request.user)
             ids.append(enrollment.id)
         changed = Enrollment.objects.filter(id__in=ids, state=E.PAUSED).count()
-        self.message_user(request, _changed(changed, queryset.count(), "enrollment", "paused"))
+        self.message_user(request, action_result(changed, queryset.count(), "enrollment", "paused"))
         return None
 
     @admin.action(description="Resume selected enrollments…")
@@ -544,7 +536,9 @@ class EnrollmentAdmin(admin.ModelAdmin):
             enrollment_resume(enrollment=enrollment, actor=request.user)
             ids.append(enrollment.id)
         changed = Enrollment.objects.filter(id__in=ids).exclude(state=E.PAUSED).count()
-        self.message_user(request, _changed(changed, queryset.count(), "enrollment", "resumed"))
+        self.message_user(
+            request, action_result(changed, queryset.count(), "enrollment", "resumed")
+        )
         return None
 
     @admin.action(description="Unenrol selected (stop their sequences)…")

@@ -344,7 +344,6 @@ class Dashboard:
     held: list[HeldMessage]
     held_total: int
     held_reasons: list[tuple[str, int]]
-    sending_paused: bool
     history: list[AuditEntry]
 
     def tables(self) -> dict[str, Table]:
@@ -697,7 +696,6 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
         held=held,
         held_total=sum(by_reason.values()),
         held_reasons=held_reasons,
-        sending_paused=reasons.kill_switch,
         history=list(
             AuditEntry.objects.filter(target_type="campaign", target_id=campaign.id)
             .select_related("actor")

@@ -176,10 +176,10 @@ def enrollment_resume(*, enrollment: Enrollment, actor=None) -> None:
             .first()
         )
         held = Message.objects.filter(step_send__enrollment=enrollment, status=M.PAUSED)
-        if status == Campaign.Status.RUNNING:
-            waiting = held.update(status=M.QUEUED, hold_reason="")
-        else:
+        if status == Campaign.Status.PAUSED:
             waiting = held.update(hold_reason="campaign paused")
+        else:
+            waiting = held.update(status=M.QUEUED, hold_reason="")
         Enrollment.objects.filter(id=enrollment.id, state=E.PAUSED).update(
             state=E.WAITING if waiting else E.ACTIVE,
             hold_reason="",

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
 
-from outreach.admin_confirm import action_confirmation, action_confirmed
+from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
 from outreach.fields import mask
 from outreach.media import upload_check
 from outreach.models import (
@@ -19,14 +19,6 @@ from outreach.models import (
     WorkerHeartbeat,
 )
 from outreach.services import sender_pause, sender_resume, sending_switch_set
-
-
-def _changed(changed: int, selected: int, verb: str) -> str:
-    """What a bulk action did: the senders it changed, not the senders selected."""
-    text = f"{changed} sender(s) {verb}."
-    if selected > changed:
-        text += f" {selected - changed} skipped (already {verb})."
-    return text
 
 
 class SenderAccountForm(forms.ModelForm):
@@ -175,7 +167,7 @@ class SenderAccountAdmin(admin.ModelAdmin):
         for sender in queryset.filter(paused=False):
             sender_pause(sender=sender, reason=reason, actor=request.user)
             changed += 1
-        self.message_user(request, _changed(changed, queryset.count(), "paused"))
+        self.message_user(request, action_result(changed, queryset.count(), "sender", "paused"))
         return None
 
     @admin.action(description="Resume selected senders…")
@@ -193,7 +185,7 @@ class SenderAccountAdmin(admin.ModelAdmin):
         for sender in queryset.filter(paused=True):
             sender_resume(sender=sender, actor=request.user)
             changed += 1
-        self.message_user(request, _changed(changed, queryset.count(), "resumed"))
+        self.message_user(request, action_result(changed, queryset.count(), "sender", "resumed"))
         return None
 
 

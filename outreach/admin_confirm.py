@@ -42,3 +42,11 @@ def action_confirmation(
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         },
     )
+
+
+def action_result(changed: int, selected: int, noun: str, verb: str) -> str:
+    """What a bulk action did: the rows it changed, not the rows selected."""
+    text = f"{changed} {noun}(s) {verb}."
+    if selected > changed:
+        text += f" {selected - changed} skipped (already {verb} or not in a state to be)."
+    return text
