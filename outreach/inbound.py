@@ -372,11 +372,15 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
         (S.DELIVERED, [S.SENT]) if item.kind == "delivered" else (S.READ, [S.SENT, S.DELIVERED])
     )
     rows = Message.objects.filter(channel=event.provider, direction=OUT, status__in=before)
-    if item.refers_to:
-        rows = rows.filter(provider_message_id__in=item.refers_to)
-    elif item.watermark is not None and item.from_id:
+    if item.watermark is not None and item.from_id:
+        # Meta: everything sent before the watermark, whether or not its mid is listed.
         mark = datetime.fromtimestamp(item.watermark, tz=UTC)
-        rows = rows.filter(conversation__identity__platform_user_id=item.from_id, sent_at__lte=mark)
+        rows = rows.filter(
+            Q(provider_message_id__in=item.refers_to)
+            | Q(conversation__identity__platform_user_id=item.from_id, sent_at__lte=mark)
+        )
+    elif item.refers_to:
+        rows = rows.filter(provider_message_id__in=item.refers_to)
     else:
         return "no message to update"
     # Locked in id order, so which ones were merely "sent" before is known for certain.

@@ -5,6 +5,7 @@ import copy
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -227,7 +228,7 @@ def test_database_down_answers_503_so_the_platform_retries(platform_channels):
         proc.wait(10)
 
 
-def _sent_message(contact, sender, provider_id: str) -> Message:
+def _sent_message(contact, sender, provider_id: str, status="sent", sent_at=None) -> Message:
     from outreach.services import conversations_for
 
     identity = contact.identities.get()
@@ -237,10 +238,45 @@ def _sent_message(contact, sender, provider_id: str) -> Message:
         sender=sender,
         channel=sender.channel,
         direction="out",
-        status="sent",
+        status=status,
         body="hi",
         provider_message_id=provider_id,
+        sent_at=sent_at,
     )
+
+
+def _statuses(*messages: Message) -> list[str]:
+    return [Message.objects.get(id=m.id).status for m in messages]
+
+
+def test_a_messenger_delivery_watermark_delivers_every_earlier_message_not_just_those_listed(
+    client, platform_channels
+):
+    sender = platform_sender("messenger", "PAGE_ID")
+    contact = factories.contact(1, channels=("messenger",))
+    Identity.objects.filter(contact=contact).update(platform_user_id="USER_ID")
+    body = fixture_json("messenger", "delivery")  # mids + watermark, no timestamp
+    mark = datetime.fromtimestamp(
+        body["entry"][0]["messaging"][0]["delivery"]["watermark"] / 1000, UTC
+    )
+    earlier = _sent_message(contact, sender, "mid.earlier", sent_at=mark - timedelta(hours=1))
+    listed = _sent_message(
+        contact, sender, "mid.1458668856218:ed81099e15d3f4f233", sent_at=mark - timedelta(seconds=1)
+    )
+    already_read = _sent_message(
+        contact, sender, "mid.read", status="read", sent_at=mark - timedelta(hours=2)
+    )
+    later = _sent_message(contact, sender, "mid.later", sent_at=mark + timedelta(seconds=5))
+
+    assert deliver(client, "messenger", body) == 200
+    process_all()
+
+    assert _statuses(earlier, listed, already_read, later) == [
+        "delivered",
+        "delivered",
+        "read",
+        "sent",
+    ]
 
 
 def test_unreadable_json_with_a_good_signature_is_a_400(client, platform_channels):
