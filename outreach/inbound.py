@@ -372,7 +372,13 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
         (S.DELIVERED, [S.SENT]) if item.kind == "delivered" else (S.READ, [S.SENT, S.DELIVERED])
     )
     rows = Message.objects.filter(channel=event.provider, direction=OUT, status__in=before)
-    if item.watermark is not None and item.from_id:
+    if item.read_through:
+        # X: the last message read, so every earlier one of that conversation was read too.
+        last = _ours(event.provider, item.refers_to)
+        if last is None or last.sent_at is None:
+            return "no message to update"
+        rows = rows.filter(conversation=last.conversation_id, sent_at__lte=last.sent_at)
+    elif item.watermark is not None and item.from_id:
         # Meta: everything sent before the watermark, whether or not its mid is listed.
         mark = datetime.fromtimestamp(item.watermark, tz=UTC)
         rows = rows.filter(

@@ -135,6 +135,8 @@ class InboundItem:
     hard: bool = False  # bounces: permanent (5.x.x) or not
     occurred_at: float | None = None  # epoch seconds
     watermark: float | None = None  # Messenger receipts: everything up to here
+    # X read receipts: refers_to[0] and every earlier message of its conversation.
+    read_through: bool = False
     # Entry-trigger context: the post a comment is under, a story reply/mention, an ad click.
     post_id: str = ""
     subtype: str = ""  # "story_reply" | "story_mention" | ""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from campaigns.models import Enrollment
 from contacts.models import Identity
@@ -277,6 +278,36 @@ def test_a_messenger_delivery_watermark_delivers_every_earlier_message_not_just_
         "read",
         "sent",
     ]
+
+
+def test_an_x_read_receipt_marks_every_earlier_dm_of_that_conversation_read(
+    client, platform_channels
+):
+    body = fixture_json("x", "dm_mark_read")
+    sender = platform_sender("x", body["for_user_id"])
+    reader = body["direct_message_mark_read_events"][0]
+    contact = factories.contact(1, channels=("x",))
+    Identity.objects.filter(contact=contact).update(platform_user_id=reader["sender_id"])
+    other = factories.contact(2, channels=("x",))
+    Identity.objects.filter(contact=other).update(platform_user_id="999")
+    now = timezone.now()
+    first = _sent_message(contact, sender, "1247300000000000001", sent_at=now - timedelta(hours=2))
+    last_read = _sent_message(
+        contact,
+        sender,
+        reader["last_read_event_id"],
+        status="delivered",
+        sent_at=now - timedelta(hours=1),
+    )
+    after = _sent_message(contact, sender, "1247320000000000001", sent_at=now)
+    elsewhere = _sent_message(
+        other, sender, "1247200000000000001", sent_at=now - timedelta(hours=3)
+    )
+
+    assert deliver(client, "x", body) == 200
+    process_all()
+
+    assert _statuses(first, last_read, after, elsewhere) == ["read", "read", "sent", "sent"]
 
 
 def test_unreadable_json_with_a_good_signature_is_a_400(client, platform_channels):
