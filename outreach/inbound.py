@@ -506,6 +506,31 @@ def _referral(event: InboundEvent, item: InboundItem) -> str:
     return "referral"
 
 
+def _number_changed(event: InboundEvent, item: InboundItem) -> str:
+    """WhatsApp: the person moved to a new number. Their identity moves with them (history
+    and conversations kept), so a reply from the new number is the same conversation."""
+    identity = _identity(event.provider, item, create=False)
+    if identity is None:
+        return "unmatched"
+    value = f"+{item.new_id}"
+    taken = (
+        Identity.objects.filter(channel=event.provider)
+        .filter(Q(platform_user_id=item.new_id) | Q(value=value))
+        .exclude(id=identity.id)
+        .first()
+    )
+    if taken is not None:
+        log.warning(
+            "%s changed number to %s, which identity %s already has: both left as they are",
+            identity,
+            value,
+            taken.id,
+        )
+        return "number changed: new number already known"
+    Identity.objects.filter(id=identity.id).update(platform_user_id=item.new_id, value=value)
+    return "number changed"
+
+
 APPLY = {
     "message": _message,
     "auto_reply": _message,
@@ -519,4 +544,5 @@ APPLY = {
     "blocked": _blocked,
     "comment": _comment,
     "referral": _referral,
+    "number_changed": _number_changed,
 }

@@ -414,3 +414,45 @@ def test_a_signed_body_of_the_wrong_shape_is_a_400_and_stores_nothing(
 ):
     assert deliver(client, channel, body) == 400
     assert not InboundEvent.objects.exists()
+
+
+def test_a_reply_from_a_whatsapp_contacts_new_number_stays_in_their_conversation(
+    client, platform_channels
+):
+    ours, enrollment = _whatsapp_lead_in_a_sequence()  # wa_id 972987654321
+    identity = ours.conversation.identity
+    changed = fixture_json("whatsapp", "system_user_changed_number")  # to 972912345678
+    assert deliver(client, "whatsapp", changed) == 200
+    process_all()
+    identity.refresh_from_db()
+    assert (identity.platform_user_id, identity.value) == ("972912345678", "+972912345678")
+
+    reply = _whatsapp_message(
+        2, type="text", text={"body": "Yes please"}, **{"from": "972912345678"}
+    )
+    deliver(client, "whatsapp", reply)
+    process_all()
+
+    [inbound] = Message.objects.filter(direction="in")
+    assert inbound.conversation == ours.conversation
+    assert Identity.objects.filter(channel="whatsapp").count() == 1
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+
+
+def test_a_whatsapp_number_change_to_a_number_another_contact_has_warns_and_moves_nothing(
+    client, platform_channels, caplog
+):
+    ours, _ = _whatsapp_lead_in_a_sequence()
+    other = factories.contact(2, channels=("whatsapp",))
+    Identity.objects.filter(contact=other).update(value="+972912345678")
+
+    deliver(client, "whatsapp", fixture_json("whatsapp", "system_user_changed_number"))
+    process_all()
+
+    rows = Identity.objects.filter(channel="whatsapp").order_by("id")
+    assert [(i.contact_id, i.platform_user_id, i.value) for i in rows] == [
+        (ours.conversation.identity.contact_id, "972987654321", "lead1_whatsapp"),
+        (other.id, "", "+972912345678"),
+    ]
+    assert "already has" in caplog.text
