@@ -23,7 +23,7 @@ from campaigns.serializers import (
 from campaigns.services import LaunchError, campaign_launch, campaign_pause, campaign_resume
 from campaigns.stats import campaign_stats
 from contacts.access import contacts_visible_to
-from contacts.api_support import idempotent
+from contacts.api_support import IDEMPOTENCY_KEY, idempotent
 from contacts.serializers import ContactSerializer
 
 
@@ -42,6 +42,7 @@ class CampaignViewSet(
     def get_queryset(self):
         return campaigns_visible_to(self.request.user).prefetch_related("senders").order_by("-id")
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
@@ -98,7 +99,11 @@ class EnrollmentViewSet(
     def get_queryset(self):
         return enrollments_visible_to(self.request.user).order_by("-id")
 
-    @extend_schema(request=EnrolSerializer, responses={201: EnrolResultSerializer})
+    @extend_schema(
+        request=EnrolSerializer,
+        responses={201: EnrolResultSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @idempotent
     def create(self, request):
         data = EnrolSerializer(data=request.data)
@@ -134,6 +139,7 @@ class DealViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return deals_visible_to(self.request.user).order_by("-updated_at", "-id")
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)

@@ -29,7 +29,8 @@ def campaign_create(
 def audience_contacts(
     *, tags: list[Tag] | QuerySet[Tag], contact_import: ContactImport | None, user=None
 ) -> QuerySet[Contact]:
-    """Contacts with any of the tags, or from the import; never opted-out ones.
+    """Contacts with any of the tags, or from the import; never opted-out ones. Oldest
+    first (the order they were created or imported), the order they are enrolled and sent to.
 
     With ``user``, only contacts that user may see (a rep enrols their own contacts).
     """
@@ -42,7 +43,7 @@ def audience_contacts(
         return Contact.objects.none()
     base = Contact.objects.all() if user is None else contacts_visible_to(user)
     ids = base.filter(q, opted_out_at=None).values("id")
-    return Contact.objects.filter(id__in=ids)
+    return Contact.objects.filter(id__in=ids).order_by("id")  # not Contact's newest first
 
 
 def campaign_enrol_audience(*, campaign: Campaign, contacts: QuerySet[Contact], actor=None) -> int:

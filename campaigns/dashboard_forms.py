@@ -101,6 +101,8 @@ class LaunchForm(_Crispy, forms.Form):
         required=False, label="I have read the warnings above and want to launch anyway"
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, warnings: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if not warnings:  # nothing to confirm
+            del self.fields["confirm_warnings"]
         self.helper = self._helper()

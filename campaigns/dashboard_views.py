@@ -231,23 +231,26 @@ def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_member_required
 def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _draft(request, pk)
-    form = LaunchForm(request.POST or None)
+    problems, warnings = campaign_launch_check(campaign=campaign)
+    form = LaunchForm(request.POST or None, warnings=bool(warnings))
     if request.method == "POST" and form.is_valid():
         try:
             campaign_launch(
                 campaign=campaign,
-                confirm_warnings=form.cleaned_data["confirm_warnings"],
+                confirm_warnings=form.cleaned_data.get("confirm_warnings", False),
                 actor=request.user,
             )
         except LaunchError as exc:
+            problems, warnings = exc.problems, exc.warnings
             for problem in exc.problems:
                 form.add_error(None, problem)
-            if exc.needs_confirmation:
+            if exc.needs_confirmation and "confirm_warnings" in form.fields:
                 form.add_error("confirm_warnings", "Read the warnings, then tick this box.")
+            elif exc.needs_confirmation:  # warnings that came up since the page was shown
+                form.add_error(None, "Read the new warnings, then launch again.")
         else:
             messages.success(request, f"“{campaign}” launched.")
             return redirect("dashboards:campaign", pk=campaign.pk)
-    problems, warnings = campaign_launch_check(campaign=campaign)
     first = Step.objects.filter(sequence=campaign.sequence).select_related("template").first()
     sample = (
         Enrollment.objects.filter(campaign=campaign, contact__in=contacts_visible_to(request.user))

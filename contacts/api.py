@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from contacts.access import contacts_visible_to, imports_visible_to
-from contacts.api_support import idempotent
+from contacts.api_support import IDEMPOTENCY_KEY, idempotent
 from contacts.api_tokens import api_token_create
 from contacts.imports import contact_import_create, contact_import_start
 from contacts.models import Contact, ContactImport, Identity
@@ -49,6 +49,7 @@ class ContactViewSet(viewsets.ModelViewSet):
             .order_by("-id")
         )
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
@@ -68,7 +69,11 @@ class ContactViewSet(viewsets.ModelViewSet):
             new = [i for i in identities if (i["channel"], i["value"]) not in known]
             _identities_save(contact, new)
 
-    @extend_schema(request=ContactUpsertSerializer, responses=UpsertResultSerializer)
+    @extend_schema(
+        request=ContactUpsertSerializer,
+        responses=UpsertResultSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @action(detail=False, methods=["post"], url_path="bulk-upsert")
     @idempotent
     def bulk_upsert(self, request):
@@ -97,7 +102,11 @@ class ContactImportViewSet(
     def get_queryset(self):
         return imports_visible_to(self.request.user).order_by("-id")
 
-    @extend_schema(request=ImportUploadSerializer, responses={201: ContactImportSerializer})
+    @extend_schema(
+        request=ImportUploadSerializer,
+        responses={201: ContactImportSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @idempotent
     def create(self, request):
         data = ImportUploadSerializer(data=request.data)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http.request import RawPostDataException
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -84,8 +85,20 @@ class _Rollback(Exception):
         self.response = response
 
 
+# For the schema: each idempotent view declares it with @extend_schema(parameters=[...]).
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "maxLength": 255},
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (at most 255 characters). A retry with the same key "
+    "returns the first response, marked Idempotent-Replayed, instead of doing the work again.",
+)
+
+
 def idempotent(view_method):
-    """Honour an ``Idempotency-Key`` header on a POST that creates things.
+    """Honour an ``Idempotency-Key`` header on a POST that creates things (the schema
+    declares it through IDEMPOTENCY_KEY).
 
     The key row, the work and the stored response share one transaction: a retry that
     arrives while the first request runs waits on the key's unique index, then replays.

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from contacts.api_support import idempotent
+from contacts.api_support import IDEMPOTENCY_KEY, idempotent
 from outreach.access import conversations_visible_to, messages_visible_to, senders_visible_to
 from outreach.inbox.services import conversation_reply
 from outreach.models import Conversation, Message, SenderAccount
@@ -29,7 +29,9 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
             conversations_visible_to(self.request.user).select_related("identity").order_by("-id")
         )
 
-    @extend_schema(request=ReplySerializer, responses={201: MessageSerializer})
+    @extend_schema(
+        request=ReplySerializer, responses={201: MessageSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def reply(self, request, pk=None):

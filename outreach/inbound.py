@@ -386,11 +386,21 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
         (S.DELIVERED, [S.SENT]) if item.kind == "delivered" else (S.READ, [S.SENT, S.DELIVERED])
     )
     rows = Message.objects.filter(channel=event.provider, direction=OUT, status__in=before)
-    if item.refers_to:
-        rows = rows.filter(provider_message_id__in=item.refers_to)
+    if item.read_through:
+        # X: the last message read, so every earlier one of that conversation was read too.
+        last = _ours(event.provider, item.refers_to)
+        if last is None or last.sent_at is None:
+            return "no message to update"
+        rows = rows.filter(conversation=last.conversation_id, sent_at__lte=last.sent_at)
     elif item.watermark is not None and item.from_id:
+        # Meta: everything sent before the watermark, whether or not its mid is listed.
         mark = datetime.fromtimestamp(item.watermark, tz=UTC)
-        rows = rows.filter(conversation__identity__platform_user_id=item.from_id, sent_at__lte=mark)
+        rows = rows.filter(
+            Q(provider_message_id__in=item.refers_to)
+            | Q(conversation__identity__platform_user_id=item.from_id, sent_at__lte=mark)
+        )
+    elif item.refers_to:
+        rows = rows.filter(provider_message_id__in=item.refers_to)
     else:
         return "no message to update"
     # Locked in id order, so which ones were merely "sent" before is known for certain.
@@ -510,6 +520,31 @@ def _referral(event: InboundEvent, item: InboundItem) -> str:
     return "referral"
 
 
+def _number_changed(event: InboundEvent, item: InboundItem) -> str:
+    """WhatsApp: the person moved to a new number. Their identity moves with them (history
+    and conversations kept), so a reply from the new number is the same conversation."""
+    identity = _identity(event.provider, item, create=False)
+    if identity is None:
+        return "unmatched"
+    value = f"+{item.new_id}"
+    taken = (
+        Identity.objects.filter(channel=event.provider)
+        .filter(Q(platform_user_id=item.new_id) | Q(value=value))
+        .exclude(id=identity.id)
+        .first()
+    )
+    if taken is not None:
+        log.warning(
+            "%s changed number to %s, which identity %s already has: both left as they are",
+            identity,
+            value,
+            taken.id,
+        )
+        return "number changed: new number already known"
+    Identity.objects.filter(id=identity.id).update(platform_user_id=item.new_id, value=value)
+    return "number changed"
+
+
 APPLY = {
     "message": _message,
     "auto_reply": _message,
@@ -523,4 +558,5 @@ APPLY = {
     "blocked": _blocked,
     "comment": _comment,
     "referral": _referral,
+    "number_changed": _number_changed,
 }

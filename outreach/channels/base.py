@@ -115,8 +115,8 @@ class InboundItem:
     """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
 
     # message | auto_reply | bounce | echo | sent | delivered | read | failed | start | blocked |
-    # comment | referral | reaction | deleted | ignored (stored only if it has an event id;
-    # reaction and deleted are kept raw and change nothing: never a reply)
+    # comment | referral | number_changed | reaction | deleted | ignored (stored only if it
+    # has an event id; reaction and deleted are kept raw and change nothing: never a reply)
     kind: str
     event_id: str  # the platform's id: unique per provider, the dedupe key
     account_id: str = ""  # our side: page id, phone_number_id, X user id, bot, mailbox
@@ -135,6 +135,9 @@ class InboundItem:
     hard: bool = False  # bounces: permanent (5.x.x) or not
     occurred_at: float | None = None  # epoch seconds
     watermark: float | None = None  # Messenger receipts: everything up to here
+    # X read receipts: refers_to[0] and every earlier message of its conversation.
+    read_through: bool = False
+    new_id: str = ""  # WhatsApp number_changed: the person's new wa_id (from_id is the old)
     # Entry-trigger context: the post a comment is under, a story reply/mention, an ad click.
     post_id: str = ""
     subtype: str = ""  # "story_reply" | "story_mention" | ""

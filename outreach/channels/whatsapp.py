@@ -158,7 +158,18 @@ class WhatsAppChannel(MetaChannel):
     def _message_item(self, account: str, msg: dict[str, Any], names: dict) -> InboundItem:
         kind = msg.get("type", "")
         if kind == "system":
-            return InboundItem(kind="ignored", event_id="")
+            system = msg.get("system") or {}
+            if system.get("type") != "user_changed_number" or not system.get("wa_id"):
+                return InboundItem(kind="ignored", event_id="")
+            old = str(msg.get("from", ""))
+            return InboundItem(
+                kind="number_changed",
+                event_id=f"number_changed:{msg.get('id')}",
+                account_id=account,
+                from_id=old,
+                from_handle=f"+{old}" if old else "",
+                new_id=str(system["wa_id"]),
+            )
         content = msg.get(kind)
         if not isinstance(content, dict):
             content = {}

@@ -257,6 +257,7 @@ class XChannel(BaseChannel):
                     account_id=ours,
                     from_id=reader,
                     refers_to=[last],
+                    read_through=True,
                 )
             )
         return items

@@ -169,6 +169,30 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
         assert path in text
 
 
+def test_the_schema_declares_the_idempotency_key_header_where_it_is_honoured(world, api):
+    schema = api(world.admin).get("/api/v1/schema/?format=json").json()
+
+    def header(path: str) -> dict | None:
+        params = schema["paths"][path]["post"].get("parameters", [])
+        found = [p for p in params if (p["in"], p["name"]) == ("header", "Idempotency-Key")]
+        return found[0] if found else None
+
+    for path in (
+        "/api/v1/contacts/",
+        "/api/v1/contacts/bulk-upsert/",
+        "/api/v1/imports/",
+        "/api/v1/conversations/{id}/reply/",
+        "/api/v1/campaigns/",
+        "/api/v1/enrollments/",
+        "/api/v1/deals/",
+    ):
+        param = header(path)
+        assert param is not None, path
+        assert param.get("required", False) is False
+        assert "retry" in param["description"]
+    assert header("/api/v1/campaigns/{id}/launch/") is None  # not idempotent
+
+
 def test_docs_page_is_served(client):
     assert client.get("/api/v1/docs/").status_code == 200
 

@@ -5,9 +5,11 @@ import copy
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from campaigns.models import Enrollment
 from contacts.models import Identity
@@ -227,7 +229,7 @@ def test_database_down_answers_503_so_the_platform_retries(platform_channels):
         proc.wait(10)
 
 
-def _sent_message(contact, sender, provider_id: str) -> Message:
+def _sent_message(contact, sender, provider_id: str, status="sent", sent_at=None) -> Message:
     from outreach.services import conversations_for
 
     identity = contact.identities.get()
@@ -237,10 +239,75 @@ def _sent_message(contact, sender, provider_id: str) -> Message:
         sender=sender,
         channel=sender.channel,
         direction="out",
-        status="sent",
+        status=status,
         body="hi",
         provider_message_id=provider_id,
+        sent_at=sent_at,
     )
+
+
+def _statuses(*messages: Message) -> list[str]:
+    return [Message.objects.get(id=m.id).status for m in messages]
+
+
+def test_a_messenger_delivery_watermark_delivers_every_earlier_message_not_just_those_listed(
+    client, platform_channels
+):
+    sender = platform_sender("messenger", "PAGE_ID")
+    contact = factories.contact(1, channels=("messenger",))
+    Identity.objects.filter(contact=contact).update(platform_user_id="USER_ID")
+    body = fixture_json("messenger", "delivery")  # mids + watermark, no timestamp
+    mark = datetime.fromtimestamp(
+        body["entry"][0]["messaging"][0]["delivery"]["watermark"] / 1000, UTC
+    )
+    earlier = _sent_message(contact, sender, "mid.earlier", sent_at=mark - timedelta(hours=1))
+    listed = _sent_message(
+        contact, sender, "mid.1458668856218:ed81099e15d3f4f233", sent_at=mark - timedelta(seconds=1)
+    )
+    already_read = _sent_message(
+        contact, sender, "mid.read", status="read", sent_at=mark - timedelta(hours=2)
+    )
+    later = _sent_message(contact, sender, "mid.later", sent_at=mark + timedelta(seconds=5))
+
+    assert deliver(client, "messenger", body) == 200
+    process_all()
+
+    assert _statuses(earlier, listed, already_read, later) == [
+        "delivered",
+        "delivered",
+        "read",
+        "sent",
+    ]
+
+
+def test_an_x_read_receipt_marks_every_earlier_dm_of_that_conversation_read(
+    client, platform_channels
+):
+    body = fixture_json("x", "dm_mark_read")
+    sender = platform_sender("x", body["for_user_id"])
+    reader = body["direct_message_mark_read_events"][0]
+    contact = factories.contact(1, channels=("x",))
+    Identity.objects.filter(contact=contact).update(platform_user_id=reader["sender_id"])
+    other = factories.contact(2, channels=("x",))
+    Identity.objects.filter(contact=other).update(platform_user_id="999")
+    now = timezone.now()
+    first = _sent_message(contact, sender, "1247300000000000001", sent_at=now - timedelta(hours=2))
+    last_read = _sent_message(
+        contact,
+        sender,
+        reader["last_read_event_id"],
+        status="delivered",
+        sent_at=now - timedelta(hours=1),
+    )
+    after = _sent_message(contact, sender, "1247320000000000001", sent_at=now)
+    elsewhere = _sent_message(
+        other, sender, "1247200000000000001", sent_at=now - timedelta(hours=3)
+    )
+
+    assert deliver(client, "x", body) == 200
+    process_all()
+
+    assert _statuses(first, last_read, after, elsewhere) == ["read", "read", "sent", "sent"]
 
 
 def test_unreadable_json_with_a_good_signature_is_a_400(client, platform_channels):
@@ -347,3 +414,45 @@ def test_a_signed_body_of_the_wrong_shape_is_a_400_and_stores_nothing(
 ):
     assert deliver(client, channel, body) == 400
     assert not InboundEvent.objects.exists()
+
+
+def test_a_reply_from_a_whatsapp_contacts_new_number_stays_in_their_conversation(
+    client, platform_channels
+):
+    ours, enrollment = _whatsapp_lead_in_a_sequence()  # wa_id 972987654321
+    identity = ours.conversation.identity
+    changed = fixture_json("whatsapp", "system_user_changed_number")  # to 972912345678
+    assert deliver(client, "whatsapp", changed) == 200
+    process_all()
+    identity.refresh_from_db()
+    assert (identity.platform_user_id, identity.value) == ("972912345678", "+972912345678")
+
+    reply = _whatsapp_message(
+        2, type="text", text={"body": "Yes please"}, **{"from": "972912345678"}
+    )
+    deliver(client, "whatsapp", reply)
+    process_all()
+
+    [inbound] = Message.objects.filter(direction="in")
+    assert inbound.conversation == ours.conversation
+    assert Identity.objects.filter(channel="whatsapp").count() == 1
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+
+
+def test_a_whatsapp_number_change_to_a_number_another_contact_has_warns_and_moves_nothing(
+    client, platform_channels, caplog
+):
+    ours, _ = _whatsapp_lead_in_a_sequence()
+    other = factories.contact(2, channels=("whatsapp",))
+    Identity.objects.filter(contact=other).update(value="+972912345678")
+
+    deliver(client, "whatsapp", fixture_json("whatsapp", "system_user_changed_number"))
+    process_all()
+
+    rows = Identity.objects.filter(channel="whatsapp").order_by("id")
+    assert [(i.contact_id, i.platform_user_id, i.value) for i in rows] == [
+        (ours.conversation.identity.contact_id, "972987654321", "lead1_whatsapp"),
+        (other.id, "", "+972912345678"),
+    ]
+    assert "already has" in caplog.text

@@ -2,7 +2,14 @@
 
 import pytest
 
-from campaigns.services import LaunchError, campaign_launch, campaign_launch_check
+from campaigns.models import Enrollment
+from campaigns.services import (
+    LaunchError,
+    campaign_launch,
+    campaign_launch_check,
+    enrollments_create,
+)
+from contacts.models import Tag
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -16,3 +23,30 @@ def test_launching_a_campaign_with_no_contacts_warns_first():
     with pytest.raises(LaunchError):
         campaign_launch(campaign=empty)
     assert campaign_launch(campaign=empty, confirm_warnings=True).status == "running"
+
+
+def test_the_builder_asks_to_confirm_warnings_only_when_there_are_some(staff_client):
+    sender = factories.sender()
+    ready = factories.campaign(senders=[sender], name="Ready")
+    enrollments_create(campaign=ready, contacts=[factories.contact(1)])
+    empty = factories.campaign(senders=[sender], name="Empty")  # warns: no contacts
+
+    ready_page = staff_client.get(f"/campaigns/{ready.pk}/build/review/").content.decode()
+    empty_page = staff_client.get(f"/campaigns/{empty.pk}/build/review/").content.decode()
+
+    assert "No problems found." in ready_page
+    assert 'name="confirm_warnings"' not in ready_page
+    assert 'name="confirm_warnings"' in empty_page
+
+
+def test_the_builder_enrols_the_chosen_contacts_oldest_first(staff_client):
+    campaign = factories.campaign(senders=[factories.sender()])
+    tag = Tag.objects.create(name="Berlin fair")
+    people = [factories.contact(n) for n in range(3)]
+    for person in people:
+        person.tags.add(tag)
+
+    staff_client.post(f"/campaigns/{campaign.pk}/build/audience/", {"tags": [tag.pk]})
+
+    enrolled = Enrollment.objects.filter(campaign=campaign).order_by("id")
+    assert [e.contact_id for e in enrolled] == [p.id for p in people]
