@@ -250,6 +250,8 @@ class XChannel(BaseChannel):
         for event in data.get("direct_message_mark_read_events") or []:
             last = str(event.get("last_read_event_id", ""))
             reader = str((event.get("sender_id")) or "")
+            if reader == ours:
+                continue  # our own account read the conversation: the contact read nothing
             items.append(
                 InboundItem(
                     kind="read",
