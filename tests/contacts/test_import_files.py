@@ -120,9 +120,9 @@ def test_a_saved_mapping_and_a_custom_field_are_honoured():
 def test_hubspot_export_imports_every_contact():
     imp = run_file("hubspot_contacts_export.csv")
     assert (imp.status, imp.created, imp.failed, imp.warnings) == ("done", 3, 0, 0)
-    # HubSpot's billing flag is kept as it is, and is no consent.
+    # HubSpot's billing flag is kept as it is (under a key templates can use): no consent.
     anna = Contact.objects.get(first_name="Anna")
-    assert anna.custom_fields["Marketing contact status"] == "Marketing contact"
+    assert anna.custom_fields["marketing_contact_status"] == "Marketing contact"
     assert not Identity.objects.filter(consent_at__isnull=False).exists()
 
 
