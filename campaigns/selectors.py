@@ -45,7 +45,7 @@ from campaigns.models import (
     Step,
     TemplateVariant,
 )
-from outreach.limits import effective_cap, local_day
+from outreach.limits import cap_reached, effective_cap, local_day
 from outreach.models import AuditEntry, Message, SenderAccount, SendingSwitch
 from outreach.windows import Window, describe_wait
 
@@ -459,12 +459,9 @@ def _waiting_reason(
         return FREE_SLOT, None
     if sender.paused:
         return f"sender paused: {sender.paused_reason or 'by a user'}", None
-    day = local_day(sender, now)
-    cap = effective_cap(sender, day)
-    if sender.counter_day == day and sender.sent_today >= cap:
-        tz = ZoneInfo(sender.time_zone or "UTC")
-        midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        return f"sender daily cap reached ({sender.sent_today}/{cap})", midnight
+    capped = cap_reached(sender, now)
+    if capped:
+        return capped
     if sender.backoff_until and sender.backoff_until > now:
         return "platform asked us to slow down", sender.backoff_until
     if not sender.window_days:

@@ -3,7 +3,7 @@ from typing import cast
 from django import forms
 from django.contrib.auth import get_user_model
 
-from contacts import normalize
+from contacts import validators
 from contacts.models import ContactImport, SavedMapping
 from contacts.signals import import_choice_providers
 
@@ -31,14 +31,7 @@ class ImportUploadForm(forms.Form):
             del self.fields["then"]
 
     def clean_default_country(self) -> str:
-        value = self.cleaned_data["default_country"].strip()
-        if not value:
-            return ""
-        try:
-            return normalize.phone_region(value)
-        except normalize.Invalid:
-            message = normalize.DEFAULT_COUNTRY_ERROR.format(value=value)
-            raise forms.ValidationError(message) from None
+        return validators.default_country(self.cleaned_data["default_country"].strip())
 
     def clean_tags(self) -> list[str]:
         return [t.strip()[:100] for t in self.cleaned_data["tags"].split(",") if t.strip()]

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from contacts import normalize
+from contacts import normalize, validators
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from contacts.upsert import identity_value_normalize
 from contacts.validators import validate_country
@@ -109,13 +109,7 @@ class ImportUploadSerializer(serializers.Serializer):
     default_country = serializers.CharField(max_length=2, required=False, allow_blank=True)
 
     def validate_default_country(self, value: str) -> str:
-        if not value.strip():
-            return ""
-        try:
-            return normalize.phone_region(value)
-        except normalize.Invalid:
-            message = normalize.DEFAULT_COUNTRY_ERROR.format(value=value)
-            raise serializers.ValidationError(message) from None
+        return validators.default_country(value)  # DRF reports Django's ValidationError
 
 
 class ImportStartSerializer(serializers.Serializer):

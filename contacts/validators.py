@@ -55,3 +55,14 @@ def _json_kind(value: object) -> str:
     if value is None:
         return "null"
     return f"a {type(value).__name__}"
+
+
+def default_country(value: str) -> str:
+    """The region national phone numbers of an import are read in ("uk" -> "GB"), or "":
+    the one check of the upload form and the API."""
+    if not value.strip():
+        return ""
+    try:
+        return normalize.phone_region(value)
+    except normalize.Invalid:
+        raise ValidationError(normalize.DEFAULT_COUNTRY_ERROR.format(value=value)) from None

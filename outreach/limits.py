@@ -77,6 +77,17 @@ def token_release(
     SenderAccount.objects.filter(id=sender.id, inflight_message_id=message_id).update(**updates)
 
 
+def cap_reached(sender: SenderAccount, now: datetime) -> tuple[str, datetime] | None:
+    """("sender daily cap reached (50/50)", the sender's next local midnight), or None."""
+    today = local_day(sender, now)
+    cap = effective_cap(sender, today)
+    if sender.counter_day != today or sender.sent_today < cap:
+        return None
+    tz = ZoneInfo(sender.time_zone or "UTC")
+    midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return f"sender daily cap reached ({sender.sent_today}/{cap})", midnight
+
+
 def why_no_token(*, sender: SenderAccount, now: datetime) -> tuple[str, datetime | None]:
     """Explain a refused token in words a rep understands, and when to try again."""
     sender.refresh_from_db()
@@ -84,12 +95,9 @@ def why_no_token(*, sender: SenderAccount, now: datetime) -> tuple[str, datetime
         return f"sender paused: {sender.paused_reason or 'by a user'}", None
     if sender.backoff_until and sender.backoff_until > now:
         return "platform asked us to slow down", sender.backoff_until
-    today = local_day(sender, now)
-    cap = effective_cap(sender, today)
-    if sender.counter_day == today and sender.sent_today >= cap:
-        tz = ZoneInfo(sender.time_zone or "UTC")
-        midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        return f"sender daily cap reached ({sender.sent_today}/{cap})", midnight
+    capped = cap_reached(sender, now)
+    if capped:
+        return capped
     if sender.inflight_message_id is not None:
         return "sender busy with another message", None
     if sender.next_send_at and sender.next_send_at > now:
