@@ -186,31 +186,39 @@ def counters_after_enrol(*, campaign_id: int, contact_ids: list[int]) -> None:
     counters_add(deltas)
 
 
-def counters_after_send(*, link: StepSend, sent_at: datetime | None) -> None:
-    """A campaign message was sent: count it, count its enrollment as contacted if it is the
-    first, and move the enrollment's reply/positive/opt-out to it if it is now the last step
-    sent (a send that was in flight when the reply arrived).
+def counters_after_send(*, links: list[StepSend], sent_at: dict[int, datetime]) -> None:
+    """Campaign messages were sent (sent_at by message id): count each, count its enrollment
+    as contacted if it is the first, and move the enrollment's reply/positive/opt-out to it
+    if it is now the last step sent (a send that was in flight when the reply arrived).
 
-    ``link`` comes with its step and its enrollment's contact, as they were before the
-    enrollment moved on."""
-    if sent_at is None:
-        return
-    enrollment = link.enrollment
-    cid, eid = enrollment.campaign_id, enrollment.id
-    others = list(
-        StepSend.objects.filter(enrollment_id=eid, message__sent_at__isnull=False)
-        .exclude(id=link.id)
-        .values_list("step__position", "step_id", "variant_id")
-    )
+    ``links`` come with their steps and their enrollments' contacts, as they were before the
+    enrollments moved on, in the order they were sent."""
+    batch = {link.id for link in links}
+    earlier: dict[int, list[tuple[int, int, int, int | None]]] = defaultdict(list)
+    for row in StepSend.objects.filter(
+        enrollment_id__in={link.enrollment_id for link in links}, message__sent_at__isnull=False
+    ).values_list("enrollment_id", "id", "step__position", "step_id", "variant_id"):
+        earlier[row[0]].append(row[1:])
     deltas = _deltas()
-    this = (link.step_id, link.variant_id or 0)
-    deltas[(cid, _day(sent_at), *this)]["sent"] += 1
-    if not others:
-        deltas[(cid, _day(enrollment.created_at), 0, 0)]["contacted"] += 1
-    previous = max(others, default=None)
-    if previous is None or previous[0] < link.step.position:
-        before = (previous[1], previous[2] or 0) if previous else (0, 0)
-        _move(deltas, cid, _enrollment_flags(enrollment), before, this)
+    counted: set[int] = set()
+    for link in links:
+        enrollment = link.enrollment
+        cid = enrollment.campaign_id
+        # What was sent before this one: the batch's later sends were not yet, one by one.
+        others = [
+            (position, step_id, variant_id)
+            for sid, position, step_id, variant_id in earlier[enrollment.id]
+            if sid != link.id and (sid not in batch or sid in counted)
+        ]
+        counted.add(link.id)
+        this = (link.step_id, link.variant_id or 0)
+        deltas[(cid, _day(sent_at[link.message_id]), *this)]["sent"] += 1
+        if not others:
+            deltas[(cid, _day(enrollment.created_at), 0, 0)]["contacted"] += 1
+        previous = max(others, default=None)
+        if previous is None or previous[0] < link.step.position:
+            before = (previous[1], previous[2] or 0) if previous else (0, 0)
+            _move(deltas, cid, _enrollment_flags(enrollment), before, this)
     counters_add(deltas)
 
 

@@ -19,15 +19,19 @@ from outreach.signals import (
     message_received,
     message_status_changed,
     messages_delivered,
+    messages_sent,
     refusal_fallbacks,
 )
 
 
+@receiver(messages_sent)
+def on_messages_sent(sender, *, messages: list[Message], **kwargs) -> None:
+    services.enrollments_after_send(messages=messages)
+
+
 @receiver(message_status_changed)
 def on_message_status_changed(sender, *, message: Message, status: str, **kwargs) -> None:
-    if status == Message.Status.SENT:
-        services.enrollment_after_send(message=message)
-    elif status in (Message.Status.FAILED, Message.Status.CANCELLED):
+    if status in (Message.Status.FAILED, Message.Status.CANCELLED):
         services.enrollment_after_failure(
             message=message,
             status=status,

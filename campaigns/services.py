@@ -1,5 +1,6 @@
 """Campaign workflows: enrol, launch, pause, resume, and stopping sequences on replies."""
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -10,7 +11,7 @@ from campaigns import counters
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import routes_for_steps, step_reroute
-from campaigns.signals import step_sent
+from campaigns.signals import steps_sent
 from campaigns.versions import campaign_templates_freeze
 from contacts.models import Contact
 from contacts.services import contact_opt_out
@@ -221,42 +222,49 @@ def enrollments_stop_for_contact(
     return len(ids)
 
 
-def enrollment_after_send(*, message: Message) -> None:
-    """The step's message went out: schedule the next step, or complete the sequence.
+def enrollments_after_send(*, messages: list[Message]) -> None:
+    """These steps' messages went out: schedule each enrollment's next step, or complete its
+    sequence.
 
-    The step link is read once here and handed to the counters and to step_sent's listeners:
-    this runs for every message sent."""
-    link = (
-        StepSend.objects.filter(message_id=message.id)
+    The step links are read once here, for the whole batch, and handed to the counters and
+    to steps_sent's listeners: this runs for every batch of messages sent."""
+    by_id = {m.id: m for m in messages}
+    links = list(
+        StepSend.objects.filter(message_id__in=by_id)
         .select_related("step", "enrollment__contact")
-        .first()
+        .order_by("message_id")
     )
-    if link is None:
-        return  # not a campaign message (e.g. an inbox reply)
-    counters.counters_after_send(link=link, sent_at=message.sent_at)
-    _schedule_next_step(link, sent_at=message.sent_at or timezone.now())
-    step_sent.send(sender=StepSend, link=link, message=message)
+    if not links:
+        return  # not campaign messages (e.g. inbox replies)
+    sent_at = {m.id: m.sent_at or timezone.now() for m in messages}
+    counters.counters_after_send(links=links, sent_at=sent_at)
+    _schedule_next_steps(links, sent_at=sent_at)
+    steps_sent.send(sender=StepSend, sent=[(link, by_id[link.message_id]) for link in links])
 
 
-def _schedule_next_step(link: StepSend, *, sent_at: datetime) -> None:
-    step = link.step
-    nxt = (
-        Step.objects.filter(sequence_id=step.sequence_id, position__gt=step.position)
-        .order_by("position")
-        .first()
-    )
-    current = Enrollment.objects.filter(
-        id=link.enrollment_id, state=E.WAITING, current_step=step.position
-    )
-    if nxt is None:
-        current.update(state=E.COMPLETED, hold_reason="all steps sent")
-        return
-    current.update(
-        state=E.ACTIVE,
-        current_step=nxt.position,
-        next_action_at=sent_at + nxt.delay,
-        hold_reason=f"waiting {humanize_delay(nxt.delay)} after step {step.position}",
-    )
+def _schedule_next_steps(links: list[StepSend], *, sent_at: dict[int, datetime]) -> None:
+    steps: dict[int, list[Step]] = defaultdict(list)
+    for step in Step.objects.filter(sequence_id__in={lk.step.sequence_id for lk in links}):
+        steps[step.sequence_id].append(step)
+    # One UPDATE per (step sent, next step, time sent): a batch sent together is a few.
+    moves: dict[tuple[int, Step | None, datetime], list[int]] = defaultdict(list)
+    for link in links:
+        after = [s for s in steps[link.step.sequence_id] if s.position > link.step.position]
+        nxt = min(after, key=lambda s: s.position, default=None)
+        moves[(link.step.position, nxt, sent_at[link.message_id])].append(link.enrollment_id)
+    for (position, nxt, at), enrollment_ids in moves.items():
+        current = Enrollment.objects.filter(
+            id__in=enrollment_ids, state=E.WAITING, current_step=position
+        )
+        if nxt is None:
+            current.update(state=E.COMPLETED, hold_reason="all steps sent")
+            continue
+        current.update(
+            state=E.ACTIVE,
+            current_step=nxt.position,
+            next_action_at=at + nxt.delay,
+            hold_reason=f"waiting {humanize_delay(nxt.delay)} after step {position}",
+        )
 
 
 def humanize_delay(delay: timedelta) -> str:

@@ -3,7 +3,6 @@ import hmac
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import ConsentRecord, Contact, ErasedSuppression, Identity, Suppression
@@ -48,19 +47,40 @@ def erased_suppressions_apply(*, contact_ids) -> int:
 
 def identity_block_reason(*, identity: Identity) -> str:
     """Why this identity must not be messaged, or "" if it may be."""
-    if identity.contact.opted_out_at:
-        return "contact opted out of all channels"
-    if identity.opted_out_at:
-        return f"contact opted out of {identity.get_channel_display()}"
-    suppressed = Suppression.objects.filter(
-        Q(channel="") | Q(channel=identity.channel), value=identity.value
-    ).first()
-    if suppressed:
-        return f"suppressed: {suppressed.reason or 'on the suppression list'}"
-    digest = suppression_digest(identity.channel, identity.value)
-    if ErasedSuppression.objects.filter(digest=digest).exists():
-        return "suppressed: this address belongs to an erased contact"
-    return ""
+    return identities_block_reasons([identity]).get(identity.id, "")
+
+
+def identities_block_reasons(identities: list[Identity]) -> dict[int, str]:
+    """Why each of these identities (with their contacts) must not be messaged, by identity
+    id; the ones that may be are left out. Two queries, however many identities."""
+    reasons: dict[int, str] = {}
+    for identity in identities:
+        if identity.contact.opted_out_at:
+            reasons[identity.id] = "contact opted out of all channels"
+        elif identity.opted_out_at:
+            reasons[identity.id] = f"contact opted out of {identity.get_channel_display()}"
+    rest = [i for i in identities if i.id not in reasons]
+    if not rest:
+        return reasons
+    suppressions = Suppression.objects.filter(value__in={i.value for i in rest}).order_by("pk")
+    first: dict[tuple[str, str], Suppression] = {}
+    for suppression in suppressions:
+        first.setdefault((suppression.channel, suppression.value), suppression)
+    digests = {i.id: suppression_digest(i.channel, i.value) for i in rest}
+    erased = set(
+        ErasedSuppression.objects.filter(digest__in=set(digests.values())).values_list(
+            "digest", flat=True
+        )
+    )
+    for identity in rest:
+        # A suppression for every channel ("") or for this identity's, the oldest first.
+        found = [first.get((ch, identity.value)) for ch in ("", identity.channel)]
+        suppressed = min((f for f in found if f), key=lambda f: f.pk, default=None)
+        if suppressed:
+            reasons[identity.id] = f"suppressed: {suppressed.reason or 'on the suppression list'}"
+        elif digests[identity.id] in erased:
+            reasons[identity.id] = "suppressed: this address belongs to an erased contact"
+    return reasons
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """The sender rate limiter: authoritative in the database, global across every worker.
 
-One conditional UPDATE on the sender row takes a "token": at most one send in flight per
+An UPDATE of the locked sender row takes a "token": at most one send in flight per
 sender, spacing counted from when the previous send finished, and a daily cap per local day.
 Celery's task rate_limit is per worker (celery#5732), so it is never used for this.
 """
@@ -9,12 +9,10 @@ import random
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, F, PositiveIntegerField, Q, When
+from django.db import transaction
 from django.utils import timezone
 
 from outreach.models import SenderAccount
-
-COUNT = PositiveIntegerField()
 
 
 def local_day(sender: SenderAccount, now: datetime) -> date:
@@ -30,22 +28,82 @@ def effective_cap(sender: SenderAccount, day: date) -> int:
     return min(sender.daily_cap, sender.warmup_start_cap + sender.warmup_daily_increase * days)
 
 
-def token_take(*, sender: SenderAccount, message_id: int, now: datetime) -> bool:
+def _may_take(sender: SenderAccount, now: datetime) -> bool:
+    if sender.paused or sender.inflight_message_id is not None:
+        return False
+    if sender.next_send_at and sender.next_send_at > now:
+        return False
+    if sender.backoff_until and sender.backoff_until > now:
+        return False
     today = local_day(sender, now)
-    cap = effective_cap(sender, today)
-    return bool(
-        SenderAccount.objects.filter(id=sender.id, paused=False, inflight_message_id=None)
-        .filter(Q(next_send_at=None) | Q(next_send_at__lte=now))
-        .filter(Q(backoff_until=None) | Q(backoff_until__lte=now))
-        .filter(~Q(counter_day=today) | Q(counter_day=None) | Q(sent_today__lt=cap))
-        .update(
-            inflight_message_id=message_id,
-            counter_day=today,
-            sent_today=Case(
-                When(counter_day=today, then=F("sent_today") + 1), default=1, output_field=COUNT
-            ),
+    return sender.counter_day != today or sender.sent_today < effective_cap(sender, today)
+
+
+def tokens_take(*, wanted: list[tuple[SenderAccount, int]], now: datetime) -> set[int]:
+    """Give each (sender, message id) the sender's token where the sender may send now, in
+    one UPDATE; returns the message ids that got one.
+
+    The caller holds the senders' rows locked (the claim selects them FOR UPDATE; on SQLite
+    its IMMEDIATE transaction is the only writer), so the rows read are the rows written
+    and deciding in Python is as authoritative as a conditional UPDATE. A sender wanted
+    twice must be the same object: the second sees the first's token and is refused.
+    """
+    taken: dict[int, SenderAccount] = {}
+    won: set[int] = set()
+    for sender, message_id in wanted:
+        if not _may_take(sender, now):
+            continue
+        today = local_day(sender, now)
+        sender.sent_today = sender.sent_today + 1 if sender.counter_day == today else 1
+        sender.counter_day = today
+        sender.inflight_message_id = message_id
+        taken[sender.id] = sender
+        won.add(message_id)
+    if taken:
+        SenderAccount.objects.bulk_update(
+            list(taken.values()), ["inflight_message_id", "counter_day", "sent_today"]
         )
-    )
+    return won
+
+
+def token_take(*, sender: SenderAccount, message_id: int, now: datetime) -> bool:
+    with transaction.atomic():
+        locked = SenderAccount.objects.select_for_update().get(id=sender.id)
+        return bool(tokens_take(wanted=[(locked, message_id)], now=now))
+
+
+def tokens_release(
+    *,
+    held: list[tuple[SenderAccount, int]],
+    refund_day: date | None = None,
+    backoff_until: datetime | None = None,
+    space: bool = True,
+) -> None:
+    """Free each sender whose token its message holds, after the send finished, in one
+    UPDATE. The next send waits a random gap from *now*. The senders' rows are locked, as
+    for tokens_take.
+
+    refund_day gives the daily-cap unit back, and only when the platform proved the
+    message never arrived.
+    """
+    now = timezone.now()
+    freed = []
+    for sender, message_id in held:
+        if sender.inflight_message_id != message_id:
+            continue  # already freed (a stalled attempt, the reconciler got there first)
+        sender.inflight_message_id = None
+        if space:
+            gap = random.uniform(sender.min_gap_seconds, sender.max_gap_seconds)
+            sender.next_send_at = now + timedelta(seconds=gap)
+        if backoff_until is not None:
+            sender.backoff_until = backoff_until
+        if refund_day is not None and sender.counter_day == refund_day and sender.sent_today:
+            sender.sent_today -= 1
+        freed.append(sender)
+    if freed:
+        SenderAccount.objects.bulk_update(
+            freed, ["inflight_message_id", "next_send_at", "backoff_until", "sent_today"]
+        )
 
 
 def token_release(
@@ -56,25 +114,14 @@ def token_release(
     backoff_until: datetime | None = None,
     space: bool = True,
 ) -> None:
-    """Free the sender after a send finished. The next send waits a random gap from *now*.
-
-    refund_day gives the daily-cap unit back, and only when the platform proved the
-    message never arrived.
-    """
-    now = timezone.now()
-    updates: dict = {"inflight_message_id": None}
-    if space:
-        gap = random.uniform(sender.min_gap_seconds, sender.max_gap_seconds)
-        updates["next_send_at"] = now + timedelta(seconds=gap)
-    if backoff_until is not None:
-        updates["backoff_until"] = backoff_until
-    if refund_day is not None:
-        updates["sent_today"] = Case(
-            When(counter_day=refund_day, sent_today__gt=0, then=F("sent_today") - 1),
-            default=F("sent_today"),
-            output_field=COUNT,
+    with transaction.atomic():
+        locked = SenderAccount.objects.select_for_update().get(id=sender.id)
+        tokens_release(
+            held=[(locked, message_id)],
+            refund_day=refund_day,
+            backoff_until=backoff_until,
+            space=space,
         )
-    SenderAccount.objects.filter(id=sender.id, inflight_message_id=message_id).update(**updates)
 
 
 def cap_reached(sender: SenderAccount, now: datetime) -> tuple[str, datetime] | None:

@@ -1,17 +1,18 @@
 """How one message travels: create, offer, claim, send, record; inbound replies."""
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
 from contacts.models import Identity
-from contacts.services import identity_block_reason
+from contacts.services import identities_block_reasons
 from outreach import limits, policy
 from outreach.audit import audit_record
 from outreach.channels import get_channel
@@ -37,7 +38,12 @@ from outreach.models import (
     SenderAccount,
     SendingSwitch,
 )
-from outreach.signals import message_received, message_status_changed, refusal_fallbacks
+from outreach.signals import (
+    message_received,
+    message_status_changed,
+    messages_sent,
+    refusal_fallbacks,
+)
 from outreach.windows import Window, describe_wait
 
 log = logging.getLogger(__name__)
@@ -231,77 +237,110 @@ def _refusal_has_fallback(message: Message) -> bool:
     return any(has_fallback(message) for has_fallback in refusal_fallbacks)
 
 
-@retry_on_conflict
+def _refusal(message: Message, now: datetime, blocked: str) -> bool:
+    """Hold, cancel or fail a message that may not go now; True if so. The checks run in
+    the order campaigns.selectors._waiting_reason explains them."""
+    sender = message.sender
+    if sender.paused:
+        _hold(message, f"sender paused: {sender.paused_reason or 'by a user'}", None)
+        return True
+    if blocked:
+        Message.objects.filter(id=message.id, status=S.QUEUED).update(
+            status=S.CANCELLED, hold_reason=blocked[:200]
+        )
+        _event(message, S.CANCELLED, blocked)
+        message.status, message.hold_reason = S.CANCELLED, blocked
+        message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
+        return True
+    # The sending window keeps automated outreach to human hours; a rep answering a
+    # conversation now is a human writing, as in any inbox.
+    if not message.human_written:
+        window, tz = _window_for(message)
+        opens = window.next_open(now)
+        if opens > now:
+            _hold(message, describe_wait(opens, tz), opens)
+            return True
+    reason, until = _contact_cap_hold(message, now)
+    if reason:
+        _hold(message, reason, until)
+        return True
+    media_problems = attachment_problems(message.channel, message.attachments)
+    if media_problems:
+        _fail_before_send(message, f"attachment: {'; '.join(media_problems)}"[:1000])
+        return True
+    decision = get_channel(message.channel).check_policy(_policy_context(message, now))
+    if not decision.allowed:
+        if decision.retry_at is None or _refusal_has_fallback(message):
+            _fail_before_send(message, f"platform policy: {decision.reason}")
+        else:
+            _hold(message, f"platform policy: {decision.reason}", decision.retry_at)
+        return True
+    return False
+
+
 def _claim(message_id: int) -> Claim | None:
-    """T1: checks, rate-limit token and queued->sending, all in one short transaction."""
+    claims = _claim_batch([message_id])
+    return claims[0] if claims else None
+
+
+@retry_on_conflict
+def _claim_batch(message_ids: list[int]) -> list[Claim]:
+    """T1: checks, rate-limit tokens and queued->sending for a batch of messages, all in one
+    short transaction. Messages another attempt got first are left out."""
     now = timezone.now()
     with transaction.atomic():
-        message = (
+        # Locks each message with its sender, conversation, identity and contact rows, in id
+        # order: the lock order is the same everywhere (enrollment, message, sender).
+        messages = list(
             Message.objects.select_for_update()
             .select_related("sender", "conversation__identity__contact")
-            .filter(id=message_id)
-            .first()
+            .filter(id__in=message_ids, status=S.QUEUED)
+            .order_by("id")
         )
-        if message is None or message.status != S.QUEUED:
-            return None  # duplicate or late delivery: somebody else got there first
-        if message.not_before and message.not_before > now:
-            return None
+        # A late or duplicate task may come before a hold's time: the hold stands.
+        messages = [m for m in messages if not (m.not_before and m.not_before > now)]
+        if not messages:
+            return []  # duplicate or late delivery: somebody else got there first
         if SendingSwitch.is_paused():
-            _hold(message, "all sending paused (kill switch)", None)
-            return None
-        sender = message.sender
-        if sender.paused:
-            _hold(message, f"sender paused: {sender.paused_reason or 'by a user'}", None)
-            return None
-        blocked = identity_block_reason(identity=message.conversation.identity)
-        if blocked:
-            Message.objects.filter(id=message.id, status=S.QUEUED).update(
-                status=S.CANCELLED, hold_reason=blocked[:200]
-            )
-            _event(message, S.CANCELLED, blocked)
-            message.status, message.hold_reason = S.CANCELLED, blocked
-            message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
-            return None
-        # The sending window keeps automated outreach to human hours; a rep answering a
-        # conversation now is a human writing, as in any inbox.
-        if not message.human_written:
-            window, tz = _window_for(message)
-            opens = window.next_open(now)
-            if opens > now:
-                _hold(message, describe_wait(opens, tz), opens)
-                return None
-        reason, until = _contact_cap_hold(message, now)
-        if reason:
-            _hold(message, reason, until)
-            return None
-        media_problems = attachment_problems(message.channel, message.attachments)
-        if media_problems:
-            _fail_before_send(message, f"attachment: {'; '.join(media_problems)}"[:1000])
-            return None
-        decision = get_channel(message.channel).check_policy(_policy_context(message, now))
-        if not decision.allowed:
-            if decision.retry_at is None or _refusal_has_fallback(message):
-                _fail_before_send(message, f"platform policy: {decision.reason}")
-            else:
-                _hold(message, f"platform policy: {decision.reason}", decision.retry_at)
-            return None
-        if not limits.token_take(sender=sender, message_id=message.id, now=now):
-            reason, until = limits.why_no_token(sender=sender, now=now)
-            _hold(message, reason, until)
-            return None
-        claimed = Message.objects.filter(id=message.id, status=S.QUEUED).update(
+            for message in messages:
+                _hold(message, "all sending paused (kill switch)", None)
+            return []
+        # One object per sender row, so a sender wanted twice sees its first token taken.
+        senders: dict[int, SenderAccount] = {}
+        for message in messages:
+            message.sender = senders.setdefault(message.sender_id, message.sender)
+        blocked = identities_block_reasons([m.conversation.identity for m in messages])
+        ready = [
+            m for m in messages if not _refusal(m, now, blocked.get(m.conversation.identity_id, ""))
+        ]
+        won = limits.tokens_take(wanted=[(m.sender, m.id) for m in ready], now=now)
+        for message in ready:
+            if message.id not in won:
+                _hold(message, *limits.why_no_token(sender=message.sender, now=now))
+        claimed = [m for m in ready if m.id in won]
+        if not claimed:
+            return []
+        count = Message.objects.filter(id__in=won, status=S.QUEUED).update(
             status=S.SENDING,
             claimed_at=now,
-            attempts=message.attempts + 1,
+            attempts=F("attempts") + 1,
             hold_reason="",
             not_before=None,
         )
-        if not claimed:
-            raise AssertionError("message changed under its row lock")
-        _event(message, S.SENDING, f"attempt {message.attempts + 1}")
-        message.status, message.claimed_at = S.SENDING, now
-        message.attempts += 1
-        return Claim(message=message, sender=sender, day=limits.local_day(sender, now))
+        if count != len(claimed):
+            raise AssertionError("messages changed under their row locks")
+        for message in claimed:
+            message.status, message.claimed_at = S.SENDING, now
+            message.attempts += 1
+        MessageEvent.objects.bulk_create(
+            [
+                MessageEvent(message=m, status=S.SENDING, detail=f"attempt {m.attempts}")
+                for m in claimed
+            ]
+        )
+        return [
+            Claim(message=m, sender=m.sender, day=limits.local_day(m.sender, now)) for m in claimed
+        ]
 
 
 def outgoing(message: Message) -> OutgoingMessage:
@@ -327,28 +366,57 @@ def outgoing(message: Message) -> OutgoingMessage:
     )
 
 
+# Sends that went out are recorded together, but never later than this after the first of
+# them: each holds its sender's in-flight slot until then.
+RECORD_WITHIN = 1.0
+
+
+def messages_send(*, message_ids: list[int]) -> dict[int, str]:
+    """Send queued messages, each at most once: one claim transaction for the batch, the
+    platform calls one by one outside any transaction, one record transaction for the sends
+    that went out. Returns each message's status afterwards ("skipped" if not claimed)."""
+    statuses = dict.fromkeys(message_ids, "skipped")
+    sent: list[tuple[Message, str]] = []
+    first_sent = 0.0
+    for claim in _claim_batch(message_ids):
+        status, provider_id = _deliver(claim)
+        statuses[claim.message.id] = status
+        if provider_id is not None:
+            first_sent = first_sent if sent else time.monotonic()
+            sent.append((claim.message, provider_id))
+        if sent and time.monotonic() - first_sent >= RECORD_WITHIN:
+            _record_sent_batch(sent)
+            sent = []
+    if sent:
+        _record_sent_batch(sent)
+    return statuses
+
+
 def message_send(*, message_id: int) -> str:
     """Send one queued message at most once. Returns its status afterwards."""
-    claim = _claim(message_id)
-    if claim is None:
-        return "skipped"
+    return messages_send(message_ids=[message_id])[message_id]
+
+
+def _deliver(claim: Claim) -> tuple[str, str | None]:
+    """Call the platform for one claimed message; record any outcome but success, which the
+    caller records with the rest of its batch. Returns (status, provider id if sent)."""
     message, sender = claim.message, claim.sender
     channel = get_channel(message.channel)
     attempt = message.attempts
-    assert message.claimed_at is not None  # _claim set it
+    assert message.claimed_at is not None  # _claim_batch set it
     if (timezone.now() - message.claimed_at).total_seconds() > settings.SEND_GRACE / 3:
         # This worker stalled after its claim. The reconciler may already be checking the
         # message; sending now could race a resend, and not sending is provably safe.
         _record_not_sent(
             claim, Transient("claim went stale before sending"), retry_in=None, backoff=False
         )
-        return S.QUEUED
+        return S.QUEUED, None
     # The side effect happens outside any transaction, between claim and record.
     try:
-        provider_id = channel.send(outgoing(message))
+        return S.SENT, channel.send(outgoing(message))
     except RateLimited as exc:
         _record_not_sent(claim, exc, retry_in=exc.retry_after, backoff=True)
-        return S.QUEUED
+        return S.QUEUED, None
     except AuthExpired as exc:
         _record_not_sent(claim, exc, retry_in=None, backoff=False)
         sender_pause(
@@ -356,25 +424,31 @@ def message_send(*, message_id: int) -> str:
             reason=f"credentials expired: {exc.reason}",
             health=SenderAccount.Health.AUTH_EXPIRED,
         )
-        return S.QUEUED
+        return S.QUEUED, None
     except Transient as exc:
         if message.attempts >= MAX_TRANSIENT_ATTEMPTS:
             _record_failed(claim, exc)
-            return S.FAILED
+            return S.FAILED, None
         _record_not_sent(claim, exc, retry_in=2.0**message.attempts * 5, backoff=False)
-        return S.QUEUED
+        return S.QUEUED, None
     except Permanent as exc:
         _record_failed(claim, exc)
-        return S.FAILED
+        return S.FAILED, None
     except Exception as exc:  # timeouts after the request went out, 5xx, bugs: ambiguous
         if not isinstance(exc, ChannelError):
             log.exception("send of message %s ended ambiguously", message.id)
         exc = exc if isinstance(exc, Ambiguous) else Ambiguous(str(exc) or type(exc).__name__)
         message_mark_unknown(message_id=message.id, reason=exc.reason, attempt=attempt)
-        return S.UNKNOWN
-    message_record_sent(message_id=message.id, provider_message_id=provider_id, attempt=attempt)
-    _private_reply_used(message)
-    return S.SENT
+        return S.UNKNOWN, None
+
+
+def _record_sent_batch(sent: list[tuple[Message, str]]) -> None:
+    recorded = messages_record_sent(
+        sent=[(m.id, provider_id, m.attempts) for m, provider_id in sent]
+    )
+    for message, _ in sent:
+        if message.id in recorded:
+            _private_reply_used(message)
 
 
 def _private_reply_used(message: Message) -> None:
@@ -406,23 +480,55 @@ def _this_attempt(message_id: int, attempt: int | None, statuses: list[str]):
 
 
 @retry_on_conflict
+def messages_record_sent(*, sent: list[tuple[int, str, int | None]]) -> set[int]:
+    """T2 for a batch of (message id, provider id, attempt or None): sent + provider id +
+    release the senders + tell campaigns, in one transaction. Returns the ids recorded now;
+    a message another attempt already settled is left alone."""
+    now = timezone.now()
+    wanted = {mid: (provider_id, attempt) for mid, provider_id, attempt in sent}
+    with transaction.atomic():
+        locked = (
+            Message.objects.select_for_update()
+            .select_related("sender")
+            .filter(id__in=wanted, status__in=[S.SENDING, S.UNKNOWN])
+            .order_by("id")
+        )
+        # Fencing by attempt number stops a stalled worker from overwriting the outcome of
+        # a later attempt the reconciler allowed.
+        messages = [m for m in locked if wanted[m.id][1] in (None, m.attempts)]
+        if not messages:
+            return set()
+        provider_ids = {m.id: wanted[m.id][0] for m in messages}
+        Message.objects.filter(id__in=provider_ids).update(
+            status=S.SENT,
+            sent_at=now,
+            hold_reason="",
+            provider_message_id=Case(
+                *[When(id=mid, then=Value(pid)) for mid, pid in provider_ids.items()],
+                output_field=Message._meta.get_field("provider_message_id"),
+            ),
+        )
+        senders: dict[int, SenderAccount] = {}
+        for message in messages:
+            message.sender = senders.setdefault(message.sender_id, message.sender)
+            message.status, message.sent_at, message.hold_reason = S.SENT, now, ""
+            message.provider_message_id = provider_ids[message.id]
+        limits.tokens_release(held=[(m.sender, m.id) for m in messages])
+        Conversation.objects.filter(id__in={m.conversation_id for m in messages}).update(
+            last_outbound_at=now
+        )
+        MessageEvent.objects.bulk_create(
+            [MessageEvent(message=m, status=S.SENT, detail=m.provider_message_id) for m in messages]
+        )
+        messages_sent.send(sender=Message, messages=messages)
+    return set(provider_ids)
+
+
 def message_record_sent(
     *, message_id: int, provider_message_id: str, attempt: int | None = None
 ) -> bool:
-    """T2: sent + provider id + release the sender + tell campaigns, in one transaction."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = _this_attempt(message_id, attempt, [S.SENDING, S.UNKNOWN]).update(
-            status=S.SENT, provider_message_id=provider_message_id, sent_at=now, hold_reason=""
-        )
-        if not updated:
-            return False
-        message = Message.objects.select_related("sender").get(id=message_id)
-        limits.token_release(sender=message.sender, message_id=message_id)
-        Conversation.objects.filter(id=message.conversation_id).update(last_outbound_at=now)
-        _event(message, S.SENT, provider_message_id)
-        message_status_changed.send(sender=Message, message=message, status=S.SENT)
-    return True
+    """Record one message as sent (see messages_record_sent); False if already settled."""
+    return bool(messages_record_sent(sent=[(message_id, provider_message_id, attempt)]))
 
 
 @retry_on_conflict

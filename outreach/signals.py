@@ -1,6 +1,6 @@
 """The one way news travels up from outreach to campaigns (which outreach never imports).
 
-Both are sent inside the transaction that recorded the change, so receivers' writes commit
+They are sent inside the transaction that recorded the change, so receivers' writes commit
 or roll back with it.
 """
 
@@ -8,9 +8,13 @@ from collections.abc import Callable
 
 from django.dispatch import Signal
 
-# Sent with message=<Message>, status=<new status>: an outbound message was sent, failed,
-# was cancelled before sending, or came back to "queued" after an in-flight attempt proved
-# undelivered (receivers may then hold or cancel it).
+# Sent with messages=[<Message>, ...]: outbound messages that went out, recorded together
+# (a send task records its batch in one transaction).
+messages_sent = Signal()
+
+# Sent with message=<Message>, status=<new status>: an outbound message failed, was
+# cancelled before sending, or came back to "queued" after an in-flight attempt proved
+# undelivered (receivers may then hold or cancel it). Sends are told by messages_sent.
 message_status_changed = Signal()
 # A FAILED message that had been sent also comes with previous=<its status before>.
 # A FAILED message the platform refused at the send by its messaging rules (outside its

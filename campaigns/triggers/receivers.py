@@ -3,7 +3,7 @@
 from django.dispatch import receiver
 
 from campaigns.models import StepSend
-from campaigns.signals import step_sent
+from campaigns.signals import steps_sent
 from campaigns.triggers import capture, schedule, services
 from outreach import engagement as outreach_engagement
 from outreach.models import Message
@@ -21,7 +21,7 @@ def on_engagement(sender, *, engagement, **kwargs) -> None:
     services.triggers_evaluate(engagement=engagement)
 
 
-@receiver(step_sent)
-def on_step_sent(sender, *, link: StepSend, message: Message, **kwargs) -> None:
-    # Sent once campaigns scheduled the next step, so there is a step to re-time.
-    schedule.after_step_sent(link=link, message=message)
+@receiver(steps_sent)
+def on_steps_sent(sender, *, sent: list[tuple[StepSend, Message]], **kwargs) -> None:
+    # Sent once campaigns scheduled the next steps, so there are steps to re-time.
+    schedule.after_steps_sent(sent=sent)

@@ -7,6 +7,7 @@ Any reply stops the sequence (campaigns.services.reply_record), so the window ca
 while the sequence is live and the decision can be taken when the step is scheduled.
 """
 
+from collections import defaultdict
 from datetime import datetime
 
 from django.utils import timezone
@@ -88,16 +89,22 @@ def _window_closed(rows, enrollment: Enrollment, step: Step, options: StepOption
     return reason
 
 
-def after_step_sent(*, link: StepSend, message: Message) -> None:
-    """Runs after campaigns scheduled the next step: re-time it by its window options, and
-    open a capture if the sent step asked a question."""
-    # One query for the whole sequence: most sequences have no step options, and then there
-    # is nothing to re-time or capture (this runs for every message sent).
-    options = {
-        o.step_id: o for o in StepOptions.objects.filter(step__sequence_id=link.step.sequence_id)
-    }
-    if not options:
-        return
+def after_steps_sent(*, sent: list[tuple[StepSend, Message]]) -> None:
+    """Runs after campaigns scheduled the next steps: re-time them by their window options,
+    and open a capture where the sent step asked a question."""
+    # One query for the whole batch: most sequences have no step options, and then there is
+    # nothing to re-time or capture (this runs for every batch of messages sent).
+    options: dict[int, dict[int, StepOptions]] = defaultdict(dict)
+    for o in StepOptions.objects.filter(
+        step__sequence_id__in={link.step.sequence_id for link, _ in sent}
+    ).select_related("step"):
+        options[o.step.sequence_id][o.step_id] = o
+    for link, message in sent:
+        if options.get(link.step.sequence_id):
+            _after_step_sent(link, message, options[link.step.sequence_id])
+
+
+def _after_step_sent(link: StepSend, message: Message, options: dict[int, StepOptions]) -> None:
     sent_options = options.get(link.step_id)
     if sent_options and sent_options.capture_field:
         CaptureRequest.objects.get_or_create(

@@ -98,18 +98,24 @@ def test_crash_after_claim_resends_once_and_crash_after_accept_never_resends(
     campaign_launch(campaign=campaign)
     wait_all_sent(s.messages, 300, engine)
 
-    after_claim = [int(p.name.split("-")[1]) for p in crash_dir.glob("after_claim-*")]
-    after_accept = [int(p.name.split("-")[1]) for p in crash_dir.glob("after_accept-*")]
+    def crashed(kind: str) -> dict[int, int]:
+        """Message id -> the attempt that crashed."""
+        names = [p.name.split("-") for p in crash_dir.glob(f"{kind}-*")]
+        return {int(mid): int(attempt) for _, mid, attempt in names}
+
+    after_claim, after_accept = crashed("after_claim"), crashed("after_accept")
     assert len(after_claim) >= (20 if not SQLITE else 8)
     assert len(after_accept) >= (20 if not SQLITE else 8)
     posts = engine.platform.state.posts_per_key
     for message in Message.objects.filter(id__in=after_claim):
-        # The first attempt died before the request left: sent again, exactly once.
-        assert (message.status, message.attempts) == ("sent", 2)
+        # The attempt died before the request left: sent by a later one, exactly once (a
+        # batch-mate's crash may strand that later attempt too).
+        assert message.status == "sent"
+        assert message.attempts > after_claim[message.id]
         assert posts[str(message.idempotency_key)] == 1
     for message in Message.objects.filter(id__in=after_accept):
         # The platform had it: the reconciler found it, no second request.
-        assert (message.status, message.attempts) == ("sent", 1)
+        assert (message.status, message.attempts) == ("sent", after_accept[message.id])
         assert posts[str(message.idempotency_key)] == 1
     assert_delivered_exactly_once(engine.platform, s.messages)
     # Crashed attempts gave their daily-cap units back: every sender sent all of its share.
