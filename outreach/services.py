@@ -443,12 +443,9 @@ def _deliver(claim: Claim) -> tuple[str, str | None]:
 
 
 def _record_sent_batch(sent: list[tuple[Message, str]]) -> None:
-    recorded = messages_record_sent(
-        sent=[(m.id, provider_id, m.attempts) for m, provider_id in sent]
-    )
+    messages_record_sent(sent=[(m.id, provider_id, m.attempts) for m, provider_id in sent])
     for message, _ in sent:
-        if message.id in recorded:
-            _private_reply_used(message)
+        _private_reply_used(message)  # it went out, whoever records it
 
 
 def _private_reply_used(message: Message) -> None:
@@ -518,7 +515,10 @@ def messages_record_sent(*, sent: list[tuple[int, str, int | None]]) -> set[int]
             last_outbound_at=now
         )
         MessageEvent.objects.bulk_create(
-            [MessageEvent(message=m, status=S.SENT, detail=m.provider_message_id) for m in messages]
+            [
+                MessageEvent(message=m, status=S.SENT, detail=m.provider_message_id[:300])
+                for m in messages
+            ]
         )
         messages_sent.send(sender=Message, messages=messages)
     return set(provider_ids)

@@ -19,6 +19,7 @@ from campaigns.services import (
     enrollment_resume,
     enrollments_create,
 )
+from campaigns.stats_models import CampaignStats
 from contacts.services import contact_opt_out
 from fakeplatform.server import FakePlatformServer
 from outreach import limits
@@ -29,6 +30,7 @@ from outreach.services import (
     message_send,
     messages_offer,
     messages_reconcile,
+    messages_send,
     sender_pause,
     sender_resume,
     sending_switch_set,
@@ -74,6 +76,41 @@ def one_contact_campaign(steps=(("email", 0),), **sender_fields):
     enrollments_create(campaign=campaign, contacts=[contact])
     campaign_launch(campaign=campaign)
     return campaign, sender, contact
+
+
+def test_one_send_task_sends_its_batch_once_and_holds_only_what_may_not_go(platform):
+    anna, ben = factories.sender("Anna"), factories.sender("Ben")
+    campaign = factories.campaign(senders=[anna, ben], steps=(("email", 0), ("email", 86400)))
+    contacts = [factories.contact(n) for n in range(1, 6)]
+    enrollments_create(campaign=campaign, contacts=contacts)
+    campaign_launch(campaign=campaign)
+    enrollments_materialize(now=timezone.now())
+    queued = list(Message.objects.order_by("id"))
+    opted_out = queued[-1].conversation.identity.contact
+    contact_opt_out(contact=opted_out, source="test")
+    ids = [m.id for m in queued]
+
+    # One task with every queued message, though the dispatcher offers one per free sender:
+    # each sender sends one, the rest wait for it, and the opted-out contact gets nothing.
+    first = messages_send(message_ids=ids)
+    assert list(first.values()).count("sent") == 2
+    waiting_for_sender = Message.objects.filter(status="queued")
+    assert {m.hold_reason for m in waiting_for_sender} == {"sender busy with another message"}
+    # The broker delivers tasks twice and late: each message still goes out once.
+    for _ in range(4):
+        messages_send(message_ids=ids)
+    assert len(platform.state.deliveries) == 4
+    assert set(platform.state.posts_per_key.values()) == {1}
+    messages = {m.id: m for m in Message.objects.all()}
+    assert messages[queued[-1].id].status == "cancelled"  # opted out: never sent
+    assert sum(m.status == "sent" for m in messages.values()) == 4
+    # The dashboard's counters count each send once, batched or not.
+    stats = CampaignStats.objects.get(campaign=campaign)
+    assert (stats.enrolled, stats.contacted, stats.sent) == (5, 4, 4)
+    waiting = Enrollment.objects.filter(state="active", current_step=2)
+    assert waiting.count() == 4
+    assert {e.hold_reason for e in waiting} == {"waiting 1 day after step 1"}
+    assert sum(SenderAccount.objects.values_list("sent_today", flat=True)) == 4
 
 
 def test_rate_limited_send_waits_for_retry_after_and_backs_the_sender_off(platform):
