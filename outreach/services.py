@@ -278,6 +278,24 @@ def _refusal(message: Message, now: datetime, blocked: str) -> bool:
     return False
 
 
+def _lock_with_senders(messages) -> list[Message]:
+    """Lock these messages, then their senders, each in id order: the lock order is the same
+    everywhere (enrollment, message, sender). Messages of one sender share one sender object,
+    so a sender wanted twice sees what the first did to it."""
+    locked = list(messages.select_for_update(of=("self",)).order_by("id"))
+    senders = SenderAccount.objects.select_for_update().filter(id__in={m.sender_id for m in locked})
+    by_id = {s.id: s for s in senders.order_by("id")}
+    for message in locked:
+        message.sender = by_id[message.sender_id]
+    return locked
+
+
+def _seen(seen: set[int], key: int) -> bool:
+    found = key in seen
+    seen.add(key)
+    return found
+
+
 def _claim(message_id: int) -> Claim | None:
     claims = _claim_batch([message_id])
     return claims[0] if claims else None
@@ -289,26 +307,26 @@ def _claim_batch(message_ids: list[int]) -> list[Claim]:
     short transaction. Messages another attempt got first are left out."""
     now = timezone.now()
     with transaction.atomic():
-        # Locks each message with its sender, conversation, identity and contact rows, in id
-        # order: the lock order is the same everywhere (enrollment, message, sender).
-        messages = list(
-            Message.objects.select_for_update()
-            .select_related("sender", "conversation__identity__contact")
-            .filter(id__in=message_ids, status=S.QUEUED)
-            .order_by("id")
+        messages = _lock_with_senders(
+            Message.objects.select_related("conversation__identity__contact").filter(
+                id__in=message_ids, status=S.QUEUED
+            )
         )
         # A late or duplicate task may come before a hold's time: the hold stands.
         messages = [m for m in messages if not (m.not_before and m.not_before > now)]
+        # One message per contact per batch, so the per-contact cap counts each send before
+        # the next is checked; the others are offered again at the next tick.
+        contacts: set[int] = set()
+        later = [m.id for m in messages if _seen(contacts, m.conversation.identity.contact_id)]
+        if later:
+            Message.objects.filter(id__in=later, status=S.QUEUED).update(enqueued_at=None)
+            messages = [m for m in messages if m.id not in later]
         if not messages:
             return []  # duplicate or late delivery: somebody else got there first
         if SendingSwitch.is_paused():
             for message in messages:
                 _hold(message, "all sending paused (kill switch)", None)
             return []
-        # One object per sender row, so a sender wanted twice sees its first token taken.
-        senders: dict[int, SenderAccount] = {}
-        for message in messages:
-            message.sender = senders.setdefault(message.sender_id, message.sender)
         blocked = identities_block_reasons([m.conversation.identity for m in messages])
         ready = [
             m for m in messages if not _refusal(m, now, blocked.get(m.conversation.identity_id, ""))
@@ -376,19 +394,35 @@ def messages_send(*, message_ids: list[int]) -> dict[int, str]:
     platform calls one by one outside any transaction, one record transaction for the sends
     that went out. Returns each message's status afterwards ("skipped" if not claimed)."""
     statuses = dict.fromkeys(message_ids, "skipped")
+    claims = _claim_batch(message_ids)
+    # Start no send past half the task's soft time limit: the last one may take its
+    # platform's timeout beyond it, and the time limit must never cut a send short.
+    deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     sent: list[tuple[Message, str]] = []
-    first_sent = 0.0
-    for claim in _claim_batch(message_ids):
-        status, provider_id = _deliver(claim)
-        statuses[claim.message.id] = status
-        if provider_id is not None:
-            first_sent = first_sent if sent else time.monotonic()
-            sent.append((claim.message, provider_id))
-        if sent and time.monotonic() - first_sent >= RECORD_WITHIN:
+    first_sent, tried = 0.0, 0
+    try:
+        for claim in claims:
+            if time.monotonic() > deadline:
+                break
+            tried += 1
+            status, provider_id = _deliver(claim)
+            statuses[claim.message.id] = status
+            if provider_id is not None:
+                first_sent = first_sent if sent else time.monotonic()
+                sent.append((claim.message, provider_id))
+            if sent and time.monotonic() - first_sent >= RECORD_WITHIN:
+                _record_sent_batch(sent)
+                sent = []
+    finally:
+        # Whatever stopped the loop, what went out is recorded now (not left for the
+        # reconciler to ask the platform about), and what was not tried goes back.
+        if sent:
             _record_sent_batch(sent)
-            sent = []
-    if sent:
-        _record_sent_batch(sent)
+        for claim in claims[tried:]:
+            _record_not_sent(
+                claim, Transient("the send task stopped first"), retry_in=None, backoff=False
+            )
+            statuses[claim.message.id] = S.QUEUED
     return statuses
 
 
@@ -411,6 +445,8 @@ def _deliver(claim: Claim) -> tuple[str, str | None]:
             claim, Transient("claim went stale before sending"), retry_in=None, backoff=False
         )
         return S.QUEUED, None
+    if not _send_starting(message):
+        return "skipped", None  # the reconciler took this claim back: it was too slow
     # The side effect happens outside any transaction, between claim and record.
     try:
         return S.SENT, channel.send(outgoing(message))
@@ -440,6 +476,16 @@ def _deliver(claim: Claim) -> tuple[str, str | None]:
         exc = exc if isinstance(exc, Ambiguous) else Ambiguous(str(exc) or type(exc).__name__)
         message_mark_unknown(message_id=message.id, reason=exc.reason, attempt=attempt)
         return S.UNKNOWN, None
+
+
+def _send_starting(message: Message) -> bool:
+    """Mark the claiming attempt as about to call the platform, unless the reconciler took
+    the claim back first (the two updates are ordered by the row's lock)."""
+    return bool(
+        Message.objects.filter(id=message.id, status=S.SENDING, attempts=message.attempts).update(
+            started_attempt=message.attempts
+        )
+    )
 
 
 def _record_sent_batch(sent: list[tuple[Message, str]]) -> None:
@@ -484,11 +530,8 @@ def messages_record_sent(*, sent: list[tuple[int, str, int | None]]) -> set[int]
     now = timezone.now()
     wanted = {mid: (provider_id, attempt) for mid, provider_id, attempt in sent}
     with transaction.atomic():
-        locked = (
-            Message.objects.select_for_update()
-            .select_related("sender")
-            .filter(id__in=wanted, status__in=[S.SENDING, S.UNKNOWN])
-            .order_by("id")
+        locked = _lock_with_senders(
+            Message.objects.filter(id__in=wanted, status__in=[S.SENDING, S.UNKNOWN])
         )
         # Fencing by attempt number stops a stalled worker from overwriting the outcome of
         # a later attempt the reconciler allowed.
@@ -505,9 +548,7 @@ def messages_record_sent(*, sent: list[tuple[int, str, int | None]]) -> set[int]
                 output_field=Message._meta.get_field("provider_message_id"),
             ),
         )
-        senders: dict[int, SenderAccount] = {}
         for message in messages:
-            message.sender = senders.setdefault(message.sender_id, message.sender)
             message.status, message.sent_at, message.hold_reason = S.SENT, now, ""
             message.provider_message_id = provider_ids[message.id]
         limits.tokens_release(held=[(m.sender, m.id) for m in messages])
@@ -598,11 +639,12 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     blindly: a message goes back to the queue only when the platform says it never arrived."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SEND_GRACE)
-    for mid in Message.objects.filter(status=S.SENDING, claimed_at__lt=grace).values_list(
-        "id", flat=True
-    ):
-        message_mark_unknown(message_id=mid, reason="worker stopped before recording the outcome")
     counts = {"sent": 0, "requeued": 0, "review": 0}
+    stuck = Message.objects.filter(status=S.SENDING, claimed_at__lt=grace)
+    for message in stuck.filter(_NOT_STARTED).select_related("sender"):
+        counts["requeued"] += _requeue_not_started(message)
+    for mid in stuck.values_list("id", flat=True):
+        message_mark_unknown(message_id=mid, reason="worker stopped before recording the outcome")
     unknown = Message.objects.filter(
         status=S.UNKNOWN, claimed_at__lt=now - timedelta(seconds=min(settings.SEND_GRACE, 30))
     ).select_related("sender", "conversation__identity")
@@ -620,6 +662,26 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
             _send_to_review(message)
             counts["review"] += 1
     return counts
+
+
+# A claim whose attempt never got as far as calling the platform.
+_NOT_STARTED = ~Q(started_attempt=F("attempts"))
+
+
+@retry_on_conflict
+def _requeue_not_started(message: Message) -> bool:
+    """A worker died after its claim, before calling the platform (the rest of its batch):
+    nothing went out, so it goes back to the queue at once, its cap unit refunded."""
+    with transaction.atomic():
+        if not Message.objects.filter(
+            _NOT_STARTED, id=message.id, status=S.SENDING, attempts=message.attempts
+        ).update(status=S.QUEUED, enqueued_at=None, hold_reason="worker stopped before sending it"):
+            return False  # it started meanwhile: the reconciler settles it as unknown
+        day = limits.local_day(message.sender, message.claimed_at or timezone.now())
+        limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
+        _event(message, S.QUEUED, "reconciler: never sent, will send again")
+        message_status_changed.send(sender=Message, message=message, status=S.QUEUED)
+    return True
 
 
 @retry_on_conflict

@@ -23,14 +23,18 @@ from campaigns.stats_models import CampaignStats
 from contacts.services import contact_opt_out
 from fakeplatform.server import FakePlatformServer
 from outreach import limits
+from outreach.channels import get_channel, locmem
 from outreach.inbox.services import conversation_reply
 from outreach.models import ManualTask, Message, SenderAccount
 from outreach.services import (
+    _claim_batch,
+    _send_starting,
     manual_task_complete,
     message_send,
     messages_offer,
     messages_reconcile,
     messages_send,
+    outgoing,
     sender_pause,
     sender_resume,
     sending_switch_set,
@@ -111,6 +115,38 @@ def test_one_send_task_sends_its_batch_once_and_holds_only_what_may_not_go(platf
     assert waiting.count() == 4
     assert {e.hold_reason for e in waiting} == {"waiting 1 day after step 1"}
     assert sum(SenderAccount.objects.values_list("sent_today", flat=True)) == 4
+
+
+def test_worker_killed_mid_batch_sends_its_untried_messages_again_without_a_review(settings):
+    # Email over a backend that cannot look a message up, as SMTP cannot.
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "email": {"BACKEND": "outreach.channels.locmem.LocmemChannel", "OPTIONS": {}},
+    }
+    locmem.outbox.clear()
+    for n in range(1, 4):
+        sender = factories.sender(f"Rep{n}")
+        campaign = factories.campaign(senders=[sender], name=f"Campaign {n}")
+        enrollments_create(campaign=campaign, contacts=[factories.contact(n)])
+        campaign_launch(campaign=campaign)
+    enrollments_materialize(now=timezone.now())
+    # The worker claims its batch of three, sends the first, and dies.
+    claims = _claim_batch(messages_offer(now=timezone.now()))
+    assert len(claims) == 3
+    first = claims[0].message
+    assert _send_starting(first)
+    get_channel("email").send(outgoing(first))
+
+    later = timezone.now() + timedelta(seconds=settings.SEND_GRACE + 1)
+    assert messages_reconcile(now=later) == {"sent": 0, "requeued": 2, "review": 1}
+    # The first may have arrived and nobody can tell: a rep decides. The other two never
+    # left: they go again, with their senders' cap units given back.
+    assert Message.objects.get(id=first.id).hold_reason.startswith("needs review")
+    SenderAccount.objects.update(next_send_at=None)
+    assert sorted(run_once()) == ["sent", "sent"]
+    assert len(locmem.outbox) == 3
+    assert len({m.message_id for m in locmem.outbox}) == 3
+    assert sorted(SenderAccount.objects.values_list("sent_today", flat=True)) == [1, 1, 1]
 
 
 def test_rate_limited_send_waits_for_retry_after_and_backs_the_sender_off(platform):
@@ -312,6 +348,23 @@ def test_contact_frequency_cap_holds_a_second_campaign_for_a_day(platform, setti
     held = Message.objects.get(status="queued")
     assert held.hold_reason == "contact already got 1 message(s) in 24 h"
     assert held.not_before > timezone.now() + timedelta(hours=23)
+
+
+def test_contact_frequency_cap_holds_a_second_campaign_sent_in_the_same_batch(platform, settings):
+    settings.CONTACT_DAILY_MESSAGE_CAP = 1
+    _, _, contact = one_contact_campaign()
+    other = factories.campaign(senders=[factories.sender("Ben")], name="Second")
+    enrollments_create(campaign=other, contacts=[contact])
+    campaign_launch(campaign=other)
+    enrollments_materialize(now=timezone.now())
+    offered = messages_offer(now=timezone.now())
+    assert len(offered) == 2  # two senders, one message each: one send task's batch
+    results = list(messages_send(message_ids=offered).values())
+    results += run_once()
+    assert results.count("sent") == 1
+    held = Message.objects.get(status="queued")
+    assert held.hold_reason == "contact already got 1 message(s) in 24 h"
+    assert len(platform.state.deliveries) == 1
 
 
 def test_daily_cap_resets_at_midnight_in_the_sender_time_zone():

@@ -46,7 +46,13 @@ from outreach.channels import get_channel, locmem
 from outreach.channels.base import LookupResult, OutgoingMessage
 from outreach.channels.locmem import LocmemChannel
 from outreach.models import Message, MessageEvent, SenderAccount
-from outreach.services import _claim, inbound_message_record, message_send, outgoing
+from outreach.services import (
+    _claim,
+    _send_starting,
+    inbound_message_record,
+    message_send,
+    outgoing,
+)
 from outreach.services import messages_reconcile as reconcile
 from tests import factories
 
@@ -223,7 +229,7 @@ class SequenceEngine(RuleBasedStateMachine):
     def crash_after_platform_accepted(self, i: int, redelivered: bool) -> None:
         mid = self.tasks.pop(i % len(self.tasks))
         claim = _claim(mid)
-        if claim is not None:
+        if claim is not None and _send_starting(claim.message):
             get_channel(claim.message.channel).send(outgoing(claim.message))
             self._stamp_deliveries()
         if redelivered:
