@@ -170,10 +170,11 @@ class Message(models.Model):
     not_before = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    # The last attempt that got as far as calling the platform. A claim by a later attempt
-    # never reached the platform (a worker died mid-batch), so it goes back to the queue
-    # with no need to ask the platform.
-    started_attempt = models.PositiveSmallIntegerField(default=0)
+    # False from a claim until its attempt calls the platform, then True. A claim left at
+    # False never reached the platform (its worker died mid-batch), so it goes back to the
+    # queue with no need to ask the platform. Null: claimed by a version without the mark,
+    # which the reconciler asks the platform about, as it always did.
+    send_started = models.BooleanField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     idempotency_key = models.UUIDField(default=uuid.uuid4, editable=False)

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from contacts.models import Identity
+from contacts.models import Contact, Identity
 from contacts.services import identities_block_reasons
 from outreach import limits, policy
 from outreach.audit import audit_record
@@ -189,20 +190,20 @@ def _contact_cap_hold(message: Message, now: datetime) -> tuple[str, datetime | 
     if not cap:
         return "", None
     since = now - timedelta(hours=24)
+    # Sends in flight count too: another worker's batch may be sending to this contact now.
     recent = list(
         Message.objects.filter(
             conversation__identity__contact_id=message.conversation.identity.contact_id,
             direction=Message.Direction.OUTBOUND,
-            sent_at__gte=since,
         )
-        .order_by("sent_at")
-        .values_list("sent_at", flat=True)[:cap]
+        .filter(Q(sent_at__gte=since) | Q(status__in=[S.SENDING, S.UNKNOWN], claimed_at__gte=since))
+        .annotate(at=Coalesce("sent_at", "claimed_at"))
+        .order_by("at")
+        .values_list("at", flat=True)[:cap]
     )
     if len(recent) < cap:
         return "", None
-    oldest = recent[0]
-    assert oldest is not None  # sent_at__gte leaves out the NULLs
-    return f"contact already got {cap} message(s) in 24 h", oldest + timedelta(hours=24)
+    return f"contact already got {cap} message(s) in 24 h", recent[0] + timedelta(hours=24)
 
 
 def _policy_context(message: Message, now: datetime) -> PolicyContext:
@@ -290,10 +291,21 @@ def _lock_with_senders(messages) -> list[Message]:
     return locked
 
 
-def _seen(seen: set[int], key: int) -> bool:
-    found = key in seen
-    seen.add(key)
-    return found
+def _one_per_contact(messages: list[Message]) -> list[Message]:
+    """For the per-contact cap: lock the contacts (in id order, after their messages), so
+    claims for one contact take turns across workers, and keep one message per contact in
+    this batch, so each claim sees the one before it. The others are offered again at the
+    next tick."""
+    contact_ids = {m.conversation.identity.contact_id for m in messages}
+    list(Contact.objects.select_for_update().filter(id__in=contact_ids).order_by("id"))
+    first: dict[int, Message] = {}
+    for message in messages:
+        first.setdefault(message.conversation.identity.contact_id, message)
+    keep = {m.id for m in first.values()}
+    later = [m.id for m in messages if m.id not in keep]
+    if later:
+        Message.objects.filter(id__in=later, status=S.QUEUED).update(enqueued_at=None)
+    return list(first.values())
 
 
 def _claim(message_id: int) -> Claim | None:
@@ -314,13 +326,8 @@ def _claim_batch(message_ids: list[int]) -> list[Claim]:
         )
         # A late or duplicate task may come before a hold's time: the hold stands.
         messages = [m for m in messages if not (m.not_before and m.not_before > now)]
-        # One message per contact per batch, so the per-contact cap counts each send before
-        # the next is checked; the others are offered again at the next tick.
-        contacts: set[int] = set()
-        later = [m.id for m in messages if _seen(contacts, m.conversation.identity.contact_id)]
-        if later:
-            Message.objects.filter(id__in=later, status=S.QUEUED).update(enqueued_at=None)
-            messages = [m for m in messages if m.id not in later]
+        if settings.CONTACT_DAILY_MESSAGE_CAP:
+            messages = _one_per_contact(messages)
         if not messages:
             return []  # duplicate or late delivery: somebody else got there first
         if SendingSwitch.is_paused():
@@ -344,6 +351,7 @@ def _claim_batch(message_ids: list[int]) -> list[Claim]:
             attempts=F("attempts") + 1,
             hold_reason="",
             not_before=None,
+            send_started=False,
         )
         if count != len(claimed):
             raise AssertionError("messages changed under their row locks")
@@ -393,11 +401,11 @@ def messages_send(*, message_ids: list[int]) -> dict[int, str]:
     """Send queued messages, each at most once: one claim transaction for the batch, the
     platform calls one by one outside any transaction, one record transaction for the sends
     that went out. Returns each message's status afterwards ("skipped" if not claimed)."""
+    # Start no send past half the task's soft time limit: the last one may take its
+    # platform's timeouts beyond it, and the time limit must never cut a send short.
+    deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     statuses = dict.fromkeys(message_ids, "skipped")
     claims = _claim_batch(message_ids)
-    # Start no send past half the task's soft time limit: the last one may take its
-    # platform's timeout beyond it, and the time limit must never cut a send short.
-    deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     sent: list[tuple[Message, str]] = []
     first_sent, tried = 0.0, 0
     try:
@@ -445,11 +453,12 @@ def _deliver(claim: Claim) -> tuple[str, str | None]:
             claim, Transient("claim went stale before sending"), retry_in=None, backoff=False
         )
         return S.QUEUED, None
+    request = outgoing(message)  # reads the database: done before the mark
     if not _send_starting(message):
         return "skipped", None  # the reconciler took this claim back: it was too slow
     # The side effect happens outside any transaction, between claim and record.
     try:
-        return S.SENT, channel.send(outgoing(message))
+        return S.SENT, channel.send(request)
     except RateLimited as exc:
         _record_not_sent(claim, exc, retry_in=exc.retry_after, backoff=True)
         return S.QUEUED, None
@@ -482,9 +491,9 @@ def _send_starting(message: Message) -> bool:
     """Mark the claiming attempt as about to call the platform, unless the reconciler took
     the claim back first (the two updates are ordered by the row's lock)."""
     return bool(
-        Message.objects.filter(id=message.id, status=S.SENDING, attempts=message.attempts).update(
-            started_attempt=message.attempts
-        )
+        Message.objects.filter(
+            id=message.id, status=S.SENDING, attempts=message.attempts, send_started=False
+        ).update(send_started=True)
     )
 
 
@@ -643,8 +652,10 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     stuck = Message.objects.filter(status=S.SENDING, claimed_at__lt=grace)
     for message in stuck.filter(_NOT_STARTED).select_related("sender"):
         counts["requeued"] += _requeue_not_started(message)
-    for mid in stuck.values_list("id", flat=True):
-        message_mark_unknown(message_id=mid, reason="worker stopped before recording the outcome")
+    for mid, attempt in stuck.values_list("id", "attempts"):
+        message_mark_unknown(
+            message_id=mid, reason="worker stopped before recording the outcome", attempt=attempt
+        )
     unknown = Message.objects.filter(
         status=S.UNKNOWN, claimed_at__lt=now - timedelta(seconds=min(settings.SEND_GRACE, 30))
     ).select_related("sender", "conversation__identity")
@@ -665,7 +676,7 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
 
 # A claim whose attempt never got as far as calling the platform.
-_NOT_STARTED = ~Q(started_attempt=F("attempts"))
+_NOT_STARTED = Q(send_started=False)
 
 
 @retry_on_conflict

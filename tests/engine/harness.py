@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+from django.db import connection
+
 from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity
@@ -140,7 +142,8 @@ class Engine:
 
     def logs(self) -> str:
         return "\n".join(
-            f"==== {p.name}\n{p.log()[-4000:]}" for p in self.dispatchers + self.workers
+            f"==== {p.name} ({'running' if p.alive() else 'exited'})\n{p.log()[-4000:]}"
+            for p in self.dispatchers + self.workers
         )
 
 
@@ -160,7 +163,34 @@ def wait_all_sent(expected: int, timeout: float, engine: Engine) -> None:
         states = defaultdict(int)
         for status in Message.objects.values_list("status", flat=True):
             states[status] += 1
-        raise AssertionError(f"only {dict(states)} after {timeout}s\n{engine.logs()}") from None
+        raise AssertionError(
+            f"only {dict(states)} after {timeout}s\n{stuck_state()}\n{engine.logs()}"
+        ) from None
+
+
+def stuck_state() -> str:
+    """What a run that stopped moving left behind: its unsent messages, the senders, and on
+    PostgreSQL every session's state (a lock held by an idle transaction shows there)."""
+    fields = ("id", "status", "attempts", "send_started", "claimed_at", "enqueued_at")
+    fields += ("not_before", "hold_reason", "sender_id")
+    lines = ["==== unsent messages"]
+    lines += [str(row) for row in Message.objects.exclude(status="sent").values_list(*fields)]
+    lines.append("==== senders")
+    lines += [
+        str(row)
+        for row in SenderAccount.objects.values_list(
+            "id", "paused", "inflight_message_id", "next_send_at", "backoff_until", "sent_today"
+        )
+    ]
+    if connection.vendor == "postgresql":
+        lines.append("==== sessions")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, state, now() - xact_start, wait_event_type, wait_event,"
+                " left(query, 120) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            lines += [str(row) for row in cursor.fetchall()]
+    return "\n".join(lines)
 
 
 def assert_delivered_exactly_once(platform: FakePlatformServer, expected: int) -> None:

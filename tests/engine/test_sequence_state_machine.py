@@ -574,8 +574,8 @@ def test_a_send_the_platform_accepted_before_the_crash_is_recorded_without_a_sec
     assert [m.message_id for m in locmem.outbox] == [mid]
 
 
-@pytest.mark.django_db
-def test_a_platform_that_cannot_confirm_a_crashed_send_puts_it_up_for_review_not_resend(engine):
+def first_telegram_task(engine) -> int:
+    """Deliver tasks until a telegram step's (a platform that cannot look a send up) is due."""
     engine.clock_jumps(seconds=3600)  # step 2 (telegram) falls due after step 1
     for _ in range(6):
         engine.dispatcher_tick()
@@ -585,13 +585,34 @@ def test_a_platform_that_cannot_confirm_a_crashed_send_puts_it_up_for_review_not
             engine.deliver(i=0)
         engine.clock_jumps(seconds=3600)
     i, _ = first_task_for(engine, "telegram")
+    return i
+
+
+@pytest.mark.django_db
+def test_a_platform_that_cannot_confirm_a_crashed_send_puts_it_up_for_review_not_resend(engine):
+    i = first_telegram_task(engine)
     mid = engine.tasks[i]
-    engine.crash_after_claim(i=i, redelivered=False)
+    engine.crash_after_platform_accepted(i=i, redelivered=False)
     engine.reconciler_runs_after_the_grace_period()
     message = Message.objects.get(id=mid)
     assert message.status == M.UNKNOWN
     assert message.hold_reason.startswith("needs review")
-    assert mid not in [m.message_id for m in locmem.outbox]
+    assert [m.message_id for m in locmem.outbox].count(mid) == 1
+
+
+@pytest.mark.django_db
+def test_a_crash_before_calling_a_platform_that_cannot_confirm_resends_without_review(engine):
+    i = first_telegram_task(engine)
+    mid = engine.tasks[i]
+    engine.crash_after_claim(i=i, redelivered=False)
+    engine.reconciler_runs_after_the_grace_period()  # it never called the platform
+    message = Message.objects.get(id=mid)
+    assert (message.status, message.hold_reason) == (M.QUEUED, "worker stopped before sending it")
+    engine.clock_jumps(seconds=130)
+    engine._tick()
+    engine.deliver(i=engine.tasks.index(mid))
+    assert Message.objects.get(id=mid).status == M.SENT
+    assert [m.message_id for m in locmem.outbox].count(mid) == 1
 
 
 @pytest.mark.django_db
