@@ -490,11 +490,15 @@ def _deliver(claim: Claim) -> tuple[str, str | None]:
 def _send_starting(message: Message) -> bool:
     """Mark the claiming attempt as about to call the platform, unless the reconciler took
     the claim back first (the two updates are ordered by the row's lock)."""
-    return bool(
-        Message.objects.filter(
-            id=message.id, status=S.SENDING, attempts=message.attempts, send_started=False
-        ).update(send_started=True)
-    )
+    # One plain statement: this runs for every send, and building it through the ORM cost
+    # more than the database's work.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Message._meta.db_table} SET send_started = %s"
+            " WHERE id = %s AND status = %s AND attempts = %s AND send_started = %s",
+            [True, message.id, S.SENDING, message.attempts, False],
+        )
+        return cursor.rowcount == 1
 
 
 def _record_sent_batch(sent: list[tuple[Message, str]]) -> None:
