@@ -136,8 +136,8 @@ def cap_reached(sender: SenderAccount, now: datetime) -> tuple[str, datetime] | 
 
 
 def why_no_token(*, sender: SenderAccount, now: datetime) -> tuple[str, datetime | None]:
-    """Explain a refused token in words a rep understands, and when to try again."""
-    sender.refresh_from_db()
+    """Explain a refused token in words a rep understands, and when to try again, from the
+    sender's row as the caller holds it (locked, as tokens_take left it)."""
     if sender.paused:
         return f"sender paused: {sender.paused_reason or 'by a user'}", None
     if sender.backoff_until and sender.backoff_until > now:

@@ -683,32 +683,32 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
 _NOT_STARTED = Q(send_started=False)
 
 
-@retry_on_conflict
 def _requeue_not_started(message: Message) -> bool:
     """A worker died after its claim, before calling the platform (the rest of its batch):
-    nothing went out, so it goes back to the queue at once, its cap unit refunded."""
-    with transaction.atomic():
-        if not Message.objects.filter(
-            _NOT_STARTED, id=message.id, status=S.SENDING, attempts=message.attempts
-        ).update(status=S.QUEUED, enqueued_at=None, hold_reason="worker stopped before sending it"):
-            return False  # it started meanwhile: the reconciler settles it as unknown
-        day = limits.local_day(message.sender, message.claimed_at or timezone.now())
-        limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
-        _event(message, S.QUEUED, "reconciler: never sent, will send again")
-        message_status_changed.send(sender=Message, message=message, status=S.QUEUED)
-    return True
+    nothing went out, so it goes back to the queue at once. False if it started meanwhile:
+    the reconciler then settles it as unknown."""
+    rows = Message.objects.filter(
+        _NOT_STARTED, id=message.id, status=S.SENDING, attempts=message.attempts
+    )
+    return _requeue(message, rows, "worker stopped before sending it", "never sent")
+
+
+def _requeue_unknown(message: Message) -> None:
+    rows = Message.objects.filter(id=message.id, status=S.UNKNOWN)
+    _requeue(message, rows, "platform confirmed it never arrived", "not at the platform")
 
 
 @retry_on_conflict
-def _requeue_unknown(message: Message) -> None:
+def _requeue(message: Message, rows, why: str, found: str) -> bool:
+    """Nothing went out: back to the queue, the sender's cap unit refunded."""
     with transaction.atomic():
-        if Message.objects.filter(id=message.id, status=S.UNKNOWN).update(
-            status=S.QUEUED, enqueued_at=None, hold_reason="platform confirmed it never arrived"
-        ):
-            day = limits.local_day(message.sender, message.claimed_at or timezone.now())
-            limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
-            _event(message, S.QUEUED, "reconciler: not at the platform, will send again")
-            message_status_changed.send(sender=Message, message=message, status=S.QUEUED)
+        if not rows.update(status=S.QUEUED, enqueued_at=None, hold_reason=why):
+            return False
+        day = limits.local_day(message.sender, message.claimed_at or timezone.now())
+        limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
+        _event(message, S.QUEUED, f"reconciler: {found}, will send again")
+        message_status_changed.send(sender=Message, message=message, status=S.QUEUED)
+    return True
 
 
 def _send_to_review(message: Message) -> None:

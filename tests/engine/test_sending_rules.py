@@ -374,6 +374,7 @@ def test_daily_cap_resets_at_midnight_in_the_sender_time_zone():
         assert limits.token_take(sender=sender, message_id=i, now=late)
         limits.token_release(sender=sender, message_id=i, space=False)
     assert not limits.token_take(sender=sender, message_id=3, now=late)
+    sender.refresh_from_db()
     reason, until = limits.why_no_token(sender=sender, now=late)
     assert reason == "sender daily cap reached (2/2)"
     assert until == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)  # Berlin midnight
