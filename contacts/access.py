@@ -99,3 +99,38 @@ class ScopedAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and self._may_see(request, obj)  # type: ignore[misc]
+
+
+def is_manager_or_admin(user) -> bool:
+    return role_of(user) in (ADMIN, MANAGER)
+
+
+def users_visible_to(user) -> QuerySet:
+    """Users this user may see named in menus (owner, assignee): admins see everyone, a
+    manager their teams' members and themselves, a rep only themselves."""
+    from django.contrib.auth import get_user_model
+
+    qs = get_user_model().objects.filter(is_active=True)
+    ids = visible_owner_ids(user)
+    return qs if ids is None else qs.filter(pk__in=ids)
+
+
+def owners_assignable_by(user) -> QuerySet:
+    """Users this user may make the owner (or assignee) of a row they can change.
+
+    The same set as users_visible_to: a rep may only name themselves, a manager anyone in
+    the teams they manage, an admin anyone active. Every form, admin page and serializer
+    that sets an owner narrows its choices to this and checks it again on save."""
+    return users_visible_to(user)
+
+
+def teams_visible_to(user) -> QuerySet[Team]:
+    """Teams the user manages or belongs to; every team for an admin."""
+    role = role_of(user)
+    if role is None:
+        return Team.objects.none()
+    if role == ADMIN:
+        return Team.objects.all()
+    from django.db.models import Q
+
+    return Team.objects.filter(Q(managers=user) | Q(members=user)).distinct()
