@@ -38,6 +38,10 @@ def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpRespon
             return HttpResponse(status=400)
         status, body, content_type = answer
         return HttpResponse(body, status=status, content_type=content_type)
+    # A wrong shared secret is refused before the body is read: no one without it can make
+    # us read up to INBOUND_EMAIL_MAX_BYTES.
+    if not backend.verify_headers(request.headers):
+        return HttpResponse("bad signature", status=403)
     # The raw bytes: re-serialized JSON would break the signature.
     raw = _body(request, settings.INBOUND_EMAIL_MAX_BYTES if channel == "email" else None)
     if raw is None:

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import hmac
 import json
+import socket
 
 import pytest
 
@@ -49,3 +50,33 @@ def test_x_crc_answers_a_real_shaped_token(client, platform_channels):
     digest = hmac.new(SECRETS["x"].encode(), token.encode(), hashlib.sha256).digest()
     assert r.status_code == 200
     assert r.json() == {"response_token": "sha256=" + base64.b64encode(digest).decode()}
+
+
+def test_inbound_email_with_a_wrong_secret_is_refused_before_the_size_limit(
+    client, platform_channels, settings
+):
+    settings.INBOUND_EMAIL_MAX_BYTES = 1024
+    big = b"From: a@example.com\r\n\r\n" + b"x" * 4096
+    wrong = post_webhook(client, "email", big, {"X-Webhook-Secret": "guess"})
+    right = post_webhook(client, "email", big, {"X-Webhook-Secret": SECRETS["email"]})
+    assert (wrong.status_code, right.status_code) == (403, 413)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inbound_email_with_a_wrong_secret_is_answered_without_reading_the_body(
+    live_server, platform_channels
+):
+    # The request declares a 10 MB body and sends 10 bytes: a server that read the body
+    # would wait for the rest; one that checks the secret first answers at once.
+    host, port = live_server.url.removeprefix("http://").split(":")
+    head = (
+        "POST /webhooks/email/ HTTP/1.1\r\n"
+        f"Host: {host}\r\n"
+        "Content-Type: message/rfc822\r\n"
+        "X-Webhook-Secret: guess\r\n"
+        f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=20) as conn:
+        conn.sendall(head.encode() + b"From: a@ex")
+        status_line = conn.makefile("rb").readline()
+    assert status_line.split()[1] == b"403"
