@@ -93,7 +93,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
         pass
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     # Drop an IPv6 zone ("fe80::1%eth0") before parsing.
-    return list(dict.fromkeys(ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos))
+    return list(dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos))
 
 
 def _check(host: str, addresses: list[IPAddress]) -> None:
