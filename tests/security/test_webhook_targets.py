@@ -3,9 +3,11 @@ link-local or a cloud metadata address is refused when saved in the admin, and a
 is never posted to. WEBHOOK_ALLOWED_NETWORKS lets an internal receiver in."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
 from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
+from config.env import env_networks
 from contacts.services import contact_opt_out
 from tests import factories
 
@@ -79,3 +81,9 @@ def test_an_allowed_internal_network_is_saved_and_delivered_to_by_name(
     [(headers, _)] = receiver.requests
     # Sent to the checked address, but still addressed to the name the receiver was given.
     assert headers["Host"] == url.split("/")[2]
+
+
+def test_a_mistyped_allowed_network_stops_start_up_naming_it(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/8, 10.0.0.300/32")
+    with pytest.raises(ImproperlyConfigured, match=r"10\.0\.0\.300/32"):
+        env_networks("WEBHOOK_ALLOWED_NETWORKS")
