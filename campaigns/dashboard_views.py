@@ -1,7 +1,6 @@
 """Dashboards, the send forecast and the campaign builder, outside the admin. Thin: each view
 validates input, calls one selector or service, and renders (or exports a table as CSV)."""
 
-import csv
 from collections.abc import Iterable
 from itertools import chain
 
@@ -40,26 +39,16 @@ from campaigns.services import (
     campaign_resume,
 )
 from contacts.access import contacts_visible_to
-from contacts.export import neutralize
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+from contacts.csv_download import csv_download
 
 
 def csv_response(
     table: Table, filename: str, rows: Iterable[list] | None = None
 ) -> StreamingHttpResponse:
     """The table as CSV; `rows`, when given, are streamed instead of the table's own."""
-    writer = csv.writer(_Echo())
-    cells = ([neutralize(str(c)) for c in row] for row in (table.rows if rows is None else rows))
-    response = StreamingHttpResponse(
-        (writer.writerow(r) for r in chain([table.columns], cells)),
-        content_type="text/csv; charset=utf-8",
+    return csv_download(
+        chain([table.columns], table.rows if rows is None else rows), f"{filename}.csv"
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    return response
 
 
 def _export(

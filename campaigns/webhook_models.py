@@ -2,8 +2,10 @@
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from campaigns.webhook_targets import url_refusal
 from outreach.fields import EncryptedTextField
 
 
@@ -33,6 +35,14 @@ class WebhookSubscriber(models.Model):
 
     def __str__(self) -> str:
         return self.description or self.url
+
+    def clean(self) -> None:
+        # Run by the admin form: no posting to loopback, private or metadata addresses
+        # (campaigns/webhook_targets.py). Each delivery checks again after resolving.
+        super().clean()
+        reason = url_refusal(self.url) if self.url else None
+        if reason:
+            raise ValidationError({"url": reason})
 
 
 class WebhookDelivery(models.Model):

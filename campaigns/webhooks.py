@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.webhook_models import WebhookAttempt, WebhookDelivery, WebhookSubscriber
+from campaigns.webhook_targets import RefusedTarget, Target, checked_target
 
 log = logging.getLogger(__name__)
 D = WebhookDelivery.Status
@@ -108,17 +109,16 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
         ),
     }
     started = time.monotonic()
-    code, text, error = None, "", ""
+    code, text, error, refused = None, "", "", False
     try:
-        response = httpx.post(
-            delivery.subscriber.url,
-            content=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT,
-            follow_redirects=False,
-        )
+        # Resolved and checked now, and sent to the checked address (see webhook_targets).
+        target = checked_target(delivery.subscriber.url)
+        headers["Host"] = target.netloc
+        response = _post(target, content=body, headers=headers)
         code, text = response.status_code, response.text[:2000]
-    except httpx.HTTPError as exc:
+    except RefusedTarget as exc:
+        error, refused = f"Not sent: {exc}"[:300], True
+    except (httpx.HTTPError, OSError) as exc:  # OSError: the name did not resolve
         error = f"{type(exc).__name__}: {exc}"[:300]
     WebhookAttempt.objects.create(
         delivery=delivery,
@@ -127,14 +127,34 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
         error=error,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
-    return _record(delivery, code, error, now)
+    return _record(delivery, code, error, now, give_up=refused)
 
 
-def _record(delivery: WebhookDelivery, code: int | None, error: str, now: datetime) -> str:
+def _post(target: Target, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
+    """POST to the first of the target's checked addresses that accepts a connection, in DNS
+    order, as a plain connect to the name would."""
+    *earlier, last = target.urls
+    # Over https the certificate is checked against the name, not the address.
+    sni = {"sni_hostname": target.host}
+    with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT, follow_redirects=False) as client:
+        for url in earlier:
+            try:
+                return client.post(url, content=content, headers=headers, extensions=sni)
+            except httpx.ConnectError:
+                continue
+        return client.post(last, content=content, headers=headers, extensions=sni)
+
+
+def _record(
+    delivery: WebhookDelivery, code: int | None, error: str, now: datetime, *, give_up: bool
+) -> str:
     attempts = delivery.attempts + 1
     fields: dict[str, Any] = {"attempts": attempts, "last_status_code": code, "last_error": error}
     if code is not None and 200 <= code < 300:
         fields |= {"status": D.SUCCEEDED, "delivered_at": now, "next_attempt_at": None}
+    elif give_up:  # a refused address stays refused: retrying would only repeat it
+        fields |= {"status": D.FAILED, "next_attempt_at": None}
+        log.warning("webhook delivery %s not sent: %s", delivery.id, error)
     elif attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         fields |= {"status": D.FAILED, "next_attempt_at": None}
         log.warning("webhook delivery %s gave up after %s attempts", delivery.id, attempts)

@@ -4,6 +4,7 @@ A typo such as ``DEBUG=maybe`` must stop start-up with a message naming the
 variable, not silently fall back to a default.
 """
 
+import ipaddress
 import os
 from datetime import time
 
@@ -79,3 +80,16 @@ def env_time(name: str, default: str) -> time:
         return time.fromisoformat(raw)
     except ValueError:
         raise ImproperlyConfigured(f"Unexpected value {name}={raw!r}: expected HH:MM.") from None
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated CIDRs ("10.0.0.0/8, fd00::/8"), each checked at start-up."""
+    networks = env_list(name, [])
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"Unexpected value {name}: {net!r} is not a network such as 10.0.0.0/8."
+            ) from None
+    return networks

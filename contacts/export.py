@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 
 from contacts.channels import CHANNELS
+from contacts.csv_download import csv_lines, neutralize
 from contacts.models import Contact
 
 FIELDS = ["first_name", "last_name", "company", "title", "time_zone", "country", "locale"]
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(value: str) -> str:
-    """Prefix a would-be formula with a quote so spreadsheets show it as text."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def export_rows(queryset: QuerySet[Contact]) -> Iterator[list[str]]:
@@ -36,14 +29,8 @@ def export_rows(queryset: QuerySet[Contact]) -> Iterator[list[str]]:
         ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def export_csv_lines(queryset: QuerySet[Contact]) -> Iterable[str]:
-    writer = csv.writer(_Echo())
-    return (writer.writerow(row) for row in export_rows(queryset))
+    return csv_lines(export_rows(queryset))
 
 
 def export_xlsx(queryset: QuerySet[Contact], out) -> None:

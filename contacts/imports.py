@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import queue
@@ -421,12 +420,12 @@ def import_warnings(*, contact_import: ContactImport, limit: int = 20) -> list[C
     return list(contact_import.errors.filter(warning=True).order_by("line", "id")[:limit])
 
 
-def import_errors_csv(*, contact_import: ContactImport, out) -> None:
+def import_error_rows(*, contact_import: ContactImport) -> Iterator[list]:
     """Every rejected row and every value left out of an imported row: line, column,
-    reason, then the original cells."""
-    writer = csv.writer(out)
+    reason, then the original cells (downloaded through contacts.csv_download, which
+    guards the cells against formulas)."""
     header = contact_import.sniffed.get("header", [])
-    writer.writerow(["line", "column", "reason", *header])
+    yield ["line", "column", "reason", *header]
     for err in contact_import.errors.order_by("line", "id").iterator(chunk_size=2000):
         reason = f"{WARNING_PREFIX}{err.reason}" if err.warning else err.reason
-        writer.writerow([err.line, err.column, reason, *(err.row or [])])
+        yield [err.line, err.column, reason, *(err.row or [])]

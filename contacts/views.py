@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from contacts import imports
 from contacts.access import imports_visible_to
+from contacts.csv_download import csv_download
 from contacts.csv_import import FileProblem
 from contacts.custom_keys import custom_field_key, custom_targets
 from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
@@ -142,17 +143,5 @@ def import_rollback(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def import_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     imp = get_object_or_404(imports_visible_to(request.user), pk=pk)
-
-    def lines():
-        buffer: list[str] = []
-
-        class Out:
-            def write(self, value: str) -> None:
-                buffer.append(value)
-
-        imports.import_errors_csv(contact_import=imp, out=Out())
-        yield from buffer
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{imp.pk}-errors.csv"'
-    return response
+    rows = imports.import_error_rows(contact_import=imp)
+    return csv_download(rows, f"import-{imp.pk}-errors.csv")

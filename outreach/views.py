@@ -8,7 +8,7 @@ from django.core.signing import BadSignature, TimestampSigner
 from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -38,6 +38,10 @@ def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpRespon
             return HttpResponse(status=400)
         status, body, content_type = answer
         return HttpResponse(body, status=status, content_type=content_type)
+    # A wrong shared secret is refused before the body is read: no one without it can make
+    # us read up to INBOUND_EMAIL_MAX_BYTES.
+    if not backend.verify_headers(request.headers):
+        return HttpResponse("bad signature", status=403)
     # The raw bytes: re-serialized JSON would break the signature.
     raw = _body(request, settings.INBOUND_EMAIL_MAX_BYTES if channel == "email" else None)
     if raw is None:
@@ -86,16 +90,13 @@ def _body(request: HttpRequest, limit: int | None) -> bytes | None:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     address = unsubscribe_address(token)
+    page = "outreach/unsubscribe.html"
     if address is None:
-        return HttpResponse("This unsubscribe link is not valid.", status=404)
-    if request.method == "GET":
-        # A GET only asks: link scanners follow GETs, so only a POST unsubscribes.
-        return HttpResponse(
-            f'<form method="post"><p>Stop all email to {address}?</p>'
-            '<button name="List-Unsubscribe" value="One-Click">Unsubscribe</button></form>'
-        )
-    email_unsubscribe(address=address, source="one-click unsubscribe")
-    return HttpResponse(f"{address} is unsubscribed. You will get no more email from us.")
+        return render(request, page, {"address": None}, status=404)
+    # A GET only asks: link scanners follow GETs, so only a POST unsubscribes.
+    if request.method == "POST":
+        email_unsubscribe(address=address, source="one-click unsubscribe")
+    return render(request, page, {"address": address, "done": request.method == "POST"})
 
 
 _SERVABLE = set().union(*UPLOAD_TYPES.values())

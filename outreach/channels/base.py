@@ -184,6 +184,12 @@ class BaseChannel:
         type), or None when the GET is not one."""
         return None
 
+    def verify_headers(self, headers: Mapping[str, str]) -> bool:
+        """Checked before the body is read: False refuses the request unread. Channels that
+        authenticate with a shared-secret header check it here, so an unsigned request
+        cannot make us read a large body; channels that sign the body pass."""
+        return True
+
     def verify_signature(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Is this webhook body really from the platform? Default deny."""
         return False

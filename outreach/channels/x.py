@@ -37,6 +37,10 @@ FIELDS = "id,text,event_type,sender_id,created_at,dm_conversation_id,attachments
 POLL_PAGES = 10  # at most 1,000 events per poll; the cursor keeps the rest for next time
 # How far back of a claim an event can be stamped (clock skew between us and X).
 SKEW = timedelta(seconds=30)
+# X signs a CRC token and a webhook body with the same HMAC, so answering any token would sign
+# any forged body. X's tokens are short random strings (UUID- or base64-like); nothing of
+# this shape can be a JSON body, which needs a "{" (parse_webhook reads an object).
+CRC_TOKEN = re.compile(r"[A-Za-z0-9_\-=+/.&]{1,128}")
 
 
 def _same_text(ours: str, theirs: str) -> bool:
@@ -207,6 +211,8 @@ class XChannel(BaseChannel):
         token = query.get("crc_token")
         if token is None:
             return None
+        if not CRC_TOKEN.fullmatch(token):
+            return 400, "crc_token is not shaped like one of X's", "text/plain"
         answer = {"response_token": "sha256=" + http.hmac_b64(self.consumer_secret, token.encode())}
         return 200, json.dumps(answer), "application/json"
 

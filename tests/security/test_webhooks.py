@@ -21,6 +21,12 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def loopback_receiver_allowed(settings):
+    """The test receiver listens on 127.0.0.1, which webhooks reach only when allowed."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
 def subscribe(receiver, *events: str) -> WebhookSubscriber:
     return WebhookSubscriber.objects.create(url=receiver.url, events=list(events))
 
