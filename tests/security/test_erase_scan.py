@@ -16,6 +16,7 @@ from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage
 from campaigns.privacy import DELIVERY_CANCELLED
 from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.webhook_models import WebhookDelivery, WebhookEvent, WebhookSubscriber
+from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from contacts.imports import contact_import_preview
 from contacts.models import Contact, ContactImport, ContactImportError, ErasedSuppression
 from outreach.inbox.models import ConversationNote
@@ -80,18 +81,18 @@ def _telegram_update() -> dict:
     }
 
 
-def _whatsapp_message() -> dict:
-    wa_id = PHONE.lstrip("+")
+def _whatsapp_message(phone: str = PHONE, name: str = f"{FIRST} {LAST}", n: int = 1) -> dict:
+    wa_id = phone.lstrip("+")
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "972123456789", "phone_number_id": "1122334455667"},
-        "contacts": [{"profile": {"name": f"{FIRST} {LAST}"}, "wa_id": wa_id}],
+        "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
         "messages": [
             {
                 "from": wa_id,
-                "id": "wamid.zyxw1",
+                "id": f"wamid.zyxw{n}",
                 "timestamp": str(int(time.time())),
-                "text": {"body": f"Call me on {PHONE}"},
+                "text": {"body": f"Call me on {phone}"},
                 "type": "text",
             }
         ],
@@ -311,3 +312,31 @@ def test_an_import_still_waiting_keeps_its_other_rows_and_the_finished_one_loses
     assert (finished.created, finished.warnings) == (2, 1)  # the counts stay
     preview = contact_import_preview(contact_import=waiting).preview
     assert [row for row in preview if any(row)] == [OTHER_ROW.strip().split(",")]
+
+
+def test_a_pending_webhook_delivery_about_the_erased_person_is_never_sent(
+    client,
+    django_user_model,
+    platform_channels,  # noqa: F811
+    receiver,
+):
+    client.force_login(django_user_model.objects.create_superuser("boss", "b@corp.example", "pw"))
+    WebhookSubscriber.objects.create(url=receiver.url, events=[WebhookEvent.REPLY_RECEIVED])
+    platform_sender("whatsapp", "1122334455667")
+    erased = Contact.objects.create(first_name=FIRST, last_name=LAST)
+    erased.identities.create(channel="whatsapp", value=PHONE)
+    other = Contact.objects.create(first_name="Ada", last_name="Lovelace")
+    other.identities.create(channel="whatsapp", value="+4915112345678")
+    assert deliver(client, "whatsapp", _whatsapp_message()) == 200
+    assert deliver(client, "whatsapp", _whatsapp_message("+4915112345678", "Ada", n=2)) == 200
+    assert process_all() == ["reply", "reply"]
+    # Both replies wait for the delivery loop (their after-commit send never ran here).
+    assert WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count() == 2
+
+    assert client.post(f"/api/v1/privacy/contacts/{erased.id}/erase/").status_code == 200
+    for delivery_id in webhook_deliveries_due():
+        webhook_delivery_attempt(delivery_id=delivery_id)
+
+    bodies = [body.decode() for _, body in receiver.requests]
+    assert len(bodies) == 1 and "+4915112345678" in bodies[0]  # the loop works: Ada's went
+    assert not any(PHONE.lstrip("+") in b or FIRST in b for b in bodies)
