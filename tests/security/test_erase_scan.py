@@ -340,3 +340,40 @@ def test_a_pending_webhook_delivery_about_the_erased_person_is_never_sent(
     bodies = [body.decode() for _, body in receiver.requests]
     assert len(bodies) == 1 and "+4915112345678" in bodies[0]  # the loop works: Ada's went
     assert not any(PHONE.lstrip("+") in b or FIRST in b for b in bodies)
+
+
+# Where the export shows each table that can hold the person (campaigns/privacy.py).
+EXPORTED = {
+    "contacts_contact": "contact",
+    "contacts_identity": "identities",
+    "contacts_consentrecord": "consent_records",
+    "contacts_suppression": "suppressions",
+    "contacts_contactimporterror": "import_rows",
+    "outreach_conversation": "conversations",
+    "outreach_message": "messages",
+    "outreach_messageevent": "message_events",
+    "outreach_conversationnote": "notes",
+    "outreach_inboundevent": "inbound_events",
+    "outreach_auditentry": "audit_entries",
+    "campaigns_dealstagechange": "deal_history",
+    "campaigns_triggerfire": "trigger_fires",
+    "campaigns_capturerequest": "captured_answers",
+    "campaigns_webhookdelivery": "webhook_deliveries",
+    "django_admin_log": "admin_log",
+}
+
+
+def test_the_export_shows_every_table_the_scan_finds_the_person_in(client, rich_contact):
+    found: dict[str, set[str]] = {}
+    for leak in _db_leaks(VALUES):
+        column, value = leak.split(": ", 1)
+        found.setdefault(column.split(".")[0], set()).add(value.lower())
+
+    response = client.get(f"/api/v1/privacy/contacts/{rich_contact.id}/export/")
+
+    assert response.status_code == 200
+    data = response.json()
+    assert set(found) <= set(EXPORTED), "a table holds the person but is not in the export"
+    for table, values in found.items():
+        section = json.dumps(data[EXPORTED[table]]).lower()
+        assert any(v in section for v in values), table
