@@ -48,7 +48,9 @@ MARK = "[erased]"
 # (WebhookDelivery has no cancelled status; "failed" is the terminal one the loop skips).
 DELIVERY_CANCELLED = "cancelled: contact erased"
 PHONE_CHANNELS = {"phone", "whatsapp"}
-MIN_DIGITS = 7  # fewer digits in a cell are no phone number
+# A number in an import cell written without its country code ("079 123 45 67") is still
+# theirs; fewer digits than this are too short to tell (a postcode, an id).
+MIN_DIGITS = 8
 # Identifiers shorter than this are not searched for in other rows' text: a handle "bob"
 # is inside "bobby@…". The person's rows carry a longer one too (platform id, address).
 MIN_ID = 5
@@ -75,8 +77,7 @@ class Person:
         return self.ids + self.names
 
     def pattern(self, *, names: bool) -> re.Pattern | None:
-        values = sorted(self.all if names else self.ids, key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, values)), re.I) if values else None
+        return _pattern(self.all if names else self.ids)
 
     def in_cells(self, cells: list[str]) -> bool:
         """Does one import record hold this person (an address, handle or phone number,
@@ -91,6 +92,12 @@ class Person:
         return False
 
 
+def _pattern(values) -> re.Pattern | None:
+    """Any of values, any case; the longest first, so "+4179…" is replaced whole."""
+    values = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, values)), re.I) if values else None
+
+
 def person_of(contact: Contact) -> Person:
     ids: list[str] = []
     phones: list[str] = []
@@ -100,9 +107,8 @@ def person_of(contact: Contact) -> Person:
             digits = re.sub(r"\D", "", identity.value)
             ids.append(digits)  # WhatsApp's wa_id is the number without "+"
             phones.append(digits)
-    full = contact.full_name
     if contact.first_name and contact.last_name:
-        ids.append(full)
+        ids.append(contact.full_name)
     names = [contact.first_name, contact.last_name, contact.company]
     return Person(
         ids=tuple(dict.fromkeys(v for v in ids if len(v) >= MIN_ID)),
@@ -331,6 +337,9 @@ def _erase_outgoing_webhooks(contact: Contact, person: Person) -> None:
 
 def _erase_messages(owned: Owned, person: Person) -> None:
     messages = Message.objects.filter(id__in=owned.messages)
+    provider_ids = set(
+        messages.exclude(provider_message_id="").values_list("provider_message_id", flat=True)
+    )
     # Provider ids identify the person on the platform (Telegram's is "<chat id>:<n>",
     # WhatsApp's wamid encodes the number); late receipts for these messages then match
     # nothing, which is what an erased person's messages should do.
@@ -345,7 +354,8 @@ def _erase_messages(owned: Owned, person: Person) -> None:
         public_reply_to="",
     )
     # The "sent" event records the provider id; bounce and failure events quote errors.
-    _scrub(MessageEvent.objects.filter(message_id__in=owned.messages), ["detail"], _all(person))
+    events = MessageEvent.objects.filter(message_id__in=owned.messages)
+    _scrub(events, ["detail"], _pattern([*person.all, *provider_ids]))
     ConversationNote.objects.filter(conversation_id__in=owned.conversations).delete()
     Conversation.objects.filter(id__in=owned.conversations).update(comment_id="")
 
