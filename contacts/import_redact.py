@@ -17,10 +17,12 @@ rename); should it import the person again, the erased-address hash opts them ou
 (contacts.services.erased_suppressions_apply).
 """
 
+import codecs
 import csv
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from contacts.csv_import import open_text
 from contacts.models import ContactImport
@@ -52,49 +54,57 @@ def _delimiter(imp: ContactImport) -> str:
     return (imp.sniffed or {}).get("delimiter") or ","
 
 
-def _records(imp: ContactImport, lines: list[str]):
-    """(first line index, end line index, cells) of each record, as the import reads them."""
-    reader = csv.reader(iter(lines), delimiter=_delimiter(imp))
+def _open(imp: ContactImport, path: Path) -> tuple[TextIO, str]:
+    encoding = _encoding(imp)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:  # not one Python knows: read bytes as they are
+        encoding = "latin-1"
+    return open_text(path, encoding), encoding
+
+
+def _records(f: TextIO, delimiter: str) -> Iterator[tuple[list[str], list[str] | None]]:
+    """(the physical lines, the cells) of each record as the import reads it, streamed; the
+    cells are None for lines the csv module cannot read (kept as they are)."""
+    lines: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in f:
+            lines.append(line)
+            yield line
+
+    reader = csv.reader(feed(), delimiter=delimiter)
     while True:
-        start = reader.line_num
         try:
-            cells = next(reader)
+            cells: list[str] | None = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error:
-            continue  # an unreadable record: the import keeps only its error message
-        yield start, reader.line_num, cells
-
-
-def _read_lines(imp: ContactImport, path: Path) -> list[str]:
-    with open_text(path, _encoding(imp)) as f:
-        return f.read().splitlines(keepends=True)
+            cells = None
+        yield list(lines), cells
+        lines.clear()
+    if lines:
+        yield list(lines), None
 
 
 def _holds(imp: ContactImport, path: Path, row_matches: Callable[[list[str]], bool]) -> bool:
-    try:
-        lines = _read_lines(imp, path)
-    except (LookupError, OSError):  # an unknown encoding: the file was never imported
-        lines = path.read_bytes().decode("latin-1").splitlines(keepends=True)
-    return any(row_matches(cells) for _, _, cells in _records(imp, lines))
+    f, _ = _open(imp, path)
+    with f:
+        return any(cells and row_matches(cells) for _, cells in _records(f, _delimiter(imp)))
 
 
 def _blank_records(imp: ContactImport, path: Path, row_matches) -> None:
-    try:
-        lines = _read_lines(imp, path)
-        encoding = _encoding(imp)
-    except (LookupError, OSError):
-        lines, encoding = path.read_bytes().decode("latin-1").splitlines(keepends=True), "latin-1"
-    out = list(lines)
-    for start, end, cells in _records(imp, lines):
-        if row_matches(cells):
-            newline = "\r\n" if lines[end - 1].endswith("\r\n") else "\n"
-            # Only delimiters: an empty record. One column: "" (an empty line is no record).
-            empty = _delimiter(imp) * (len(cells) - 1) if len(cells) > 1 else '""'
-            out[start] = empty + newline
-            for i in range(start + 1, end):
-                out[i] = newline  # a blank line is no record (contacts/csv_import.py)
     tmp = path.with_suffix(".erasing")
-    with open(tmp, "w", encoding=encoding, errors="surrogateescape", newline="") as f:
-        f.writelines(out)
+    source, encoding = _open(imp, path)
+    delimiter = _delimiter(imp)
+    with source, open(tmp, "w", encoding=encoding, errors="surrogateescape", newline="") as out:
+        for lines, cells in _records(source, delimiter):
+            if not cells or not row_matches(cells):
+                out.writelines(lines)
+                continue
+            newline = "\r\n" if lines[-1].endswith("\r\n") else "\n"
+            # Only delimiters: an empty record. One column: "" (an empty line is no record).
+            empty = delimiter * (len(cells) - 1) if len(cells) > 1 else '""'
+            # Its other lines stay as blank lines (no records), so line numbers hold.
+            out.writelines([empty + newline] + [newline] * (len(lines) - 1))
     os.replace(tmp, path)

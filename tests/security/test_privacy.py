@@ -145,3 +145,26 @@ def test_an_import_still_running_resumes_past_the_erased_persons_blanked_row(tmp
     assert not Identity.objects.filter(value="lead9@example.com").exists()
     assert not Contact.objects.filter(first_name="Zelda").exists()
     assert "lead9" not in Path(imp.path).read_text()
+
+
+def test_a_blanked_record_spanning_lines_keeps_the_line_numbers_of_later_errors(tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    person = factories.contact(9, first_name="Zelda")
+    csv = tmp_path / "leads.csv"
+    csv.write_text(
+        "email,first_name,notes\n"
+        "a@example.com,Ann,plain\n"
+        'lead9@example.com,Zelda,"met at the fair\ncalled twice"\n'
+        "not-an-email,Bad,x\n"
+    )
+    imp = upload(csv)  # waiting for its mapping: the file is still read later
+
+    contact_erase(contact=person)
+    contact_import_start(contact_import=imp, mapping=["email", "first_name", ""])
+    contact_import_run(contact_import_id=imp.pk)
+
+    imp.refresh_from_db()
+    assert (imp.created, imp.failed) == (1, 1)
+    assert list(imp.errors.values_list("line", flat=True)) == [5]
+    text = Path(imp.path).read_text()
+    assert "lead9" not in text and "fair" not in text and "Zelda" not in text
