@@ -129,8 +129,8 @@ def _mentioning(model: type[models.Model], fields: list[str], values: tuple[str,
         for value in values:
             match |= Q(**{f"{name}__icontains": value})
     if not values:
-        return model.objects.none()
-    return model.objects.annotate(**annotations).filter(match)
+        return model._default_manager.none()
+    return model._default_manager.annotate(**annotations).filter(match)
 
 
 def _scrub(rows, fields: list[str], pattern: re.Pattern | None) -> None:
@@ -381,15 +381,16 @@ def _erase_logs(contact: Contact, owned: Owned, person: Person) -> None:
     """The admin's log and the audit trail: an entry about the contact's own rows loses
     its label (the label was the name or address); any entry quoting them is scrubbed."""
     log, audit = _admin_log(contact, owned)
-    for entry in LogEntry.objects.filter(log).only("id", "content_type", "object_id"):
-        name = entry.content_type.model if entry.content_type else "object"
-        LogEntry.objects.filter(id=entry.id).update(object_repr=f"{name} #{entry.object_id}")
+    for log_entry in LogEntry.objects.filter(log).select_related("content_type"):
+        model = log_entry.content_type.model if log_entry.content_type else "object"
+        label = f"{model} #{log_entry.object_id}"
+        LogEntry.objects.filter(id=log_entry.id).update(object_repr=label)
     _scrub(LogEntry.objects.filter(log), ["change_message"], _all(person))
     fields = ["object_repr", "change_message"]
     _scrub(_mentioning(LogEntry, fields, person.ids), fields, person.pattern(names=False))
-    for entry in AuditEntry.objects.filter(audit).only("id", "target_type", "target_id"):
-        label = f"{entry.target_type} #{entry.target_id}"
-        AuditEntry.objects.filter(id=entry.id).update(target_repr=label)
+    for audit_entry in AuditEntry.objects.filter(audit).only("id", "target_type", "target_id"):
+        label = f"{audit_entry.target_type} #{audit_entry.target_id}"
+        AuditEntry.objects.filter(id=audit_entry.id).update(target_repr=label)
     _scrub(AuditEntry.objects.filter(audit), ["detail"], _all(person))
     fields = ["target_repr", "detail"]
     _scrub(_mentioning(AuditEntry, fields, person.ids), fields, person.pattern(names=False))
