@@ -40,6 +40,7 @@ from outreach.models import (
     InboundEvent,
     Message,
     MessageEvent,
+    SenderAccount,
 )
 
 ERASED = "erased"
@@ -417,6 +418,7 @@ def contact_erase(*, contact: Contact, actor=None) -> Contact:
     - Conversation: comment id.  ConversationNote: deleted.
     - InboundEvent: payload replaced, an event id embedding theirs replaced, error blanked.
     - AuditEntry: label of entries about their rows; their values in any entry.
+    - SenderAccount: their values in a pause reason or last error.
     campaigns
     - Enrollment hold reason, DealStageChange reason, TriggerFire detail: their values.
     - CaptureRequest: the captured answer (an address or number they typed).
@@ -439,6 +441,9 @@ def contact_erase(*, contact: Contact, actor=None) -> Contact:
     ContactImportError.objects.filter(id__in=mentioning.values("id")).delete()
     stored = _mentioning(IdempotencyKey, ["response"], person.ids).values("id")
     IdempotencyKey.objects.filter(id__in=stored).update(response={ERASED: True})
+    # A platform's error may quote the recipient it refused.
+    fields = ["paused_reason", "last_error"]
+    _scrub(_mentioning(SenderAccount, fields, person.ids), fields, person.pattern(names=False))
 
     pattern = _all(person)
     _scrub(Enrollment.objects.filter(id__in=owned.enrollments), ["hold_reason"], pattern)
