@@ -14,6 +14,7 @@ from django.db.models import Count
 
 from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage
 from campaigns.privacy import DELIVERY_CANCELLED
+from campaigns.services import enrollment_pause
 from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.webhook_models import WebhookDelivery, WebhookEvent, WebhookSubscriber
 from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
@@ -22,6 +23,7 @@ from contacts.models import Contact, ContactImport, ContactImportError, ErasedSu
 from outreach.inbox.models import ConversationNote
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.services import message_send
+from tests import factories
 from tests.channels.conftest import control, fake, fake_server, platform_channels  # noqa: F401
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.contacts.conftest import run_file, upload
@@ -205,6 +207,10 @@ def rich_contact(client, django_user_model, platform_channels, control, var_dir,
     note = f"{FIRST} prefers {PHONE_AS_WRITTEN} or {EMAIL}"
     assert client.post(f"/inbox/{conversation.id}/note/", {"body": note}).status_code == 302
     _admin_change(client, contact)
+    # A campaign enrolment a user paused: the audit trail names it "<contact> in <campaign>".
+    campaign = factories.campaign(senders=[bot], steps=(("telegram", 0),))
+    enrollment = Enrollment.objects.create(campaign=campaign, contact=contact)
+    enrollment_pause(enrollment=enrollment, actor=boss)
 
     assert TriggerFire.objects.filter(contact=contact).exists()
     assert Deal.objects.filter(contact=contact).exists()
@@ -279,6 +285,7 @@ def test_after_erase_no_table_column_session_or_file_holds_the_persons_values(
         "outreach_inboundevent.payload",
         "outreach_message.provider_message_id",
         "outreach_conversationnote.body",
+        "outreach_auditentry.target_repr",
         "campaigns_webhookdelivery.payload",
         "django_admin_log.object_repr",
         "contacts_contactimporterror.row",
