@@ -185,5 +185,5 @@ class ContactPrivacyViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=ContactSerializer)
     @action(detail=True, methods=["post"])
     def erase(self, request, pk=None):
-        contact = contact_erase(contact=self.get_object())
+        contact = contact_erase(contact=self.get_object(), actor=request.user)
         return Response(ContactSerializer(contact).data)

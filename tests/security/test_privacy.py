@@ -1,6 +1,7 @@
 """GDPR export and erasure, and the retention of message bodies."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -10,11 +11,13 @@ from django.utils import timezone
 from campaigns.models import Enrollment
 from campaigns.privacy import contact_erase, contact_export
 from campaigns.stats import campaign_stats
-from contacts.models import ContactImportError, Suppression
+from contacts.imports import contact_import_run, contact_import_start
+from contacts.models import Contact, ContactImport, ContactImportError, Identity, Suppression
 from contacts.services import identity_grant_consent
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.retention import message_bodies_expire
 from tests import factories
+from tests.contacts.conftest import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +59,6 @@ def history():
 
 
 def _import():
-    from contacts.models import ContactImport
-
     return ContactImport.objects.create(original_name="x.csv", path="/tmp/x.csv")
 
 
@@ -121,3 +122,49 @@ def test_retention_keeps_recent_and_unsent_bodies(history, settings):
     settings.MESSAGE_BODY_RETENTION_DAYS = 30
     assert message_bodies_expire() == 0
     assert Message.objects.exclude(body="").count() == 2
+
+
+def test_an_import_still_running_resumes_past_the_erased_persons_blanked_row(tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    person = factories.contact(9, first_name="Zelda")
+    csv = tmp_path / "leads.csv"
+    rows = ["a@example.com,Ann", "b@example.com,Ben", "lead9@example.com,Zelda", "c@example.com,Cy"]
+    csv.write_text("email,first_name\n" + "\n".join(rows) + "\n")
+    imp = upload(csv)
+    contact_import_start(contact_import=imp, mapping=["email", "first_name"])
+    # One batch of two rows, then the worker's time is up: the import is still running.
+    assert contact_import_run(contact_import_id=imp.pk, batch_size=2, time_budget=0)
+
+    contact_erase(contact=person)
+    contact_import_run(contact_import_id=imp.pk, batch_size=2)
+
+    imp.refresh_from_db()
+    assert imp.status == ContactImport.Status.DONE
+    assert (imp.records_done, imp.created, imp.failed) == (4, 3, 0)
+    assert Identity.objects.filter(value="c@example.com").exists()
+    assert not Identity.objects.filter(value="lead9@example.com").exists()
+    assert not Contact.objects.filter(first_name="Zelda").exists()
+    assert "lead9" not in Path(imp.path).read_text()
+
+
+def test_a_blanked_record_spanning_lines_keeps_the_line_numbers_of_later_errors(tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    person = factories.contact(9, first_name="Zelda")
+    csv = tmp_path / "leads.csv"
+    csv.write_text(
+        "email,first_name,notes\n"
+        "a@example.com,Ann,plain\n"
+        'lead9@example.com,Zelda,"met at the fair\ncalled twice"\n'
+        "not-an-email,Bad,x\n"
+    )
+    imp = upload(csv)  # waiting for its mapping: the file is still read later
+
+    contact_erase(contact=person)
+    contact_import_start(contact_import=imp, mapping=["email", "first_name", ""])
+    contact_import_run(contact_import_id=imp.pk)
+
+    imp.refresh_from_db()
+    assert (imp.created, imp.failed) == (1, 1)
+    assert list(imp.errors.values_list("line", flat=True)) == [5]
+    text = Path(imp.path).read_text()
+    assert "lead9" not in text and "fair" not in text and "Zelda" not in text
