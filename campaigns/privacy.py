@@ -26,6 +26,7 @@ from django.db.models.functions import Cast, Coalesce, Now
 from django.forms.models import model_to_dict
 
 from campaigns.models import Deal, DealStageChange, Enrollment
+from campaigns.services import enrollments_stop_for_contact
 from campaigns.triggers.models import CaptureRequest, TriggerFire
 from campaigns.webhook_models import WebhookAttempt, WebhookDelivery
 from contacts.idempotency import IdempotencyKey
@@ -430,6 +431,11 @@ def contact_erase(*, contact: Contact, actor=None) -> Contact:
     holds the platform's links, blanked above); MediaAsset holds our templates' files only.
     Cache: it holds login-failure counters of staff only, nothing about contacts.
     """
+    # Nothing more goes to them: their identities become placeholders below, so a queued
+    # message would go out blank to an address that no longer names anyone.
+    enrollments_stop_for_contact(
+        contact_id=contact.id, state=Enrollment.State.STOPPED, reason="contact erased"
+    )
     person = person_of(contact)
     owned = Owned.of(contact)
     _erase_logs(contact, owned, person)

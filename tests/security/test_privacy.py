@@ -168,3 +168,28 @@ def test_a_blanked_record_spanning_lines_keeps_the_line_numbers_of_later_errors(
     assert list(imp.errors.values_list("line", flat=True)) == [5]
     text = Path(imp.path).read_text()
     assert "lead9" not in text and "fair" not in text and "Zelda" not in text
+
+
+def test_an_erased_contact_gets_no_more_messages(client, django_user_model):
+    """Erasing mid-sequence stops it: the queued message is cancelled, not sent blank to the
+    placeholder address, and no later step is planned."""
+    from campaigns.dispatch import enrollments_materialize
+    from campaigns.services import campaign_launch, enrollments_create
+
+    sender = factories.sender("Anna")
+    campaign = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 86400)))
+    erased, kept = factories.contact(1), factories.contact(2)
+    enrollments_create(campaign=campaign, contacts=[erased, kept])
+    campaign_launch(campaign=campaign)
+    enrollments_materialize(now=timezone.now())
+    assert Message.objects.filter(status="queued").count() == 2
+
+    client.force_login(django_user_model.objects.create_superuser("boss", "b@x.example", "pw"))
+    assert client.post(f"/api/v1/privacy/contacts/{erased.id}/erase/").status_code == 200
+
+    theirs = Enrollment.objects.get(contact=erased)
+    assert (theirs.state, theirs.next_action_at) == ("stopped", None)
+    assert Message.objects.get(conversation__identity__contact=erased).status == "cancelled"
+    # The other contact's sequence is untouched.
+    assert Enrollment.objects.get(contact=kept).state != "stopped"
+    assert Message.objects.get(conversation__identity__contact=kept).status == "queued"
