@@ -240,3 +240,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             f"The key of “{token.name}”: {key} — copy it now; it is stored only as a hash "
             "and cannot be shown again.",
         )
+
+
+# The User admin revokes sessions and tokens on deactivation: registered from its own module.
+from contacts import admin_users  # noqa: E402, F401
