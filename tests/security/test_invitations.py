@@ -8,7 +8,6 @@ with rep alice in team North, bob in no team) comes from tests/api/conftest.py.
 import re
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.test import Client
