@@ -3,11 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from config.login import LoginForm
+from config.login import AdminLoginForm, LoginForm
 
 admin.site.site_header = "DM Outreach Engine"
 admin.site.site_title = "Outreach"
 admin.site.index_title = "Operations"
+admin.site.login_form = AdminLoginForm
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -119,3 +119,22 @@ def test_password_reset_email_sets_a_new_password(client, settings):
 def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client):
     response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     assert response.status_code == 302 and mail.outbox == []
+
+
+def test_admin_login_tells_a_rep_without_staff_status_where_to_log_in(client):
+    _rep()
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "rita", "password": "rita-pass-123"}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "no access to the admin site" in page and "/accounts/login/" in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_locked_admin_login_says_so(client, settings):
+    settings.LOGIN_FAILURE_LIMIT = 1
+    User.objects.create_superuser("boss", "boss@example.com", "boss-pass-123")
+    client.post("/admin/login/", {"username": "boss", "password": "wrong"})
+    response = client.post("/admin/login/", {"username": "boss", "password": "boss-pass-123"})
+    assert response.status_code == 200 and "Too many failed logins" in response.content.decode()
