@@ -14,7 +14,8 @@ from contacts.api_tokens import ApiToken
 
 
 def user_sessions_end(*, user) -> int:
-    """Deletes the user's database sessions; returns how many."""
+    """Deletes the user's database sessions; returns how many. Django keeps no index of
+    sessions per user, so each live session is decoded (deactivations are rare)."""
     ids = [
         s.pk
         for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()

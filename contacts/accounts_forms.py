@@ -21,7 +21,8 @@ class InvitationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.inviter = inviter
         allowed = roles_invitable_by(inviter)
-        self.fields["role"].choices = [c for c in Invitation.Role.choices if c[0] in allowed]
+        role = self.fields["role"]
+        role.choices = [c for c in Invitation.Role.choices if c[0] in allowed]  # type: ignore[attr-defined]
         team = self.fields["team"]
         team.queryset = teams_invitable_by(inviter)  # type: ignore[attr-defined]
         team.required = "admin" not in allowed

@@ -1,6 +1,8 @@
 """Account pages: password change and reset (Django's views, our templates), invitations
 and API tokens. The login view is Django's too, with config/login.py's form."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -79,7 +81,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     problem = "This invitation link is not valid." if invitation is None else invitation.problem
     if invitation is None or problem:
         return render(request, "accounts/invitation_invalid.html", {"problem": problem}, status=410)
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm[Any] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = invitation_accept(

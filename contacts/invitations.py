@@ -29,9 +29,10 @@ _SALT = "contacts.invitation"
 
 class Invitation(models.Model):
     class Role(models.TextChoices):
-        REP = REP, "Rep"
-        MANAGER = MANAGER, "Manager"
-        ADMIN = ADMIN, "Admin"
+        # The role groups' names (contacts/access.py).
+        REP = "rep", "Rep"
+        MANAGER = "manager", "Manager"
+        ADMIN = "admin", "Admin"
 
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.REP)
@@ -120,9 +121,9 @@ def invitation_from_token(token: str) -> Invitation | None:
         data = signing.loads(token, salt=_SALT, max_age=timedelta(days=VALID_DAYS))
     except signing.BadSignature:  # includes SignatureExpired
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         return None
-    return Invitation.objects.filter(pk=data.get("id"), email=data.get("email")).first()
+    return Invitation.objects.filter(pk=data["id"], email=data.get("email")).first()
 
 
 def invitation_link(invitation: Invitation) -> str:
