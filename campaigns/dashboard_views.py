@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from itertools import chain
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -62,7 +62,7 @@ def _export(
     return csv_response(tables[name], f"{prefix}-{name}")
 
 
-@staff_member_required
+@login_required
 def overview(request: HttpRequest) -> HttpResponseBase:
     form = OverviewFilterForm(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -90,7 +90,7 @@ def overview(request: HttpRequest) -> HttpResponseBase:
     )
 
 
-@staff_member_required
+@login_required
 def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(
         campaigns_visible_to(request.user).select_related("owner", "sequence"), pk=pk
@@ -128,7 +128,7 @@ def _changeable(request: HttpRequest, pk: int) -> Campaign:
     return get_object_or_404(campaigns_visible_to(request.user), pk=pk)
 
 
-@staff_member_required
+@login_required
 @require_POST
 def pause(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _changeable(request, pk)
@@ -140,7 +140,7 @@ def pause(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboards:campaign", pk=campaign.pk)
 
 
-@staff_member_required
+@login_required
 @require_POST
 def resume(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _changeable(request, pk)
@@ -152,7 +152,7 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboards:campaign", pk=campaign.pk)
 
 
-@staff_member_required
+@login_required
 def forecast(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     result = campaign_forecast(campaign=campaign)
@@ -175,7 +175,7 @@ def forecast(request: HttpRequest, pk: int) -> HttpResponseBase:
 # --- the builder: setup -> audience -> review (preview, lint, forecast) -> launch ------------
 
 
-@staff_member_required
+@login_required
 def builder_start(request: HttpRequest) -> HttpResponse:
     form = CampaignSetupForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -196,7 +196,7 @@ def _draft(request: HttpRequest, pk: int) -> Campaign:
     return campaign
 
 
-@staff_member_required
+@login_required
 def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _draft(request, pk)
     form = AudienceForm(request.POST or None, user=request.user)
@@ -217,7 +217,7 @@ def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_member_required
+@login_required
 def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _draft(request, pk)
     problems, warnings = campaign_launch_check(campaign=campaign)

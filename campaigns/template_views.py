@@ -1,7 +1,7 @@
 """The template editor with a live preview and lint, outside the admin."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -18,12 +18,12 @@ from contacts.access import contacts_visible_to
 DEFAULT_CHANNEL = "email"
 
 
-@staff_member_required
+@login_required
 def template_list(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/template_list.html", {"templates": Template.objects.all()})
 
 
-@staff_member_required
+@login_required
 def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(Template, pk=pk)
     form = TemplateForm(request.POST or None, instance=template)
@@ -43,7 +43,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/template_edit.html", context)
 
 
-@staff_member_required
+@login_required
 @require_POST
 def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_object_or_404(Template, pk=pk)
@@ -82,7 +82,7 @@ def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_member_required
+@login_required
 def campaign_lint_view(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     report = campaign_lint(campaign=campaign)

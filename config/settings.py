@@ -66,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "outreach.context_processors.sending_switch",
+                "contacts.accounts_views.user_menu",
             ],
         },
     },
@@ -105,7 +106,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# The app's own login (contacts/accounts_urls.py) for every active user; staff status only
+# opens /admin/, which keeps its own login page.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
 # Logins (the admin's included) lock for a username+IP after this many failures in a row.
 AUTHENTICATION_BACKENDS = ["config.security.ThrottledModelBackend"]
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -335,6 +340,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests per API token, e.g. "600/min" (DRF rate syntax; counted in the cache, Redis).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+# Days a token from POST /api/v1/token/ stays valid, and the tokens page's default (0 = never).
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90, minimum=0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 # First retry after this many seconds, doubling each time (capped at one hour).
 WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 30.0, minimum=0.0)

@@ -1,10 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+
+from config.login import AdminLoginForm, LoginForm
 
 admin.site.site_header = "DM Outreach Engine"
 admin.site.site_title = "Outreach"
 admin.site.index_title = "Operations"
+admin.site.login_form = AdminLoginForm
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -14,6 +18,16 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html",
+            authentication_form=LoginForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
+    path("accounts/", include("contacts.accounts_urls")),
     path("api/v1/", include("config.api")),
     path("contacts/", include("contacts.urls")),
     path("templates/", include("campaigns.template_urls")),

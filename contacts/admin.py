@@ -218,12 +218,12 @@ with contextlib.suppress(NotRegistered):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at"]
     list_select_related = ["user"]
     search_fields = ["name", "user__username", "prefix"]
     autocomplete_fields = ["user"]
-    fields = ["user", "name", "prefix", "created_at", "last_used_at"]
-    readonly_fields = ["prefix", "created_at", "last_used_at"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "expires_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "expires_at"]
 
     def get_readonly_fields(self, request, obj=None):
         # A token's owner never changes; to move it, make a new one and delete this.
@@ -240,3 +240,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             f"The key of “{token.name}”: {key} — copy it now; it is stored only as a hash "
             "and cannot be shown again.",
         )
+
+
+# The User admin revokes sessions and tokens on deactivation: registered from its own module.
+from contacts import admin_users  # noqa: E402, F401

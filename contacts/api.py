@@ -1,5 +1,6 @@
 """REST API for contacts and imports. Rows come from contacts/access.py, work from services."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -136,14 +137,17 @@ class ContactImportViewSet(
 
 
 class ObtainApiToken(ObtainAuthToken):
-    """POST username and password: a new token, named after this request, returned once.
+    """POST username and password (and an optional "name"): a new token, returned once,
+    valid for API_TOKEN_DEFAULT_DAYS, listed and revocable on /accounts/tokens/.
     (DRF's view returned the same stored key every time; ours stores only its digest.)"""
 
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _, key = api_token_create(
+        name = str(request.data.get("name") or "").strip()
+        token, key = api_token_create(
             user=serializer.validated_data["user"],
-            name=f"from {self.request.path} on {timezone.now():%Y-%m-%d %H:%M}",
+            name=name or f"from {self.request.path} on {timezone.now():%Y-%m-%d %H:%M}",
+            days=settings.API_TOKEN_DEFAULT_DAYS or None,
         )
-        return Response({"token": key})
+        return Response({"token": key, "name": token.name, "expires_at": token.expires_at})

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -83,7 +83,7 @@ def trigger_stats(triggers: QuerySet[Trigger] | None = None) -> list[TriggerStat
     ]
 
 
-@staff_member_required
+@login_required
 def trigger_list(request: HttpRequest) -> HttpResponse:
     form = TriggerForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():

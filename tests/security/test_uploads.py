@@ -267,7 +267,7 @@ def test_anonymous_is_sent_to_login(client, assets):
     png, _, _ = assets
     response = client.get(f"/files/{png.pk}/")
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next=/files/{png.pk}/"
+    assert response["Location"] == f"/accounts/login/?next=/files/{png.pk}/"
 
 
 @pytest.mark.parametrize(
