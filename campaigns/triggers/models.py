@@ -148,7 +148,8 @@ class Trigger(models.Model):
             )
         if sender is not None and self.team_id and not sender_in_team(sender, self.team_id):
             raise ValidationError({"sender": "This account belongs to another team."})
-        owner_id = self.campaign.owner_id if self.campaign_id else None
+        campaign = self.campaign if self.campaign_id else None
+        owner_id = campaign.owner_id if campaign is not None else None
         if self.team_id and owner_id is not None and owner_id not in team_owner_ids(self.team_id):
             raise ValidationError({"campaign": "This campaign belongs to another team."})
         self._clean_replies()
