@@ -78,7 +78,7 @@ class TriggerAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(TriggerFire)
 class TriggerFireAdmin(admin.ModelAdmin):
-    list_display = ["trigger", "contact", "outcome", "new_lead", "post_id", "at"]
+    list_display = ["trigger", "contact", "outcome", "detail", "new_lead", "post_id", "at"]
     list_filter = ["outcome", "trigger"]
     list_select_related = ["trigger", "contact"]
     raw_id_fields = ["inbound_event", "contact", "reply", "public_reply", "enrollment"]

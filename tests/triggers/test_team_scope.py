@@ -158,3 +158,29 @@ def test_a_reply_reaches_the_inbox_and_stops_the_sequence_when_a_stored_trigger_
     assert fire.outcome == "skipped" and "nested too deeply" in fire.detail
     assert not Message.objects.filter(direction="out").exists()
     assert not ConsentRecord.objects.filter(contact=a.contact).exists()
+
+
+def test_in_the_admin_a_manager_changes_only_their_teams_triggers_and_a_rep_only_views(
+    client,
+    two_teams,  # noqa: F811
+):
+    a, b = two_teams.a, two_teams.b
+    fields = {"channel": "messenger", "event_type": "dm", "match": "any"}
+    ours = Trigger.objects.create(name="Ours", team=a.team, **fields)
+    theirs = Trigger.objects.create(name="Theirs", team=b.team, **fields)
+    client.force_login(a.manager)
+    listing = client.get("/admin/campaigns/trigger/").content.decode()
+    assert "Ours" in listing and "Theirs" not in listing
+    assert client.get(f"/admin/campaigns/trigger/{ours.pk}/change/").status_code == 200
+    assert client.get(f"/admin/campaigns/trigger/{theirs.pk}/change/").status_code == 302
+    add = client.get("/admin/campaigns/trigger/add/").content.decode()
+    team_menu = add.split('name="team"', 1)[1].split("</select>", 1)[0]
+    assert "Team A" in team_menu and "Team B" not in team_menu
+    client.force_login(a.rep)
+    assert client.get(f"/admin/campaigns/trigger/{ours.pk}/change/").status_code == 200
+    assert client.get("/admin/campaigns/trigger/add/").status_code == 403
+    assert (
+        client.post(f"/admin/campaigns/trigger/{ours.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert Trigger.objects.filter(pk=ours.pk).exists()
