@@ -75,7 +75,8 @@ class Migration(migrations.Migration):
             name="sender",
             field=models.ForeignKey(
                 blank=True,
-                help_text="Empty: any account of the team on this channel.",
+                help_text="Empty: any account on this channel that the team's members or managers own "
+                "(a shared account answers only when named here).",
                 null=True,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="triggers",

@@ -42,7 +42,8 @@ class Trigger(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="triggers",
-        help_text="Empty: any account of the team on this channel.",
+        help_text="Empty: any account on this channel that the team's members or managers own "
+        "(a shared account answers only when named here).",
     )
     event_type = models.CharField(max_length=20, choices=EventType.choices)
     post_id = models.CharField(
