@@ -184,3 +184,25 @@ def test_in_the_admin_a_manager_changes_only_their_teams_triggers_and_a_rep_only
         == 403
     )
     assert Trigger.objects.filter(pk=ours.pk).exists()
+
+
+def test_a_shared_page_is_answered_only_by_triggers_naming_it_or_placed_in_no_team(
+    client,
+    platform_channels,
+    two_teams,  # noqa: F811
+):
+    from tests.channels.helpers import platform_sender
+
+    shared = platform_sender("messenger", "PAGE_SHARED")  # no owner: every team's
+    fields = {"channel": "messenger", "event_type": "dm", "match": "any", "reply_body": "Hi"}
+    Trigger.objects.create(name="Team A, any page", team=two_teams.a.team, **fields)
+    Trigger.objects.create(name="Old, any page", **fields)  # no team could be given
+    Trigger.objects.create(
+        name="Team B, shared page", team=two_teams.b.team, sender=shared, **fields
+    )
+    dm(client, "PAGE_SHARED", "PSID_A", "hello", 1)
+    fired = TriggerFire.objects.values_list("trigger__name", flat=True)
+    assert sorted(fired) == ["Old, any page", "Team B, shared page"]
+    dm(client, "PAGE_A", "PSID_A", "hello again", 2)
+    assert TriggerFire.objects.filter(trigger__name="Team A, any page").count() == 1
+    assert TriggerFire.objects.count() == 3  # the old trigger left Team A's page alone
