@@ -32,6 +32,9 @@ def test_an_admin_creates_a_keyword_comment_trigger_on_the_dashboard(logged_in_p
 
 
 def test_a_keyword_trigger_without_keywords_is_refused_with_a_message(logged_in_page):
+    from contacts.teams import Team
+
+    Team.objects.create(name="North")
     page = logged_in_page
     page.goto("/triggers/")
     page.fill("#id_name", "Empty")
