@@ -99,6 +99,9 @@ def test_a_trigger_cannot_name_another_teams_page_or_campaign(client, two_teams)
     assert "This account belongs to another team." in response.content.decode()
     response = client.post("/triggers/", form(team=a.team.pk, campaign=b.campaign.pk))
     assert "This campaign belongs to another team." in response.content.decode()
+    client.force_login(a.manager)  # a manager picks only a team they manage
+    response = client.post("/triggers/", form(team=b.team.pk))
+    assert "Select a valid choice" in response.content.decode()
     assert not Trigger.objects.exists()
 
 
