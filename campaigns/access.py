@@ -2,9 +2,17 @@
 
 from django.db.models import Q, QuerySet
 
-from campaigns.models import Campaign, Deal, Enrollment
+from campaigns.models import Campaign, Deal, Enrollment, Template
 from campaigns.triggers.models import Trigger
-from contacts.access import contacts_visible_to, visible_owner_ids
+from contacts.access import (
+    ADMIN,
+    MANAGER,
+    contacts_visible_to,
+    role_of,
+    teams_visible_to,
+    visible_owner_ids,
+)
+from contacts.teams import Team
 from outreach.access import senders_visible_to
 
 
@@ -32,16 +40,65 @@ def deals_visible_to(user) -> QuerySet[Deal]:
 
 
 def triggers_visible_to(user) -> QuerySet[Trigger]:
-    """A trigger has no owner: it is the user's when the campaign it enrols into and the
-    account it answers from are theirs to see (or it has none)."""
-    ids = visible_owner_ids(user)
+    """The triggers of the teams the user belongs to or manages. Old triggers no team
+    could be given (campaigns migration 0017) are seen by admins only."""
     qs = Trigger.objects.all()
+    if role_of(user) == ADMIN:
+        return qs
+    return qs.filter(team__in=teams_visible_to(user))
+
+
+def trigger_teams_of(user) -> QuerySet[Team]:
+    """Teams whose triggers the user may create, change and delete: every team for an
+    admin, the teams they manage for a manager, none for a rep."""
+    role = role_of(user)
+    if role == ADMIN:
+        return Team.objects.all()
+    if role == MANAGER:
+        return Team.objects.filter(managers=user)
+    return Team.objects.none()
+
+
+def may_add_triggers(user) -> bool:
+    return role_of(user) == ADMIN or trigger_teams_of(user).exists()
+
+
+def triggers_changeable_by(user) -> QuerySet[Trigger]:
+    if role_of(user) == ADMIN:
+        return Trigger.objects.all()
+    return Trigger.objects.filter(team__in=trigger_teams_of(user))
+
+
+def templates_visible_to(user) -> QuerySet[Template]:
+    """Shared templates (no team), those of the user's teams, those they (or their team)
+    wrote, and those of the campaigns they see."""
+    ids = visible_owner_ids(user)
+    qs = Template.objects.all()
     if ids is None:
         return qs
-    return qs.filter(
-        Q(campaign__isnull=True) | Q(campaign__in=campaigns_visible_to(user)),
-        Q(sender__isnull=True) | Q(sender__in=senders_visible_to(user)),
+    used = Q(steps__sequence__campaigns__in=campaigns_visible_to(user)) | Q(
+        alternatives__step__sequence__campaigns__in=campaigns_visible_to(user)
     )
+    mine = Q(team__isnull=True) | Q(team__in=teams_visible_to(user)) | Q(created_by_id__in=ids)
+    return qs.filter(pk__in=Template.objects.filter(mine | used).values("pk"))
+
+
+def template_edit_refusal(user, template: Template) -> str:
+    """Why the user may not change this template, or "": a template sent by a campaign the
+    user cannot see (another team's, or an owner-less one) is changed by its team or an
+    admin, so that nobody rewrites what another team's running campaign sends."""
+    ids = visible_owner_ids(user)
+    if ids is None:
+        return ""
+    uses = Q(sequence__steps__template=template) | Q(
+        sequence__steps__alternatives__template=template
+    )
+    others = Campaign.objects.filter(uses).exclude(owner_id__in=ids)
+    if others.exists():
+        return (
+            "Another team's campaign sends this template: only that team or an admin may change it."
+        )
+    return ""
 
 
 def visible_queryset(model: type, user) -> QuerySet | None:
@@ -76,6 +133,7 @@ def visible_queryset(model: type, user) -> QuerySet | None:
         Enrollment: enrollments_visible_to,
         Deal: deals_visible_to,
         Trigger: triggers_visible_to,
+        Template: templates_visible_to,
         Team: teams_visible_to,
         get_user_model(): users_visible_to,
     }

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from campaigns.access import template_edit_refusal, templates_visible_to
 from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
 from campaigns.counters import counters_after_enrol
 from campaigns.models import (
@@ -41,6 +42,7 @@ from campaigns.services import (
 )
 from campaigns.template_forms import validate_template_text
 from campaigns.versions import sequence_changes_record, steps_state, template_version_record
+from contacts.access import ADMIN, ScopedAdminMixin, contacts_visible_to, role_of, teams_visible_to
 from contacts.admin import ContactAdmin
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
@@ -118,17 +120,37 @@ class TemplateVersionInline(admin.StackedInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(ScopedAdminMixin, admin.ModelAdmin):
     form = _CompiledTextForm
-    list_display = ["name", "channel", "updated_at", "preview_link"]
+    visible_to = templates_visible_to
+    list_display = ["name", "channel", "team", "updated_at", "preview_link"]
     list_filter = ["channel"]
     search_fields = ["name", "subject", "body"]
     inlines = [TemplateVariantInline, TemplateVersionInline]
     readonly_fields = ["created_by", "created_at", "updated_at", "preview_link"]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "team":
+            kwargs["queryset"] = teams_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Read-only (with the reason shown) when another team's campaign sends it.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or not template_edit_refusal(request.user, obj))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        refusal = template_edit_refusal(request.user, obj) if obj is not None else ""
+        if refusal and request.method == "GET":
+            messages.warning(request, refusal)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             obj.created_by = request.user
+            if obj.team_id is None and role_of(request.user) != ADMIN:
+                obj.team = teams_visible_to(request.user).first()  # shared only by an admin
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change) -> None:
@@ -158,16 +180,19 @@ class TemplateAdmin(admin.ModelAdmin):
 
     def preview_view(self, request, pk: int):
         """The saved template for a chosen contact (?contact=id) or a random sample."""
-        template = get_object_or_404(Template, pk=pk)
+        template = get_object_or_404(templates_visible_to(request.user), pk=pk)
         channel = request.GET.get("channel") or template.channel or "email"
         subject, body = template.subject, template.body
+        # Only contacts the user may see: another team's id is as if not given.
+        visible = contacts_visible_to(request.user)
         if request.GET.get("sample"):
             previews = preview_sample(
-                template=template, subject=subject, body=body, channel=channel
+                template=template, subject=subject, body=body, channel=channel, contacts=visible
             )
         else:
-            contact = Contact.objects.filter(pk=request.GET.get("contact") or 0).first()
-            contact = contact or Contact.objects.order_by("-id").first()
+            asked = request.GET.get("contact", "")
+            contact = visible.filter(pk=asked).first() if asked.isdigit() else None
+            contact = contact or visible.order_by("-id").first()
             previews = (
                 [
                     template_preview(
@@ -198,7 +223,7 @@ class TemplateAdmin(admin.ModelAdmin):
                 ),
                 "channel": channel,
                 "channels": [c for c, _ in CHANNEL_CHOICES],
-                "contacts": Contact.objects.order_by("-id")[:50],
+                "contacts": visible.order_by("-id")[:50],
             },
         )
 

@@ -27,6 +27,12 @@ from contacts.channels import CHANNELS
 MAX_SOURCE = 20_000  # characters of template source
 MAX_OUTPUT = 20_000  # characters of rendered output; anything longer is cut and linted
 MAX_DEPTH = 16  # nesting of spintax groups and if-blocks
+# A condition is parsed, compiled and evaluated by recursion, one level per "(" or "not" and
+# one per "and"/"or" term: both are capped so that no text reaches Python's recursion limit
+# (a RecursionError is not a TemplateError and would fail whatever renders it, e.g. the
+# inbound processing of a trigger's reply).
+MAX_COND_DEPTH = 50
+MAX_COND_TERMS = 100
 MAX_TRUNCATE = 10_000
 
 CONTACT_VARS = (
@@ -147,6 +153,8 @@ class _Parser:
         self.src = source
         self.pos = 0
         self.depth = 0
+        self.cond_depth = 0
+        self.cond_terms = 0
         self.pending_tag: tuple[str, str, int] = ("", "", 0)
         self.out = Parsed(nodes=[])
 
@@ -269,6 +277,16 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise TemplateError(f"nested more than {MAX_DEPTH} deep", line=self.line(start))
 
+    def cond_enter(self, line: int) -> None:
+        self.cond_depth += 1
+        if self.cond_depth > MAX_COND_DEPTH:
+            raise TemplateError(f"condition nested too deeply (limit {MAX_COND_DEPTH})", line=line)
+
+    def cond_term(self, line: int) -> None:
+        self.cond_terms += 1
+        if self.cond_terms > MAX_COND_TERMS:
+            raise TemplateError(f"condition has too many terms (limit {MAX_COND_TERMS})", line=line)
+
     def if_block(self, arg: str, start: int) -> If:
         self.enter(start)
         branches: list[tuple[Cond | None, list]] = []
@@ -298,6 +316,7 @@ class _Parser:
         tokens = _COND_TOKEN.findall(text)
         if not text.strip() or "".join(tokens).replace(" ", "") != text.replace(" ", ""):
             raise TemplateError(f"cannot read the condition {text!r}", line=line)
+        self.cond_depth, self.cond_terms = 0, 0
         cond, rest = _parse_or(tokens, line, self)
         if rest:
             raise TemplateError(f"cannot read the condition {text!r}", line=line)
@@ -375,10 +394,13 @@ def _operand(tokens: list[str], line: int, parser: _Parser) -> tuple[Cond, list[
     if not tokens:
         raise TemplateError("condition ends too early", line=line)
     tok, rest = tokens[0], tokens[1:]
+    parser.cond_term(line)
     if tok == "(":
+        parser.cond_enter(line)
         cond, rest = _parse_or(rest, line, parser)
         if not rest or rest[0] != ")":
             raise TemplateError("unbalanced ( in condition", line=line)
+        parser.cond_depth -= 1
         return cond, rest[1:]
     if _is_literal(tok):
         return ("lit", tok[1:-1]), rest
@@ -395,7 +417,9 @@ def _operand(tokens: list[str], line: int, parser: _Parser) -> tuple[Cond, list[
 
 def _parse_cmp(tokens: list[str], line: int, parser: _Parser) -> tuple[Cond, list[str]]:
     if tokens and tokens[0] == "not":
+        parser.cond_enter(line)
         inner, rest = _parse_cmp(tokens[1:], line, parser)
+        parser.cond_depth -= 1
         return ("not", inner), rest
     left, rest = _operand(tokens, line, parser)
     if rest and rest[0] in ("==", "!="):

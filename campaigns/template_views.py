@@ -2,11 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns.access import campaigns_visible_to
+from campaigns.access import campaigns_visible_to, template_edit_refusal, templates_visible_to
 from campaigns.lint import campaign_lint
 from campaigns.models import Template
 from campaigns.preview import preview_lint, preview_sample, template_preview
@@ -20,12 +21,16 @@ DEFAULT_CHANNEL = "email"
 
 @login_required
 def template_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "campaigns/template_list.html", {"templates": Template.objects.all()})
+    templates = templates_visible_to(request.user)
+    return render(request, "campaigns/template_list.html", {"templates": templates})
 
 
 @login_required
 def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    template = get_object_or_404(Template, pk=pk)
+    template = get_object_or_404(templates_visible_to(request.user), pk=pk)
+    refusal = template_edit_refusal(request.user, template)
+    if request.method == "POST" and refusal:
+        raise PermissionDenied(refusal)
     form = TemplateForm(request.POST or None, instance=template)
     if request.method == "POST" and form.is_valid():
         version = template_save(template=form.save(commit=False), actor=request.user)
@@ -39,6 +44,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "channel": template.channel or DEFAULT_CHANNEL,
         "ab": template_variant_stats(template=template),
         "versions": template.versions.select_related("created_by")[:10],
+        "refusal": refusal,
     }
     return render(request, "campaigns/template_edit.html", context)
 
@@ -46,7 +52,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def template_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
-    template = get_object_or_404(Template, pk=pk)
+    template = get_object_or_404(templates_visible_to(request.user), pk=pk)
     form = PreviewForm(request.POST)
     form.is_valid()  # every field is optional; bad values fall back to defaults below
     data = form.cleaned_data

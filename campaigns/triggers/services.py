@@ -5,6 +5,8 @@ sweeper, and the unique (trigger, inbound event) row makes the retry (or a redel
 webhook) a no-op.
 """
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.db.models import F as Col
 from django.db.models import Q
@@ -13,23 +15,42 @@ from django.utils import timezone
 from campaigns.counters import counters_after_enrol
 from campaigns.models import Campaign, Enrollment, Stage, Step
 from campaigns.pipelines import deal_for_contact, deal_move
-from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
+from campaigns.rendering import (
+    TemplateError,
+    compile_template,
+    contact_context,
+    render_message,
+    stable_choice,
+)
 from campaigns.triggers.matching import keyword_matches, keywords_of, pattern_matches
 from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.triggers.schedule import enrollment_schedule
 from contacts.models import Contact, Tag
 from contacts.services import identity_block_reason, identity_grant_consent
+from contacts.teams import Team
 from outreach.engagement import Engagement, EventType
 from outreach.models import Conversation, Message, SenderAccount
 from outreach.services import messages_create
 
 F = TriggerFire.Outcome
+logger = logging.getLogger(__name__)
+
+
+def _for_sender(sender: SenderAccount) -> Q:
+    """Triggers that may answer from this account: those naming it, and those for "any
+    account of the team" of a team its owner belongs to or manages. A shared account (no
+    owner) is answered only by triggers naming it, and by old triggers no team could be
+    given (migration 0017), which reached every account before: never another team's."""
+    if sender.owner_id is None:
+        return Q(sender=sender) | Q(sender=None, team=None)
+    teams = Team.objects.filter(Q(members=sender.owner_id) | Q(managers=sender.owner_id))
+    return Q(sender=sender) | Q(sender=None, team__in=teams)
 
 
 def triggers_for(engagement: Engagement):
     rows = Trigger.objects.filter(
         active=True, channel=engagement.event.provider, event_type=engagement.event_type
-    ).filter(Q(sender=None) | Q(sender=engagement.sender))
+    ).filter(_for_sender(engagement.sender))
     if engagement.event_type == EventType.COMMENT:
         rows = rows.filter(Q(post_id="") | Q(post_id=engagement.post_id))
     if engagement.event_type == EventType.EMAIL:
@@ -43,7 +64,7 @@ def email_lead_watched(recipients: list[str], sender: SenderAccount) -> bool:
         Trigger.objects.filter(
             active=True, channel="email", event_type=EventType.EMAIL, address__in=recipients
         )
-        .filter(Q(sender=None) | Q(sender=sender))
+        .filter(_for_sender(sender))
         .exists()
     )
 
@@ -102,6 +123,11 @@ def trigger_fire(*, trigger: Trigger, engagement: Engagement) -> TriggerFire | N
             fire.outcome, fire.detail = F.BLOCKED, blocked[:200]
         elif _repeat(trigger, contact, engagement):
             fire.outcome = F.REPEAT
+        elif problem := _reply_problem(trigger):
+            # Nothing of the trigger happens (no tag, consent, deal or enrolment without the
+            # reply the person asked for); the inbound event is processed as any other.
+            logger.warning("trigger %s skipped: %s", trigger.id, problem)
+            fire.outcome, fire.detail = F.SKIPPED, problem[:200]
         else:
             _act(trigger, fire, contact, engagement)
         try:
@@ -110,6 +136,17 @@ def trigger_fire(*, trigger: Trigger, engagement: Engagement) -> TriggerFire | N
         except IntegrityError:
             return None
     return fire
+
+
+def _reply_problem(trigger: Trigger) -> str:
+    """Why the trigger's replies cannot be rendered, or "". Forms refuse such text
+    (Trigger.clean); a row saved before they did may still hold it."""
+    for text in [trigger.reply_body, *trigger.public_reply_variants()]:
+        try:
+            compile_template(text)
+        except TemplateError as exc:
+            return f"the reply cannot be rendered: {exc}"
+    return ""
 
 
 def _act(trigger: Trigger, fire: TriggerFire, contact: Contact, engagement: Engagement) -> None:

@@ -7,7 +7,10 @@ from campaigns.triggers.models import Trigger
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_rep_creates_a_keyword_comment_trigger_on_the_dashboard(logged_in_page):
+def test_an_admin_creates_a_keyword_comment_trigger_on_the_dashboard(logged_in_page):
+    from contacts.teams import Team
+
+    team = Team.objects.create(name="North")  # the only team: preselected
     page = logged_in_page
     page.goto("/triggers/")
     page.fill("#id_name", "Price under launch post")
@@ -19,15 +22,19 @@ def test_a_rep_creates_a_keyword_comment_trigger_on_the_dashboard(logged_in_page
     page.click("#new-trigger button[type=submit]")
     page.wait_for_selector("#triggers >> text=Price under launch post")
     trigger = Trigger.objects.get()
-    assert (trigger.channel, trigger.event_type, trigger.post_id) == (
+    assert (trigger.team, trigger.channel, trigger.event_type, trigger.post_id) == (
+        team,
         "instagram",
         "comment",
         "POST1",
     )
-    assert page.locator(f"#trigger-{trigger.pk} td").nth(3).inner_text() == "0"
+    assert page.locator(f"#trigger-{trigger.pk} td").nth(4).inner_text() == "0"
 
 
 def test_a_keyword_trigger_without_keywords_is_refused_with_a_message(logged_in_page):
+    from contacts.teams import Team
+
+    Team.objects.create(name="North")
     page = logged_in_page
     page.goto("/triggers/")
     page.fill("#id_name", "Empty")

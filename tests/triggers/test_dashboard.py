@@ -42,38 +42,24 @@ def test_triggers_page_counts_a_contact_with_two_deals_once(admin_client):
     html = admin_client.get("/triggers/").content.decode()
     row = html.split(f'id="trigger-{trigger.pk}"', 1)[1].split("</tr>", 1)[0]
     cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
-    # Matched, replies, public replies, leads, enrolled, replied, converted
-    assert cells[3:] == ["2", "0", "0", "2", "0", "0", "1"]
+    # Matched, replies, public replies, leads, skipped, enrolled, replied, converted
+    assert cells[4:] == ["2", "0", "0", "2", "0", "0", "0", "1"]
 
 
-def test_a_rep_sees_only_triggers_into_their_campaigns_and_can_pick_only_those(
-    client, django_user_model
-):
+def test_a_rep_sees_only_their_teams_triggers_and_cannot_add_one(client, django_user_model):
+    from contacts.teams import Team
+
     anna, bob = _rep(django_user_model, "anna"), _rep(django_user_model, "bob")
-    sender = factories.sender()
-    mine = factories.campaign(senders=[sender], name="Anna's")
-    theirs = factories.campaign(senders=[sender], name="Bob's")
-    mine.owner, theirs.owner = anna, bob
-    mine.save(), theirs.save()
-    helpers.trigger(name="Into mine", channel="email", event_type="email", campaign=mine)
-    helpers.trigger(name="Into theirs", channel="email", event_type="email", campaign=theirs)
+    north, south = Team.objects.create(name="North"), Team.objects.create(name="South")
+    north.members.add(anna)
+    south.members.add(bob)
+    helpers.trigger(name="North's", team=north, channel="email", event_type="email")
+    helpers.trigger(name="South's", team=south, channel="email", event_type="email")
+    helpers.trigger(name="Unplaced", channel="email", event_type="email")
     client.force_login(anna)
     html = client.get("/triggers/").content.decode()
-    assert "Into mine" in html and "Into theirs" not in html
-    assert "Anna&#x27;s" in html and "Bob&#x27;s" not in html  # the campaign choices
-    refused = client.post(
-        "/triggers/",
-        {
-            "name": "Sneaky",
-            "channel": "email",
-            "event_type": "email",
-            "match": "any",
-            "start_step": 1,
-            "public_reply_order": "commenter",
-            "campaign": theirs.pk,
-        },
-    )
-    assert refused.status_code == 200 and not Trigger.objects.filter(name="Sneaky").exists()
+    assert "North&#x27;s" in html and "South&#x27;s" not in html and "Unplaced" not in html
+    assert 'id="new-trigger"' not in html
 
 
 def test_a_reps_campaign_overview_offers_only_owners_they_can_see(client, django_user_model):

@@ -169,9 +169,11 @@ def test_our_own_comment_is_an_echo_and_fires_nothing(client, platform_channels)
 @pytest.mark.django_db
 def test_the_dashboard_form_takes_public_reply_variants_and_a_leads_address(admin_client):
     from campaigns.triggers.models import Trigger
+    from contacts.teams import Team
 
+    team = Team.objects.create(name="North")
     base = {"channel": "instagram", "event_type": "comment", "match": "any", "start_step": 1}
-    base |= {"public_reply_order": "commenter", "record_consent": "on"}
+    base |= {"public_reply_order": "commenter", "record_consent": "on", "team": team.pk}
     page = admin_client.get("/triggers/").content.decode()
     assert 'name="public_replies"' in page and 'name="address"' in page
     admin_client.post(
