@@ -52,6 +52,10 @@ def import_dir() -> Path:
     return path
 
 
+def _may_name(user, owner) -> bool:
+    return owners_assignable_by(user).filter(pk=owner.pk).exists()
+
+
 def contact_import_create(
     *, name: str, chunks: Iterable[bytes], user=None, **options
 ) -> ContactImport:
@@ -63,9 +67,8 @@ def contact_import_create(
     The owner given to the contacts must be someone ``user`` may name (the form offers no
     one else; checked again here for every caller)."""
     owner = options.get("owner")
-    if owner is not None and user is not None:
-        if not owners_assignable_by(user).filter(pk=owner.pk).exists():
-            raise ValueError(f"{user} may not make {owner} the owner of imported contacts.")
+    if owner is not None and user is not None and not _may_name(user, owner):
+        raise ValueError(f"{user} may not make {owner} the owner of imported contacts.")
     path = import_dir() / f"{uuid.uuid4().hex}.csv"
     size = 0
     with open(path, "wb") as f:
