@@ -146,3 +146,68 @@ def test_manager_cannot_hand_a_conversation_to_another_team(client, two_teams):
     done = client.post(f"/inbox/{convo.pk}/assign/", {"user": t.art.pk})
     assert done.status_code == 302
     assert Conversation.objects.get(pk=convo.pk).assigned_to == t.art
+
+
+# --- the campaign builder and the pipeline board -----------------------------------------------
+
+
+def test_builder_offers_and_accepts_only_your_senders(client, two_teams):
+    t = two_teams
+    page = signed_in(client, t.ann).get("/campaigns/new/").content.decode()
+    assert "AnnBox" in page and "SidBox" not in page and "ArtBox" not in page
+    response = client.post(
+        "/campaigns/new/",
+        {
+            "name": "Sneaky",
+            "sequence": t.rows["ann"].campaign.sequence_id,
+            "senders": [t.rows["sid"].sender.pk],
+        },
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Campaign.objects.filter(name="Sneaky").exists()
+
+
+def test_a_campaign_never_gets_a_sender_its_owner_cannot_see(two_teams):
+    """campaign_create, which the builder calls, checks the senders again."""
+    from campaigns.builder import campaign_create
+
+    t = two_teams
+    with pytest.raises(ValueError, match="may not send from"):
+        campaign_create(
+            name="Sneaky",
+            sequence=t.rows["ann"].campaign.sequence,
+            senders=[t.rows["ann"].sender, t.rows["sid"].sender],
+            owner=t.ann,
+        )
+    assert not Campaign.objects.filter(name="Sneaky").exists()
+
+
+def test_builder_audience_refuses_another_teams_import(client, two_teams):
+    t = two_teams
+    upload(signed_in(client, t.sid))  # South's import
+    theirs = ContactImport.objects.get(created_by=t.sid)
+    campaign = Campaign.objects.create(
+        name="Draft", sequence=t.rows["ann"].campaign.sequence, owner=t.ann
+    )
+    signed_in(client, t.ann)
+    page = client.get(f"/campaigns/{campaign.pk}/build/audience/").content.decode()
+    assert "leads.csv" not in page
+    response = client.post(
+        f"/campaigns/{campaign.pk}/build/audience/", {"contact_import": theirs.pk}
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Enrollment.objects.filter(campaign=campaign).exists()
+
+
+def test_rep_cannot_move_another_teams_deal_on_the_board(client, two_teams):
+    t = two_teams
+    deal = t.rows["sid"].deal
+    won = t.pipeline.stages.get(name="Won")
+    response = signed_in(client, t.ann).post(f"/pipelines/deals/{deal.pk}/move/", {"stage": won.pk})
+    assert response.status_code == 404
+    deal.refresh_from_db()
+    assert deal.stage == t.stage
+    board = client.get(f"/pipelines/{t.pipeline.pk}/").content.decode()
+    assert "AnnLead" in board and "SidLead" not in board
