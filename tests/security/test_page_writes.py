@@ -103,6 +103,27 @@ def test_import_into_a_visible_campaign_still_enrols(client, two_teams):
     assert Enrollment.objects.filter(campaign=campaign).count() == 2
 
 
+def test_rep_import_does_not_change_another_teams_contact(client, two_teams):
+    """An "update" import matches existing contacts by email: one of another team's is
+    reported as a failed row and left as it was (no new name, tag or owner)."""
+    t = two_teams
+    theirs = t.rows["sid"].contact
+    email = theirs.identities.get().value
+    csv = f"email,first_name\n{email},Hijacked\nfresh@example.org,Fay\n".encode()
+    signed_in(client, t.ann).post(
+        "/contacts/imports/",
+        {"file": SimpleUploadedFile("l.csv", csv), "mode": "update", "tags": "vip"},
+    )
+    imp = ContactImport.objects.get()
+    contact_import_start(contact_import=imp, mapping=imp.mapping)
+    contact_import_run(contact_import_id=imp.pk)
+    imp.refresh_from_db()
+    assert (imp.created, imp.updated, imp.failed) == (1, 0, 1)
+    theirs.refresh_from_db()
+    assert theirs.first_name == "SidLead" and theirs.owner == t.sid
+    assert not theirs.tags.exists()
+
+
 # --- the inbox --------------------------------------------------------------------------------
 
 
