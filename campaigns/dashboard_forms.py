@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, Sequence
-from contacts.access import imports_visible_to, users_visible_to
+from contacts.access import imports_visible_to, visible_owner_ids
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import ContactImport, Tag
 from outreach.access import senders_visible_to
@@ -21,9 +21,12 @@ class OverviewFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Only the owners whose campaigns the user may see.
+        # Only the owners whose campaigns the user may see (deactivated ones too: their
+        # campaigns stay on the overview).
+        ids = visible_owner_ids(user)
+        users = get_user_model().objects.all()
         owner = cast(forms.ModelChoiceField, self.fields["owner"])
-        owner.queryset = users_visible_to(user).order_by("username")
+        owner.queryset = users if ids is None else users.filter(id__in=ids)
         self.helper = FormHelper()
         self.helper.form_method = "get"
         self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end d-print-none"
