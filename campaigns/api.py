@@ -48,7 +48,7 @@ class CampaignViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer) -> None:
-        serializer.save(owner=self.request.user)
+        serializer.save(owner=serializer.validated_data.get("owner", self.request.user))
 
     @extend_schema(request=LaunchSerializer, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
@@ -146,7 +146,7 @@ class DealViewSet(viewsets.ModelViewSet):
 
     @transaction.atomic
     def perform_create(self, serializer) -> None:
-        deal = serializer.save(owner=self.request.user)
+        deal = serializer.save(owner=serializer.validated_data.get("owner", self.request.user))
         DealStageChange.objects.create(
             deal=deal, from_stage=None, to_stage=deal.stage, changed_by=self.request.user
         )

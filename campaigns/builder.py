@@ -7,6 +7,7 @@ from campaigns.models import Campaign, Sequence
 from campaigns.services import enrollments_create
 from contacts.access import contacts_visible_to
 from contacts.models import Contact, ContactImport, Tag
+from outreach.access import senders_visible_to
 from outreach.audit import audit_record
 from outreach.models import SenderAccount
 
@@ -14,6 +15,12 @@ from outreach.models import SenderAccount
 def campaign_create(
     *, name: str, sequence: Sequence, senders: list[SenderAccount], owner=None
 ) -> Campaign:
+    """A draft campaign. With an owner, its senders must be accounts the owner may see (the
+    form offers no others; checked again here, as a campaign sends from them)."""
+    if owner is not None:
+        visible = senders_visible_to(owner).filter(pk__in=[s.pk for s in senders]).count()
+        if visible != len({s.pk for s in senders}):
+            raise ValueError(f"{owner} may not send from one of these accounts.")
     with transaction.atomic():
         campaign = Campaign.objects.create(name=name, sequence=sequence, owner=owner)
         campaign.senders.set(senders)

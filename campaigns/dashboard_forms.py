@@ -12,20 +12,21 @@ from contacts.access import imports_visible_to, visible_owner_ids
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import ContactImport, Tag
 from outreach.access import senders_visible_to
-from outreach.models import SenderAccount
 
 
 class OverviewFilterForm(forms.Form):
-    owner = forms.ModelChoiceField(queryset=get_user_model().objects.all(), required=False)
+    owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
     status = forms.ChoiceField(choices=[("", "any"), *Campaign.Status.choices], required=False)
     channel = forms.ChoiceField(choices=[("", "any"), *CHANNEL_CHOICES], required=False)
 
-    def __init__(self, *args, user=None, **kwargs) -> None:
+    def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        ids = None if user is None else visible_owner_ids(user)
-        if ids is not None:  # only the owners whose campaigns the user may see
-            owner = cast(forms.ModelChoiceField, self.fields["owner"])
-            owner.queryset = get_user_model().objects.filter(id__in=ids)
+        # Only the owners whose campaigns the user may see (deactivated ones too: their
+        # campaigns stay on the overview).
+        ids = visible_owner_ids(user)
+        users = get_user_model().objects.all()
+        owner = cast(forms.ModelChoiceField, self.fields["owner"])
+        owner.queryset = users if ids is None else users.filter(id__in=ids)
         self.helper = FormHelper()
         self.helper.form_method = "get"
         self.helper.form_class = "row row-cols-lg-auto g-2 align-items-end d-print-none"
@@ -42,7 +43,8 @@ class _Crispy:
 
 
 class CampaignSetupForm(_Crispy, forms.ModelForm):
-    """Step 1 of the builder: a name, a sequence and the accounts that send."""
+    """Step 1 of the builder: a name, a sequence and the accounts that send (only those the
+    user may see: another team's account is "Select a valid choice", as a missing one)."""
 
     submit_label = "Next: choose contacts"
 
@@ -51,19 +53,20 @@ class CampaignSetupForm(_Crispy, forms.ModelForm):
         fields = ["name", "sequence", "senders"]
         widgets = {"senders": forms.CheckboxSelectMultiple}
 
-    def __init__(self, *args, user=None, **kwargs) -> None:
+    def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         sequence = cast(forms.ModelChoiceField, self.fields["sequence"])
-        sequence.queryset = Sequence.objects.order_by("name")
-        senders = SenderAccount.objects.all() if user is None else senders_visible_to(user)
+        sequence.queryset = Sequence.objects.order_by("name")  # shared by every team
         sender_field = cast(forms.ModelMultipleChoiceField, self.fields["senders"])
-        sender_field.queryset = senders.order_by("channel", "name")
+        sender_field.queryset = senders_visible_to(user).order_by("channel", "name")
         self.fields["senders"].required = True
         self.helper = self._helper()
 
 
 class AudienceForm(_Crispy, forms.Form):
-    """Step 2: contacts with any of these tags, and/or the contacts of one import."""
+    """Step 2: contacts with any of these tags (tags are shared; the contacts they select
+    are narrowed to the user's by audience_contacts), and/or the contacts of one import of
+    the user's."""
 
     submit_label = "Enrol and review"
     tags = forms.ModelMultipleChoiceField(
@@ -73,7 +76,7 @@ class AudienceForm(_Crispy, forms.Form):
         help_text="Contacts with any of these tags.",
     )
     contact_import = forms.ModelChoiceField(
-        queryset=ContactImport.objects.order_by("-created_at"),
+        queryset=ContactImport.objects.none(),  # the user's imports, set below
         required=False,
         label="Contacts from an import",
     )
@@ -81,11 +84,10 @@ class AudienceForm(_Crispy, forms.Form):
         required=False, disabled=True, help_text="Opted-out contacts are never enrolled."
     )
 
-    def __init__(self, *args, user=None, **kwargs) -> None:
+    def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if user is not None:
-            imports = imports_visible_to(user).order_by("-created_at")
-            cast(forms.ModelChoiceField, self.fields["contact_import"]).queryset = imports
+        imports = imports_visible_to(user).order_by("-created_at")
+        cast(forms.ModelChoiceField, self.fields["contact_import"]).queryset = imports
         self.helper = self._helper()
 
     def clean(self):

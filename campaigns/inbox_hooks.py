@@ -4,12 +4,13 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from campaigns import pipelines
-from campaigns.models import Campaign, Deal, Enrollment, Stage, StepSend
+from campaigns.access import campaigns_visible_to
+from campaigns.models import Deal, Enrollment, Stage, StepSend
 from outreach.inbox import hooks
 
 
 def _campaign_choices(user) -> list[tuple[str, str]]:
-    return [(str(c.id), c.name) for c in Campaign.objects.order_by("name")]
+    return [(str(c.id), c.name) for c in campaigns_visible_to(user).order_by("name")]
 
 
 def _by_campaign(qs: QuerySet, value: str) -> QuerySet:

@@ -1,11 +1,15 @@
 """Where news from outreach lands. Each receiver calls one service function."""
 
+import logging
+
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 from campaigns import counters, services
+from campaigns.access import campaigns_visible_to
 from campaigns.models import Campaign, Deal, Enrollment
 from campaigns.routes import message_has_fallback
+from contacts.access import contacts_visible_to
 from contacts.models import Contact
 from contacts.signals import (
     contact_activity_providers,
@@ -22,6 +26,8 @@ from outreach.signals import (
     messages_sent,
     refusal_fallbacks,
 )
+
+log = logging.getLogger(__name__)
 
 
 @receiver(messages_sent)
@@ -79,9 +85,8 @@ def on_enrollment_delete(sender, *, instance: Enrollment, **kwargs) -> None:
     counters.counters_before_delete(enrollment_ids=[instance.id])
 
 
-def _import_choices() -> list[tuple[str, str]]:
-
-    active = Campaign.objects.exclude(status=Campaign.Status.FINISHED)
+def _import_choices(user) -> list[tuple[str, str]]:
+    active = campaigns_visible_to(user).exclude(status=Campaign.Status.FINISHED)
     return [(f"campaign:{c.pk}", f"Enrol into campaign: {c.name}") for c in active]
 
 
@@ -103,11 +108,21 @@ contact_activity_providers.append(_contacts_in_campaigns)
 def on_contacts_imported(sender, *, contact_import, contact_ids, **kwargs) -> None:
 
     then = contact_import.hook_options.get("then", "")
-    if then.startswith("campaign:"):
-        campaign = Campaign.objects.get(pk=int(then.removeprefix("campaign:")))
-        services.enrollments_create(
-            campaign=campaign, contacts=Contact.objects.filter(id__in=contact_ids)
+    if not then.startswith("campaign:"):
+        return
+    # Checked again as the rows arrive (the upload form offered only visible campaigns, but
+    # one may have changed hands since): the importer's campaign, and only the contacts they
+    # see (an "update" import also matches existing contacts, which may be another team's).
+    user = contact_import.created_by
+    campaigns = Campaign.objects.all() if user is None else campaigns_visible_to(user)
+    campaign = campaigns.filter(pk=int(then.removeprefix("campaign:"))).first()
+    if campaign is None:
+        log.warning(
+            "import %s: campaign %s is not its creator's; nobody enrolled", contact_import.pk, then
         )
+        return
+    contacts = Contact.objects.all() if user is None else contacts_visible_to(user)
+    services.enrollments_create(campaign=campaign, contacts=contacts.filter(id__in=contact_ids))
 
 
 # Deals, out-of-office pauses and the inbox's campaign filters live in their own modules.

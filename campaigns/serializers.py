@@ -1,36 +1,24 @@
-from collections.abc import Mapping
-from typing import Any
-
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from campaigns.access import campaigns_visible_to
 from campaigns.models import Campaign, Deal, Enrollment, Pipeline, Stage
-from contacts.access import contacts_visible_to
+from contacts.access import contacts_visible_to, owners_assignable_by
+from contacts.api_support import ScopedRelationsMixin
 from outreach.access import senders_visible_to
 
 
-class ScopedRelationsMixin:
-    """Related-object choices limited to what the requesting user may see, so another
-    rep's contact is "does not exist" here exactly as in a detail URL."""
-
-    scoped: dict = {}
-    # Provided by the serializer this is mixed into.
-    context: Mapping[str, Any]
-    fields: Mapping[str, Any]
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is None:
-            return
-        for name, visible_to in self.scoped.items():
-            field = self.fields[name]
-            field = getattr(field, "child_relation", field)
-            field.queryset = visible_to(request.user)
+def _owner_field():
+    """The owner: the requesting user when not given; anyone else only if they may name
+    them (a manager their teams' members, an admin anyone; a rep nobody but themselves)."""
+    return serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.none(), required=False
+    )
 
 
 class CampaignSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
-    scoped = {"senders": senders_visible_to}
+    scoped = {"senders": senders_visible_to, "owner": owners_assignable_by}
+    owner = _owner_field()
 
     class Meta:
         model = Campaign
@@ -44,7 +32,7 @@ class CampaignSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
             "created_at",
             "launched_at",
         ]
-        read_only_fields = ["id", "status", "owner", "created_at", "launched_at"]
+        read_only_fields = ["id", "status", "created_at", "launched_at"]
 
 
 class LaunchSerializer(serializers.Serializer):
@@ -108,7 +96,12 @@ class PipelineSerializer(serializers.ModelSerializer):
 
 
 class DealSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
-    scoped = {"contact": contacts_visible_to, "campaign": campaigns_visible_to}
+    scoped = {
+        "contact": contacts_visible_to,
+        "campaign": campaigns_visible_to,
+        "owner": owners_assignable_by,
+    }
+    owner = _owner_field()
 
     class Meta:
         model = Deal
@@ -123,7 +116,7 @@ class DealSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "owner", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate(self, attrs: dict) -> dict:
         pipeline = attrs.get("pipeline") or getattr(self.instance, "pipeline", None)

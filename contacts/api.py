@@ -58,7 +58,7 @@ class ContactViewSet(viewsets.ModelViewSet):
     @transaction.atomic
     def perform_create(self, serializer) -> None:
         identities = serializer.validated_data.pop("identities", [])
-        contact = serializer.save(owner=self.request.user)
+        contact = serializer.save(owner=serializer.validated_data.get("owner", self.request.user))
         _identities_save(contact, identities)
 
     @transaction.atomic

@@ -1,15 +1,23 @@
-"""Shared REST API plumbing: role permissions, per-token throttling, idempotency keys.
+"""Shared REST API plumbing: role permissions, row-scoped relations and filters, per-token
+throttling, idempotency keys.
 
 In the lowest app so every app's api.py can use it (apps import one way only).
 """
 
 import functools
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import django_filters
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.http.request import RawPostDataException
-from drf_spectacular.utils import OpenApiParameter
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -34,6 +42,60 @@ class RolePermissions(permissions.DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class ScopedRelationsMixin:
+    """Every writable relation of a serializer limited to the rows the requesting user may
+    see or name, so another team's contact (or sender, campaign, owner ...) is refused with
+    DRF's own 'Invalid pk "N" - object does not exist.', word for word what a missing id
+    gets: a client cannot tell the two apart.
+
+    ``scoped`` maps field names to the ``*_visible_to`` function (or owners_assignable_by)
+    that narrows them; a many-to-many field is narrowed through its child relation. A
+    serializer built without a request (rendering a response) keeps its querysets, which
+    matter only for input.
+    """
+
+    scoped: Mapping[str, Callable[[Any], QuerySet]] = {}
+    # Provided by the serializer this is mixed into.
+    context: Mapping[str, Any]
+    fields: Mapping[str, Any]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        for name, visible_to in self.scoped.items():
+            field = self.fields[name]
+            field = getattr(field, "child_relation", field)
+            field.queryset = (
+                visible_to(request.user) if request is not None else field.queryset.none()
+            )
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A related row by id, without checking that the id exists."""
+
+    field_class = forms.IntegerField
+
+
+class IdFilterSet(FilterSet):
+    """Filters on a relation (``?contact=7``) match ids instead of looking the row up: the
+    stock ModelChoiceFilter answers 400 for an id that does not exist but an empty page for
+    another team's row, which told clients what exists elsewhere. Now both are an empty
+    page, and the viewset's queryset still decides what is listed."""
+
+    FILTER_DEFAULTS = {
+        **FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": IdFilter},
+        models.OneToOneField: {"filter_class": IdFilter},
+    }
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend with relations filtered by id (see IdFilterSet)."""
+
+    filterset_base = IdFilterSet
 
 
 class TokenRateThrottle(SimpleRateThrottle):

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from contacts import validators
+from contacts.access import ADMIN, owners_assignable_by, role_of
 from contacts.models import ContactImport, SavedMapping
 from contacts.signals import import_choice_providers
 
@@ -17,18 +18,37 @@ class ImportUploadForm(forms.Form):
         help_text="ISO code (DE, US …) for phone numbers written without +country code.",
     )
     tags = forms.CharField(required=False, help_text="Comma-separated; given to every row.")
-    owner = forms.ModelChoiceField(queryset=get_user_model().objects.all(), required=False)
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(),  # set per user below
+        required=False,
+        help_text="Who owns the contacts it creates (you, when left empty).",
+    )
     then = forms.ChoiceField(required=False, label="Then", choices=[])
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Apps above contacts (campaigns) offer follow-ups such as "enrol into campaign X".
+        self.user = user
+        # A rep may name only themselves, a manager their teams' members, an admin anyone:
+        # a posted id outside this list is "Select a valid choice", like a missing one.
+        owners = owners_assignable_by(user).order_by("username")
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = owners
+        self.fields["owner"].initial = user.pk
+        # Apps above contacts (campaigns) offer follow-ups such as "enrol into campaign X",
+        # each listing only what this user may see; ChoiceField refuses any other value.
         choices = [("", "Nothing else")]
         for provider in import_choice_providers:
-            choices += provider()
+            choices += provider(user)
         cast(forms.ChoiceField, self.fields["then"]).choices = choices
         if len(choices) == 1:
             del self.fields["then"]
+
+    def clean_owner(self):
+        # Contacts without an owner are seen by admins only: anyone else would lose sight
+        # of what they just imported.
+        owner = self.cleaned_data["owner"]
+        if owner is None and role_of(self.user) != ADMIN:
+            return self.user
+        return owner
 
     def clean_default_country(self) -> str:
         return validators.default_country(self.cleaned_data["default_country"].strip())

@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from contacts.access import contacts_visible_to
 from contacts.csv_import import ParsedRow, RowError
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity, Tag
 from contacts.signals import contacts_opt_out_changed
@@ -223,6 +224,21 @@ class TagCache:
                 self.ids[low] = tag_id
 
 
+def _hidden_from(imp: ContactImport, contact_ids: set[int]) -> set[int]:
+    """The matched contacts the importer may not see. An import changes only what its creator
+    could change by hand, as the API's bulk upsert does (an import without a creator, from
+    a management command, is trusted)."""
+    if imp.created_by_id is None or not contact_ids:
+        return set()
+    visible = contacts_visible_to(imp.created_by)
+    seen = {
+        cid
+        for chunk in _chunks(sorted(contact_ids))
+        for cid in visible.filter(id__in=chunk).values_list("id", flat=True)
+    }
+    return contact_ids - seen
+
+
 def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) -> BatchResult:
     """Write one batch inside the caller's transaction."""
     result = BatchResult()
@@ -236,6 +252,7 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
             "id", *FIELDS, "custom_fields", "owner_id", "opted_out_at", "last_import"
         )
     }
+    hidden = _hidden_from(imp, matched_ids)
     contact_tags: dict[int, set[int]] = {}
     for chunk in _chunks(sorted(matched_ids)):
         for cid, tid in Contact.tags.through.objects.filter(contact_id__in=chunk).values_list(
@@ -274,6 +291,10 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
             result.duplicates += len(g.rows) - 1
             continue
         cid = ids.pop()
+        if cid in hidden:
+            reason = "matches a contact you cannot see (another owner's); not changed"
+            result.errors += [RowError(r.line, "", reason, r.cells) for r in g.rows]
+            continue
         current = contacts[cid]
         duplicate = current["last_import"] == imp.pk
         if imp.mode == ContactImport.Mode.CREATE and not duplicate:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.access import owners_assignable_by
 from contacts.csv_import import (
     IDENTITY_TARGETS,
     FileProblem,
@@ -50,13 +51,23 @@ def import_dir() -> Path:
     return path
 
 
+def _may_name(user, owner) -> bool:
+    return owners_assignable_by(user).filter(pk=owner.pk).exists()
+
+
 def contact_import_create(
     *, name: str, chunks: Iterable[bytes], user=None, **options
 ) -> ContactImport:
     """Stream the upload to disk chunk by chunk, then sniff its format and guess a mapping.
 
     A file that cannot be read at all still gets a ContactImport (status failed, with the
-    reason), so the user sees what went wrong instead of an error page."""
+    reason), so the user sees what went wrong instead of an error page.
+
+    The owner given to the contacts must be someone ``user`` may name (the form offers no
+    one else; checked again here for every caller)."""
+    owner = options.get("owner")
+    if owner is not None and user is not None and not _may_name(user, owner):
+        raise ValueError(f"{user} may not make {owner} the owner of imported contacts.")
     path = import_dir() / f"{uuid.uuid4().hex}.csv"
     size = 0
     with open(path, "wb") as f:

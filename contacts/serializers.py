@@ -1,6 +1,9 @@
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from contacts import normalize, validators
+from contacts.access import owners_assignable_by
+from contacts.api_support import ScopedRelationsMixin
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from contacts.upsert import identity_value_normalize
 from contacts.validators import validate_country
@@ -22,9 +25,14 @@ class IdentitySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
     identities = IdentitySerializer(many=True, required=False)
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    # The requesting user when not given; anyone else only if they may name them.
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.none(), required=False
+    )
+    scoped = {"owner": owners_assignable_by}
 
     class Meta:
         model = Contact
@@ -45,7 +53,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "owner", "tags", "opted_out_at", "created_at", "updated_at"]
+        read_only_fields = ["id", "tags", "opted_out_at", "created_at", "updated_at"]
 
 
 class ContactUpsertRowSerializer(serializers.Serializer):

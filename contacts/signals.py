@@ -8,7 +8,8 @@ from django.dispatch import Signal
 # logged and never undoes or stops the import.
 contacts_imported = Signal()
 
-# Callables returning [(value, label)] for the upload form's "Then" choice; the chosen value
+# Callables (user) -> [(value, label)] for the upload form's "Then" choice, listing only what
+# that user may see (the form refuses any other value); the chosen value
 # lands in ContactImport.hook_options["then"] for the receivers above.
 import_choice_providers: list = []
 

@@ -16,7 +16,7 @@ from contacts.models import Contact, ContactImport
 
 @login_required
 def import_upload(request: HttpRequest) -> HttpResponse:
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         upload = data["file"]

@@ -1,6 +1,9 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth import get_user_model
 
+from contacts.access import owners_assignable_by
 from contacts.channels import CHANNEL_CHOICES
 from outreach.inbox.models import MessageIntent
 
@@ -44,11 +47,18 @@ class NoteForm(forms.Form):
 
 class AssignForm(forms.Form):
     user = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        queryset=get_user_model().objects.none(),  # set per acting user below
         required=False,
         empty_label="Nobody",
         label="Assigned to",
     )
+
+    def __init__(self, *args, by, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Assigning gives access: only people the acting user may name (a rep themselves, a
+        # manager their teams' members, an admin anyone); others are "Select a valid choice".
+        users = owners_assignable_by(by).order_by("username")
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = users
 
 
 class SnoozeForm(forms.Form):

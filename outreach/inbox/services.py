@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.access import owners_assignable_by
 from outreach.inbox import hooks
 from outreach.inbox.models import ConversationNote, ConversationState, MessageIntent
 from outreach.intent import IncomingReply, get_classifier
@@ -157,7 +158,17 @@ def conversation_mark_read(*, conversation: Conversation, at: datetime | None = 
     ConversationState.objects.filter(id=state.id).update(read_at=at or timezone.now())
 
 
-def conversation_assign(*, conversation: Conversation, user, only_if_unassigned: bool = False):
+def _may_name(by, user) -> bool:
+    return owners_assignable_by(by).filter(pk=user.pk).exists()
+
+
+def conversation_assign(
+    *, conversation: Conversation, user, only_if_unassigned: bool = False, by=None
+):
+    """Assign to ``user`` (None: nobody). ``by``, the person doing it, may only name someone
+    they could make an owner: being assigned a conversation lets one read it."""
+    if by is not None and user is not None and not _may_name(by, user):
+        raise ValueError(f"{by} may not assign conversations to {user}.")
     rows = Conversation.objects.filter(id=conversation.id)
     if only_if_unassigned:
         rows = rows.filter(assigned_to=None)

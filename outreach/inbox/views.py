@@ -35,10 +35,18 @@ def _conversation(request: HttpRequest, pk: int) -> Conversation:
     )
 
 
-def _query(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxQuery]:
+def _query(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxQuery, list]:
+    """The filter form, the query it makes, and the other apps' filters with their choices
+    for this user; a value that is not among a filter's choices (another team's campaign) is
+    ignored, so it tells nothing about rows the user cannot see."""
     form = InboxFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    extra = {f.name: request.GET.get(f.name, "") for f in hooks.inbox_filters}
+    extras = [(f, f.choices(request.user)) for f in hooks.inbox_filters]
+    extra = {
+        f.name: value
+        for f, choices in extras
+        if (value := request.GET.get(f.name, "")) in {v for v, _ in choices}
+    }
     query = selectors.InboxQuery(
         status=data.get("status") or "open",
         unread=bool(data.get("unread")),
@@ -48,12 +56,12 @@ def _query(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxQuery]
         intent=data.get("intent") or "",
         extra={k: v for k, v in extra.items() if v},
     )
-    return form, query
+    return form, query, [(f, choices, extra.get(f.name, "")) for f, choices in extras]
 
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    form, query = _query(request)
+    form, query, extra_filters = _query(request)
     pages = Paginator(selectors.inbox_conversations(user=request.user, query=query), PAGE_SIZE)
     page = pages.get_page(request.GET.get("page"))
     now = timezone.now()
@@ -63,9 +71,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "page_links": pages.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
-        "extra_filters": [
-            (f, f.choices(request.user), query.extra.get(f.name, "")) for f in hooks.inbox_filters
-        ],
+        "extra_filters": extra_filters,
     }
     template = "outreach/inbox/_list.html" if request.headers.get("HX-Request") else None
     return render(request, template or "outreach/inbox/inbox.html", context)
@@ -110,7 +116,8 @@ def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -
         "window": _window(conversation),
         "reply_form": forms.get("reply_form") or ReplyForm(),
         "note_form": forms.get("note_form") or NoteForm(),
-        "assign_form": AssignForm(initial={"user": conversation.assigned_to_id}),
+        "assign_form": forms.get("assign_form")
+        or AssignForm(initial={"user": conversation.assigned_to_id}, by=request.user),
         "snooze_form": SnoozeForm(),
         "intent_choices": MessageIntent.Label.choices,
     }
@@ -166,11 +173,13 @@ def note(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     convo = _conversation(request, pk)
-    form = AssignForm(request.POST)
-    if form.is_valid():
-        services.conversation_assign(conversation=convo, user=form.cleaned_data["user"])
-    else:
-        messages.error(request, "Pick someone from the list.")
+    form = AssignForm(request.POST, by=request.user)
+    if not form.is_valid():
+        context = _detail_context(request, convo, assign_form=form)
+        return render(request, "outreach/inbox/conversation.html", context, status=400)
+    services.conversation_assign(
+        conversation=convo, user=form.cleaned_data["user"], by=request.user
+    )
     return redirect("inbox:conversation", pk=convo.pk)
 
 

@@ -3,9 +3,11 @@
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from campaigns.models import Deal
+from contacts.teams import Team
 from outreach.inbox.models import ConversationState
 from outreach.models import Conversation, Message, SenderAccount
 from outreach.selectors import InboxQuery, inbox_conversations, support_metrics
@@ -86,6 +88,10 @@ def test_an_empty_reply_gets_a_field_error_not_a_500(client):
 
 def test_notes_assign_and_snooze_hide_it_from_the_open_inbox(client):
     ann, bob, email, mine, theirs = _setup()
+    # Only a manager hands a conversation to someone else, and only within their team.
+    ann.groups.add(Group.objects.get(name="manager"))
+    Team.objects.create(name="North").managers.add(ann)
+    Team.objects.get(name="North").members.add(bob)
     convo = mine.identities.get().conversations.get()
     client.force_login(ann)
     client.post(f"/inbox/{convo.pk}/note/", {"body": "Called, wants a quote"})

@@ -3,6 +3,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.security.teams import two_teams  # noqa: F401  (a fixture for every test here)
+
 
 class Receiver:
     """A tiny local HTTP server that records each POST and answers with ``codes`` in turn."""
