@@ -34,7 +34,7 @@ def test_rep_edits_template_and_sees_live_preview_and_lint(logged_in_page):
     # A typo is an error, and saving it is refused.
     page.fill("#id_body", "Hi {{ frist_name }}")
     page.locator("#lint .lint-error").wait_for()
-    page.click("button[type=submit]")
+    page.click("#template-form button[type=submit]")
     assert "unknown variable" in page.content()
     template.refresh_from_db()
     assert template.body.startswith('Hi {{ first_name|default:"there" }}')
