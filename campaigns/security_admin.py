@@ -1,21 +1,29 @@
 """Admin for teams and outgoing webhooks, and the row scoping of every admin page.
 
 ``scope_admin`` runs once at start-up (campaigns.apps.ready, after admin autodiscovery):
-it wraps each registered ModelAdmin of a per-owner model with ScopedAdminMixin, so the
-admin filters rows through the same *_visible_to functions as the API and the inbox,
-whatever actions or annotations the admin classes themselves grow.
+it wraps every registered ModelAdmin (and its inlines) with ScopedAdminMixin, so the
+admin filters rows of per-owner models through the same *_visible_to functions as the API
+and the inbox, and offers and accepts in its forms only the related rows the user may
+pick (campaigns.access.visible_queryset), whatever fields, actions or annotations the
+admin classes themselves grow.
 """
 
 from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
 
-from campaigns.access import campaigns_visible_to, deals_visible_to, enrollments_visible_to
+from campaigns.access import (
+    campaigns_visible_to,
+    deals_visible_to,
+    enrollments_visible_to,
+    visible_queryset,
+)
 from campaigns.models import Campaign, Deal, Enrollment
 from campaigns.webhook_models import WebhookAttempt, WebhookDelivery, WebhookSubscriber
 from campaigns.webhooks import webhook_delivery_replay
 from contacts.access import (
     ScopedAdminMixin,
+    ScopedChoicesMixin,
     consent_records_visible_to,
     contacts_visible_to,
     identities_visible_to,
@@ -42,18 +50,36 @@ SCOPED = {
 
 
 def scope_admin(site: admin.AdminSite = admin.site) -> None:
-    for model, visible_to in SCOPED.items():
-        current = site._registry.get(model)
-        if current is None or isinstance(current, ScopedAdminMixin):
+    """Wrap every registered admin, and each of its inlines, in the scoping mixins: rows
+    of per-owner models filtered, and every foreign key and many-to-many form field
+    narrowed to campaigns.access.visible_queryset, whatever model it points to."""
+    for model, current in list(site._registry.items()):
+        if isinstance(current, ScopedAdminMixin):
             continue
         base = type(current)
+        visible_to = SCOPED.get(model)
         scoped = type(
             base.__name__,
             (ScopedAdminMixin, base),
-            {"visible_to": staticmethod(visible_to), "__module__": base.__module__},
+            {
+                "visible_to": staticmethod(visible_to) if visible_to else None,
+                "choices_visible_to": staticmethod(visible_queryset),
+                "inlines": [_scoped_inline(inline) for inline in base.inlines],
+                "__module__": base.__module__,
+            },
         )
         site.unregister(model)
         site.register(model, scoped)
+
+
+def _scoped_inline(inline: type) -> type:
+    if issubclass(inline, ScopedChoicesMixin):
+        return inline
+    return type(
+        inline.__name__,
+        (ScopedChoicesMixin, inline),
+        {"choices_visible_to": staticmethod(visible_queryset), "__module__": inline.__module__},
+    )
 
 
 @admin.register(Team)
@@ -126,7 +152,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Replay: send these events again")
+    @admin.action(description="Replay: send these events again", permissions=["change"])
     def replay(self, request, queryset) -> None:
         copies = [
             webhook_delivery_replay(delivery=d) for d in queryset.select_related("subscriber")
