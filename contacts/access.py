@@ -10,6 +10,8 @@ app below it.
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.admin.filters import RelatedFieldListFilter
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
 
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
@@ -103,15 +105,45 @@ class ScopedChoicesMixin:
             return fields
         return [name for name in fields if not _points_to_users(self.model, name)]  # type: ignore[attr-defined]
 
-    def _narrowed(self, field, db_field, user):
+    def get_list_filter(self, request):
+        # The sidebar's owner, campaign or sender menus name only rows the user may see.
+        filters = super().get_list_filter(request)  # type: ignore[misc]
+        if role_of(request.user) == ADMIN:
+            return filters
+        return [
+            (f, VisibleRelatedListFilter)
+            if isinstance(f, str) and _related_model(self.model, f) is not None  # type: ignore[attr-defined]
+            else f
+            for f in filters
+        ]
+
+    def choices_for(self, model: type, user) -> QuerySet | None:
+        """The rows of ``model`` the user may pick here; None: every row."""
         visible_to = type(self).choices_visible_to  # the plain function
-        if field is None or visible_to is None or role_of(user) == ADMIN:
-            return field
-        model = db_field.remote_field.model
-        allowed = owners_assignable_by(user) if model is _user_model() else visible_to(model, user)
+        if visible_to is None or role_of(user) == ADMIN:
+            return None
+        return owners_assignable_by(user) if model is _user_model() else visible_to(model, user)
+
+    def _narrowed(self, field, db_field, user):
+        allowed = None if field is None else self.choices_for(db_field.remote_field.model, user)
         if allowed is not None:
             field.queryset = field.queryset.filter(pk__in=allowed.values("pk"))
         return field
+
+
+class VisibleRelatedListFilter(RelatedFieldListFilter):
+    """The admin's related-field filter, listing only the rows the user may pick."""
+
+    def field_choices(self, field, request, model_admin):
+        allowed = model_admin.choices_for(field.related_model, request.user)
+        if allowed is None:
+            return super().field_choices(field, request, model_admin)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to={"pk__in": allowed.values("pk")},
+            ordering=ordering,
+        )
 
 
 class ScopedAdminMixin(ScopedChoicesMixin):
@@ -154,8 +186,20 @@ def _user_model() -> type:
 
 
 def _points_to_users(model: type[Model], name: str) -> bool:
-    field = model._meta.get_field(name)
-    return field.is_relation and field.related_model is _user_model()
+    return _related_model(model, name) is _user_model()
+
+
+def _related_model(model: type[Model], name: str) -> type | None:
+    """The model a field (``sender`` or ``sender__owner``) points to, or None."""
+    for part in name.split("__"):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+        if not field.is_relation:
+            return None
+        model = field.related_model  # type: ignore[assignment]
+    return model
 
 
 def is_manager_or_admin(user) -> bool:

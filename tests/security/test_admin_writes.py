@@ -245,12 +245,12 @@ def test_rep_cannot_pause_a_sender(world, client):  # noqa: F811
 
 
 def test_every_admin_action_declares_its_permissions():
-    missing = [
-        f"{type(model_admin).__name__}.{name}"
-        for model_admin in admin.site._registry.values()
-        for func, name, _ in model_admin._get_base_actions()
-        if not getattr(func, "allowed_permissions", None)
-    ]
+    missing = []
+    for model_admin in admin.site._registry.values():
+        for action in [*(model_admin.actions or ()), *dict(admin.site.actions).values()]:
+            func = getattr(model_admin, action) if isinstance(action, str) else action
+            if not getattr(func, "allowed_permissions", None):
+                missing.append(f"{type(model_admin).__name__}.{func.__name__}")
     assert missing == []
 
 
@@ -291,3 +291,17 @@ def test_every_admin_form_and_inline_offers_a_rep_only_rows_they_may_pick(world)
                 )
                 checked += 1
     assert checked > 15
+
+
+def test_rep_changelist_filters_name_only_what_they_may_see(world, client, bobs_sender):  # noqa: F811
+    _as(client, world.alice)
+    contacts = client.get(reverse("admin:contacts_contact_changelist")).content.decode()
+    assert ">alice<" in contacts  # the owner filter is there, with her
+    assert ">bob<" not in contacts and ">boss<" not in contacts
+    Enrollment.objects.create(campaign=world.bobs.campaign, contact=world.bobs.contact)
+    Enrollment.objects.create(campaign=world.alices.campaign, contact=world.alices.contact)
+    enrollments = client.get(reverse("admin:campaigns_enrollment_changelist")).content.decode()
+    assert world.alices.campaign.name in enrollments
+    assert world.bobs.campaign.name not in enrollments
+    messages = client.get(reverse("admin:outreach_message_changelist")).content.decode()
+    assert "Bob mailbox" not in messages
