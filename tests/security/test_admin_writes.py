@@ -8,6 +8,8 @@ bob's rows are "another team's" for alice and mia. Forms are read from the admin
 posted back with one field changed (tests/security/teams.py).
 """
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
@@ -130,11 +132,18 @@ def test_rep_cannot_make_another_rep_owner_in_admin(world, client):  # noqa: F81
     assert Conversation.objects.get(pk=world.alices.conversation.pk).assigned_to is None
 
 
-def test_rep_owner_menu_offers_only_themselves(world, client):  # noqa: F811
+def _options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    assert select, f"no {name} menu"
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select.group(0))
+
+
+def test_owner_menu_offers_a_rep_themselves_and_a_manager_their_team(world, client):  # noqa: F811
     url = reverse("admin:contacts_contact_add")
-    html = _as(client, world.alice).get(url).content.decode()
-    assert ">alice<" in html
-    assert ">bob<" not in html and ">mia<" not in html and ">boss<" not in html
+    rep_menu = _options(_as(client, world.alice).get(url).content.decode(), "owner")
+    assert rep_menu == ["---------", "alice"]
+    manager_menu = _options(_as(client, world.manager).get(url).content.decode(), "owner")
+    assert sorted(manager_menu) == ["---------", "alice", "mia"]
 
 
 def test_manager_can_make_their_rep_owner_but_not_another_teams_rep(world, client):  # noqa: F811
@@ -216,6 +225,12 @@ def test_autocomplete_lists_only_visible_contacts(world, client):  # noqa: F811
         )
         ids = {int(r["id"]) for r in found["results"]}
         assert seen.pk in ids and unseen.pk not in ids, user
+    # The user list is not searchable by a rep: their owner menu is a plain one.
+    users = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "contacts", "model_name": "contact", "field_name": "owner"},
+    )
+    assert users.status_code == 403
 
 
 def test_autocomplete_lists_only_visible_senders(world, client, bobs_sender):  # noqa: F811
