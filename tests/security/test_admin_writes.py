@@ -313,6 +313,10 @@ def test_rep_changelist_filters_name_only_what_they_may_see(world, client, bobs_
     contacts = client.get(reverse("admin:contacts_contact_changelist")).content.decode()
     assert ">alice<" in contacts  # the owner filter is there, with her
     assert ">bob<" not in contacts and ">boss<" not in contacts
+    mine = client.get(
+        reverse("admin:contacts_contact_changelist"), {"owner__id__exact": world.alice.pk}
+    )
+    assert mine.status_code == 200 and world.alices.contact.first_name in mine.content.decode()
     Enrollment.objects.create(campaign=world.bobs.campaign, contact=world.bobs.contact)
     Enrollment.objects.create(campaign=world.alices.campaign, contact=world.alices.contact)
     enrollments = client.get(reverse("admin:campaigns_enrollment_changelist")).content.decode()
