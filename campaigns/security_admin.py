@@ -31,9 +31,14 @@ from contacts.access import (
 )
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from contacts.teams import Team
-from outreach.access import conversations_visible_to, messages_visible_to, senders_visible_to
+from outreach.access import (
+    conversations_visible_to,
+    manual_tasks_visible_to,
+    messages_visible_to,
+    senders_visible_to,
+)
 from outreach.fields import mask
-from outreach.models import Conversation, Message, SenderAccount
+from outreach.models import Conversation, ManualTask, Message, SenderAccount
 
 SCOPED = {
     Contact: contacts_visible_to,
@@ -43,6 +48,7 @@ SCOPED = {
     SenderAccount: senders_visible_to,
     Conversation: conversations_visible_to,
     Message: messages_visible_to,
+    ManualTask: manual_tasks_visible_to,
     Campaign: campaigns_visible_to,
     Enrollment: enrollments_visible_to,
     Deal: deals_visible_to,
@@ -52,32 +58,33 @@ SCOPED = {
 def scope_admin(site: admin.AdminSite = admin.site) -> None:
     """Wrap every registered admin, and each of its inlines, in the scoping mixins: rows
     of per-owner models filtered, and every foreign key and many-to-many form field
-    narrowed to campaigns.access.visible_queryset, whatever model it points to."""
+    narrowed to campaigns.access.visible_queryset, whatever model it points to.
+
+    An admin that already mixes ScopedAdminMixin in (with its own ``visible_to``) keeps
+    its row scoping and gets the narrowing of its form fields and inlines."""
     for model, current in list(site._registry.items()):
-        if isinstance(current, ScopedAdminMixin):
-            continue
         base = type(current)
-        visible_to = SCOPED.get(model)
-        scoped = type(
-            base.__name__,
-            (ScopedAdminMixin, base),
-            {
-                "visible_to": staticmethod(visible_to) if visible_to else None,
-                "choices_visible_to": staticmethod(visible_queryset),
-                "inlines": [_scoped_inline(inline) for inline in base.inlines],
-                "__module__": base.__module__,
-            },
-        )
+        if "choices_visible_to" in vars(base):
+            continue  # wrapped already
+        attrs = {
+            "choices_visible_to": staticmethod(visible_queryset),
+            "inlines": [_scoped_inline(inline) for inline in base.inlines],
+            "__module__": base.__module__,
+        }
+        if model in SCOPED and getattr(base, "visible_to", None) is None:
+            attrs["visible_to"] = staticmethod(SCOPED[model])
+        bases = (base,) if issubclass(base, ScopedAdminMixin) else (ScopedAdminMixin, base)
         site.unregister(model)
-        site.register(model, scoped)
+        site.register(model, type(base.__name__, bases, attrs))
 
 
 def _scoped_inline(inline: type) -> type:
-    if issubclass(inline, ScopedChoicesMixin):
+    if "choices_visible_to" in vars(inline):
         return inline
+    bases = (inline,) if issubclass(inline, ScopedChoicesMixin) else (ScopedChoicesMixin, inline)
     return type(
         inline.__name__,
-        (ScopedChoicesMixin, inline),
+        bases,
         {"choices_visible_to": staticmethod(visible_queryset), "__module__": inline.__module__},
     )
 

@@ -294,6 +294,9 @@ class ManualTaskAdmin(admin.ModelAdmin):
     autocomplete_fields = ["assignee"]
     readonly_fields = ["message", "created_at"]
 
+    def has_add_permission(self, request) -> bool:
+        return False  # made by the engine for each manual step's message
+
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
