@@ -5,7 +5,7 @@ may name, and every action declares the permission it needs.
 The world (admin boss, manager mia with rep alice in team North, rep bob in no team, each
 rep owning a contact, conversation, campaign and deal) comes from tests/api/conftest.py;
 bob's rows are "another team's" for alice and mia. Forms are read from the admin page and
-posted back with one field changed (tests/security/teams.py).
+posted back with one field changed (tests/security/admin_forms.py).
 """
 
 import re
@@ -21,7 +21,7 @@ from contacts.models import ConsentRecord, Contact, Identity
 from outreach.models import Conversation, SenderAccount
 from tests import factories
 from tests.api.conftest import world  # noqa: F401  (the fixture)
-from tests.security.teams import post_admin_form
+from tests.security.admin_forms import post_admin_form
 
 REFUSED = "Select a valid choice"
 
