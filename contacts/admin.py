@@ -173,6 +173,8 @@ class ContactImportAdmin(admin.ModelAdmin):
             '<a href="{}">open</a>', reverse("contacts:import_detail", args=[obj.pk])
         )
 
+    # Whoever may import cancels, resumes and rolls back their own imports (as on the
+    # import's page); the rows offered are theirs (ScopedAdminMixin).
     @admin.action(description="Cancel (stops after the current batch)", permissions=["add"])
     def cancel(self, request, queryset) -> None:
         for imp in queryset:
@@ -193,7 +195,7 @@ class ContactImportAdmin(admin.ModelAdmin):
     @admin.action(
         description="Roll back: delete the contacts these imports created "
         "(keeps any with activity)",
-        permissions=["delete"],
+        permissions=["add"],
     )
     def rollback(self, request, queryset) -> None:
         for imp in queryset:
