@@ -1,5 +1,6 @@
 import difflib
 from datetime import datetime
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from campaigns.access import template_edit_refusal, templates_visible_to
+from campaigns.access import campaigns_visible_to, template_edit_refusal, templates_visible_to
 from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
 from campaigns.counters import counters_after_enrol
 from campaigns.models import (
@@ -365,7 +366,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def replied(self, obj) -> int:
         return obj._replied
 
-    @admin.action(description="Launch selected campaigns")
+    @admin.action(description="Launch selected campaigns", permissions=["change"])
     def launch(self, request, queryset):
         confirmed = "confirm_warnings" in request.POST
         to_confirm = []
@@ -393,7 +394,7 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Pause selected campaigns…")
+    @admin.action(description="Pause selected campaigns…", permissions=["change"])
     def pause(self, request, queryset):
         running = queryset.filter(status=Campaign.Status.RUNNING)
         if not action_confirmed(request):
@@ -413,7 +414,7 @@ class CampaignAdmin(admin.ModelAdmin):
         self.message_user(request, action_result(changed, queryset.count(), "campaign", "paused"))
         return None
 
-    @admin.action(description="Resume selected campaigns…")
+    @admin.action(description="Resume selected campaigns…", permissions=["change"])
     def resume(self, request, queryset):
         paused = queryset.filter(status=Campaign.Status.PAUSED)
         if not action_confirmed(request):
@@ -524,7 +525,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         if not change:
             counters_after_enrol(campaign_id=obj.campaign_id, contact_ids=[obj.contact_id])
 
-    @admin.action(description="Pause selected enrollments…")
+    @admin.action(description="Pause selected enrollments…", permissions=["change"])
     def pause(self, request, queryset):
         live = queryset.filter(state__in=[E.ACTIVE, E.WAITING])
         if not action_confirmed(request):
@@ -544,7 +545,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         self.message_user(request, action_result(changed, queryset.count(), "enrollment", "paused"))
         return None
 
-    @admin.action(description="Resume selected enrollments…")
+    @admin.action(description="Resume selected enrollments…", permissions=["change"])
     def resume(self, request, queryset):
         paused = queryset.filter(state=E.PAUSED)
         if not action_confirmed(request):
@@ -566,7 +567,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Unenrol selected (stop their sequences)…")
+    @admin.action(description="Unenrol selected (stop their sequences)…", permissions=["change"])
     def unenrol(self, request, queryset):
         if not action_confirmed(request):
             return action_confirmation(
@@ -582,7 +583,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
         self.message_user(request, f"{changed} enrollment(s) stopped.")
         return None
 
-    @admin.action(description="Opt out the selected enrollments' contacts…")
+    @admin.action(description="Opt out the selected enrollments' contacts…", permissions=["change"])
     def opt_out_contacts(self, request, queryset):
         contacts = Contact.objects.filter(enrollments__in=queryset).distinct()
         if not action_confirmed(request):
@@ -649,7 +650,7 @@ class DealAdmin(admin.ModelAdmin):
     inlines = [DealStageChangeInline]
     actions = ["move_stage"]
 
-    @admin.action(description="Move selected deals to a stage…")
+    @admin.action(description="Move selected deals to a stage…", permissions=["change"])
     def move_stage(self, request, queryset):
         form = MoveStageForm(request.POST if "confirm" in request.POST else None)
         if not action_confirmed(request, form):
@@ -686,15 +687,24 @@ class MoveStageForm(forms.Form):
 
 
 class EnrolForm(forms.Form):
-    campaign = forms.ModelChoiceField(
-        queryset=Campaign.objects.exclude(status=Campaign.Status.FINISHED)
-    )
+    """The campaigns the user may see and that still run: a posted id of any other is
+    refused as "Select a valid choice"."""
+
+    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none())
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["campaign"])
+        field.queryset = campaigns_visible_to(user).exclude(status=Campaign.Status.FINISHED)
 
 
 class ContactWithCampaignsAdmin(ContactAdmin):
     actions = [*ContactAdmin.actions, "enrol"]
 
-    @admin.action(description="Opt out selected contacts (every channel)…")
+    def has_enrol_permission(self, request) -> bool:
+        return request.user.has_perm("campaigns.add_enrollment")
+
+    @admin.action(description="Opt out selected contacts (every channel)…", permissions=["change"])
     def opt_out(self, request, queryset):
         if not action_confirmed(request):
             return action_confirmation(
@@ -710,10 +720,10 @@ class ContactWithCampaignsAdmin(ContactAdmin):
         self.message_user(request, f"{changed} contact(s) opted out.")
         return None
 
-    @admin.action(description="Enrol selected contacts into a campaign…")
+    @admin.action(description="Enrol selected contacts into a campaign…", permissions=["enrol"])
     def enrol(self, request, queryset):
         if "confirm" in request.POST:
-            form = EnrolForm(request.POST)
+            form = EnrolForm(request.POST, user=request.user)
             if form.is_valid():
                 campaign = form.cleaned_data["campaign"]
                 added = enrollments_create(campaign=campaign, contacts=queryset)
@@ -731,7 +741,7 @@ class ContactWithCampaignsAdmin(ContactAdmin):
                 )
                 return None
         else:
-            form = EnrolForm()
+            form = EnrolForm(user=request.user)
         return TemplateResponse(
             request,
             "admin/campaigns/enrol_confirmation.html",

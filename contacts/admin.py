@@ -77,13 +77,13 @@ class ContactAdmin(admin.ModelAdmin):
     def identity_count(self, obj: Contact) -> int:
         return obj._identity_count  # type: ignore[attr-defined]
 
-    @admin.action(description="Opt out of every channel")
+    @admin.action(description="Opt out of every channel", permissions=["change"])
     def opt_out(self, request, queryset) -> None:
         for contact in queryset:
             contact_opt_out(contact=contact, source="admin", actor=request.user)
         self.message_user(request, f"{queryset.count()} contact(s) opted out of every channel.")
 
-    @admin.action(description="Export selected contacts to CSV")
+    @admin.action(description="Export selected contacts to CSV", permissions=["view"])
     def export_csv(self, request, queryset) -> StreamingHttpResponse:
         response = StreamingHttpResponse(
             export_csv_lines(queryset), content_type="text/csv; charset=utf-8"
@@ -91,7 +91,7 @@ class ContactAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
         return response
 
-    @admin.action(description="Export selected contacts to Excel (XLSX)")
+    @admin.action(description="Export selected contacts to Excel (XLSX)", permissions=["view"])
     def export_xlsx(self, request, queryset) -> HttpResponse:
         out = io.BytesIO()
         export_xlsx(queryset, out)
@@ -173,13 +173,15 @@ class ContactImportAdmin(admin.ModelAdmin):
             '<a href="{}">open</a>', reverse("contacts:import_detail", args=[obj.pk])
         )
 
-    @admin.action(description="Cancel (stops after the current batch)")
+    # Whoever may import cancels, resumes and rolls back their own imports (as on the
+    # import's page); the rows offered are theirs (ScopedAdminMixin).
+    @admin.action(description="Cancel (stops after the current batch)", permissions=["add"])
     def cancel(self, request, queryset) -> None:
         for imp in queryset:
             imports.contact_import_cancel(contact_import=imp)
         self.message_user(request, "Cancel requested.")
 
-    @admin.action(description="Resume from the last committed batch")
+    @admin.action(description="Resume from the last committed batch", permissions=["add"])
     def resume(self, request, queryset) -> None:
         for imp in queryset:
             try:
@@ -191,7 +193,9 @@ class ContactImportAdmin(admin.ModelAdmin):
     # One click here, so it keeps contacts with conversations, replies, enrollments or
     # deals; the import's page offers to delete those too, after a confirmation.
     @admin.action(
-        description="Roll back: delete the contacts these imports created (keeps any with activity)"
+        description="Roll back: delete the contacts these imports created "
+        "(keeps any with activity)",
+        permissions=["add"],
     )
     def rollback(self, request, queryset) -> None:
         for imp in queryset:

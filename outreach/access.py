@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from contacts.access import contacts_visible_to, visible_owner_ids
-from outreach.models import Conversation, MediaAsset, Message, SenderAccount
+from outreach.models import Conversation, ManualTask, MediaAsset, Message, SenderAccount
 
 
 def conversations_visible_to(user) -> QuerySet[Conversation]:
@@ -21,6 +21,15 @@ def messages_visible_to(user) -> QuerySet[Message]:
     if ids is None:
         return qs
     return qs.filter(conversation__in=conversations_visible_to(user))
+
+
+def manual_tasks_visible_to(user) -> QuerySet[ManualTask]:
+    """Tasks for messages the user sees, plus those assigned to them (or their team)."""
+    ids = visible_owner_ids(user)
+    qs = ManualTask.objects.all()
+    if ids is None:
+        return qs
+    return qs.filter(Q(message__in=messages_visible_to(user)) | Q(assignee_id__in=ids))
 
 
 def senders_visible_to(user) -> QuerySet[SenderAccount]:

@@ -148,7 +148,7 @@ class SenderAccountAdmin(admin.ModelAdmin):
     def queued_count(self, obj: SenderAccount) -> int:
         return obj._queued  # type: ignore[attr-defined]
 
-    @admin.action(description="Pause selected senders…")
+    @admin.action(description="Pause selected senders…", permissions=["change"])
     def pause(self, request, queryset):
         form = SenderPauseForm(request.POST if "confirm" in request.POST else None)
         if not action_confirmed(request, form):
@@ -170,7 +170,7 @@ class SenderAccountAdmin(admin.ModelAdmin):
         self.message_user(request, action_result(changed, queryset.count(), "sender", "paused"))
         return None
 
-    @admin.action(description="Resume selected senders…")
+    @admin.action(description="Resume selected senders…", permissions=["change"])
     def resume(self, request, queryset):
         if not action_confirmed(request):
             return action_confirmation(
@@ -293,6 +293,9 @@ class ManualTaskAdmin(admin.ModelAdmin):
     list_filter = [("done_at", admin.EmptyFieldListFilter)]
     autocomplete_fields = ["assignee"]
     readonly_fields = ["message", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by the engine for each manual step's message
 
 
 @admin.register(WorkerHeartbeat)
