@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from contacts.accounts_forms import ApiTokenForm, InvitationForm
 from contacts.api_tokens import api_token_create, api_token_revoke, api_tokens_of
 from contacts.invitations import (
+    UsernameTaken,
     invitation_accept,
     invitation_create,
     invitation_from_token,
@@ -89,6 +90,8 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password1"],
             )
+        except UsernameTaken as exc:
+            form.add_error("username", exc.messages[0])
         except ValidationError as exc:  # used or withdrawn meanwhile
             return render(
                 request,
@@ -96,9 +99,10 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 {"problem": exc.messages[0]},
                 status=410,
             )
-        login(request, user, backend=BACKEND)
-        messages.success(request, f"Welcome, {user.get_username()}.")
-        return redirect(settings.LOGIN_REDIRECT_URL)
+        else:
+            login(request, user, backend=BACKEND)
+            messages.success(request, f"Welcome, {user.get_username()}.")
+            return redirect(settings.LOGIN_REDIRECT_URL)
     return render(
         request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation}
     )

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -163,6 +163,10 @@ def invitation_revoke(*, invitation: Invitation) -> None:
     )
 
 
+class UsernameTaken(ValidationError):
+    """The chosen username exists: the invitation stays open for another try."""
+
+
 def invitation_accept(*, invitation: Invitation, username: str, password: str):
     """Creates the invited user (active, in the role's group and the team) once."""
     User = get_user_model()
@@ -172,9 +176,15 @@ def invitation_accept(*, invitation: Invitation, username: str, password: str):
             raise ValidationError(locked.problem)
         # Staff status opens the admin site, where contacts and deals are edited (scoped to
         # the role); an admin may untick it to keep a user to the app pages and the API.
-        user = User.objects.create_user(
-            username, locked.email, password, is_staff=True, is_superuser=False
-        )
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username, locked.email, password, is_staff=True, is_superuser=False
+                )
+        except IntegrityError:
+            # The form checked the name was free; someone took it since (two invitations
+            # accepted at once with the same name). Say so instead of failing with a 500.
+            raise UsernameTaken("That username was just taken; choose another.") from None
         user.groups.add(Group.objects.get(name=locked.role))
         if locked.team is not None:
             if locked.role == MANAGER:

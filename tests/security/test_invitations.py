@@ -141,3 +141,28 @@ def test_a_manager_cannot_withdraw_another_teams_invitation(world):  # noqa: F81
     assert "sol@example.com" not in manager.get("/accounts/invite/").content.decode()
     assert manager.post(f"/accounts/invite/{invitation.pk}/revoke/").status_code == 404
     assert Invitation.objects.get().revoked_at is None
+
+
+def test_a_username_taken_while_accepting_is_a_form_error_and_the_link_still_works(world):  # noqa: F811
+    """Two invitations accepted at once with the same name: the form saw it free, the
+    database did not. The second person is asked for another name, not shown a 500."""
+    from contacts.invitations import UsernameTaken, invitation_accept, invitation_from_token
+
+    north = Team.objects.get(name="North")
+    manager = Client()
+    manager.force_login(world.manager)
+    _invite(manager, "nina@example.com", "rep", north)
+    path = _link(mail.outbox[-1])
+    invitation = invitation_from_token(path.rstrip("/").rsplit("/", 1)[-1])
+    assert invitation is not None
+    User.objects.create_user("nina")  # taken after the form checked it
+    try:
+        invitation_accept(invitation=invitation, username="nina", password=PASSWORD)
+    except UsernameTaken as exc:
+        assert "taken" in exc.messages[0]
+    else:
+        raise AssertionError("accepting with a taken name must be refused")
+    # Nothing was used up: the same link accepts another name.
+    response = _accept(Client(), path, username="nina2")
+    assert response.status_code == 302
+    assert User.objects.get(username="nina2").email == "nina@example.com"
