@@ -20,6 +20,7 @@ from outreach.services import message_send
 from tests import factories
 from tests.channels.conftest import SECRETS
 from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.channels.smtp import SmtpServer
 from tests.dashboards.test_counters import counters_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +187,43 @@ def test_a_reply_to_an_older_campaigns_email_counts_for_that_campaign(client, em
     assert states == {"Spring": E.REPLIED, "Autumn": E.COMPLETED}
     replied = {r.name: r.replied for r in campaigns_overview().rows}
     assert (replied["Spring"], replied["Autumn"]) == (1, 0)
+
+
+@pytest.fixture
+def smtp(settings, email_webhook):
+    server = SmtpServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()
+
+
+def test_a_reply_to_step_one_counts_when_step_two_could_not_be_sent(client, smtp):
+    sender = platform_sender("email", "anna@acme.example")
+    lead = factories.contact(8300)
+    campaign = factories.campaign(senders=[sender], steps=[("email", 0), ("email", 0)])
+    enrollments_create(campaign=campaign, contacts=[lead])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    send_due(campaign)
+    first = last_message(campaign, lead)
+    # The receiving server refuses the follow-up's content: the sequence ends as failed.
+    smtp.answers["DATA"] = "550 5.7.1 Message rejected as spam"
+    enrollments_materialize(now=timezone.now(), batch=500)
+    follow_up = last_message(campaign, lead)
+    assert follow_up.id != first.id
+    message_send(message_id=follow_up.id)
+    assert Enrollment.objects.get().state == E.FAILED
+
+    assert reply_to(client, first, "Got your first mail, yes let's talk") == ["reply"]
+
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.state, enrollment.replied_at is not None) == (E.REPLIED, True)
+    follow_up.refresh_from_db()
+    assert follow_up.status == Message.Status.FAILED  # the failure stays on its message
+    dashboard = campaign_dashboard(campaign=campaign)
+    assert [(s.sent, s.replied) for s in dashboard.steps] == [(1, 1), (0, 0)]
+    kept = counters_snapshot()
+    call_command("rebuild_dashboard_stats", stdout=None)
+    assert counters_snapshot() == kept
