@@ -54,7 +54,8 @@ refusal_fallbacks.append(message_has_fallback)
 
 @receiver(message_received)
 def on_message_received(sender, *, message: Message, kind: str, **kwargs) -> None:
-    services.reply_record(message=message, kind=kind)
+    # replies_to: our message the inbound one answers (outreach/inbound.py finds it).
+    services.reply_record(message=message, kind=kind, replies_to=kwargs.get("replies_to"))
 
 
 @receiver(messages_delivered, dispatch_uid="campaigns.counters.delivered")

@@ -8,7 +8,9 @@ Definitions used everywhere (and in the tests):
 - sent: an outbound campaign message that left (it has sent_at), bounced ones included;
 - delivered: the platform confirmed delivery or a read;
 - contacted: an enrollment with at least one sent message;
-- replied: an enrollment stopped by a reply; a reply belongs to the last step sent before it;
+- replied: an enrollment stopped by a reply, or whose ended sequence (completed, failed) a
+  reply answered (campaigns/services.py ANSWERABLE); once per enrollment; a reply belongs
+  to the last step sent before it;
 - bounced: a sent message that failed with a bounce; opted out: the contact opted out;
 - won: a deal from the campaign in a "won" stage;
 - interested / positive: an enrollment whose contact replied, after enrolling, with a reply

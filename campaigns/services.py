@@ -4,7 +4,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from campaigns import counters
@@ -23,6 +23,15 @@ from outreach.models import Message
 E = Enrollment.State
 M = Message.Status
 LIVE = [E.ACTIVE, E.WAITING, E.PAUSED]
+# A reply that arrives after the sequence ended still answers one of its messages: the last
+# step, or the only step of a one-step campaign. Such an enrollment becomes "replied" (what a
+# rep expects to see, and what the dashboards, A/B table and reply rates count: see
+# campaigns/counters.py), once: an enrollment already "replied" is not counted again.
+# "completed" (every step sent) and "failed" (a later step could not be sent; the earlier ones
+# went out and can be answered; the failed message keeps its error) end that way. "stopped"
+# does not: an opt-out, a bounce, a cancelled message or a rep stopped it, and that reason is
+# what the rep must go on seeing; the reply itself is in the inbox all the same.
+ANSWERABLE = [E.COMPLETED, E.FAILED]
 
 
 class LaunchError(Exception):
@@ -190,19 +199,30 @@ def enrollment_resume(*, enrollment: Enrollment, actor=None) -> None:
 
 
 def enrollments_stop_for_contact(
-    *, contact_id: int, state: str, reason: str, at: datetime | None = None
+    *,
+    contact_id: int,
+    state: str,
+    reason: str,
+    at: datetime | None = None,
+    answered: int | None = None,
 ) -> int:
     """Stop every live sequence of a contact and cancel their unsent messages, atomically.
+
+    ``answered`` (with state "replied"): the enrollment whose message the reply answers,
+    which becomes "replied" also when its sequence had ended (see ANSWERABLE).
 
     Rows are locked in id order (enrollment, then message), the order used everywhere.
     A message already being sent cannot be recalled; the send task's claim sees "cancelled"
     for everything else.
     """
     at = at or timezone.now()
+    which = Q(state__in=LIVE)
+    if answered is not None and state == E.REPLIED:
+        which |= Q(id=answered, state__in=ANSWERABLE)
     with transaction.atomic():
         ids = list(
             Enrollment.objects.select_for_update()
-            .filter(contact_id=contact_id, state__in=LIVE)
+            .filter(which, contact_id=contact_id)
             .order_by("id")
             .values_list("id", flat=True)
         )
@@ -338,17 +358,37 @@ def _out_of_office(message: Message, kind: str) -> bool:
     return message_classify(message=message, kind=kind).label == "out_of_office"
 
 
-def reply_record(*, message: Message, kind: str) -> None:
-    """An inbound message arrived for a contact: stop or pause their sequences."""
+def reply_answers(*, message: Message, replies_to: Message | None = None) -> StepSend | None:
+    """The campaign step an inbound reply answers.
+
+    The message it replies to, when the platform says (email In-Reply-To/References, a quoted
+    DM); a reply to a message that is no step's (a rep's answer in the inbox) answers no step.
+    Otherwise the latest step sent to the contact in the reply's conversation, else anywhere
+    (a contact emailed by the campaign may answer on another channel)."""
+    if replies_to is not None:
+        return StepSend.objects.filter(message_id=replies_to.id).first()
+    sent = StepSend.objects.filter(
+        enrollment__contact_id=message.conversation.identity.contact_id,
+        message__sent_at__isnull=False,
+    ).order_by("-message__sent_at", "-message_id")
+    return sent.filter(message__conversation_id=message.conversation_id).first() or sent.first()
+
+
+def reply_record(*, message: Message, kind: str, replies_to: Message | None = None) -> None:
+    """An inbound message arrived for a contact: stop or pause their sequences.
+
+    ``replies_to``: our message it answers, when the platform links it."""
     contact = message.conversation.identity.contact
     if kind == "reply" and _out_of_office(message, kind):
         return  # not a real reply: the intent receiver paused the sequence instead
     if kind == "reply":
+        answered = reply_answers(message=message, replies_to=replies_to)
         enrollments_stop_for_contact(
             contact_id=contact.id,
             state=E.REPLIED,
             reason=f"replied on {message.get_channel_display()}",
             at=message.sent_at,
+            answered=answered.enrollment_id if answered else None,
         )
     elif kind == "opt_out":
         contact_opt_out(contact=contact, source=f"{message.channel} reply")

@@ -95,6 +95,9 @@ class ABResult:
 
 
 def template_variant_stats(*, template: Template) -> ABResult:
+    """Sent and replied per variant. Replied: the variant's message went out and its
+    enrollment is "replied", which a reply makes it also after the sequence completed (a
+    one-step campaign's every reply; campaigns/services.py ANSWERABLE), once per enrollment."""
     rows = {
         r["variant_id"]: r
         for r in StepSend.objects.filter(variant__template=template)

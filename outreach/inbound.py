@@ -297,7 +297,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         error_code=item.error_code[:64],
     )
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=kind)
-    message_received.send(sender=Message, message=message, kind=kind)
+    message_received.send(sender=Message, message=message, kind=kind, replies_to=ours)
     if kind == "reply":
         engagement_announce(
             event=event,

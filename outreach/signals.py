@@ -33,6 +33,8 @@ messages_delivered = Signal()
 refusal_fallbacks: list[Callable[..., bool]] = []
 
 # Sent with message=<inbound Message>, kind="reply" | "opt_out" | "auto_reply" | "bounce".
+# replies_to=<our outbound Message it answers, or None> when the platform links the two
+# (email In-Reply-To/References; refers_to of other channels).
 message_received = Signal()
 
 # Sent with message=<inbound Message>, intent=<label, e.g. "interested">, return_date=<date

@@ -140,7 +140,22 @@ def run_a_campaign_season():
         deal_move(deal=deal, stage=won)
     winter = factories.campaign(senders=[sender], steps=[("email", 0)], name="Win")
     enrollments_create(campaign=winter, contacts=people[:2])
-    return [spring, autumn, winter]
+
+    # A one-step campaign whose sequences are done when the replies come: they count, once.
+    # Contact 6 is also in spring, live: its reply stops that sequence too.
+    summer = factories.campaign(senders=[sender], steps=[("email", 0)], name="Sum")
+    enrollments_create(campaign=summer, contacts=[people[6], people[11]])
+    campaign_launch(campaign=summer, confirm_warnings=True)
+    send_queued(summer)
+    for n, p, text in (
+        (6, people[6], "Yes please"),
+        (7, people[11], "Interested"),
+        (8, people[11], "Hello?"),
+    ):
+        ours = step_message(summer, p, 1)
+        address = ours.conversation.identity.value
+        receipt("message", [ours], n, from_handle=address, text=text)
+    return [spring, autumn, winter, summer]
 
 
 # --- a plain recount of the live rows, in Python ---------------------------------------------
@@ -301,6 +316,7 @@ def test_counters_show_what_a_recount_of_the_live_rows_shows(locmem_email):
         totals.update(c)
     assert {"sent", "delivered", "bounced", "replied", "positive", "opted_out"} <= set(totals)
     assert recount(campaigns[2])["positive"] == 0  # joined after the interested reply
+    assert recount(campaigns[3])["replied"] == 2  # replies after the sequences completed
 
 
 def test_rebuilding_gives_the_very_same_counters(locmem_email):
@@ -346,7 +362,7 @@ def test_a_rolled_back_change_leaves_the_counters_as_they_were(locmem_email):
 
 
 def test_deleting_contacts_or_a_campaign_takes_their_counts_away(locmem_email):
-    spring, autumn, _ = run_a_campaign_season()
+    spring, autumn, *_ = run_a_campaign_season()
     Contact.objects.filter(first_name__in=["Lead7000", "Lead7008"]).delete()  # cascades
     kept = counters_snapshot()
     call_command("rebuild_dashboard_stats", stdout=None)
