@@ -87,6 +87,10 @@ UNSUBSCRIBE = _any(
     r"ne (veux|souhaite) plus recevoir",
     r"darme de baja|dar(me|nos)? de baja|no me contacten|no me escriban|"
     r"elim[ií]n\w* de (su|la|vuestra|tu) lista|no (quiero|deseo) recibir",
+    # Requests to stop or withdraw consent, in the forms a letter or a form reply uses.
+    r"unterlassen sie|weitere kontaktaufnahme|widerruf|löschung (meiner|der|aller) .{0,20}daten",
+    r"(arrêtez|cessez) de m|ne m'(envoyez|écrivez) plus|(deje|dejen|deja) de (escribir|"
+    r"contactar|enviar)|no me (escriba|contacte|envíe)",
 )
 
 ABSENT = _any(
@@ -101,6 +105,7 @@ ABSENT = _any(
     r"keinen zugriff auf (meine )?e-?mails",
     r"absent|en congés|de retour le|en déplacement|en vacances",
     r"fuera de la oficina|de vacaciones|estaré de vuelta|regreso el|de baja hasta",
+    r"(i'?m|i am|we'?re|we are) (off|out|away) (until|till|through|from)|auto-?reply:",
 )
 
 WRONG_PERSON = _any(
@@ -131,6 +136,17 @@ WRONG_PERSON = _any(
     r"ce n'est pas moi qui|ne m'occupe pas",
     r"persona (equivocada|adecuada|indicada|correcta)|ya no (trabajo|estoy) en|"
     r"compañer[oa]|contacte con",
+    # Someone else decides or took over; the contact left.
+    r"\b(not|no longer|don'?t|do not)\b[^.!?\n]{0,20}\b(in charge|responsible|handle|deal with|"
+    r"decide|manage)|decision[- ]maker|took over|taken over|successor|nachfolger|"
+    r"remplaçant|sucesor|left (us|the (firm|team|business))|\bnot us\b",
+    r"should (go|be sent|be addressed) to|(better|best) (sent|addressed|asked) (to|at)|"
+    r"\b(adding|added) \w+ (from|in|who)|i'?ve (added|copied)",
+    r"(müssen|sollten|können) sie (sich )?(mit|an) .{0,40}(sprechen|reden|besprechen|wenden)|"
+    r"(firma|unternehmen|team|haus) .{0,25}verlassen|übernommen|in rente|ruhestand",
+    r"quitté|ne fais plus partie|personne à contacter|pas la personne|retraite|"
+    r"(ya )?no formo parte|dejé la empresa|no me encargo|no soy (yo )?quien|jubilad|"
+    r"escrib[ae] al? |hable con|diríjase",
 )
 
 # A time that is not now, and a word that puts the conversation off until then; both together
@@ -148,6 +164,8 @@ LATER_TIME = _any(
     r"décembre)\b|dans (\w+ ){0,2}(semaines|mois)|plus tard",
     r"\ben (enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
     r"diciembre)\b|año que viene|próximo año|más adelante",
+    r"\bnext (summer|spring|fall|autumn|winter)\b|end of the year|year[- ]end|down the road|"
+    r"jahresende|fin d'année|fin de año|en (\w+ ){0,2}(semanas|meses)",
 )
 PUT_OFF = _any(
     r"\bagain\b|\bback\b|revisit|reconnect|follow[- ]?up|reach out|check in|touch base|ping|"
@@ -155,6 +173,7 @@ PUT_OFF = _any(
     r"wieder|noch ?(ein)?mal|melden|zurück|auf mich zu|dann|danach|vielleicht|erst|steht .{0,20}an",
     r"revenez|recontact|rappel|peut-être",
     r"escríbe|vuelve|de nuevo|quizás|tal vez|no hasta",
+    r"hit me up|contact me|get in touch|closer to|renewal|vertragsende",
 )
 
 NOT_NOW = _any(
@@ -181,6 +200,15 @@ NOT_NOW = _any(
     r"pas (maintenant|pour le moment|pour l'instant|en ce moment)|plus tard|l'année prochaine|"
     r"timing n'est pas",
     r"más adelante|ahora (mismo )?no|el próximo (año|trimestre|mes)|no hasta",
+    r"pas tout de suite|pas encore|de momento no|por ahora no|todavía no|not just yet|noch nicht|"
+    r"good idea,? bad timing|bad timing|andere prioritäten|other priorities",
+)
+
+# "I wouldn't say no", "nicht uninteressant": a negated refusal is interest, and must be
+# read before the refusal words it contains.
+DOUBLE_NEGATIVE = _any(
+    r"(wouldn'?t|would not|won'?t|can'?t) say no|not a bad idea|no objection",
+    r"nicht uninteressant|nicht unspannend|nichts (da)?gegen|pas inintéressant|pas contre",
 )
 
 NOT_INTERESTED = _any(
@@ -205,6 +233,16 @@ NOT_INTERESTED = _any(
     r"déjà (une|un|des) (solution|prestataire|outil|fournisseur)|pas besoin",
     r"no (me|nos) interesa|no estamos interesados|no,? gracias|ya tenemos|"
     r"no es para (nosotros|mí)|no necesitamos",
+    # A negated need or go-ahead, a decision for someone else, contentment with what they have.
+    r"\b(don'?t|do not|doesn'?t|won'?t|will not|not)\b[^.!?\n]{0,25}\b(need|want|require|work for "
+    r"us|apply|buy|buying|moving forward|move forward|proceed|go ahead)",
+    r"decided (against|not to)|different direction|went with|chose (another|a different)|"
+    r"(satisfied|happy) with|stay with|say no|hard pass|no thanks|not (really )?our (thing|focus)",
+    r"entschieden (für|gegen)|anderen anbieter|kein thema|nicht unser|benötigen .{0,20}nicht|"
+    r"nicht (weiter)?verfolgen|gut aufgestellt|abgedeckt|uninteressant|bleiben bei",
+    r"ne donnerons pas suite|pas de suite|autre (prestataire|solution)|pas notre|satisfaits?|"
+    r"no lo necesit|no necesit|otro proveedor|preferimos seguir|seguir con|no es lo nuestro",
+    r"very satisfied|sehr zufrieden|nicht in ?frage",
 )
 
 INTERESTED = _any(
@@ -235,6 +273,16 @@ INTERESTED = _any(
     r"ça m'intéresse",
     r"me interesa|nos interesa|interesante|suena bien|con gusto|cuánto cuesta|saber más|"
     r"más información|hablemos|te va bien|me gustaría",
+    # Asking for the next step, a time, a proposal; plain enthusiasm.
+    r"next steps?|nächste[nr]? schritt|prochaine étape|siguiente paso|proposal|quote\b|"
+    r"proposition|propuesta|devis|presupuesto|discount|rabatt",
+    r"(when|what time)('?s| are| is| can| would)? (you|your|we)\b|availability|disponibilit|"
+    r"verfügbar|zeit für|tienes tiempo|walk me through|show me|see it in action|"
+    r"zeigen sie|vorstellung|montrez|muéstrame|enséñame|demostración",
+    r"absolutely|definitely|awesome|perfect\b|gladly|i'?m up for|up for a|avec plaisir|"
+    r"d'accord|\bvale\b|me encantaría|vielversprechend|promising|hört sich .{0,15}an|super\b|"
+    r"interesse|telefonisch|appelez|llám|cuéntame|dites-m'en",
+    r"(book|schedule|block) (\d+|a|some) (minutes|min|slot|time)|good fit|great fit",
 )
 
 RULES: list[tuple[str, str, re.Pattern[str]]] = [
@@ -242,6 +290,7 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
     ("out_of_office", "absence words", ABSENT),
     ("wrong_person", "wrong person words", WRONG_PERSON),
     ("not_now", "timing words", NOT_NOW),
+    ("interested", "double negative", DOUBLE_NEGATIVE),
     ("not_interested", "refusal words", NOT_INTERESTED),
     ("interested", "interest words", INTERESTED),
 ]
