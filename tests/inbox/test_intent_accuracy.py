@@ -1,9 +1,10 @@
 """The rule classifier against the labelled replies in tests/fixtures/replies/.
 
-Two sets (see tests/fixtures/replies/README.md): replies.jsonl, the set the rules were written
-from, and held_out.jsonl, written before the rules were last changed and never used to write
-them. The held-out score is the honest one: it is printed as accuracy and per-label precision
-and recall, and its floors are what this file asserts about quality.
+replies.jsonl is the set the rules were written from; the held_out*.jsonl sets were each
+written before the classifier ever ran on them (see tests/fixtures/replies/README.md for their
+order). The newest, held_out_unseen.jsonl, is the one no rule change has looked at: its score is
+the honest one. Every held-out set is printed as accuracy and per-label precision and recall, and
+its floors are what this file asserts about quality.
 """
 
 import json
@@ -28,7 +29,8 @@ def _load(name: str) -> list[dict]:
 
 ROWS = _load("replies.jsonl")
 HELD_OUT = _load("held_out.jsonl")  # written before the issue #17 rule changes
-FROZEN = _load("held_out_frozen.jsonl")  # written after them; never tuned against
+FROZEN = _load("held_out_frozen.jsonl")  # written after the first round of them
+UNSEEN = _load("held_out_unseen.jsonl")  # written after the second; no rule change looked at it
 
 
 def _classify(row) -> Intent:
@@ -98,21 +100,24 @@ def test_rule_writing_set_accuracy_is_reported_and_above_the_floor(capsys):
 def test_the_held_out_sets_have_replies_in_english_and_german_with_every_label():
     assert len(HELD_OUT) >= 150
     assert len(FROZEN) >= 100
-    for rows in (HELD_OUT, FROZEN):
+    assert len(UNSEEN) >= 100
+    for rows in (HELD_OUT, FROZEN, UNSEEN):
         assert {r["lang"] for r in rows} >= {"en", "de", "fr", "es"}
         counts = Counter(r["label"] for r in rows)
         assert set(counts) == set(Counter(r["label"] for r in ROWS))
         assert min(n for label, n in counts.items() if label != "bounce") >= 10
-    # Written independently: no reply of one set reappears in another.
-    replies = [{new_text(r["body"]) for r in rows} for rows in (ROWS, HELD_OUT, FROZEN)]
+    # Written independently: no reply of one set reappears in another (a bare "STOP" may).
+    sets = (ROWS, HELD_OUT, FROZEN, UNSEEN)
+    replies = [{new_text(r["body"]) for r in rows} - {"STOP"} for rows in sets]
     assert sum(map(len, replies)) == len(set().union(*replies))
 
 
 # Floors a little under the measured figures (the printed tables), so a rule change that costs
-# either held-out set more than a reply or two fails here. held_out.jsonl's failures were looked
-# at while the rules were changed, so its figures flatter the rules; held_out_frozen.jsonl was
-# written after, and its low recall for refusals and hand-offs is the honest state of keyword
-# rules on text they were not written from.
+# a held-out set more than a reply or so fails here. The rules were changed while looking at the
+# failures of held_out.jsonl and held_out_frozen.jsonl, so those score near 100% and only guard
+# against regressions. held_out_unseen.jsonl was written after the last change: its low recall
+# for refusals and hand-offs (they fall to "other") is the honest state of keyword rules on text
+# they were not written from.
 FLOORS: dict[str, tuple[float, dict[str, float]]] = {
     "held_out.jsonl": (
         0.97,
@@ -126,14 +131,25 @@ FLOORS: dict[str, tuple[float, dict[str, float]]] = {
         },
     ),
     "held_out_frozen.jsonl": (
-        0.55,
+        0.97,
         {
-            "interested": 0.32,
-            "not_interested": 0.13,
-            "not_now": 0.72,
-            "wrong_person": 0.3,
+            "interested": 0.9,
+            "not_interested": 0.9,
+            "not_now": 0.9,
+            "wrong_person": 0.9,
             "out_of_office": 0.9,
-            "unsubscribe": 0.7,
+            "unsubscribe": 0.9,
+        },
+    ),
+    "held_out_unseen.jsonl": (
+        0.6,
+        {
+            "interested": 0.5,
+            "not_interested": 0.3,
+            "not_now": 0.78,
+            "wrong_person": 0.35,
+            "out_of_office": 0.8,
+            "unsubscribe": 0.6,
         },
     ),
 }
