@@ -67,7 +67,7 @@ def _any(*parts: str) -> re.Pattern[str]:
 
 
 UNSUBSCRIBE = _any(
-    r"^\s*stop\b\s*[.!,]*\s*($|[A-Z])",  # "STOP", "Stop. Third mail this week." (not "stop by")
+    r"^\s*stop\s*([.!,]+|$)",  # "STOP", "Stop. Third mail this week." (not "Stop by our booth")
     r"\b(unsubscribe|opt me out|opt[- ]out|remove me|take me off|delete my (data|details|contact))",
     r"\b(remove|delete|erase|take) (my|all my) (e-?mail|address|name|data|details|contact)",
     r"\b(take|get|keep) (me|my name|my e-?mail|my address) off\b|\bget off (this|your) list",

@@ -149,7 +149,7 @@ FLOORS: dict[str, tuple[float, dict[str, float]]] = {
             "not_now": 0.78,
             "wrong_person": 0.35,
             "out_of_office": 0.8,
-            "unsubscribe": 0.6,
+            "unsubscribe": 0.55,
         },
     ),
 }
@@ -192,6 +192,15 @@ def test_held_out_out_of_office_replies_carry_the_stated_return_date(name, capsy
 def test_named_replies_get_the_label_a_rep_would_give(body, label):
     assert _classify({"body": body, "subject": "", "channel": "email", "kind": "reply",
                       "received_on": "2025-06-02"}).label == label  # fmt: skip
+
+
+def test_stop_on_its_own_is_an_opt_out_but_stop_by_is_not():
+    def label(body: str) -> str:
+        return _classify({"body": body, "subject": "", "channel": "whatsapp", "kind": "reply",
+                          "received_on": "2025-06-02"}).label  # fmt: skip
+
+    assert label("Stop. Third one this week.") == "unsubscribe"
+    assert label("Stop by our booth at the fair, happy to talk there.") == "interested"
 
 
 def test_a_negated_interest_word_is_a_refusal_not_interest():
