@@ -5,7 +5,7 @@ The return date of an out-of-office is the latest date on or after the day it ar
 """
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 MONTHS = {
     # English, German, French, Spanish; abbreviations by prefix below.
@@ -26,6 +26,9 @@ ABBREV = {"jan": 1, "feb": 2, "mar": 3, "mär": 3, "apr": 4, "jun": 6, "jul": 7,
           "sep": 9, "sept": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12, "dez": 12}  # fmt: skip
 MONTH = r"(?P<month>[a-zäéû]{3,9})\.?"
 YEAR = r"(?P<year>\d{4})"
+RECENT = timedelta(days=31)
+# "until the 18th": a day of the month without a month is the next such day.
+DAY_ONLY = re.compile(r"\bthe (?P<day>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?[a-z])", re.I)
 
 PATTERNS = [
     re.compile(r"\b(?P<year>\d{4})-(?P<m>\d{1,2})-(?P<day>\d{1,2})\b"),
@@ -51,12 +54,14 @@ def _year(raw: str | None, month: int, day: int, today: date) -> int:
     if raw:
         year = int(raw)
         return year + 2000 if year < 100 else year
-    # No year: the next such day from today (a return date is never in the past).
+    # No year: the next such day from today (a return date is never in the past), unless the
+    # day passed only recently: in "on leave from 20 December to 4 January", received on
+    # 22 December, the 20th is this year's (the leave's start), not next year's.
     try:
         this_year = date(today.year, month, day)
     except ValueError:
         return today.year
-    return today.year if this_year >= today else today.year + 1
+    return today.year if this_year >= today - RECENT else today.year + 1
 
 
 def dates_in(text: str, today: date) -> list[date]:
@@ -74,6 +79,14 @@ def dates_in(text: str, today: date) -> list[date]:
                 found.append(date(_year(parts.get("year"), month, day, today), month, day))
             except ValueError:
                 continue
+    for m in DAY_ONLY.finditer(text):
+        day, month, year = int(m["day"]), today.month, today.year
+        if day < today.day:
+            month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        try:
+            found.append(date(year, month, day))
+        except ValueError:
+            continue
     return found
 
 
