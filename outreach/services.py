@@ -13,13 +13,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.models import Contact, Identity
-from contacts.services import identities_block_reasons
+from contacts.services import address_suppress, bounce_reason, identities_block_reasons
 from outreach import limits, policy
 from outreach.audit import audit_record
 from outreach.channels import get_channel
 from outreach.channels.base import (
     Ambiguous,
     AuthExpired,
+    Bounced,
     ChannelError,
     OutgoingMessage,
     Permanent,
@@ -625,6 +626,12 @@ def _record_failed(claim: Claim, exc: ChannelError) -> None:
         # A rejected message never arrived, so it does not count against the cap.
         limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
         _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
+        if isinstance(exc, Bounced):  # the address does not exist: never again, anywhere
+            address_suppress(
+                channel=claim.message.channel,
+                value=claim.message.conversation.identity.value,
+                reason=bounce_reason(timezone.now()),
+            )
         claim.message.status, claim.message.error_reason = S.FAILED, exc.reason
         claim.message.error_code = exc.code
         message_status_changed.send(
