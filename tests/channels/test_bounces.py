@@ -4,6 +4,8 @@ their sources): a hard bounce or a complaint suppresses the address for every la
 and every re-created contact; soft bounces count; a delay warning changes nothing; an SMTP 5xx
 on RCPT is a hard bounce at send time."""
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,3 +230,33 @@ def test_an_smtp_4xx_on_rcpt_waits_and_suppresses_nothing(smtp_server):
     m.refresh_from_db()
     assert m.not_before is not None and m.not_before > timezone.now()
     assert not Suppression.objects.exists()
+
+
+def test_sender_health_shows_its_bounces_and_complaints(client, platform_channels, admin_user):
+    sender = platform_sender("email", "sales@acme.example")
+    rows = {r.file: r for r in ROWS}
+    bounced, complained = (
+        rows["text_qmail_no_mailbox.eml"],
+        rows["complaint_hotmail_jmrp_without_arf.eml"],
+    )
+    contacts = []
+    for n, row in enumerate((bounced, complained)):
+        contact = factories.contact(n + 1, channels=())
+        Identity.objects.create(contact=contact, channel="email", value=row.address)
+        contacts.append(contact)
+    campaign = factories.campaign(senders=[sender])
+    enrollments_create(campaign=campaign, contacts=contacts)
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    enrollments_materialize(now=timezone.now())
+    for row in (bounced, complained):
+        ours = Message.objects.get(direction="out", conversation__identity__value=row.address)
+        assert message_send(message_id=ours.id) == "sent"
+        ours.refresh_from_db()
+        assert _replay(client, row, ours) == 200
+    assert process_all() == ["bounce", "complaint"]
+
+    client.force_login(admin_user)
+    response = client.get(f"/campaigns/{campaign.pk}/?export=senders")
+    header, line = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    health = dict(zip(header, line, strict=True))
+    assert (health["bounces (30 d)"], health["complaints (30 d)"]) == ("1", "1")
