@@ -40,7 +40,7 @@ DELAY_TEXT = re.compile(
 )
 # An enhanced status code (RFC 3463) or an SMTP reply code in a report's text.
 ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-SMTP_CODE = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])[ -]")
+SMTP_CODE = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])[ :-]")
 # What the common MTAs write for a mailbox that does not exist (Gmail, Exchange, Postfix,
 # Exim, qmail, Yahoo, GMX), when they give no code.
 HARD_TEXT = re.compile(
@@ -52,6 +52,11 @@ HARD_TEXT = re.compile(
     re.I,
 )
 FULL_TEXT = re.compile(r"(mailbox (is )?full|over quota|quota exceeded|insufficient storage)", re.I)
+# Where a text-only report pastes the returned message (Postfix, qmail, Yahoo, Exim, GMX, Gmail).
+COPY_FOLLOWS = re.compile(
+    r"^\s*-+ ?(below this line|this is a copy|the header of the original|original message)",
+    re.I | re.M,
+)
 HEADER_MSGID = re.compile(r"^message-id:\s*(<[^<>\s]+>)", re.I | re.M)
 MSGID = re.compile(r"<[^<>\s]+>")
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
@@ -89,7 +94,12 @@ def read(msg: EmailMessage) -> Report | None:
     if delayed:
         return Report(kind="delayed", recipients=recipients or failed, status=status)
     x_failed = email.utils.getaddresses([str(v) for v in msg.get_all("X-Failed-Recipients") or []])
-    found = recipients or failed or [a.lower() for _, a in x_failed if "@" in a]
+    found = (
+        recipients
+        or failed
+        or [a.lower() for _, a in x_failed if "@" in a]
+        or _addresses_in(text, msg)
+    )
     if not status and (permanent or x_failed or HARD_TEXT.search(text)):
         status = "4.2.2" if FULL_TEXT.search(text) else "5.0.0"
     return Report(
@@ -206,6 +216,22 @@ def _report_text(msg: EmailMessage) -> str:
                 payload = part.get_payload(decode=True)
                 texts.append(payload.decode("latin-1") if isinstance(payload, bytes) else "")
     return "\n".join(texts)
+
+
+def _addresses_in(text: str, msg: EmailMessage) -> list[str]:
+    """Last resort for reports no detector knows (Postfix's newer wording, Gmail's "Address
+    not found"): the addresses the report's text names, but not the report's own sender and
+    receiver. Only a report that also returns our message to one of them can match, or one
+    that came to the mailbox our latest message to that address went from."""
+    own = {a.lower() for _, a in email.utils.getaddresses(_header_values(msg)) if "@" in a}
+    report = COPY_FOLLOWS.split(text, maxsplit=1)[0]  # not the returned copy's headers
+    found = [m.group(0).lower().rstrip(".") for m in ADDRESS.finditer(report)]
+    return [a for a in dict.fromkeys(found) if a not in own]
+
+
+def _header_values(msg: EmailMessage) -> list[str]:
+    names = ("From", "To", "Cc", "Delivered-To", "X-Original-To", "Return-Path", "Sender")
+    return [str(v) for h in names for v in msg.get_all(h) or []]
 
 
 def status_in(text: str) -> str:

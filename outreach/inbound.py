@@ -19,18 +19,14 @@ from django.utils import timezone
 
 from contacts import normalize
 from contacts.models import Contact, Identity
-from contacts.services import (
-    address_suppress,
-    bounce_reason,
-    identity_grant_consent,
-    identity_opt_out,
-)
+from contacts.services import address_suppress, identity_grant_consent, identity_opt_out
 from outreach.channels.base import InboundItem
 from outreach.channels.telegram import contact_id_from_token
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed, messages_delivered
+from outreach.suppress import bounce_suppress, soft_bounces
 
 log = logging.getLogger(__name__)
 S = Message.Status
@@ -357,21 +353,14 @@ def _bounce_of(ours: Message | None, item: InboundItem, event: InboundEvent) -> 
 
 
 def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> str:
-    """A hard bounce suppresses the address for good; soft ones (a full mailbox, a delivery
-    given up after retries) count, and SOFT_BOUNCE_LIMIT of them count as hard. Returns the
-    event's detail: "bounce" or "soft bounce"."""
-    hard = item.hard
-    if not hard:
-        earlier = MessageEvent.objects.filter(
-            detail="soft bounce",
-            message__direction=Message.Direction.INBOUND,
-            message__conversation__identity=identity,
-        ).count()
-        hard = earlier + 1 >= settings.SOFT_BOUNCE_LIMIT
-    if hard:
-        address_suppress(channel="email", value=identity.value, reason=bounce_reason(_at(item)))
+    """Fail our message; a hard bounce suppresses the address, soft ones count (the inbound
+    message's event records this one) toward SOFT_BOUNCE_LIMIT. Returns that event's detail:
+    "bounce" or "soft bounce"."""
     if ours is not None and ours.status in (S.SENT, S.DELIVERED):
         _fail(ours, f"bounce_{item.error_code or 'unknown'}", item.text)
+    # This soft bounce's own event is written after this: count it as one more.
+    hard = item.hard or soft_bounces(identity) + 1 >= settings.SOFT_BOUNCE_LIMIT
+    bounce_suppress(identity=identity, hard=hard, at=_at(item))
     return "bounce" if item.hard else "soft bounce"
 
 

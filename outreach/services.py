@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.models import Contact, Identity
-from contacts.services import address_suppress, bounce_reason, identities_block_reasons
+from contacts.services import identities_block_reasons
 from outreach import limits, policy
 from outreach.audit import audit_record
 from outreach.channels import get_channel
@@ -46,6 +46,7 @@ from outreach.signals import (
     messages_sent,
     refusal_fallbacks,
 )
+from outreach.suppress import SOFT_SEND_CODE, bounce_suppress
 from outreach.windows import Window, describe_wait
 
 log = logging.getLogger(__name__)
@@ -626,11 +627,12 @@ def _record_failed(claim: Claim, exc: ChannelError) -> None:
         # A rejected message never arrived, so it does not count against the cap.
         limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
         _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
-        if isinstance(exc, Bounced):  # the address does not exist: never again, anywhere
-            address_suppress(
-                channel=claim.message.channel,
-                value=claim.message.conversation.identity.value,
-                reason=bounce_reason(timezone.now()),
+        if isinstance(exc, Bounced) or exc.code.startswith(SOFT_SEND_CODE):
+            # The address does not exist (or stayed unreachable): never again, anywhere.
+            bounce_suppress(
+                identity=claim.message.conversation.identity,
+                hard=isinstance(exc, Bounced),
+                at=timezone.now(),
             )
         claim.message.status, claim.message.error_reason = S.FAILED, exc.reason
         claim.message.error_code = exc.code

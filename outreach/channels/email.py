@@ -114,9 +114,14 @@ class EmailChannel(BaseChannel):
             code, said = next(iter(exc.recipients.values()))
             text = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
             reason = f"{code} {text}".strip()[:300]
-            if 400 <= code < 500:
-                # A soft failure: the message waits and is tried again later.
+            if code == 421 or "too many" in text.lower() or "rate" in text.lower():
                 raise RateLimited(f"recipient deferred: {reason}", retry_after=300) from exc
+            if 400 <= code < 500:
+                # A soft bounce (a full mailbox, greylisting): this recipient's trouble, not
+                # the sender's, so this message alone is retried with backoff, then fails.
+                raise Transient(
+                    f"recipient deferred: {reason}", code=f"soft_bounce_{code}"
+                ) from exc
             if 500 <= code < 600:
                 status = bounce_status(reason) or str(code)
                 raise Bounced(f"recipient refused: {reason}", code=f"bounce_{status}") from exc

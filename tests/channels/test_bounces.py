@@ -17,7 +17,12 @@ from campaigns.dispatch import enrollments_materialize
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity, Suppression
 from outreach.models import Message, SenderAccount
-from outreach.services import conversations_for, message_send, messages_create
+from outreach.services import (
+    MAX_TRANSIENT_ATTEMPTS,
+    conversations_for,
+    message_send,
+    messages_create,
+)
 from tests import factories
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.channels.smtp import SmtpServer
@@ -210,7 +215,7 @@ def test_an_smtp_550_on_rcpt_suppresses_the_address_at_send_time(smtp_server):
     assert later.hold_reason == f"suppressed: address bounced on {today}"
 
 
-def test_an_smtp_4xx_on_rcpt_waits_and_suppresses_nothing(smtp_server):
+def test_an_smtp_4xx_on_rcpt_retries_that_message_alone_and_suppresses_nothing(smtp_server):
     smtp_server.refuse["lead1@example.com"] = "452 4.2.2 Mailbox full, try again later"
     conv = _lead("anna@acme.example", "lead1@example.com")
     [m] = messages_create(
@@ -229,7 +234,10 @@ def test_an_smtp_4xx_on_rcpt_waits_and_suppresses_nothing(smtp_server):
     assert message_send(message_id=m.id) == "queued"
     m.refresh_from_db()
     assert m.not_before is not None and m.not_before > timezone.now()
+    assert m.error_code == "soft_bounce_452"
     assert not Suppression.objects.exists()
+    conv.sender.refresh_from_db()
+    assert conv.sender.backoff_until is None  # one full mailbox does not slow the sender
 
 
 def test_sender_health_shows_its_bounces_and_complaints(client, platform_channels, admin_user):
@@ -260,3 +268,31 @@ def test_sender_health_shows_its_bounces_and_complaints(client, platform_channel
     header, line = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     health = dict(zip(header, line, strict=True))
     assert (health["bounces (30 d)"], health["complaints (30 d)"]) == ("1", "1")
+
+
+def test_a_recipient_deferred_on_every_retry_counts_as_a_soft_bounce(smtp_server, settings):
+    settings.SOFT_BOUNCE_LIMIT = 1
+    smtp_server.refuse["lead1@example.com"] = "452 4.2.2 Mailbox full, try again later"
+    conv = _lead("anna@acme.example", "lead1@example.com")
+    [m] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=conv.sender,
+                channel="email",
+                direction="out",
+                status="queued",
+                subject="Quick question",
+                body="Hi",
+            )
+        ]
+    )
+    outcomes = []
+    for _ in range(MAX_TRANSIENT_ATTEMPTS):
+        Message.objects.filter(id=m.id).update(not_before=None)  # its retry time came
+        outcomes.append(message_send(message_id=m.id))
+    assert outcomes == ["queued"] * (MAX_TRANSIENT_ATTEMPTS - 1) + ["failed"]
+    today = timezone.localdate().isoformat()
+    assert Suppression.objects.get(value="lead1@example.com").reason == (
+        f"address bounced on {today}"
+    )
