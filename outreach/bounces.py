@@ -236,10 +236,11 @@ def _header_values(msg: EmailMessage) -> list[str]:
 
 def status_in(text: str) -> str:
     """The first enhanced status code in the text, else the first SMTP reply code."""
-    for match in ENHANCED.finditer(text):
-        return ".".join(match.groups())
-    match = SMTP_CODE.search(text)
-    return match.group(0)[:3] if match else ""
+    enhanced = ENHANCED.search(text)
+    if enhanced:
+        return ".".join(enhanced.groups())
+    code = SMTP_CODE.search(text)
+    return code.group(0)[:3] if code else ""
 
 
 def _returned(msg: EmailMessage) -> list[Message]:
