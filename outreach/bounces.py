@@ -19,11 +19,14 @@ or return it without its Message-ID, are matched by the failed address in outrea
 import email
 import email.policy
 import email.utils
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 
 from flufl.bounce import all_failures
+
+log = logging.getLogger(__name__)
 
 DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.I)
 BOUNCE_SUBJECT = re.compile(
@@ -81,7 +84,11 @@ def read(msg: EmailMessage) -> Report | None:
     if not _looks_like_report(msg):
         return None
     recipients, status, actions = _dsn_fields(msg)
-    temporary, permanent = all_failures(msg)
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # a detector choking on a malformed mail: read the rest ourselves
+        log.warning("flufl.bounce failed on %s", msg.get("Message-ID"), exc_info=True)
+        temporary, permanent = frozenset(), frozenset()
     failed = [a.decode().lower() for a in sorted(permanent | temporary)]
     text = _report_text(msg)
     status = status or status_in(text)
