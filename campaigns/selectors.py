@@ -289,6 +289,9 @@ class SenderHealth:
     next_slot_note: str
     errors_24h: int
     last_error: str
+    # The last 30 days: messages that bounced (reported or refused at send), spam complaints.
+    bounces_30d: int
+    complaints_30d: int
     paused: bool
     paused_reason: str
     health: str
@@ -382,6 +385,8 @@ class Dashboard:
                 "queued",
                 "errors (24 h)",
                 "last error",
+                "bounces (30 d)",
+                "complaints (30 d)",
                 "paused",
                 "why paused",
             ],
@@ -396,6 +401,8 @@ class Dashboard:
                 s.queued,
                 s.errors_24h,
                 s.last_error,
+                s.bounces_30d,
+                s.complaints_30d,
                 "yes" if s.paused else "no",
                 s.paused_reason,
             ]
@@ -646,6 +653,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     senders = []
     sender_rows = []
     day_ago = now - timedelta(hours=24)
+    month_ago = now - timedelta(days=30)
     for s in campaign.senders.annotate(
         _errors=_count_of(
             Message.objects.filter(
@@ -653,6 +661,24 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             )
         ),
         _queued=_count_of(Message.objects.filter(sender_id=OuterRef("id"), status=M.QUEUED)),
+        _bounces=_count_of(
+            Message.objects.filter(
+                sender_id=OuterRef("id"),
+                direction=Message.Direction.OUTBOUND,
+                status=M.FAILED,
+                error_code__startswith="bounce",
+                created_at__gte=month_ago,
+            )
+        ),
+        # outreach.inbound leaves each complaint as an inbound message with this event.
+        _complaints=_count_of(
+            Message.objects.filter(
+                sender_id=OuterRef("id"),
+                direction=Message.Direction.INBOUND,
+                events__detail="complaint",
+                created_at__gte=month_ago,
+            )
+        ),
     ).order_by("name"):
         sender_rows.append(s)
         day = local_day(s, now)
@@ -668,6 +694,8 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
                 next_slot_note=note,
                 errors_24h=s._errors,  # type: ignore[attr-defined]
                 last_error=s.last_error,
+                bounces_30d=s._bounces,  # type: ignore[attr-defined]
+                complaints_30d=s._complaints,  # type: ignore[attr-defined]
                 paused=s.paused,
                 paused_reason=s.paused_reason,
                 health=s.get_health_display(),

@@ -253,6 +253,8 @@ INTENT_CLASSIFIER = env_str("INTENT_CLASSIFIER", "outreach.intent.rules.RuleClas
 INBOX_SLA_MINUTES = env_int("INBOX_SLA_MINUTES", 240, minimum=1)
 # Days an out-of-office reply without a return date pauses the sequence.
 OUT_OF_OFFICE_DEFAULT_DAYS = env_int("OUT_OF_OFFICE_DEFAULT_DAYS", 7, minimum=1)
+# Soft bounces (mailbox full, gave up after retrying) of one address before it counts as hard.
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 
 OUTREACH_CHANNELS: dict[str, dict] = {
     "email": {"BACKEND": "outreach.channels.console.ConsoleChannel"},

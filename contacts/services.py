@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -43,6 +44,19 @@ def erased_suppressions_apply(*, contact_ids) -> int:
     return Identity.objects.filter(pk__in=ids).update(
         opted_out_at=timezone.now(), opt_out_source=ERASED_SOURCE
     )
+
+
+def address_suppress(*, channel: str, value: str, reason: str) -> Suppression:
+    """Never contact this address again, whoever imports it later; the first reason stays."""
+    suppression, _ = Suppression.objects.get_or_create(
+        channel=channel, value=value.strip().lower(), defaults={"reason": reason[:200]}
+    )
+    return suppression
+
+
+def bounce_reason(at: datetime) -> str:
+    """What a held message shows for a bounced address: "address bounced on 2026-12-06"."""
+    return f"address bounced on {timezone.localdate(at).isoformat()}"
 
 
 def identity_block_reason(*, identity: Identity) -> str:

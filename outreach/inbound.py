@@ -12,19 +12,21 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from contacts import normalize
-from contacts.models import Contact, Identity, Suppression
-from contacts.services import identity_grant_consent, identity_opt_out
+from contacts.models import Contact, Identity
+from contacts.services import address_suppress, identity_grant_consent, identity_opt_out
 from outreach.channels.base import InboundItem
 from outreach.channels.telegram import contact_id_from_token
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed, messages_delivered
+from outreach.suppress import bounce_suppress, soft_bounces
 
 log = logging.getLogger(__name__)
 S = Message.Status
@@ -259,10 +261,10 @@ def _ignore(event: InboundEvent, item: InboundItem) -> str:
 def _message(event: InboundEvent, item: InboundItem) -> str:
     channel = event.provider
     ours = _ours(channel, item.refers_to, event.sender)
-    if item.kind == "bounce" and not _bounce_of(ours, item):
-        # Anyone can mail us a DSN naming any address: only one that returns our own
-        # message (its Message-ID) to the address we sent it to may suppress or fail.
-        return "unmatched"
+    if item.kind in ("bounce", "complaint"):
+        ours = _bounce_of(ours, item, event)
+        if ours is None:
+            return "unmatched"
     sender = ours.sender if ours else _sender(event, item)
     # Email threads by In-Reply-To/References; other channels by the platform's user id.
     identity: Identity | None
@@ -276,14 +278,19 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     if sender is None or identity is None:
         return "unmatched"
     conversation = _conversation(identity, sender)
-    kind = {"message": "reply", "auto_reply": "auto_reply", "bounce": "bounce"}[item.kind]
+    kind = {"message": "reply", "auto_reply": "auto_reply", "bounce": "bounce"}.get(
+        item.kind, item.kind
+    )
+    detail = kind
     if kind == "reply" and OPT_OUT.match(item.text or ""):
         kind = "opt_out"
         identity_opt_out(identity=identity, source=f"{channel} reply", note=item.text[:200])
     if kind in ("reply", "opt_out"):
         _opened(conversation, _at(item))
     if kind == "bounce":
-        _bounce(identity, ours, item)
+        detail = _bounce(identity, ours, item)
+    if kind == "complaint":
+        _complaint(identity, item)
     message = Message.objects.create(
         conversation=conversation,
         sender=sender,
@@ -296,8 +303,10 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         sent_at=_at(item),
         error_code=item.error_code[:64],
     )
-    MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=kind)
-    message_received.send(sender=Message, message=message, kind=kind, replies_to=ours)
+    MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=detail)
+    # A complaint stops every sequence of the contact, as a "stop" reply does.
+    signal_kind = "opt_out" if kind == "complaint" else kind
+    message_received.send(sender=Message, message=message, kind=signal_kind, replies_to=ours)
     if kind == "reply":
         engagement_announce(
             event=event,
@@ -311,23 +320,56 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     return kind
 
 
-def _bounce_of(ours: Message | None, item: InboundItem) -> bool:
-    """Does this DSN report on `ours`, to the address it went to?"""
-    if ours is None:
-        return False
-    recipient = item.from_handle.lower()
-    return not recipient or recipient == ours.conversation.identity.value.lower()
+def _bounce_of(ours: Message | None, item: InboundItem, event: InboundEvent) -> Message | None:
+    """Which of our messages this bounce or complaint reports on, to the address it went to.
+
+    Anyone can mail us a report naming any address, so it must either return our own message
+    (its Message-ID, our per-message token) sent to an address it names, or, when it returns
+    none of ours (no original attached, or one without its Message-ID, as Exchange sends),
+    name an address our latest message went to from the very mailbox the report came to.
+    """
+    named = {a.lower() for a in item.failed_recipients or [item.from_handle] if a}
+    if ours is not None:
+        return ours if not named or ours.conversation.identity.value.lower() in named else None
+    if not named:
+        return None
+    rows = Message.objects.filter(
+        channel=event.provider,
+        direction=OUT,
+        sent_at__isnull=False,
+        conversation__identity__channel=event.provider,
+        conversation__identity__value__in=named,
+    )
+    if event.sender_id:
+        rows = rows.filter(sender_id=event.sender_id)
+    else:
+        mailboxes = Q()
+        for address in {*item.recipients, item.account_id} - {""}:
+            mailboxes |= Q(sender__handle__iexact=address)
+        if not mailboxes:
+            return None
+        rows = rows.filter(mailboxes)
+    return rows.select_related("conversation__identity").order_by("-sent_at", "-id").first()
 
 
-def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> None:
-    if item.hard:
-        Suppression.objects.get_or_create(
-            channel="email",
-            value=(item.from_handle or identity.value).lower(),
-            defaults={"reason": f"hard bounce {item.error_code}"},
-        )
+def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> str:
+    """Fail our message; a hard bounce suppresses the address, soft ones count (the inbound
+    message's event records this one) toward SOFT_BOUNCE_LIMIT. Returns that event's detail:
+    "bounce" or "soft bounce"."""
     if ours is not None and ours.status in (S.SENT, S.DELIVERED):
         _fail(ours, f"bounce_{item.error_code or 'unknown'}", item.text)
+    # This soft bounce's own event is written after this: count it as one more.
+    hard = item.hard or soft_bounces(identity) + 1 >= settings.SOFT_BOUNCE_LIMIT
+    bounce_suppress(identity=identity, hard=hard, at=_at(item))
+    return "bounce" if item.hard else "soft bounce"
+
+
+def _complaint(identity: Identity, item: InboundItem) -> None:
+    """A spam complaint: the person opted out, and the address is never mailed again. The
+    inbound message it leaves on the sender's conversation counts against that sender."""
+    day = timezone.localdate(_at(item)).isoformat()
+    identity_opt_out(identity=identity, source="email spam complaint", note=item.text[:200])
+    address_suppress(channel="email", value=identity.value, reason=f"spam complaint on {day}")
 
 
 def _fail(message: Message, code: str, reason: str) -> None:
@@ -367,6 +409,11 @@ def _settle(event: InboundEvent, item: InboundItem) -> bool:
     return message is not None and message_record_sent(
         message_id=message.id, provider_message_id=item.refers_to[0]
     )
+
+
+def _delayed(event: InboundEvent, item: InboundItem) -> str:
+    """A delay warning: the server is still trying. Kept, never counted as a bounce."""
+    return "delayed: not a bounce"
 
 
 def _sent(event: InboundEvent, item: InboundItem) -> str:
@@ -549,6 +596,8 @@ APPLY = {
     "message": _message,
     "auto_reply": _message,
     "bounce": _message,
+    "complaint": _message,
+    "delayed": _delayed,
     "sent": _sent,
     "echo": _echo,
     "delivered": _receipt,

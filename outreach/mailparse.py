@@ -6,9 +6,10 @@ import email.policy
 import email.utils
 import hashlib
 import re
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from typing import Any
 
+from outreach import bounces
 from outreach.channels.base import InboundItem
 
 AUTO_SUBJECT = re.compile(
@@ -16,7 +17,7 @@ AUTO_SUBJECT = re.compile(
     r"r[ée]ponse automatique|respuesta autom[áa]tica)",
     re.I,
 )
-DAEMON = re.compile(r"^(mailer-daemon|postmaster)@", re.I)
+ONE_CLICK = re.compile(r"^\s*unsubscribe\s*$", re.I)
 MSGID = re.compile(r"<[^<>\s]+>")
 
 
@@ -36,41 +37,6 @@ def _is_auto_reply(msg: EmailMessage) -> bool:
         or (msg.get("X-Apple-Action") or "").upper() == "VACATION"
         or bool(AUTO_SUBJECT.match(str(msg.get("Subject") or "")))
     )
-
-
-def _is_bounce(msg: EmailMessage) -> bool:
-    ctype = msg.get_content_type()
-    report_type = msg.get_param("report-type")  # a tuple when RFC 2231 encoded
-    report = email.utils.collapse_rfc2231_value(report_type).lower() if report_type else ""
-    from_addr = email.utils.parseaddr(str(msg.get("From") or ""))[1]
-    return (ctype == "multipart/report" and report == "delivery-status") or bool(
-        DAEMON.match(from_addr)
-    )
-
-
-def _dsn(msg: EmailMessage) -> tuple[str, str, bool, list[str]]:
-    """(recipient we sent to, status, hard?, Message-IDs of our bounced message)."""
-    recipient, status, action, ours = "", "", "", []
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype == "message/delivery-status":
-            for block in part.get_payload():
-                if not isinstance(block, Message):
-                    continue  # the parser makes every block a Message; for the type checker
-                original = block.get("Original-Recipient") or block.get("Final-Recipient")
-                if original and not recipient:
-                    recipient = str(original).split(";", 1)[-1].strip()
-                status = status or str(block.get("Status") or "").strip()
-                action = action or str(block.get("Action") or "").strip().lower()
-        elif ctype in ("message/rfc822", "text/rfc822-headers"):
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if inner is None and isinstance(payload, str):
-                inner = email.message_from_string(payload, policy=email.policy.default)
-            if isinstance(inner, Message):
-                ours += _ids(inner.get("Message-ID"))
-    hard = status.startswith("5") and action != "delayed" and not status.startswith("5.2.2")
-    return recipient, status, hard, ours
 
 
 def _text(msg: EmailMessage) -> str:
@@ -107,18 +73,31 @@ def classify(raw: bytes) -> InboundItem:
         "from_name": name.strip(),
         "recipients": _recipients(msg),
     }
-    if _is_bounce(msg):
-        recipient, status, hard, ours = _dsn(msg)
-        return InboundItem(
-            kind="bounce",
-            from_id="",
-            refers_to=ours + refs,
-            text=f"bounce {status or 'unknown'} for {recipient or 'unknown recipient'}",
-            error_code=status,
-            hard=hard,
-            **common | {"from_handle": recipient.lower()},
-        )
+    report = bounces.read(msg)
+    if report is not None:
+        return _report_item(report, refs, common)
+    subject = str(msg.get("Subject") or "")
+    if ONE_CLICK.match(subject):
+        # A mail client's one-click unsubscribe (Apple Mail marks it auto-replied): its body
+        # is the client's boilerplate, the subject is the request.
+        return InboundItem(kind="message", text=subject.strip(), refers_to=refs, **common)
     kind = "auto_reply" if _is_auto_reply(msg) else "message"
     return InboundItem(
         kind=kind, text=_text(msg), refers_to=refs, name=str(msg.get("Subject") or ""), **common
+    )
+
+
+def _report_item(report: bounces.Report, refs: list[str], common: dict[str, Any]) -> InboundItem:
+    """A bounce, a delay warning or a spam complaint; from_handle is the address it names."""
+    first = report.recipients[0] if report.recipients else ""
+    what = {"bounce": f"bounce {report.status or 'unknown'}", "delayed": "delivery delayed"}
+    text = f"{what.get(report.kind, 'spam complaint')} for {first or 'unknown recipient'}"
+    return InboundItem(
+        kind=report.kind,
+        refers_to=report.ours + refs,
+        text=text,
+        error_code=report.status,
+        hard=report.hard,
+        failed_recipients=report.recipients,
+        **common | {"from_handle": first},
     )

@@ -20,6 +20,7 @@ from outreach.channels import get_channel
 from outreach.channels.base import (
     Ambiguous,
     AuthExpired,
+    Bounced,
     ChannelError,
     OutgoingMessage,
     Permanent,
@@ -45,6 +46,7 @@ from outreach.signals import (
     messages_sent,
     refusal_fallbacks,
 )
+from outreach.suppress import SOFT_SEND_CODE, bounce_suppress
 from outreach.windows import Window, describe_wait
 
 log = logging.getLogger(__name__)
@@ -625,6 +627,13 @@ def _record_failed(claim: Claim, exc: ChannelError) -> None:
         # A rejected message never arrived, so it does not count against the cap.
         limits.token_release(sender=claim.sender, message_id=claim.message.id, refund_day=claim.day)
         _event(claim.message, S.FAILED, f"{exc.code}: {exc.reason}")
+        if isinstance(exc, Bounced) or exc.code.startswith(SOFT_SEND_CODE):
+            # The address does not exist (or stayed unreachable): never again, anywhere.
+            bounce_suppress(
+                identity=claim.message.conversation.identity,
+                hard=isinstance(exc, Bounced),
+                at=timezone.now(),
+            )
         claim.message.status, claim.message.error_reason = S.FAILED, exc.reason
         claim.message.error_code = exc.code
         message_status_changed.send(

@@ -48,6 +48,13 @@ class RecipientUnreachable(Permanent):
     code = "recipient_unreachable"
 
 
+class Bounced(RecipientUnreachable):
+    """The recipient's server refused the address itself at send time (an SMTP 5xx answer to
+    RCPT): a hard bounce, known then and there."""
+
+    code = "bounced"
+
+
 class PolicyWindowClosed(Permanent):
     code = "policy_window_closed"
 
@@ -145,6 +152,8 @@ class InboundItem:
     # Email: every address it was delivered to (Delivered-To, To, Cc), and the From name.
     recipients: list[str] = field(default_factory=list)
     from_name: str = ""
+    # Email bounces and complaints: every address the report names (from_handle is the first).
+    failed_recipients: list[str] = field(default_factory=list)
 
 
 @dataclass

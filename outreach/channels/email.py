@@ -10,11 +10,13 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.html import format_html
 
+from outreach.bounces import status_in as bounce_status
 from outreach.channels import http
 from outreach.channels.base import (
     Ambiguous,
     AuthExpired,
     BaseChannel,
+    Bounced,
     ChannelError,
     InboundItem,
     OutgoingMessage,
@@ -109,10 +111,21 @@ class EmailChannel(BaseChannel):
         try:
             email.send()
         except smtplib.SMTPRecipientsRefused as exc:
-            code = next(iter(exc.recipients.values()))[0]
+            code, said = next(iter(exc.recipients.values()))
+            text = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+            reason = f"{code} {text}".strip()[:300]
+            if code == 421 or "too many" in text.lower() or "rate" in text.lower():
+                raise RateLimited(f"recipient deferred: {reason}", retry_after=300) from exc
             if 400 <= code < 500:
-                raise RateLimited(f"recipient deferred: {code}", retry_after=300) from exc
-            raise RecipientUnreachable(f"recipient refused: {code}", code=f"smtp_{code}") from exc
+                # A soft bounce (a full mailbox, greylisting): this recipient's trouble, not
+                # the sender's, so this message alone is retried with backoff, then fails.
+                raise Transient(
+                    f"recipient deferred: {reason}", code=f"soft_bounce_{code}"
+                ) from exc
+            if 500 <= code < 600:
+                status = bounce_status(reason) or str(code)
+                raise Bounced(f"recipient refused: {reason}", code=f"bounce_{status}") from exc
+            raise RecipientUnreachable(f"recipient refused: {reason}", code=f"smtp_{code}") from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise AuthExpired(f"SMTP login failed: {exc.smtp_code}") from exc
         except (smtplib.SMTPConnectError, ConnectionRefusedError) as exc:

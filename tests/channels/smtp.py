@@ -38,7 +38,12 @@ class _Handler(socketserver.StreamRequestHandler):
                 sender, recipients = command.partition(":")[2].strip(" <>"), []
                 self.reply(self.server.answers.get("MAIL", "250 OK"))
             elif verb == "RCPT":
-                recipients.append(command.partition(":")[2].strip(" <>"))
+                recipient = command.partition(":")[2].strip(" <>")
+                refusal = self.server.refuse.get(recipient.lower())
+                if refusal:
+                    self.reply(refusal)
+                    continue
+                recipients.append(recipient)
                 self.reply(self.server.answers.get("RCPT", "250 OK"))
             elif verb == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
@@ -75,6 +80,8 @@ class SmtpServer(socketserver.ThreadingTCPServer):
         # Scripted answers instead of 250: {"MAIL"|"RCPT"|"DATA": "550 5.7.1 …"}; "DATA": ""
         # hangs up once the message was sent.
         self.answers: dict[str, str] = {}
+        # Per-recipient answers to RCPT: {"gone@example.com": "550 5.1.1 User unknown"}.
+        self.refuse: dict[str, str] = {}
 
     @property
     def port(self) -> int:

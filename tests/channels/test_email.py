@@ -292,7 +292,7 @@ def test_only_email_messages_get_an_html_part():
     [
         ("DATA", "554 5.7.1 Message rejected as spam", "failed", "smtp_554"),
         ("MAIL", "550 5.7.1 Sender address rejected", "failed", "smtp_550"),
-        ("RCPT", "550 5.1.1 User unknown", "failed", "smtp_550"),
+        ("RCPT", "550 5.1.1 User unknown", "failed", "bounce_5.1.1"),
         ("DATA", "451 4.3.0 Try again later", "queued", "smtp_451"),
         ("MAIL", "421 4.7.0 Too many connections, slow down", "queued", "smtp_421"),
         ("DATA", "", "unknown", "ambiguous"),  # hung up after the message: maybe delivered
