@@ -178,3 +178,38 @@ def test_an_event_that_keeps_failing_is_retried_with_backoff_then_quarantined_an
     assert inbound_events_sweep() == 0  # quarantined: left aside
     newer.refresh_from_db()
     assert newer.attempts == MAX_ATTEMPTS
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery broker is unreachable (a port nothing listens on), for this test only."""
+    from config.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_write_url
+    app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:9/0"
+    app.conf.broker_connection_timeout = 1
+    _reset_pools(app)
+    yield
+    app.conf.broker_url, app.conf.broker_write_url = saved
+    _reset_pools(app)
+
+
+def _reset_pools(app) -> None:
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_webhook_answers_2xx_once_stored_even_with_the_broker_down_and_the_sweeper_applies_it(
+    client,
+    lead,  # noqa: F811
+    broker_down,
+):
+    sender, enrollment, ours = lead
+    assert deliver(client, "email", reply_by_references(ours.provider_message_id)) == 200
+    event = InboundEvent.objects.get()
+    assert event.processed_at is None  # stored, its task not queued
+    InboundEvent.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+    assert inbound_events_sweep() == 1
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
