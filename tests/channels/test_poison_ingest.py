@@ -12,7 +12,8 @@ from fakeplatform.imap import ImapServer
 from outreach.inbound import MAX_ATTEMPTS, inbound_events_sweep
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, MailboxCursor, Message
-from tests.channels.helpers import deliver, process_all
+from tests.channels.conftest import fixture_bytes
+from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.channels.test_imap import MAILBOX, PASSWORD, reply_by_references
 from tests.channels.test_imap import lead as lead  # noqa: F401  (the fixture, reused)
 
@@ -213,3 +214,22 @@ def test_the_webhook_answers_2xx_once_stored_even_with_the_broker_down_and_the_s
     assert inbound_events_sweep() == 1
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"
+
+
+def test_a_telegram_message_with_a_nul_and_a_lone_surrogate_is_stored_between_two_good_ones(
+    client, platform_channels
+):
+    platform_sender("telegram", "acme_bot")
+    bodies = []
+    for n, text in enumerate(["first", "bad\\u0000 \\ud800 text", "third"]):
+        body = fixture_bytes("telegram", "text_private_real.json")
+        body = body.replace(b'"text": "4"', f'"text": "{text}"'.encode())
+        bodies.append(body.replace(b"306197398", str(306197398 + n).encode()))
+    assert [deliver(client, "telegram", body) for body in bodies] == [200, 200, 200]
+    assert process_all() == ["reply", "reply", "reply"]
+    texts = list(
+        Message.objects.filter(direction="in").order_by("id").values_list("body", flat=True)
+    )
+    assert texts == ["first", "bad \ufffd\ufffd\ufffd text", "third"]
+    stored = InboundEvent.objects.get(provider_event_id="306197399")
+    assert bytes(stored.raw) == bodies[1]  # as received, escapes and all
