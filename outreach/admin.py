@@ -5,6 +5,7 @@ from django.db.models import Count, Q
 
 from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
 from outreach.fields import mask
+from outreach.inbound import inbound_events_replay
 from outreach.media import upload_check
 from outreach.models import (
     AuditEntry,
@@ -268,23 +269,75 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = ["last_inbound_at", "last_outbound_at", "created_at"]
 
 
+class InboundStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(s, s) for s in ("pending", "retrying", "quarantined", "processed")]
+
+    def queryset(self, request, queryset):
+        waiting = queryset.filter(processed_at=None, quarantined_at=None)
+        return {
+            "pending": waiting.filter(attempts=0),
+            "retrying": waiting.filter(attempts__gt=0),
+            "quarantined": queryset.filter(processed_at=None).exclude(quarantined_at=None),
+            "processed": queryset.exclude(processed_at=None),
+        }.get(self.value() or "", queryset)
+
+
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ["provider", "provider_event_id", "sender", "received_at", "processed_at"]
-    list_filter = ["provider", ("processed_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "provider",
+        "provider_event_id",
+        "sender",
+        "received_at",
+        "status",
+        "attempts",
+        "short_error",
+    ]
+    list_filter = [InboundStatusFilter, "provider", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["provider_event_id"]
     readonly_fields = [
         "provider",
         "provider_event_id",
         "sender",
         "payload",
+        "raw_text",
         "received_at",
         "processed_at",
+        "status",
+        "attempts",
+        "retry_at",
+        "quarantined_at",
         "error",
     ]
+    actions = ["replay"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description="Error")
+    def short_error(self, obj: InboundEvent) -> str:
+        return obj.error[:120]
+
+    @admin.display(description="Raw body (as received, first 20 000 bytes)")
+    def raw_text(self, obj: InboundEvent) -> str:
+        raw = bytes(obj.raw)
+        shown = raw[:20000].decode("utf-8", "backslashreplace")
+        return f"{shown}\n… ({len(raw)} bytes)" if len(raw) > 20000 else shown
+
+    @admin.action(
+        description="Replay selected events (process them again now)", permissions=["change"]
+    )
+    def replay(self, request, queryset):
+        ids = list(queryset.filter(processed_at=None).order_by("id").values_list("id", flat=True))
+        outcomes = inbound_events_replay(event_ids=ids)
+        done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        skipped = queryset.count() - len(ids)
+        note = f"; {skipped} already processed, left alone" if skipped else ""
+        self.message_user(request, f"Replayed {len(ids)} events: {done or 'none'}{note}.")
 
 
 @admin.register(ManualTask)

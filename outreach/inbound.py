@@ -7,13 +7,15 @@ signals upward (outreach.signals) so campaigns can stop follow-ups.
 """
 
 import dataclasses
+import hashlib
 import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ from contacts.models import Contact, Identity
 from contacts.services import address_suppress, identity_grant_consent, identity_opt_out
 from outreach.channels.base import InboundItem
 from outreach.channels.telegram import contact_id_from_token
+from outreach.db import retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
@@ -41,6 +44,21 @@ OPT_OUT = re.compile(
 )
 # What an inbound reply releases: messages the platform's rules were holding.
 POLICY_HOLD = "platform policy"
+# Failed attempts before an event is quarantined (backoff 1, 2, 4, 8 minutes between them).
+MAX_ATTEMPTS = 5
+
+
+def storable(value: Any) -> Any:
+    """`value` with what PostgreSQL text and JSON cannot hold replaced: NUL characters are
+    dropped (a quoted-printable `=00` is enough to make one) and lone surrogates (undecodable
+    bytes the email parser keeps as surrogate escapes) become U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 def inbound_items_store(
@@ -49,17 +67,20 @@ def inbound_items_store(
     items: list[InboundItem],
     sender: SenderAccount | None = None,
     per_sender: bool = False,
+    raw: bytes = b"",
 ) -> list[int]:
-    """Store each new item raw and enqueue its processing on commit; a repeat is a no-op.
+    """Store each new item, with the body it came in (`raw`, byte for byte), and enqueue its
+    processing on commit; a repeat is a no-op.
 
     per_sender: the platform's event ids count per account (Telegram's update_id counts per
     bot), so the sender is part of the dedupe key: one bot's update never hides another's.
 
+    Each item is stored on its own: one the database refuses all the same is kept as its raw
+    body, quarantined with the reason, and the others go on.
+
     Raises DatabaseError when the database is unavailable, so the webhook answers 5xx and
     the platform retries.
     """
-    from outreach.tasks import process_inbound_event
-
     created = []
     with transaction.atomic():
         for item in items:
@@ -72,50 +93,189 @@ def inbound_items_store(
                 key = f"{sender.id}:{key}"
                 item = dataclasses.replace(item, account_id=item.account_id or sender.handle)
             try:
-                with transaction.atomic():
-                    event = InboundEvent.objects.create(
-                        provider=provider,
-                        provider_event_id=key[:255],
-                        sender=sender,
-                        payload=dataclasses.asdict(item),
-                    )
-            except IntegrityError:
-                continue  # a retried or duplicated delivery
-            created.append(event.id)
-        for event_id in created:
-            process_inbound_event.delay_on_commit(event_id)
+                event_id = _event_store(
+                    provider, key, sender, storable(dataclasses.asdict(item)), raw
+                )
+            except DataError as exc:
+                log.warning("%s event %.100r not storable: %s", provider, key, exc)
+                created += inbound_unparsed_store(
+                    provider=provider, raw=raw, sender=sender, error=f"not storable: {exc}"
+                )
+                continue
+            if event_id is not None:
+                created.append(event_id)
+        _enqueue_on_commit(created)
     return created
 
 
-def inbound_event_process(*, event_id: int) -> str:
-    """Apply one stored event once. An error is recorded and left for the sweeper."""
+def inbound_unparsed_store(
+    *, provider: str, raw: bytes, sender: SenderAccount | None, error: str
+) -> list[int]:
+    """Keep a body we could not read (the parser failed on it, or the database refused what
+    it made of it): stored raw, quarantined at once with the reason, replayable from the
+    admin once the parser can read it. Never holds up the bodies behind it."""
+    key = f"unparsed:{hashlib.sha256(raw).hexdigest()}"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = InboundEvent.objects.create(
+                    provider=provider,
+                    provider_event_id=key,
+                    sender=sender,
+                    payload={},
+                    raw=raw,
+                    error=storable(error)[:2000],
+                    quarantined_at=timezone.now(),
+                )
+        except IntegrityError:
+            return []  # the same bytes again
+    return [event.id]
+
+
+def _event_store(
+    provider: str, key: str, sender: SenderAccount | None, payload: dict, raw: bytes
+) -> int | None:
+    """The new event's id, None for a repeat. DataError: the database refused a value."""
     try:
         with transaction.atomic():
-            event = (
-                InboundEvent.objects.select_for_update()
-                .filter(id=event_id, processed_at=None)
-                .first()
+            event = InboundEvent.objects.create(
+                provider=provider,
+                provider_event_id=storable(key)[:255],
+                sender=sender,
+                payload=payload,
+                raw=raw,
             )
-            if event is None:
-                return "already processed"
-            item = InboundItem(**event.payload)
-            outcome = APPLY.get(item.kind, _ignore)(event, item)
-            event.processed_at, event.error = timezone.now(), ""
-            event.save(update_fields=["processed_at", "error"])
-            return outcome
+    except IntegrityError:
+        return None  # a retried or duplicated delivery
+    return event.id
+
+
+def _enqueue_on_commit(event_ids: list[int]) -> None:
+    def enqueue() -> None:
+        from outreach.tasks import process_inbound_event
+
+        for event_id in event_ids:
+            try:
+                process_inbound_event.delay(event_id)
+            except Exception:
+                # The event is stored; the broker is not there. The sweeper picks it up, and
+                # the platform got its 2xx: it must not deliver it again.
+                log.exception("could not queue inbound event %s; the sweeper will", event_id)
+                return
+
+    if event_ids:
+        transaction.on_commit(enqueue)
+
+
+class Unparseable(Exception):
+    """The stored body cannot be read: trying again cannot help, only a fixed parser."""
+
+
+def inbound_event_process(*, event_id: int) -> str:
+    """Apply one stored event once. A failure is retried by the sweeper with backoff, then
+    the event is quarantined with its error (see inbound_events_replay); either way, the
+    events after it go on."""
+    try:
+        return _event_apply(event_id)
     except Exception as exc:
         log.exception("inbound event %s failed", event_id)
-        InboundEvent.objects.filter(id=event_id).update(error=f"{type(exc).__name__}: {exc}")
-        return "error"
+        return _attempt_failed(event_id, exc)
+
+
+@retry_on_conflict  # a lost deadlock is tried again at once, not after the sweeper's minute
+def _event_apply(event_id: int) -> str:
+    with transaction.atomic():
+        event = (
+            InboundEvent.objects.select_for_update()
+            .filter(id=event_id, processed_at=None, quarantined_at=None)
+            .first()
+        )
+        if event is None:
+            return "already processed"
+        if event.payload:
+            item = InboundItem(**event.payload)
+            outcome = APPLY.get(item.kind, _ignore)(event, item)
+        else:
+            outcome = _parse_again(event)
+        event.processed_at, event.error, event.retry_at = timezone.now(), "", None
+        event.save(update_fields=["processed_at", "error", "retry_at"])
+        return outcome
+
+
+def _parse_again(event: InboundEvent) -> str:
+    """A body stored unread: read it now and store what it holds as events of their own."""
+    from outreach.channels import get_channel
+
+    raw = bytes(event.raw)
+    try:
+        items = get_channel(event.provider).parse_webhook(raw)
+    except Exception as exc:
+        raise Unparseable(f"{type(exc).__name__}: {exc}") from exc
+    per_sender = event.sender_id is not None and event.provider != "email"
+    created = []
+    for item in items:
+        if item.kind == "ignored" or not item.event_id:
+            continue
+        key = f"{event.sender_id}:{item.event_id}" if per_sender else item.event_id
+        try:
+            new = _event_store(
+                event.provider, key, event.sender, storable(dataclasses.asdict(item)), raw
+            )
+        except DataError as exc:
+            raise Unparseable(f"not storable: {exc}") from exc
+        if new is not None:
+            created.append(new)
+    _enqueue_on_commit(created)
+    return f"read again: {len(created)} new events"
+
+
+def _attempt_failed(event_id: int, exc: Exception) -> str:
+    """Count the failed attempt: try again later (backoff), or quarantine after the last."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = (
+            InboundEvent.objects.select_for_update()
+            .filter(id=event_id, processed_at=None, quarantined_at=None)
+            .first()
+        )
+        if event is None:
+            return "error"
+        event.attempts += 1
+        event.error = storable(f"{type(exc).__name__}: {exc}")[:2000]
+        if isinstance(exc, Unparseable) or event.attempts >= MAX_ATTEMPTS:
+            event.quarantined_at, event.retry_at = now, None
+        else:
+            event.retry_at = now + timedelta(seconds=min(30 * 2**event.attempts, 3600))
+        event.save(update_fields=["attempts", "error", "quarantined_at", "retry_at"])
+    return "quarantined" if event.quarantined_at else "error"
 
 
 def inbound_events_sweep(*, older_than: float = 30.0) -> int:
-    """Re-process events whose task was lost or failed (the raw event is never lost)."""
-    stale = timezone.now() - timedelta(seconds=older_than)
-    ids = InboundEvent.objects.filter(processed_at=None, received_at__lt=stale).values_list(
-        "id", flat=True
+    """Process events whose task was lost (a broker down, a worker killed) and failed events
+    whose retry time came. Each is taken on its own: a failing one never blocks the rest."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=older_than)
+    ids = (
+        InboundEvent.objects.filter(processed_at=None, quarantined_at=None)
+        .filter(Q(retry_at=None, received_at__lt=stale) | Q(retry_at__lte=now))
+        .order_by("id")
+        .values_list("id", flat=True)
     )
-    return sum(inbound_event_process(event_id=i) != "error" for i in ids[:500])
+    return sum(inbound_event_process(event_id=i) not in ("error", "quarantined") for i in ids[:500])
+
+
+def inbound_events_replay(*, event_ids: list[int]) -> dict[str, int]:
+    """Try quarantined (or waiting) events again now, as new: the admin's "replay". A body
+    stored unread is read again by today's parser. Returns how many ended how."""
+    outcomes: dict[str, int] = {}
+    for event_id in event_ids:
+        reset = InboundEvent.objects.filter(id=event_id, processed_at=None).update(
+            quarantined_at=None, retry_at=None, attempts=0
+        )
+        outcome = inbound_event_process(event_id=event_id) if reset else "already processed"
+        key = outcome if outcome in ("error", "quarantined", "already processed") else "processed"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    return outcomes
 
 
 def _stored_before_per_sender_url(provider: str, sender: SenderAccount, event_id: str) -> bool:

@@ -68,7 +68,7 @@ def tokens_take(*, wanted: list[tuple[SenderAccount, int]], now: datetime) -> se
 
 def token_take(*, sender: SenderAccount, message_id: int, now: datetime) -> bool:
     with transaction.atomic():
-        locked = SenderAccount.objects.select_for_update().get(id=sender.id)
+        locked = SenderAccount.objects.select_for_update(no_key=True).get(id=sender.id)
         return bool(tokens_take(wanted=[(locked, message_id)], now=now))
 
 
@@ -115,7 +115,7 @@ def token_release(
     space: bool = True,
 ) -> None:
     with transaction.atomic():
-        locked = SenderAccount.objects.select_for_update().get(id=sender.id)
+        locked = SenderAccount.objects.select_for_update(no_key=True).get(id=sender.id)
         tokens_release(
             held=[(locked, message_id)],
             refund_day=refund_day,

@@ -4,7 +4,9 @@
 A cursor per mailbox (MailboxCursor: UIDVALIDITY + last UID seen) says where to resume.
 Each batch of fetched mails goes through the same path as the inbound-email webhook:
 classified (outreach.mailparse), stored raw unique on (provider, Message-ID), processed
-asynchronously. The cursor moves in the same transaction as those inserts, so a crash
+asynchronously. Each mail is stored on its own: one the parser or the database cannot take
+is kept raw and quarantined (outreach.inbound), and the cursor moves past it.
+The cursor moves in the same transaction as those inserts, so a crash
 anywhere re-reads at most one batch, and the unique Message-ID makes the re-read harmless.
 When UIDVALIDITY changes (RFC 3501 2.3.1.1: the server renumbered the mailbox) the whole
 mailbox is read again; the same uniqueness keeps that from duplicating anything.
@@ -18,7 +20,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from outreach.inbound import inbound_items_store
+from outreach.inbound import inbound_items_store, inbound_unparsed_store
 from outreach.mailparse import classify
 from outreach.models import MailboxCursor, SenderAccount
 
@@ -62,6 +64,18 @@ def _fetch(conn: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:
     return sorted(mails)
 
 
+def _mail_store(raw: bytes, sender: SenderAccount) -> int:
+    """Store one mail on its own, byte for byte: one the parser cannot read is kept and
+    quarantined, so it never holds the cursor (nor the replies behind it)."""
+    try:
+        items = [classify(raw)]
+    except Exception as exc:  # any parser failure: the mail is what arrived, keep it
+        log.warning("%s: a mail the parser cannot read: %r", sender.handle, exc)
+        error = f"{type(exc).__name__}: {exc}"
+        return len(inbound_unparsed_store(provider="email", raw=raw, sender=sender, error=error))
+    return len(inbound_items_store(provider="email", items=items, sender=sender, raw=raw))
+
+
 def mailbox_poll(*, sender: SenderAccount, batch_size: int = BATCH) -> int:
     """Read the mails that arrived since the last poll; returns how many new events were
     stored (repeats of already stored mails are not counted)."""
@@ -85,11 +99,7 @@ def mailbox_poll(*, sender: SenderAccount, batch_size: int = BATCH) -> int:
             batch = uids[i : i + batch_size]
             mails = _fetch(conn, batch)
             with transaction.atomic():
-                stored += len(
-                    inbound_items_store(
-                        provider="email", items=[classify(raw) for _, raw in mails], sender=sender
-                    )
-                )
+                stored += sum(_mail_store(raw, sender) for _, raw in mails)
                 MailboxCursor.objects.filter(id=cursor.id).update(
                     uidvalidity=validity, last_uid=batch[-1], polled_at=timezone.now()
                 )

@@ -234,10 +234,18 @@ class InboundEvent(models.Model):
     sender = models.ForeignKey(
         SenderAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The parsed summary, with what JSON in PostgreSQL cannot hold (NUL, lone surrogates)
+    # replaced; {} when the body could not be parsed (processing parses `raw` again).
     payload = models.JSONField()
+    # The body byte for byte as received (the webhook body, or the mail as fetched).
+    raw = models.BinaryField(blank=True, default=b"")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)  # the sweeper's next try
+    # Failed every retry: left aside (never blocking later events) until replayed.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -246,9 +254,24 @@ class InboundEvent(models.Model):
                 fields=["provider", "provider_event_id"], name="inbound_event_unique"
             )
         ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(processed_at=None, quarantined_at=None),
+                name="inbound_event_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} event {self.provider_event_id}"
+
+    @property
+    def status(self) -> str:
+        if self.processed_at:
+            return "processed"
+        if self.quarantined_at:
+            return "quarantined"
+        return "retrying" if self.attempts else "pending"
 
 
 class MailboxCursor(models.Model):

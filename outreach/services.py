@@ -286,7 +286,12 @@ def _lock_with_senders(messages) -> list[Message]:
     everywhere (enrollment, message, sender). Messages of one sender share one sender object,
     so a sender wanted twice sees what the first did to it."""
     locked = list(messages.select_for_update(of=("self",)).order_by("id"))
-    senders = SenderAccount.objects.select_for_update().filter(id__in={m.sender_id for m in locked})
+    # FOR NO KEY UPDATE: the sender's key never changes here, and a plain FOR UPDATE would
+    # also block the key-share lock every insert referencing the sender takes (an inbound
+    # reply's message), so a reply would wait for this whole transaction, or deadlock.
+    senders = SenderAccount.objects.select_for_update(no_key=True).filter(
+        id__in={m.sender_id for m in locked}
+    )
     by_id = {s.id: s for s in senders.order_by("id")}
     for message in locked:
         message.sender = by_id[message.sender_id]

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_http_methods
 from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
 from outreach.channels.email import unsubscribe_address
-from outreach.inbound import inbound_items_store, webhook_sender
+from outreach.inbound import inbound_items_store, inbound_unparsed_store, webhook_sender
 from outreach.media import UPLOAD_TYPES
-from outreach.models import MediaAsset
+from outreach.models import MediaAsset, SenderAccount
 from outreach.unsubscribe import email_unsubscribe
 
 log = logging.getLogger(__name__)
@@ -53,19 +53,34 @@ def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpRespon
     if account and sender is None:
         return HttpResponse(status=404)
     try:
-        items = backend.parse_webhook(raw)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        # Signed but not the shape the platform documents (a list, a string where an
-        # object belongs): nothing to store, and a 5xx would be retried for days.
-        log.warning("unreadable %s webhook body: %.200r", channel, raw)
-        return HttpResponse("unreadable body", status=400)
-    try:
-        inbound_items_store(provider=channel, items=items, sender=sender, per_sender=bool(sender))
+        try:
+            items = backend.parse_webhook(raw)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if channel != "email":
+                # Signed JSON not of the shape the platform documents (a list, a string
+                # where an object belongs): nothing to store, and a 5xx would be retried
+                # for days.
+                log.warning("unreadable %s webhook body: %.200r", channel, raw)
+                return HttpResponse("unreadable body", status=400)
+            _unparsed(channel, raw, sender, exc)
+        except Exception as exc:  # the parser tripped on a body (a mail) that arrived
+            _unparsed(channel, raw, sender, exc)
+        else:
+            inbound_items_store(
+                provider=channel, items=items, sender=sender, per_sender=bool(sender), raw=raw
+            )
     except DatabaseError:
         # Not stored: a 5xx makes the platform deliver it again later.
         log.exception("could not store %s webhook", channel)
         return HttpResponse("try again later", status=503)
     return HttpResponse("ok")
+
+
+def _unparsed(channel: str, raw: bytes, sender: SenderAccount | None, exc: Exception) -> None:
+    """Kept raw and quarantined (replayable from the admin): a 2xx, or it comes again."""
+    log.warning("%s webhook body the parser cannot read: %r", channel, exc)
+    error = f"{type(exc).__name__}: {exc}"
+    inbound_unparsed_store(provider=channel, raw=raw, sender=sender, error=error)
 
 
 def _body(request: HttpRequest, limit: int | None) -> bytes | None:

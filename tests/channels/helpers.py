@@ -29,7 +29,8 @@ def deliver(client, channel: str, payload) -> int:
 
 def process_all() -> list[str]:
     """What the Celery task does for each stored event (workers are tested end to end)."""
-    ids = InboundEvent.objects.filter(processed_at=None).order_by("id").values_list("id", flat=True)
+    waiting = InboundEvent.objects.filter(processed_at=None, quarantined_at=None)
+    ids = waiting.order_by("id").values_list("id", flat=True)
     return [inbound_event_process(event_id=i) for i in ids]
 
 

@@ -1,0 +1,180 @@
+"""Replies never wait: a reply arriving while a send on the same sender is being recorded is
+applied at once, and a reply that loses a deadlock is retried at once, not a minute later by
+the sweeper. Real PostgreSQL connections in threads; the reply through signed webhook bytes
+and the worker's processing (inbound_event_process)."""
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections, transaction
+
+from campaigns.models import Enrollment
+from outreach.inbound import inbound_event_process
+from outreach.models import Conversation, InboundEvent, Message
+from outreach.services import conversations_for, messages_create, messages_record_sent
+from tests import factories
+from tests.channels.helpers import deliver
+from tests.channels.test_imap import reply_by_references
+from tests.channels.test_poison_ingest import imap as imap  # noqa: F401  (fixtures, reused)
+from tests.channels.test_poison_ingest import imap_server as imap_server  # noqa: F401
+from tests.channels.test_poison_ingest import lead as lead  # noqa: F401
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL"),
+]
+
+
+def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def waiting_on_a_lock(pid: int) -> bool:
+    with connections["default"].cursor() as cur:
+        cur.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+        row = cur.fetchone()
+    return bool(row) and row[0] == "Lock"
+
+
+class Holder(threading.Thread):
+    """Runs `steps` in one transaction on its own connection, pausing before each until its
+    `proceed` is set, and commits once `release` is set."""
+
+    def __init__(self, steps: list[Callable[[], None]]) -> None:
+        super().__init__(daemon=True)
+        self.steps, self.proceed = steps, [threading.Event() for _ in steps]
+        self.release = threading.Event()
+        self.done_steps = 0
+        self.pid = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                self.pid = connection.connection.info.backend_pid
+                for step, go in zip(self.steps, self.proceed, strict=True):
+                    go.wait(30)
+                    step()
+                    self.done_steps += 1
+                self.release.wait(30)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            connection.close()
+
+
+def in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["pid"] = 0
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                out["pid"] = cur.fetchone()[0]
+            out["result"] = fn()
+        except BaseException as exc:
+            out["error"] = exc
+        finally:
+            out["at"] = time.monotonic()
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def stored_reply(client, ours: Message) -> int:
+    assert deliver(client, "email", reply_by_references(ours.provider_message_id)) == 200
+    return InboundEvent.objects.get().id
+
+
+def test_a_reply_is_applied_at_once_while_a_send_on_its_sender_is_being_recorded(
+    client,
+    lead,  # noqa: F811
+):
+    sender, enrollment, ours = lead
+    # Another contact's message on the same sender is out; its send is being recorded (T2),
+    # and that transaction is held up (here: its conversation row is busy) while it holds
+    # the sender's row.
+    other = factories.contact(2, channels=("email",)).identities.get()
+    conv = conversations_for({(other.id, sender.id)})[(other.id, sender.id)]
+    [m2] = messages_create(
+        [Message(conversation=conv, sender=sender, channel="email", direction="out", body="Hi")]
+    )
+    Message.objects.filter(id=m2.id).update(status="sending")
+    event_id = stored_reply(client, ours)
+
+    busy = Holder([lambda: list(Conversation.objects.select_for_update().filter(id=conv.id))])
+    busy.start()
+    busy.proceed[0].set()
+    wait_until(lambda: busy.done_steps == 1, 5, "the conversation row to be held")
+    recording, rec = in_thread(lambda: messages_record_sent(sent=[(m2.id, "<m2@x>", None)]))
+    try:
+        wait_until(lambda: rec.get("pid") and waiting_on_a_lock(rec["pid"]), 5, "T2 to wait")
+        started = time.monotonic()
+        replying, out = in_thread(lambda: inbound_event_process(event_id=event_id))
+        replying.join(1.0)  # the reply must not wait for the send's transaction
+        assert not replying.is_alive(), "the reply waited for the send being recorded"
+        assert out.get("result") == "reply", out
+        assert out["at"] - started < 1.0
+        enrollment.refresh_from_db()
+        assert enrollment.state == "replied"
+    finally:
+        busy.release.set()
+        busy.join(10)
+        recording.join(10)
+        replying_alive = "replying" in locals() and replying.is_alive()
+        if replying_alive:
+            replying.join(10)
+    assert rec.get("result") == {m2.id}  # and the send is recorded too
+
+
+def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(client, lead):  # noqa: F811
+    sender, enrollment, ours = lead
+    event_id = stored_reply(client, ours)
+
+    # The reply's foreign keys are checked at COMMIT (Django makes them DEFERRABLE INITIALLY
+    # DEFERRED): that is when it takes its key-share lock on the sender's row. Another
+    # transaction holds that row FOR UPDATE and then wants the reply's enrollment: the
+    # deadlock of issue 17, in the order that makes the reply the one PostgreSQL aborts.
+    def take_sender() -> None:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT id FROM outreach_senderaccount WHERE id = %s FOR UPDATE", [sender.id]
+            )
+
+    def take_enrollment() -> None:
+        list(Enrollment.objects.select_for_update().filter(id=enrollment.id))
+
+    other = Holder([take_sender, take_enrollment])
+    other.start()
+    other.proceed[0].set()
+    wait_until(lambda: other.done_steps == 1, 5, "the sender to be held")
+    replying, out = in_thread(lambda: inbound_event_process(event_id=event_id))
+    try:
+        wait_until(lambda: out.get("pid") and waiting_on_a_lock(out["pid"]), 5, "the reply to wait")
+        started = time.monotonic()
+        other.release.set()  # it commits as soon as it has the enrollment
+        other.proceed[1].set()  # closes the cycle: the reply, which waited first, is aborted
+        replying.join(5.0)
+        assert not replying.is_alive()
+        # Applied by the same call right after the deadlock was detected (deadlock_timeout,
+        # 1 s by default), not left for the sweeper's next minute.
+        assert out.get("result") == "reply", out
+        assert out["at"] - started < 1.0 + 1.0
+    finally:
+        other.proceed[1].set()
+        other.release.set()
+        other.join(10)
+        replying.join(10)
+    assert other.error is None
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+    event = InboundEvent.objects.get(id=event_id)
+    assert (event.processed_at is not None, event.attempts, event.error) == (True, 0, "")
