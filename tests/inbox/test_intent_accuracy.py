@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from outreach.intent import IncomingReply, get_classifier
-from outreach.intent.rules import new_text
+from outreach.replytext import reply_text
 
 REPLIES = Path(__file__).resolve().parent.parent / "fixtures" / "replies" / "replies.jsonl"
 ROWS = [json.loads(line) for line in REPLIES.read_text().splitlines() if line.strip()]
@@ -75,7 +75,7 @@ def test_named_replies_get_the_label_a_rep_would_give(body, label):
 
 def test_quoted_history_and_signature_do_not_count_as_the_reply():
     body = "Thanks!\n\nBest regards,\nJo\n\nOn Mon, 2 Jun 2025, Anna wrote:\n> interested?"
-    assert new_text(body) == "Thanks!"
+    assert reply_text(body) == "Thanks!"
 
 
 def test_an_auto_reply_without_an_absence_is_not_out_of_office():
