@@ -35,6 +35,13 @@ SIGNATURE_START = re.compile(
     r"(mit )?(freundlichen|besten|herzlichen|viele|liebe)n? grüße?n?,?)[ \t]*$",
     re.I | re.M,
 )
+# A signature block without a "-- " line or closing formula: a last paragraph with a labelled
+# phone line ("Direct: +1 555 …", "Tel. 0170 …", "M: …").
+PHONE_LINE = re.compile(
+    r"^[ \t]*(tel|telefon|phone|mobile?|mobil|handy|direct|direkt|fax|office|[tmf])\.?:?[ \t]*"
+    r"\+?[\d ()/.-]{6,}$",
+    re.I | re.M,
+)
 # HTML quote containers of the common clients: Apple Mail and Thunderbird (blockquote
 # type=cite), Gmail (gmail_quote), Yahoo (yahoo_quoted), Thunderbird's attribution line
 # (moz-cite-prefix). Outlook's header block (divRplyFwdMsg, or the bordered "Von:/From:"
@@ -61,7 +68,11 @@ def reply_text(text: str) -> str:
     cut = SIGNATURE_START.search(rest)
     if cut:
         rest = rest[: cut.start()]
-    return f"{head}\n{rest}".strip()
+    new = f"{head}\n{rest}".strip()
+    paragraphs = re.split(r"\n[ \t]*\n", new)
+    if len(paragraphs) > 1 and PHONE_LINE.search(paragraphs[-1]):
+        new = "\n\n".join(paragraphs[:-1]).strip()
+    return new
 
 
 def html_text(html: str) -> str:
