@@ -20,6 +20,15 @@ from lxml import etree
 from mailparser_reply import EmailMessage
 
 LANGUAGES = ["de", "en", "fr", "es"]
+# The library's attribution patterns ("On … wrote:", "Am … schrieb …:", "Le … a écrit :",
+# "El … escribió:") backtrack quadratically on long lines that start like one. An attribution
+# ends in ":" on its line or the next (wrapped) and is never this long: other such lines are
+# hidden from those patterns behind an invisible mark, removed again from the result. Longer
+# text than MAX_TEXT is no one's new reply: the rest is not parsed.
+LONG_LINE = 200
+MAX_TEXT = 50_000
+OPENER = re.compile(r"^[ \t>]*(on|am|le|el)\s", re.I)
+MARK = "\u2063"
 
 # Where quoted history starts that mail-parser-reply 1.36 does not see: the German Outlook
 # separator, forwarded-message markers, and a quoted ">" line (the old mail parser cut there).
@@ -60,9 +69,17 @@ def reply_text(text: str) -> str:
     cut = QUOTE_START.search(text)
     if cut:
         text = text[: cut.start()]
-    parsed = EmailMessage(text=text, languages=list(LANGUAGES), keep_hyphen_lists=True).read()
+    lines = text[:MAX_TEXT].split("\n")
+    ends = [line.rstrip().endswith(":") for line in lines] + [False]
+    marked = "\n".join(
+        MARK + line
+        if OPENER.match(line) and (len(line) > LONG_LINE or not (ends[i] or ends[i + 1]))
+        else line
+        for i, line in enumerate(lines)
+    )
+    parsed = EmailMessage(text=marked, languages=list(LANGUAGES), keep_hyphen_lists=True).read()
     first = next((r for r in parsed.replies if r.body), None)
-    new = first.body if first else text.strip()
+    new = (first.body if first else text.strip()).replace(MARK, "")
     # The library cuts at a closing formula only below the first line; so do we.
     head, _, rest = new.partition("\n")
     cut = SIGNATURE_START.search(rest)

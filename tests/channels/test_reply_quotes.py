@@ -3,6 +3,7 @@ webhook: what is stored (and what the classifier reads) is what the person wrote
 the quoted history, the signature or its phone number. Files and sources:
 tests/fixtures/inbound/email/clients/README.md."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,20 @@ def test_a_reply_is_stored_without_quoted_history_or_signature(client, ours, nam
     assert MessageIntent.objects.get(message=reply).label == label
     enrollment.refresh_from_db()
     assert enrollment.state != "paused"
+
+
+def test_a_hostile_reply_shaped_like_an_attribution_is_stored_quickly(client, ours):
+    """A 24 kB line starting "On " made the quote patterns backtrack for about a minute,
+    holding the worker and every reply behind it."""
+    message, _ = ours
+    body = "On " + "a " * 12_000
+    raw = (
+        f"From: <lead1@example.com>\r\nTo: anna@acme.example\r\nSubject: Re: x\r\n"
+        f"Message-ID: <long@example.com>\r\nIn-Reply-To: {message.provider_message_id}\r\n"
+        f"Content-Type: text/plain\r\n\r\n{body}\r\n"
+    ).encode()
+    assert deliver(client, "email", raw) == 200
+    started = time.monotonic()
+    assert process_all() == ["reply"]
+    assert time.monotonic() - started < 10
+    assert Message.objects.get(direction="in").body == body.strip()
