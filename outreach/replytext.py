@@ -12,6 +12,7 @@ holds only what the library misses.
 """
 
 import re
+from html import unescape
 
 import lxml.html
 from inscriptis import get_text
@@ -61,6 +62,8 @@ DROP = (
     "//*[contains(@class, 'moz-cite-prefix')]"
 )
 OUTLOOK_HEADER = "//*[@id='divRplyFwdMsg']|//*[@id='appendonsend']"
+# lxml refuses a str that declares its own encoding; the mail part is already decoded.
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 
 
 def reply_text(text: str) -> str:
@@ -94,15 +97,24 @@ def reply_text(text: str) -> str:
 
 def html_text(html: str) -> str:
     """An HTML mail body as text, with the clients' quoted history dropped first."""
+    html = XML_DECLARATION.sub("", html or "")
     try:
         tree = lxml.html.fromstring(html)
-    except (etree.ParserError, ValueError):  # empty or not HTML at all
-        return ""
+    except (etree.ParserError, ValueError):  # empty, or nothing lxml can read
+        return _tags_stripped(html)
     for node in tree.xpath(DROP):
         _drop(node)
     for header in tree.xpath(OUTLOOK_HEADER)[:1]:
         _drop_from(header)
-    return get_text(lxml.html.tostring(tree, encoding="unicode"), ParserConfig()).strip()
+    text = get_text(lxml.html.tostring(tree, encoding="unicode"), ParserConfig()).strip()
+    # libxml2 gives up on very deep nesting and returns an empty tree: keep the words.
+    return text or _tags_stripped(html)
+
+
+def _tags_stripped(html: str) -> str:
+    text = re.sub(r"<!--.*?-->|<(script|style)\b.*?</\1\s*>", " ", html, flags=re.S | re.I)
+    text = unescape(re.sub(r"<[^>]*>", " ", text))
+    return re.sub(r"[ \t]+", " ", text).strip()
 
 
 def _drop(node) -> None:

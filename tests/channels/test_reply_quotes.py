@@ -111,3 +111,17 @@ def test_a_hostile_reply_shaped_like_an_attribution_is_stored_quickly(client, ou
     assert process_all() == ["reply"]
     assert time.monotonic() - started < 10
     assert Message.objects.get(direction="in").body == body.strip()
+
+
+def test_an_html_only_reply_with_an_xml_declaration_keeps_its_text(client, ours):
+    message, _ = ours
+    raw = (
+        f"From: <lead1@example.com>\r\nTo: anna@acme.example\r\nSubject: Re: x\r\n"
+        f"Message-ID: <xhtml@example.com>\r\nIn-Reply-To: {message.provider_message_id}\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n"
+        '<?xml version="1.0" encoding="utf-8"?>\r\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        "<body><p>Gerne, rufen Sie mich an.</p></body></html>\r\n"
+    ).encode()
+    assert deliver(client, "email", raw) == 200
+    assert process_all() == ["reply"]
+    assert Message.objects.get(direction="in").body == "Gerne, rufen Sie mich an."
