@@ -59,15 +59,17 @@ def opt_out(*, channel: str, address: str, source: str, note: str = "", actor=No
     """Never contact this address on this channel again: the suppression entry (so a
     re-imported contact with the address is held too; an erasure later keeps it hashed,
     campaigns/privacy.py), the consent record of every identity with the address, and the
-    audit entry. Sequences stop through contact_opted_out and the reply path
-    (campaigns.services.reply_record)."""
+    audit entry. Every later message to the address is cancelled at send with the reason
+    (outreach.services, contacts.services.identities_block_reasons); a reply that opts out
+    also stops all the contact's sequences (campaigns.services.reply_record)."""
     address = address.strip().lower() if channel == "email" else address.strip()
     Suppression.objects.get_or_create(
         channel=channel,
         value=address,
         defaults={"reason": f"opted out ({source}) on {timezone.localdate():%Y-%m-%d}"[:200]},
     )
-    identities = Identity.objects.filter(channel=channel, value=address).select_related("contact")
+    same = {"value__iexact" if channel == "email" else "value": address}
+    identities = Identity.objects.filter(channel=channel, **same).select_related("contact")
     for identity in identities:
         if identity.opted_out_at is None:
             identity_opt_out(identity=identity, source=source, actor=actor, note=note)
