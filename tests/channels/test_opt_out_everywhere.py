@@ -8,6 +8,7 @@ import pytest
 
 from campaigns.models import Enrollment
 from contacts.models import ConsentRecord, Contact, Identity, Suppression
+from outreach.channels.email import unsubscribe_url
 from outreach.models import AuditEntry, Conversation, Message
 from outreach.services import conversations_for, message_send, messages_create
 from tests import factories
@@ -150,3 +151,19 @@ def test_a_reimported_contact_with_an_unsubscribed_address_is_never_contacted(
     assert queued.status == Message.Status.CANCELLED
     assert queued.hold_reason.startswith("suppressed: opted out (email reply)")
     assert queued.sent_at is None
+
+
+def test_a_one_click_unsubscribe_is_recorded_and_audited_like_a_reply(client, ours):
+    url = unsubscribe_url(ADDRESS)
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    response = client.post(
+        f"/{path}",
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    identity = Identity.objects.get(channel="email", value=ADDRESS)
+    assert identity.opted_out_at is not None
+    assert "opted out (one-click unsubscribe)" in Suppression.objects.get(value=ADDRESS).reason
+    assert ConsentRecord.objects.filter(identity=identity, source="one-click unsubscribe")
+    assert AuditEntry.objects.filter(action="contact.opt_out", target_id=identity.contact_id)
