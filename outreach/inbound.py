@@ -9,7 +9,6 @@ signals upward (outreach.signals) so campaigns can stop follow-ups.
 import dataclasses
 import hashlib
 import logging
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,18 +29,12 @@ from outreach.models import Conversation, InboundEvent, Message, MessageEvent, S
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed, messages_delivered
 from outreach.suppress import bounce_suppress, soft_bounces
+from outreach.unsubscribe import opt_out, unsubscribe_asked
 
 log = logging.getLogger(__name__)
 S = Message.Status
 OUT = Message.Direction.OUTBOUND
 
-# Whole-message opt-out words, English, German, French and Spanish.
-OPT_OUT = re.compile(
-    r"^\s*(stop|stopp|unsubscribe|unsub|opt[ -]?out|remove me|cancel|end|quit|"
-    r"abmelden|austragen|abbestellen|désabonner|desabonner|désinscrire|arrêt|arret|"
-    r"cancelar|baja|darme de baja|parar|alto)\s*[.!]*\s*$",
-    re.I,
-)
 # What an inbound reply releases: messages the platform's rules were holding.
 POLICY_HOLD = "platform policy"
 # Failed attempts before an event is quarantined (backoff 1, 2, 4, 8 minutes between them).
@@ -434,17 +427,18 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         identity = _identity(channel, item, create=channel != "email")
     if identity is None and channel == "email" and sender and item.kind == "message":
         # Not a reply to us: maybe a new lead writing to a watched address (leads@…).
-        identity = None if OPT_OUT.match(item.text or "") else _email_lead(item, sender)
+        asked = unsubscribe_asked(subject=item.name, text=item.text)
+        identity = None if asked else _email_lead(item, sender)
     if sender is None or identity is None:
         return "unmatched"
     conversation = _conversation(identity, sender)
     kind = {"message": "reply", "auto_reply": "auto_reply", "bounce": "bounce"}.get(
         item.kind, item.kind
     )
-    detail = kind
-    if kind == "reply" and OPT_OUT.match(item.text or ""):
+    if kind in ("reply", "auto_reply") and _asks_to_unsubscribe(channel, item, kind):
         kind = "opt_out"
-        identity_opt_out(identity=identity, source=f"{channel} reply", note=item.text[:200])
+        opt_out(channel=channel, address=identity.value, source=f"{channel} reply", note=item.text)
+    detail = kind
     if kind in ("reply", "opt_out"):
         _opened(conversation, _at(item))
     if kind == "bounce":
@@ -478,6 +472,13 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
             message=message,
         )
     return kind
+
+
+def _asks_to_unsubscribe(channel: str, item: InboundItem, kind: str) -> bool:
+    """In the subject (email only: elsewhere item.name is the person's name) or the text; an
+    auto-reply only when a mail client's unsubscribe button wrote it."""
+    subject = item.name if channel == "email" else ""
+    return unsubscribe_asked(subject=subject, text=item.text, automatic=kind == "auto_reply")
 
 
 def _bounce_of(ours: Message | None, item: InboundItem, event: InboundEvent) -> Message | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from outreach import bounces
 from outreach.channels.base import InboundItem
+from outreach.replytext import html_text, reply_text
 
 AUTO_SUBJECT = re.compile(
     r"^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheit|absence|autosvar|"
@@ -40,15 +41,15 @@ def _is_auto_reply(msg: EmailMessage) -> bool:
 
 
 def _text(msg: EmailMessage) -> str:
+    """What the person wrote: the plain part, else the HTML part as text, with the quoted
+    history and signature cut by the one reply parser (outreach/replytext.py)."""
     part = msg.get_body(preferencelist=("plain", "html"))
-    text = part.get_content() if part is not None else ""
-    # Keep what the person wrote, not the quoted history under it.
-    lines = []
-    for line in text.splitlines():
-        if line.startswith(">") or re.match(r"^(On .* wrote:|-+ ?Original Message|From: )", line):
-            break
-        lines.append(line)
-    return "\n".join(lines).strip()
+    if part is None:
+        return ""
+    content = part.get_content()
+    if part.get_content_type() == "text/html":
+        content = html_text(content)
+    return reply_text(content)
 
 
 def _recipients(msg: EmailMessage) -> list[str]:

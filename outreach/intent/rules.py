@@ -1,6 +1,7 @@
 """The default classifier: header rules, then multilingual keyword rules on the new text only.
 
-Quoted history and signatures are cut first: a quoted "are you interested?" or a signature's
+Quoted history and signatures are cut first (outreach/replytext.py, the parser the mail
+parser uses too): a quoted "are you interested?" or a signature's
 "Sent from my iPhone" must not decide. Rules run in a fixed order because a reply can match
 several ("not interested right now, maybe in Q3" is "not now", "not interested, remove me"
 is "unsubscribe"). English and German are covered fully, French and Spanish for the common
@@ -14,24 +15,9 @@ from datetime import date
 
 from outreach.intent.base import Classifier, IncomingReply, Intent
 from outreach.intent.dates import latest_date
+from outreach.replytext import reply_text
 
 F = re.I | re.M
-
-# A line where quoted history starts; everything from it on is dropped.
-QUOTE_START = re.compile(
-    r"^(>|On .{3,120} wrote:|Am .{3,120} schrieb|Le .{3,120} a écrit|El .{3,120} escribió|"
-    r"-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original)|"
-    r"_{5,}|(From|Von|De|Sent|Gesendet):\s.+)",
-    F,
-)
-# A line where the signature starts ("-- " by RFC 3676, or a closing formula on its own).
-SIGNATURE_START = re.compile(
-    r"^(-- ?$|(best|kind|warm)?\s*regards,?|best,?|cheers,?|thanks,?|thank you,?|"
-    r"(mit )?(freundlichen|besten|viele|liebe|beste) grüßen?,?|vg,?|lg,?|mfg,?|gruß,?|"
-    r"cordialement,?|bien à vous,?|saludos,?|un saludo,?|atentamente,?|"
-    r"sent from my .*|von meinem .* gesendet)\s*$",
-    F,
-)
 
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery status notification|mail delivery (failed|subsystem)|"
@@ -296,22 +282,9 @@ RULES: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 
 
-def new_text(body: str) -> str:
-    """The part of a reply the contact just wrote: before quoted history and signature."""
-    lines: list[str] = []
-    for line in body.splitlines():
-        stripped = line.strip()
-        if QUOTE_START.match(stripped):
-            break
-        if lines and SIGNATURE_START.match(stripped):
-            break
-        lines.append(line)
-    return "\n".join(lines).strip()
-
-
 class RuleClassifier(Classifier):
     def classify(self, reply: IncomingReply) -> Intent:
-        text = new_text(reply.body) or reply.body
+        text = reply_text(reply.body) or reply.body
         subject = reply.subject or ""
         if reply.kind == "bounce" or BOUNCE_SUBJECT.search(subject) or BOUNCE_BODY.search(text):
             return Intent("bounce", rule="bounce header or delivery failure text")

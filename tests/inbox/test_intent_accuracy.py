@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from outreach.intent import IncomingReply, Intent, get_classifier
-from outreach.intent.rules import new_text
+from outreach.replytext import reply_text
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "replies"
 
@@ -108,7 +108,7 @@ def test_the_held_out_sets_have_replies_in_english_and_german_with_every_label()
         assert min(n for label, n in counts.items() if label != "bounce") >= 10
     # Written independently: no reply of one set reappears in another (a bare "STOP" may).
     sets = (ROWS, HELD_OUT, FROZEN, UNSEEN)
-    replies = [{new_text(r["body"]) for r in rows} - {"STOP"} for rows in sets]
+    replies = [{reply_text(r["body"]) for r in rows} - {"STOP"} for rows in sets]
     assert sum(map(len, replies)) == len(set().union(*replies))
 
 
@@ -223,7 +223,7 @@ def test_an_auto_reply_returns_on_its_own_date_not_one_in_our_quoted_mail():
 
 def test_quoted_history_and_signature_do_not_count_as_the_reply():
     body = "Thanks!\n\nBest regards,\nJo\n\nOn Mon, 2 Jun 2025, Anna wrote:\n> interested?"
-    assert new_text(body) == "Thanks!"
+    assert reply_text(body) == "Thanks!"
 
 
 def test_an_auto_reply_without_an_absence_is_not_out_of_office():
