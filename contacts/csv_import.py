@@ -213,14 +213,12 @@ def suggest_country(header: list[str], rows: list[list[str]]) -> tuple[str, str]
     of its headers. ("", "") when nothing points anywhere."""
     targets = [guess_target(name) for name in header]
 
-    def most_common(column_targets: set[str], read) -> str:
+    def most_common(column_targets: set[str], read: Callable[[str], str]) -> str:
         counts: Counter[str] = Counter()
         for row in rows[:2000]:
             for i, target in enumerate(targets):
-                if target in column_targets and i < len(row) and row[i].strip():
-                    found = read(row[i])
-                    if found:
-                        counts[found] += 1
+                if target in column_targets and i < len(row):
+                    counts.update(filter(None, map(read, normalize.split_values(row[i]))))
         return counts.most_common(1)[0][0] if counts else ""
 
     code = most_common({"country"}, normalize.phone_country_of_name)
@@ -261,7 +259,9 @@ def _delimiter_and_header(text: str) -> tuple[str, int]:
     return delim, candidates[0] if candidates else 0
 
 
-def _records(f: Iterable[str], delimiter: str, width: int = 0, first_line: int = 1) -> Iterator[Record]:
+def _records(
+    f: Iterable[str], delimiter: str, width: int = 0, first_line: int = 1
+) -> Iterator[Record]:
     """Records with the physical line each starts on. Given the header's ``width``, a record
     that an unbalanced quote ran on past its own line is cut back (``_unbalanced``)."""
     lines: list[str] = []  # the physical lines of the record being read
@@ -397,14 +397,15 @@ def auto_mapping(header: list[str]) -> list[str]:
     clear = {t for name, t in zip(header, targets, strict=True) if t and not is_weak(name)}
     seen: set[str] = set()
     mapping = []
-    for name, target in zip(header, targets, strict=True):
+    for name, guessed in zip(header, targets, strict=True):
+        target = guessed
         if target in clear and is_weak(name):
             target = ""
         if target in seen and target not in IDENTITY_TARGETS and target != "tags":
             target = ""
         if target:
             seen.add(target)
-        elif name.strip() and guess_target(name) == "":
+        elif not guessed and name.strip():
             target = "custom"
         mapping.append(target)
     return custom_targets(mapping, header)

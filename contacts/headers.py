@@ -188,9 +188,7 @@ _LANGUAGES: dict[str, tuple[str, str, list[str]]] = {
     "dutch": ("NL", "Dutch", ["voornaam", "achternaam", "bedrijf", "telefoonnummer", "woonplaats"]),
 }
 # fmt: on
-_LANGUAGE_KEYS = {
-    key: {_key(word) for word in words} for key, (_, _, words) in _LANGUAGES.items()
-}
+_LANGUAGE_KEYS = {key: {_key(word) for word in words} for key, (_, _, words) in _LANGUAGES.items()}
 
 
 def header_country(header: list[str]) -> tuple[str, str]:

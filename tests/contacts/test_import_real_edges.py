@@ -52,6 +52,9 @@ def test_an_unbalanced_quote_on_the_second_to_last_line_still_imports_the_last_r
 
 def test_a_header_only_file_says_it_has_no_data_rows(client, admin_user):
     client.force_login(admin_user)
+    uploaded = upload_page(client, "header_only.csv")
+    mapping_page = client.get(f"/contacts/imports/{uploaded.pk}/").content.decode()
+    assert "no data rows" in mapping_page
     imp = run_file("header_only.csv")
     assert (imp.status, imp.records_done, imp.created) == ("done", 0, 0)
     assert "no data rows" in imp.message
@@ -95,7 +98,7 @@ def test_a_german_file_suggests_germany_and_its_national_number_with_a_slash_is_
         # A country column says more than the numbers do.
         (b"email,phone,country\na@example.fr,06 12 34 56 78,France\nb@example.fr,,FR\n", "FR"),
         # German headers and no country anywhere else.
-        ("E-Mail;Telefon;Firma\nx@example.de;030 1234567;Muster GmbH\n".encode(), "DE"),
+        (b"E-Mail;Telefon;Firma\nx@example.de;030 1234567;Muster GmbH\n", "DE"),
     ],
 )
 def test_the_default_country_is_suggested_from_the_file(client, admin_user, data, country):
@@ -120,6 +123,16 @@ def test_a_possible_but_not_valid_number_is_kept_with_a_warning():
     assert phones() == {"+49170123456"}
     [warning] = imp.errors.filter(warning=True)
     assert "kept" in warning.reason and "+49 170 123456" in warning.reason
+
+
+def test_the_import_page_and_report_say_a_doubtful_number_was_kept(client, admin_user):
+    client.force_login(admin_user)
+    imp = run_file("possible_phone_numbers.csv")
+    page = client.get(f"/contacts/imports/{imp.pk}/").content.decode()
+    assert "may not be a valid phone number: kept</li>" in page
+    report = b"".join(client.get(f"/contacts/imports/{imp.pk}/errors.csv").streaming_content)
+    assert b"imported without this value" not in report
+    assert b"may not be a valid phone number: kept" in report
 
 
 def test_each_value_of_a_multi_value_cell_is_judged_on_its_own():
