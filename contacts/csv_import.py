@@ -260,10 +260,11 @@ def _delimiter_and_header(text: str) -> tuple[str, int]:
 
 
 def _records(
-    f: Iterable[str], delimiter: str, width: int = 0, first_line: int = 1
+    f: Iterable[str], delimiter: str, width: int = 0, first_line: int = 1, preamble: int = 0
 ) -> Iterator[Record]:
     """Records with the physical line each starts on. Given the header's ``width``, a record
-    that an unbalanced quote ran on past its own line is cut back (``_unbalanced``)."""
+    after the first ``preamble`` records (the lines above the header, and the header) that
+    an unbalanced quote ran on past its own line is cut back (``_unbalanced``)."""
     lines: list[str] = []  # the physical lines of the record being read
 
     def physical() -> Iterator[str]:
@@ -276,27 +277,30 @@ def _records(
     # as an error here instead of a row with every line in between in one cell.
     reader = csv.reader(physical(), delimiter=delimiter, strict=bool(width))
     line = first_line
+    n = 0  # records so far
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            if width and len(lines) > 1:
+            if width and len(lines) > 1 and n >= preamble:
                 yield from _unbalanced(lines[:], line, delimiter, width)
             elif width and lines and "larger than field limit" not in str(exc):
-                # One line with a loose quote (`"Acme" Inc`): read as the lenient reader did.
-                yield Record(line, _split_line(lines[0], delimiter))
+                # A loose quote (`"Acme" Inc`): read as the lenient reader did.
+                yield Record(line, _split_line("".join(lines), delimiter))
             else:
                 yield Record(line, ["\x00csv-error", str(exc)])
+            n += 1
             line = first_line + reader.line_num
             lines.clear()
             continue
         if cells:  # blank lines are not records
-            if width and len(lines) > 1 and _ragged(cells, width):
+            if width and n >= preamble and len(lines) > 1 and _ragged(cells, width):
                 yield from _unbalanced(lines[:], line, delimiter, width)
             else:
                 yield Record(line, cells)
+            n += 1
         line = first_line + reader.line_num
         lines.clear()
 
@@ -361,7 +365,12 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
             self._binary = f.buffer
             if f.read(1) != "\ufeff":
                 f.seek(0)
-            records = _records(f, self.sniffed.delimiter, len(self.sniffed.header))
+            records = _records(
+                f,
+                self.sniffed.delimiter,
+                len(self.sniffed.header),
+                preamble=self.sniffed.header_index + 1,
+            )
             for i, record in enumerate(records):
                 if i > self.sniffed.header_index:
                     yield _cp1252_fallback(record) if utf8 else record

@@ -166,3 +166,23 @@ def test_the_mapping_page_names_the_delimiter_in_words(client, admin_user, name,
     imp = upload_page(client, name)
     page = client.get(f"/contacts/imports/{imp.pk}/").content.decode()
     assert f"delimiter: {words}" in page
+
+
+def test_a_notice_over_several_lines_above_the_header_is_skipped_whole(tmp_path):
+    # LinkedIn's notice, wrapped over two lines as a text editor saves it.
+    path = tmp_path / "Connections.csv"
+    path.write_text(
+        "Notes:\n"
+        '"When exporting your connection data, you may notice that some of the email\n'
+        'addresses are missing. You will only see email addresses for connections who allow it."\n'
+        "\n"
+        "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+        "Priya,Sharma,https://www.linkedin.com/in/priya-sharma-42,priya@example.in,Infosys,"
+        "Engineer,12 Mar 2024\n"
+        'Lars,Berg,https://www.linkedin.com/in/larsberg/,,"Volvo,Buyer,01 Jan 2023\n'
+        "Mei,Lin,https://www.linkedin.com/in/meilin/,mei@example.cn,Tencent,PM,02 Feb 2024\n"
+    )
+    imp = run_file(path)
+    assert (imp.created, imp.failed) == (2, 1)
+    assert imp.errors.get().line == 7
+    assert emails() == {"priya@example.in", "mei@example.cn"}
