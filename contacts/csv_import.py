@@ -10,12 +10,16 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import phonenumbers
+
 from contacts import channels, normalize
-from contacts.headers import TARGETS, guess_target, is_weak
+from contacts.custom_keys import custom_targets
+from contacts.headers import TARGETS, guess_target, header_country, is_weak
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
@@ -45,6 +49,11 @@ FIELD_LIMITS = {
 }
 
 
+# A record that is no row: the first cell marks it, the second says why, the rest are the
+# file's lines as they were.
+BAD_ROW = "\x00bad-row"
+
+
 class FileProblem(Exception):
     """The file as a whole cannot be read (empty, binary, no header)."""
 
@@ -56,6 +65,11 @@ class Sniffed:
     header_index: int  # records before the header (a preamble), skipped when reading
     header: list[str]
     preview: list[list[str]]
+    header_line: int = 1  # the physical line of the header (a quoted preamble spans several)
+    # The country national phone numbers in the file are likely from, and why (for the
+    # mapping page); imports stored before these existed read them as "".
+    country: str = ""
+    country_reason: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -63,7 +77,18 @@ class Sniffed:
             "delimiter": self.delimiter,
             "header_index": self.header_index,
             "header": self.header,
+            "header_line": self.header_line,
+            "country": self.country,
+            "country_reason": self.country_reason,
         }
+
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def delimiter_name(delimiter: str) -> str:
+    """The delimiter in words: a tab or a space cannot be seen on a page."""
+    return DELIMITER_NAMES.get(delimiter, repr(delimiter))
 
 
 @dataclass(slots=True)
@@ -168,8 +193,45 @@ def sniff(path: Path, preview_rows: int = 10) -> Sniffed:
     header = [c.strip() for c in records[header_index].cells]
     if not any(header):
         raise FileProblem("The header row is empty.")
-    preview = [r.cells for r in records[header_index + 1 : header_index + 1 + preview_rows]]
-    return Sniffed(encoding, delimiter, header_index, header, preview)
+    rows = [r.cells for r in records[header_index + 1 :]]
+    country, reason = suggest_country(header, rows)
+    return Sniffed(
+        encoding,
+        delimiter,
+        header_index,
+        header,
+        rows[:preview_rows],
+        header_line=records[header_index].line,
+        country=country,
+        country_reason=reason,
+    )
+
+
+def suggest_country(header: list[str], rows: list[list[str]]) -> tuple[str, str]:
+    """The country to read national phone numbers in, from the file's first rows (the sniff
+    sample): its country column, else the +CC most of its numbers carry, else the language
+    of its headers. ("", "") when nothing points anywhere."""
+    targets = [guess_target(name) for name in header]
+
+    def most_common(column_targets: set[str], read: Callable[[str], str]) -> str:
+        counts: Counter[str] = Counter()
+        for row in rows[:2000]:
+            for i, target in enumerate(targets):
+                if target in column_targets and i < len(row):
+                    counts.update(filter(None, map(read, normalize.split_values(row[i]))))
+        return counts.most_common(1)[0][0] if counts else ""
+
+    code = most_common({"country"}, normalize.phone_country_of_name)
+    if code:
+        return code, "the file's country column"
+    code = most_common({"phone", "whatsapp"}, normalize.phone_country_of_number)
+    if code:
+        prefix = phonenumbers.country_code_for_region(code)
+        return code, f"most of its phone numbers start with +{prefix}"
+    code, language = header_country(header)
+    if code:
+        return code, f"its column names are {language}"
+    return "", ""
 
 
 def _delimiter_and_header(text: str) -> tuple[str, int]:
@@ -197,21 +259,88 @@ def _delimiter_and_header(text: str) -> tuple[str, int]:
     return delim, candidates[0] if candidates else 0
 
 
-def _records(f: io.TextIOBase, delimiter: str) -> Iterator[Record]:
-    reader = csv.reader(f, delimiter=delimiter)
-    line = 1
+def _records(
+    f: Iterable[str], delimiter: str, width: int = 0, first_line: int = 1, preamble: int = 0
+) -> Iterator[Record]:
+    """Records with the physical line each starts on. Given the header's ``width``, a record
+    after the first ``preamble`` records (the lines above the header, and the header) that
+    an unbalanced quote ran on past its own line is cut back (``_unbalanced``)."""
+    lines: list[str] = []  # the physical lines of the record being read
+
+    def physical() -> Iterator[str]:
+        for text in f:
+            lines.append(text)
+            yield text
+
+    # Strict, once the width is known: a quote left open ends at EOF, or at the next quote
+    # that is not followed by a delimiter (`,"Quoted, Co"` read from inside the open quote),
+    # as an error here instead of a row with every line in between in one cell.
+    reader = csv.reader(physical(), delimiter=delimiter, strict=bool(width))
+    line = first_line
+    n = 0  # records so far
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Record(line, ["\x00csv-error", str(exc)])
-            line = reader.line_num + 1
+            if width and len(lines) > 1 and n >= preamble:
+                yield from _unbalanced(lines[:], line, delimiter, width)
+            elif width and lines and "larger than field limit" not in str(exc):
+                # A loose quote (`"Acme" Inc`): read as the lenient reader did.
+                yield Record(line, _split_line("".join(lines), delimiter))
+            else:
+                yield Record(line, ["\x00csv-error", str(exc)])
+            n += 1
+            line = first_line + reader.line_num
+            lines.clear()
             continue
         if cells:  # blank lines are not records
-            yield Record(line, cells)
-        line = reader.line_num + 1
+            if width and n >= preamble and len(lines) > 1 and _ragged(cells, width):
+                yield from _unbalanced(lines[:], line, delimiter, width)
+            else:
+                yield Record(line, cells)
+            n += 1
+        line = first_line + reader.line_num
+        lines.clear()
+
+
+def _ragged(cells: list[str], width: int) -> bool:
+    # Extra trailing empty cells (a trailing delimiter) are harmless.
+    return len(cells) != width and (len(cells) < width or any(cells[width:]))
+
+
+def _unbalanced(lines: list[str], line: int, delimiter: str, width: int) -> Iterator[Record]:
+    """A record over several lines that does not fit the header: a quote opened and never
+    closed swallowed the lines after it. The quote's line (and any line after it that is no
+    row of its own) is reported; reading starts again at the next line that parses as a row
+    with the header's field count, so the stray quote costs its own line, not the file."""
+    opened, odd = 0, False
+    for i, text in enumerate(lines):
+        if text.count('"') % 2:
+            odd = not odd
+            if odd:
+                opened = i
+    restart = next(
+        (
+            i
+            for i in range(opened + 1, len(lines))
+            if lines[i].strip() and not _ragged(_split_line(lines[i], delimiter), width)
+        ),
+        len(lines),
+    )
+    reason = (
+        f"a quote opened on line {line + opened} is never closed: the line was skipped, "
+        "the rows after it were read"
+    )
+    bad = [text.rstrip("\r\n") for text in lines[:restart]]
+    yield Record(line + opened, [BAD_ROW, reason, *bad])
+    if restart < len(lines):
+        yield from _records(iter(lines[restart:]), delimiter, width, line + restart)
+
+
+def _split_line(text: str, delimiter: str) -> list[str]:
+    return next(csv.reader([text], delimiter=delimiter), [])
 
 
 class read_records:  # noqa: N801  (used like the generator function it replaces)
@@ -236,7 +365,13 @@ class read_records:  # noqa: N801  (used like the generator function it replaces
             self._binary = f.buffer
             if f.read(1) != "\ufeff":
                 f.seek(0)
-            for i, record in enumerate(_records(f, self.sniffed.delimiter)):
+            records = _records(
+                f,
+                self.sniffed.delimiter,
+                len(self.sniffed.header),
+                preamble=self.sniffed.header_index + 1,
+            )
+            for i, record in enumerate(records):
                 if i > self.sniffed.header_index:
                     yield _cp1252_fallback(record) if utf8 else record
             self._size = f.buffer.tell()
@@ -263,20 +398,26 @@ def _cp1252_fallback(record: Record) -> Record:
 def auto_mapping(header: list[str]) -> list[str]:
     """A target per column; a target used twice keeps only the first column (e.g. two
     "Name" columns), except identities and tags, which may come from many columns. A weak
-    header ("Title") gives way to a clear one for the same target ("Job Title")."""
+    header ("Title") gives way to a clear one for the same target ("Job Title"). A column
+    no target fits becomes a custom field named after it, so nothing (notes, lead source,
+    birthday) is lost unless the user chooses to ignore it; a column without a name stays
+    ignored (a trailing delimiter makes one)."""
     targets = [guess_target(name) for name in header]
     clear = {t for name, t in zip(header, targets, strict=True) if t and not is_weak(name)}
     seen: set[str] = set()
     mapping = []
-    for name, target in zip(header, targets, strict=True):
+    for name, guessed in zip(header, targets, strict=True):
+        target = guessed
         if target in clear and is_weak(name):
             target = ""
         if target in seen and target not in IDENTITY_TARGETS and target != "tags":
             target = ""
         if target:
             seen.add(target)
+        elif not guessed and name.strip():
+            target = "custom"
         mapping.append(target)
-    return mapping
+    return custom_targets(mapping, header)
 
 
 def valid_target(target: str) -> bool:
@@ -315,7 +456,7 @@ class RowParser:
         # Country first: a row's own country is the region for its national phone numbers.
         self.columns = sorted(columns, key=lambda c: c[1] != "country")
         self._handlers = [
-            (i, column, self._kind(target), self._handler(target))
+            (i, column, self._kind(target), self._handler(target, column))
             for i, target, column in self.columns
         ]
 
@@ -335,13 +476,14 @@ class RowParser:
         line = record.line
         if cells[0] == "\x00csv-error":  # records are never empty (blank lines are skipped)
             return [RowError(line, "", f"unreadable CSV: {cells[1]}", cells[1:])]
+        if cells[0] == BAD_ROW:
+            return [RowError(line, "", cells[1], cells[2:])]
         if not any(c.strip() for c in cells):
             return []
         # Extra trailing empty cells (a trailing delimiter) are harmless; anything else ragged
         # is reported, never guessed at.
-        if len(cells) != self.width and (len(cells) < self.width or any(cells[self.width :])):
-            hint = " (a quote may be left open above)" if any("\n" in c for c in cells) else ""
-            reason = f"row has {len(cells)} fields but the header has {self.width}{hint}"
+        if _ragged(cells, self.width):
+            reason = f"row has {len(cells)} fields but the header has {self.width}"
             return [RowError(line, "", reason, cells)]
         row = ParsedRow(line, cells)
         errors: list[RowError] | None = None
@@ -381,7 +523,7 @@ class RowParser:
         row.warnings += bad_identities
         return row
 
-    def _handler(self, target: str):  # noqa: C901  (one branch per kind of target)
+    def _handler(self, target: str, column: str):  # noqa: C901  (one branch per kind of target)
         channel = IDENTITY_TARGETS.get(target)
         if channel == channels.EMAIL:
 
@@ -392,22 +534,29 @@ class RowParser:
                     if "<" in value
                     else normalize.split_values(value, on_space=True)
                 )
-                for v in values:
-                    row.identities.append((channel, normalize.email(v)))
+                _each(values, lambda v: row.identities.append((channel, normalize.email(v))))
 
         elif channel in (channels.PHONE, channels.WHATSAPP):
             default_region = self.default_region
 
             def apply(row: ParsedRow, value: str) -> None:
                 region = row.fields.get("country") or default_region
-                for v in normalize.split_values(value):
-                    row.identities.append((channel, normalize.phone(v, region)))
+
+                def one(v: str) -> None:
+                    e164, doubt = normalize.phone_or_doubt(v, region)
+                    row.identities.append((channel, e164))
+                    if doubt:
+                        row.warnings.append(RowError(row.line, column, doubt, row.cells))
+
+                _each(normalize.split_values(value), one)
 
         elif channel:
 
             def apply(row: ParsedRow, value: str) -> None:
-                for v in normalize.split_values(value, on_space=True):
-                    row.identities.append((channel, normalize.handle(channel, v)))
+                _each(
+                    normalize.split_values(value, on_space=True),
+                    lambda v: row.identities.append((channel, normalize.handle(channel, v))),
+                )
 
         elif target in FIELD_LIMITS:
             limit = FIELD_LIMITS[target]
@@ -439,16 +588,18 @@ class RowParser:
 
         elif target == "tags":
 
+            def one_tag(row: ParsedRow, tag: str) -> None:
+                tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
+                tag = tag.strip('"').strip()  # Mailchimp quotes each: "Customer","VIP"
+                if not tag or tag in GOOGLE_SYSTEM_GROUPS:
+                    return
+                if len(tag) > 100:
+                    raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")
+                if not row.tags or tag.lower() not in {t.lower() for t in row.tags}:
+                    row.tags.append(tag)
+
             def apply(row: ParsedRow, value: str) -> None:
-                for tag in normalize.split_values(value):
-                    tag = tag.removeprefix("* ")  # Google marks its system groups with "* "
-                    tag = tag.strip('"').strip()  # Mailchimp quotes each: "Customer","VIP"
-                    if not tag or tag in GOOGLE_SYSTEM_GROUPS:
-                        continue
-                    if len(tag) > 100:
-                        raise normalize.Invalid(f"tag {tag[:40]!r}… is longer than 100 characters")
-                    if not row.tags or tag.lower() not in {t.lower() for t in row.tags}:
-                        row.tags.append(tag)
+                _each(normalize.split_values(value), lambda tag: one_tag(row, tag))
 
         elif target == "consent":
 
@@ -471,3 +622,19 @@ class RowParser:
                 row.custom[key] = value
 
         return apply
+
+
+def _each(values: list[str], take: Callable[[str], None]) -> None:
+    """Each value of a multi-value cell (``a ::: b``) on its own: a bad one does not cost
+    the good ones after it. The bad ones are reported together, once the rest are taken."""
+    if len(values) == 1:  # the common case, without the bookkeeping
+        take(values[0])
+        return
+    problems = []
+    for value in values:
+        try:
+            take(value)
+        except normalize.Invalid as exc:
+            problems.append(str(exc))
+    if problems:
+        raise normalize.Invalid("; ".join(problems))

@@ -162,3 +162,41 @@ def guess_target(header: str) -> str:
         if pattern.match(key):
             return target
     return ""
+
+
+# Column names only one language uses, for guessing where a file's national phone numbers
+# are from when nothing else says (csv_import.suggest_country). Words shared by several
+# languages ("nome", "telefono", "mobil") are left out.
+# fmt: off
+_LANGUAGES: dict[str, tuple[str, str, list[str]]] = {
+    "german": ("DE", "German", [
+        "vorname", "nachname", "familienname", "firma", "firmenname", "unternehmen",
+        "telefon", "telefonnummer", "handy", "mobiltelefon", "telefon geschäftlich",
+        "telefon privat", "e-mail-adresse", "emailadresse", "straße", "strasse", "plz",
+        "postleitzahl", "ort", "anrede", "geburtstag", "notizen", "abteilung",
+        "berufsbezeichnung", "kategorien", "einwilligung", "abgemeldet",
+    ]),
+    "french": ("FR", "French", [
+        "prénom", "prenom", "société", "téléphone", "courriel", "code postal", "ville",
+        "adresse e-mail", "portable", "nom complet",
+    ]),
+    "spanish": ("ES", "Spanish", [
+        "apellido", "apellidos", "teléfono", "correo", "correo electrónico", "ciudad",
+        "nombre completo", "móvil",
+    ]),
+    "italian": ("IT", "Italian", ["cognome", "azienda", "cellulare", "città"]),
+    "dutch": ("NL", "Dutch", ["voornaam", "achternaam", "bedrijf", "telefoonnummer", "woonplaats"]),
+}
+# fmt: on
+_LANGUAGE_KEYS = {key: {_key(word) for word in words} for key, (_, _, words) in _LANGUAGES.items()}
+
+
+def header_country(header: list[str]) -> tuple[str, str]:
+    """(country, language) the column names point to, e.g. ("DE", "German"), or ("", "")."""
+    keys = {_key(name) for name in header}
+    hits = {language: len(keys & words) for language, words in _LANGUAGE_KEYS.items()}
+    language = max(hits, key=lambda k: hits[k])
+    if not hits[language]:
+        return "", ""
+    code, name, _ = _LANGUAGES[language]
+    return code, name

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000
 MAX_STORED_ERRORS = 100_000  # beyond this only the count grows
 WARNING_PREFIX = "imported without this value: "
+KEPT_SUFFIX = ": kept"  # normalize.phone_or_doubt: imported, with a warning
 Status = ContactImport.Status
 
 
@@ -84,6 +85,9 @@ def contact_import_create(
     else:
         imp.sniffed = sniffed.as_dict()
         imp.mapping = auto_mapping(sniffed.header)
+        if not imp.default_country:
+            # Shown on the mapping page with its reason, where the user can change it.
+            imp.default_country = sniffed.country
     imp.save()
     return imp
 
@@ -97,8 +101,14 @@ def mapping_from_saved(*, saved: SavedMapping, header: list[str]) -> list[str]:
 
 
 def contact_import_start(
-    *, contact_import: ContactImport, mapping: list[str], save_as: str = ""
+    *,
+    contact_import: ContactImport,
+    mapping: list[str],
+    save_as: str = "",
+    default_country: str | None = None,
 ) -> ContactImport:
+    """Start with this mapping; ``default_country`` (already checked, e.g. by
+    validators.default_country) replaces the one from the upload or the file's suggestion."""
     imp = contact_import
     if imp.status != Status.UPLOADED:
         raise ValueError(f"This import is {imp.get_status_display().lower()}; it cannot start.")
@@ -114,8 +124,10 @@ def contact_import_start(
         )
     imp.mapping = mapping
     imp.status = Status.QUEUED
+    if default_country is not None:
+        imp.default_country = default_country
     with transaction.atomic():
-        imp.save(update_fields=["mapping", "status"])
+        imp.save(update_fields=["mapping", "status", "default_country"])
         if save_as.strip():
             SavedMapping.objects.update_or_create(
                 name=save_as.strip()[:100],
@@ -356,8 +368,14 @@ def contact_import_run(
         return False
     finally:
         batches.close()
+    imp.refresh_from_db(fields=["records_done"])
+    # A header and nothing under it: say so, or "Done 100%, 0 rows" reads as a lost import.
+    empty = "The file has a header row but no data rows: there was nothing to import."
     ContactImport.objects.filter(pk=imp.pk, status=Status.RUNNING).update(
-        status=Status.DONE, finished_at=timezone.now(), size_done=imp.size
+        status=Status.DONE,
+        finished_at=timezone.now(),
+        size_done=imp.size,
+        message=empty if imp.records_done == 0 else "",
     )
     return False
 
@@ -438,5 +456,6 @@ def import_error_rows(*, contact_import: ContactImport) -> Iterator[list]:
     header = contact_import.sniffed.get("header", [])
     yield ["line", "column", "reason", *header]
     for err in contact_import.errors.order_by("line", "id").iterator(chunk_size=2000):
-        reason = f"{WARNING_PREFIX}{err.reason}" if err.warning else err.reason
+        kept = err.reason.endswith(KEPT_SUFFIX)  # a doubtful value imported all the same
+        reason = f"{WARNING_PREFIX}{err.reason}" if err.warning and not kept else err.reason
         yield [err.line, err.column, reason, *(err.row or [])]

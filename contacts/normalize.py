@@ -51,21 +51,33 @@ def mailboxes(value: str) -> list[str]:
     return found or [value]
 
 
+_MIN_KEPT_DIGITS = 6
 _PHONE_JUNK = re.compile(r"^(tel:|phone:|mobile:)", re.I)
 
 
 def phone(value: str, default_region: str = "") -> str:
     """E.164 (``+4915112345678``); national numbers need ``default_region`` (``DE``)."""
-    e164, reason = _phone(value, default_region)
-    if reason:
-        raise Invalid(reason)
+    e164, refused, doubt = _phone(value, default_region)
+    if refused or doubt:
+        raise Invalid(refused or f"{_shorten(value)!r} is not a valid phone number")
     return e164
+
+
+def phone_or_doubt(value: str, default_region: str = "") -> tuple[str, str]:
+    """Like ``phone``, but a number of a possible length that libphonenumber does not know
+    as valid (a new number range, metadata out of date) comes back with the doubt instead of
+    being refused: an import keeps it and says so, rather than losing the number."""
+    e164, refused, doubt = _phone(value, default_region)
+    if refused:
+        raise Invalid(refused)
+    return e164, doubt
 
 
 # phonenumbers costs ~30 µs a number; real files repeat numbers (switchboards, duplicate
 # rows, the same file imported twice in one worker). Failures are cached too, as reasons.
 @lru_cache(maxsize=50_000)
-def _phone(value: str, default_region: str) -> tuple[str, str]:
+def _phone(value: str, default_region: str) -> tuple[str, str, str]:
+    """(E.164, why it is refused, why it may not be valid)."""
     raw = _PHONE_JUNK.sub("", value.strip())
     if raw.startswith("00"):
         raw = "+" + raw[2:]
@@ -76,11 +88,40 @@ def _phone(value: str, default_region: str) -> tuple[str, str]:
             return (
                 "",
                 f"{_shorten(value)!r} has no country code and the import has no default country",
+                "",
             )
-        return "", f"{_shorten(value)!r} is not a phone number"
-    if not phonenumbers.is_valid_number(number):
-        return "", f"{_shorten(value)!r} is not a valid phone number"
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
+        return "", f"{_shorten(value)!r} is not a phone number", ""
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number):
+        return e164, "", ""
+    # "Possible" is only a length check, and some countries' lengths start at two digits
+    # (Germany: "12" is possible): a number shorter than any real line with its area code
+    # is an extension or a typo, not a phone number to keep.
+    nsn = phonenumbers.national_significant_number(number)
+    if phonenumbers.is_possible_number(number) and len(nsn) >= _MIN_KEPT_DIGITS:
+        return e164, "", f"{_shorten(value)!r} may not be a valid phone number: kept"
+    return "", f"{_shorten(value)!r} is not a valid phone number", ""
+
+
+def phone_country_of_number(value: str) -> str:
+    """The country of a number written with its +CC (``+49 30 …`` -> ``DE``; ``+1`` -> ``US``),
+    or "" for a national number."""
+    raw = _PHONE_JUNK.sub("", value.strip())
+    raw = "+" + raw[2:] if raw.startswith("00") else raw
+    if not raw.startswith("+"):
+        return ""
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    region = phonenumbers.region_code_for_country_code(number.country_code or 0)
+    return region if region in phonenumbers.SUPPORTED_REGIONS else ""
+
+
+def phone_country_of_name(value: str) -> str:
+    """A country cell as a region phone numbers can be read in, or ""."""
+    code = _country(value)
+    return code if code in phonenumbers.SUPPORTED_REGIONS else ""
 
 
 # Host names (without www./m./mobile.) that a profile URL may carry, per channel.

@@ -1,13 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from contacts import imports
+from contacts import imports, validators
 from contacts.access import imports_visible_to
 from contacts.csv_download import csv_download
-from contacts.csv_import import FileProblem
+from contacts.csv_import import FileProblem, delimiter_name
 from contacts.custom_keys import custom_field_key, custom_targets
 from contacts.forms import ImportUploadForm, SavedMappingChoiceForm
 from contacts.headers import TARGETS
@@ -54,10 +55,16 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         names = [request.POST.get(f"custom_{i}", "") for i in range(len(header))]
         mapping = custom_targets(mapping, header, names)
         try:
+            country = request.POST.get("default_country")
             imports.contact_import_start(
-                contact_import=imp, mapping=mapping, save_as=request.POST.get("save_as", "")
+                contact_import=imp,
+                mapping=mapping,
+                save_as=request.POST.get("save_as", ""),
+                default_country=None if country is None else validators.default_country(country),
             )
             return redirect("contacts:import_detail", imp.pk)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
         except ValueError as exc:
             error = str(exc)
     try:
@@ -88,6 +95,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "targets": TARGETS,
             "saved_form": saved_form,
             "error": error,
+            "delimiter": delimiter_name(imp.sniffed.get("delimiter", ",")),
+            # Imports sniffed before the line was kept count records, as they did then.
+            "lines_skipped": imp.sniffed.get("header_line", imp.sniffed["header_index"] + 1) - 1,
         },
     )
 

@@ -60,14 +60,6 @@ def test_ragged_rows_are_reported_and_a_trailing_delimiter_is_fine():
     ]
 
 
-def test_an_unbalanced_quote_reports_the_swallowed_rows():
-    imp = run_file("unbalanced_quote.csv")
-    assert (imp.created, imp.failed) == (1, 1)
-    [(line, _, reason)] = errors(imp)
-    assert line == 3 and "a quote may be left open" in reason
-    assert "q3@example.com" in imp.errors.get().row[1]  # nothing silently dropped
-
-
 def test_every_invalid_value_is_reported_with_line_column_and_reason():
     imp = run_file("invalid_values.csv")
     assert (imp.created, imp.failed, imp.warnings) == (5, 2, 3)
