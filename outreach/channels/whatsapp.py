@@ -183,14 +183,22 @@ class WhatsAppChannel(MetaChannel):
                 account_id=account,
                 from_id=sender,
                 text=str(content.get("emoji") or ""),
+                emoji=str(content.get("emoji") or ""),
+                action="react" if content.get("emoji") else "unreact",
+                occurred_at=float(msg["timestamp"]) if msg.get("timestamp") else None,
                 refers_to=[str(content["message_id"])] if content.get("message_id") else [],
             )
         text = content.get("body") or content.get("caption") or ""
+        payload: dict[str, Any] = {}
         if kind == "button":  # a template's quick-reply button
             text = content.get("text", "")
+            if content.get("payload"):
+                payload = {"button": str(content["payload"]), "title": str(text)}
         if kind == "interactive":  # a reply button or list row: its title is what they chose
             choice = content.get(str(content.get("type", ""))) or {}
             text = str(choice.get("title", "")) if isinstance(choice, dict) else ""
+            if isinstance(choice, dict) and choice.get("id"):
+                payload = {"button": str(choice["id"]), "title": text}
         attachments = []
         if kind in ("image", "video", "audio", "document", "sticker"):
             attachments.append({"type": kind, "media_id": content.get("id", "")})
@@ -209,6 +217,8 @@ class WhatsAppChannel(MetaChannel):
             refers_to=[context_id] if context_id else [],
             attachments=attachments,
             occurred_at=float(ts) if ts else None,
+            message_id=str(msg.get("id") or ""),
+            payload=payload,
         )
 
     def _status_item(self, account: str, status: dict[str, Any]) -> InboundItem:
