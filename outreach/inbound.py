@@ -289,19 +289,19 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         _thread_owner(conversation, "other", only_if_ours=True)
     if _known_message(channel, sender, item):
         return "duplicate message"  # the same message under another event (standby, edit)
-    message = Message.objects.create(
-        conversation=conversation,
-        sender=sender,
-        channel=channel,
-        direction=Message.Direction.INBOUND,
-        status=S.RECEIVED,
-        subject=item.name[:300] if channel == "email" else "",
-        body=item.text,
-        attachments=item.attachments,
-        sent_at=_at(item),
-        error_code=item.error_code[:64],
-        **_inbound_fields(channel, sender, item, ours),
-    )
+    fields = {
+        "conversation": conversation,
+        "sender": sender,
+        "channel": channel,
+        "direction": Message.Direction.INBOUND,
+        "status": S.RECEIVED,
+        "subject": item.name[:300] if channel == "email" else "",
+        "body": item.text,
+        "attachments": item.attachments,
+        "sent_at": _at(item),
+        "error_code": item.error_code[:64],
+    }
+    message = Message.objects.create(**(fields | _inbound_fields(channel, sender, item, ours)))
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=kind)
     _answer_callback(channel, sender, item)
     message_received.send(sender=Message, message=message, kind=kind)
@@ -475,7 +475,31 @@ def _blocked(event: InboundEvent, item: InboundItem) -> str:
     if identity is None:
         return "unmatched"
     identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
-    return "blocked"
+    cancelled = _cancel_queued(identity, event.provider, "the contact blocked the bot")
+    return f"blocked: {cancelled} queued message(s) cancelled" if cancelled else "blocked"
+
+
+def _cancel_queued(identity: Identity, channel: str, reason: str) -> int:
+    """Nothing more can reach this identity on this channel: its unsent messages are cancelled
+    now (campaigns stops the sequences they belong to), not when each one's turn comes."""
+    queued = list(
+        Message.objects.select_for_update()
+        .filter(
+            conversation__identity=identity,
+            channel=channel,
+            direction=OUT,
+            status__in=[S.QUEUED, S.PAUSED],
+        )
+        .order_by("id")
+    )
+    for message in queued:
+        Message.objects.filter(id=message.id).update(
+            status=S.CANCELLED, hold_reason=reason[:200], enqueued_at=None
+        )
+        MessageEvent.objects.create(message=message, status=S.CANCELLED, detail=reason)
+        message.status, message.hold_reason = S.CANCELLED, reason
+        message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
+    return len(queued)
 
 
 def _comment(event: InboundEvent, item: InboundItem) -> str:

@@ -365,8 +365,8 @@ class MetaChannel(BaseChannel):
         the app it was taken from, request_thread_control the owner asked to give it up."""
         ours = str(self.options.get("app_id") or "")
         new_owner = str(value.get("new_owner_app_id") or "")
-        if step == "pass":
-            owner = "" if not new_owner or new_owner == ours else new_owner
+        if step == "pass":  # ours now, unless our app id is known and it names another
+            owner = new_owner if ours and new_owner and new_owner != ours else ""
         elif step == "take":
             owner = "" if ours and new_owner == ours else (new_owner or "other")
         else:  # a request changes nothing until the owner passes the thread
