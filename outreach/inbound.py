@@ -636,6 +636,8 @@ def _edited(event: InboundEvent, item: InboundItem) -> str:
     goes to the edit history. Never a second reply. An edit of a message we never got (it
     is still queued, or was sent before we listened) is the first we hear of it: a reply."""
     message = _inbound_message(event, item, [item.message_id])
+    if message is None and item.subtype == "start":
+        return "edit of a /start: nothing to do"  # never a second start, never a reply
     if message is None:
         outcome = _message(event, dataclasses.replace(item, kind="message"))
         return f"edit of an unknown message: {outcome}"

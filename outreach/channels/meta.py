@@ -350,7 +350,7 @@ class MetaChannel(BaseChannel):
                     refers_to=mids,
                     watermark=mark / 1000 if isinstance(mark, int | float) else None,
                 )
-        return _unknown(account, user, event)
+        return unknown_item(account, user, event)
 
     def _handover_item(
         self,
@@ -402,7 +402,7 @@ class MetaChannel(BaseChannel):
             )
         if change.get("field") == "feed" and value.get("item") == "comment":
             return self._feed_comment(account, value, at)
-        return _unknown(account, "", change)
+        return unknown_item(account, "", change)
 
     def _feed_comment(self, account: str, value: dict[str, Any], at: float | None) -> InboundItem:
         """A Facebook Page comment: the Page webhook's `feed` field, item "comment" (edits
@@ -435,11 +435,13 @@ HANDOVERS = {
 }
 
 
-def _unknown(account: str, user: str, event: dict[str, Any]) -> InboundItem:
+def unknown_item(account: str, user: str, event: dict[str, Any]) -> InboundItem:
     """An event kind we do not handle: stored (its id is its content's hash, so a repeat
     delivery is one row) and logged when processed, never silently dropped."""
     digest = hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:40]
-    name = next((k for k in event if k not in ("sender", "recipient", "timestamp")), "?")
+    name = event.get("field") or next(
+        (k for k in event if k not in ("sender", "recipient", "timestamp")), "?"
+    )
     return InboundItem(
         kind="unknown",
         event_id=f"unknown:{account}:{digest}",

@@ -181,10 +181,14 @@ class TelegramChannel(BaseChannel):
         if update.get("message"):
             return [self._message_item(event_id, update["message"])]
         if update.get("edited_message"):
-            item = self._message_item(event_id, update["edited_message"])
-            if item.kind == "message":  # an edited "/start" is not a second start
-                item = dataclasses.replace(item, kind="edited")
-            return [item]
+            edited = update["edited_message"]
+            item = self._message_item(event_id, edited)
+            # An edit is never a second reply, and an edited "/start" never a second start.
+            text = edited.get("text") or edited.get("caption") or item.text
+            command = "start" if item.kind == "start" else ""
+            return [
+                dataclasses.replace(item, kind="edited", text=text, start_token="", subtype=command)
+            ]
         if update.get("callback_query"):
             return [self._callback_item(event_id, update["callback_query"])]
         if update.get("message_reaction"):

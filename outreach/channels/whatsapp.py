@@ -27,7 +27,7 @@ from outreach.channels.base import (
     RecipientUnreachable,
     Transient,
 )
-from outreach.channels.meta import MetaChannel
+from outreach.channels.meta import MetaChannel, unknown_item
 
 RATE = {4: 60.0, 80007: 300.0, 130429: 5.0, 131056: 6.0, 131048: 3600.0, 131049: 86400.0}
 UNREACHABLE = {131026, 131050, 130472}
@@ -153,6 +153,10 @@ class WhatsAppChannel(MetaChannel):
                     items.append(self._message_item(account, msg, names))
                 for status in value.get("statuses") or []:
                     items.append(self._status_item(account, status))
+                if not value.get("messages") and not value.get("statuses"):
+                    # Another field (template status, account update, ...): stored and
+                    # logged, never dropped unseen.
+                    items.append(unknown_item(account, "", change))
         return items
 
     def _message_item(self, account: str, msg: dict[str, Any], names: dict) -> InboundItem:

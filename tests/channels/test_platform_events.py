@@ -302,6 +302,17 @@ def test_a_telegram_edit_updates_the_text_and_is_never_a_second_reply(client, pl
     assert ours.replies.count() == 0
 
 
+def test_an_edited_telegram_start_is_not_a_second_start(client, platform_channels):
+    _, contact, _, _ = _lead("telegram", "acme_bot", CHAT)
+    deliver(client, "telegram", _telegram_text(1, 50, "/start"))
+    edited = inbound("telegram", "edited_message_reply_nutgram.json")
+    edited["edited_message"].update(message_id=50, text="/start c1_forged")
+    deliver(client, "telegram", edited)
+    assert process_all() == ["started", "edit of a /start: nothing to do"]
+    assert Identity.objects.get(platform_user_id=CHAT).contact_id == contact.id
+    assert _replies() == []
+
+
 def test_a_telegram_reply_is_linked_to_the_message_of_ours_it_quotes(client, platform_channels):
     _, _, _, conversation = _lead("telegram", "acme_bot", CHAT)
     ours = _ours(conversation, f"{CHAT}:23758")
@@ -398,15 +409,35 @@ def test_unknown_event_kinds_are_stored_and_logged_once_never_a_500(
 ):
     platform_sender("messenger", PAGE)
     platform_sender("telegram", "acme_bot", "123:ABC")
+    platform_sender("whatsapp", "1122334455667")
     optin = meta("messenger", "unknown_optin.json")
     poll = {"update_id": 77, "poll_answer": {"poll_id": "1", "option_ids": [0]}}
+    template = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1234567890987654321",
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {"event": "APPROVED", "message_template_id": 12345678},
+                    }
+                ],
+            }
+        ],
+    }
     for _ in range(2):  # a repeat delivery is the same stored event
         assert deliver(client, "messenger", optin) == 200
         assert deliver(client, "telegram", poll) == 200
-    assert InboundEvent.objects.count() == 2
+        assert deliver(client, "whatsapp", template) == 200
+    assert InboundEvent.objects.count() == 3
     with caplog.at_level(logging.WARNING, logger="outreach.inbound"):
-        assert process_all() == ["unknown kind optin: stored", "unknown kind poll_answer: stored"]
+        assert process_all() == [
+            "unknown kind optin: stored",
+            "unknown kind poll_answer: stored",
+            "unknown kind message_template_status_update: stored",
+        ]
         assert process_all() == []
     logged = [r for r in caplog.records if "of a kind not handled" in r.getMessage()]
-    assert len(logged) == 2
+    assert len(logged) == 3
     assert _replies() == []
