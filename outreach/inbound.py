@@ -658,6 +658,7 @@ def _edited(event: InboundEvent, item: InboundItem) -> str:
 def _deleted(event: InboundEvent, item: InboundItem) -> str:
     """The contact unsent a message: its text, edits and media are redacted, the fact and
     the time stay (it still counted as a reply when it came)."""
+    _redact_stored_events(event.provider, item.message_id)
     message = _inbound_message(event, item, [item.message_id])
     if message is None:
         return "unsend of a message not stored (redacted when it arrives)"
@@ -666,6 +667,16 @@ def _deleted(event: InboundEvent, item: InboundItem) -> str:
     message.save(update_fields=["body", "edits", "attachments", "payload", "deleted_at"])
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail="unsent by contact")
     return "unsent: redacted"
+
+
+def _redact_stored_events(provider: str, message_id: str) -> None:
+    """The stored copy of the unsent message (Meta's event id is its mid) loses its text
+    and media too; the row stays, so a repeat delivery is still known."""
+    for stored in InboundEvent.objects.select_for_update().filter(
+        provider=provider, provider_event_id=message_id
+    ):
+        stored.payload = stored.payload | {"text": "", "attachments": [], "payload": {}}
+        stored.save(update_fields=["payload"])
 
 
 def _reaction(event: InboundEvent, item: InboundItem) -> str:

@@ -179,6 +179,8 @@ def test_an_instagram_unsend_redacts_the_stored_text_and_keeps_the_fact(client, 
     [reply] = _replies()
     assert reply.body == "" and reply.deleted_at is not None
     assert reply.events.filter(detail="unsent by contact").exists()
+    stored = InboundEvent.objects.get(provider_event_id=reply.provider_message_id)
+    assert stored.payload["text"] == ""
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"  # it was an answer when it came
 
