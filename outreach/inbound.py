@@ -286,7 +286,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     if kind == "bounce":
         _bounce(identity, ours, item)
     if item.handover == "standby":
-        _thread_owner(conversation, "other", only_if_ours=True)
+        _thread_owner(conversation, "other", _at(item), only_if_ours=True)
     if _known_message(channel, sender, item):
         return "duplicate message"  # the same message under another event (standby, edit)
     fields = {
@@ -702,17 +702,25 @@ def _handover(event: InboundEvent, item: InboundItem) -> str:
         return f"{item.handover}_thread_control: unmatched"
     conversation = _conversation(identity, sender)
     if item.handover in ("pass", "take"):
-        _thread_owner(conversation, item.thread_owner)
+        _thread_owner(conversation, item.thread_owner, _at(item))
     owner = conversation.thread_owner or "us"
     log.info("%s_thread_control on %s: owner %s", item.handover, conversation, owner)
     return f"{item.handover}_thread_control: owner {owner}"
 
 
-def _thread_owner(conversation: Conversation, owner: str, *, only_if_ours: bool = False) -> None:
-    rows = Conversation.objects.filter(id=conversation.id).exclude(thread_owner=owner)
+def _thread_owner(
+    conversation: Conversation, owner: str, at: datetime, *, only_if_ours: bool = False
+) -> None:
+    """Record who owns the thread since `at`. Events may be processed out of order: an older
+    one never overrides what a newer one said."""
+    rows = (
+        Conversation.objects.filter(id=conversation.id)
+        .filter(Q(thread_owner_since=None) | Q(thread_owner_since__lte=at))
+        .exclude(thread_owner=owner)
+    )
     if only_if_ours:
         rows = rows.filter(thread_owner="")
-    if rows.update(thread_owner=owner, thread_owner_since=timezone.now()) and not owner:
+    if rows.update(thread_owner=owner, thread_owner_since=at) and not owner:
         # The thread is ours again: what waited for it may go now.
         Message.objects.filter(
             conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD

@@ -118,6 +118,23 @@ def test_no_automated_send_while_another_app_owns_the_thread_until_it_is_passed_
     assert len(control.outbox("messenger")) == 1
 
 
+def test_a_late_handover_event_never_overrides_a_newer_one(client, platform_channels):
+    _, _, _, conversation = _lead("messenger", PAGE, PSID)
+    taken = meta("messenger", "take_thread_control.json")
+    taken["entry"][0]["messaging"][0]["timestamp"] += 60_000  # a minute after the pass
+    deliver(client, "messenger", taken)
+    deliver(client, "messenger", meta("messenger", "pass_thread_control.json"))
+    late_standby = meta("messenger", "standby_message.json")
+    deliver(client, "messenger", late_standby)
+    assert process_all() == [
+        "take_thread_control: owner 263902037430900",
+        "pass_thread_control: owner 263902037430900",
+        "reply",
+    ]
+    conversation.refresh_from_db()
+    assert conversation.thread_owner == "263902037430900"
+
+
 def test_a_rep_may_still_answer_a_thread_another_app_owns(platform_channels):
     from outreach.channels import get_channel
     from outreach.channels.base import PolicyContext
