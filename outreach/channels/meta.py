@@ -352,8 +352,8 @@ class MetaChannel(BaseChannel):
                 )
         return unknown_item(account, user, event)
 
+    @staticmethod
     def _handover_item(
-        self,
         account: str,
         user: str,
         ts: Any,
@@ -361,15 +361,14 @@ class MetaChannel(BaseChannel):
         step: str,
         value: dict[str, Any],
     ) -> InboundItem:
-        """pass_thread_control reaches the app the thread was passed to, take_thread_control
-        the app it was taken from, request_thread_control the owner asked to give it up."""
-        ours = str(self.options.get("app_id") or "")
-        new_owner = str(value.get("new_owner_app_id") or "")
-        if step == "pass":  # ours now, unless our app id is known and it names another
-            owner = new_owner if ours and new_owner and new_owner != ours else ""
+        """pass_thread_control reaches the app the thread was passed to (us), take_thread_control
+        the app it was taken from (us), request_thread_control the owner (us) asked to pass
+        it (nothing changes until it does)."""
+        if step == "pass":
+            owner = ""
         elif step == "take":
-            owner = "" if ours and new_owner == ours else (new_owner or "other")
-        else:  # a request changes nothing until the owner passes the thread
+            owner = str(value.get("new_owner_app_id") or "other")
+        else:
             owner = str(value.get("requested_owner_app_id") or "")
         return InboundItem(
             kind="handover",
