@@ -5,6 +5,7 @@ edits, unsends, reactions, reply links, story replies, button payloads, Telegram
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -460,3 +461,47 @@ def test_unknown_event_kinds_are_stored_and_logged_once_never_a_500(
     logged = [r for r in caplog.records if "of a kind not handled" in r.getMessage()]
     assert len(logged) == 3
     assert _replies() == []
+
+
+# --- what the new fields hold is personal data -------------------------------------------
+
+
+def _edited_reply_with_a_button(client) -> Message:
+    _lead("messenger", PAGE, PSID)
+    original = meta("messenger", "inbound_text.json", USER_ID=PSID)
+    original["entry"][0]["messaging"][0]["message"] |= {
+        "mid": "m_EDITED_1",
+        "quick_reply": {"payload": "CALL_ME_AT_0170_1234567"},
+    }
+    deliver(client, "messenger", original)
+    deliver(client, "messenger", meta("messenger", "message_edit.json"))
+    process_all()
+    [reply] = _replies()
+    assert reply.edits and reply.payload
+    return reply
+
+
+def test_erasing_a_contact_erases_their_edit_history_and_button_payloads(client, platform_channels):
+    from campaigns.privacy import contact_erase, contact_export
+
+    reply = _edited_reply_with_a_button(client)
+    exported = contact_export(contact=reply.conversation.identity.contact)
+    [row] = [m for m in exported["messages"] if m["id"] == reply.id]
+    assert row["edits"][0]["text"] == "hello, text message world!"
+    assert row["payload"] == {"button": "CALL_ME_AT_0170_1234567"}
+    contact_erase(contact=reply.conversation.identity.contact)
+    reply.refresh_from_db()
+    assert (reply.body, reply.edits, reply.payload) == ("", [], {})
+
+
+def test_retention_blanks_edit_histories_and_payloads_with_the_bodies(
+    client, platform_channels, settings
+):
+    from outreach.retention import message_bodies_expire
+
+    reply = _edited_reply_with_a_button(client)
+    settings.MESSAGE_BODY_RETENTION_DAYS = 30
+    Message.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert message_bodies_expire() == 1
+    reply.refresh_from_db()
+    assert (reply.body, reply.edits, reply.payload) == ("", [], {})
