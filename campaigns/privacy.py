@@ -251,6 +251,11 @@ def contact_export(*, contact: Contact) -> dict:
                 "subject": m.subject,
                 "body": m.body,
                 "attachments": m.attachments,
+                "edits": m.edits,
+                "payload": m.payload,
+                "reactions": m.reactions,
+                "deleted_at": m.deleted_at,
+                "reply_to_id": m.reply_to_id,
                 "provider_message_id": m.provider_message_id,
                 "sent_at": m.sent_at,
                 "created_at": m.created_at,
@@ -350,6 +355,9 @@ def _erase_messages(owned: Owned, person: Person) -> None:
         body="",
         body_html="",
         attachments=[],
+        edits=[],  # the contact's earlier texts
+        payload={},  # buttons they pressed, stories they answered
+        reactions=[],
         error_reason="",
         hold_reason="",
         provider_message_id="",

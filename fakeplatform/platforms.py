@@ -690,6 +690,8 @@ class PlatformServer(FakePlatformServer):
         table = fixture("telegram", "errors")
         if token == "expired":
             return self._fail(handler, table["unauthorized"])
+        if method == "answerCallbackQuery":
+            return self._answer_callback(handler, token, body)
         if method not in TG_METHODS:
             handler._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
@@ -726,6 +728,18 @@ class PlatformServer(FakePlatformServer):
         if "text" in body:
             result["text"] = body["text"]
         handler._json(200, {"ok": True, "result": result})
+
+    def _answer_callback(self, handler: Handler, token: str, body) -> None:
+        """answerCallbackQuery: true for a query id, Telegram's 400 without one (an expired
+        or unknown id gets the same answer from Telegram)."""
+        if not str(body.get("callback_query_id") or ""):
+            description = (
+                "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+            handler._json(400, {"ok": False, "error_code": 400, "description": description})
+            return
+        self._record("telegram", handler.path, token, body | {"method": "answerCallbackQuery"})
+        handler._json(200, {"ok": True, "result": True})
 
 
 def _album_problem(media) -> str:

@@ -21,8 +21,9 @@ from django.utils import timezone
 from contacts import normalize
 from contacts.models import Contact, Identity
 from contacts.services import address_suppress, identity_grant_consent, identity_opt_out
-from outreach.channels.base import InboundItem
-from outreach.channels.telegram import contact_id_from_token
+from outreach.channels import get_channel
+from outreach.channels.base import ChannelError, InboundItem
+from outreach.channels.telegram import TelegramChannel, contact_id_from_token
 from outreach.db import retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
@@ -445,19 +446,25 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         detail = _bounce(identity, ours, item)
     if kind == "complaint":
         _complaint(identity, item)
-    message = Message.objects.create(
-        conversation=conversation,
-        sender=sender,
-        channel=channel,
-        direction=Message.Direction.INBOUND,
-        status=S.RECEIVED,
-        subject=item.name[:300] if channel == "email" else "",
-        body=item.text,
-        attachments=item.attachments,
-        sent_at=_at(item),
-        error_code=item.error_code[:64],
-    )
+    if item.handover == "standby":
+        _thread_owner(conversation, "other", _at(item), only_if_ours=True)
+    if _known_message(channel, sender, item):
+        return "duplicate message"  # the same message under another event (standby, edit)
+    fields = {
+        "conversation": conversation,
+        "sender": sender,
+        "channel": channel,
+        "direction": Message.Direction.INBOUND,
+        "status": S.RECEIVED,
+        "subject": item.name[:300] if channel == "email" else "",
+        "body": item.text,
+        "attachments": item.attachments,
+        "sent_at": _at(item),
+        "error_code": item.error_code[:64],
+    }
+    message = Message.objects.create(**(fields | _inbound_fields(channel, sender, item, ours)))
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=detail)
+    _answer_callback(channel, sender, item)
     # A complaint stops every sequence of the contact, as a "stop" reply does.
     signal_kind = "opt_out" if kind == "complaint" else kind
     message_received.send(sender=Message, message=message, kind=signal_kind, replies_to=ours)
@@ -676,7 +683,31 @@ def _blocked(event: InboundEvent, item: InboundItem) -> str:
     if identity is None:
         return "unmatched"
     identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
-    return "blocked"
+    cancelled = _cancel_queued(identity, event.provider, "the contact blocked the bot")
+    return f"blocked: {cancelled} queued message(s) cancelled" if cancelled else "blocked"
+
+
+def _cancel_queued(identity: Identity, channel: str, reason: str) -> int:
+    """Nothing more can reach this identity on this channel: its unsent messages are cancelled
+    now (campaigns stops the sequences they belong to), not when each one's turn comes."""
+    queued = list(
+        Message.objects.select_for_update()
+        .filter(
+            conversation__identity=identity,
+            channel=channel,
+            direction=OUT,
+            status__in=[S.QUEUED, S.PAUSED],
+        )
+        .order_by("id")
+    )
+    for message in queued:
+        Message.objects.filter(id=message.id).update(
+            status=S.CANCELLED, hold_reason=reason[:200], enqueued_at=None
+        )
+        MessageEvent.objects.create(message=message, status=S.CANCELLED, detail=reason)
+        message.status, message.hold_reason = S.CANCELLED, reason
+        message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
+    return len(queued)
 
 
 def _comment(event: InboundEvent, item: InboundItem) -> str:
@@ -753,6 +784,191 @@ def _number_changed(event: InboundEvent, item: InboundItem) -> str:
     return "number changed"
 
 
+# --- edits, unsends, reactions, handover, unknown kinds (issue 17, item 4) ----------------
+
+
+def _inbound_fields(
+    channel: str, sender: SenderAccount, item: InboundItem, ours: Message | None
+) -> dict[str, object]:
+    """What an inbound message keeps beside its text: the platform's id for it (so an edit
+    or unsend finds it), the message of ours it answers, the button it pressed. An unsend
+    processed before the message itself leaves it redacted from the start."""
+    fields: dict[str, object] = {"reply_to": ours, "payload": item.payload}
+    if not item.message_id:
+        return fields
+    taken = Message.objects.filter(channel=channel, provider_message_id=item.message_id)
+    if taken.exists():
+        # Telegram ids count per bot: another bot's message in the same chat has it.
+        log.warning("%s message id %s is another account's: not kept", channel, item.message_id)
+        return fields
+    fields["provider_message_id"] = item.message_id
+    unsent = InboundEvent.objects.filter(
+        provider=channel, provider_event_id=f"deleted:{item.message_id}"
+    ).exists()
+    if unsent:
+        fields |= {"body": "", "attachments": [], "payload": {}, "deleted_at": timezone.now()}
+    return fields
+
+
+def _known_message(channel: str, sender: SenderAccount, item: InboundItem) -> bool:
+    """Is this message already stored? If it was first stored from an edit (the edit was
+    processed first), its original text goes to the front of the edit history."""
+    if not item.message_id:
+        return False
+    known = (
+        Message.objects.select_for_update()
+        .filter(channel=channel, sender=sender, provider_message_id=item.message_id)
+        .first()
+    )
+    if known is None:
+        return False
+    texts = [known.body] + [e.get("text") for e in known.edits]
+    if item.kind == "message" and item.text not in texts and known.deleted_at is None:
+        known.edits = [{"text": item.text, "at": _at(item).isoformat()}, *known.edits]
+        known.save(update_fields=["edits"])
+    return True
+
+
+def _inbound_message(event: InboundEvent, item: InboundItem, ids: list[str]) -> Message | None:
+    """One of the contact's messages we stored, by the platform's id for it."""
+    rows = Message.objects.filter(
+        channel=event.provider, direction=Message.Direction.INBOUND, provider_message_id__in=ids
+    )
+    if event.sender_id:
+        rows = rows.filter(sender_id=event.sender_id)
+    return rows.select_for_update().order_by("-id").first()
+
+
+def _edited(event: InboundEvent, item: InboundItem) -> str:
+    """The contact edited a message: the stored text becomes the new one and the old text
+    goes to the edit history. Never a second reply. An edit of a message we never got (it
+    is still queued, or was sent before we listened) is the first we hear of it: a reply."""
+    message = _inbound_message(event, item, [item.message_id])
+    if message is None and item.subtype == "start":
+        return "edit of a /start: nothing to do"  # never a second start, never a reply
+    if message is None:
+        outcome = _message(event, dataclasses.replace(item, kind="message"))
+        return f"edit of an unknown message: {outcome}"
+    if message.deleted_at is not None:
+        return "edit of an unsent message: kept redacted"
+    if item.text == message.body:
+        return "edit: text unchanged"
+    at = message.sent_at.isoformat() if message.sent_at else ""
+    if message.edits:
+        at = message.edits[-1].get("replaced_at", at)
+    message.edits = [*message.edits, {"text": message.body, "at": at, "replaced_at": _iso(item)}]
+    message.body = item.text
+    message.save(update_fields=["body", "edits"])
+    MessageEvent.objects.create(message=message, status=S.RECEIVED, detail="edited")
+    return "edited"
+
+
+def _deleted(event: InboundEvent, item: InboundItem) -> str:
+    """The contact unsent a message: its text, edits and media are redacted, the fact and
+    the time stay (it still counted as a reply when it came)."""
+    _redact_stored_events(event.provider, item.message_id)
+    message = _inbound_message(event, item, [item.message_id])
+    if message is None:
+        return "unsend of a message not stored (redacted when it arrives)"
+    message.body, message.edits, message.attachments, message.payload = "", [], [], {}
+    message.deleted_at = message.deleted_at or _at(item)
+    message.save(update_fields=["body", "edits", "attachments", "payload", "deleted_at"])
+    MessageEvent.objects.create(message=message, status=S.RECEIVED, detail="unsent by contact")
+    return "unsent: redacted"
+
+
+def _redact_stored_events(provider: str, message_id: str) -> None:
+    """The stored copy of the unsent message (Meta's event id is its mid) loses its text
+    and media too; the row stays, so a repeat delivery is still known."""
+    for stored in InboundEvent.objects.select_for_update().filter(
+        provider=provider, provider_event_id=message_id
+    ):
+        stored.payload = stored.payload | {"text": "", "attachments": [], "payload": {}}
+        stored.save(update_fields=["payload"])
+
+
+def _reaction(event: InboundEvent, item: InboundItem) -> str:
+    """An emoji on one of our messages: kept on that message, never a reply."""
+    rows = Message.objects.filter(channel=event.provider, provider_message_id__in=item.refers_to)
+    if event.sender_id:
+        rows = rows.filter(sender_id=event.sender_id)
+    message = rows.select_for_update().order_by("-id").first() if item.refers_to else None
+    if message is None:
+        return "reaction on a message we do not have"
+    reaction = {"emoji": item.emoji, "action": item.action or "react", "at": _iso(item)}
+    message.reactions = [*message.reactions, reaction]
+    message.save(update_fields=["reactions"])
+    return f"reaction {reaction['action']}"
+
+
+def _handover(event: InboundEvent, item: InboundItem) -> str:
+    """Meta's handover protocol: who owns the thread now. A request only asks; the owner
+    (us) keeps the thread until it passes it."""
+    sender = _sender(event, item)
+    identity = _identity(event.provider, item, create=False)
+    if sender is None or identity is None:
+        return f"{item.handover}_thread_control: unmatched"
+    conversation = _conversation(identity, sender)
+    if item.handover in ("pass", "take"):
+        _thread_owner(conversation, item.thread_owner, _at(item))
+    owner = conversation.thread_owner or "us"
+    log.info("%s_thread_control on %s: owner %s", item.handover, conversation, owner)
+    return f"{item.handover}_thread_control: owner {owner}"
+
+
+def _thread_owner(
+    conversation: Conversation, owner: str, at: datetime, *, only_if_ours: bool = False
+) -> None:
+    """Record who owns the thread since `at`. Events may be processed out of order: an older
+    one never overrides what a newer one said."""
+    rows = (
+        Conversation.objects.filter(id=conversation.id)
+        .filter(Q(thread_owner_since=None) | Q(thread_owner_since__lte=at))
+        .exclude(thread_owner=owner)
+    )
+    if only_if_ours:
+        rows = rows.filter(thread_owner="")
+    if rows.update(thread_owner=owner, thread_owner_since=at) and not owner:
+        # The thread is ours again: what waited for it may go now.
+        Message.objects.filter(
+            conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD
+        ).update(not_before=None, hold_reason="", enqueued_at=None)
+    conversation.refresh_from_db(fields=["thread_owner", "thread_owner_since"])
+
+
+def _answer_callback(channel: str, sender: SenderAccount, item: InboundItem) -> None:
+    """Telegram shows a spinner on the pressed button until the bot answers the query."""
+    if not item.callback_query_id:
+        return
+    backend = get_channel(channel)
+    if not isinstance(backend, TelegramChannel):
+        return
+
+    def send() -> None:
+        try:
+            backend.answer_callback(
+                credentials=sender.credentials, callback_query_id=item.callback_query_id
+            )
+        except ChannelError as exc:  # the choice is stored; only the spinner stays longer
+            log.warning("answerCallbackQuery failed for %s: %s", sender, exc.reason)
+
+    transaction.on_commit(send)
+
+
+def _unknown(event: InboundEvent, item: InboundItem) -> str:
+    log.warning(
+        "%s event %s of a kind not handled (%s): stored, nothing applied",
+        event.provider,
+        event.provider_event_id,
+        item.subtype or "?",
+    )
+    return f"unknown kind {item.subtype or '?'}: stored"
+
+
+def _iso(item: InboundItem) -> str:
+    return _at(item).isoformat()
+
+
 APPLY = {
     "message": _message,
     "auto_reply": _message,
@@ -769,4 +985,9 @@ APPLY = {
     "comment": _comment,
     "referral": _referral,
     "number_changed": _number_changed,
+    "edited": _edited,
+    "deleted": _deleted,
+    "reaction": _reaction,
+    "handover": _handover,
+    "unknown": _unknown,
 }

@@ -111,6 +111,11 @@ class Conversation(models.Model):
     # The contact's latest comment on our post: Meta allows one private reply to it (7 days).
     comment_id = models.CharField(max_length=100, blank=True)
     comment_at = models.DateTimeField(null=True, blank=True)
+    # Meta's handover protocol: "" while our app owns the thread (the default), else the app
+    # that owns it ("other" when Meta did not name it, e.g. learnt from a standby event).
+    # Automated sends wait while another app owns it (outreach/policy.py).
+    thread_owner = models.CharField(max_length=64, blank=True)
+    thread_owner_since = models.DateTimeField(null=True, blank=True)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -181,6 +186,21 @@ class Message(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_reason = models.TextField(blank=True)
+    # Inbound: the message of ours it answers (Telegram reply_to_message, Meta reply_to.mid,
+    # WhatsApp context, a button under our message).
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    # Inbound: what a step can branch on: {"button": id} (WhatsApp interactive/button,
+    # Messenger quick_reply, postback, Telegram callback_query), {"story": {"id", "url"}}.
+    payload = models.JSONField(default=dict, blank=True)
+    # Inbound: earlier texts, oldest first, each {"text", "at", "replaced_at"} (the body
+    # holds the latest).
+    edits = models.JSONField(default=list, blank=True)
+    # Reactions the contact put on this message: [{"emoji", "action", "at"}], latest last.
+    reactions = models.JSONField(default=list, blank=True)
+    # The contact unsent it: the body is redacted, the fact is kept.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,6 +24,17 @@ def hold(reason: str, now: datetime) -> PolicyDecision:
     return PolicyDecision(allowed=False, reason=reason, retry_at=now + RECHECK)
 
 
+def thread_owned_elsewhere(
+    thread_owner: str, human_written: bool, now: datetime
+) -> PolicyDecision | None:
+    """Meta's handover protocol: while another app (a human inbox tool) owns the thread, our
+    automated messages wait; a rep's own reply may still go. Looked at again hourly, and
+    released when the thread is passed back."""
+    if not thread_owner or human_written:
+        return None
+    return hold(f"another app ({thread_owner}) owns this conversation (Meta handover)", now)
+
+
 def meta_route(
     *,
     now: datetime,

@@ -22,8 +22,8 @@ def message_bodies_expire(*, now: datetime | None = None) -> int:
     ]
     blanked = (
         Message.objects.filter(created_at__lt=cutoff, status__in=done)
-        .exclude(body="", body_html="", subject="", attachments=[])
-        .update(body="", body_html="", subject="", attachments=[])
+        .exclude(body="", body_html="", subject="", attachments=[], edits=[], payload={})
+        .update(body="", body_html="", subject="", attachments=[], edits=[], payload={})
     )
     InboundEvent.objects.filter(received_at__lt=cutoff, processed_at__isnull=False).exclude(
         payload=EXPIRED

@@ -221,6 +221,7 @@ def _policy_context(message: Message, now: datetime) -> PolicyContext:
         comment_id=message.conversation.comment_id,
         comment_at=message.conversation.comment_at,
         public_reply_to=message.public_reply_to,
+        thread_owner=message.conversation.thread_owner,
     )
 
 

@@ -104,6 +104,8 @@ class PolicyContext:
     comment_id: str = ""
     comment_at: datetime | None = None
     public_reply_to: str = ""
+    # Meta handover protocol: the app that owns the thread ("" = ours).
+    thread_owner: str = ""
 
 
 @dataclass
@@ -122,8 +124,9 @@ class InboundItem:
     """One normalized event out of a webhook body or a mailbox; stored raw, processed later."""
 
     # message | auto_reply | bounce | echo | sent | delivered | read | failed | start | blocked |
-    # comment | referral | number_changed | reaction | deleted | ignored (stored only if it
-    # has an event id; reaction and deleted are kept raw and change nothing: never a reply)
+    # comment | referral | number_changed | reaction | deleted | edited | handover | unknown |
+    # ignored (stored only if it has an event id). reaction, deleted, edited and handover are
+    # never a reply; unknown is a kind we do not handle yet: stored and logged, nothing else.
     kind: str
     event_id: str  # the platform's id: unique per provider, the dedupe key
     account_id: str = ""  # our side: page id, phone_number_id, X user id, bot, mailbox
@@ -154,6 +157,19 @@ class InboundItem:
     from_name: str = ""
     # Email bounces and complaints: every address the report names (from_handle is the first).
     failed_recipients: list[str] = field(default_factory=list)
+    # The platform's id of the message this event is (message) or acts on (edited, deleted,
+    # reaction): Meta mid, WhatsApp wamid, Telegram "<chat id>:<message id>" as we store ours.
+    message_id: str = ""
+    # What the contact chose: {"button": id, "title"?} (quick reply, postback, interactive
+    # reply, Telegram callback data), {"story": {"id", "url"}} (Instagram story reply).
+    payload: dict[str, Any] = field(default_factory=dict)
+    callback_query_id: str = ""  # Telegram: answered with answerCallbackQuery
+    # Meta handover: "standby" (another app owns the thread; the message is still a reply),
+    # "pass" (ownership passed to thread_owner), "take" (taken by it), "request" (asked for).
+    handover: str = ""
+    thread_owner: str = ""  # the owning app's id after a handover ("" = ours)
+    emoji: str = ""  # reaction: the emoji ("" and action "unreact": taken back)
+    action: str = ""  # reaction: "react" | "unreact"
 
 
 @dataclass

@@ -5,6 +5,8 @@ message, as a HUMAN_AGENT-tagged reply a human wrote (7 days), or as the one pri
 to a comment (7 days). Webhooks are signed with X-Hub-Signature-256 over the raw body.
 """
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -91,6 +93,11 @@ class MetaChannel(BaseChannel):
     def check_policy(self, context: PolicyContext) -> PolicyDecision:
         if context.public_reply_to:
             return ALLOWED  # a public comment reply is not a message: no messaging window
+        held = policy.thread_owned_elsewhere(
+            context.thread_owner, context.human_written, context.now
+        )
+        if held is not None:
+            return held
         route = policy.meta_route(
             now=context.now,
             last_inbound_at=context.last_inbound_at,
@@ -214,6 +221,13 @@ class MetaChannel(BaseChannel):
             account = str(entry.get("id", ""))
             for event in entry.get("messaging") or []:
                 items.append(self._messaging_item(account, event))
+            # Handover protocol: another app owns these threads and we only listen. The
+            # person's messages are still replies to us; we must not write into the thread.
+            for event in entry.get("standby") or []:
+                item = self._messaging_item(account, event)
+                if item.kind in ("message", "unknown"):
+                    item = dataclasses.replace(item, handover="standby")
+                items.append(item)
             # A change entry's "time" (Unix seconds) is when the comment was written: a late
             # delivery must not look fresh to the 7-day private-reply rule.
             at = entry.get("time")
@@ -237,42 +251,83 @@ class MetaChannel(BaseChannel):
                     callback_key=str(msg.get("metadata") or "")[:64],
                 )
             if msg.get("is_deleted"):
-                # The person unsent a message: not a reply (kept raw, changes nothing).
+                # The person unsent a message: its stored text is redacted, the fact kept.
                 return InboundItem(
                     kind="deleted",
                     event_id=f"deleted:{msg.get('mid')}",
                     account_id=account,
                     from_id=user,
-                    refers_to=[str(msg.get("mid"))],
+                    message_id=str(msg.get("mid")),
+                    occurred_at=at,
                 )
-            reply_to = (msg.get("reply_to") or {}).get("mid")
+            reply_to = msg.get("reply_to") or {}
             attachments = [
                 {"type": a.get("type", ""), "url": (a.get("payload") or {}).get("url", "")}
                 for a in msg.get("attachments") or []
             ]
+            payload: dict[str, Any] = {}
+            quick = (msg.get("quick_reply") or {}).get("payload")
+            if quick:
+                payload["button"] = str(quick)
+            story = reply_to.get("story") or {}
+            if story:
+                payload["story"] = {k: str(story[k]) for k in ("id", "url") if story.get(k)}
             return InboundItem(
                 kind="message",
                 event_id=str(msg.get("mid")),
                 account_id=account,
                 from_id=user,
                 text=msg.get("text") or "",
-                refers_to=[reply_to] if reply_to else [],
+                refers_to=[str(reply_to["mid"])] if reply_to.get("mid") else [],
                 attachments=attachments,
                 occurred_at=at,
                 subtype=_story_kind(msg),
                 referral=_referral(msg.get("referral") or event.get("referral")),
+                message_id=str(msg.get("mid") or ""),
+                payload=payload,
             )
         if "postback" in event:
             postback = event["postback"]
+            title = postback.get("title") or ""
+            chosen = {"button": str(postback["payload"])} if postback.get("payload") else {}
             return InboundItem(
                 kind="message",
                 event_id=str(postback.get("mid") or f"postback:{user}:{ts}"),
                 account_id=account,
                 from_id=user,
-                text=postback.get("title") or postback.get("payload") or "",
+                text=title or postback.get("payload") or "",
                 occurred_at=at,
                 referral=_referral(postback.get("referral")),
+                message_id=str(postback.get("mid") or ""),
+                payload=chosen | ({"title": str(title)} if title and chosen else {}),
             )
+        if "message_edit" in event:
+            edit = event["message_edit"] or {}
+            return InboundItem(
+                kind="edited",
+                event_id=f"edit:{edit.get('mid')}:{edit.get('num_edit', ts)}",
+                account_id=account,
+                from_id=user,
+                text=str(edit.get("text") or ""),
+                message_id=str(edit.get("mid") or ""),
+                occurred_at=at,
+            )
+        if "reaction" in event:
+            reaction = event["reaction"] or {}
+            action = str(reaction.get("action") or "react")
+            return InboundItem(
+                kind="reaction",
+                event_id=f"reaction:{reaction.get('mid')}:{user}:{ts}:{action}",
+                account_id=account,
+                from_id=user,
+                emoji=str(reaction.get("emoji") or reaction.get("reaction") or ""),
+                action=action,
+                refers_to=[str(reaction["mid"])] if reaction.get("mid") else [],
+                occurred_at=at,
+            )
+        for key, step in HANDOVERS.items():
+            if key in event:
+                return self._handover_item(account, user, ts, at, step, event[key] or {})
         if "referral" in event:  # an ad click or ref link into an existing thread
             return InboundItem(
                 kind="referral",
@@ -295,7 +350,36 @@ class MetaChannel(BaseChannel):
                     refers_to=mids,
                     watermark=mark / 1000 if isinstance(mark, int | float) else None,
                 )
-        return InboundItem(kind="ignored", event_id="")
+        return unknown_item(account, user, event)
+
+    @staticmethod
+    def _handover_item(
+        account: str,
+        user: str,
+        ts: Any,
+        at: float | None,
+        step: str,
+        value: dict[str, Any],
+    ) -> InboundItem:
+        """pass_thread_control reaches the app the thread was passed to (us), take_thread_control
+        the app it was taken from (us), request_thread_control the owner (us) asked to pass
+        it (nothing changes until it does)."""
+        if step == "pass":
+            owner = ""
+        elif step == "take":
+            owner = str(value.get("new_owner_app_id") or "other")
+        else:
+            owner = str(value.get("requested_owner_app_id") or "")
+        return InboundItem(
+            kind="handover",
+            event_id=f"{step}_thread_control:{account}:{user}:{ts}",
+            account_id=account,
+            from_id=user,
+            handover=step,
+            thread_owner=owner,
+            text=str(value.get("metadata") or "")[:1000],
+            occurred_at=at,
+        )
 
     def _change_item(self, account: str, change: dict[str, Any], at: float | None) -> InboundItem:
         value = change.get("value") or {}
@@ -317,7 +401,7 @@ class MetaChannel(BaseChannel):
             )
         if change.get("field") == "feed" and value.get("item") == "comment":
             return self._feed_comment(account, value, at)
-        return InboundItem(kind="ignored", event_id="")
+        return unknown_item(account, "", change)
 
     def _feed_comment(self, account: str, value: dict[str, Any], at: float | None) -> InboundItem:
         """A Facebook Page comment: the Page webhook's `feed` field, item "comment" (edits
@@ -340,6 +424,30 @@ class MetaChannel(BaseChannel):
             post_id=str(value.get("post_id", "")),
             occurred_at=float(created) if isinstance(created, int | float) else at,
         )
+
+
+# Handover protocol webhooks (messaging_handovers) and what each one did.
+HANDOVERS = {
+    "pass_thread_control": "pass",
+    "take_thread_control": "take",
+    "request_thread_control": "request",
+}
+
+
+def unknown_item(account: str, user: str, event: dict[str, Any]) -> InboundItem:
+    """An event kind we do not handle: stored (its id is its content's hash, so a repeat
+    delivery is one row) and logged when processed, never silently dropped."""
+    digest = hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:40]
+    name = event.get("field") or next(
+        (k for k in event if k not in ("sender", "recipient", "timestamp")), "?"
+    )
+    return InboundItem(
+        kind="unknown",
+        event_id=f"unknown:{account}:{digest}",
+        account_id=account,
+        from_id=user,
+        subtype=str(name)[:64],
+    )
 
 
 def _story_kind(msg: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ A bot cannot write first: the contact opens t.me/<bot>?start=<token> (the token 
 contact), which binds their chat id; after that the bot may write until it is blocked.
 """
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -177,33 +178,109 @@ class TelegramChannel(BaseChannel):
             status = (member.get("new_chat_member") or {}).get("status")
             kind = "blocked" if status == "kicked" else "ignored"
             return [InboundItem(kind=kind, event_id=event_id, from_id=chat)]
-        msg = update.get("message")
-        if not msg:
-            return [InboundItem(kind="ignored", event_id="")]
+        if update.get("message"):
+            return [self._message_item(event_id, update["message"])]
+        if update.get("edited_message"):
+            edited = update["edited_message"]
+            item = self._message_item(event_id, edited)
+            # An edit is never a second reply, and an edited "/start" never a second start.
+            text = edited.get("text") or edited.get("caption") or item.text
+            command = "start" if item.kind == "start" else ""
+            return [
+                dataclasses.replace(item, kind="edited", text=text, start_token="", subtype=command)
+            ]
+        if update.get("callback_query"):
+            return [self._callback_item(event_id, update["callback_query"])]
+        if update.get("message_reaction"):
+            return [self._reaction_item(event_id, update["message_reaction"])]
+        # A kind we do not handle (channel_post, poll_answer, ...): stored and logged.
+        name = next((k for k in update if k != "update_id"), "?")
+        return [InboundItem(kind="unknown", event_id=event_id, subtype=str(name)[:64])]
+
+    @staticmethod
+    def _message_item(event_id: str, msg: dict[str, Any]) -> InboundItem:
         chat = str((msg.get("chat") or {}).get("id", ""))
         sender = msg.get("from") or {}
         text = msg.get("text") or msg.get("caption") or ""
-        common = {
+        common: dict[str, Any] = {
             "event_id": event_id,
             "from_id": chat,
             "from_handle": sender.get("username", ""),
             "name": " ".join(filter(None, [sender.get("first_name"), sender.get("last_name")])),
             "occurred_at": float(msg["date"]) if msg.get("date") else None,
+            # As we store our own: message_id is unique per chat only.
+            "message_id": f"{chat}:{msg['message_id']}" if msg.get("message_id") else "",
         }
-        if text.startswith("/start"):
-            return [InboundItem(kind="start", start_token=text[6:].strip(), **common)]
+        command, _, argument = text.partition(" ")
+        if command.partition("@")[0] == "/start":  # "/start@bot" in a group
+            return InboundItem(kind="start", start_token=argument.strip(), **common)
         reply = msg.get("reply_to_message") or {}
         attachments = [
             {"type": kind, "file_id": (msg[kind][-1] if kind == "photo" else msg[kind])["file_id"]}
             for kind in ("photo", "video", "voice", "audio", "document", "animation")
             if msg.get(kind)
         ]
-        return [
-            InboundItem(
-                kind="message",
-                text=text or (f"[{attachments[0]['type']}]" if attachments else ""),
-                refers_to=[f"{chat}:{reply['message_id']}"] if reply.get("message_id") else [],
-                attachments=attachments,
-                **common,
-            )
+        return InboundItem(
+            kind="message",
+            text=text or (f"[{attachments[0]['type']}]" if attachments else ""),
+            refers_to=[f"{chat}:{reply['message_id']}"] if reply.get("message_id") else [],
+            attachments=attachments,
+            **common,
+        )
+
+    @staticmethod
+    def _callback_item(event_id: str, query: dict[str, Any]) -> InboundItem:
+        """A press on an inline button under one of our messages: the contact's choice."""
+        msg = query.get("message") or {}
+        chat = str((msg.get("chat") or {}).get("id", "") or (query.get("from") or {}).get("id", ""))
+        sender = query.get("from") or {}
+        data = str(query.get("data") or "")
+        title = next(
+            (
+                str(button.get("text", ""))
+                for row in (msg.get("reply_markup") or {}).get("inline_keyboard") or []
+                for button in row
+                if isinstance(button, dict) and button.get("callback_data") == data
+            ),
+            "",
+        )
+        return InboundItem(
+            kind="message",
+            event_id=event_id,
+            from_id=chat,
+            from_handle=sender.get("username", ""),
+            name=" ".join(filter(None, [sender.get("first_name"), sender.get("last_name")])),
+            text=title or data,
+            refers_to=[f"{chat}:{msg['message_id']}"] if msg.get("message_id") else [],
+            payload={"button": data} | ({"title": title} if title else {}),
+            callback_query_id=str(query.get("id") or ""),
+        )
+
+    @staticmethod
+    def _reaction_item(event_id: str, reaction: dict[str, Any]) -> InboundItem:
+        chat = str((reaction.get("chat") or {}).get("id", ""))
+        new = [
+            r.get("emoji") or r.get("custom_emoji_id") or ""
+            for r in reaction.get("new_reaction") or []
         ]
+        return InboundItem(
+            kind="reaction",
+            event_id=event_id,
+            from_id=chat,
+            emoji=" ".join(filter(None, new)),
+            action="react" if new else "unreact",
+            refers_to=[f"{chat}:{reaction['message_id']}"] if reaction.get("message_id") else [],
+            occurred_at=float(reaction["date"]) if reaction.get("date") else None,
+        )
+
+    def answer_callback(self, *, credentials: str, callback_query_id: str) -> None:
+        """Stop the spinner on the button the contact pressed (Telegram asks for an answer to
+        every callback query, even an empty one)."""
+        r = http.request(
+            "POST",
+            f"{self.base_url}/bot{credentials}/answerCallbackQuery",
+            json={"callback_query_id": callback_query_id},
+            timeout=self.timeout,
+        )
+        if r.status_code != 200 or not http.json_or_empty(r).get("ok"):
+            raise telegram_error(r)

@@ -27,7 +27,7 @@ from outreach.channels.base import (
     RecipientUnreachable,
     Transient,
 )
-from outreach.channels.meta import MetaChannel
+from outreach.channels.meta import MetaChannel, unknown_item
 
 RATE = {4: 60.0, 80007: 300.0, 130429: 5.0, 131056: 6.0, 131048: 3600.0, 131049: 86400.0}
 UNREACHABLE = {131026, 131050, 130472}
@@ -153,6 +153,10 @@ class WhatsAppChannel(MetaChannel):
                     items.append(self._message_item(account, msg, names))
                 for status in value.get("statuses") or []:
                     items.append(self._status_item(account, status))
+                if not value.get("messages") and not value.get("statuses"):
+                    # Another field (template status, account update, ...): stored and
+                    # logged, never dropped unseen.
+                    items.append(unknown_item(account, "", change))
         return items
 
     def _message_item(self, account: str, msg: dict[str, Any], names: dict) -> InboundItem:
@@ -183,14 +187,22 @@ class WhatsAppChannel(MetaChannel):
                 account_id=account,
                 from_id=sender,
                 text=str(content.get("emoji") or ""),
+                emoji=str(content.get("emoji") or ""),
+                action="react" if content.get("emoji") else "unreact",
+                occurred_at=float(msg["timestamp"]) if msg.get("timestamp") else None,
                 refers_to=[str(content["message_id"])] if content.get("message_id") else [],
             )
         text = content.get("body") or content.get("caption") or ""
+        payload: dict[str, Any] = {}
         if kind == "button":  # a template's quick-reply button
             text = content.get("text", "")
+            if content.get("payload"):
+                payload = {"button": str(content["payload"]), "title": str(text)}
         if kind == "interactive":  # a reply button or list row: its title is what they chose
             choice = content.get(str(content.get("type", ""))) or {}
             text = str(choice.get("title", "")) if isinstance(choice, dict) else ""
+            if isinstance(choice, dict) and choice.get("id"):
+                payload = {"button": str(choice["id"]), "title": text}
         attachments = []
         if kind in ("image", "video", "audio", "document", "sticker"):
             attachments.append({"type": kind, "media_id": content.get("id", "")})
@@ -209,6 +221,8 @@ class WhatsAppChannel(MetaChannel):
             refers_to=[context_id] if context_id else [],
             attachments=attachments,
             occurred_at=float(ts) if ts else None,
+            message_id=str(msg.get("id") or ""),
+            payload=payload,
         )
 
     def _status_item(self, account: str, status: dict[str, Any]) -> InboundItem:
