@@ -374,6 +374,20 @@ def _all(person: Person) -> re.Pattern | None:
     return person.pattern(names=True)
 
 
+def _raw_mentioning(person: Person) -> list[int]:
+    """Ids of the events whose raw bytes hold one of the person's identifiers. Read in
+    Python, in chunks: bytes have no case-insensitive search that both databases share."""
+    needles = [v.lower().encode() for v in person.ids]
+    if not needles:
+        return []
+    rows = InboundEvent.objects.exclude(raw=b"").values_list("id", "raw")
+    return [
+        event_id
+        for event_id, raw in rows.iterator(chunk_size=200)
+        if any(needle in bytes(raw).lower() for needle in needles)
+    ]
+
+
 def _erase_inbound_events(person: Person) -> None:
     """The raw events that carry the person (their platform id, number, address, name):
     payload gone; an id that embeds theirs (Meta's "referral:<page>:<PSID>:<time>") replaced.
@@ -381,8 +395,14 @@ def _erase_inbound_events(person: Person) -> None:
     events = _mentioning(InboundEvent, ["payload", "provider_event_id", "error"], person.ids)
     ids = list(events.values_list("id", flat=True))
     InboundEvent.objects.filter(id__in=ids).update(
-        payload={ERASED: True}, error="", processed_at=Coalesce("processed_at", Now())
+        payload={ERASED: True},
+        raw=b"",
+        error="",
+        processed_at=Coalesce("processed_at", Now()),
     )
+    # The bytes as received: an unreadable mail has no payload to match, and a webhook body
+    # with several people's events is stored whole with each of them.
+    InboundEvent.objects.filter(id__in=_raw_mentioning(person)).update(raw=b"")
     for event in _mentioning(InboundEvent, ["provider_event_id"], person.ids):
         InboundEvent.objects.filter(id=event.id).update(provider_event_id=f"{ERASED}-{event.id}")
 

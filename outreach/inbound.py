@@ -879,12 +879,13 @@ def _deleted(event: InboundEvent, item: InboundItem) -> str:
 
 def _redact_stored_events(provider: str, message_id: str) -> None:
     """The stored copy of the unsent message (Meta's event id is its mid) loses its text
-    and media too; the row stays, so a repeat delivery is still known."""
+    and media too, and its raw body; the row stays, so a repeat delivery is still known."""
     for stored in InboundEvent.objects.select_for_update().filter(
         provider=provider, provider_event_id=message_id
     ):
         stored.payload = stored.payload | {"text": "", "attachments": [], "payload": {}}
-        stored.save(update_fields=["payload"])
+        stored.raw = b""  # the body as received holds the same text
+        stored.save(update_fields=["payload", "raw"])
 
 
 def _reaction(event: InboundEvent, item: InboundItem) -> str:

@@ -27,5 +27,5 @@ def message_bodies_expire(*, now: datetime | None = None) -> int:
     )
     InboundEvent.objects.filter(received_at__lt=cutoff, processed_at__isnull=False).exclude(
         payload=EXPIRED
-    ).update(payload=EXPIRED)
+    ).update(payload=EXPIRED, raw=b"")
     return blanked

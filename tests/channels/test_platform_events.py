@@ -199,6 +199,7 @@ def test_an_instagram_unsend_redacts_the_stored_text_and_keeps_the_fact(client, 
     assert reply.events.filter(detail="unsent by contact").exists()
     stored = InboundEvent.objects.get(provider_event_id=reply.provider_message_id)
     assert stored.payload["text"] == ""
+    assert bytes(stored.raw) == b""  # the body as received held the text too
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"  # it was an answer when it came
 
@@ -502,6 +503,10 @@ def test_retention_blanks_edit_histories_and_payloads_with_the_bodies(
     reply = _edited_reply_with_a_button(client)
     settings.MESSAGE_BODY_RETENTION_DAYS = 30
     Message.objects.update(created_at=timezone.now() - timedelta(days=31))
+    InboundEvent.objects.update(received_at=timezone.now() - timedelta(days=31))
+    assert InboundEvent.objects.exclude(raw=b"").exists()
     assert message_bodies_expire() == 1
     reply.refresh_from_db()
     assert (reply.body, reply.edits, reply.payload) == ("", [], {})
+    # The raw events that carried them are blanked with them, bytes as received included.
+    assert not InboundEvent.objects.exclude(raw=b"").exists()

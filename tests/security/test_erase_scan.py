@@ -236,6 +236,16 @@ def _db_leaks(values: list[str]) -> set[str]:
                 for value in values:
                     if text and value.lower() in text.lower():
                         found.add(f"{table}.{column}: {value}")
+        # Bytes as received (an inbound event's raw body).
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'bytea'"
+        )
+        for table, column in cursor.fetchall():
+            cursor.execute(f"SELECT {q(column)} FROM {q(table)}")
+            for (raw,) in cursor.fetchall():
+                text = bytes(raw or b"").decode("utf-8", "replace").lower()
+                found |= {f"{table}.{column}: {v}" for v in values if v.lower() in text}
     # Sessions are stored signed and compressed: read them as Django does.
     for session in Session.objects.all():
         text = json.dumps(session.get_decoded(), default=str).lower()
@@ -283,6 +293,7 @@ def test_after_erase_no_table_column_session_or_file_holds_the_persons_values(
         "contacts_contact.first_name",
         "contacts_identity.platform_user_id",
         "outreach_inboundevent.payload",
+        "outreach_inboundevent.raw",
         "outreach_message.provider_message_id",
         "outreach_conversationnote.body",
         "outreach_auditentry.target_repr",
