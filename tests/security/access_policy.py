@@ -142,9 +142,8 @@ PAGES: dict[str, Page] = {
     "admin/^(?P<app_label>auth|contacts|outreach|campaigns)/$": page(
         args={"app_label": "campaigns"}, GET=SIGNED_IN
     ),
-    # Signed-in users are sent on to the admin index (a redirect counted as "-").
-    "admin/login/": page(GET="Y-----", POST=ANYONE),
-    "admin/logout/": page(POST=SIGNED_IN),
+    "admin/login/": page(GET=ANYONE, POST=ANYONE),
+    "admin/logout/": page(POST=ANYONE),
     "admin/password_change/": page(GET=SIGNED_IN, POST=SIGNED_IN),
     "admin/password_change/done/": page(GET=SIGNED_IN),
     "admin/autocomplete/": page(
@@ -290,4 +289,66 @@ API: dict[str, str] = {
     "privacy_contacts_erase_create": TEAM_MANAGER,
     "privacy_contacts_export_retrieve": OWN,
     "token_create": ANYONE,
+}
+
+# API writes whose serializer takes plain ids instead of relations: payload field ->
+# (model of the row it names, the field of the written model that stores it). The matrix
+# sends another team's id in each and checks nothing was written with it.
+API_ID_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    "enrollments_create": {
+        "campaign": ("campaigns.Campaign", "campaign"),
+        "contacts": ("contacts.Contact", "contact"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class AppForm:
+    """An app page form that names rows. The matrix posts `data` (values that are model
+    labels become team A's row of that model) with each of `fields` set to team B's row
+    and expects a refusal (4xx, or an error on that field) and, where `writes` names the
+    model and field that would store it, no row of that model pointing at team B's row.
+
+    fields: form field -> (model of the row it names, "app.Model.field" it writes or "")."""
+
+    route: str
+    args: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+_TRIGGER = {
+    "name": "Matrix trigger",
+    "channel": "email",
+    "event_type": "email",
+    "match": "any",
+    "public_reply_order": "commenter",
+    "start_step": "1",
+    "sender": "outreach.SenderAccount",
+}
+APP_FORMS: dict[str, AppForm] = {
+    "inbox-assign": AppForm(
+        "inbox/<int:pk>/assign/",
+        args={"pk": CONV},
+        fields={"user": ("auth.User", "outreach.Conversation.assigned_to")},
+    ),
+    "trigger-create": AppForm(
+        "triggers/",
+        data=_TRIGGER,
+        fields={
+            "sender": ("outreach.SenderAccount", "campaigns.Trigger.sender"),
+            "campaign": (CAMP, "campaigns.Trigger.campaign"),
+            "assign_team": ("contacts.Team", "campaigns.Trigger.assign_team"),
+        },
+    ),
+    "campaign-new": AppForm(
+        "campaigns/new/",
+        data={"name": "Matrix campaign", "sequence": "campaigns.Sequence"},
+        fields={"senders": ("outreach.SenderAccount", "campaigns.Campaign.senders")},
+    ),
+    "import-upload": AppForm(
+        "contacts/imports/",
+        data={"mode": "update", "file": "csv"},
+        fields={"owner": ("auth.User", "")},
+    ),
 }

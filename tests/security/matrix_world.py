@@ -104,7 +104,11 @@ def _owned_rows(rep: User, n: int, pipeline: Pipeline, stage: Stage) -> dict[typ
         Contact: contact,
         type(identity): identity,
         ConsentRecord: ConsentRecord.objects.create(
-            contact=contact, identity=identity, kind="opt_in", source="matrix", actor=rep
+            contact=contact,
+            identity=identity,
+            kind=ConsentRecord.Kind.GRANTED,
+            source="matrix",
+            actor=rep,
         ),
         ContactImport: ContactImport.objects.create(
             original_name=f"{name}.csv",
@@ -153,9 +157,7 @@ def build_world() -> World:
     subscriber = WebhookSubscriber.objects.create(url="https://hooks.example.com/in")
     token, _ = api_token_create(user=users["rep"], name="alice's script")
     shared: dict[type[Model], Model] = {
-        User: users["rep"],
         Group: Group.objects.get(name="rep"),
-        Team: north,
         Tag: Tag.objects.create(name="vip"),
         Suppression: Suppression.objects.create(value="gone@example.com"),
         SavedMapping: SavedMapping.objects.create(name="CRM export"),
@@ -174,8 +176,10 @@ def build_world() -> World:
         ),
     }
     world = World(users=users)
-    world.rows["A"] = {**shared, **_owned_rows(users["rep"], 1, pipeline, stage)}
-    world.rows["B"] = {**shared, **_owned_rows(users["rep_other"], 2, pipeline, stage)}
+    world.rows["A"] = {**shared, **_owned_rows(users["rep"], 1, pipeline, stage), Team: north}
+    world.rows["B"] = {**shared, **_owned_rows(users["rep_other"], 2, pipeline, stage), Team: south}
+    # Where a form names a user (owner, assignee), "another team's" is bob.
+    world.rows["A"][User], world.rows["B"][User] = users["rep"], users["rep_other"]
     for role, user in users.items():
         if user is not None:
             world.tokens[role] = api_token_create(user=user, name="matrix")[1]

@@ -18,6 +18,7 @@ Run with `-s` for the counts (URLs x roles x methods, refused, allowed, FK cases
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -32,7 +33,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, ProtectedError, RestrictedError
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
@@ -64,6 +65,24 @@ KNOWN_GAPS: dict[str, str] = {
     "campaigns.stepoptions": _ADMIN_LACKS_TRIGGER_PERMS,
     "campaigns.step": _ADMIN_LACKS_TRIGGER_PERMS,
     "contacts.contact": _ADMIN_LACKS_TRIGGER_PERMS,
+    "outreach.inboundevent": _ADMIN_LACKS_TRIGGER_PERMS,
+    # Cross-team foreign keys in admin forms (test_admin_form_refuses_another_teams_rows).
+    **{
+        f"fk:{label}": "#16: admin foreign keys are not scoped (the forms accept any id)"
+        for label in (
+            "campaigns.campaign",
+            "campaigns.deal",
+            "campaigns.enrollment",
+            "contacts.consentrecord",
+            "contacts.contact",
+            "contacts.identity",
+            "outreach.conversation",
+        )
+    },
+    "fk:outreach.manualtask": (
+        "found by the matrix: a manual task's assignee may be any user, and its add form "
+        "answers 500"
+    ),
 }
 
 RESULTS: Counter = Counter()  # "allowed"/"refused" per (url, role, method) request made
@@ -181,7 +200,7 @@ def summary(request) -> Iterator[None]:
 
 
 def classify(response, *, action: bool = False) -> str:
-    """ "Y" allowed, "-" refused; "500" for a server error (always a failure)."""
+    """ "Y" allowed, "-" refused, "500" a server error (never in the policy: a failure)."""
     status = response.status_code
     if status >= 500:
         return "500"
@@ -227,7 +246,7 @@ def call(world: World, role: str, method: str, url: str, data=None, *, api: bool
 def mismatch_table(rows: list[tuple[str, str, str, str]]) -> str:
     lines = [f"{'method':6} {'url':60} {'expected':9} {'actual':9}"]
     lines += [f"{m:6} {u:60} {e:9} {a:9}" for m, u, e, a in rows]
-    legend = f"roles in order: {', '.join(ROLES)}; Y allowed, - refused, 500 server error"
+    legend = f"roles in order: {', '.join(ROLES)}; Y allowed, - refused, 5 server error"
     return "\n".join([legend, *lines])
 
 
@@ -420,3 +439,304 @@ def test_api_operation(world, operation_id):
     op = next(o for o in api_operations() if o.operation_id == operation_id)
     url = op.path.replace("{id}", str(world.target(_api_model(op.path)).pk))
     check(world, [(op.method, url, policy.API[operation_id], {}, True)])
+
+
+# --- cross-team foreign keys ------------------------------------------------------------
+#
+# Every admin form and API serializer that names another row is given the other team's
+# row (as the rep and as the manager of team A, on a row of team A) and must refuse it:
+# an error on that field, or 403/404, and nothing saved. The payload is the form's own
+# data for the row, so a new field is covered without touching this test.
+
+FK_ACTORS = ("rep", "manager")
+
+
+def _scoped(related: type[Model]) -> bool:
+    from campaigns.access import visible_queryset
+
+    return visible_queryset(related, None) is not None
+
+
+def _other_row(world: World, related: type[Model]) -> Model | None:
+    if related not in world.rows["B"] or not _scoped(related):
+        return None
+    other = world.other(related)
+    return None if other == world.target(related) else other
+
+
+def form_data(form) -> dict:
+    """The POST data of an unbound form as the browser would send it unchanged."""
+    from django.forms import BooleanField, MultiWidget
+
+    data: dict = {}
+    for name, field in form.fields.items():
+        if field.disabled:
+            continue
+        bound = form[name]
+        value = bound.value()
+        if isinstance(field.widget, MultiWidget):
+            parts = field.widget.decompress(value) if not isinstance(value, list) else value
+            for i, (widget, part) in enumerate(zip(field.widget.widgets, parts, strict=False)):
+                formatted = widget.format_value(part)
+                data[f"{bound.html_name}_{i}"] = "" if formatted is None else formatted
+        elif isinstance(field, BooleanField):
+            if value:
+                data[bound.html_name] = "on"
+        elif isinstance(value, list | tuple):
+            data[bound.html_name] = [str(v) for v in value]
+        else:
+            data[bound.html_name] = "" if value is None else str(value)
+    return data
+
+
+def admin_page_data(response) -> tuple[dict, object]:
+    """The data a browser would post back from an admin change/add page, and its form."""
+    context = response.context_data
+    form = context["adminform"].form
+    data = form_data(form)
+    for inline in context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update(form_data(formset.management_form))
+        for sub in formset.forms:
+            data.update(form_data(sub))
+    return data, form
+
+
+def fk_fields(form) -> dict[str, type[Model]]:
+    from django.forms import ModelChoiceField
+
+    return {
+        name: field.queryset.model
+        for name, field in form.fields.items()
+        if isinstance(field, ModelChoiceField) and not field.disabled
+    }
+
+
+def _admin_form_errors(response) -> dict:
+    context = getattr(response, "context_data", None) or {}
+    adminform = context.get("adminform")
+    return dict(adminform.form.errors) if adminform is not None else {}
+
+
+def admin_fk_refusals(world: World, label: str) -> list[str]:
+    """Each FK of the model's admin change and add forms set to another team's row."""
+    model = admin_models()[label]
+    info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    target = world.target(model)
+    urls = {"change": reverse(f"{info}_change", args=[target.pk]), "add": reverse(f"{info}_add")}
+    wrong: list[str] = []
+    for actor in FK_ACTORS:
+        client, _ = world.clients[actor]  # type: ignore[attr-defined]
+        pages = {mode: client.get(url) for mode, url in urls.items()}
+        reachable = {
+            mode: admin_page_data(page)
+            for mode, page in pages.items()
+            if page.status_code == 200 and "adminform" in (page.context_data or {})
+        }
+        for mode, (page_data, form) in reachable.items():
+            # "add" copies the own row's values into the empty form (the own row is deleted
+            # in the transaction first, so a unique constraint cannot refuse the copy), so
+            # only the FK under test is wrong.
+            base = {**page_data, **_row_data(form, target)} if mode == "add" else page_data
+            for name, related in fk_fields(form).items():
+                other = _other_row(world, related)
+                if other is None:
+                    continue
+                FK_CASES["admin form"] += 1
+                field = model._meta.get_field(name)
+                data = {**base, name: [str(other.pk)] if field.many_to_many else str(other.pk)}
+                problem = _post_and_check(client, urls[mode], data, model, target, field, other, mode)
+                if problem:
+                    wrong.append(f"{actor} {mode} {label}.{name}={other!r}: {problem}")
+    return wrong
+
+
+def _row_data(form, row: Model) -> dict:
+    """The main form's fields filled with the row's values, as posted."""
+    from django.forms.models import model_to_dict
+
+    try:
+        filled = type(form)(initial=model_to_dict(row), prefix=form.prefix)
+    except TypeError:  # a form that needs more to be built: leave "add" to its own data
+        return {}
+    return form_data(filled)
+
+
+def _refers_to(model: type[Model], field, other: Model):
+    return model.objects.filter(**{field.name: other})
+
+
+def _post_and_check(client, url, data, model, target, field, other, mode) -> str:
+    """Post in a rolled-back transaction; what went wrong, or "" if the write was refused."""
+    with transaction.atomic():
+        if mode == "add":
+            with contextlib.suppress(ProtectedError, RestrictedError):
+                with transaction.atomic():
+                    model.objects.filter(pk=target.pk).delete()
+        before = _refers_to(model, field, other).count()
+        response = client.post(url, data)
+        after = _refers_to(model, field, other).count()
+        if mode == "change":
+            target_now = model.objects.filter(pk=target.pk, **{field.name: other}).exists()
+        transaction.set_rollback(True)
+    if response.status_code >= 500:
+        return "server error"
+    if mode == "change" and target_now:
+        return "saved"
+    if after > before:
+        return "created"
+    if response.status_code in (403, 404) or classify(response) == "-":
+        return ""
+    errors = _admin_form_errors(response)
+    if response.status_code == 200 and field.name in errors:
+        return ""
+    if response.status_code == 200 and errors:
+        return f"refused for another reason (fix the payload): {errors}"
+    return f"neither saved nor refused on the field (status {response.status_code})"
+
+
+FK_ADMIN_LABELS = sorted(admin_models())
+
+
+@pytest.mark.parametrize("label", [param(f"fk:{label}") for label in FK_ADMIN_LABELS])
+def test_admin_form_refuses_another_teams_rows(world, label):
+    wrong = admin_fk_refusals(world, label.removeprefix("fk:"))
+    assert not wrong, "\n".join(wrong)
+
+
+def _serializer_class(op: Operation):
+    match = resolve(op.path.replace("{id}", "1"))
+    cls = match.func.cls
+    if not hasattr(match.func, "actions"):  # a plain APIView (the token endpoint)
+        return cls, getattr(cls, "serializer_class", None)
+    view = cls(action=match.func.actions[op.method.lower()], format_kwarg=None, kwargs={})
+    return cls, view.get_serializer_class()
+
+
+def api_fk_fields(op: Operation) -> dict[str, tuple[type[Model], str]]:
+    """Writable fields naming rows: payload field -> (related model, model field)."""
+    from rest_framework.relations import ManyRelatedField, RelatedField
+
+    explicit = policy.API_ID_FIELDS.get(op.operation_id, {})
+    found = {name: (apps.get_model(label), f) for name, (label, f) in explicit.items()}
+    _, serializer_class = _serializer_class(op)
+    if serializer_class is None:
+        return found
+    for name, field in serializer_class().fields.items():
+        if field.read_only:
+            continue
+        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        if isinstance(relation, RelatedField) and relation.queryset is not None:
+            found[name] = (relation.queryset.model, field.source)
+    return found
+
+
+API_WRITES = [op for op in api_operations() if op.method in ("POST", "PUT", "PATCH")]
+
+
+def api_fk_refusals(world: World, op: Operation) -> list[str]:
+    cls, serializer_class = _serializer_class(op)
+    model = cls.queryset.model if getattr(cls, "queryset", None) is not None else None
+    explicit_base = policy.API_ID_FIELDS.get(op.operation_id)
+    wrong = []
+    for name, (related, model_field) in api_fk_fields(op).items():
+        other = _other_row(world, related)
+        if other is None or model is None:
+            continue
+        target = world.target(model)
+        if explicit_base is not None:
+            base = {
+                key: ([world.target(apps.get_model(lbl)).pk] if key.endswith("s") else
+                      world.target(apps.get_model(lbl)).pk)
+                for key, (lbl, _) in explicit_base.items()
+            }
+        else:
+            writable = {n for n, f in serializer_class().fields.items() if not f.read_only}
+            base = {k: v for k, v in serializer_class(instance=target).data.items() if k in writable}
+        many = isinstance(base.get(name), list)
+        url = op.path.replace("{id}", str(target.pk))
+        for actor in FK_ACTORS:
+            FK_CASES["API serializer"] += 1
+            _, api = world.clients[actor]  # type: ignore[attr-defined]
+            payload = {**base, name: [other.pk] if many else other.pk}
+            lookup = {model_field: other}
+            with transaction.atomic():
+                before = model.objects.filter(**lookup).count()
+                response = getattr(api, op.method.lower())(url, payload, format="json")
+                after = model.objects.filter(**lookup).count()
+                saved = "{id}" in op.path and model.objects.filter(pk=target.pk, **lookup).exists()
+                transaction.set_rollback(True)
+            problem = ""
+            if response.status_code >= 500:
+                problem = "server error"
+            elif saved:
+                problem = "saved"
+            elif after > before:
+                problem = "created"
+            elif response.status_code == 400 and name not in (response.json() or {}):
+                problem = f"refused for another reason (fix the payload): {response.json()}"
+            if problem:
+                wrong.append(f"{actor} {op.method} {url} {name}={other!r}: {problem}")
+    return wrong
+
+
+@pytest.mark.parametrize("operation_id", [param(f"fk:{op.operation_id}") for op in API_WRITES])
+def test_api_refuses_another_teams_rows(world, operation_id):
+    op = next(o for o in API_WRITES if o.operation_id == operation_id.removeprefix("fk:"))
+    wrong = api_fk_refusals(world, op)
+    assert not wrong, "\n".join(wrong)
+
+
+def _form_errors(response) -> dict:
+    errors: dict = {}
+    for context in response.context or []:
+        for value in context.flatten().values() if hasattr(context, "flatten") else []:
+            if hasattr(value, "errors") and hasattr(value, "fields"):
+                errors.update(getattr(value, "errors", {}) or {})
+    return errors
+
+
+def _resolve_value(world: World, value):
+    if value == "csv":
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        return SimpleUploadedFile("m.csv", b"email\nmatrix@example.com\n", "text/csv")
+    if isinstance(value, str) and "." in value and value[0].islower():
+        with contextlib.suppress(LookupError, ValueError):
+            return str(world.target(apps.get_model(value)).pk)
+    return value
+
+
+@pytest.mark.parametrize("key", [param(f"fk:{key}") for key in policy.APP_FORMS])
+def test_app_form_refuses_another_teams_rows(world, key):
+    entry = policy.APP_FORMS[key.removeprefix("fk:")]
+    url = fill(world, entry.route, entry.args)
+    wrong = []
+    for name, (label, writes) in entry.fields.items():
+        other = _other_row(world, apps.get_model(label))
+        assert other is not None, f"the world has no other team's {label}"
+        for actor in FK_ACTORS:
+            FK_CASES["app form"] += 1
+            client, _ = world.clients[actor]  # type: ignore[attr-defined]
+            data = {k: _resolve_value(world, v) for k, v in entry.data.items()}
+            data[name] = str(other.pk)
+            stored = None
+            if writes:
+                app_label, model_name, field_name = writes.split(".")
+                stored = apps.get_model(app_label, model_name).objects.filter(
+                    **{field_name: other}
+                )
+            with transaction.atomic():
+                before = stored.count() if stored is not None else 0
+                response = client.post(url, data)
+                after = stored.count() if stored is not None else 0
+                transaction.set_rollback(True)
+            if response.status_code >= 500:
+                wrong.append(f"{actor} {name}: server error")
+            elif after > before:
+                wrong.append(f"{actor} {name}={other!r}: written")
+            elif response.status_code in (403, 404) or name in _form_errors(response):
+                continue
+            elif stored is None:
+                wrong.append(f"{actor} {name}={other!r}: accepted (status {response.status_code})")
+    assert not wrong, f"POST {url}\n" + "\n".join(wrong)
