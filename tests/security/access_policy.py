@@ -309,12 +309,13 @@ class AppForm:
     and expects a refusal (4xx, or an error on that field) and, where `writes` names the
     model and field that would store it, no row of that model pointing at team B's row.
 
-    fields: form field -> (model of the row it names, "app.Model.field" it writes or "")."""
+    fields: form field -> (model of the row it names, "app.Model.field" it writes or "",
+    optionally how the form spells the row, default "{pk}")."""
 
     route: str
     args: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
-    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _TRIGGER = {
@@ -324,6 +325,7 @@ _TRIGGER = {
     "match": "any",
     "public_reply_order": "commenter",
     "start_step": "1",
+    "address": "leads@example.com",
     "sender": "outreach.SenderAccount",
 }
 APP_FORMS: dict[str, AppForm] = {
@@ -349,6 +351,6 @@ APP_FORMS: dict[str, AppForm] = {
     "import-upload": AppForm(
         "contacts/imports/",
         data={"mode": "update", "file": "csv"},
-        fields={"owner": ("auth.User", "")},
+        fields={"owner": ("auth.User", ""), "then": (CAMP, "", "campaign:{pk}")},
     ),
 }
