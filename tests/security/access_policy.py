@@ -348,6 +348,17 @@ APP_FORMS: dict[str, AppForm] = {
         data={"name": "Matrix campaign", "sequence": "campaigns.Sequence"},
         fields={"senders": ("outreach.SenderAccount", "campaigns.Campaign.senders")},
     ),
+    # Admin actions with a form of their own.
+    "admin-enrol-action": AppForm(
+        "admin/contacts/contact/",
+        data={
+            "action": "enrol",
+            "index": "0",
+            "confirm": "1",
+            "_selected_action": lambda world: str(world.spare_contact.pk),
+        },
+        fields={"campaign": (CAMP, "campaigns.Enrollment.campaign")},
+    ),
     "import-upload": AppForm(
         "contacts/imports/",
         data={"mode": "update", "file": "csv"},

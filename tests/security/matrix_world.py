@@ -61,6 +61,8 @@ class World:
     # shared models have the same row under both keys.
     rows: dict[str, dict[type[Model], Model]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    # A second contact of alice's in no campaign (an enrolment form has something to add).
+    spare_contact: Contact | None = None
 
     def target(self, model: type[Model]) -> Model:
         return self.rows["A"][model]
@@ -180,6 +182,7 @@ def build_world() -> World:
     world.rows["B"] = {**shared, **_owned_rows(users["rep_other"], 2, pipeline, stage), Team: south}
     # Where a form names a user (owner, assignee), "another team's" is bob.
     world.rows["A"][User], world.rows["B"][User] = users["rep"], users["rep_other"]
+    world.spare_contact = factories.contact(3, owner=users["rep"], first_name="AliceSpare")
     for role, user in users.items():
         if user is not None:
             world.tokens[role] = api_token_create(user=user, name="matrix")[1]
