@@ -88,6 +88,9 @@ def _owned_rows(rep: User, n: int, pipeline: Pipeline, stage: Stage) -> dict[typ
     MessageIntent.objects.create(message=message, label=MessageIntent.Label.INTERESTED)
     campaign = factories.campaign(senders=[sender], name=f"{name} campaign")
     Campaign.objects.filter(pk=campaign.pk).update(owner=rep)
+    # Sequences are shared by every team (not scoped): a neutral name, so only rows that
+    # belong to a team carry the team's names that the page scan looks for.
+    Sequence.objects.filter(pk=campaign.sequence_id).update(name=f"Sequence {n}")
     campaign.refresh_from_db()
     step = campaign.sequence.steps.get()
     event = InboundEvent.objects.create(

@@ -85,6 +85,23 @@ KNOWN_GAPS: dict[str, str] = {
     "fk:trigger-create": (
         "#16 (item 1, found by the matrix): /triggers/ accepts another team as assign_team"
     ),
+    # Menus and lists showing another team's rows (test_pages_show_nothing_of_another_team).
+    "menu:contacts/imports/": "#16: the import page's Owner and Then menus list everything",
+    "menu:templates/": "#16: the template list shows other teams' templates",
+    "menu:inbox/": "#16: the inbox campaign filter lists other teams' campaigns",
+    "menu:inbox/<int:pk>/": "#16: the inbox assign form lists other teams' users",
+    "menu:admin/campaigns/template/<int:pk>/preview/": (
+        "#16: the admin template preview lists and renders other teams' contacts"
+    ),
+    "menu:admin:campaigns.campaign": "#16: admin owner filter and senders menu list other teams'",
+    "menu:admin:campaigns.deal": "#16: the admin owner filter lists other teams' users",
+    "menu:admin:campaigns.enrollment": "#16: the admin campaign filter lists other teams'",
+    "menu:admin:campaigns.step": "#16: steps list other teams' templates (templates are shared)",
+    "menu:admin:campaigns.template": "#16: the admin template list shows other teams' templates",
+    "menu:admin:contacts.contact": "#16: the admin owner filter lists other teams' users",
+    "menu:admin:outreach.conversation": "#16: the admin sender filter lists other teams' senders",
+    "menu:admin:outreach.message": "#16: the admin sender filter lists other teams' senders",
+    "menu:admin:outreach.manualtask": "found by the matrix: the assignee filter lists every user",
     "fk:outreach.manualtask": (
         "found by the matrix: a manual task's assignee may be any user, and its add form "
         "answers 500"
@@ -199,6 +216,7 @@ def summary(request) -> Iterator[None]:
         f"{total} requests: {RESULTS['refused']} refused, {RESULTS['allowed']} allowed",
         f"cross-team foreign keys: {sum(FK_CASES.values())} writes naming another team's row "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(FK_CASES.items()))})",
+        f"pages scanned for another team's names: {RESULTS['scanned']}",
         f"known gaps (strict xfail): {len(KNOWN_GAPS)}",
     ]
     for line in lines:
@@ -236,8 +254,7 @@ def classify(response, *, action: bool = False) -> str:
 def call(world: World, role: str, method: str, url: str, data=None, *, api: bool = False) -> str:
     """One request as ``role`` in a transaction rolled back afterwards; its outcome."""
     client, api_client = world.clients[role]  # type: ignore[attr-defined]
-    cookies = copy.deepcopy(client.cookies)  # a logout must not log out the next request
-    with transaction.atomic():
+    with rolled_back(client):
         if api and method in ("GET", "DELETE"):
             response = getattr(api_client, method.lower())(url)
         elif api:
@@ -249,11 +266,20 @@ def call(world: World, role: str, method: str, url: str, data=None, *, api: bool
             response = client.get(url, data or {})
         else:
             response = getattr(client, method.lower())(url, data or {})
-        transaction.set_rollback(True)
-    client.cookies = cookies
     outcome = classify(response, action=not api and "action" in (data or {}))
     RESULTS["allowed" if outcome == "Y" else "refused"] += 1
     return outcome
+
+
+@contextlib.contextmanager
+def rolled_back(client) -> Iterator[None]:
+    """A request whose writes, and whose cookies (a session ended, a message queued for
+    the next page), are undone afterwards."""
+    cookies = copy.deepcopy(client.cookies)
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+    client.cookies = cookies
 
 
 def mismatch_table(rows: list[tuple[str, str, str, str]]) -> str:
@@ -586,7 +612,7 @@ def _refers_to(model: type[Model], field, other: Model):
 
 def _post_and_check(client, url, data, model, target, field, other, mode) -> str:
     """Post in a rolled-back transaction; what went wrong, or "" if the write was refused."""
-    with transaction.atomic():
+    with rolled_back(client):
         if mode == "add":
             with contextlib.suppress(ProtectedError, RestrictedError), transaction.atomic():
                 model.objects.filter(pk=target.pk).delete()
@@ -595,7 +621,6 @@ def _post_and_check(client, url, data, model, target, field, other, mode) -> str
         after = _refers_to(model, field, other).count()
         if mode == "change":
             target_now = model.objects.filter(pk=target.pk, **{field.name: other}).exists()
-        transaction.set_rollback(True)
     if response.status_code >= 500:
         return "server error"
     if mode == "change" and target_now:
@@ -682,12 +707,11 @@ def api_fk_refusals(world: World, op: Operation) -> list[str]:
             _, api = world.clients[actor]  # type: ignore[attr-defined]
             payload = {**base, name: [other.pk] if many else other.pk}
             lookup = {model_field: other}
-            with transaction.atomic():
+            with rolled_back(api):
                 before = model.objects.filter(**lookup).count()
                 response = getattr(api, op.method.lower())(url, payload, format="json")
                 after = model.objects.filter(**lookup).count()
                 saved = "{id}" in op.path and model.objects.filter(pk=target.pk, **lookup).exists()
-                transaction.set_rollback(True)
             problem = ""
             if response.status_code >= 500:
                 problem = "server error"
@@ -734,11 +758,10 @@ def _resolve_value(world: World, value):
 def _post_counting(client, url: str, data: dict, stored) -> tuple[object, int]:
     """POST in a rolled-back transaction; the response and how many rows it added to
     ``stored`` (a queryset, or None)."""
-    with transaction.atomic():
+    with rolled_back(client):
         before = stored.count() if stored is not None else 0
         response = client.post(url, data)
         added = (stored.count() if stored is not None else 0) - before
-        transaction.set_rollback(True)
     return response, added
 
 
@@ -789,3 +812,58 @@ def test_app_form_refuses_another_teams_rows(world, key):
             elif not writes:
                 wrong.append(f"{actor} {name}={other!r}: accepted (status {response.status_code})")
     assert not wrong, f"POST {url}\n" + "\n".join(wrong)
+
+
+# --- menus and pages show nothing of another team -----------------------------------------
+#
+# Every page alice (rep) and mia (manager) of team A may open, app and admin alike, is
+# scanned for what only team B's rows carry: their contact, campaign, sender, import,
+# trigger and user names. A menu listing another team's rows fails here.
+
+OTHER_TEAM_MARKS = (
+    re.compile(r"BobLead|bob campaign|BobMail|lead2@example\.com|bob\.csv|bob trigger"),
+    re.compile(r">\s*(bob|max)\s*<"),  # a user in a menu
+)
+
+
+def _leaks(response) -> list[str]:
+    if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+        return []
+    html = response.content.decode(errors="replace")
+    return sorted({m.group(0) for rx in OTHER_TEAM_MARKS for m in rx.finditer(html)})
+
+
+def _page_urls(world: World, key: str) -> list[str]:
+    if key.startswith("admin:"):
+        model = admin_models()[key.removeprefix("admin:")]
+        info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        pk = world.target(model).pk
+        return [
+            reverse(f"{info}_changelist"),
+            reverse(f"{info}_add"),
+            reverse(f"{info}_change", args=[pk]),
+        ]
+    entry = policy.PAGES[key]
+    url = fill(world, key, entry.args)
+    query = entry.query.get("GET")
+    return [url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")]
+
+
+LEAK_PAGES = [
+    r for r, e in policy.PAGES.items() if "GET" in e.methods and e.methods["GET"][1] == "Y"
+] + [f"admin:{label}" for label in sorted(admin_models())]
+
+
+@pytest.mark.parametrize("key", [param(f"menu:{key}") for key in LEAK_PAGES])
+def test_pages_show_nothing_of_another_team(world, key):
+    wrong = []
+    for url in _page_urls(world, key.removeprefix("menu:")):
+        for actor in FK_ACTORS:
+            client, _ = world.clients[actor]  # type: ignore[attr-defined]
+            with rolled_back(client):
+                response = client.get(url)
+            RESULTS["scanned"] += 1
+            leaks = _leaks(response)
+            if leaks:
+                wrong.append(f"{actor} GET {url}: shows {', '.join(leaks)}")
+    assert not wrong, "\n".join(wrong)
