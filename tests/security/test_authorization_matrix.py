@@ -868,3 +868,41 @@ def test_pages_show_nothing_of_another_team(world, key):
             if leaks:
                 wrong.append(f"{actor} GET {url}: shows {', '.join(leaks)}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- "not yours" answers as "not found" -------------------------------------------------
+#
+# Another team's row and a row that does not exist get the same answer from the API, so
+# ids cannot be probed for existence (issue #16).
+
+
+def _refused_roles(operation_id: str) -> list[str]:
+    expected = policy.API.get(operation_id, "")
+    return [r for r in ("rep_other", "manager_other") if expected[ROLES.index(r)] == "-"]
+
+
+API_DETAIL_OPS = [
+    op for op in api_operations() if "{id}" in op.path and _refused_roles(op.operation_id)
+]
+MISSING_PK = 987654321
+
+
+@pytest.mark.parametrize("operation_id", [param(f"404:{op.operation_id}") for op in API_DETAIL_OPS])
+def test_api_answers_another_teams_row_as_not_found(world, operation_id):
+    op = next(o for o in API_DETAIL_OPS if o.operation_id == operation_id.removeprefix("404:"))
+    theirs = op.path.replace("{id}", str(world.target(_api_model(op.path)).pk))
+    missing = op.path.replace("{id}", str(MISSING_PK))
+    wrong = []
+    for role in _refused_roles(op.operation_id):
+        _, api = world.clients[role]  # type: ignore[attr-defined]
+        answers = []
+        for url in (theirs, missing):
+            with rolled_back(api):
+                if op.method in ("GET", "DELETE"):
+                    response = getattr(api, op.method.lower())(url)
+                else:
+                    response = getattr(api, op.method.lower())(url, {}, format="json")
+            answers.append((response.status_code, response.content))
+        if answers[0] != answers[1]:
+            wrong.append(f"{role} {op.method}: theirs {answers[0]!r} != missing {answers[1]!r}")
+    assert not wrong, "\n".join(wrong)
