@@ -224,11 +224,14 @@ def summary(request) -> Iterator[None]:
         f"pages scanned for another team's names: {RESULTS['scanned']}",
         f"known gaps (strict xfail): {len(KNOWN_GAPS)}",
     ]
-    for line in lines:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line)
+    # Shown without -s too: output capture is off while the lines are written.
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                print(line)
 
 
 def classify(response, *, action: bool = False) -> str:
