@@ -35,7 +35,8 @@ class Page:
     """A URL of the URLconf (not an admin model page nor an API operation).
 
     args: path parameter -> the model whose team-A row fills it, or a literal, or a
-    callable(world) -> str. methods: method -> expectation. query/data: sent with a method.
+    callable(world) -> str. methods: method -> expectation (GET is always asked: NOBODY
+    when not listed). query/data: sent with a method.
     """
 
     args: dict[str, Any] = field(default_factory=dict)
@@ -143,7 +144,9 @@ PAGES: dict[str, Page] = {
         args={"app_label": "campaigns"}, GET=SIGNED_IN
     ),
     "admin/login/": page(GET=ANYONE, POST=ANYONE),
-    "admin/logout/": page(POST=ANYONE),
+    # Django's logout takes POST only (405 to a signed-in GET); an anonymous GET is sent
+    # on to the admin index (a redirect, counted as allowed: there is nothing to refuse).
+    "admin/logout/": page(GET="Y-----", POST=ANYONE),
     "admin/password_change/": page(GET=SIGNED_IN, POST=SIGNED_IN),
     "admin/password_change/done/": page(GET=SIGNED_IN),
     "admin/autocomplete/": page(
