@@ -667,7 +667,11 @@ def api_fk_fields(op: Operation) -> dict[str, tuple[type[Model], str]]:
     explicit = policy.API_ID_FIELDS.get(op.operation_id, {})
     found = {name: (apps.get_model(label), f) for name, (label, f) in explicit.items()}
     _, serializer_class = _serializer_class(op)
-    if serializer_class is None:
+    match = resolve(op.path.replace("{id}", "1"))
+    action = getattr(match.func, "actions", {}).get(op.method.lower())
+    # A custom action (bulk-upsert, reply, launch...) reads its own serializer, which
+    # get_serializer_class does not name: those list their id fields in API_ID_FIELDS.
+    if serializer_class is None or action not in ("create", "update", "partial_update"):
         return found
     for name, field in serializer_class().fields.items():
         if field.read_only:
