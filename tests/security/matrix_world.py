@@ -11,10 +11,12 @@ mia, "rep_other" and "manager_other" are bob and max of team B.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
+from django.utils import timezone
 
 from campaigns.models import (
     Campaign,
@@ -29,6 +31,7 @@ from campaigns.models import (
 from campaigns.triggers.models import StepOptions, Trigger, TriggerFire
 from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
 from contacts.api_tokens import api_token_create
+from contacts.invitations import Invitation
 from contacts.models import ConsentRecord, Contact, ContactImport, SavedMapping, Suppression, Tag
 from contacts.teams import Team
 from outreach.inbox.models import MessageIntent
@@ -71,7 +74,9 @@ class World:
         return self.rows["B"][model]
 
 
-def _owned_rows(rep: User, n: int, pipeline: Pipeline, stage: Stage) -> dict[type[Model], Model]:
+def _owned_rows(
+    rep: User, team: Team, n: int, pipeline: Pipeline, stage: Stage
+) -> dict[type[Model], Model]:
     name = rep.username
     contact = factories.contact(n, owner=rep, first_name=f"{name.title()}Lead")
     identity = contact.identities.get()
@@ -93,11 +98,16 @@ def _owned_rows(rep: User, n: int, pipeline: Pipeline, stage: Stage) -> dict[typ
     Sequence.objects.filter(pk=campaign.sequence_id).update(name=f"Sequence {n}")
     campaign.refresh_from_db()
     step = campaign.sequence.steps.get()
+    # A template belongs to the team of the rep who wrote it (campaigns/admin.py's
+    # TemplateAdmin.save_model), so another team's template is not one to pick.
+    Template.objects.filter(pk=step.template_id).update(team=team)
+    step.refresh_from_db()
     event = InboundEvent.objects.create(
         provider="email", provider_event_id=f"matrix-{name}", payload={"from": name}
     )
     trigger = Trigger.objects.create(
         name=f"{name} trigger",
+        team=team,
         channel="email",
         event_type="email",
         sender=sender,
@@ -134,6 +144,13 @@ def _owned_rows(rep: User, n: int, pipeline: Pipeline, stage: Stage) -> dict[typ
         Deal: Deal.objects.create(contact=contact, pipeline=pipeline, stage=stage, owner=rep),
         InboundEvent: event,
         Trigger: trigger,
+        # Pending, sent by the team's manager.
+        Invitation: Invitation.objects.create(
+            email=f"new-{name}@example.com",
+            team=team,
+            invited_by=team.managers.get(),
+            expires_at=timezone.now() + timedelta(days=7),
+        ),
         TriggerFire: TriggerFire.objects.create(
             trigger=trigger, inbound_event=event, contact=contact, outcome="fired"
         ),
@@ -181,8 +198,16 @@ def build_world() -> World:
         ),
     }
     world = World(users=users)
-    world.rows["A"] = {**shared, **_owned_rows(users["rep"], 1, pipeline, stage), Team: north}
-    world.rows["B"] = {**shared, **_owned_rows(users["rep_other"], 2, pipeline, stage), Team: south}
+    world.rows["A"] = {
+        **shared,
+        **_owned_rows(users["rep"], north, 1, pipeline, stage),
+        Team: north,
+    }
+    world.rows["B"] = {
+        **shared,
+        **_owned_rows(users["rep_other"], south, 2, pipeline, stage),
+        Team: south,
+    }
     # Where a form names a user (owner, assignee), "another team's" is bob.
     world.rows["A"][User], world.rows["B"][User] = users["rep"], users["rep_other"]
     world.spare_contact = factories.contact(3, owner=users["rep"], first_name="AliceSpare")

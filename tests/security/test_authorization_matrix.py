@@ -15,8 +15,8 @@ as mia and must refuse them, and every page they may open is scanned for team B'
 
 Each request runs in a transaction rolled back afterwards, so one world serves the whole
 module and a DELETE or an action cannot change what the next request sees. A 500 anywhere
-fails. Known findings of issue #16 not yet fixed are strict expected failures (KNOWN_GAPS
-below): the test turns red the moment a fix lands, so the entry gets deleted with it.
+fails. A known finding not fixed yet may be listed in KNOWN_GAPS below as a strict
+expected failure: the test turns red the moment its fix lands, so the entry goes with it.
 
 The counts (URLs x roles x methods, refused, allowed, FK cases) are printed at the end of
 the module.
@@ -50,68 +50,9 @@ from tests.security.matrix_world import ROLES, World, build_world
 # the module's (see world) and is rolled back after it.
 pytestmark = pytest.mark.django_db
 
-# Known findings of issue #16, fixed in parallel: param id -> the finding. Strict xfail.
-_ADMIN_LACKS_TRIGGER_PERMS = (
-    "found by the matrix: the admin group has no permission on triggers, trigger fires and "
-    "step options (added after campaigns/migrations/0004_fill_roles.py), so admins cannot "
-    "manage them, nor delete a step or a contact that has them"
-)
-KNOWN_GAPS: dict[str, str] = {
-    "webhooks/<str:channel>/": "#16: the X CRC answer signs a JSON-shaped crc_token",
-    "templates/<int:pk>/": "#16: a rep edits a template another team's campaign uses",
-    "triggers/": "#16: reps create triggers on /triggers/ (only managers and admins may)",
-    "outreach.senderaccount": "#16: reps and managers pause and resume senders",
-    "outreach.manualtask": (
-        "found by the matrix: manual tasks are not scoped in the admin (another team's open "
-        "and change), and its add form answers 500 (its message field is read-only)"
-    ),
-    "campaigns.trigger": _ADMIN_LACKS_TRIGGER_PERMS,
-    "campaigns.triggerfire": _ADMIN_LACKS_TRIGGER_PERMS,
-    "campaigns.stepoptions": _ADMIN_LACKS_TRIGGER_PERMS,
-    "campaigns.step": _ADMIN_LACKS_TRIGGER_PERMS,
-    "contacts.contact": _ADMIN_LACKS_TRIGGER_PERMS,
-    "outreach.inboundevent": _ADMIN_LACKS_TRIGGER_PERMS,
-    # Cross-team foreign keys in admin forms (test_admin_form_refuses_another_teams_rows).
-    **{
-        f"fk:{label}": "#16: admin foreign keys are not scoped (the forms accept any id)"
-        for label in (
-            "campaigns.campaign",
-            "campaigns.deal",
-            "campaigns.enrollment",
-            "contacts.consentrecord",
-            "contacts.contact",
-            "contacts.identity",
-            "outreach.conversation",
-        )
-    },
-    "fk:inbox-assign": "#16: the inbox assign form accepts another team's user",
-    "fk:admin-enrol-action": "#16: the admin's Enrol action enrols into any team's campaign",
-    "fk:import-upload": "#16: /contacts/imports/ takes another user as owner, any campaign",
-    "fk:trigger-create": (
-        "#16 (item 1, found by the matrix): /triggers/ accepts another team as assign_team"
-    ),
-    # Menus and lists showing another team's rows (test_pages_show_nothing_of_another_team).
-    "menu:contacts/imports/": "#16: the import page's Owner and Then menus list everything",
-    "menu:templates/": "#16: the template list shows other teams' templates",
-    "menu:inbox/": "#16: the inbox campaign filter lists other teams' campaigns",
-    "menu:inbox/<int:pk>/": "#16: the inbox assign form lists other teams' users",
-    "menu:admin/campaigns/template/<int:pk>/preview/": (
-        "#16: the admin template preview lists and renders other teams' contacts"
-    ),
-    "menu:admin:campaigns.campaign": "#16: admin owner filter and senders menu list other teams'",
-    "menu:admin:campaigns.deal": "#16: the admin owner filter lists other teams' users",
-    "menu:admin:campaigns.enrollment": "#16: the admin campaign filter lists other teams'",
-    "menu:admin:campaigns.step": "#16: steps list other teams' templates (templates are shared)",
-    "menu:admin:campaigns.template": "#16: the admin template list shows other teams' templates",
-    "menu:admin:contacts.contact": "#16: the admin owner filter lists other teams' users",
-    "menu:admin:outreach.conversation": "#16: the admin sender filter lists other teams' senders",
-    "menu:admin:outreach.message": "#16: the admin sender filter lists other teams' senders",
-    "menu:admin:outreach.manualtask": "found by the matrix: the assignee filter lists every user",
-    "fk:outreach.manualtask": (
-        "found by the matrix: a manual task's assignee may be any user, and its add form "
-        "answers 500"
-    ),
-}
+# Known findings not fixed yet: param id -> the finding, a strict expected failure (the
+# test turns red the moment a fix lands, so the entry goes with it). Issue #16's are fixed.
+KNOWN_GAPS: dict[str, str] = {}
 
 RESULTS: Counter = Counter()  # "allowed"/"refused" per (url, role, method) request made
 FK_CASES: Counter = Counter()
