@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from campaigns.models import Campaign, Deal, Enrollment, Template
+from campaigns.models import Campaign, Deal, Enrollment, Step, Template
 from campaigns.triggers.models import Trigger
 from contacts.access import (
     ADMIN,
@@ -81,6 +81,12 @@ def templates_visible_to(user) -> QuerySet[Template]:
     )
     mine = Q(team__isnull=True) | Q(team__in=teams_visible_to(user)) | Q(created_by_id__in=ids)
     return qs.filter(pk__in=Template.objects.filter(mine | used).values("pk"))
+
+
+def steps_visible_to(user) -> QuerySet[Step]:
+    """Steps whose template the user sees: a step sending another team's template is that
+    team's (its list would name the template)."""
+    return Step.objects.filter(template__in=templates_visible_to(user))
 
 
 def template_edit_refusal(user, template: Template) -> str:

@@ -12,7 +12,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from campaigns.access import campaigns_visible_to, template_edit_refusal, templates_visible_to
+from campaigns.access import (
+    campaigns_visible_to,
+    steps_visible_to,
+    template_edit_refusal,
+    templates_visible_to,
+)
 from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
 from campaigns.counters import counters_after_enrol
 from campaigns.models import (
@@ -245,9 +250,11 @@ class StepAlternativeInline(admin.TabularInline):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """One step with its channel alternatives: e.g. Instagram DM, else a WhatsApp template,
-    else email, each with its own template."""
+    else email, each with its own template. Listed to whoever sees its template."""
+
+    visible_to = steps_visible_to
 
     list_display = ["__str__", "channel", "template", "on_refused", "alternative_count"]
     list_filter = ["channel", "on_refused"]

@@ -92,6 +92,9 @@ def contact_import_create(
     return imp
 
 
+UNREAD_FILE = "This file could not be read (no header row was found): upload it again."
+
+
 def contact_import_preview(*, contact_import: ContactImport, rows: int = 10) -> Sniffed:
     return sniff(Path(contact_import.path), preview_rows=rows)
 
@@ -112,7 +115,9 @@ def contact_import_start(
     imp = contact_import
     if imp.status != Status.UPLOADED:
         raise ValueError(f"This import is {imp.get_status_display().lower()}; it cannot start.")
-    header = imp.sniffed["header"]
+    header = imp.sniffed.get("header")
+    if not header:
+        raise ValueError(UNREAD_FILE)
     if len(mapping) != len(header) or not all(valid_target(t) for t in mapping):
         raise ValueError("The mapping does not fit the file's columns.")
     mapping = custom_targets(mapping, header)  # keys templates can use, however they came

@@ -44,7 +44,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if imp.status != ContactImport.Status.UPLOADED:
         warnings = imports.import_warnings(contact_import=imp)
         return render(request, "contacts/import_detail.html", {"imp": imp, "warnings": warnings})
-    header = imp.sniffed["header"]
+    header = imp.sniffed.get("header")
+    if not header:  # nothing to map: say so rather than offer an empty mapping
+        return render(
+            request, "contacts/import_detail.html", {"imp": imp, "problem": imports.UNREAD_FILE}
+        )
     mapping = imp.mapping
     saved_form = SavedMappingChoiceForm(request.GET or None)
     if saved_form.is_valid() and saved_form.cleaned_data["saved"]:

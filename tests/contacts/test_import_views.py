@@ -1,5 +1,6 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
 from contacts.models import ContactImport
 from tests.contacts.conftest import FIXTURES, run_file
@@ -222,3 +223,24 @@ def test_an_api_import_and_a_guessed_mapping_make_custom_keys_templates_can_use(
     assert response.status_code in (200, 202), response.content
     assert ContactImport.objects.get(pk=created["id"]).mapping == ["email", "custom:company_size"]
     assert guess_target("Marketing contact status") == "custom:marketing_contact_status"
+
+
+def test_an_uploaded_import_whose_file_was_never_read_shows_a_clear_page(admin_client, admin_user):
+    # No sniffed header: a row left in this state (e.g. written before the file was read)
+    # must not answer 500, neither on its page nor when started from it or the API.
+    imp = ContactImport.objects.create(
+        original_name="unread.csv", path="/nonexistent/unread.csv", created_by=admin_user
+    )
+    page = admin_client.get(f"/contacts/imports/{imp.pk}/")
+    assert page.status_code == 200
+    assert b"could not be read" in page.content
+    started = admin_client.post(f"/contacts/imports/{imp.pk}/", {"col_0": "email"})
+    assert started.status_code == 200
+    assert b"could not be read" in started.content
+    imp.refresh_from_db()
+    assert imp.status == ContactImport.Status.UPLOADED
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    response = api.post(f"/api/v1/imports/{imp.pk}/start/", {"mapping": ["email"]}, format="json")
+    assert response.status_code == 400
+    assert "could not be read" in response.json()["mapping"][0]
