@@ -285,6 +285,8 @@ ADMIN_ACTIONS: dict[str, dict[str, str]] = {
     "campaigns.enrollment": {"pause": "c", "resume": "c", "unenrol": "c", "opt_out_contacts": "c"},
     "campaigns.deal": {"move_stage": "c"},
     "campaigns.webhookdelivery": {"replay": "c"},
+    # Quarantined inbound events processed again (admins: nobody else may change events).
+    "outreach.inboundevent": {"replay": "c"},
 }
 
 # API operations (operationId of the OpenAPI schema at /api/v1/schema/) -> expectation.
