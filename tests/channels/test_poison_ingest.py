@@ -224,6 +224,7 @@ def test_a_telegram_message_with_a_nul_and_a_lone_surrogate_is_stored_between_tw
     for n, text in enumerate(["first", "bad\\u0000 \\ud800 text", "third"]):
         body = fixture_bytes("telegram", "text_private_real.json")
         body = body.replace(b'"text": "4"', f'"text": "{text}"'.encode())
+        body = body.replace(b'"message_id": 154', f'"message_id": {154 + n}'.encode())
         bodies.append(body.replace(b"306197398", str(306197398 + n).encode()))
     assert [deliver(client, "telegram", body) for body in bodies] == [200, 200, 200]
     assert process_all() == ["reply", "reply", "reply"]
