@@ -202,10 +202,6 @@ def _related_model(model: type[Model], name: str) -> type | None:
     return model
 
 
-def is_manager_or_admin(user) -> bool:
-    return role_of(user) in (ADMIN, MANAGER)
-
-
 def users_visible_to(user) -> QuerySet:
     """Users this user may see named in menus (owner, assignee): admins see everyone, a
     manager their teams' members and themselves, a rep only themselves."""
