@@ -120,7 +120,7 @@ def pg_copy_raw(path: Path) -> float:
 
 def import_export(path: Path, rows: int) -> float:
     """django-import-export as a Django user would set it up for this file, with the same
-    validation and dedupe as ours, as in PERFORMANCE.md section 2 (ie_default):
+    validation and dedupe as ours (docs/performance.md#csv-import):
 
     - rows are matched by email (``import_id_fields``), so a re-run or a duplicate updates
       the contact instead of creating a second one; our Contact keeps its email on an

@@ -29,8 +29,8 @@ from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
 
 # Longest text message each platform accepts, in characters (the figures the team uses;
-# CHANNELS.md does not list them). Email has no practical body limit; its subject is stored
-# in Message.subject (300).
+# docs/channels.md#text-and-media-limits lists them). Email has no practical body limit;
+# its subject is stored in Message.subject (300).
 LENGTH_LIMITS = {
     "x": 10_000,
     "instagram": 1_000,

@@ -89,7 +89,7 @@ except ValueError as exc:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks: select_for_update is silently a no-op there. Correctness
     # comes from compare-and-set updates, IMMEDIATE transactions (one writer at a time)
-    # and WAL so readers never block the writer. See RELIABILITY.md 3.9.
+    # and WAL so readers never block the writer. See docs/reliability.md#sqlite-embedded-default.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -180,12 +180,13 @@ elif CELERY_BROKER_URL.split("://")[0] not in {
         "use filesystem://, redis://... or amqp://..."
     )
 # Tasks are idempotent by compare-and-set on their row, so redelivery is harmless and a
-# worker killed mid-task gives its message back (RELIABILITY.md 3.6).
+# worker killed mid-task gives its message back (docs/reliability.md#worker-killed-mid-task).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database connection after every task unless told to
-# reuse it; a reconnect per send cut throughput about threefold (PERFORMANCE.md 5a).
+# reuse it; a reconnect per send cut throughput about threefold
+# (docs/performance.md#database-connections-in-celery-workers).
 CELERY_DB_REUSE_MAX = 100
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 120

@@ -1,6 +1,6 @@
 """The platforms' own APIs on the fake server: Meta Graph (Instagram, Messenger, WhatsApp),
 X API v2 DMs and the Telegram Bot API, with their request checks, windows, error bodies and
-signed webhooks back to the engine (CHANNELS.md section 12).
+signed webhooks back to the engine (docs/channels.md#the-fake-platform).
 
 Error bodies and webhook bodies are rendered from the canonical fixtures under
 tests/fixtures/platforms/, the same files the contract tests read, so the two cannot drift.

@@ -1,5 +1,5 @@
 """Reply detection by polling, for DM platforms whose webhooks a team cannot get (X's Account
-Activity API is enterprise-only; CHANNELS.md section 5, "Polling fallback").
+Activity API is enterprise-only; docs/channels.md#x).
 
 The cursor is the newest DM event id seen (X ids grow with time), kept in the sender's
 MailboxCursor.last_uid like an IMAP UID. Events are stored through the same path as the

@@ -1,5 +1,4 @@
-"""Reply detection by IMAP polling of each email sender's mailbox (CHANNELS.md section 8,
-"Reply detection").
+"""Reply detection by IMAP polling of each email sender's mailbox (docs/channels.md#email).
 
 A cursor per mailbox (MailboxCursor: UIDVALIDITY + last UID seen) says where to resume.
 Each batch of fetched mails goes through the same path as the inbound-email webhook:

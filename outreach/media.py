@@ -2,11 +2,10 @@
 backends send ({type, url, name, size, content_type}), and per-channel size/type limits
 checked before launch (campaigns.services) and again before each send (outreach.services).
 
-The limits are the platforms' published ones. CHANNELS.md lists which media each channel
-takes (sections 2 Instagram, 3 Messenger, 4 WhatsApp "Send", 5 X, 6 Telegram "Send") but not
-sizes; the figures below are from the platforms' own pages: WhatsApp Cloud API "Supported
-media types", Messenger Send API "Attachment" (25 MB), Instagram Messaging "Send a media
-message" (image 8 MB), Telegram Bot API "Sending files" (by URL: photos 5 MB, others 20 MB;
+The limits are the platforms' published ones (summed up in
+docs/channels.md#text-and-media-limits), from the platforms' own pages: WhatsApp Cloud API
+"Supported media types", Messenger Send API "Attachment" (25 MB), Instagram Messaging "Send a
+media message" (image 8 MB), Telegram Bot API "Sending files" (by URL: photos 5 MB, others 20 MB;
 our Telegram backend sends by URL, so the 50 MB upload limit does not apply).
 """
 

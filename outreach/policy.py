@@ -1,4 +1,4 @@
-"""Platform messaging rules as plain functions of time (CHANNELS.md section 11).
+"""Platform messaging rules as plain functions of time (docs/channels.md#policy-windows).
 
 The channel backends call these from check_policy() and, where the rule also shapes the
 request (Instagram private reply, HUMAN_AGENT tag), from send(), so both agree.

@@ -1,5 +1,5 @@
 """Email through Django's mail machinery (SMTP in production), with our own Message-ID,
-threading headers and RFC 8058 one-click unsubscribe (CHANNELS.md section 8)."""
+threading headers and RFC 8058 one-click unsubscribe (docs/channels.md#email)."""
 
 import smtplib
 from collections.abc import Mapping
@@ -52,7 +52,7 @@ def unsubscribe_url(address: str) -> str:
 
 
 def smtp_refusal(exc: smtplib.SMTPResponseException) -> ChannelError:
-    """A definite SMTP refusal by its reply code (CHANNELS.md section 10): 4xx try again
+    """A definite SMTP refusal by its reply code (docs/channels.md#normalized-errors): 4xx try again
     (421 and "too many" are rate limits), 5xx never."""
     code = exc.smtp_code
     text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""

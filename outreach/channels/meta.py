@@ -1,4 +1,5 @@
-"""Instagram and Facebook Messenger through Meta's Graph Send API (CHANNELS.md sections 1-3).
+"""Instagram and Facebook Messenger through Meta's Graph Send API
+(docs/channels.md#instagram-and-messenger).
 
 Both are user-initiated: a message goes inside the 24 h window after the contact's last
 message, as a HUMAN_AGENT-tagged reply a human wrote (7 days), or as the one private reply
@@ -42,7 +43,8 @@ def _media_type(kind: str) -> str:
 
 
 def meta_error(response: httpx.Response) -> ChannelError:
-    """Map a Graph error body to the engine's normalized error (CHANNELS.md section 10)."""
+    """Map a Graph error body to the engine's normalized error
+    (docs/channels.md#normalized-errors)."""
     err = http.json_or_empty(response).get("error") or {}
     code, sub = err.get("code"), err.get("error_subcode")
     text = f"{err.get('message') or response.text[:200]} (code {code}/{sub})"

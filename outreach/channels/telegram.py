@@ -1,4 +1,4 @@
-"""Telegram Bot API (CHANNELS.md section 6).
+"""Telegram Bot API (docs/channels.md#telegram).
 
 A bot cannot write first: the contact opens t.me/<bot>?start=<token> (the token names the
 contact), which binds their chat id; after that the bot may write until it is blocked.

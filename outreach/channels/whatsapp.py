@@ -1,4 +1,4 @@
-"""WhatsApp Cloud API (CHANNELS.md section 4).
+"""WhatsApp Cloud API (docs/channels.md#whatsapp).
 
 Free-form messages inside the 24 h customer-service window; outside it only an approved
 template. A 200 means "accepted": delivery, reads and late failures arrive as status

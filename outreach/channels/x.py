@@ -1,4 +1,4 @@
-"""X API v2 direct messages (CHANNELS.md section 5).
+"""X API v2 direct messages (docs/channels.md#x).
 
 X's rules allow a DM only after the user has written to the sender, so the policy gate
 holds every message until an inbound DM opened the conversation.
