@@ -196,6 +196,7 @@ def _record(message_id: int, index: int, entry: dict[str, Any], result: dict[str
         if (
             message is None
             or message.deleted_at is not None
+            or not isinstance(current, dict)
             or _reference(current) != _reference(entry)
             or not _waiting(current)
         ):
