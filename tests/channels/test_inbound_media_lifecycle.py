@@ -1,18 +1,21 @@
-"""What happens to a stored copy of inbound media after it is kept: an unsend or an erasure
-removes the file with the message's content; a link to anywhere but the platform's own media
-hosts is never fetched. Signed webhook bytes through the real endpoint, then the processing
-and the download the worker's tasks run (tests/channels/test_inbound_media.py runs them in
-a real worker)."""
+"""What happens to a stored copy of inbound media after it is kept: an unsend, an erasure or
+retention removes the file with the message's content; a link to anywhere but the
+platform's own media hosts is never fetched. Signed webhook bytes through the real endpoint,
+then the processing and the download the worker's tasks run (tests/channels/
+test_inbound_media.py runs them in a real worker)."""
 
 import base64
 import copy
+from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from campaigns.privacy import contact_erase
 from outreach.inbound_media import inbound_media_fetch
 from outreach.models import Message
+from outreach.retention import message_bodies_expire
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.channels.test_inbound_media import PAGE, messenger_image, png
 
@@ -67,8 +70,20 @@ def test_erasing_the_contact_deletes_the_stored_copies_of_what_they_sent(
     assert not default_storage.exists(entry["stored"])
 
 
+def test_retention_deletes_the_stored_copies_with_the_bodies(
+    client, control, platform_channels, media_root, settings, django_capture_on_commit_callbacks
+):
+    message, entry, _ = _kept_image(client, control)
+    settings.MESSAGE_BODY_RETENTION_DAYS = 30
+    with django_capture_on_commit_callbacks(execute=True):
+        assert message_bodies_expire(now=timezone.now() + timedelta(days=31)) == 1
+    message.refresh_from_db()
+    assert message.attachments == []
+    assert not default_storage.exists(entry["stored"])
+
+
 def test_a_link_to_anywhere_but_metas_media_hosts_is_never_fetched(
-    client, control, platform_channels, media_root
+    client, control, platform_channels, media_root, django_user_model
 ):
     platform_sender("messenger", PAGE, "page-token")
     body = messenger_image("http://169.254.169.254/latest/meta-data/iam/")
@@ -80,6 +95,10 @@ def test_a_link_to_anywhere_but_metas_media_hosts_is_never_fetched(
     image = message.attachments[0]
     assert image["fetch_error"] == "169.254.169.254 is not a messenger media host"
     assert "stored" not in image
+    admin = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-1234567")
+    client.force_login(admin)
+    page = client.get(f"/inbox/{message.conversation_id}/").content.decode()
+    assert "image not kept: 169.254.169.254 is not a messenger media host" in page
 
 
 def test_a_message_fetched_twice_keeps_one_copy(client, control, platform_channels, media_root):
