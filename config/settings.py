@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    "inbound-media-sweep": {  # downloads of inbound media whose task was lost
+        "task": "outreach.tasks.sweep_inbound_media",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
     "webhook-retries": {
         "task": "campaigns.tasks.deliver_due_webhooks",
         "schedule": 10.0,

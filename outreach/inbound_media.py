@@ -19,6 +19,7 @@ import logging
 import mimetypes
 import tempfile
 import uuid
+from datetime import datetime, timedelta
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -114,6 +115,35 @@ def inbound_media_fetch(*, message_id: int, last_try: bool = False) -> str:
     if later:
         raise FetchLater("; ".join(later))
     return ", ".join(outcomes) or "nothing to fetch"
+
+
+def inbound_media_sweep(*, now: datetime | None = None, limit: int = 50) -> int:
+    """Download what a lost task left waiting (the broker was down when the message was
+    stored, or a worker died mid-download): inbound messages of the last day with an
+    attachment not fetched yet, older than a queued task's retries take. Beat runs this;
+    what still fails waits for the next run. Returns how many messages it tried."""
+    now = now or timezone.now()
+    # A queued task waits R, 2R, 4R, ... between its attempts.
+    waits = 2 ** (settings.INBOUND_MEDIA_ATTEMPTS - 1) - 1
+    retries = settings.INBOUND_MEDIA_RETRY_SECONDS * waits
+    rows = (
+        Message.objects.filter(
+            direction=Message.Direction.INBOUND,
+            deleted_at=None,
+            created_at__gte=now - timedelta(days=1),
+            created_at__lt=now - timedelta(seconds=retries + 60),
+        )
+        .exclude(attachments=[])
+        .order_by("id")
+        .values_list("id", "attachments")
+    )
+    waiting = [i for i, attachments in rows.iterator() if any(map(_waiting, attachments or []))]
+    for message_id in waiting[:limit]:
+        try:
+            inbound_media_fetch(message_id=message_id)
+        except FetchLater as exc:
+            log.info("media of message %s: %s; tried again on the next sweep", message_id, exc)
+    return len(waiting[:limit])
 
 
 def _fetch_one(backend: BaseChannel, credentials: str, entry: dict[str, Any]) -> dict[str, Any]:

@@ -110,3 +110,10 @@ def fetch_inbound_media(self, message_id: int) -> str:
     except FetchLater as exc:
         delay = settings.INBOUND_MEDIA_RETRY_SECONDS * 2 ** (attempt - 1)
         raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(ignore_result=True)
+def sweep_inbound_media() -> int:
+    from outreach.inbound_media import inbound_media_sweep
+
+    return inbound_media_sweep()

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from campaigns.privacy import contact_erase
-from outreach.inbound_media import inbound_media_fetch
+from outreach.inbound_media import inbound_media_fetch, inbound_media_sweep
 from outreach.models import Message
 from outreach.retention import message_bodies_expire
 from tests.channels.helpers import deliver, platform_sender, process_all
@@ -107,3 +107,23 @@ def test_a_message_fetched_twice_keeps_one_copy(client, control, platform_channe
     message.refresh_from_db()
     assert message.attachments[0]["stored"] == entry["stored"]
     assert len(list(media_root.rglob("*.png"))) == 1
+
+
+def test_an_attachment_whose_download_task_was_lost_is_fetched_by_the_sweep(
+    client, control, platform_channels, media_root
+):
+    platform_sender("messenger", PAGE, "page-token")
+    b64 = base64.b64encode(png()).decode()
+    ref = control.post("media", platform="messenger", content_b64=b64, content_type="image/png")
+    # In this test's transaction the task queued on commit never goes: as if the broker
+    # had been down when the message was stored.
+    assert deliver(client, "messenger", messenger_image(ref["url"])) == 200
+    assert process_all() == ["reply"]
+    message = Message.objects.get(direction="in")
+    assert "fetch" not in message.attachments[0]
+
+    assert inbound_media_sweep() == 0  # a queued task may still be at it
+    assert inbound_media_sweep(now=timezone.now() + timedelta(minutes=30)) == 1
+    message.refresh_from_db()
+    assert message.attachments[0]["fetch"] == "stored"
+    assert inbound_media_sweep(now=timezone.now() + timedelta(minutes=30)) == 0
