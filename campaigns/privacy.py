@@ -34,6 +34,7 @@ from contacts.import_redact import import_files_redact
 from contacts.models import ConsentRecord, Contact, ContactImportError, Identity, Suppression
 from contacts.services import erased_suppressions_add
 from outreach.audit import audit_record
+from outreach.inbound_media import inbound_media_discard
 from outreach.models import (
     AuditEntry,
     Conversation,
@@ -347,6 +348,7 @@ def _erase_messages(owned: Owned, person: Person) -> None:
     provider_ids = set(
         messages.exclude(provider_message_id="").values_list("provider_message_id", flat=True)
     )
+    inbound_media_discard(messages)  # the copies of what they sent (after the commit)
     # Provider ids identify the person on the platform (Telegram's is "<chat id>:<n>",
     # WhatsApp's wamid encodes the number); late receipts for these messages then match
     # nothing, which is what an erased person's messages should do.
@@ -455,8 +457,8 @@ def contact_erase(*, contact: Contact, actor=None) -> Contact:
       receivers' answers (WebhookAttempt) blanked.
     admin
     - LogEntry: label of entries about their rows; their values in any entry.
-    Files: the import uploads above. Inbound media is never downloaded (Message.attachments
-    holds the platform's links, blanked above); MediaAsset holds our templates' files only.
+    Files: the import uploads above; the stored copies of the media they sent (inbound/,
+    outreach/inbound_media.py), deleted. MediaAsset holds our templates' files only.
     Cache: it holds login-failure counters of staff only, nothing about contacts.
     """
     # Nothing more goes to them: their identities become placeholders below, so a queued

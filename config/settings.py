@@ -210,6 +210,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    "inbound-media-sweep": {  # downloads of inbound media whose task was lost
+        "task": "outreach.tasks.sweep_inbound_media",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
     "webhook-retries": {
         "task": "campaigns.tasks.deliver_due_webhooks",
         "schedule": 10.0,
@@ -284,6 +289,13 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBa
 # Inbound-email webhook bodies (raw RFC 5322, attachments included) up to this size are
 # read; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would refuse a reply with a PDF.
 INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 40 * 1024 * 1024, minimum=1024)
+# Inbound media (images, voice notes, files people send us) is downloaded from the platform
+# into the default storage (MEDIA_ROOT, under inbound/) by outreach/inbound_media.py: files
+# over this size are refused; failed downloads are tried this many times in all, waiting
+# INBOUND_MEDIA_RETRY_SECONDS, then twice as long each time.
+INBOUND_MEDIA_MAX_BYTES = env_int("INBOUND_MEDIA_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+INBOUND_MEDIA_ATTEMPTS = env_int("INBOUND_MEDIA_ATTEMPTS", 6, minimum=1)
+INBOUND_MEDIA_RETRY_SECONDS = env_float("INBOUND_MEDIA_RETRY_SECONDS", 10.0, minimum=0.1)
 _platform_url = env_str("PLATFORM_BASE_URL", "")
 _webhook_secrets: dict[str, dict[str, str | bool]] = {
     "meta": {

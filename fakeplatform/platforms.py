@@ -28,11 +28,22 @@ Control API (tests and the demo):
   (Graph) POST /{ver}/{ig-comment-id}/replies?message=…  and  POST /{ver}/{comment-id}/comments
         (message in the form body): a public reply under a comment -> {"id"}; our new comment
         comes back as a signed comments webhook, as Meta sends it
+  POST /_fake/media     {"platform", "content_b64", "content_type", "fail", "fail_status"}
+                        a file a user sends: answers its reference as the webhook carries it
+                        (Telegram file_id, WhatsApp media id, Meta CDN url); its first
+                        `fail` downloads answer `fail_status` (default 500)
+  POST /_fake/deliver   {"platform", "body"}  sign and post this webhook body to the engine
+  (Bot API) getFile {"file_id"} -> File; GET /file/bot<token>/<file_path> -> the bytes
+  (Graph) GET /{ver}/{media-id} with the bearer token -> {"url", "mime_type", "sha256",
+        "file_size", "id"}; GET that url (/whatsapp_business/attachments/) with the token
+  (Meta CDN) GET /ig_messaging_cdn/?asset_id=…&signature=… -> the bytes (signed, no token)
+  GET  /_fake/media     every file with how often it was looked up and downloaded
   GET  /_fake/outbox    every accepted platform request
   GET  /_fake/webhook_log  every webhook posted to the engine, with the engine's answer
 """
 
 import base64
+import binascii
 import hashlib
 import hmac
 import itertools
@@ -60,6 +71,9 @@ X_DM = re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$")
 X_EPOCH = 1582838458000000000  # a real-looking DM event id to count up from
 X_HISTORY = re.compile(r"^/2/dm_conversations/with/([^/]+)/dm_events$")
 BOT = re.compile(r"^/bot([^/]+)/(\w+)$")
+TG_FILE = re.compile(r"^/file/bot([^/]+)/(.+)$")
+GRAPH_OBJECT = re.compile(r"^/(v[\d.]+)/(\w+)$")
+TG_MAX_DOWNLOAD = 20 * 1024 * 1024  # Bot API getFile: "bots can download files of up to 20MB"
 TG_METHODS = {"sendMessage", "sendPhoto", "sendVideo", "sendAudio", "sendVoice"}
 TG_METHODS |= {"sendAnimation", "sendDocument", "sendMediaGroup"}
 
@@ -97,6 +111,7 @@ class Platforms:
         self.slow: dict[str, float] = {}  # platform -> seconds before answering
         self.x_tokens: dict[str, str] = {}  # X user access token -> that user's id
         self.x_events: list[dict[str, Any]] = []  # every DM event, oldest first
+        self.media: dict[str, dict[str, Any]] = {}  # reference -> a file users sent
 
     def client(self) -> httpx.Client:
         if self._client is None:
@@ -348,6 +363,24 @@ class PlatformServer(FakePlatformServer):
         elif url.path == "/2/dm_events" or (m := X_HISTORY.match(url.path)):
             participant = m.group(1) if url.path != "/2/dm_events" else None
             self._x_history(handler, participant, parse_qs(url.query))
+        elif url.path == "/_fake/media":
+            with p.lock:
+                rows = [
+                    {k: v for k, v in f.items() if k != "data"} | {"ref": ref}
+                    for ref, f in p.media.items()
+                ]
+            handler._json(200, rows)
+        elif m := TG_FILE.match(url.path):
+            self._telegram_file(handler, m.group(1), m.group(2))
+        elif m := BOT.match(url.path):  # the Bot API takes GET as well as POST
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            self._telegram(handler, m.group(1), m.group(2), query)
+        elif m := GRAPH_OBJECT.match(url.path):
+            self._whatsapp_media_url(handler, m.group(1), m.group(2))
+        elif url.path == "/whatsapp_business/attachments/":
+            self._whatsapp_media_download(handler, parse_qs(url.query))
+        elif url.path == "/ig_messaging_cdn/":
+            self._meta_cdn(handler, parse_qs(url.query))
         else:
             return False
         return True
@@ -415,6 +448,11 @@ class PlatformServer(FakePlatformServer):
                 platform, raw, times=int(body.get("times", 1)), parallel=bool(body.get("parallel"))
             )
             result = {"statuses": statuses, "body": rendered}
+        elif action == "media":
+            result = self._media_add(body)
+        elif action == "deliver":
+            raw = json.dumps(body["body"]).encode()
+            result = {"statuses": p.deliver(body["platform"], raw)}
         elif action == "comment":
             comment_id, raw = p.render_comment(body, str(body["user"]))
             statuses = p.deliver(body["platform"], raw)
@@ -692,6 +730,8 @@ class PlatformServer(FakePlatformServer):
             return self._fail(handler, table["unauthorized"])
         if method == "answerCallbackQuery":
             return self._answer_callback(handler, token, body)
+        if method == "getFile":
+            return self._get_file(handler, str(body.get("file_id") or ""))
         if method not in TG_METHODS:
             handler._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
@@ -740,6 +780,155 @@ class PlatformServer(FakePlatformServer):
             return
         self._record("telegram", handler.path, token, body | {"method": "answerCallbackQuery"})
         handler._json(200, {"ok": True, "result": True})
+
+    # --- media users send: Telegram files, WhatsApp media ids, Meta CDN links ----------------
+
+    def _media_add(self, body: dict[str, Any]) -> dict[str, Any]:
+        p = self.platforms
+        try:
+            data = base64.b64decode(str(body.get("content_b64", "")), validate=True)
+        except binascii.Error:
+            data = b""
+        platform = str(body["platform"])
+        n = next(p.ids)
+        record = {
+            "platform": platform,
+            "data": data,
+            "size": len(data),
+            "content_type": str(body.get("content_type") or "application/octet-stream"),
+            "fail": int(body.get("fail", 0)),
+            "fail_status": int(body.get("fail_status", 500)),
+            "lookups": 0,
+            "downloads": 0,
+        }
+        if platform == "telegram":
+            ref = f"AwACAgIAAxkBAAI{n:06d}"  # file ids look like this, base64url
+            ext = {"audio/ogg": "oga", "image/jpeg": "jpg", "video/mp4": "mp4"}.get(
+                record["content_type"], "bin"
+            )
+            folder = {"audio/ogg": "voice", "image/jpeg": "photos"}.get(
+                record["content_type"], "documents"
+            )
+            record["file_path"] = f"{folder}/file_{n}.{ext}"
+            answer = {"file_id": ref}
+        elif platform == "whatsapp":
+            ref = str(1000000000000 + n)
+            answer = {"media_id": ref}
+        else:
+            ref = str(17900000000000000 + n)
+            sig = hashlib.sha256(f"fake-cdn:{ref}".encode()).hexdigest()[:32]
+            record["signature"] = sig
+            answer = {"url": f"{self.url}/ig_messaging_cdn/?asset_id={ref}&signature={sig}"}
+        with p.lock:
+            p.media[ref] = record
+        return answer
+
+    def _media_send(self, handler: Handler, record: dict[str, Any]) -> None:
+        """The bytes, or (while its faults last) the platform failing."""
+        with self.platforms.lock:
+            record["downloads"] += 1
+            failing = record["fail"] > 0
+            if failing:
+                record["fail"] -= 1
+        if failing:
+            handler._json(record["fail_status"], {"error": "temporarily unavailable"})
+            return
+        data = record["data"]
+        handler.send_response(200)
+        handler.send_header("Content-Type", record["content_type"])
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _get_file(self, handler: Handler, file_id: str) -> None:
+        """getFile: the File object, or the Bot API's 400s for unknown and too big files."""
+        record = self.platforms.media.get(file_id)
+        if record is None or record["platform"] != "telegram":
+            body = {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+            handler._json(400, body)
+            return
+        with self.platforms.lock:
+            record["lookups"] += 1
+        if record["size"] > TG_MAX_DOWNLOAD:
+            body = {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"}
+            handler._json(400, body)
+            return
+        result = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{file_id[-6:]}",
+            "file_size": record["size"],
+            "file_path": record["file_path"],
+        }
+        handler._json(200, {"ok": True, "result": result})
+
+    def _telegram_file(self, handler: Handler, token: str, path: str) -> None:
+        record = next(
+            (r for r in self.platforms.media.values() if r.get("file_path") == path), None
+        )
+        if token == "expired" or record is None:
+            handler._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        self._media_send(handler, record)
+
+    def _whatsapp_media_url(self, handler: Handler, version: str, ref: str) -> None:
+        """Cloud API "Retrieve media URL": needs the bearer token; answers a short-lived url on
+        Meta's CDN (here, on this server), which needs the token as well."""
+        if version not in VERSIONS:
+            return self._fail(handler, fixture("messenger", "errors")["unknown_version"])
+        token = _bearer(handler)
+        if not token or token == "expired":
+            return self._fail(handler, fixture("whatsapp", "errors")["token_expired"])
+        record = self.platforms.media.get(ref)
+        if record is None or record["platform"] != "whatsapp":
+            body = {
+                "error": {
+                    "message": f"Unsupported get request. Object with ID '{ref}' does not exist",
+                    "type": "GraphMethodException",
+                    "code": 100,
+                    "error_subcode": 33,
+                    "fbtrace_id": "AbCdEfGhIjK",
+                }
+            }
+            handler._json(400, body)
+            return
+        with self.platforms.lock:
+            record["lookups"] += 1
+        digest = hashlib.sha256(record["data"]).hexdigest()
+        query = f"mid={ref}&ext={int(time.time())}&hash={digest[:16]}"
+        url = f"{self.url}/whatsapp_business/attachments/?{query}"
+        handler._json(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": url,
+                "mime_type": record["content_type"],
+                "sha256": digest,
+                "file_size": str(record["size"]),
+                "id": ref,
+            },
+        )
+
+    def _whatsapp_media_download(self, handler: Handler, query) -> None:
+        record = self.platforms.media.get((query.get("mid") or [""])[0])
+        if not _bearer(handler):  # the media url is no public link
+            return self._fail(handler, fixture("whatsapp", "errors")["auth_exception"])
+        if record is None:
+            handler._json(404, {"error": "not found"})
+            return
+        self._media_send(handler, record)
+
+    def _meta_cdn(self, handler: Handler, query) -> None:
+        """lookaside.fbsbx.com/ig_messaging_cdn/: the signature in the link is the access."""
+        record = self.platforms.media.get((query.get("asset_id") or [""])[0])
+        signature = (query.get("signature") or [""])[0]
+        if record is None or not hmac.compare_digest(signature, record.get("signature", "")):
+            handler._json(403, {"error": "URL signature mismatch"})
+            return
+        self._media_send(handler, record)
+
+
+def _bearer(handler: Handler) -> str:
+    return handler.headers.get("Authorization", "").removeprefix("Bearer ").strip()
 
 
 def _album_problem(media) -> str:

@@ -26,6 +26,7 @@ from outreach.channels.base import ChannelError, InboundItem
 from outreach.channels.telegram import TelegramChannel, contact_id_from_token
 from outreach.db import retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
+from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed, messages_delivered
@@ -464,6 +465,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     }
     message = Message.objects.create(**(fields | _inbound_fields(channel, sender, item, ours)))
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=detail)
+    inbound_media_enqueue(message)  # platform links expire: keep a copy (issue 17, item 5)
     _answer_callback(channel, sender, item)
     # A complaint stops every sequence of the contact, as a "stop" reply does.
     signal_kind = "opt_out" if kind == "complaint" else kind
@@ -870,6 +872,7 @@ def _deleted(event: InboundEvent, item: InboundItem) -> str:
     message = _inbound_message(event, item, [item.message_id])
     if message is None:
         return "unsend of a message not stored (redacted when it arrives)"
+    inbound_media_discard(Message.objects.filter(id=message.id))  # the stored copies too
     message.body, message.edits, message.attachments, message.payload = "", [], [], {}
     message.deleted_at = message.deleted_at or _at(item)
     message.save(update_fields=["body", "edits", "attachments", "payload", "deleted_at"])

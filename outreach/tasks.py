@@ -91,3 +91,29 @@ def poll_mailbox(sender_id: int) -> int:
     except MailboxError as exc:
         logging.getLogger(__name__).warning("mailbox %s: %s", sender.handle, exc)
         return 0
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def fetch_inbound_media(self, message_id: int) -> str:
+    """Download an inbound message's attachments; what may work later (network errors,
+    5xx) is tried again after INBOUND_MEDIA_RETRY_SECONDS, doubling, and recorded as failed
+    on the last of INBOUND_MEDIA_ATTEMPTS. Safe to run twice: an entry is fetched once."""
+    from django.conf import settings
+
+    from outreach.inbound_media import FetchLater, inbound_media_fetch
+
+    attempt = self.request.retries + 1
+    try:
+        return inbound_media_fetch(
+            message_id=message_id, last_try=attempt >= settings.INBOUND_MEDIA_ATTEMPTS
+        )
+    except FetchLater as exc:
+        delay = settings.INBOUND_MEDIA_RETRY_SECONDS * 2 ** (attempt - 1)
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(ignore_result=True)
+def sweep_inbound_media() -> int:
+    from outreach.inbound_media import inbound_media_sweep
+
+    return inbound_media_sweep()

@@ -144,16 +144,24 @@ def media_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     else:
         visible = media_assets_visible_to(request.user)
     asset = get_object_or_404(visible.exclude(file=""), pk=pk)
-    ctype = asset.content_type if asset.content_type in _SERVABLE else "application/octet-stream"
     try:
         handle = asset.file.open("rb")
     except FileNotFoundError:
         return HttpResponse("The file is missing from storage.", status=404)
+    return stored_file_response(handle, asset.content_type, asset.file.name or "")
+
+
+def stored_file_response(handle, content_type: str, name: str) -> FileResponse:
+    """A stored file (a media-library upload, a copy of inbound media) as we serve it: with
+    the type its bytes showed (anything else as application/octet-stream), nosniff, as an
+    attachment unless it is an image, video or audio, and a sandboxing CSP so that nothing
+    in it can run on this origin; never cached by shared caches."""
+    ctype = content_type if content_type in _SERVABLE else "application/octet-stream"
     response = FileResponse(
         handle,
         content_type=ctype,
         as_attachment=ctype not in _INLINE,
-        filename=(asset.file.name or "").rsplit("/", 1)[-1],
+        filename=name.rsplit("/", 1)[-1],
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

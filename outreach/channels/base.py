@@ -2,6 +2,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ChannelError(Exception):
@@ -173,6 +174,18 @@ class InboundItem:
 
 
 @dataclass
+class MediaSource:
+    """Where an inbound attachment's bytes are downloaded from, and what the platform said
+    about them before the download (size and type, when it says)."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    size: int = 0  # 0: not said
+    content_type: str = ""
+    name: str = ""
+
+
+@dataclass
 class LookupResult:
     found: bool | None  # None: the platform cannot tell us
     provider_message_id: str = ""
@@ -221,3 +234,22 @@ class BaseChannel:
 
     def parse_webhook(self, body: bytes) -> list[InboundItem]:
         raise NotImplementedError(f"{type(self).__name__} takes no webhooks")
+
+    # --- inbound media (outreach/inbound_media.py) -------------------------------------
+
+    # Hosts (and their subdomains) the platform serves media from; the backend's own API
+    # host always counts. Nothing is downloaded from, and no token sent to, any other host.
+    media_hosts: tuple[str, ...] = ()
+
+    def media_source(self, *, credentials: str, attachment: dict[str, Any]) -> MediaSource | None:
+        """Where to download one inbound attachment from (asking the platform first where
+        its API wants that), or None when this backend cannot fetch it. Raises ChannelError
+        when the platform refuses or fails."""
+        return None
+
+    def media_host_allowed(self, host: str) -> bool:
+        api = urlsplit(str(getattr(self, "base_url", ""))).hostname or ""
+        host = host.lower()
+        return bool(host) and (
+            host == api or any(host == h or host.endswith(f".{h}") for h in self.media_hosts)
+        )

@@ -24,6 +24,7 @@ from outreach.channels.base import (
     BaseChannel,
     ChannelError,
     InboundItem,
+    MediaSource,
     OutgoingMessage,
     Permanent,
     PolicyContext,
@@ -89,6 +90,17 @@ class MetaChannel(BaseChannel):
         self.app_secret = options.get("app_secret", "")
         self.verify_token = options.get("verify_token", "")
         self.timeout = float(options.get("timeout", 10.0))
+
+    # Meta's CDNs: lookaside.fbsbx.com (Messenger/Instagram attachments, WhatsApp media),
+    # *.fbcdn.net and *.cdninstagram.com (images, videos, shares and stories).
+    media_hosts = ("fbsbx.com", "fbcdn.net", "cdninstagram.com", "whatsapp.net")
+
+    def media_source(self, *, credentials: str, attachment: dict[str, Any]) -> MediaSource | None:
+        """Messenger and Instagram put a signed CDN link in the webhook's attachment payload;
+        it needs no token (the page token is never sent to a CDN), only to be fetched
+        before it expires."""
+        url = attachment.get("url")
+        return MediaSource(url=str(url)) if url else None
 
     # --- sending ---------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from outreach.channels.base import (
     BaseChannel,
     ChannelError,
     InboundItem,
+    MediaSource,
     OutgoingMessage,
     Permanent,
     PolicyContext,
@@ -284,3 +285,29 @@ class TelegramChannel(BaseChannel):
         )
         if r.status_code != 200 or not http.json_or_empty(r).get("ok"):
             raise telegram_error(r)
+
+    def media_source(self, *, credentials: str, attachment: dict[str, Any]) -> MediaSource | None:
+        """getFile names the file's path; the file is then at /file/bot<token>/<file_path>
+        (Bot API "getFile": bots download files up to 20 MB, the link lasts an hour)."""
+        file_id = attachment.get("file_id")
+        if not file_id:
+            return None
+        r = http.request(
+            "POST",
+            f"{self.base_url}/bot{credentials}/getFile",
+            json={"file_id": str(file_id)},
+            timeout=self.timeout,
+        )
+        data = http.json_or_empty(r)
+        if r.status_code != 200 or not data.get("ok"):
+            raise telegram_error(r)
+        result = data.get("result") or {}
+        path = str(result.get("file_path") or "")
+        if not path:
+            raise Permanent("getFile named no file_path: the file cannot be downloaded")
+        size = result.get("file_size")
+        return MediaSource(
+            url=f"{self.base_url}/file/bot{credentials}/{path}",
+            size=size if isinstance(size, int) else 0,
+            name=path.rsplit("/", 1)[-1],
+        )

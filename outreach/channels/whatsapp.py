@@ -18,6 +18,7 @@ from outreach.channels.base import (
     AuthExpired,
     ChannelError,
     InboundItem,
+    MediaSource,
     OutgoingMessage,
     Permanent,
     PolicyContext,
@@ -135,6 +136,33 @@ class WhatsAppChannel(MetaChannel):
         if r.status_code == 200:
             return str(r.json()["messages"][0]["id"])
         raise _error(r)
+
+    def media_source(self, *, credentials: str, attachment: dict[str, Any]) -> MediaSource | None:
+        """Cloud API "Retrieve media URL": GET /<media-id> with the token answers the file's
+        url (valid a few minutes), mime_type and file_size; the url needs the token too."""
+        media_id = attachment.get("media_id")
+        if not media_id:
+            return None
+        auth = {"Authorization": f"Bearer {credentials}"}
+        r = http.request(
+            "GET",
+            f"{self.base_url}/{self.api_version}/{media_id}",
+            headers=auth,
+            timeout=self.timeout,
+        )
+        if r.status_code != 200:
+            raise _error(r)
+        data = http.json_or_empty(r)
+        url = str(data.get("url") or "")
+        if not url:
+            raise Permanent("the media id lookup named no url")
+        size = str(data.get("file_size") or "")  # a string in the Cloud API's answer
+        return MediaSource(
+            url=url,
+            headers=auth,
+            size=int(size) if size.isdigit() else 0,
+            content_type=str(data.get("mime_type") or ""),
+        )
 
     # --- inbound ---------------------------------------------------------------------
 

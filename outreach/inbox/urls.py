@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/snooze/", views.snooze, name="snooze"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("<int:pk>/intent/<int:message_id>/", views.intent_correct, name="intent"),
+    path("<int:pk>/media/<int:message_id>/<int:index>/", views.media, name="media"),
 ]

@@ -4,13 +4,15 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from outreach import policy, selectors
+from outreach.inbound_media import stored_attachment
 from outreach.inbox import hooks, services
 from outreach.inbox.forms import (
     AssignForm,
@@ -22,6 +24,7 @@ from outreach.inbox.forms import (
 )
 from outreach.inbox.models import MessageIntent
 from outreach.models import Conversation
+from outreach.views import stored_file_response
 
 PAGE_SIZE = 50  # conversations per inbox page
 
@@ -238,3 +241,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
         "outreach/inbox/metrics.html",
         {"metrics": selectors.support_metrics(user=request.user)},
     )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def media(request: HttpRequest, pk: int, message_id: int, index: int) -> HttpResponseBase:
+    """The stored copy of an attachment a contact sent, for users who may see the
+    conversation (anyone else: 404, as for the conversation itself)."""
+    convo = _conversation(request, pk)
+    message = get_object_or_404(convo.messages, pk=message_id)
+    entry = stored_attachment(message, index)
+    if entry is None:
+        raise Http404("No stored copy of this attachment.")
+    try:
+        handle = default_storage.open(entry["stored"], "rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    return stored_file_response(handle, str(entry.get("content_type", "")), entry["stored"])

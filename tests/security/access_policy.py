@@ -72,6 +72,21 @@ def _media_pk(world) -> str:
     return str(world.target(_model("outreach.MediaAsset")).pk)
 
 
+def _stored_attachment(world) -> str:
+    """Attachment 0 of team A's inbound message, with a stored copy as the media fetch
+    leaves it (outreach/inbound_media.py)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    message = world.target(_model("outreach.Message"))
+    if not message.attachments:
+        name = default_storage.save("inbound/matrix.ogg", ContentFile(b"OggS\x00\x02matrix"))
+        entry = {"type": "voice", "file_id": "matrix", "fetch": "stored", "stored": name}
+        message.attachments = [entry | {"size": 14, "content_type": "audio/ogg"}]
+        message.save(update_fields=["attachments"])
+    return "0"
+
+
 C, CONV, CAMP, DEAL, TPL, IMP, MSG = (
     "contacts.Contact",
     "outreach.Conversation",
@@ -155,6 +170,10 @@ PAGES: dict[str, Page] = {
     "inbox/<int:pk>/resolve/": page(args={"pk": CONV}, POST=OWN),
     "inbox/<int:pk>/intent/<int:message_id>/": page(
         args={"pk": CONV, "message_id": MSG}, data={"POST": {"label": "other"}}, POST=OWN
+    ),
+    # The stored copy of what a contact sent: whoever may see the conversation.
+    "inbox/<int:pk>/media/<int:message_id>/<int:index>/": page(
+        args={"pk": CONV, "message_id": MSG, "index": _stored_attachment}, GET=OWN
     ),
     # Pipelines.
     "pipelines/": page(GET=SIGNED_IN),
