@@ -1,8 +1,9 @@
 """What replaying the inbound corpus (tests/channels/test_replay_corpus.py) found, each through
 the real webhook endpoint: a WhatsApp edit or delete was stored as a new reply ("[edit
 message]", "[revoke message]"), a Telegram sticker or location was stored as an empty
-message, X event kinds other than DMs were dropped without a trace, and a reply that carried
-the platform id of one of our own messages was dropped as a "duplicate"."""
+message, X event kinds other than DMs were dropped without a trace, a reply that carried
+the platform id of one of our own messages was dropped as a "duplicate", and a mail declaring
+us-ascii with Windows-1252 umlauts was stored as replacement characters."""
 
 import json
 import logging
@@ -142,3 +143,18 @@ def test_a_reply_with_the_platform_id_of_one_of_our_messages_is_still_a_reply(
     )
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"
+
+
+def test_a_mail_mislabelled_as_ascii_keeps_its_umlauts(client, platform_channels):
+    sender = platform_sender("email", "anna@acme.example")
+    contact = Contact.objects.create(first_name="Lead")
+    identity = Identity.objects.create(contact=contact, channel="email", value="lead1@example.com")
+    conversation = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    _message(conversation, "out", "<OUR-MESSAGE-ID>", "Kurze Frage")
+    raw = (
+        ROOT / "email" / "hostile" / "wrong_charset_declared_ascii_latin1_bytes.eml"
+    ).read_bytes()
+    assert deliver(client, "email", raw) == 200
+    assert process_all() == ["reply"]
+    reply = Message.objects.get(direction="in")
+    assert reply.body == "Danke für die Nachricht, bitte rufen Sie mich an. Grüße"
