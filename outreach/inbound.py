@@ -819,7 +819,12 @@ def _known_message(channel: str, sender: SenderAccount, item: InboundItem) -> bo
         return False
     known = (
         Message.objects.select_for_update()
-        .filter(channel=channel, sender=sender, provider_message_id=item.message_id)
+        .filter(
+            channel=channel,
+            sender=sender,
+            direction=Message.Direction.INBOUND,  # never our own message with that id
+            provider_message_id=item.message_id,
+        )
         .first()
     )
     if known is None:

@@ -6,7 +6,7 @@ import email.policy
 import email.utils
 import hashlib
 import re
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 from outreach import bounces
@@ -46,10 +46,27 @@ def _text(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    content = part.get_content()
+    content = _decoded(part)
     if part.get_content_type() == "text/html":
         content = html_text(content)
     return reply_text(content)
+
+
+def _decoded(part: MIMEPart) -> str:
+    """The part's text. Mail that declares us-ascii or UTF-8 but carries Windows-1252 bytes
+    (old clients and gateways do this to German umlauts) is read as Windows-1252, so "für"
+    is not stored as "f\ufffdr"."""
+    content = part.get_content()
+    declared = (part.get_content_charset() or "us-ascii").lower()
+    if "\ufffd" not in content or declared not in ("us-ascii", "ascii", "utf-8", "utf8"):
+        return content
+    raw = part.get_payload(decode=True)
+    if not isinstance(raw, bytes):
+        return content
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _recipients(msg: EmailMessage) -> list[str]:

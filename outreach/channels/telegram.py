@@ -43,6 +43,8 @@ METHODS = {
 # Which attachments sendMediaGroup may put in one album: photos and videos mix; files and
 # audio tracks only group with their own kind; voice notes and GIFs always go alone.
 ALBUMS = {"image": "visual", "video": "visual", "file": "document", "audio": "audio"}
+# Message contents with neither text nor a file we keep: named in the stored text instead.
+SHOWN_KINDS = ("sticker", "video_note", "location", "venue", "contact", "poll", "dice")
 
 
 def start_token(contact_id: int) -> str:
@@ -221,9 +223,12 @@ class TelegramChannel(BaseChannel):
             for kind in ("photo", "video", "voice", "audio", "document", "animation")
             if msg.get(kind)
         ]
+        # A sticker, a location or a contact card has no text: say what came, as for media,
+        # so the inbox never shows an empty message.
+        shown = [a["type"] for a in attachments] or [k for k in SHOWN_KINDS if msg.get(k)]
         return InboundItem(
             kind="message",
-            text=text or (f"[{attachments[0]['type']}]" if attachments else ""),
+            text=text or (f"[{shown[0]}]" if shown else ""),
             refers_to=[f"{chat}:{reply['message_id']}"] if reply.get("message_id") else [],
             attachments=attachments,
             **common,

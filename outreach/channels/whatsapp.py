@@ -206,6 +206,25 @@ class WhatsAppChannel(MetaChannel):
         if not isinstance(content, dict):
             content = {}
         sender = str(msg.get("from", ""))
+        ts = msg.get("timestamp")
+        if kind in ("edit", "revoke") and content.get("original_message_id"):
+            # The contact edited or deleted an earlier message: never a new reply. An edit
+            # carries the new message whole (text or caption).
+            original = str(content["original_message_id"])
+            edited = content.get("message")
+            edited = edited if isinstance(edited, dict) else {}
+            new = edited.get(str(edited.get("type", "")))
+            new = new if isinstance(new, dict) else {}
+            return InboundItem(
+                kind="edited" if kind == "edit" else "deleted",
+                # As Meta's unsends: a message processed after its unsend finds it by this id.
+                event_id=f"edit:{msg.get('id')}" if kind == "edit" else f"deleted:{original}",
+                account_id=account,
+                from_id=sender,
+                text=str(new.get("body") or new.get("caption") or "") if kind == "edit" else "",
+                message_id=original,
+                occurred_at=float(ts) if ts else None,
+            )
         if kind == "reaction":
             # An emoji on one of our messages (no emoji: taken back) is not an answer: it
             # neither stops a sequence nor reaches the intent classifier. Kept raw.
@@ -237,7 +256,6 @@ class WhatsAppChannel(MetaChannel):
         if kind == "unsupported" or (not text and not attachments):
             text = text or f"[{kind} message]"
         context_id = (msg.get("context") or {}).get("id")
-        ts = msg.get("timestamp")
         return InboundItem(
             kind="message",
             event_id=str(msg.get("id")),

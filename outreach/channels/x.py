@@ -31,6 +31,7 @@ from outreach.channels.base import (
     RateLimited,
     RecipientUnreachable,
 )
+from outreach.channels.meta import unknown_item
 
 URL = re.compile(r"https?://\S+")
 FIELDS = "id,text,event_type,sender_id,created_at,dm_conversation_id,attachments"
@@ -41,6 +42,16 @@ SKEW = timedelta(seconds=30)
 # any forged body. X's tokens are short random strings (UUID- or base64-like); nothing of
 # this shape can be a JSON body, which needs a "{" (parse_webhook reads an object).
 CRC_TOKEN = re.compile(r"[A-Za-z0-9_\-=+/.&]{1,128}")
+# Account Activity keys parse_webhook reads (or, for typing indicators, knowingly drops).
+X_HANDLED = {
+    "for_user_id",
+    "users",
+    "apps",
+    "user_has_blocked",
+    "direct_message_events",
+    "direct_message_mark_read_events",
+    "direct_message_indicate_typing_events",
+}
 
 
 def _same_text(ours: str, theirs: str) -> bool:
@@ -268,4 +279,8 @@ class XChannel(BaseChannel):
                     read_through=True,
                 )
             )
+        # Other Account Activity kinds (follows, likes, mentions, a revoked app): stored and
+        # logged, never dropped unseen. Typing indicators are only noise.
+        for key in sorted(set(data) - X_HANDLED):
+            items.append(unknown_item(ours, "", {"field": key, key: data[key]}))
         return items

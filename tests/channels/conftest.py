@@ -90,3 +90,39 @@ def platform_channels(settings, fake):
 
 def ago(**kwargs):
     return timezone.now() - timedelta(**kwargs)
+
+
+# --- the replay corpus's outcome table in the terminal summary (test_replay_corpus.py) -------
+
+_CORPUS_TEST = "test_replay_corpus.py::test_each_corpus_file_replays_to_its_outcome["
+_corpus_results: dict[str, bool] = {}
+
+
+def pytest_runtest_logreport(report):
+    if _CORPUS_TEST not in report.nodeid:
+        return
+    path = report.nodeid.split("[", 1)[1].rstrip("]")
+    if report.when == "call" or report.failed:
+        _corpus_results[path] = _corpus_results.get(path, True) and report.passed
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _corpus_results:
+        return
+    from tests.channels import corpus
+
+    rows = corpus.rows()
+    table: dict[tuple[str, str], list[int]] = {}
+    for path, passed in _corpus_results.items():
+        row = rows.get(path)
+        key = (row.channel, row.outcome) if row else ("?", "not in the table")
+        counts = table.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += passed
+    write = terminalreporter.write_line
+    terminalreporter.section("inbound replay corpus")
+    write(f"{'channel':<10} {'outcome':<16} {'files':>5} {'passed':>6}")
+    for (channel, outcome), (files, passed) in sorted(table.items()):
+        write(f"{channel:<10} {outcome:<16} {files:>5} {passed:>6}")
+    total, ok = len(_corpus_results), sum(_corpus_results.values())
+    write(f"{'all':<10} {'':<16} {total:>5} {ok:>6}")
