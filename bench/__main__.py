@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
             failed.append(f"{module.__name__}: {exc}")
             print(f"  FAILED: {exc}", flush=True)
         except Exception as exc:
-            failed.append(f"{module.__name__}: {exc!r}")
+            first_line = (str(exc).splitlines() or [""])[0]
+            failed.append(f"{module.__name__}: {type(exc).__name__}: {first_line}")
             traceback.print_exc()
         print(f"  ({time.monotonic() - started:.1f} s)", flush=True)
     rows = [line for line in lines if isinstance(line, Row)]
