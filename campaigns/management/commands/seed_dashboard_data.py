@@ -295,7 +295,8 @@ class Command(BaseCommand):
             INSERT INTO outreach_message (id, conversation_id, sender_id, channel, direction,
                 status, subject, body, attachments, human_written, hold_reason, not_before,
                 enqueued_at, claimed_at, sent_at, attempts, idempotency_key, provider_message_id,
-                error_code, error_reason, created_at, public_reply_to, payload, edits, reactions, body_html)
+                error_code, error_reason, created_at, public_reply_to, payload, edits, reactions,
+                body_html)
             SELECT %(m0)s + 3 * i + position, %(v0)s + i + 1, sender_id, 'email', 'out', status,
                    'Quick question, Lead' || i, 'Hi Lead' || i || ', saw your team is hiring.',
                    '[]'::jsonb, false,
