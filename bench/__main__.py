@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     rows = [line for line in lines if isinstance(line, Row)]
     targets = [line for line in lines if isinstance(line, Target)]
     print()
-    print("Against baselines measured in this run (same rows, same tables, same commits):")
+    print("Against baselines measured in this run (bench/README.md says what each one does):")
     print(f"{'benchmark':<52} {'ours':>14} {'baseline':>14} {'ratio':>7} {'target':>7}")
     for row in rows:
         print(row.render())

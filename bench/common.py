@@ -30,6 +30,7 @@ class Row:
     baseline: float | None
     unit: str
     target: float | None = None  # minimum acceptable ratio ours/baseline
+    baseline_unit: str = ""  # when the baseline counts something else (no-op tasks)
 
     def __post_init__(self) -> None:
         if not _measured(self.baseline):
@@ -54,7 +55,7 @@ class Row:
         flag = "" if self.ok else "  BELOW TARGET"
         return (
             f"{self.name:<52} {self.ours:>10.1f} {self.unit:<3} {self.baseline:>10.1f} "
-            f"{self.unit:<3} {self.ratio:>6.2f}x {target:>7}{flag}"
+            f"{self.baseline_unit or self.unit:<3} {self.ratio:>6.2f}x {target:>7}{flag}"
         )
 
 
