@@ -1,12 +1,11 @@
 """Dashboards: server time of the campaigns overview and of one campaign dashboard on a
 seeded database (BENCH_DASHBOARD_ENROLLMENTS enrollments, default 1,000,000; three messages per
-enrollment; 200 campaigns), against the 300 ms target.
+enrollment; 200 campaigns), against the fixed 300 ms target: there is no baseline to
+measure for "a page in 300 ms", so these lines go in the fixed-target table.
 
 Each page is requested through Django's test Client, logged in as a staff user: one warm-up,
 then the median of 20 requests. The campaign shown is the biggest one (worst case). The table
-row is in pages per minute (60,000 / median ms) against the target's 200/min (300 ms), so its ratio
-is 300 ms / our median (>= 1.0: target met); the milliseconds and the page's query count are
-printed above the table.
+line is the median in milliseconds; the page's query count is printed above the table.
 """
 
 import os
@@ -21,7 +20,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bench.common import Row
+from bench.common import Target
 from bench.db import bench_database
 from campaigns.models import Campaign
 
@@ -79,6 +78,4 @@ def run():
                 f", {queries} queries; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            yield Row(
-                f"dashboards: {label}", 60_000 / median, 60_000 / TARGET_MS, "p/m", target=1.0
-            )
+            yield Target(f"dashboards: {label}", median, TARGET_MS, "ms", "lower")

@@ -1,7 +1,11 @@
 """End to end: N messages through the in-memory channel with limits off, 2 Celery worker
 processes on the real broker, from campaign launch until every message is sent; versus N
 no-op Celery tasks (each only INCRs a Redis counter) on the same broker and workers, in the
-same run. BENCH_SEND_MESSAGES sets N (default 10,000), BENCH_SEND_SENDERS the number of
+same run. Ours is reported twice: messages per second and Celery tasks per second (the
+dispatcher sends messages in batches, one task each; bench/noop.py counts the tasks the
+workers ran), both against the no-op tasks per second. The no-op round trip is the floor of
+the transport, not the same work: it says what share of the broker's speed the engine keeps.
+BENCH_SEND_MESSAGES sets N (default 10,000), BENCH_SEND_SENDERS the number of
 sender accounts (default 200: one send in flight per sender); BENCH_SEND_POOL and
 BENCH_SEND_CONCURRENCY the workers' pool (default prefork, 1 each), the same for both runs."""
 
@@ -19,7 +23,7 @@ from django.conf import settings
 from bench import data
 from bench.common import Row
 from bench.db import bench_database, vacuum_analyze
-from bench.noop import noop_done
+from bench.noop import TASKS_RUN, noop_done
 from campaigns.models import Campaign
 from campaigns.services import campaign_launch
 from outreach.models import Message
@@ -109,20 +113,21 @@ def noop_round_trips(n: int) -> float:
     return n / elapsed
 
 
-def campaign_sends(camp: Campaign, n: int) -> float:
-    """Messages sent per second from launch; on a time-out, the rate reached so far."""
+def campaign_sends(camp: Campaign, n: int) -> tuple[float, float]:
+    """Messages and tasks run per second from launch; on a time-out, the rates so far."""
     sent = Message.objects.filter(status=Message.Status.SENT)
+    client = redis.Redis.from_url(counter_url())
+    client.delete(TASKS_RUN)
     started = time.perf_counter()
     campaign_launch(campaign=camp)
     try:
         wait_for(lambda: sent.count() >= n, TIMEOUT, 0.05, "every message to be sent")
     except AssertionError:
-        done = sent.count()
-        print(f"  timed out: {done:,}/{n:,} sent after {TIMEOUT:.0f} s", flush=True)
-        return done / (time.perf_counter() - started)
+        print(f"  timed out: {sent.count():,}/{n:,} sent after {TIMEOUT:.0f} s", flush=True)
     elapsed = time.perf_counter() - started
-    assert sent.count() == n
-    return n / elapsed
+    done, tasks = sent.count(), int(client.get(TASKS_RUN) or 0)
+    print(f"  {done:,} messages in {tasks:,} tasks, {elapsed:.1f} s", flush=True)
+    return done / elapsed, tasks / elapsed
 
 
 def run():
@@ -149,16 +154,12 @@ def run():
                     log_dir,
                 )
             )
-            ours = campaign_sends(camp, n)
+            messages, tasks = campaign_sends(camp, n)
         finally:
             for proc in procs:
                 proc.stop()
             purge()
         shutil.rmtree(log_dir, ignore_errors=True)
-    yield Row(
-        f"send: {n:,} messages e2e, {WORKERS} workers (vs no-op)",
-        ours,
-        baseline,
-        "m/s",
-        target=0.3,
-    )
+    label = f"send {n:,} e2e, {WORKERS} workers:"
+    yield Row(f"{label} messages/s (vs no-op tasks/s)", messages, baseline, "m/s", 0.3, "t/s")
+    yield Row(f"{label} tasks/s (vs no-op tasks/s)", tasks, baseline, "t/s")

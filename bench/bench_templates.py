@@ -1,6 +1,7 @@
 """Template rendering for 100,000 contacts (ours vs Django templates, Jinja2's sandbox and
-str.format_map) and the pre-launch lint of a 100,000-contact campaign on the configured
-database. BENCH_TEMPLATES_N shrinks the run (default 100,000)."""
+str.format_map, each rendering the same text for the same contexts in this run) and the
+pre-launch lint of a 100,000-contact campaign in a throw-away database, against a fixed
+target (5 s). BENCH_TEMPLATES_N shrinks the run (default 100,000)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
-from bench.common import Row
+from bench.common import Row, Target
 
 N = int(os.environ.get("BENCH_TEMPLATES_N", "100000"))
 
@@ -99,17 +100,14 @@ def _render_rows(contexts: list[dict]) -> Iterator[Row]:
     yield Row(f"{label}: ours vs str.format_map (floor)", rates["ours"], rates["format_map"], "k/s")
 
 
-def _lint_row(n: int) -> Row:
-    from django.core.management import call_command
-    from django.db import transaction
-
+def _lint_row(n: int) -> Target:
+    from bench.db import bench_database
     from campaigns import lint
     from campaigns.models import Campaign, Enrollment, Sequence, Step, Template
     from contacts.models import Contact, Identity
     from outreach.models import SenderAccount
 
-    call_command("migrate", verbosity=0)
-    with transaction.atomic():  # rolled back: the benchmark leaves no rows behind
+    with bench_database():  # dropped afterwards: the benchmark leaves no rows behind
         tpl = Template.objects.create(name="bench", channel="email", subject="{Hi|Hey}", body=OURS)
         seq = Sequence.objects.create(name="bench")
         Step.objects.create(sequence=seq, position=1, channel="email", template=tpl)
@@ -142,13 +140,16 @@ def _lint_row(n: int) -> Row:
         report = lint.campaign_lint(campaign=campaign)
         elapsed = time.perf_counter() - started
         assert report.contacts_checked == n, report.contacts_checked
-        transaction.set_rollback(True)
-    # Target: 100,000 contacts in 5 s, i.e. 20k contacts/s.
-    return Row(
-        f"lint {n // 1000}k-contact campaign (contacts/s)", n / elapsed / 1000, 20.0, "k/s", 1.0
+    # A fixed target, nothing measured to compare with: 100,000 contacts in 5 s (20k/s).
+    return Target(
+        f"lint {n // 1000}k-contact campaign (contacts/s)",
+        n / elapsed / 1000,
+        20.0,
+        "k/s",
+        "higher",
     )
 
 
-def run() -> Iterator[Row]:
+def run() -> Iterator[Row | Target]:
     yield from _render_rows(_contexts(N))
     yield _lint_row(N)

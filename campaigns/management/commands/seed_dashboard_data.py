@@ -264,8 +264,9 @@ class Command(BaseCommand):
             cur,
             "conversations",
             """
-            INSERT INTO outreach_conversation (id, identity_id, sender_id, created_at, comment_id)
-            SELECT %(v0)s + i + 1, %(d0)s + i + 1, sender_id, enrolled_at, '' FROM seed_e
+            INSERT INTO outreach_conversation (id, identity_id, sender_id, created_at, comment_id,
+                thread_owner)
+            SELECT %(v0)s + i + 1, %(d0)s + i + 1, sender_id, enrolled_at, '', '' FROM seed_e
             """,
             p,
         )
@@ -294,7 +295,8 @@ class Command(BaseCommand):
             INSERT INTO outreach_message (id, conversation_id, sender_id, channel, direction,
                 status, subject, body, attachments, human_written, hold_reason, not_before,
                 enqueued_at, claimed_at, sent_at, attempts, idempotency_key, provider_message_id,
-                error_code, error_reason, created_at)
+                error_code, error_reason, created_at, public_reply_to, payload, edits, reactions,
+                body_html)
             SELECT %(m0)s + 3 * i + position, %(v0)s + i + 1, sender_id, 'email', 'out', status,
                    'Quick question, Lead' || i, 'Hi Lead' || i || ', saw your team is hiring.',
                    '[]'::jsonb, false,
@@ -312,7 +314,7 @@ class Command(BaseCommand):
                         THEN 'seed-' || (%(m0)s + 3 * i + position) ELSE '' END,
                    CASE WHEN status = 'failed' THEN 'bounce_hard' ELSE '' END,
                    CASE WHEN status = 'failed' THEN '550 mailbox does not exist' ELSE '' END,
-                   at
+                   at, '', '{}'::jsonb, '[]'::jsonb, '[]'::jsonb, ''
             FROM seed_o
             """,
             p,
@@ -351,11 +353,12 @@ class Command(BaseCommand):
             INSERT INTO outreach_message (id, conversation_id, sender_id, channel, direction,
                 status, subject, body, attachments, human_written, hold_reason, sent_at,
                 attempts, idempotency_key, provider_message_id, error_code, error_reason,
-                created_at)
+                created_at, public_reply_to, payload, edits, reactions, body_html)
             SELECT %(m0)s + 3 * %(n)s + j + 1, %(v0)s + r.i + 1, r.sender_id, 'email', 'in',
                    'received', 'Re: Quick question', 'Thanks, tell me more.', '[]'::jsonb, false,
                    '', r.at + interval '1 hour' * (j / %(replied)s), 0, gen_random_uuid(),
-                   'seed-in-' || j, '', '', r.at + interval '1 hour' * (j / %(replied)s)
+                   'seed-in-' || j, '', '', r.at + interval '1 hour' * (j / %(replied)s),
+                   '', '{}'::jsonb, '[]'::jsonb, '[]'::jsonb, ''
             FROM generate_series(0, %(inbound)s - 1) AS j
             JOIN seed_r r ON r.rn = j %% %(replied)s
             """,
