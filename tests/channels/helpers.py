@@ -15,7 +15,7 @@ from contacts.models import Identity
 from fakeplatform.platforms import meta_signature, x_signature
 from outreach.inbound import inbound_event_process
 from outreach.models import InboundEvent, Message, SenderAccount
-from tests.channels.conftest import SECRETS
+from tests.channels.conftest import SECRETS, fixture_bytes
 
 
 def post_webhook(client, channel: str, body: bytes, headers: dict | None = None):
@@ -258,3 +258,90 @@ def contact_replies(
         outcomes = process_all()
     assert outcomes and set(outcomes) <= {"reply", "auto_reply", "opt_out"}, outcomes
     return Message.objects.filter(direction="in", id__gt=before).get()
+
+
+# --- email: our sent mail, the mailbox it is answered in, and mail that comes back -----------
+
+MAILBOX, PASSWORD = "anna@acme.example", "imap-pass"
+
+
+def fake_mailbox(server, address: str = MAILBOX, password: str = PASSWORD, uidvalidity: int = 7):
+    """The fake IMAP server (fakeplatform.imap) emptied, holding one account's INBOX."""
+    state = server.state
+    state.mailboxes.clear()
+    state.drop_after_fetches, state.fetched = None, 0
+    state.add_user(address, password, uidvalidity=uidvalidity)
+    return server
+
+
+def mailbox_sender(server, address: str = MAILBOX, password: str = PASSWORD) -> SenderAccount:
+    """An email sender whose replies are polled from `address` on the fake IMAP server."""
+    sender = platform_sender("email", address, credentials=password)
+    sender.imap_host, sender.imap_port, sender.imap_tls = server.host, server.port, False
+    sender.save(update_fields=["imap_host", "imap_port", "imap_tls"])
+    return sender
+
+
+def email_lead(sender: SenderAccount):
+    """lead1@example.com in a running two-step email sequence of `sender`: (conversation,
+    enrollment), nothing sent yet."""
+    from campaigns.models import Enrollment
+    from outreach.services import conversations_for
+    from tests import factories
+
+    contact = factories.contact(1, channels=("email",))
+    identity = contact.identities.get()
+    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
+    enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
+    return conv, enrollment
+
+
+def email_sent(conv, subject: str = "Quick question", body: str = "Hi Lead1", **fields) -> Message:
+    """Our email in this conversation, sent through the email backend: it has our
+    Message-ID (provider_message_id) that replies and bounces refer to."""
+    from outreach.services import message_send, messages_create
+
+    [message] = messages_create(
+        [
+            Message(
+                conversation=conv,
+                sender=conv.sender,
+                channel="email",
+                direction="out",
+                status="queued",
+                subject=subject,
+                body=body,
+                **fields,
+            )
+        ]
+    )
+    assert message_send(message_id=message.id) == "sent"
+    message.refresh_from_db()
+    return message
+
+
+def reply_by_references(our_id: str) -> bytes:
+    """A real Hotmail reply, subject changed, threaded only by References."""
+    raw = fixture_bytes("email", "reply_hotmail_RE_quoted.eml")
+    raw = raw.replace(b"Subject: RE: Test", b"Subject: Different topic")
+    raw = raw.replace(b"From: Alexey Q <xxx@hotmail.com>", b"From: Lead One <lead1@example.com>")
+    return raw.replace(
+        b"Message-Id:", f"References: <unrelated@else.example> {our_id}\nMessage-Id:".encode(), 1
+    )
+
+
+def out_of_office(our_id: str) -> bytes:
+    """A real Apple Mail vacation reply, In-Reply-To our message."""
+    raw = fixture_bytes("email", "ooo_apple_vacation_with_in_reply_to.eml")
+    return raw.replace(b"<25203A4E-F90F-4A14-BF51-3E7B9D39BE8E@libsisimai.org>", our_id.encode())
+
+
+def hard_bounce(recipient: str = "lead1@example.com", returned_id: str = "") -> bytes:
+    """A real Postfix 5.1.1 report for `recipient`, returning a message with this Message-ID
+    (none: the original's headers without one). Each (recipient, id) its own report id."""
+    dsn = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
+    dsn = dsn.replace(b"kijitora@example.org", recipient.encode())
+    dsn = dsn.replace(b"<20130429234532.", f"<{abs(hash((recipient, returned_id)))}.".encode())
+    header = f"Message-ID: {returned_id}\n" if returned_id else ""
+    return dsn + f"{header}Subject: Quick question\n\nHi Lead1\n".encode()
