@@ -232,6 +232,10 @@ def reply_payload(identity: Identity, sender: SenderAccount, text: str, *, auto_
             auto_reply=auto_reply,
         )
     assert not auto_reply, "only mail has auto-replies"
+    if channel == "whatsapp" and identity.value.startswith("+"):
+        # WhatsApp names the person by their number (wa_id: E.164 without the "+").
+        wa_id = identity.platform_user_id or identity.value.lstrip("+")
+        return whatsapp_message(phone_number_id=sender.handle, wa_id=wa_id, text=text)
     user = platform_user_id(identity)
     if channel in ("instagram", "messenger"):
         return meta_message(platform=channel, page_id=sender.handle, user_id=user, text=text)
