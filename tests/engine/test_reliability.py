@@ -271,14 +271,24 @@ def test_replies_during_sending_stop_follow_ups_before_they_are_claimed(engine_f
         thread.start()
         thread.join(timeout=120)
     assert statuses == [200] * len(repliers)
-    wait_for(
-        lambda: InboundEvent.objects.filter(processed_at__isnull=False).count() == len(repliers),
-        120,
-        interval=0.5,
-        message="the workers to process every stored reply",
-    )
+    try:
+        wait_for(
+            lambda: (
+                InboundEvent.objects.filter(processed_at__isnull=False).count() == len(repliers)
+            ),
+            240,
+            interval=0.5,
+            message="the workers to process every stored reply",
+        )
+    except AssertionError:
+        waiting = InboundEvent.objects.filter(processed_at=None)
+        states = list(waiting.values_list("id", "attempts", "error", "quarantined_at")[:5])
+        raise AssertionError(f"{waiting.count()} replies not applied: {states}") from None
+    events = list(InboundEvent.objects.all())
     # When each reply was applied: the worker's transaction that stopped the sequence.
-    applied = {ev.payload["from_handle"]: ev.processed_at for ev in InboundEvent.objects.all()}
+    applied = {ev.payload["from_handle"]: ev.processed_at for ev in events}
+    waits = sorted((ev.processed_at - ev.received_at).total_seconds() for ev in events)
+    print(f"replies applied {waits[len(waits) // 2]:.2f} s (median), {waits[-1]:.2f} s (max)")
     expected_stop = {e.id for e in repliers}
     wait_for(
         lambda: not Message.objects.filter(status__in=["queued", "sending"]).exists(),
