@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from contacts.models import Contact, Identity
+from contacts.models import Contact
 from contacts.services import identities_block_reasons
 from outreach import limits, policy
 from outreach.audit import audit_record
@@ -33,7 +33,6 @@ from outreach.db import retry_on_conflict
 from outreach.media import attachment_problems, attachments_expand
 from outreach.models import (
     Conversation,
-    InboundEvent,
     ManualTask,
     Message,
     MessageEvent,
@@ -41,7 +40,6 @@ from outreach.models import (
     SendingSwitch,
 )
 from outreach.signals import (
-    message_received,
     message_status_changed,
     messages_sent,
     refusal_fallbacks,
@@ -784,48 +782,3 @@ def manual_task_complete(*, task: ManualTask, actor=None) -> None:
             message_record_sent(
                 message_id=task.message_id, provider_message_id=f"manual-{task.message_id}"
             )
-
-
-# --- inbound ---------------------------------------------------------------------------------
-
-
-@retry_on_conflict
-def inbound_message_record(
-    *,
-    provider: str,
-    provider_event_id: str,
-    identity: Identity,
-    sender: SenderAccount,
-    body: str,
-    payload: dict | None = None,
-    kind: str = "reply",
-) -> Message | None:
-    """Store an inbound message once (a retried delivery is a no-op) and tell campaigns."""
-    now = timezone.now()
-    # The conversation is created in its own committed transaction first: a dispatcher that
-    # holds enrollment locks and inserts the same conversation must never wait on ours, or
-    # the two deadlock (ours then waits for the enrollment to stop the sequence).
-    conversation = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    try:
-        with transaction.atomic():
-            InboundEvent.objects.create(
-                provider=provider,
-                provider_event_id=provider_event_id,
-                sender=sender,
-                payload=payload or {"body": body},
-                processed_at=now,
-            )
-            Conversation.objects.filter(id=conversation.id).update(last_inbound_at=now)
-            message = Message.objects.create(
-                conversation=conversation,
-                sender=sender,
-                channel=sender.channel,
-                direction=Message.Direction.INBOUND,
-                status=S.RECEIVED,
-                body=body,
-                sent_at=now,
-            )
-            message_received.send(sender=Message, message=message, kind=kind)
-    except IntegrityError:
-        return None  # already recorded
-    return message

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from fakeplatform.imap import ImapServer
 from fakeplatform.platforms import PlatformServer
 from outreach.channels import get_channel
 
@@ -90,6 +91,21 @@ def platform_channels(settings, fake):
 
 def ago(**kwargs):
     return timezone.now() - timedelta(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def imap_server():
+    server = ImapServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imap(imap_server):
+    """The fake IMAP server holding anna@acme.example's empty INBOX."""
+    from tests.channels.helpers import fake_mailbox
+
+    return fake_mailbox(imap_server)
 
 
 # --- the replay corpus's outcome table in the terminal summary (test_replay_corpus.py) -------

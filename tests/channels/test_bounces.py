@@ -24,7 +24,7 @@ from outreach.services import (
     messages_create,
 )
 from tests import factories
-from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.channels.helpers import deliver, email_sent, platform_sender, process_all
 from tests.channels.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -70,25 +70,6 @@ def _lead(mailbox: str, address: str, first_name: str = "Lead"):
     return conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
 
 
-def _send(conv) -> Message:
-    [m] = messages_create(
-        [
-            Message(
-                conversation=conv,
-                sender=conv.sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Quick question",
-                body="Hi",
-            )
-        ]
-    )
-    assert message_send(message_id=m.id) == "sent"
-    m.refresh_from_db()
-    return m
-
-
 def _new_campaign_message(sender, address: str) -> Message:
     """The address comes back: the old contact deleted, a new one imported with it, and a
     new campaign started for it. Returns that campaign's message after a send attempt."""
@@ -117,7 +98,7 @@ def _replay(client, row: Row, ours: Message, **replace: bytes) -> int:
 @pytest.mark.parametrize("row", ROWS, ids=[r.file for r in ROWS])
 def test_each_bounce_delay_and_complaint_mail_has_its_outcome(client, platform_channels, row):
     conv = _lead(row.mailbox, row.address)
-    ours = _send(conv)
+    ours = email_sent(conv)
     today = timezone.localdate().isoformat()
 
     assert _replay(client, row, ours) == 200
@@ -155,7 +136,7 @@ def test_a_bounce_from_another_mailbox_without_our_message_id_suppresses_nobody(
     """Matching by the failed address alone needs the report to come to the mailbox our
     message to that address went from: anyone can mail a report naming any address."""
     [row] = [r for r in ROWS if r.file == "x_failed_recipients_only.eml"]
-    ours = _send(_lead(row.mailbox, row.address))
+    ours = email_sent(_lead(row.mailbox, row.address))
     platform_sender("email", "other@acme.example")
     assert _replay(client, row, ours, **{"To: sales@acme.example": b"To: other@acme.example"})
     assert process_all() == ["unmatched"]
@@ -167,7 +148,7 @@ def test_soft_bounces_up_to_the_limit_suppress_the_address(client, platform_chan
     [row] = [r for r in ROWS if r.file == "soft_aol_mailbox_full_5.2.2.eml"]
     conv = _lead(row.mailbox, row.address)
     for n in range(3):
-        ours = _send(conv)
+        ours = email_sent(conv)
         # Each report is its own mail: its own Message-ID.
         own_id = {"<20110729080856.AAB7C3800008A@": f"<{n}-20110729080856@".encode()}
         assert _replay(client, row, ours, **own_id) == 200

@@ -16,10 +16,18 @@ from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity, Suppression
 from outreach.channels.email import unsubscribe_url
 from outreach.models import InboundEvent, Message
-from outreach.services import conversations_for, message_send, messages_create
+from outreach.services import message_send, messages_create
 from tests import factories
 from tests.channels.conftest import fixture_bytes
-from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.channels.helpers import (
+    deliver,
+    email_lead,
+    email_sent,
+    hard_bounce,
+    out_of_office,
+    platform_sender,
+    process_all,
+)
 from tests.channels.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -27,38 +35,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def lead(platform_channels):
-    sender = platform_sender("email", "anna@acme.example")
-    contact = factories.contact(1, channels=("email",))
-    identity = contact.identities.get()
-    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
-    enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
-    return conv, enrollment
-
-
-def _send(conv, subject="Quick question", body="Hi Lead1", **fields):
-    [m] = messages_create(
-        [
-            Message(
-                conversation=conv,
-                sender=conv.sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject=subject,
-                body=body,
-                **fields,
-            )
-        ]
-    )
-    assert message_send(message_id=m.id) == "sent"
-    m.refresh_from_db()
-    return m
+    return email_lead(platform_sender("email", "anna@acme.example"))
 
 
 def test_email_carries_our_message_id_and_one_click_unsubscribe_headers(lead):
     conv, _ = lead
-    message = _send(conv)
+    message = email_sent(conv)
     [email] = mail.outbox
     assert email.extra_headers["Message-ID"] == message.provider_message_id
     assert message.provider_message_id == f"<{message.idempotency_key}@acme.example>"
@@ -69,9 +51,9 @@ def test_email_carries_our_message_id_and_one_click_unsubscribe_headers(lead):
 
 def test_follow_up_threads_under_the_earlier_emails(lead):
     conv, _ = lead
-    first = _send(conv)
-    second = _send(conv, subject="")
-    third = _send(conv, subject="")
+    first = email_sent(conv)
+    second = email_sent(conv, subject="")
+    third = email_sent(conv, subject="")
     headers = mail.outbox[2].extra_headers
     assert headers["In-Reply-To"] == second.provider_message_id
     assert headers["References"] == f"{first.provider_message_id} {second.provider_message_id}"
@@ -90,7 +72,7 @@ def _reply(our_id: str, *, subject: str, extra: str = "") -> bytes:
 
 def test_a_reply_threaded_only_by_references_stops_the_sequence(client, lead):
     conv, enrollment = lead
-    ours = _send(conv)
+    ours = email_sent(conv)
     deliver(client, "email", _reply(ours.provider_message_id, subject="Different topic"))
     assert process_all() == ["reply"]
     enrollment.refresh_from_db()
@@ -111,7 +93,7 @@ def _reply_with_attachment(our_id: str, size: int) -> bytes:
 
 def test_a_reply_with_a_3_mb_attachment_stops_the_sequence(client, lead):
     conv, enrollment = lead
-    ours = _send(conv)
+    ours = email_sent(conv)
     assert (
         deliver(client, "email", _reply_with_attachment(ours.provider_message_id, 3_000_000)) == 200
     )
@@ -124,22 +106,19 @@ def test_a_reply_with_a_3_mb_attachment_stops_the_sequence(client, lead):
 def test_an_inbound_email_over_the_limit_is_413_and_stores_nothing(client, settings, lead):
     conv, _ = lead
     settings.INBOUND_EMAIL_MAX_BYTES = 1_000_000
-    big = _reply_with_attachment(_send(conv).provider_message_id, 1_500_000)
+    big = _reply_with_attachment(email_sent(conv).provider_message_id, 1_500_000)
     assert deliver(client, "email", big) == 413
     assert not InboundEvent.objects.exists()
 
 
 def test_an_out_of_office_reply_does_not_stop_the_sequence(client, lead):
     conv, enrollment = lead
-    ours = _send(conv)
+    ours = email_sent(conv)
     ooo = _reply(
         ours.provider_message_id, subject="Out of office", extra="Auto-Submitted: auto-replied\r\n"
     )
     deliver(client, "email", ooo)
-    vacation = fixture_bytes("email", "ooo_apple_vacation_with_in_reply_to.eml").replace(
-        b"<25203A4E-F90F-4A14-BF51-3E7B9D39BE8E@libsisimai.org>", ours.provider_message_id.encode()
-    )
-    deliver(client, "email", vacation)
+    deliver(client, "email", out_of_office(ours.provider_message_id))
     assert process_all() == ["auto_reply", "auto_reply"]
     enrollment.refresh_from_db()
     assert enrollment.state == "active"
@@ -147,11 +126,8 @@ def test_an_out_of_office_reply_does_not_stop_the_sequence(client, lead):
 
 def test_a_hard_bounce_suppresses_the_address_without_counting_as_a_reply(client, lead):
     conv, enrollment = lead
-    ours = _send(conv)
-    dsn = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
-    dsn = dsn.replace(b"kijitora@example.org", b"lead1@example.com")
-    dsn += f"Message-ID: {ours.provider_message_id}\nSubject: Quick question\n\nHi\n".encode()
-    deliver(client, "email", dsn)
+    ours = email_sent(conv)
+    deliver(client, "email", hard_bounce(returned_id=ours.provider_message_id))
     assert process_all() == ["bounce"]
     assert Suppression.objects.filter(channel="email", value="lead1@example.com").exists()
     ours.refresh_from_db()
@@ -160,20 +136,11 @@ def test_a_hard_bounce_suppresses_the_address_without_counting_as_a_reply(client
     assert enrollment.state != "replied"
 
 
-def _hard_dsn(recipient: str, returned_id: str = "") -> bytes:
-    """The Postfix 5.1.1 report, for `recipient`, returning a message with this Message-ID."""
-    dsn = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
-    dsn = dsn.replace(b"kijitora@example.org", recipient.encode())
-    dsn = dsn.replace(b"<20130429234532.", f"<{abs(hash((recipient, returned_id)))}.".encode())
-    header = f"Message-ID: {returned_id}\n" if returned_id else ""
-    return dsn + f"{header}Subject: Quick question\n\nHi\n".encode()
-
-
 def test_a_forged_bounce_that_returns_none_of_our_messages_suppresses_nobody(client, lead):
     conv, enrollment = lead
-    ours = _send(conv)
-    deliver(client, "email", _hard_dsn("lead1@example.com"))  # anyone can send this
-    deliver(client, "email", _hard_dsn("victim@example.com", "<not-ours@else.example>"))
+    ours = email_sent(conv)
+    deliver(client, "email", hard_bounce("lead1@example.com"))  # anyone can send this
+    deliver(client, "email", hard_bounce("victim@example.com", "<not-ours@else.example>"))
     assert process_all() == ["unmatched", "unmatched"]
     assert not Suppression.objects.exists()
     ours.refresh_from_db()
@@ -182,8 +149,8 @@ def test_a_forged_bounce_that_returns_none_of_our_messages_suppresses_nobody(cli
 
 def test_a_bounce_of_our_message_naming_another_address_suppresses_nobody(client, lead):
     conv, _ = lead
-    ours = _send(conv)
-    deliver(client, "email", _hard_dsn("victim@example.com", ours.provider_message_id))
+    ours = email_sent(conv)
+    deliver(client, "email", hard_bounce("victim@example.com", ours.provider_message_id))
     assert process_all() == ["unmatched"]
     assert not Suppression.objects.exists()
     ours.refresh_from_db()
@@ -219,8 +186,8 @@ def test_a_forged_unsubscribe_token_changes_nothing(client, lead):
 def test_attachment_links_go_in_both_parts_and_a_text_only_message_stays_text_only(lead):
     conv, _ = lead
     deck = {"type": "document", "url": "https://cdn.example/deck.pdf", "name": "Deck <v2>"}
-    _send(conv, body_html="<p>Hi Lead1</p>", attachments=[deck])
-    _send(conv, subject="", body="A reply a rep typed")
+    email_sent(conv, body_html="<p>Hi Lead1</p>", attachments=[deck])
+    email_sent(conv, subject="", body="A reply a rep typed")
     with_html, text_only = mail.outbox
     assert with_html.body.endswith("Deck <v2>: https://cdn.example/deck.pdf")
     [(html, mimetype)] = with_html.alternatives

@@ -4,84 +4,32 @@
 import pytest
 from django.core import mail
 
-from campaigns.models import Enrollment
 from contacts.models import Suppression
-from fakeplatform.imap import ImapServer
 from outreach.mailbox import MailboxError, mailbox_poll
 from outreach.models import InboundEvent, MailboxCursor, Message
-from outreach.services import conversations_for, message_send, messages_create
-from tests import factories
 from tests.channels.conftest import fixture_bytes
-from tests.channels.helpers import platform_sender, process_all
+from tests.channels.helpers import (
+    MAILBOX,
+    email_lead,
+    email_sent,
+    hard_bounce,
+    mailbox_sender,
+    out_of_office,
+    process_all,
+    reply_by_references,
+)
 
 pytestmark = pytest.mark.django_db
-MAILBOX, PASSWORD = "anna@acme.example", "imap-pass"
-
-
-@pytest.fixture(scope="module")
-def imap_server():
-    server = ImapServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def imap(imap_server):
-    state = imap_server.state
-    state.mailboxes.clear()
-    state.drop_after_fetches, state.fetched = None, 0
-    state.add_user(MAILBOX, PASSWORD, uidvalidity=7)
-    return imap_server
 
 
 @pytest.fixture
 def lead(platform_channels, imap):
-    sender = platform_sender("email", MAILBOX, credentials=PASSWORD)
-    sender.imap_host, sender.imap_port, sender.imap_tls = imap.host, imap.port, False
-    sender.save(update_fields=["imap_host", "imap_port", "imap_tls"])
-    contact = factories.contact(1, channels=("email",))
-    identity = contact.identities.get()
-    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
-    enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
-    [ours] = messages_create(
-        [
-            Message(
-                conversation=conv,
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Quick question",
-                body="Hi Lead1",
-            )
-        ]
-    )
-    assert message_send(message_id=ours.id) == "sent"
+    """Our first email to lead1@example.com sent, replies polled from the fake mailbox."""
+    sender = mailbox_sender(imap)
+    conv, enrollment = email_lead(sender)
+    ours = email_sent(conv)
     assert len(mail.outbox) == 1
-    ours.refresh_from_db()
     return sender, enrollment, ours
-
-
-def reply_by_references(our_id: str) -> bytes:
-    """A real Hotmail reply, subject changed, threaded only by References."""
-    raw = fixture_bytes("email", "reply_hotmail_RE_quoted.eml")
-    raw = raw.replace(b"Subject: RE: Test", b"Subject: Different topic")
-    raw = raw.replace(b"From: Alexey Q <xxx@hotmail.com>", b"From: Lead One <lead1@example.com>")
-    return raw.replace(
-        b"Message-Id:", f"References: <unrelated@else.example> {our_id}\nMessage-Id:".encode(), 1
-    )
-
-
-def out_of_office(our_id: str) -> bytes:
-    raw = fixture_bytes("email", "ooo_apple_vacation_with_in_reply_to.eml")
-    return raw.replace(b"<25203A4E-F90F-4A14-BF51-3E7B9D39BE8E@libsisimai.org>", our_id.encode())
-
-
-def hard_bounce(our_id: str) -> bytes:
-    raw = fixture_bytes("email", "bounce_hard_5.1.1_postfix_alias_expanded.eml")
-    raw = raw.replace(b"kijitora@example.org", b"lead1@example.com")
-    return raw + f"Message-ID: {our_id}\nSubject: Quick question\n\nHi Lead1\n".encode()
 
 
 def test_a_reply_threaded_only_by_references_stops_the_sequence(lead, imap):
@@ -101,7 +49,7 @@ def test_out_of_office_and_bounce_are_not_replies_and_the_bounce_suppresses(lead
     sender, enrollment, ours = lead
     imap.state.append(MAILBOX, out_of_office(ours.provider_message_id))
     imap.state.append(MAILBOX, fixture_bytes("email", "ooo_auto_submitted_auto_replied.eml"))
-    imap.state.append(MAILBOX, hard_bounce(ours.provider_message_id))
+    imap.state.append(MAILBOX, hard_bounce(returned_id=ours.provider_message_id))
     assert mailbox_poll(sender=sender) == 3
     assert sorted(process_all()) == ["auto_reply", "bounce", "unmatched"]
     enrollment.refresh_from_db()
@@ -149,7 +97,7 @@ def test_a_crash_between_fetch_and_cursor_save_replays_harmlessly(lead, imap):
 def test_a_uidvalidity_change_rescans_without_duplicates(lead, imap):
     sender, _, ours = lead
     imap.state.append(MAILBOX, out_of_office(ours.provider_message_id))
-    imap.state.append(MAILBOX, hard_bounce(ours.provider_message_id))
+    imap.state.append(MAILBOX, hard_bounce(returned_id=ours.provider_message_id))
     spam = imap.state.append(MAILBOX, fixture_bytes("email", "ooo_auto_submitted_auto_replied.eml"))
     assert mailbox_poll(sender=sender) == 3
     # The server rebuilt the mailbox (one mail gone): new UIDVALIDITY, UIDs from 1 again. The

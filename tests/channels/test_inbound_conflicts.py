@@ -15,11 +15,8 @@ from outreach.inbound import inbound_event_process
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.services import conversations_for, messages_create, messages_record_sent
 from tests import factories
-from tests.channels.helpers import deliver
-from tests.channels.test_imap import reply_by_references
-from tests.channels.test_poison_ingest import imap as imap  # noqa: F401  (fixtures, reused)
-from tests.channels.test_poison_ingest import imap_server as imap_server  # noqa: F401
-from tests.channels.test_poison_ingest import lead as lead  # noqa: F401
+from tests.channels.helpers import deliver, reply_by_references
+from tests.channels.test_imap import lead as lead  # noqa: F401  (the fixture, reused)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

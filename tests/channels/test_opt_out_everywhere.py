@@ -6,13 +6,11 @@ to. Replayed through the signed inbound-email webhook."""
 
 import pytest
 
-from campaigns.models import Enrollment
 from contacts.models import ConsentRecord, Contact, Identity, Suppression
 from outreach.channels.email import unsubscribe_url
 from outreach.models import AuditEntry, Conversation, Message
-from outreach.services import conversations_for, message_send, messages_create
-from tests import factories
-from tests.channels.helpers import deliver, platform_sender, process_all
+from outreach.services import message_send
+from tests.channels.helpers import deliver, email_lead, email_sent, platform_sender, process_all
 from tests.contacts.conftest import run_file
 
 pytestmark = pytest.mark.django_db
@@ -22,28 +20,8 @@ ADDRESS = "lead1@example.com"
 
 @pytest.fixture
 def ours(platform_channels):
-    sender = platform_sender("email", "anna@acme.example")
-    contact = factories.contact(1, channels=("email",))
-    identity = contact.identities.get()
-    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
-    enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
-    [message] = messages_create(
-        [
-            Message(
-                conversation=conv,
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Quick question",
-                body="Hi Lead1, are you interested?",
-            )
-        ]
-    )
-    assert message_send(message_id=message.id) == "sent"
-    message.refresh_from_db()
-    return message, enrollment
+    conv, enrollment = email_lead(platform_sender("email", "anna@acme.example"))
+    return email_sent(conv, body="Hi Lead1, are you interested?"), enrollment
 
 
 def _mail(our_id: str, *, subject: str, body: str, extra: str = "", mid: str = "r1") -> bytes:

@@ -8,13 +8,17 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from fakeplatform.imap import ImapServer
 from outreach.inbound import MAX_ATTEMPTS, inbound_events_sweep
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, MailboxCursor, Message
 from tests.channels.conftest import fixture_bytes
-from tests.channels.helpers import deliver, platform_sender, process_all
-from tests.channels.test_imap import MAILBOX, PASSWORD, reply_by_references
+from tests.channels.helpers import (
+    MAILBOX,
+    deliver,
+    platform_sender,
+    process_all,
+    reply_by_references,
+)
 from tests.channels.test_imap import lead as lead  # noqa: F401  (the fixture, reused)
 
 pytestmark = pytest.mark.django_db
@@ -44,22 +48,6 @@ def unknown_charset_mail() -> bytes:
         b'Content-Type: text/plain; charset="unknown-8bit"\n\n'
         b"Gr\xfc\xdfe\n"
     )
-
-
-@pytest.fixture(scope="module")
-def imap_server():
-    server = ImapServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def imap(imap_server):
-    state = imap_server.state
-    state.mailboxes.clear()
-    state.drop_after_fetches, state.fetched = None, 0
-    state.add_user(MAILBOX, PASSWORD, uidvalidity=7)
-    return imap_server
 
 
 def crlf(raw: bytes) -> bytes:

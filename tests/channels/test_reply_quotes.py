@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.models import Enrollment
 from outreach.inbox.models import MessageIntent
 from outreach.models import Message
-from outreach.services import conversations_for, message_send, messages_create
-from tests import factories
-from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.channels.helpers import deliver, email_lead, email_sent, platform_sender, process_all
 
 pytestmark = pytest.mark.django_db
 
@@ -52,28 +49,9 @@ TABLE = [
 @pytest.fixture
 def ours(platform_channels):
     """Our sent email to lead1@example.com, in a running two-step sequence."""
-    sender = platform_sender("email", "anna@acme.example")
-    contact = factories.contact(1, channels=("email",))
-    identity = contact.identities.get()
-    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
-    enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
-    [message] = messages_create(
-        [
-            Message(
-                conversation=conv,
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Kurze Frage",
-                body="Hallo Lead1, ich bin ab Freitag im Urlaub, vorher aber: Interesse?",
-            )
-        ]
-    )
-    assert message_send(message_id=message.id) == "sent"
-    message.refresh_from_db()
-    return message, enrollment
+    conv, enrollment = email_lead(platform_sender("email", "anna@acme.example"))
+    body = "Hallo Lead1, ich bin ab Freitag im Urlaub, vorher aber: Interesse?"
+    return email_sent(conv, subject="Kurze Frage", body=body), enrollment
 
 
 @pytest.mark.parametrize(("name", "text", "label"), TABLE, ids=[row[0] for row in TABLE])

@@ -119,12 +119,12 @@ def run_a_campaign_season():
     # Replies: interested (in both campaigns), not interested, an opt-out, a corrected label.
     reply_from(people[0], sender, "Sounds good, can we book a call on Thursday?")
     reply_from(people[1], sender, "Not interested, thanks")
-    reply_from(people[2], sender, "STOP", kind="opt_out")
+    reply_from(people[2], sender, "STOP")
     maybe = reply_from(people[3], sender, "Hmm, who is this?")
     boss = rep("counter-boss")
     intent_correct(intent=MessageIntent.objects.get(message=maybe), label="interested", by=boss)
     intent_correct(intent=MessageIntent.objects.get(message=maybe), label="not_now", by=boss)
-    later = reply_from(people[4], sender, "ok", n=2)
+    later = reply_from(people[4], sender, "ok")
     intent_correct(intent=MessageIntent.objects.get(message=later), label="interested", by=boss)
 
     # Opt-outs from the admin, one of them reversed.

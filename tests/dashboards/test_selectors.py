@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import StepSend
 from campaigns.selectors import campaign_dashboard, campaigns_overview
+from tests.channels.helpers import contact_replies
 from tests.dashboards.conftest import build_campaign
 
 pytestmark = pytest.mark.django_db
@@ -93,9 +94,8 @@ def test_root_is_the_overview_for_staff_and_login_for_others(staff_client):
     assert "Campaigns" in staff_client.get("/").content.decode()
 
 
-def test_interested_comes_from_reply_intent_labels_a_rep_correction_wins():
+def test_interested_comes_from_reply_intent_labels_a_rep_correction_wins(client):
     from outreach.inbox.models import MessageIntent
-    from outreach.services import inbound_message_record
 
     campaign = build_campaign()
     link = (
@@ -105,10 +105,8 @@ def test_interested_comes_from_reply_intent_labels_a_rep_correction_wins():
     )
     identity, sender = link.message.conversation.identity, link.message.sender
     replies = [
-        inbound_message_record(
-            provider="test", provider_event_id=f"r{n}", identity=identity, sender=sender, body=b
-        )
-        for n, b in enumerate(["Sounds great, tell me more", "Not for us"])
+        contact_replies(client, identity.contact, sender, text)
+        for text in ("Sounds great, tell me more", "Not for us")
     ]
     MessageIntent.objects.update_or_create(message=replies[0], defaults={"label": "interested"})
     MessageIntent.objects.update_or_create(

@@ -14,15 +14,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
-from outreach.models import Message, SenderAccount
-from outreach.services import inbound_message_record
+from outreach.models import InboundEvent, Message, SenderAccount
 from outreach.tasks import send_message
 from tests import factories
+from tests.channels.helpers import deliver, email_reply, receiving
 from tests.engine.harness import (
     Engine,
     Scenario,
@@ -239,34 +240,55 @@ def test_sixteen_workers_on_one_sender_send_exactly_the_daily_cap(engine_factory
 
 
 def test_replies_during_sending_stop_follow_ups_before_they_are_claimed(engine_factory):
+    """Replies arrive as signed inbound-email webhooks while the dispatchers send their
+    batches; the real workers process them. No follow-up is claimed after the reply that
+    stops it is applied."""
     s = scaled(
         Scenario(senders=10, contacts_per_sender=20, cap=40, gap=(0.05, 0.15), follow_up_delay=1.5)
     )
     campaign, _ = build_campaign(s)
     engine = engine_factory(workers=2, dispatchers=1 if SQLITE else 2)
-    enrollments = list(Enrollment.objects.filter(campaign=campaign).select_related("sender"))
+    enrollments = list(
+        Enrollment.objects.filter(campaign=campaign).select_related("sender", "contact")
+    )
     rng = random.Random(7)
     repliers = rng.sample(enrollments, k=int(len(enrollments) * 0.3))
-    reply_commits: dict[int, float] = {}
+    statuses: list[int] = []
     campaign_launch(campaign=campaign)
 
     def reply_worker() -> None:
-        for i, e in enumerate(repliers):
+        client = Client()
+        for e in repliers:
             time.sleep(rng.uniform(0.0, 0.05))
-            identity = e.contact.identities.get()
-            inbound_message_record(
-                provider="fake",
-                provider_event_id=f"r{i}",
-                identity=identity,
-                sender=e.sender,
-                body="Thanks, call me",
+            mail = email_reply(
+                frm=e.contact.identities.get().value, to=e.sender.handle, text="Thanks, call me"
             )
-            reply_commits[e.contact_id] = time.time()
+            statuses.append(deliver(client, "email", mail))
         connection.close()
 
-    thread = threading.Thread(target=reply_worker)
-    thread.start()
-    thread.join(timeout=120)
+    with receiving("email"):  # this process's endpoint checks the inbound-email secret
+        thread = threading.Thread(target=reply_worker)
+        thread.start()
+        thread.join(timeout=120)
+    assert statuses == [200] * len(repliers)
+    try:
+        wait_for(
+            lambda: (
+                InboundEvent.objects.filter(processed_at__isnull=False).count() == len(repliers)
+            ),
+            240,
+            interval=0.5,
+            message="the workers to process every stored reply",
+        )
+    except AssertionError:
+        waiting = InboundEvent.objects.filter(processed_at=None)
+        states = list(waiting.values_list("id", "attempts", "error", "quarantined_at")[:5])
+        raise AssertionError(f"{waiting.count()} replies not applied: {states}") from None
+    events = list(InboundEvent.objects.all())
+    # When each reply was applied: the worker's transaction that stopped the sequence.
+    applied = {ev.payload["from_handle"]: ev.processed_at for ev in events}
+    waits = sorted((ev.processed_at - ev.received_at).total_seconds() for ev in events)
+    print(f"replies applied {waits[len(waits) // 2]:.2f} s (median), {waits[-1]:.2f} s (max)")
     expected_stop = {e.id for e in repliers}
     wait_for(
         lambda: not Message.objects.filter(status__in=["queued", "sending"]).exists(),
@@ -276,10 +298,11 @@ def test_replies_during_sending_stop_follow_ups_before_they_are_claimed(engine_f
     )
     late = []
     for e in repliers:
+        reply_at = applied[e.contact.identities.get().value]
         for m in Message.objects.filter(step_send__enrollment_id=e.id, claimed_at__isnull=False):
-            if m.claimed_at.timestamp() > reply_commits[e.contact_id]:
+            if m.claimed_at > reply_at:
                 late.append((e.id, m.id))
-    assert late == [], f"messages claimed after the contact's reply committed: {late}"
+    assert late == [], f"messages claimed after the contact's reply was applied: {late}"
     states = dict(Enrollment.objects.filter(id__in=expected_stop).values_list("id", "state"))
     bad = [i for i, st in states.items() if st != "replied"]
     detail = [

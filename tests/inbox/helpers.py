@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
+from django.test import Client
 
-from contacts.models import Identity
-from outreach.services import inbound_message_record
 from tests import factories
+from tests.channels.helpers import contact_replies
 
 
 def rep(name: str, **fields):
@@ -11,16 +11,9 @@ def rep(name: str, **fields):
     )
 
 
-def reply_from(contact, sender, text: str, *, kind: str = "reply", n: int = 1):
-    identity = Identity.objects.get(contact=contact, channel=sender.channel)
-    return inbound_message_record(
-        provider=sender.channel,
-        provider_event_id=f"evt-{contact.id}-{n}-{text[:10]}",
-        identity=identity,
-        sender=sender,
-        body=text,
-        kind=kind,
-    )
+def reply_from(contact, sender, text: str, *, auto_reply: bool = False):
+    """The contact's reply, through the signed webhook and the worker's processing."""
+    return contact_replies(Client(), contact, sender, text, auto_reply=auto_reply)
 
 
 def campaign_with(owner, channels=("email",), delay: float = 3600):

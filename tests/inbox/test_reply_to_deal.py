@@ -62,12 +62,12 @@ def test_an_unsubscribe_reply_loses_the_deal_with_a_reason_and_opts_the_contact_
 def test_a_deal_further_along_is_not_pulled_back_by_another_reply():
     camp, (email,) = campaign_with(rep("olga"))
     contact = factories.contact(1)
-    reply_from(contact, email, "Interested, send me details", n=1)
+    reply_from(contact, email, "Interested, send me details")
     deal = Deal.objects.get(contact=contact)
     meeting = deal.pipeline.stages.get(name="Meeting")
     DealStageChange.objects.create(deal=deal, from_stage=deal.stage, to_stage=meeting)
     Deal.objects.filter(id=deal.id).update(stage=meeting)
-    reply_from(contact, email, "Sounds good, see you then", n=2)
+    reply_from(contact, email, "Sounds good, see you then")
     assert Deal.objects.get(id=deal.id).stage == meeting
 
 
@@ -96,7 +96,7 @@ def test_out_of_office_pauses_the_sequence_until_the_return_date_then_it_resumes
     )  # fmt: skip
     back = (timezone.now() + timedelta(days=10)).date()
     text = f"I am out of the office until {back:%d.%m.%Y} with no access to email."
-    message = reply_from(contact, email, text, kind="reply")
+    message = reply_from(contact, email, text)
     assert message.intent.label == "out_of_office" and message.intent.return_date == back
     enrollment.refresh_from_db()
     assert enrollment.state == "active"  # paused, not stopped
@@ -124,7 +124,7 @@ def test_out_of_office_holds_a_message_already_queued_until_the_return_date():
     assert queued.status == "queued"
     assert Enrollment.objects.get(id=enrollment.id).state == "waiting"
     back = (timezone.now() + timedelta(days=20)).date()
-    reply_from(contact, email, f"On vacation, back on {back:%Y-%m-%d}.", kind="auto_reply")
+    reply_from(contact, email, f"On vacation, back on {back:%Y-%m-%d}.", auto_reply=True)
     queued.refresh_from_db()
     assert queued.status == "queued"
     assert queued.not_before == datetime.combine(back, datetime.min.time(), tzinfo=ZoneInfo("UTC"))

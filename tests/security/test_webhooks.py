@@ -15,8 +15,8 @@ from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
 from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from contacts.services import contact_opt_out
 from outreach.models import Conversation
-from outreach.services import inbound_message_record
 from tests import factories
+from tests.channels.helpers import contact_replies
 
 pytestmark = pytest.mark.django_db
 
@@ -56,18 +56,12 @@ def test_opt_out_is_delivered_signed_with_the_subscribers_secret(receiver):
     assert WebhookDelivery.objects.get().status == "succeeded"
 
 
-def test_reply_received_reaches_subscribers_of_that_event_only(receiver):
+def test_reply_received_reaches_subscribers_of_that_event_only(receiver, client):
     subscribe(receiver, "reply.received")
     other = subscribe(receiver, "message.failed")
     contact = factories.contact()
     sender = factories.sender()
-    inbound_message_record(
-        provider="test",
-        provider_event_id="evt-1",
-        identity=contact.identities.get(),
-        sender=sender,
-        body="Yes, interested",
-    )
+    contact_replies(client, contact, sender, "Yes, interested")
     deliver_all()
     events = [json.loads(body)["event"] for _, body in receiver.requests]
     assert events == ["reply.received"]

@@ -9,34 +9,26 @@ from campaigns.models import Deal, Enrollment
 from campaigns.triggers.models import TriggerFire
 from contacts.models import ConsentRecord, Contact, Identity, Tag
 from contacts.teams import Team
-from fakeplatform.imap import ImapServer
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, Message
 from tests.channels.conftest import fixture_bytes
-from tests.channels.helpers import deliver, platform_sender, process_all
+from tests.channels.helpers import (
+    deliver,
+    fake_mailbox,
+    mailbox_sender,
+    process_all,
+)
 from tests.triggers import helpers
 
 pytestmark = pytest.mark.django_db
 MAILBOX, PASSWORD, LEADS = "anna@ourcompany.example", "imap-pass", "leads@ourcompany.example"
 
 
-@pytest.fixture(scope="module")
-def imap_server():
-    server = ImapServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def mailbox(platform_channels, imap_server):
     """Anna's mailbox, polled over IMAP; leads@ is an alias delivered into it."""
-    imap_server.state.mailboxes.clear()
-    imap_server.state.add_user(MAILBOX, PASSWORD, uidvalidity=3)
-    sender = platform_sender("email", MAILBOX, credentials=PASSWORD)
-    sender.imap_host, sender.imap_port = imap_server.host, imap_server.port
-    sender.imap_tls = False
-    sender.save(update_fields=["imap_host", "imap_port", "imap_tls"])
-    return sender, imap_server.state
+    fake_mailbox(imap_server, MAILBOX, PASSWORD, uidvalidity=3)
+    return mailbox_sender(imap_server, MAILBOX, PASSWORD), imap_server.state
 
 
 def first_email(*, sender: str = "Maria Lopez <maria.lopez@example.org>", to: str = LEADS):
