@@ -44,13 +44,6 @@ class World:
     theirs: Message | None = None
 
 
-@pytest.fixture(scope="module")
-def imap_server():
-    server = ImapServer().start()
-    yield server
-    server.stop()
-
-
 def _value(row: corpus.Row) -> str:
     if row.channel == "email":
         return row.contact.lower()
