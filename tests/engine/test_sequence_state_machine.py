@@ -31,7 +31,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core import mail
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.test import Client, TestCase
 from django.utils import timezone
 from hypothesis import HealthCheck
@@ -276,6 +276,7 @@ class SequenceEngine(RuleBasedStateMachine):
         self.dms: dict[str, dict] = {}  # platform message id -> {contact, chat, date, text, ...}
         # (channel, address) -> (event watermark, outbox len) once opted out or bounced.
         self.closed_addresses: dict[tuple[str, str], tuple[int, int]] = {}
+        self.ended: dict[int, int] = {}  # enrollment -> event watermark when first seen ended
 
         self.senders = [
             # Email: a platform that can confirm delivery; a capped, spaced account and one
@@ -592,7 +593,17 @@ class SequenceEngine(RuleBasedStateMachine):
         assert Suppression.objects.filter(channel="email", value=address).exists()
 
     def _bounceable(self) -> list[int]:
-        return [c for c in range(len(self.contacts)) if self._last_sent(c, "email")]
+        """The contacts an email of ours went out to (one query: this is a precondition)."""
+        reached = set(
+            Message.objects.filter(
+                direction=Message.Direction.OUTBOUND,
+                channel="email",
+                status__in=[M.SENT, M.DELIVERED, M.READ],
+            )
+            .exclude(provider_message_id="")
+            .values_list("conversation__identity__contact_id", flat=True)
+        )
+        return [c for c, contact in enumerate(self.contacts) if contact.id in reached]
 
     @rule(
         c=contact_index,
@@ -765,11 +776,37 @@ class SequenceEngine(RuleBasedStateMachine):
                 assert current != M.PAUSED, where
 
     @invariant()
+    def an_enrollment_that_ended_sends_nothing_more(self) -> None:
+        ended = Enrollment.objects.filter(campaign=self.campaign, state__in=TERMINAL)
+        new = list(ended.exclude(id__in=list(self.ended)).values_list("id", flat=True))
+        if new:
+            watermark = self._watermark()
+            self.ended |= dict.fromkeys(new, watermark)
+        if not self.ended:
+            return
+        after = Q()
+        for enrollment_id, watermark in self.ended.items():
+            after |= Q(message__step_send__enrollment_id=enrollment_id, id__gt=watermark)
+        claims = (
+            MessageEvent.objects.filter(after, status=M.SENDING)
+            .exclude(message_id__in=self._tolerated())
+            .values_list("message__step_send__enrollment_id", "message_id", "detail")
+        )
+        assert not claims.exists(), f"ended enrollments, then claims: {list(claims)}"
+
+    @invariant()
     def every_event_is_stored_once_and_none_waits_behind_another(self) -> None:
-        events = InboundEvent.objects.all()
-        assert events.count() == self.events_expected
-        assert not events.filter(processed_at=None, quarantined_at=None).exists()
-        assert events.exclude(quarantined_at=None).count() == self.quarantined_expected
+        events = InboundEvent.objects.aggregate(
+            stored=Count("id"),
+            waiting=Count("id", filter=Q(processed_at=None, quarantined_at=None)),
+            quarantined=Count("id", filter=Q(quarantined_at__isnull=False)),
+        )
+        expected = {
+            "stored": self.events_expected,
+            "waiting": 0,
+            "quarantined": self.quarantined_expected,
+        }
+        assert events == expected
         inbound = Message.objects.filter(direction=Message.Direction.INBOUND)
         assert inbound.count() == self.inbound_expected
 
@@ -1162,3 +1199,25 @@ def test_a_poison_mail_between_two_replies_is_quarantined_and_holds_nothing_back
     assert set(states.values_list("state", flat=True)) == {E.REPLIED}
     bad = InboundEvent.objects.get(quarantined_at__isnull=False)
     assert "unknown-8bit" in bad.error
+
+
+@pytest.mark.django_db
+def test_a_bounce_reported_after_the_next_step_was_queued_stops_that_step_too(engine):
+    """Found by this model, fixed in campaigns.services.enrollment_after_failure: step 1's
+    email bounced after step 2 (Telegram) was already queued. The bounce failed the
+    enrollment, but step 2 stayed queued and went out to a contact whose sequence had ended."""
+    c, _ = first_email_sent(engine)
+    engine.clock_jumps(seconds=3700)  # step 2 falls due and is queued
+    engine.dispatcher_tick()
+    step2 = Message.objects.get(
+        channel="telegram", conversation__identity__contact=engine.contacts[c]
+    )
+    assert step2.status == M.QUEUED
+    engine.an_email_bounces(i=0)
+    engine.an_enrollment_that_ended_sends_nothing_more()  # notes when it ended
+    while engine.tasks:
+        engine.deliver(i=0)
+    engine.an_enrollment_that_ended_sends_nothing_more()
+    step2.refresh_from_db()
+    assert step2.status == M.CANCELLED
+    assert step2.id not in [m.message_id for m in locmem.outbox]
