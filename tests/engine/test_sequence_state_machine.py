@@ -370,9 +370,6 @@ class SequenceEngine(RuleBasedStateMachine):
             self._stamp_deliveries()
         return False
 
-    def _contact(self, c: int):
-        return self.contacts[c]
-
     def _identity(self, c: int, channel: str) -> Identity:
         return Identity.objects.get(contact=self.contacts[c], channel=channel)
 
