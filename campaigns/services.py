@@ -344,11 +344,17 @@ def enrollment_after_failure(
         if link.step.on_refused == Step.OnRefused.NEXT_CHANNEL:
             reason += "; no other channel left to try"
     new_state = E.FAILED if status == M.FAILED else E.STOPPED
-    Enrollment.objects.filter(id=link.enrollment_id, state__in=LIVE).update(
-        state=new_state,
-        next_action_at=None,
-        hold_reason=f"step {link.step.position}: {reason}"[:200],
-    )
+    hold = f"step {link.step.position}: {reason}"[:200]
+    with transaction.atomic():
+        ended = Enrollment.objects.filter(id=link.enrollment_id, state__in=LIVE).update(
+            state=new_state, next_action_at=None, hold_reason=hold
+        )
+        if ended:
+            # A step sent earlier can fail after the next one was queued (a bounce reported
+            # late): the sequence ended, so that next step must not go out either.
+            Message.objects.filter(
+                step_send__enrollment_id=link.enrollment_id, status__in=[M.QUEUED, M.PAUSED]
+            ).update(status=M.CANCELLED, hold_reason=hold, enqueued_at=None)
 
 
 def _out_of_office(message: Message, kind: str) -> bool:
