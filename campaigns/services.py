@@ -205,8 +205,11 @@ def enrollments_stop_for_contact(
     reason: str,
     at: datetime | None = None,
     answered: int | None = None,
+    channel: str = "",
 ) -> int:
     """Stop every live sequence of a contact and cancel their unsent messages, atomically.
+
+    ``channel``: only the sequences with a step on that channel (an opt-out of one channel).
 
     ``answered`` (with state "replied"): the enrollment whose message the reply answers,
     which becomes "replied" also when its sequence had ended (see ANSWERABLE).
@@ -219,6 +222,10 @@ def enrollments_stop_for_contact(
     which = Q(state__in=LIVE)
     if answered is not None and state == E.REPLIED:
         which |= Q(id=answered, state__in=ANSWERABLE)
+    if channel:
+        # A subquery, not a join: FOR UPDATE would lock the joined campaign rows too.
+        on_channel = Campaign.objects.filter(sequence__steps__channel=channel).values("id")
+        which &= Q(campaign_id__in=on_channel)
     with transaction.atomic():
         ids = list(
             Enrollment.objects.select_for_update()
