@@ -682,8 +682,9 @@ def _blocked(event: InboundEvent, item: InboundItem) -> str:
     identity = _identity(event.provider, item, create=False)
     if identity is None:
         return "unmatched"
-    identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
+    # Cancelled first, so they keep this reason (the opt-out then stops the sequences).
     cancelled = _cancel_queued(identity, event.provider, "the contact blocked the bot")
+    identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
     return f"blocked: {cancelled} queued message(s) cancelled" if cancelled else "blocked"
 
 

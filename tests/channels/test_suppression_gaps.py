@@ -3,7 +3,10 @@ unsubscribe stops the contact's sequences at once; suppression entries keep no p
 address yet every check still finds them; a reported soft bounce is re-sent with backoff
 until SOFT_BOUNCE_LIMIT makes it hard."""
 
+from pathlib import Path
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from campaigns.dispatch import enrollments_materialize
@@ -11,10 +14,10 @@ from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity
 from outreach.channels.email import unsubscribe_url
-from outreach.models import Message
+from outreach.models import Message, SenderAccount
 from outreach.services import message_send
 from tests import factories
-from tests.channels.helpers import platform_sender
+from tests.channels.helpers import deliver, platform_sender, process_all
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +26,11 @@ ADDRESS = "lead1@example.com"
 
 def _campaign_for(address: str, steps=(("email", 0), ("email", 60))):
     """A launched campaign whose first message to ``address`` is queued; (enrollment, it)."""
-    sender = platform_sender("email", "anna@acme.example")
+    # The mailbox the corpus' bounces are addressed to.
+    mailbox = "sales@acme.example"
+    sender = SenderAccount.objects.filter(handle=mailbox).first() or platform_sender(
+        "email", mailbox
+    )
     contact = Contact.objects.create(first_name="Lead")
     Identity.objects.create(contact=contact, channel="email", value=address)
     campaign = factories.campaign(senders=[sender], steps=steps)
@@ -58,3 +65,99 @@ def test_a_one_click_unsubscribe_stops_the_running_sequence_at_once(client, plat
     message_send(message_id=queued.id)  # the dispatcher's batch still holding its id
     queued.refresh_from_db()
     assert queued.status == Message.Status.CANCELLED and queued.sent_at is None
+
+
+# --- suppression entries keep only a hash ----------------------------------------------------
+
+BOUNCES = Path(__file__).resolve().parent.parent / "fixtures" / "inbound" / "email" / "bounces"
+# (corpus file, the address it reports, the Message-ID of ours it returns)
+HARD = ("text_qmail_no_mailbox.eml", "jane.doe@example.net", "6f1f5c2e-0000-4000-8000-000000000001")
+COMPLAINT = (
+    "complaint_hotmail_jmrp_without_arf.eml",
+    "kim.annoyed@hotmail.example",
+    "6f1f5c2e-0000-4000-8000-000000000005",
+)
+
+
+def _sent_to(address: str) -> Message:
+    """A campaign's first message to ``address``, sent."""
+    _, message = _campaign_for(address, steps=(("email", 0),))
+    assert message_send(message_id=message.id) == "sent"
+    message.refresh_from_db()
+    return message
+
+
+def _replay(client, corpus: tuple[str, str, str], ours: Message) -> int:
+    file, _, returned_id = corpus
+    raw = (
+        (BOUNCES / file)
+        .read_bytes()
+        .replace(returned_id.encode(), ours.provider_message_id.strip("<>").encode())
+    )
+    return deliver(client, "email", raw)
+
+
+def _held_in_a_new_campaign(address: str) -> Message:
+    """The address comes back: its old contact deleted, a new one imported with it, and a
+    new campaign started for it. That campaign's message after a send attempt."""
+    Contact.objects.filter(identities__channel="email", identities__value=address).delete()
+    _, message = _campaign_for(address, steps=(("email", 0),))
+    message_send(message_id=message.id)
+    message.refresh_from_db()
+    return message
+
+
+def _stored_rows() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT contacts_suppression::text FROM contacts_suppression")
+        return [row.lower() for (row,) in cursor.fetchall()]
+
+
+def test_bounced_complained_and_unsubscribed_addresses_are_kept_only_hashed_yet_held(
+    client, platform_channels
+):
+    bounced, complained = _sent_to(HARD[1]), _sent_to(COMPLAINT[1])
+    _sent_to(ADDRESS)
+    assert _replay(client, HARD, bounced) == 200
+    assert _replay(client, COMPLAINT, complained) == 200
+    assert process_all() == ["bounce", "complaint"]
+    assert _one_click(client, ADDRESS) == 200
+
+    rows = _stored_rows()
+    assert len(rows) == 3
+    for address in (HARD[1], COMPLAINT[1], ADDRESS):
+        assert not [row for row in rows if address in row or address.split("@")[0] in row]
+
+    today = timezone.localdate().isoformat()
+    for address, reason in [
+        (HARD[1], f"suppressed: address bounced on {today}"),
+        (COMPLAINT[1], f"suppressed: spam complaint on {today}"),
+        (ADDRESS, f"suppressed: opted out (one-click unsubscribe) on {today}"),
+    ]:
+        again = _held_in_a_new_campaign(address)
+        assert (again.status, again.hold_reason) == (Message.Status.CANCELLED, reason)
+        assert again.sent_at is None
+
+
+def test_the_admin_finds_a_suppressed_address_by_typing_it_and_adds_one_by_hand(
+    admin_client, platform_channels
+):
+    added = admin_client.post(
+        "/admin/contacts/suppression/add/",
+        {"address": "Legal.Hold@Example.com", "channel": "email", "reason": "court order"},
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    assert "legal.hold" not in " ".join(_stored_rows())
+
+    found = admin_client.get("/admin/contacts/suppression/", {"q": "legal.hold@example.com"})
+    assert "court order" in found.content.decode()
+    other = admin_client.get("/admin/contacts/suppression/", {"q": "someone.else@example.com"})
+    assert "court order" not in other.content.decode()
+    again = admin_client.post(
+        "/admin/contacts/suppression/add/",
+        {"address": "legal.hold@example.com", "channel": "email", "reason": "twice"},
+    )
+    assert "already suppressed" in again.content.decode()
+
+    held = _held_in_a_new_campaign("legal.hold@example.com")
+    assert (held.status, held.hold_reason) == (Message.Status.CANCELLED, "suppressed: court order")
