@@ -166,6 +166,10 @@ class SuppressionAdmin(admin.ModelAdmin):
     search_fields = ["reason"]
     search_help_text = "Type an address to see whether it is suppressed, or words of a reason."
 
+    def get_fields(self, request, obj=None):
+        # An entry's address cannot be read back: it is typed only to add one.
+        return ["channel", "reason"] if obj else ["address", "channel", "reason"]
+
     def get_readonly_fields(self, request, obj=None):
         return ["channel"] if obj else []
 
