@@ -47,7 +47,9 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
             refused=kwargs.get("refused", False),
         )
     elif status == Message.Status.QUEUED:
-        services.message_after_requeue(message=message)
+        services.message_after_requeue(
+            message=message, previous=kwargs.get("previous", ""), sent_at=kwargs.get("sent_at")
+        )
 
 
 # A policy refusal fails a step's message at once when the step re-routes it elsewhere.

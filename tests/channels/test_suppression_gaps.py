@@ -3,16 +3,20 @@ unsubscribe stops the contact's sequences at once; suppression entries keep no p
 address yet every check still finds them; a reported soft bounce is re-sent with backoff
 until SOFT_BOUNCE_LIMIT makes it hard."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from campaigns.counters import counters_rebuild
 from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
+from campaigns.stats_models import CampaignDayStats
 from contacts.models import Contact, Identity
+from contacts.services import suppressions_matching
 from outreach.channels.email import unsubscribe_url
 from outreach.models import Message, SenderAccount
 from outreach.services import message_send
@@ -24,10 +28,11 @@ pytestmark = pytest.mark.django_db
 ADDRESS = "lead1@example.com"
 
 
-def _campaign_for(address: str, steps=(("email", 0), ("email", 60))):
-    """A launched campaign whose first message to ``address`` is queued; (enrollment, it)."""
-    # The mailbox the corpus' bounces are addressed to.
-    mailbox = "sales@acme.example"
+def _campaign_for(
+    address: str, steps=(("email", 0), ("email", 60)), mailbox: str = "sales@acme.example"
+):
+    """A launched campaign whose first message to ``address`` is queued; (enrollment, it).
+    ``mailbox``: our sender's address, the one the corpus' bounces are sent to."""
     sender = SenderAccount.objects.filter(handle=mailbox).first() or platform_sender(
         "email", mailbox
     )
@@ -79,21 +84,21 @@ COMPLAINT = (
 )
 
 
-def _sent_to(address: str) -> Message:
-    """A campaign's first message to ``address``, sent."""
-    _, message = _campaign_for(address, steps=(("email", 0),))
+def _sent_to(address: str, mailbox: str = "sales@acme.example") -> Message:
+    """A one-step campaign's message to ``address``, sent."""
+    _, message = _campaign_for(address, steps=(("email", 0),), mailbox=mailbox)
     assert message_send(message_id=message.id) == "sent"
     message.refresh_from_db()
     return message
 
 
-def _replay(client, corpus: tuple[str, str, str], ours: Message) -> int:
+def _replay(client, corpus: tuple[str, str, str], ours: Message, own_id: bytes = b"") -> int:
+    """The corpus mail reporting ``ours``; ``own_id``: a new Message-ID for the report."""
     file, _, returned_id = corpus
-    raw = (
-        (BOUNCES / file)
-        .read_bytes()
-        .replace(returned_id.encode(), ours.provider_message_id.strip("<>").encode())
-    )
+    raw = (BOUNCES / file).read_bytes()
+    raw = raw.replace(returned_id.encode(), ours.provider_message_id.strip("<>").encode())
+    if own_id:
+        raw = raw.replace(b"Message-Id: <20110729080856.AAB7C3800008A@", own_id)
     return deliver(client, "email", raw)
 
 
@@ -161,3 +166,71 @@ def test_the_admin_finds_a_suppressed_address_by_typing_it_and_adds_one_by_hand(
 
     held = _held_in_a_new_campaign("legal.hold@example.com")
     assert (held.status, held.hold_reason) == (Message.Status.CANCELLED, "suppressed: court order")
+
+
+# --- soft bounces are sent again with backoff --------------------------------------------------
+
+SOFT = ("soft_aol_mailbox_full_5.2.2.eml", "user@aol.com", "4E326A95.3010907@example.com")
+SOFT_MAILBOX = "bounce+8c8b98.c-user=aol.com@example.com"
+
+
+def _counters() -> list[tuple]:
+    fields = ("campaign_id", "day", "step", "variant", "sent", "delivered", "contacted", "bounced")
+    rows = CampaignDayStats.objects.order_by("campaign_id", "day", "step", "variant")
+    return [r for r in rows.values_list(*fields) if any(r[4:])]
+
+
+def test_a_soft_bounce_sends_the_message_again_later_until_the_limit_makes_it_hard(
+    client, platform_channels, settings
+):
+    settings.SOFT_BOUNCE_LIMIT = 3
+    settings.SOFT_BOUNCE_RETRY_AFTER = 600
+    ours = _sent_to(SOFT[1], mailbox=SOFT_MAILBOX)
+    enrollment = Enrollment.objects.get(contact=ours.conversation.identity.contact)
+    assert enrollment.state == Enrollment.State.COMPLETED  # its one step went out
+
+    for n, wait in [(1, 600), (2, 1200)]:
+        before = timezone.now()
+        report = f"Message-Id: <{n}-20110729080856@".encode()
+        assert _replay(client, SOFT, ours, own_id=report) == 200
+        # The same report delivered again (a retried webhook) changes nothing more.
+        assert _replay(client, SOFT, ours, own_id=report) == 200
+        assert process_all() in (["bounce"], ["bounce", "duplicate message"])
+
+        ours.refresh_from_db()
+        enrollment.refresh_from_db()
+        assert ours.status == Message.Status.QUEUED and ours.sent_at is None
+        assert before + timedelta(seconds=wait) <= ours.not_before
+        assert ours.not_before <= timezone.now() + timedelta(seconds=wait)
+        assert ours.hold_reason.startswith("soft bounce (bounce_5.2.2): sending again after ")
+        assert ours.hold_reason.endswith(f"(retry {n} of 2)")
+        assert enrollment.state == Enrollment.State.WAITING
+        assert not suppressions_matching(SOFT[1]).exists()
+
+        # Not before its time: the send path leaves it queued.
+        message_send(message_id=ours.id)
+        ours.refresh_from_db()
+        assert ours.status == Message.Status.QUEUED
+        Message.objects.filter(id=ours.id).update(not_before=timezone.now())  # its time came
+        assert message_send(message_id=ours.id) == "sent"
+        ours.refresh_from_db()
+        enrollment.refresh_from_db()
+        assert enrollment.state == Enrollment.State.COMPLETED
+
+    assert _replay(client, SOFT, ours, own_id=b"Message-Id: <3-20110729080856@") == 200
+    assert process_all() == ["bounce"]
+    ours.refresh_from_db()
+    enrollment.refresh_from_db()
+    assert ours.status == Message.Status.FAILED and ours.error_code == "bounce_5.2.2"
+    assert not Message.objects.filter(status=Message.Status.QUEUED).exists()  # no more retries
+    today = timezone.localdate().isoformat()
+    assert suppressions_matching(SOFT[1]).get().reason == f"address bounced on {today}"
+    assert ours.events.filter(status="sending").count() == 3  # sent three times in all
+
+    # What the dashboards count agrees with a rebuild from the messages: three sends of
+    # one step would otherwise read as three messages sent.
+    counted = _counters()
+    counters_rebuild()
+    assert _counters() == counted
+    assert [(r[4], r[6], r[7]) for r in counted] in ([(1, 0, 1), (0, 1, 0)], [(0, 1, 0), (1, 0, 1)])
+
