@@ -3,6 +3,8 @@ unsubscribe stops the contact's sequences at once; suppression entries keep no p
 address yet every check still finds them; a reported soft bounce is re-sent with backoff
 until SOFT_BOUNCE_LIMIT makes it hard."""
 
+import csv
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -234,3 +236,39 @@ def test_a_soft_bounce_sends_the_message_again_later_until_the_limit_makes_it_ha
     assert _counters() == counted
     assert [(r[4], r[6], r[7]) for r in counted] in ([(1, 0, 1), (0, 1, 0)], [(0, 1, 0), (1, 0, 1)])
 
+
+# --- sender health ---------------------------------------------------------------------------
+
+
+def test_sender_health_counts_each_bounce_soft_ones_included_and_complaints_by_7_and_30_days(
+    client, platform_channels, admin_user, settings
+):
+    settings.SOFT_BOUNCE_LIMIT = 3
+    soft = _sent_to(SOFT[1], mailbox=SOFT_MAILBOX)
+    SenderAccount.objects.filter(handle=SOFT_MAILBOX).update(name="AOL bounces box")
+    hard, complained = _sent_to(HARD[1]), _sent_to(COMPLAINT[1])
+    assert _replay(client, SOFT, soft, own_id=b"Message-Id: <1-20110729080856@") == 200
+    assert _replay(client, HARD, hard) == 200
+    assert _replay(client, COMPLAINT, complained) == 200
+    assert process_all() == ["bounce", "bounce", "complaint"]
+    Message.objects.filter(id=soft.id).update(not_before=timezone.now())  # its retry came
+    assert message_send(message_id=soft.id) == "sent"
+    soft.refresh_from_db()
+    assert _replay(client, SOFT, soft, own_id=b"Message-Id: <2-20110729080856@") == 200
+    assert process_all() == ["bounce"]
+    # The first soft bounce and the complaint were ten days ago.
+    ten_days_ago = timezone.now() - timedelta(days=10)
+    soft.events.filter(detail__endswith="(retry 1 of 2)").update(at=ten_days_ago)
+    Message.objects.filter(direction="in", events__detail="complaint").update(
+        created_at=ten_days_ago
+    )
+
+    campaign = Enrollment.objects.get(contact=hard.conversation.identity.contact).campaign
+    campaign.senders.add(soft.sender)
+    client.force_login(admin_user)
+    response = client.get(f"/campaigns/{campaign.pk}/?export=senders")
+    header, *lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    health = {line[0]: dict(zip(header, line, strict=True)) for line in lines}
+    columns = ["bounces (7 d)", "bounces (30 d)", "complaints (7 d)", "complaints (30 d)"]
+    assert [health["AOL bounces box"][c] for c in columns] == ["1", "2", "0", "0"]
+    assert [health[hard.sender.name][c] for c in columns] == ["1", "1", "0", "1"]
