@@ -1,6 +1,7 @@
 """When a bounce suppresses an address: a hard bounce at once, soft bounces (a full mailbox,
-a delivery given up after retries) once there were SOFT_BOUNCE_LIMIT of them. Used by the
-inbound path (reported bounces, outreach/inbound.py) and the send path (SMTP refusals,
+a delivery given up after retries) once there were SOFT_BOUNCE_LIMIT of them; until then a
+reported soft bounce sends the message again later (soft_bounce_retry). Used by the inbound
+path (reported bounces, outreach/inbound.py) and the send path (SMTP refusals,
 outreach/services.py)."""
 
 from datetime import datetime, timedelta
