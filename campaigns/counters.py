@@ -288,6 +288,35 @@ def counters_after_delivery(*, message_ids: list[int]) -> None:
     counters_add(deltas)
 
 
+def counters_after_unsend(*, link: StepSend, sent_at: datetime, previous: str) -> None:
+    """A sent step message goes back to the queue to be sent again (a soft bounce): undo what
+    counters_after_send (and counters_after_delivery) counted for it; the next send counts
+    anew. The message no longer has its sent_at when this runs."""
+    enrollment = link.enrollment
+    cid = enrollment.campaign_id
+    this = (link.step_id, link.variant_id or 0)
+    deltas = _deltas()
+    deltas[(cid, _day(sent_at), *this)]["sent"] -= 1
+    sent = StepSend.objects.filter(enrollment_id=enrollment.id, message__sent_at__isnull=False)
+    others = [
+        (position, step_id, variant_id or 0)
+        for position, step_id, variant_id in sent.exclude(id=link.id).values_list(
+            "step__position", "step_id", "variant_id"
+        )
+    ]
+    if not others:
+        deltas[(cid, _day(enrollment.created_at), 0, 0)]["contacted"] -= 1
+    previous_step = max(others, default=None)
+    if previous_step is None or previous_step[0] < link.step.position:
+        before = previous_step[1:] if previous_step else (0, 0)
+        _move(deltas, cid, _enrollment_flags(enrollment), this, before)
+    if previous in DELIVERED:
+        deltas[(cid, _day(sent_at), *this)]["delivered"] -= 1
+        if not sent.filter(message__status__in=DELIVERED).exclude(id=link.id).exists():
+            deltas[(cid, _day(enrollment.created_at), 0, 0)]["reached"] -= 1
+    counters_add(deltas)
+
+
 def counters_after_failure(*, message_id: int, previous: str | None) -> None:
     """A sent message failed (a bounce, a late platform failure); ``previous`` is the status
     it had (delivered or read ones stop counting as delivered)."""

@@ -32,7 +32,7 @@ from campaigns.webhook_models import WebhookAttempt, WebhookDelivery
 from contacts.idempotency import IdempotencyKey
 from contacts.import_redact import import_files_redact
 from contacts.models import ConsentRecord, Contact, ContactImportError, Identity, Suppression
-from contacts.services import erased_suppressions_add
+from contacts.services import erased_suppressions_add, suppression_digest
 from outreach.audit import audit_record
 from outreach.inbound_media import inbound_media_discard
 from outreach.models import (
@@ -218,11 +218,11 @@ def contact_export(*, contact: Contact) -> dict:
     conversations = Conversation.objects.filter(identity__contact=contact).select_related("sender")
     messages = Message.objects.filter(conversation__identity__contact=contact).order_by("id")
     log, audit = _admin_log(contact, owned)
-    values = list(Identity.objects.filter(contact=contact).values_list("value", flat=True))
+    identities = list(Identity.objects.filter(contact=contact))
     return {
         "contact": _row(contact, exclude=("tags",))
         | {"tags": list(contact.tags.values_list("name", flat=True))},
-        "identities": [_row(i) for i in Identity.objects.filter(contact=contact)],
+        "identities": [_row(i) for i in identities],
         "consent_records": [
             {
                 "kind": r.kind,
@@ -234,9 +234,13 @@ def contact_export(*, contact: Contact) -> dict:
             for r in ConsentRecord.objects.filter(contact=contact).order_by("recorded_at")
         ],
         "suppressions": list(
-            Suppression.objects.filter(value__in=values).values(
-                "channel", "value", "reason", "created_at"
-            )
+            Suppression.objects.filter(
+                digest__in=[
+                    suppression_digest(channel, i.value)
+                    for i in identities
+                    for channel in (i.channel, "")
+                ]
+            ).values("channel", "reason", "created_at")
         ),
         "conversations": [
             {"id": c.id, "channel": c.sender.channel, "sender": c.sender.name}
@@ -438,8 +442,8 @@ def contact_erase(*, contact: Contact, actor=None) -> Contact:
     contacts
     - Contact: names, company, title, country, locale, time zone, custom fields; tags.
     - Identity: value -> "erased-<id>", platform id, consent and opt-out sources.
-    - ConsentRecord: note.  Suppression: the rows for their addresses are deleted; a
-      peppered hash stays (ErasedSuppression) so the person is never contacted again.
+    - ConsentRecord: note.  Suppression: only peppered hashes were ever kept; their
+      addresses' entries now say "erased" so the person is never contacted again.
     - ContactImportError: rows holding them deleted (the import's counts stay).
     - ContactImport files: deleted or the person's records blanked (contacts/import_redact).
     - IdempotencyKey: a stored API response naming them is replaced.
@@ -489,7 +493,6 @@ def contact_erase(*, contact: Contact, actor=None) -> Contact:
 
     identities = Identity.objects.filter(contact=contact).exclude(value__startswith=ERASED)
     erased_suppressions_add(identities=identities)
-    Suppression.objects.filter(value__in=identities.values("value")).delete()
     for identity in identities:
         # Identity values are unique per channel; the id keeps the placeholder unique.
         Identity.objects.filter(id=identity.id).update(

@@ -10,9 +10,11 @@ from campaigns.access import campaigns_visible_to
 from campaigns.models import Campaign, Deal, Enrollment
 from campaigns.routes import message_has_fallback
 from contacts.access import contacts_visible_to
+from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
 from contacts.signals import (
     contact_activity_providers,
+    contact_opted_out,
     contacts_imported,
     contacts_opt_out_changed,
     import_choice_providers,
@@ -45,7 +47,9 @@ def on_message_status_changed(sender, *, message: Message, status: str, **kwargs
             refused=kwargs.get("refused", False),
         )
     elif status == Message.Status.QUEUED:
-        services.message_after_requeue(message=message)
+        services.message_after_requeue(
+            message=message, previous=kwargs.get("previous", ""), sent_at=kwargs.get("sent_at")
+        )
 
 
 # A policy refusal fails a step's message at once when the step re-routes it elsewhere.
@@ -66,6 +70,21 @@ def on_messages_delivered(sender, *, message_ids: list[int], **kwargs) -> None:
 @receiver(contacts_opt_out_changed, dispatch_uid="campaigns.counters.opt_out")
 def on_opt_out_changed(sender, *, contact_ids: list[int], opted_out: bool, **kwargs) -> None:
     counters.counters_after_opt_out(contact_ids=contact_ids, sign=1 if opted_out else -1)
+
+
+@receiver(contact_opted_out, dispatch_uid="campaigns.opt_out.stop")
+def on_contact_opted_out(sender, *, contact: Contact, channel: str = "", **kwargs) -> None:
+    # An opt-out of one channel (a one-click link, a complaint, a blocked bot) stops the
+    # sequences that use it at once, not when the dispatcher later refuses their messages.
+    # Opting out of every channel is stopped by its callers (campaigns.services.reply_record,
+    # campaigns.bulk), which choose the state: a reply that asks to stop still counts as one.
+    if channel:
+        services.enrollments_stop_for_contact(
+            contact_id=contact.id,
+            state=Enrollment.State.STOPPED,
+            reason=f"contact opted out of {dict(CHANNEL_CHOICES).get(channel, channel)}",
+            channel=channel,
+        )
 
 
 @receiver(message_intent_labelled, dispatch_uid="campaigns.counters.intent")

@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -48,7 +48,7 @@ from campaigns.models import (
     TemplateVariant,
 )
 from outreach.limits import cap_reached, effective_cap, local_day
-from outreach.models import AuditEntry, Message, SenderAccount, SendingSwitch
+from outreach.models import AuditEntry, Message, MessageEvent, SenderAccount, SendingSwitch
 from outreach.windows import Window, describe_wait
 
 E = Enrollment.State
@@ -289,8 +289,11 @@ class SenderHealth:
     next_slot_note: str
     errors_24h: int
     last_error: str
-    # The last 30 days: messages that bounced (reported or refused at send), spam complaints.
+    # The last 7 and 30 days: bounces (reported, hard or soft, or refused at send) and spam
+    # complaints.
+    bounces_7d: int
     bounces_30d: int
+    complaints_7d: int
     complaints_30d: int
     paused: bool
     paused_reason: str
@@ -385,7 +388,9 @@ class Dashboard:
                 "queued",
                 "errors (24 h)",
                 "last error",
+                "bounces (7 d)",
                 "bounces (30 d)",
+                "complaints (7 d)",
                 "complaints (30 d)",
                 "paused",
                 "why paused",
@@ -401,7 +406,9 @@ class Dashboard:
                 s.queued,
                 s.errors_24h,
                 s.last_error,
+                s.bounces_7d,
                 s.bounces_30d,
+                s.complaints_7d,
                 s.complaints_30d,
                 "yes" if s.paused else "no",
                 s.paused_reason,
@@ -539,10 +546,35 @@ def _stats(label: str, channel: str, r: dict | None) -> StepStats:
     return s
 
 
-def _count_of(qs: QuerySet) -> Coalesce:
+def _bounces(since: datetime) -> QuerySet:
+    """The sender's bounces since then, one per bounce (a message soft-bounced twice, then
+    hard, is three): the events outreach records for them (outreach.inbound._fail and
+    outreach.suppress.soft_bounce_retry for reported ones, outreach.services._record_failed
+    for refusals at send, "bounce_…" or "soft_bounce_…" once retrying gave up)."""
+    return MessageEvent.objects.filter(
+        Q(status=M.FAILED, detail__startswith="bounce_")
+        | Q(status=M.FAILED, detail__startswith="soft_bounce_")
+        | Q(status=M.QUEUED, detail__startswith="soft bounce ("),
+        message__sender_id=OuterRef("id"),
+        message__direction=Message.Direction.OUTBOUND,
+        at__gte=since,
+    )
+
+
+def _complaints(since: datetime) -> QuerySet:
+    # outreach.inbound leaves each complaint as an inbound message with this event.
+    return Message.objects.filter(
+        sender_id=OuterRef("id"),
+        direction=Message.Direction.INBOUND,
+        events__detail="complaint",
+        created_at__gte=since,
+    )
+
+
+def _count_of(qs: QuerySet, by: str = "sender_id") -> Coalesce:
     """COUNT(*) of a correlated queryset as a subquery: each sender's count comes from the
     (sender, status, id) index instead of joining every message the sender ever sent."""
-    count = qs.order_by().values("sender_id").annotate(n=Count("id")).values("n")
+    count = qs.order_by().values(by).annotate(n=Count("id")).values("n")
     return Coalesce(Subquery(count), 0)
 
 
@@ -653,7 +685,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     senders = []
     sender_rows = []
     day_ago = now - timedelta(hours=24)
-    month_ago = now - timedelta(days=30)
+    week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=30)
     for s in campaign.senders.annotate(
         _errors=_count_of(
             Message.objects.filter(
@@ -661,24 +693,10 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
             )
         ),
         _queued=_count_of(Message.objects.filter(sender_id=OuterRef("id"), status=M.QUEUED)),
-        _bounces=_count_of(
-            Message.objects.filter(
-                sender_id=OuterRef("id"),
-                direction=Message.Direction.OUTBOUND,
-                status=M.FAILED,
-                error_code__startswith="bounce",
-                created_at__gte=month_ago,
-            )
-        ),
-        # outreach.inbound leaves each complaint as an inbound message with this event.
-        _complaints=_count_of(
-            Message.objects.filter(
-                sender_id=OuterRef("id"),
-                direction=Message.Direction.INBOUND,
-                events__detail="complaint",
-                created_at__gte=month_ago,
-            )
-        ),
+        _bounces_7=_count_of(_bounces(week_ago), by="message__sender_id"),
+        _bounces_30=_count_of(_bounces(month_ago), by="message__sender_id"),
+        _complaints_7=_count_of(_complaints(week_ago)),
+        _complaints_30=_count_of(_complaints(month_ago)),
     ).order_by("name"):
         sender_rows.append(s)
         day = local_day(s, now)
@@ -694,8 +712,10 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
                 next_slot_note=note,
                 errors_24h=s._errors,  # type: ignore[attr-defined]
                 last_error=s.last_error,
-                bounces_30d=s._bounces,  # type: ignore[attr-defined]
-                complaints_30d=s._complaints,  # type: ignore[attr-defined]
+                bounces_7d=s._bounces_7,  # type: ignore[attr-defined]
+                bounces_30d=s._bounces_30,  # type: ignore[attr-defined]
+                complaints_7d=s._complaints_7,  # type: ignore[attr-defined]
+                complaints_30d=s._complaints_30,  # type: ignore[attr-defined]
                 paused=s.paused,
                 paused_reason=s.paused_reason,
                 health=s.get_health_display(),

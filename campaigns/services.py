@@ -205,8 +205,11 @@ def enrollments_stop_for_contact(
     reason: str,
     at: datetime | None = None,
     answered: int | None = None,
+    channel: str = "",
 ) -> int:
     """Stop every live sequence of a contact and cancel their unsent messages, atomically.
+
+    ``channel``: only the sequences with a step on that channel (an opt-out of one channel).
 
     ``answered`` (with state "replied"): the enrollment whose message the reply answers,
     which becomes "replied" also when its sequence had ended (see ANSWERABLE).
@@ -219,6 +222,10 @@ def enrollments_stop_for_contact(
     which = Q(state__in=LIVE)
     if answered is not None and state == E.REPLIED:
         which |= Q(id=answered, state__in=ANSWERABLE)
+    if channel:
+        # A subquery, not a join: FOR UPDATE would lock the joined campaign rows too.
+        on_channel = Campaign.objects.filter(sequence__steps__channel=channel).values("id")
+        which &= Q(campaign_id__in=on_channel)
     with transaction.atomic():
         ids = list(
             Enrollment.objects.select_for_update()
@@ -297,17 +304,30 @@ def humanize_delay(delay: timedelta) -> str:
     return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
-def message_after_requeue(*, message: Message) -> None:
+def message_after_requeue(
+    *, message: Message, previous: str = "", sent_at: datetime | None = None
+) -> None:
     """A send that was in flight came back to the queue (the platform proved it never
-    arrived). If the contact replied or the campaign paused meanwhile, it must not go out."""
+    arrived), or a sent one (``sent_at``) soft-bounced and will be sent again. If the contact
+    replied or the campaign paused meanwhile, it must not go out."""
     link = (
         StepSend.objects.filter(message_id=message.id)
-        .select_related("enrollment__campaign")
+        .select_related("enrollment__campaign", "enrollment__contact", "step")
         .first()
     )
     if link is None:
         return
     enrollment = link.enrollment
+    if sent_at is not None:
+        counters.counters_after_unsend(link=link, sent_at=sent_at, previous=previous)
+        # The last step's retry keeps the sequence open until it is sent again; a later
+        # step already scheduled keeps its own time.
+        Enrollment.objects.filter(
+            id=enrollment.id, state=E.COMPLETED, current_step=link.step.position
+        ).update(
+            state=E.WAITING, hold_reason=f"step {link.step.position}: {message.hold_reason}"[:200]
+        )
+        enrollment.refresh_from_db()
     if enrollment.state in (E.REPLIED, E.STOPPED, E.COMPLETED, E.FAILED):
         Message.objects.filter(id=message.id, status=M.QUEUED).update(
             status=M.CANCELLED,

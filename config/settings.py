@@ -261,6 +261,8 @@ INBOX_SLA_MINUTES = env_int("INBOX_SLA_MINUTES", 240, minimum=1)
 OUT_OF_OFFICE_DEFAULT_DAYS = env_int("OUT_OF_OFFICE_DEFAULT_DAYS", 7, minimum=1)
 # Soft bounces (mailbox full, gave up after retrying) of one address before it counts as hard.
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
+# Seconds before a soft-bounced message is sent again; doubled for each later soft bounce.
+SOFT_BOUNCE_RETRY_AFTER = env_int("SOFT_BOUNCE_RETRY_AFTER", 3600, minimum=1)
 
 OUTREACH_CHANNELS: dict[str, dict] = {
     "email": {"BACKEND": "outreach.channels.console.ConsoleChannel"},

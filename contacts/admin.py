@@ -1,6 +1,7 @@
 import contextlib
 import io
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import Count
@@ -22,7 +23,7 @@ from contacts.models import (
     Suppression,
     Tag,
 )
-from contacts.services import contact_opt_out
+from contacts.services import contact_opt_out, suppression_digest, suppressions_matching
 
 
 class IdentityInline(admin.TabularInline):
@@ -132,11 +133,52 @@ class TagAdmin(admin.ModelAdmin):
         return obj._contact_count  # type: ignore[attr-defined]
 
 
+class SuppressionForm(forms.ModelForm):
+    """Adding an entry by hand: the address is typed, only its digest is saved."""
+
+    address = forms.CharField(
+        max_length=255, help_text="Kept only as a peppered hash; the address is not stored."
+    )
+
+    class Meta:
+        model = Suppression
+        fields = ["channel", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            del self.fields["address"]  # an entry's address cannot be read back or changed
+
+    def clean(self):
+        data = super().clean()
+        if self.instance._state.adding and data.get("address"):
+            self.instance.digest = suppression_digest(data.get("channel", ""), data["address"])
+            if Suppression.objects.filter(digest=self.instance.digest).exists():
+                self.add_error("address", "This address is already suppressed on this channel.")
+        return data
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["value", "channel", "reason", "created_at"]
+    form = SuppressionForm
+    list_display = ["__str__", "channel", "reason", "created_at"]
     list_filter = ["channel"]
-    search_fields = ["value", "reason"]
+    search_fields = ["reason"]
+    search_help_text = "Type an address to see whether it is suppressed, or words of a reason."
+
+    def get_fields(self, request, obj=None):
+        # An entry's address cannot be read back: it is typed only to add one.
+        return ["channel", "reason"] if obj else ["address", "channel", "reason"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["channel"] if obj else []
+
+    def get_search_results(self, request, queryset, search_term):
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            # Addresses are stored hashed: hash what was typed, on every channel.
+            found |= queryset.filter(pk__in=suppressions_matching(search_term).values("pk"))
+        return found, duplicates
 
 
 @admin.register(ConsentRecord)

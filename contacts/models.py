@@ -165,34 +165,21 @@ class ConsentRecord(models.Model):
 
 
 class Suppression(models.Model):
-    """Never contact this address, whoever imports it again (bounces, complaints, legal)."""
+    """Never contact this address, whoever imports it again (opt-outs, bounces, complaints,
+    erasures, legal). Only a peppered SHA-256 of channel and address is kept
+    (contacts.services.suppression_digest), never the address: an erased person's entry
+    then holds nothing that names them, and every check hashes the address it looks up."""
 
     channel = models.CharField(
         max_length=20, choices=CHANNEL_CHOICES, blank=True, help_text="Empty means every channel."
     )
-    value = models.CharField(max_length=255, help_text="Normalized address, number or handle.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
     reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["channel", "value"], name="suppression_unique_value")
-        ]
-
     def __str__(self) -> str:
-        return f"{self.value} ({self.get_channel_display() or 'all channels'})"
-
-
-class ErasedSuppression(models.Model):
-    """What an erasure leaves of a person's addresses: a peppered SHA-256 of channel and
-    value (contacts.services.suppression_digest), so an erased person is never contacted
-    again, even when re-imported, while no plaintext remains."""
-
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"erased address {self.digest[:12]}…"
+        where = self.get_channel_display() or "all channels"
+        return f"suppressed address {self.digest[:12]}… ({where})"
 
 
 class SavedMapping(models.Model):

@@ -4,32 +4,65 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from contacts.models import ConsentRecord, Contact, ErasedSuppression, Identity, Suppression
+from contacts.channels import CHANNEL_CHOICES
+from contacts.models import ConsentRecord, Contact, Identity, Suppression
 from contacts.signals import contact_opted_out, contacts_opt_out_changed
 
 ERASED_SOURCE = "suppressed after erasure"
+ERASED_REASON = "this address belongs to an erased contact"
 
 
 def suppression_digest(channel: str, value: str) -> str:
-    """Peppered SHA-256 (HMAC) of one normalized address on one channel."""
+    """Peppered SHA-256 (HMAC) of one normalized address on one channel ("" for every
+    channel): all a Suppression keeps of the address."""
     message = f"{channel}:{value.strip().casefold()}".encode()
     return hmac.new(settings.SUPPRESSION_PEPPER.encode(), message, hashlib.sha256).hexdigest()
 
 
+def suppressions_matching(value: str, channel: str | None = None) -> QuerySet[Suppression]:
+    """The suppression entries that hold this address back on ``channel`` (its own and the
+    every-channel ones), or on any channel when None (the admin's search)."""
+    channels = [c for c, _ in CHANNEL_CHOICES] if channel is None else [channel]
+    digests = {suppression_digest(c, value) for c in [*channels, ""]}
+    return Suppression.objects.filter(digest__in=digests)
+
+
+def address_suppress(*, channel: str, value: str, reason: str) -> Suppression:
+    """Never contact this address again, whoever imports it later; the first reason stays.
+    The address itself is not stored, only its digest."""
+    suppression, _ = Suppression.objects.get_or_create(
+        digest=suppression_digest(channel, value),
+        defaults={"channel": channel, "reason": reason[:200]},
+    )
+    return suppression
+
+
 def erased_suppressions_add(*, identities) -> None:
-    """Remember, hashed only, that these addresses belong to an erased person."""
-    ErasedSuppression.objects.bulk_create(
-        [ErasedSuppression(digest=suppression_digest(i.channel, i.value)) for i in identities],
-        ignore_conflicts=True,
+    """Remember that these addresses belong to an erased person: their entries say so from
+    now on (whatever suppressed them before), so a re-import opts them out."""
+    Suppression.objects.bulk_create(
+        [
+            Suppression(
+                channel=i.channel,
+                digest=suppression_digest(i.channel, i.value),
+                reason=ERASED_REASON,
+            )
+            for i in identities
+        ],
+        update_conflicts=True,
+        unique_fields=["digest"],
+        update_fields=["reason"],
     )
 
 
 def erased_suppressions_apply(*, contact_ids) -> int:
     """Opt out the identities of these (just imported) contacts whose address was erased
     before; returns how many. One query when nobody was ever erased."""
-    if not ErasedSuppression.objects.exists():
+    erased = Suppression.objects.filter(reason=ERASED_REASON)
+    if not erased.exists():
         return 0
     candidates = {
         suppression_digest(channel, value): pk
@@ -37,21 +70,11 @@ def erased_suppressions_apply(*, contact_ids) -> int:
             contact_id__in=contact_ids, opted_out_at__isnull=True
         ).values_list("pk", "channel", "value")
     }
-    hits = ErasedSuppression.objects.filter(digest__in=list(candidates)).values_list(
-        "digest", flat=True
-    )
+    hits = erased.filter(digest__in=list(candidates)).values_list("digest", flat=True)
     ids = [candidates[d] for d in hits]
     return Identity.objects.filter(pk__in=ids).update(
         opted_out_at=timezone.now(), opt_out_source=ERASED_SOURCE
     )
-
-
-def address_suppress(*, channel: str, value: str, reason: str) -> Suppression:
-    """Never contact this address again, whoever imports it later; the first reason stays."""
-    suppression, _ = Suppression.objects.get_or_create(
-        channel=channel, value=value.strip().lower(), defaults={"reason": reason[:200]}
-    )
-    return suppression
 
 
 def bounce_reason(at: datetime) -> str:
@@ -66,7 +89,7 @@ def identity_block_reason(*, identity: Identity) -> str:
 
 def identities_block_reasons(identities: list[Identity]) -> dict[int, str]:
     """Why each of these identities (with their contacts) must not be messaged, by identity
-    id; the ones that may be are left out. Two queries, however many identities."""
+    id; the ones that may be are left out. One query, however many identities."""
     reasons: dict[int, str] = {}
     for identity in identities:
         if identity.contact.opted_out_at:
@@ -76,24 +99,16 @@ def identities_block_reasons(identities: list[Identity]) -> dict[int, str]:
     rest = [i for i in identities if i.id not in reasons]
     if not rest:
         return reasons
-    suppressions = Suppression.objects.filter(value__in={i.value for i in rest}).order_by("pk")
-    first: dict[tuple[str, str], Suppression] = {}
-    for suppression in suppressions:
-        first.setdefault((suppression.channel, suppression.value), suppression)
-    digests = {i.id: suppression_digest(i.channel, i.value) for i in rest}
-    erased = set(
-        ErasedSuppression.objects.filter(digest__in=set(digests.values())).values_list(
-            "digest", flat=True
-        )
-    )
+    # An entry for this identity's channel or for every channel ("").
+    wanted = {i.id: {suppression_digest(c, i.value) for c in (i.channel, "")} for i in rest}
+    found = {
+        s.digest: s for s in Suppression.objects.filter(digest__in=set().union(*wanted.values()))
+    }
     for identity in rest:
-        # A suppression for every channel ("") or for this identity's, the oldest first.
-        found = [first.get((ch, identity.value)) for ch in ("", identity.channel)]
-        suppressed = min((f for f in found if f), key=lambda f: f.pk, default=None)
-        if suppressed:
-            reasons[identity.id] = f"suppressed: {suppressed.reason or 'on the suppression list'}"
-        elif digests[identity.id] in erased:
-            reasons[identity.id] = "suppressed: this address belongs to an erased contact"
+        hits = [found[d] for d in wanted[identity.id] if d in found]
+        oldest = min(hits, key=lambda s: s.pk, default=None)
+        if oldest:
+            reasons[identity.id] = f"suppressed: {oldest.reason or 'on the suppression list'}"
     return reasons
 
 

@@ -30,7 +30,7 @@ from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
 from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed, messages_delivered
-from outreach.suppress import bounce_suppress, soft_bounces
+from outreach.suppress import bounce_suppress, soft_bounce_retry, soft_bounces
 from outreach.unsubscribe import opt_out, unsubscribe_asked
 
 log = logging.getLogger(__name__)
@@ -443,8 +443,8 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     detail = kind
     if kind in ("reply", "opt_out"):
         _opened(conversation, _at(item))
-    if kind == "bounce":
-        detail = _bounce(identity, ours, item)
+    if kind == "bounce" and not _known_message(channel, sender, item):
+        detail = _bounce(identity, ours, item)  # the same bounce mail twice counts once
     if kind == "complaint":
         _complaint(identity, item)
     if item.handover == "standby":
@@ -523,13 +523,18 @@ def _bounce_of(ours: Message | None, item: InboundItem, event: InboundEvent) -> 
 
 
 def _bounce(identity: Identity, ours: Message | None, item: InboundItem) -> str:
-    """Fail our message; a hard bounce suppresses the address, soft ones count (the inbound
-    message's event records this one) toward SOFT_BOUNCE_LIMIT. Returns that event's detail:
-    "bounce" or "soft bounce"."""
-    if ours is not None and ours.status in (S.SENT, S.DELIVERED):
-        _fail(ours, f"bounce_{item.error_code or 'unknown'}", item.text)
+    """A hard bounce fails our message and suppresses the address; a soft one sends it again
+    later, until SOFT_BOUNCE_LIMIT of them (the inbound message's event records each) make it
+    hard. Returns that event's detail: "bounce" or "soft bounce"."""
     # This soft bounce's own event is written after this: count it as one more.
-    hard = item.hard or soft_bounces(identity) + 1 >= settings.SOFT_BOUNCE_LIMIT
+    count = soft_bounces(identity) + 1
+    hard = item.hard or count >= settings.SOFT_BOUNCE_LIMIT
+    code = f"bounce_{item.error_code or 'unknown'}"
+    if ours is not None and ours.status in (S.SENT, S.DELIVERED):
+        if hard:
+            _fail(ours, code, item.text)
+        else:
+            soft_bounce_retry(message=ours, code=code, reason=item.text, count=count)
     bounce_suppress(identity=identity, hard=hard, at=_at(item))
     return "bounce" if item.hard else "soft bounce"
 
@@ -684,8 +689,9 @@ def _blocked(event: InboundEvent, item: InboundItem) -> str:
     identity = _identity(event.provider, item, create=False)
     if identity is None:
         return "unmatched"
-    identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
+    # Cancelled first, so they keep this reason (the opt-out then stops the sequences).
     cancelled = _cancel_queued(identity, event.provider, "the contact blocked the bot")
+    identity_opt_out(identity=identity, source=f"{event.provider}: blocked the bot")
     return f"blocked: {cancelled} queued message(s) cancelled" if cancelled else "blocked"
 
 

@@ -20,6 +20,9 @@ message_status_changed = Signal()
 # A FAILED message the platform refused at the send by its messaging rules (outside its
 # window, a bot the person never started) comes with refused=True: nothing arrived, so
 # whoever queued it may send it elsewhere, as after a refusal by the policy gate.
+# A sent message that soft-bounced and is queued to be sent again (outreach.suppress) comes
+# with status="queued", previous=<its status before> and sent_at=<when it had gone out>:
+# that send no longer counts, the next one will.
 
 # Sent with message_ids=[...]: outbound messages that went from "sent" to delivered or read
 # (a delivery or read receipt), inside the transaction that recorded it.

@@ -7,8 +7,8 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.models import Identity, Suppression
-from contacts.services import identity_opt_out
+from contacts.models import Identity
+from contacts.services import address_suppress, identity_opt_out
 from outreach.audit import audit_record
 
 # A whole message that only says stop (SMS/chat convention), English, German, French, Spanish.
@@ -56,17 +56,18 @@ def unsubscribe_asked(*, subject: str, text: str, automatic: bool = False) -> bo
 
 @transaction.atomic
 def opt_out(*, channel: str, address: str, source: str, note: str = "", actor=None) -> None:
-    """Never contact this address on this channel again: the suppression entry (so a
-    re-imported contact with the address is held too; an erasure later keeps it hashed,
-    campaigns/privacy.py), the consent record of every identity with the address, and the
-    audit entry. Every later message to the address is cancelled at send with the reason
-    (outreach.services, contacts.services.identities_block_reasons); a reply that opts out
-    also stops all the contact's sequences (campaigns.services.reply_record)."""
+    """Never contact this address on this channel again: the suppression entry (hashed, so a
+    re-imported contact with the address is held too while no plaintext is kept), the
+    consent record of every identity with the address, and the audit entry. Every later
+    message to the address is cancelled at send with the reason (outreach.services,
+    contacts.services.identities_block_reasons); the opt-out's signal stops the contact's
+    sequences on the channel at once (campaigns.receivers), and a reply that opts out stops
+    all of them (campaigns.services.reply_record)."""
     address = address.strip().lower() if channel == "email" else address.strip()
-    Suppression.objects.get_or_create(
+    address_suppress(
         channel=channel,
         value=address,
-        defaults={"reason": f"opted out ({source}) on {timezone.localdate():%Y-%m-%d}"[:200]},
+        reason=f"opted out ({source}) on {timezone.localdate():%Y-%m-%d}",
     )
     same = {"value__iexact" if channel == "email" else "value": address}
     identities = Identity.objects.filter(channel=channel, **same).select_related("contact")

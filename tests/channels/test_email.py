@@ -14,6 +14,7 @@ from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity, Suppression
+from contacts.services import suppressions_matching
 from outreach.channels.email import unsubscribe_url
 from outreach.models import InboundEvent, Message
 from outreach.services import message_send, messages_create
@@ -129,7 +130,7 @@ def test_a_hard_bounce_suppresses_the_address_without_counting_as_a_reply(client
     ours = email_sent(conv)
     deliver(client, "email", hard_bounce(returned_id=ours.provider_message_id))
     assert process_all() == ["bounce"]
-    assert Suppression.objects.filter(channel="email", value="lead1@example.com").exists()
+    assert suppressions_matching("lead1@example.com", "email").exists()
     ours.refresh_from_db()
     assert (ours.status, ours.error_code) == ("failed", "bounce_5.1.1")
     enrollment.refresh_from_db()
@@ -174,7 +175,7 @@ def test_one_click_unsubscribe_post_suppresses_the_contact(client, lead):
         content_type="application/x-www-form-urlencoded",
     )
     assert r.status_code == 200
-    assert Suppression.objects.filter(channel="email", value="lead1@example.com").exists()
+    assert suppressions_matching("lead1@example.com", "email").exists()
     assert Identity.objects.get(channel="email").opted_out_at is not None
 
 

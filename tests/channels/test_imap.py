@@ -4,7 +4,7 @@
 import pytest
 from django.core import mail
 
-from contacts.models import Suppression
+from contacts.services import suppressions_matching
 from outreach.mailbox import MailboxError, mailbox_poll
 from outreach.models import InboundEvent, MailboxCursor, Message
 from tests.channels.conftest import fixture_bytes
@@ -54,7 +54,7 @@ def test_out_of_office_and_bounce_are_not_replies_and_the_bounce_suppresses(lead
     assert sorted(process_all()) == ["auto_reply", "bounce", "unmatched"]
     enrollment.refresh_from_db()
     assert enrollment.state == "active"
-    assert Suppression.objects.filter(channel="email", value="lead1@example.com").exists()
+    assert suppressions_matching("lead1@example.com", "email").exists()
     ours.refresh_from_db()
     assert (ours.status, ours.error_code) == ("failed", "bounce_5.1.1")
 

@@ -7,6 +7,7 @@ to. Replayed through the signed inbound-email webhook."""
 import pytest
 
 from contacts.models import ConsentRecord, Contact, Identity, Suppression
+from contacts.services import suppressions_matching
 from outreach.channels.email import unsubscribe_url
 from outreach.models import AuditEntry, Conversation, Message
 from outreach.services import message_send
@@ -35,7 +36,7 @@ def _mail(our_id: str, *, subject: str, body: str, extra: str = "", mid: str = "
 def _assert_opted_out_and_suppressed(enrollment):
     identity = Identity.objects.get(channel="email", value=ADDRESS)
     assert identity.opted_out_at is not None
-    suppression = Suppression.objects.get(channel="email", value=ADDRESS)
+    suppression = suppressions_matching(ADDRESS, "email").get()
     assert "opted out" in suppression.reason
     assert ConsentRecord.objects.filter(identity=identity, kind="opted_out").exists()
     assert AuditEntry.objects.filter(action="contact.opt_out", target_id=identity.contact_id)
@@ -142,6 +143,6 @@ def test_a_one_click_unsubscribe_is_recorded_and_audited_like_a_reply(client, ou
     assert response.status_code == 200
     identity = Identity.objects.get(channel="email", value=ADDRESS)
     assert identity.opted_out_at is not None
-    assert "opted out (one-click unsubscribe)" in Suppression.objects.get(value=ADDRESS).reason
+    assert "opted out (one-click unsubscribe)" in suppressions_matching(ADDRESS).get().reason
     assert ConsentRecord.objects.filter(identity=identity, source="one-click unsubscribe")
     assert AuditEntry.objects.filter(action="contact.opt_out", target_id=identity.contact_id)

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 
 from campaigns.models import Enrollment, StepSend
 from contacts.models import Identity, Suppression
+from contacts.services import suppression_digest
 from outreach.models import Conversation, InboundEvent, Message
 from tests import factories
 
@@ -88,9 +89,10 @@ def test_sender_gap_range_is_checked_by_the_database():
 
 
 def test_suppression_entry_is_unique_per_channel():
-    Suppression.objects.create(channel="email", value="x@example.com")
+    digest = suppression_digest("email", "x@example.com")
+    Suppression.objects.create(channel="email", digest=digest)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Suppression.objects.create(channel="email", value="x@example.com")
+        Suppression.objects.create(channel="email", digest=digest)
 
 
 def test_credentials_are_encrypted_at_rest_and_readable_in_python():

@@ -33,6 +33,7 @@ from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
 from contacts.api_tokens import api_token_create
 from contacts.invitations import Invitation
 from contacts.models import ConsentRecord, Contact, ContactImport, SavedMapping, Suppression, Tag
+from contacts.services import address_suppress
 from contacts.teams import Team
 from outreach.inbox.models import MessageIntent
 from outreach.models import (
@@ -181,7 +182,7 @@ def build_world() -> World:
     shared: dict[type[Model], Model] = {
         Group: Group.objects.get(name="rep"),
         Tag: Tag.objects.create(name="vip"),
-        Suppression: Suppression.objects.create(value="gone@example.com"),
+        Suppression: address_suppress(channel="", value="gone@example.com", reason="legal"),
         SavedMapping: SavedMapping.objects.create(name="CRM export"),
         type(token): token,
         WorkerHeartbeat: WorkerHeartbeat.objects.create(token="matrix-worker"),

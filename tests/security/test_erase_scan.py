@@ -19,7 +19,8 @@ from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.webhook_models import WebhookDelivery, WebhookEvent, WebhookSubscriber
 from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from contacts.imports import contact_import_preview
-from contacts.models import Contact, ContactImport, ContactImportError, ErasedSuppression
+from contacts.models import Contact, ContactImport, ContactImportError, Suppression
+from contacts.services import ERASED_REASON
 from outreach.inbox.models import ConversationNote
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.services import message_send
@@ -312,7 +313,7 @@ def test_after_erase_no_table_column_session_or_file_holds_the_persons_values(
     assert _file_leaks(var_dir, VALUES) == set()
     assert _counts() == counts
     # What stays instead: a peppered hash per address, which the scan cannot read back.
-    assert ErasedSuppression.objects.count() == 5
+    assert Suppression.objects.filter(reason=ERASED_REASON).count() == 5
     assert not ConversationNote.objects.exists()
     assert not WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).exists()
     assert WebhookDelivery.objects.filter(last_error=DELIVERY_CANCELLED).exists()

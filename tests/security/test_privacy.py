@@ -12,8 +12,8 @@ from campaigns.models import Enrollment
 from campaigns.privacy import contact_erase, contact_export
 from campaigns.stats import campaign_stats
 from contacts.imports import contact_import_run, contact_import_start
-from contacts.models import Contact, ContactImport, ContactImportError, Identity, Suppression
-from contacts.services import identity_grant_consent
+from contacts.models import Contact, ContactImport, ContactImportError, Identity
+from contacts.services import address_suppress, identity_grant_consent
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.retention import message_bodies_expire
 from tests import factories
@@ -51,7 +51,7 @@ def history():
         provider_event_id="e1",
         payload={"from": identity.value, "text": "Call me"},
     )
-    Suppression.objects.create(channel="email", value=identity.value, reason="complaint")
+    address_suppress(channel="email", value=identity.value, reason="complaint")
     ContactImportError.objects.create(
         contact_import=_import(), line=2, reason="bad", row=["Zelda", identity.value]
     )
