@@ -18,7 +18,18 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
@@ -167,6 +178,18 @@ def _last_sent(enrollment_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return {eid: (s, v) for eid, (_, s, v) in best.items()}
 
 
+def _answered(enrollment_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(step id, variant id) where each enrollment's reply is counted: the step send its reply
+    quoted (Enrollment.replied_to), else the last step sent."""
+    ids = list(enrollment_ids)
+    where = _last_sent(ids)
+    for eid, step_id, variant_id in Enrollment.objects.filter(
+        id__in=ids, replied_to__isnull=False
+    ).values_list("id", "replied_to__step_id", "replied_to__variant_id"):
+        where[eid] = (step_id, variant_id or 0)
+    return where
+
+
 # --- events ----------------------------------------------------------------------------------
 
 
@@ -227,6 +250,7 @@ def _enrollment_flags(enrollment: Enrollment) -> dict:
     flags: dict[str, Any] = {
         "created_at": enrollment.created_at,
         "state": enrollment.state,
+        "replied_to_id": enrollment.replied_to_id,
         "replied_at": enrollment.replied_at,
         "contact__opted_out_at": enrollment.contact.opted_out_at,
         "positive": False,
@@ -244,7 +268,7 @@ def _enrollment_flags(enrollment: Enrollment) -> dict:
 
 def _move(deltas, cid: int, flags: dict, before: tuple[int, int], after: tuple[int, int]):
     created = _day(flags["created_at"])
-    if flags["state"] == E.REPLIED:
+    if flags["state"] == E.REPLIED and flags.get("replied_to_id") is None:  # else it stays
         day = _day(flags["replied_at"] or flags["created_at"])
         deltas[(cid, day, *before)]["replied"] -= 1
         deltas[(cid, day, *after)]["replied"] += 1
@@ -357,7 +381,7 @@ def counters_after_failure(*, message_id: int, previous: str | None) -> None:
 def counters_after_reply(*, enrollment_ids: list[int], sign: int = 1) -> None:
     """These enrollments just became "replied" (their replied_at is set), or (sign -1) left
     that state (an answered question resumed the sequence)."""
-    last = _last_sent(enrollment_ids)
+    last = _answered(enrollment_ids)
     deltas = _deltas()
     for eid, cid, day in Enrollment.objects.filter(id__in=enrollment_ids).values_list(
         "id", "campaign_id", REPLY_DAY
@@ -510,7 +534,8 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
         deltas[(sends["cid"], sends["day"], sends["step_id"], sends["variant_id"] or 0)].update(
             sent=sends["sent"], delivered=sends["delivered"], bounced=sends["bounced"]
         )
-    # Replies, positive replies and opt-outs sit on the last step sent.
+    # Positive replies and opt-outs sit on the last step sent; a reply on the step send it
+    # quoted (replied_to), else there too.
     last = StepSend.objects.filter(
         enrollment_id=OuterRef("id"), message__sent_at__isnull=False
     ).order_by("-step__position")
@@ -523,13 +548,22 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
         last_variant=Coalesce(Subquery(last.values("variant_id")[:1]), 0, output_field=ID),
     )
     common = ["campaign_id", "last_step", "last_variant"]
+    quoted = Q(replied_to__isnull=False)
     for r in (
         attributed.filter(state=E.REPLIED)
-        .values(*common, day=REPLY_DAY)
+        .annotate(
+            reply_step=Case(When(quoted, then=F("replied_to__step_id")), default=F("last_step")),
+            reply_variant=Case(
+                When(quoted, then=Coalesce("replied_to__variant_id", 0, output_field=ID)),
+                default=F("last_variant"),
+            ),
+        )
+        .values("campaign_id", "reply_step", "reply_variant", day=REPLY_DAY)
         .annotate(n=Count("id"))
         .order_by()
     ):
-        deltas[(r["campaign_id"], r["day"], r["last_step"], r["last_variant"])]["replied"] += r["n"]
+        key = (r["campaign_id"], r["day"], r["reply_step"], r["reply_variant"])
+        deltas[key]["replied"] += r["n"]
     agg = {"opted_out": Count("id", filter=Q(contact__opted_out_at__isnull=False))}
     if positive is not None:
         agg["positive"] = Count("id", filter=positive)

@@ -255,6 +255,11 @@ class Enrollment(models.Model):
     next_action_at = models.DateTimeField(null=True, blank=True)
     hold_reason = models.CharField(max_length=200, blank=True)
     replied_at = models.DateTimeField(null=True, blank=True)
+    # The step message the reply quoted (an email's In-Reply-To, a quoted DM, a button under
+    # it): the reply counts there. Empty: it counts on the last step sent (campaigns/counters.py).
+    replied_to = models.ForeignKey(
+        "StepSend", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,7 +10,8 @@ Definitions used everywhere (and in the tests):
 - contacted: an enrollment with at least one sent message;
 - replied: an enrollment stopped by a reply, or whose ended sequence (completed, failed) a
   reply answered (campaigns/services.py ANSWERABLE); once per enrollment; a reply belongs
-  to the last step sent before it;
+  to the step message it quotes (an email's In-Reply-To, a quoted DM, a pressed button),
+  else to the last step sent before it;
 - bounced: a sent message that failed with a bounce; opted out: the contact opted out;
 - won: a deal from the campaign in a "won" stage;
 - interested / positive: an enrollment whose contact replied, after enrolling, with a reply

@@ -206,13 +206,15 @@ def enrollments_stop_for_contact(
     at: datetime | None = None,
     answered: int | None = None,
     channel: str = "",
+    quoted: int | None = None,
 ) -> int:
     """Stop every live sequence of a contact and cancel their unsent messages, atomically.
 
     ``channel``: only the sequences with a step on that channel (an opt-out of one channel).
 
     ``answered`` (with state "replied"): the enrollment whose message the reply answers,
-    which becomes "replied" also when its sequence had ended (see ANSWERABLE).
+    which becomes "replied" also when its sequence had ended (see ANSWERABLE). ``quoted``:
+    the step send of that enrollment the reply names (Enrollment.replied_to), where it counts.
 
     Rows are locked in id order (enrollment, then message), the order used everywhere.
     A message already being sent cannot be recalled; the send task's claim sees "cancelled"
@@ -240,8 +242,11 @@ def enrollments_stop_for_contact(
             next_action_at=None,
             hold_reason=reason[:200],
             replied_at=at if state == E.REPLIED else None,
+            replied_to=None,
         )
         if state == E.REPLIED:
+            if quoted is not None and answered in ids:
+                Enrollment.objects.filter(id=answered).update(replied_to=quoted)
             counters.counters_after_reply(enrollment_ids=ids)
         Message.objects.filter(
             step_send__enrollment_id__in=ids, status__in=[M.QUEUED, M.PAUSED]
@@ -415,6 +420,8 @@ def reply_record(*, message: Message, kind: str, replies_to: Message | None = No
             reason=f"replied on {message.get_channel_display()}",
             at=message.sent_at,
             answered=answered.enrollment_id if answered else None,
+            # Linked by the platform: it counts on that step, not the last one sent.
+            quoted=answered.id if answered and replies_to is not None else None,
         )
     elif kind == "opt_out":
         contact_opt_out(contact=contact, source=f"{message.channel} reply")

@@ -10,8 +10,9 @@ from django.db import models
 
 class CampaignDayStats(models.Model):
     """Counts per (campaign, day, step, variant). step and variant are ids, 0 for "none":
-    enrollment-wide figures (enrolled, contacted, reached) sit on step 0, and a reply,
-    positive reply or opt-out sits on the last step sent to the enrollment (0 if none was).
+    enrollment-wide figures (enrolled, contacted, reached) sit on step 0, a reply on the step
+    it quoted (Enrollment.replied_to), and otherwise a reply, positive reply or opt-out on
+    the last step sent to the enrollment (0 if none was).
 
     Days (in TIME_ZONE): sent, delivered, bounced by the message's sent day; replied by the
     reply's day; the other figures by the day the enrollment was created.

@@ -8,7 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from campaigns.models import Enrollment, StepSend, Template, TemplateVariant
 from outreach.models import Message
@@ -95,12 +96,18 @@ class ABResult:
 
 
 def template_variant_stats(*, template: Template) -> ABResult:
-    """Sent and replied per variant. Replied: the variant's message went out and its
-    enrollment is "replied", which a reply makes it also after the sequence completed (a
-    one-step campaign's every reply; campaigns/services.py ANSWERABLE), once per enrollment."""
+    """Sent and replied per variant. Replied: the variant's message went out, its enrollment
+    is "replied", which a reply makes it also after the sequence completed (a one-step
+    campaign's every reply; campaigns/services.py ANSWERABLE), and the reply counts on this
+    message: the one it quoted, else the last step sent (as the dashboard counts it,
+    campaigns/counters.py); once per enrollment."""
+    last_sent = StepSend.objects.filter(
+        enrollment_id=OuterRef("enrollment_id"), message__sent_at__isnull=False
+    ).order_by("-step__position")
     rows = {
         r["variant_id"]: r
         for r in StepSend.objects.filter(variant__template=template)
+        .alias(counted=Coalesce("enrollment__replied_to_id", Subquery(last_sent.values("id")[:1])))
         .values("variant_id")
         .annotate(
             sent=Count("id", filter=Q(message__status__in=SENT_STATUSES)),
@@ -109,6 +116,7 @@ def template_variant_stats(*, template: Template) -> ABResult:
                 filter=Q(
                     message__status__in=SENT_STATUSES,
                     enrollment__state=Enrollment.State.REPLIED,
+                    counted=F("id"),
                 ),
             ),
         )

@@ -107,7 +107,9 @@ class Platforms:
         self.errors: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.webhook_log: list[dict[str, Any]] = []
-        self.tg_message_ids: dict[str, int] = {}
+        # Telegram counts message_id per bot and chat: two bots' chats with one person both
+        # start at 1.
+        self.tg_message_ids: dict[tuple[str, str], int] = {}
         self.slow: dict[str, float] = {}  # platform -> seconds before answering
         self.x_tokens: dict[str, str] = {}  # X user access token -> that user's id
         self.x_events: list[dict[str, Any]] = []  # every DM event, oldest first
@@ -752,8 +754,8 @@ class PlatformServer(FakePlatformServer):
 
         def sent() -> dict:
             with p.lock:
-                p.tg_message_ids[chat] = p.tg_message_ids.get(chat, 0) + 1
-                message_id = p.tg_message_ids[chat]
+                p.tg_message_ids[token, chat] = p.tg_message_ids.get((token, chat), 0) + 1
+                message_id = p.tg_message_ids[token, chat]
             return {
                 "message_id": message_id,
                 "from": {"id": 1, "is_bot": True, "first_name": "bot"},

@@ -27,7 +27,14 @@ from outreach.channels.telegram import TelegramChannel, contact_id_from_token
 from outreach.db import retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
-from outreach.models import Conversation, InboundEvent, Message, MessageEvent, SenderAccount
+from outreach.models import (
+    CONVERSATION_SCOPED_IDS,
+    Conversation,
+    InboundEvent,
+    Message,
+    MessageEvent,
+    SenderAccount,
+)
 from outreach.services import conversations_for, message_record_sent
 from outreach.signals import message_received, message_status_changed, messages_delivered
 from outreach.suppress import bounce_suppress, soft_bounce_retry, soft_bounces
@@ -81,7 +88,7 @@ def inbound_items_store(
         for item in items:
             if item.kind == "ignored" or not item.event_id:
                 continue
-            key = item.event_id
+            key = _email_key(item) if provider == "email" else item.event_id
             if per_sender and sender is not None:
                 if _stored_before_per_sender_url(provider, sender, item.event_id):
                     continue
@@ -101,6 +108,21 @@ def inbound_items_store(
                 created.append(event_id)
         _enqueue_on_commit(created)
     return created
+
+
+def _email_key(item: InboundItem) -> str:
+    """A mail's dedupe key: its Message-ID. That id is whatever the sender's client wrote,
+    so the same id from another address is another mail (a reply is never dropped for it):
+    stored under the id and that address. The same mail again (a webhook and a mailbox
+    poll, a re-read) has the same sender, so it is still a repeat."""
+    first = (
+        InboundEvent.objects.filter(provider="email", provider_event_id=item.event_id)
+        .values_list("id", "payload__from_handle")
+        .first()
+    )
+    if first is None or first[1] in (item.from_handle, None):
+        return item.event_id
+    return f"{item.event_id} {item.from_handle}"
 
 
 def inbound_unparsed_store(
@@ -212,6 +234,8 @@ def _parse_again(event: InboundEvent) -> str:
         if item.kind == "ignored" or not item.event_id:
             continue
         key = f"{event.sender_id}:{item.event_id}" if per_sender else item.event_id
+        if event.provider == "email":
+            key = _email_key(item)
         try:
             new = _event_store(
                 event.provider, key, event.sender, storable(dataclasses.asdict(item)), raw
@@ -337,7 +361,10 @@ def _ours(
     rows = Message.objects.filter(channel=channel, direction=OUT, provider_message_id__in=refers_to)
     if sender is not None:  # Telegram message ids count per bot and chat
         rows = rows.filter(sender=sender)
-    return rows.select_related("conversation__identity").order_by("-id").first()
+    found = list(rows.select_related("conversation__identity").order_by("-id")[:20])
+    # The nearest one it names (refers_to comes nearest first: an email's In-Reply-To before
+    # its older References), so a reply quoting step 1 after step 2 went answers step 1.
+    return min(found, key=lambda m: refers_to.index(m.provider_message_id), default=None)
 
 
 def _identity(channel: str, item: InboundItem, *, create: bool) -> Identity | None:
@@ -449,7 +476,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         _complaint(identity, item)
     if item.handover == "standby":
         _thread_owner(conversation, "other", _at(item), only_if_ours=True)
-    if _known_message(channel, sender, item):
+    if _known_message(channel, conversation, item):
         return "duplicate message"  # the same message under another event (standby, edit)
     fields = {
         "conversation": conversation,
@@ -463,9 +490,11 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         "sent_at": _at(item),
         "error_code": item.error_code[:64],
     }
-    message = Message.objects.create(**(fields | _inbound_fields(channel, sender, item, ours)))
+    message = Message.objects.create(
+        **(fields | _inbound_fields(channel, conversation, item, ours))
+    )
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=detail)
-    inbound_media_enqueue(message)  # platform links expire: keep a copy (issue 17, item 5)
+    inbound_media_enqueue(message)  # platform media links expire: keep our own copy
     _answer_callback(channel, sender, item)
     # A complaint stops every sequence of the contact, as a "stop" reply does.
     signal_kind = "opt_out" if kind == "complaint" else kind
@@ -796,7 +825,7 @@ def _number_changed(event: InboundEvent, item: InboundItem) -> str:
 
 
 def _inbound_fields(
-    channel: str, sender: SenderAccount, item: InboundItem, ours: Message | None
+    channel: str, conversation: Conversation, item: InboundItem, ours: Message | None
 ) -> dict[str, object]:
     """What an inbound message keeps beside its text: the platform's id for it (so an edit
     or unsend finds it), the message of ours it answers, the button it pressed. An unsend
@@ -804,10 +833,10 @@ def _inbound_fields(
     fields: dict[str, object] = {"reply_to": ours, "payload": item.payload}
     if not item.message_id:
         return fields
-    taken = Message.objects.filter(channel=channel, provider_message_id=item.message_id)
-    if taken.exists():
-        # Telegram ids count per bot: another bot's message in the same chat has it.
-        log.warning("%s message id %s is another account's: not kept", channel, item.message_id)
+    if len(item.message_id) > 255 or _id_taken(channel, conversation, item.message_id):
+        # An email's Message-ID is the sender's to write: too long, or one of our own ids
+        # repeated, it is not kept, and the reply is stored all the same.
+        log.warning("%s message id %.100s not kept: taken or too long", channel, item.message_id)
         return fields
     fields["provider_message_id"] = item.message_id
     unsent = InboundEvent.objects.filter(
@@ -818,16 +847,27 @@ def _inbound_fields(
     return fields
 
 
-def _known_message(channel: str, sender: SenderAccount, item: InboundItem) -> bool:
-    """Is this message already stored? If it was first stored from an edit (the edit was
-    processed first), its original text goes to the front of the edit history."""
+def _id_taken(channel: str, conversation: Conversation, message_id: str) -> bool:
+    """Does a stored message have this platform id in its scope (models.py
+    CONVERSATION_SCOPED_IDS): the conversation's inbound messages, or the whole channel
+    where the platform's ids are global."""
+    rows = Message.objects.filter(channel=channel, provider_message_id=message_id)
+    if channel in CONVERSATION_SCOPED_IDS:
+        rows = rows.filter(conversation=conversation, direction=Message.Direction.INBOUND)
+    return rows.exists()
+
+
+def _known_message(channel: str, conversation: Conversation, item: InboundItem) -> bool:
+    """Is this message already stored (the same message under another event: a standby
+    copy, an edit processed first)? Looked up in its conversation: Telegram ids count per bot
+    and chat, and another sender's mail may repeat a Message-ID. If it was first stored from
+    an edit, its original text goes to the front of the edit history."""
     if not item.message_id:
         return False
     known = (
         Message.objects.select_for_update()
         .filter(
-            channel=channel,
-            sender=sender,
+            conversation=conversation,
             direction=Message.Direction.INBOUND,  # never our own message with that id
             provider_message_id=item.message_id,
         )
@@ -847,9 +887,17 @@ def _inbound_message(event: InboundEvent, item: InboundItem, ids: list[str]) -> 
     rows = Message.objects.filter(
         channel=event.provider, direction=Message.Direction.INBOUND, provider_message_id__in=ids
     )
+    return _in_scope(rows, event, item).select_for_update().order_by("-id").first()
+
+
+def _in_scope(rows, event: InboundEvent, item: InboundItem):
+    """`rows` narrowed to the account the event came to: a Telegram message id names a
+    message of one bot's chat (two bots' chats with one person count from 1 each)."""
     if event.sender_id:
-        rows = rows.filter(sender_id=event.sender_id)
-    return rows.select_for_update().order_by("-id").first()
+        return rows.filter(sender_id=event.sender_id)
+    if event.provider in CONVERSATION_SCOPED_IDS and (sender := _sender(event, item)):
+        return rows.filter(sender=sender)
+    return rows
 
 
 def _edited(event: InboundEvent, item: InboundItem) -> str:
@@ -905,8 +953,7 @@ def _redact_stored_events(provider: str, message_id: str) -> None:
 def _reaction(event: InboundEvent, item: InboundItem) -> str:
     """An emoji on one of our messages: kept on that message, never a reply."""
     rows = Message.objects.filter(channel=event.provider, provider_message_id__in=item.refers_to)
-    if event.sender_id:
-        rows = rows.filter(sender_id=event.sender_id)
+    rows = _in_scope(rows, event, item)
     message = rows.select_for_update().order_by("-id").first() if item.refers_to else None
     if message is None:
         return "reaction on a message we do not have"

@@ -82,10 +82,14 @@ def classify(raw: bytes) -> InboundItem:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     name, sender = email.utils.parseaddr(str(msg.get("From") or ""))
     to = email.utils.parseaddr(str(msg.get("To") or ""))[1].lower()
-    refs = _ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))
-    event_id = (_ids(msg.get("Message-ID")) or [f"<no-id-{hashlib.sha1(raw).hexdigest()}>"])[0]
+    # Nearest first: the message it answers, then its ancestors from the newest back (RFC 5322
+    # 3.6.4: References ends with the parent), so a reply to step 1 sent after step 2 links
+    # to step 1.
+    refs = list(dict.fromkeys(_ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))[::-1]))
+    message_id = next(iter(_ids(msg.get("Message-ID"))), "")
     common: dict[str, Any] = {
-        "event_id": event_id,
+        "event_id": message_id or f"<no-id-{hashlib.sha1(raw).hexdigest()}>",
+        "message_id": message_id,
         "account_id": to,
         "from_handle": sender.lower(),
         "from_name": name.strip(),

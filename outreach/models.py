@@ -130,6 +130,13 @@ class Conversation(models.Model):
         return f"{self.identity} ↔ {self.sender.name}"
 
 
+# Channels whose message ids are unique only within one conversation: Telegram counts
+# message_id per bot and chat (we store "<chat id>:<message id>"), and an email's Message-ID
+# is whatever the sender's client wrote, so another sender may repeat it. Meta mids, WhatsApp
+# wamids and X event ids are global.
+CONVERSATION_SCOPED_IDS = ("email", "telegram")
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         OUTBOUND = "out", "Outbound"
@@ -207,10 +214,17 @@ class Message(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="message_unique_idem_key"),
+            # A platform's id names one message within its scope (outreach/inbound.py): the
+            # whole channel where ids are global, one conversation everywhere.
             models.UniqueConstraint(
                 fields=["channel", "provider_message_id"],
-                condition=~Q(provider_message_id=""),
+                condition=~Q(provider_message_id="") & ~Q(channel__in=CONVERSATION_SCOPED_IDS),
                 name="message_unique_provider_id",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "direction", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_unique_provider_id_in_conv",
             ),
             # At most one public reply of ours under any comment.
             models.UniqueConstraint(
@@ -224,6 +238,13 @@ class Message(models.Model):
             models.Index(fields=["sender", "status", "id"], name="message_sender_status"),
             # The reconciler's "stuck in sending/unknown" sweep.
             models.Index(fields=["status", "claimed_at"], name="message_status_claimed"),
+            # Finding our message by the id a reply names, where the unique index is per
+            # conversation (email In-Reply-To, a quoted Telegram message).
+            models.Index(
+                fields=["channel", "provider_message_id"],
+                condition=Q(channel__in=CONVERSATION_SCOPED_IDS),
+                name="message_scoped_provider_id",
+            ),
         ]
 
     def __str__(self) -> str:

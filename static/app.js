@@ -9,3 +9,14 @@ document.addEventListener("submit", (e) => {
   const ask = e.target.getAttribute("data-confirm");
   if (ask && !window.confirm(ask)) { e.preventDefault(); }
 });
+// The inbox thread is polled and swapped every few seconds: an edit history the rep opened
+// stays open across the swap.
+document.addEventListener("htmx:beforeSwap", (e) => {
+  e.detail.target.dataset.openDetails = [...e.detail.target.querySelectorAll("details[id][open]")]
+    .map((d) => d.id).join(" ");
+});
+document.addEventListener("htmx:afterSwap", (e) => {
+  for (const id of (e.detail.target.dataset.openDetails || "").split(" ")) {
+    if (id) { document.getElementById(id)?.setAttribute("open", ""); }
+  }
+});

@@ -159,7 +159,9 @@ class InboundItem:
     # Email bounces and complaints: every address the report names (from_handle is the first).
     failed_recipients: list[str] = field(default_factory=list)
     # The platform's id of the message this event is (message) or acts on (edited, deleted,
-    # reaction): Meta mid, WhatsApp wamid, Telegram "<chat id>:<message id>" as we store ours.
+    # reaction): Meta mid, WhatsApp wamid, X DM event id, an email's Message-ID, Telegram
+    # "<chat id>:<message id>" as we store ours (unique per conversation: models.py
+    # CONVERSATION_SCOPED_IDS).
     message_id: str = ""
     # What the contact chose: {"button": id, "title"?} (quick reply, postback, interactive
     # reply, Telegram callback data), {"story": {"id", "url"}} (Instagram story reply).

@@ -207,6 +207,7 @@ class XChannel(BaseChannel):
                 InboundItem(
                     kind="message",
                     event_id=str(event["id"]),
+                    message_id=str(event["id"]),
                     account_id=account,
                     from_id=str(event.get("sender_id", "")),
                     text=str(event.get("text", "")),
@@ -245,17 +246,22 @@ class XChannel(BaseChannel):
             if sender == ours:
                 items.append(InboundItem(kind="echo", event_id=f"echo:{event.get('id')}"))
                 continue
-            attachment = (create.get("message_data") or {}).get("attachment") or {}
-            media = attachment.get("media") or {}
+            content = create.get("message_data") or {}
+            media = (content.get("attachment") or {}).get("media") or {}
+            # X's DM events name no message they answer; a quick reply option's metadata is
+            # the one choice they carry (developer.x.com "Message Create Object").
+            choice = (content.get("quick_reply_response") or {}).get("metadata")
             items.append(
                 InboundItem(
                     kind="message",
                     event_id=str(event.get("id")),
+                    message_id=str(event.get("id")),
                     account_id=ours,
                     from_id=sender,
                     from_handle=(users.get(sender) or {}).get("screen_name", ""),
                     name=(users.get(sender) or {}).get("name", ""),
-                    text=(create.get("message_data") or {}).get("text", ""),
+                    text=content.get("text", ""),
+                    payload={"button": str(choice)} if choice else {},
                     attachments=[
                         {"type": media.get("type", "file"), "url": media["media_url_https"]}
                     ]

@@ -102,7 +102,22 @@ def _thread(conversation: Conversation) -> list:
     for m in thread:
         m.labels = [f[m.id] for f in found if m.id in f]  # type: ignore[attr-defined]  # template
         m.waiting = selectors.message_waiting(m, now)  # type: ignore[attr-defined]  # template
+        m.reaction = _reaction(m.reactions)  # type: ignore[attr-defined]  # template
+        story = (m.payload or {}).get("story") or {}
+        m.story_url = _web_link(story.get("url"))  # type: ignore[attr-defined]  # template
     return thread
+
+
+def _reaction(reactions: list[dict]) -> str:
+    """The contact's reaction as it stands: the latest one, unless they took it back (Meta
+    allows one per message; Telegram sends the whole new set each time)."""
+    latest = reactions[-1] if reactions else {}
+    return "" if latest.get("action") == "unreact" else str(latest.get("emoji") or "")
+
+
+def _web_link(url: object) -> str:
+    """A platform's URL, shown as a link only if it is a web address."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
 
 
 def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -> dict:

@@ -11,6 +11,9 @@ from campaigns.services import campaign_launch, enrollments_create
 from outreach.models import Message
 from tests import factories
 
+# The fake platform, as the channel tests use it (replies quoting a DM step).
+from tests.channels.conftest import control, fake, fake_server, platform_channels  # noqa: F401
+
 M = Message.Status
 E = Enrollment.State
 

@@ -77,7 +77,8 @@ def test_preview_is_exactly_what_the_dispatcher_renders():
 
 def test_variant_stats_count_sent_and_replied_and_pick_a_winner():
     campaign, template, contacts = _sent_campaign(60)
-    Message.objects.update(status=Message.Status.SENT)
+    # Sent messages have their sent_at: a reply counts on the last step sent.
+    Message.objects.update(status=Message.Status.SENT, sent_at=timezone.now())
     a_sends = StepSend.objects.filter(variant__label="A")
     Enrollment.objects.filter(sends__in=a_sends).update(state=Enrollment.State.REPLIED)
     result = template_variant_stats(template=template)
