@@ -470,7 +470,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     detail = kind
     if kind in ("reply", "opt_out"):
         _opened(conversation, _at(item))
-    if kind == "bounce" and not _known_message(channel, sender, item):
+    if kind == "bounce" and not _known_message(channel, conversation, item):
         detail = _bounce(identity, ours, item)  # the same bounce mail twice counts once
     if kind == "complaint":
         _complaint(identity, item)
