@@ -1,5 +1,5 @@
 """Suppression entries keep a peppered hash of channel and address, never the address
-(issue #17: "the suppression entry (hashed, as erasure does)"); the erased-person hashes of
+(as erasure always did: no plaintext address is kept); the erased-person hashes of
 ErasedSuppression become ordinary entries of the one table."""
 
 import hashlib

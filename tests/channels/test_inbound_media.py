@@ -1,4 +1,4 @@
-"""Inbound media kept (issue 17, item 5), end to end with a real Celery worker: the fake
+"""Inbound media kept, end to end with a real Celery worker: the fake
 platform posts a signed webhook with the platform's real payload shape (a Telegram voice
 note, a WhatsApp image, a Messenger image), the worker stores the message and then
 downloads the file through the platform's own API (Telegram getFile and /file/bot…, the

@@ -1,4 +1,4 @@
-"""The gaps issue #17 left in opt-outs and bounces, each on the production path: a one-click
+"""Opt-outs and bounces at their edges, each on the production path: a one-click
 unsubscribe stops the contact's sequences at once; suppression entries keep no plaintext
 address yet every check still finds them; a reported soft bounce is re-sent with backoff
 until SOFT_BOUNCE_LIMIT makes it hard."""

@@ -28,7 +28,7 @@ def _load(name: str) -> list[dict]:
 
 
 ROWS = _load("replies.jsonl")
-HELD_OUT = _load("held_out.jsonl")  # written before the issue #17 rule changes
+HELD_OUT = _load("held_out.jsonl")  # written before the rules were last changed
 FROZEN = _load("held_out_frozen.jsonl")  # written after the first round of them
 UNSEEN = _load("held_out_unseen.jsonl")  # written after the second; no rule change looked at it
 
