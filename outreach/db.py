@@ -12,7 +12,8 @@ T = TypeVar("T")
 _RETRY_PGCODES = {"40P01", "40001"}
 
 
-def _is_retryable(exc: OperationalError) -> bool:
+def is_conflict(exc: OperationalError) -> bool:
+    """A lost deadlock, serialization failure or lock wait: the same work may succeed now."""
     cause = exc.__cause__
     if getattr(cause, "sqlstate", None) in _RETRY_PGCODES:
         return True
@@ -32,7 +33,7 @@ def retry_on_conflict(fn: Callable[..., T]) -> Callable[..., T]:
             try:
                 return fn(*args, **kwargs)
             except OperationalError as exc:
-                if attempt == 5 or not _is_retryable(exc) or connection.in_atomic_block:
+                if attempt == 5 or not is_conflict(exc) or connection.in_atomic_block:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * (2**attempt))
         raise AssertionError("unreachable")

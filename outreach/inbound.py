@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from contacts.services import address_suppress, identity_grant_consent, identity
 from outreach.channels import get_channel
 from outreach.channels.base import ChannelError, InboundItem
 from outreach.channels.telegram import TelegramChannel, contact_id_from_token
-from outreach.db import retry_on_conflict
+from outreach.db import is_conflict, retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
 from outreach.models import (
@@ -184,6 +184,9 @@ def _enqueue_on_commit(event_ids: list[int]) -> None:
         transaction.on_commit(enqueue)
 
 
+CONFLICT = "conflict"  # inbound_event_process: not applied yet, worth trying again at once
+
+
 class Unparseable(Exception):
     """The stored body cannot be read: trying again cannot help, only a fixed parser."""
 
@@ -194,6 +197,14 @@ def inbound_event_process(*, event_id: int) -> str:
     events after it go on."""
     try:
         return _event_apply(event_id)
+    except OperationalError as exc:
+        if not is_conflict(exc):
+            log.exception("inbound event %s failed", event_id)
+            return _attempt_failed(event_id, exc)
+        # Lost its locks on every quick retry (many replies to one campaign at once): the
+        # caller tries again within seconds; the sweeper's backoff would hold it a minute.
+        log.warning("inbound event %s lost its locks again; trying again shortly", event_id)
+        return CONFLICT
     except Exception as exc:
         log.exception("inbound event %s failed", event_id)
         return _attempt_failed(event_id, exc)

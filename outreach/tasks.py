@@ -1,3 +1,4 @@
+import random
 import socket
 import uuid
 
@@ -27,12 +28,17 @@ def worker_heartbeat(token: str = "") -> None:
     WorkerHeartbeat.objects.create(token=token or uuid.uuid4().hex, hostname=socket.gethostname())
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def process_inbound_event(event_id: int) -> str:
-    # Idempotent: the service takes the row only while it is unprocessed.
-    from outreach.inbound import inbound_event_process
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=30)
+def process_inbound_event(self, event_id: int) -> str:
+    # Idempotent: the service takes the row only while it is unprocessed. One that keeps
+    # losing lock conflicts is tried again in a second or two; past max_retries the sweeper
+    # still takes it (it is unprocessed, with no error recorded).
+    from outreach.inbound import CONFLICT, inbound_event_process
 
-    return inbound_event_process(event_id=event_id)
+    outcome = inbound_event_process(event_id=event_id)
+    if outcome == CONFLICT:
+        raise self.retry(countdown=random.uniform(0.5, 2.0))
+    return outcome
 
 
 @shared_task(ignore_result=True)

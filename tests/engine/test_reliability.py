@@ -290,12 +290,18 @@ def test_replies_during_sending_stop_follow_ups_before_they_are_claimed(engine_f
     waits = sorted((ev.processed_at - ev.received_at).total_seconds() for ev in events)
     print(f"replies applied {waits[len(waits) // 2]:.2f} s (median), {waits[-1]:.2f} s (max)")
     expected_stop = {e.id for e in repliers}
-    wait_for(
-        lambda: not Message.objects.filter(status__in=["queued", "sending"]).exists(),
-        240,
-        interval=0.5,
-        message="the queue to drain",
-    )
+    try:
+        wait_for(
+            lambda: not Message.objects.filter(status__in=["queued", "sending"]).exists(),
+            240,
+            interval=0.5,
+            message="the queue to drain",
+        )
+    except AssertionError:
+        stuck = Message.objects.filter(status__in=["queued", "sending"])
+        fields = ("id", "status", "hold_reason", "not_before", "enqueued_at", "claimed_at")
+        rows = list(stuck.values_list(*fields, "step_send__enrollment__state")[:5])
+        raise AssertionError(f"{stuck.count()} messages never left the queue: {rows}") from None
     late = []
     for e in repliers:
         reply_at = applied[e.contact.identities.get().value]
