@@ -70,7 +70,7 @@ class DatabaseClock:
     @contextlib.contextmanager
     def counting_commits(self):
         # COMMIT does not pass through execute_wrapper: time the connection's own commit.
-        commit = connection._commit
+        commit = connection._commit  # type: ignore[attr-defined]
 
         def timed():
             started = time.perf_counter()
@@ -79,12 +79,12 @@ class DatabaseClock:
             finally:
                 self.seconds += time.perf_counter() - started
 
-        connection._commit = timed
+        connection._commit = timed  # type: ignore[attr-defined]
         try:
             with connection.execute_wrapper(self):
                 yield self
         finally:
-            del connection._commit
+            del connection._commit  # type: ignore[attr-defined]
 
 
 def materialize_all(n: int) -> tuple[float, float]:

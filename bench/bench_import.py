@@ -436,7 +436,7 @@ def sqlite_rows(path: Path) -> Iterator[Row]:
     """Ours and the same SQL by hand, each on a fresh SQLite database (the embedded default)."""
     counts = "from bench.bench_import import rows_written; print(*rows_written().values())"
     with tempfile.TemporaryDirectory() as tmp:
-        figures = []
+        figures: list[tuple[float, dict[str, int]]] = []
         for run in ("print(ours(path)[0])", "print(by_hand(path))"):
             env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp}/{len(figures)}.sqlite3")
             env["VAR_DIR"] = tmp

@@ -91,7 +91,8 @@ class AudienceForm(_Crispy, forms.Form):
         self.helper = self._helper()
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("tags") and not data.get("contact_import"):
             raise forms.ValidationError("Choose at least one tag or an import.")
         return data

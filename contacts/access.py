@@ -161,7 +161,9 @@ class ScopedAdminMixin(ScopedChoicesMixin):
         qs = super().get_queryset(request)  # type: ignore[misc]
         if self.visible_to is None or role_of(request.user) == ADMIN:
             return qs
-        return qs.filter(pk__in=type(self).visible_to(request.user).values("pk"))
+        visible_to = type(self).visible_to
+        assert visible_to is not None
+        return qs.filter(pk__in=visible_to(request.user).values("pk"))
 
     def _may_see(self, request, obj: Model | None) -> bool:
         visible_to = type(self).visible_to  # the plain function, not bound to the admin

@@ -37,7 +37,8 @@ class InvitationForm(forms.ModelForm):
         return email
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "role" in data and "team" in data:
             invitation_check(inviter=self.inviter, role=data["role"], team=data["team"])
         return data

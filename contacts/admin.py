@@ -150,7 +150,8 @@ class SuppressionForm(forms.ModelForm):
             del self.fields["address"]  # an entry's address cannot be read back or changed
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.instance._state.adding and data.get("address"):
             self.instance.digest = suppression_digest(data.get("channel", ""), data["address"])
             if Suppression.objects.filter(digest=self.instance.digest).exists():

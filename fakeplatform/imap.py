@@ -203,7 +203,7 @@ class ImapServer(socketserver.ThreadingTCPServer):
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), _Handler)
         self.state = ImapState()
-        self.host, self.port = self.server_address[0], self.server_address[1]
+        self.host, self.port = str(self.server_address[0]), int(self.server_address[1])
         self._thread: threading.Thread | None = None
 
     def start(self) -> "ImapServer":

@@ -103,7 +103,7 @@ class Platforms:
         self.users: dict[tuple[str, str], dict[str, Any]] = {}
         self.comments: dict[str, dict[str, Any]] = {}
         self.ig_accounts: set[str] = {"me"}
-        self.webhooks: dict[str, dict[str, str]] = {}
+        self.webhooks: dict[str, dict[str, Any]] = {}
         self.errors: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.webhook_log: list[dict[str, Any]] = []
@@ -363,7 +363,7 @@ class PlatformServer(FakePlatformServer):
         elif url.path == "/_fake/webhook_log":
             handler._json(200, p.webhook_log)
         elif url.path == "/2/dm_events" or (m := X_HISTORY.match(url.path)):
-            participant = m.group(1) if url.path != "/2/dm_events" else None
+            participant = m.group(1) if m and url.path != "/2/dm_events" else None
             self._x_history(handler, participant, parse_qs(url.query))
         elif url.path == "/_fake/media":
             with p.lock:
@@ -793,7 +793,7 @@ class PlatformServer(FakePlatformServer):
             data = b""
         platform = str(body["platform"])
         n = next(p.ids)
-        record = {
+        record: dict[str, Any] = {
             "platform": platform,
             "data": data,
             "size": len(data),

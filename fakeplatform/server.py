@@ -219,7 +219,7 @@ class FakePlatformServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> "FakePlatformServer":
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)

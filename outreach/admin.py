@@ -415,7 +415,8 @@ class MediaAssetForm(forms.ModelForm):
         }
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload, kind = data.get("file"), data.get("kind")
         new_upload = isinstance(upload, UploadedFile)
         edited = {"kind", "content_type", "size"} & set(self.changed_data)
