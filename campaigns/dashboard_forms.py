@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, Sequence
 from contacts.access import imports_visible_to, visible_owner_ids
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_choices
 from contacts.models import ContactImport, Tag
 from outreach.access import senders_visible_to
 
@@ -17,7 +17,7 @@ from outreach.access import senders_visible_to
 class OverviewFilterForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
     status = forms.ChoiceField(choices=[("", "any"), *Campaign.Status.choices], required=False)
-    channel = forms.ChoiceField(choices=[("", "any"), *CHANNEL_CHOICES], required=False)
+    channel = forms.ChoiceField(choices=lambda: [("", "any"), *channel_choices()], required=False)
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)

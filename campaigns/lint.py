@@ -27,25 +27,8 @@ from campaigns.rendering import (
 from campaigns.routes import Route, routes_for_steps
 from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
+from outreach.channels.registry import Channel, channels
 
-# Longest text message each platform accepts, in characters (the figures the team uses;
-# docs/channels.md#text-and-media-limits lists them). Email has no practical body limit;
-# its subject is stored in Message.subject (300).
-LENGTH_LIMITS = {
-    "x": 10_000,
-    "instagram": 1_000,
-    "messenger": 2_000,
-    "whatsapp": 4_096,
-    "telegram": 4_096,
-}
-SUBJECT_LIMIT = 300
-# What happens to a link on its way to the recipient.
-LINK_REWRITES = {
-    "x": "X wraps every link in a t.co link (23 characters each, counted in the length)",
-    "instagram": "Instagram sends every link through its l.instagram.com redirect",
-    "messenger": "Messenger sends every link through Facebook's l.facebook.com link shim",
-}
-T_CO_LENGTH = 23
 _URL = re.compile(r"https?://[^\s<>\"']+")
 LIVE = [Enrollment.State.ACTIVE, Enrollment.State.WAITING, Enrollment.State.PAUSED]
 EXAMPLES = 5
@@ -81,10 +64,23 @@ class LintReport:
         return [i for i in self.issues if i.level == "warning"]
 
 
+def _channel(key: str) -> Channel:
+    """The channel's text limit, link rewriting and subject (docs/channels.md#text-and-media-
+    limits lists them); a channel no longer configured has none."""
+    return channels().get(key) or Channel(key=key, label=key)
+
+
+def length_limit(channel: str) -> int | None:
+    """Longest text message the platform accepts, in characters."""
+    return _channel(channel).text_limit
+
+
+def has_subject(channel: str) -> bool:
+    return _channel(channel).subject_limit is not None
+
+
 def message_length(text: str, channel: str) -> int:
-    if channel == "x":  # X counts each link as its t.co form
-        return len(_URL.sub("x" * T_CO_LENGTH, text))
-    return len(text)
+    return _channel(channel).message_length(text)
 
 
 def lint_source(
@@ -102,10 +98,9 @@ def lint_source(
         for code, msg, line in compiled.warnings
     ]
     urls = _URL.findall(text)
-    if urls and channel in LINK_REWRITES:
-        issues.append(
-            LintIssue("warning", "link_rewrite", LINK_REWRITES[channel], where, examples=urls[:3])
-        )
+    rewrite = _channel(channel).link_rewrite
+    if urls and rewrite:
+        issues.append(LintIssue("warning", "link_rewrite", rewrite, where, examples=urls[:3]))
     personal = [u for u in urls if "{{" in u or u.endswith("{")]
     for url in re.findall(r"https?://\S*\{\{[^}]*\}\}\S*", text)[:1] or personal[:1]:
         issues.append(
@@ -160,13 +155,14 @@ def check_rendered(
         raw = source.body.render(ctx, seed, missing)
         if len(raw) > MAX_OUTPUT:
             tally.add((source.where, "cap", MAX_OUTPUT), who)
-        limit = LENGTH_LIMITS.get(channel)
+        limit = length_limit(channel)
         if limit and message_length(plain_text(raw[:MAX_OUTPUT]), channel) > limit:
             tally.add((source.where, "length", limit), who)
-    if source.subject is not None and channel == "email":
+    subject_limit = _channel(channel).subject_limit
+    if source.subject is not None and subject_limit:
         subject = source.subject.render(ctx, f"{seed}:subject", missing)
-        if len(" ".join(subject.split())) > SUBJECT_LIMIT:
-            tally.add((source.where, "subject", SUBJECT_LIMIT), who)
+        if len(" ".join(subject.split())) > subject_limit:
+            tally.add((source.where, "subject", subject_limit), who)
     for name in set(missing):
         tally.add((source.where, "empty", name), who)
 
@@ -251,7 +247,7 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
                 issues_b, body = lint_source(src.body, channel=route.channel, where=f"{label} body")
                 issues_s: list[LintIssue] = []
                 subject = None
-                if route.channel == "email":
+                if has_subject(route.channel):
                     issues_s, subject = lint_source(
                         src.subject, channel=route.channel, where=f"{label} subject"
                     )

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_choices
 from contacts.models import Contact
 from outreach.media import validate_attachments
 from outreach.models import Message, SenderAccount
@@ -14,7 +14,7 @@ from outreach.models import Message, SenderAccount
 class Template(models.Model):
     name = models.CharField(max_length=200)
     channel = models.CharField(
-        max_length=20, choices=CHANNEL_CHOICES, blank=True, help_text="Empty: any channel."
+        max_length=20, choices=channel_choices, blank=True, help_text="Empty: any channel."
     )
     subject = models.CharField(max_length=300, blank=True, help_text="Email only.")
     body = models.TextField()
@@ -150,7 +150,7 @@ class Step(models.Model):
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(help_text="1 is the first message.")
-    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=20, choices=channel_choices)
     delay = models.DurationField(
         default=timedelta(days=2), help_text="Wait after the previous step (0 for the first)."
     )
@@ -188,7 +188,7 @@ class StepAlternative(models.Model):
 
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="alternatives")
     position = models.PositiveSmallIntegerField(help_text="1 is tried right after the step.")
-    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=20, choices=channel_choices)
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="alternatives")
 
     class Meta:

@@ -10,12 +10,13 @@ from types import SimpleNamespace
 from django.db.models import Q, QuerySet
 
 from campaigns.lint import (
-    LENGTH_LIMITS,
     LintIssue,
     _Source,
     _Tally,
     _tally_issues,
     check_rendered,
+    has_subject,
+    length_limit,
     lint_source,
     message_length,
 )
@@ -48,7 +49,7 @@ class Preview:
 
     @property
     def limit(self) -> int | None:
-        return LENGTH_LIMITS.get(self.channel)
+        return length_limit(self.channel)
 
 
 @dataclass
@@ -173,7 +174,7 @@ def preview_lint(
     empty variables and lengths."""
     issues, compiled_body = lint_source(body, channel=channel, where="body")
     compiled_subject = None
-    if channel == "email":
+    if has_subject(channel):
         more, compiled_subject = lint_source(subject, channel=channel, where="subject")
         issues += more
     if any(i.level == "error" for i in issues) or not previews:

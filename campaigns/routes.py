@@ -18,12 +18,11 @@ from datetime import datetime
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepAlternative, StepSend, Template
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_label
 from contacts.models import Identity
 from outreach.models import Message
 
 E = Enrollment.State
-CHANNEL_NAMES = dict(CHANNEL_CHOICES)
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Route:
 
     @property
     def channel_name(self) -> str:
-        return CHANNEL_NAMES.get(self.channel, self.channel)
+        return channel_label(self.channel)
 
 
 def routes_for_steps(steps: Iterable[Step]) -> dict[int, list[Route]]:
@@ -160,7 +159,7 @@ def step_reroute(*, message: Message, reason: str, now: datetime | None = None) 
         return None
     now = now or timezone.now()
     step = link.step
-    refused_on = CHANNEL_NAMES.get(message.channel, message.channel)
+    refused_on = channel_label(message.channel)
     moved = Enrollment.objects.filter(
         id=link.enrollment_id, state=E.WAITING, current_step=step.position
     ).update(

@@ -9,6 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_networks, env_str
+from outreach.channels.registry import backend_conf, channels_load
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -264,27 +265,27 @@ SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3, minimum=1)
 # Seconds before a soft-bounced message is sent again; doubled for each later soft bounce.
 SOFT_BOUNCE_RETRY_AFTER = env_int("SOFT_BOUNCE_RETRY_AFTER", 3600, minimum=1)
 
-OUTREACH_CHANNELS: dict[str, dict] = {
-    "email": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
-    "instagram": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
-    "messenger": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
-    "whatsapp": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
-    "x": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
-    "telegram": {"BACKEND": "outreach.channels.console.ConsoleChannel"},
-    "linkedin": {"BACKEND": "outreach.channels.manual.ManualChannel"},
-    "tiktok": {"BACKEND": "outreach.channels.manual.ManualChannel"},
-    "snapchat": {"BACKEND": "outreach.channels.manual.ManualChannel"},
-}
-_channel_override = env_str("CHANNEL_BACKEND", "")
-if _channel_override:
-    # One backend for every automated channel: handy for the demo and for tests.
-    for _name, _conf in OUTREACH_CHANNELS.items():
-        if _conf["BACKEND"] != "outreach.channels.manual.ManualChannel":
-            _conf["BACKEND"] = _channel_override
+# Every channel the engine knows: the dotted path of each one's description, a Channel
+# declared by its package under outreach/channels/<name>/ (outreach/channels/registry.py;
+# docs/channels.md#adding-a-channel). Adding a channel is its package plus one entry here.
+CHANNELS = env_list(
+    "CHANNELS",
+    [
+        "outreach.channels.email.CHANNEL",
+        "outreach.channels.whatsapp.CHANNEL",
+        "outreach.channels.meta.INSTAGRAM",
+        "outreach.channels.meta.MESSENGER",
+        "outreach.channels.x.CHANNEL",
+        "outreach.channels.telegram.CHANNEL",
+        "outreach.channels.manual.LINKEDIN",
+        "outreach.channels.manual.TIKTOK",
+        "outreach.channels.manual.SNAPCHAT",
+    ],
+)
+# One backend for every automated channel: handy for the demo and for tests.
+CHANNEL_BACKEND = env_str("CHANNEL_BACKEND", "")
 FAKE_PLATFORM_URL = env_str("FAKE_PLATFORM_URL", "http://127.0.0.1:8765")
 
-# Real platform backends (outreach/channels/*) instead of the console. PLATFORM_BASE_URL
-# points every one of them at another host, e.g. the fake platform for the demo.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")  # one-click unsubscribe links
 # How the email backend hands mail over: SMTP in production; `make run` prints it instead.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -298,8 +299,12 @@ INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 40 * 1024 * 1024, m
 INBOUND_MEDIA_MAX_BYTES = env_int("INBOUND_MEDIA_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 INBOUND_MEDIA_ATTEMPTS = env_int("INBOUND_MEDIA_ATTEMPTS", 6, minimum=1)
 INBOUND_MEDIA_RETRY_SECONDS = env_float("INBOUND_MEDIA_RETRY_SECONDS", 10.0, minimum=0.1)
-_platform_url = env_str("PLATFORM_BASE_URL", "")
-_webhook_secrets: dict[str, dict[str, str | bool]] = {
+# Real platform backends (each channel's `backend`) instead of the console; PLATFORM_BASE_URL
+# points every one of them but email at another host, e.g. the fake platform for the demo.
+PLATFORM_BACKENDS = env_bool("PLATFORM_BACKENDS", False)
+PLATFORM_BASE_URL = env_str("PLATFORM_BASE_URL", "")
+# The real backends' options, by each channel's `secrets` entry.
+CHANNEL_SECRETS: dict[str, dict[str, str | bool]] = {
     "meta": {
         "app_secret": env_str("META_APP_SECRET", ""),
         "verify_token": env_str("META_VERIFY_TOKEN", ""),
@@ -308,26 +313,18 @@ _webhook_secrets: dict[str, dict[str, str | bool]] = {
     "telegram": {"secret_token": env_str("TELEGRAM_WEBHOOK_SECRET", "")},
     "email": {"webhook_secret": env_str("EMAIL_WEBHOOK_SECRET", "")},
 }
-PLATFORM_CHANNELS: dict[str, dict] = {
-    "email": {"BACKEND": "outreach.channels.email.EmailChannel", **_webhook_secrets["email"]},
-    "instagram": {"BACKEND": "outreach.channels.meta.InstagramChannel", **_webhook_secrets["meta"]},
-    "messenger": {"BACKEND": "outreach.channels.meta.MessengerChannel", **_webhook_secrets["meta"]},
-    "whatsapp": {
-        "BACKEND": "outreach.channels.whatsapp.WhatsAppChannel",
-        **_webhook_secrets["meta"],
-    },
-    "x": {"BACKEND": "outreach.channels.x.XChannel", **_webhook_secrets["x"]},
-    "telegram": {
-        "BACKEND": "outreach.channels.telegram.TelegramChannel",
-        **_webhook_secrets["telegram"],
-    },
+# The backend of each channel (dotted path and options), from the settings above; a test or
+# a deployment may replace any entry.
+OUTREACH_CHANNELS: dict[str, dict] = {
+    key: backend_conf(
+        channel,
+        secrets=CHANNEL_SECRETS,
+        platform=PLATFORM_BACKENDS,
+        base_url=PLATFORM_BASE_URL,
+        override=CHANNEL_BACKEND,
+    )
+    for key, channel in channels_load(CHANNELS).items()
 }
-if env_bool("PLATFORM_BACKENDS", False):
-    for _name, _conf in PLATFORM_CHANNELS.items():
-        _options = {k: v for k, v in _conf.items() if k != "BACKEND"}
-        if _platform_url and _name != "email":
-            _options["base_url"] = _platform_url
-        OUTREACH_CHANNELS[_name] = {"BACKEND": _conf["BACKEND"], "OPTIONS": _options}
 
 # --- REST API, outgoing webhooks, retention -------------------------------------------
 REST_FRAMEWORK = {

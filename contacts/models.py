@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_choices
 from contacts.validators import validate_country, validate_custom_fields, validate_time_zone
 
 
@@ -97,7 +97,7 @@ class Identity(models.Model):
     """One way to reach a contact on one channel: an address, number or handle."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
-    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=20, choices=channel_choices)
     value = models.CharField(
         max_length=255, help_text="Normalized: lower-case email, E.164 phone, bare handle."
     )
@@ -146,7 +146,7 @@ class ConsentRecord(models.Model):
         Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_records"
     )
     channel = models.CharField(
-        max_length=20, choices=CHANNEL_CHOICES, blank=True, help_text="Empty means every channel."
+        max_length=20, choices=channel_choices, blank=True, help_text="Empty means every channel."
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     source = models.CharField(max_length=100, help_text="e.g. csv import, webhook, reply, admin")
@@ -171,7 +171,7 @@ class Suppression(models.Model):
     then holds nothing that names them, and every check hashes the address it looks up."""
 
     channel = models.CharField(
-        max_length=20, choices=CHANNEL_CHOICES, blank=True, help_text="Empty means every channel."
+        max_length=20, choices=channel_choices, blank=True, help_text="Empty means every channel."
     )
     digest = models.CharField(max_length=64, unique=True, editable=False)
     reason = models.CharField(max_length=200, blank=True)

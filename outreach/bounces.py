@@ -9,7 +9,7 @@ does not tell a spam complaint from a bounce, so the status, hard/soft and compl
 here.
 
 Matching to our message: every email we send carries a Message-ID made of the message's own
-idempotency key (outreach/channels/email.py message_id_for), so that id is the per-message
+idempotency key (outreach/channels/email/backend.py message_id_for), so that id is the per-message
 token. The envelope sender (Return-Path) is left as the sender's mailbox: a VERP address
 (bounces+token@domain) only works where the mailbox's server accepts plus-addressing, and a
 Return-Path that does not deliver loses every bounce. Reports that do not return the original,

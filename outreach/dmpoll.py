@@ -21,7 +21,7 @@ POLLING_CHANNELS = ("x",)
 
 
 class PollingChannel(Protocol):
-    """A backend that can poll (outreach/channels/x.py), its `polls` option on."""
+    """A backend that can poll (outreach/channels/x/backend.py), its `polls` option on."""
 
     def poll(
         self, *, account: str, credentials: str, after: int

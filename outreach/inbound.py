@@ -23,7 +23,7 @@ from contacts.models import Contact, Identity
 from contacts.services import address_suppress, identity_grant_consent, identity_opt_out
 from outreach.channels import get_channel
 from outreach.channels.base import ChannelError, InboundItem
-from outreach.channels.telegram import TelegramChannel, contact_id_from_token
+from outreach.channels.registry import channel_type
 from outreach.db import is_conflict, retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
@@ -692,7 +692,7 @@ def _failed(event: InboundEvent, item: InboundItem) -> str:
 def _start(event: InboundEvent, item: InboundItem) -> str:
     """Telegram /start <token>: bind this chat to the contact the deep link named."""
     sender = _sender(event, item)
-    contact_id = contact_id_from_token(item.start_token) if item.start_token else None
+    contact_id = channel_type(event.provider).contact_from_start_token(item.start_token)
     identity = None
     if contact_id and Contact.objects.filter(id=contact_id).exists():
         Identity.objects.filter(channel=event.provider, platform_user_id=item.from_id).exclude(
@@ -1014,8 +1014,6 @@ def _answer_callback(channel: str, sender: SenderAccount, item: InboundItem) -> 
     if not item.callback_query_id:
         return
     backend = get_channel(channel)
-    if not isinstance(backend, TelegramChannel):
-        return
 
     def send() -> None:
         try:

@@ -3,51 +3,31 @@ backends send ({type, url, name, size, content_type}), and per-channel size/type
 checked before launch (campaigns.services) and again before each send (outreach.services).
 
 The limits are the platforms' published ones (summed up in
-docs/channels.md#text-and-media-limits), from the platforms' own pages: WhatsApp Cloud API
-"Supported media types", Messenger Send API "Attachment" (25 MB), Instagram Messaging "Send a
-media message" (image 8 MB), Telegram Bot API "Sending files" (by URL: photos 5 MB, others 20 MB;
-our Telegram backend sends by URL, so the 50 MB upload limit does not apply).
+docs/channels.md#text-and-media-limits), declared by each channel (its `media`, in
+outreach/channels/<name>/__init__.py).
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-MB = 1024 * 1024
+from outreach.channels.registry import MB, channels
+
 KINDS = {"image", "video", "audio", "voice", "gif", "file"}
 # What a template's attachment may be: the kinds above, WhatsApp's own names for two of them
-# (outreach/channels/whatsapp.MEDIA; not size-checked here) and a WhatsApp template.
+# (outreach/channels/whatsapp/backend.MEDIA; not size-checked here) and a WhatsApp template.
 KNOWN_TYPES = KINDS | {"document", "sticker", "template"}
-# channel -> kind -> (max bytes, allowed content types or None for any)
-LIMITS: dict[str, dict[str, tuple[int, set[str] | None]]] = {
-    "whatsapp": {
-        "image": (5 * MB, {"image/jpeg", "image/png"}),
-        "video": (16 * MB, {"video/mp4", "video/3gpp"}),
-        "gif": (16 * MB, {"video/mp4"}),  # WhatsApp plays GIFs as looping MP4 video
-        "audio": (16 * MB, {"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
-        "voice": (16 * MB, {"audio/ogg"}),  # voice notes: OGG/Opus
-        "file": (100 * MB, None),
-    },
-    "messenger": {k: (25 * MB, None) for k in ("image", "video", "audio", "voice", "gif", "file")},
-    "instagram": {
-        "image": (8 * MB, {"image/jpeg", "image/png", "image/gif"}),
-        "gif": (8 * MB, {"image/gif"}),
-        "video": (25 * MB, None),
-        "audio": (25 * MB, None),
-        "voice": (25 * MB, None),
-        "file": (25 * MB, None),
-    },
-    "telegram": {
-        "image": (5 * MB, None),
-        "video": (20 * MB, None),
-        "gif": (20 * MB, None),
-        "audio": (20 * MB, None),
-        "voice": (20 * MB, {"audio/ogg", "audio/mpeg", "audio/mp4"}),
-        "file": (20 * MB, None),
-    },
-}
+
+
+def media_limits(channel: str) -> Mapping[str, tuple[int, frozenset[str] | None]] | None:
+    """kind -> (max bytes, allowed content types or None for any), as the channel declares
+    them (outreach/channels/<name>/); None when its attachments are links or platform ids
+    and not size-checked (email, X)."""
+    found = channels().get(channel)
+    return found.media if found else None
 
 
 _URL = URLValidator(schemes=["http", "https"])
@@ -160,7 +140,7 @@ def attachment_problems(channel: str, attachments: list[dict[str, Any]]) -> list
     ]
     if problems:
         return problems
-    limits = LIMITS.get(channel)
+    limits = media_limits(channel)
     for a in attachments_expand(attachments):
         if a.get("missing"):
             problems.append(f"media asset {a['asset']} no longer exists")
@@ -208,10 +188,17 @@ UPLOAD_TYPES: dict[str, set[str]] = {
         "application/vnd.oasis.opendocument.presentation",
     },
 }
-# Per kind: the largest any channel takes; bigger uploads could never be sent anywhere.
-UPLOAD_MAX: dict[str, int] = {
-    kind: max(limits[kind][0] for limits in LIMITS.values() if kind in limits) for kind in KINDS
-}
+
+
+def upload_max(kind: str) -> int:
+    """The largest file of this kind any channel takes; bigger uploads could never be sent
+    anywhere."""
+    return max(
+        (c.media[kind][0] for c in channels().values() if c.media and kind in c.media),
+        default=0,
+    )
+
+
 _OLE_BY_EXT = {
     "doc": "application/msword",
     "xls": "application/vnd.ms-excel",
@@ -328,9 +315,9 @@ def upload_check(kind: str, upload) -> str:
     size = upload.size
     if not size:
         raise ValueError("The file is empty.")
-    if size > UPLOAD_MAX[kind]:
+    if size > upload_max(kind):
         raise ValueError(
-            f"{_mb(size)} is over the {_mb(UPLOAD_MAX[kind])} limit for {kind} "
+            f"{_mb(size)} is over the {_mb(upload_max(kind))} limit for {kind} "
             "(the largest any channel takes)."
         )
     ctype = sniff_content_type(upload, getattr(upload, "name", "") or "")

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_choices
 from contacts.models import Identity
 from contacts.validators import validate_time_zone
 from outreach.fields import EncryptedTextField
@@ -25,7 +25,7 @@ class SenderAccount(models.Model):
         DEGRADED = "degraded", "Degraded (recent errors)"
         AUTH_EXPIRED = "auth_expired", "Credentials expired"
 
-    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=20, choices=channel_choices)
     name = models.CharField(max_length=150, help_text="Shown to reps, e.g. 'Anna @ Acme (IG)'.")
     handle = models.CharField(max_length=255, blank=True, help_text="Address, page id or bot name.")
     credentials = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown in full.")
@@ -159,7 +159,7 @@ class Message(models.Model):
     )
     # Denormalized from the conversation: the limiter and dispatcher filter on them.
     sender = models.ForeignKey(SenderAccount, on_delete=models.CASCADE, related_name="messages")
-    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=20, choices=channel_choices)
     direction = models.CharField(max_length=3, choices=Direction.choices)
     status = models.CharField(max_length=20, choices=Status.choices)
     subject = models.CharField(max_length=300, blank=True)

@@ -29,6 +29,7 @@ from outreach.channels.base import (
     RateLimited,
     Transient,
 )
+from outreach.channels.registry import channels
 from outreach.db import retry_on_conflict
 from outreach.media import attachment_problems, attachments_expand
 from outreach.models import (
@@ -117,7 +118,7 @@ def _hold(message: Message, reason: str, not_before: datetime | None) -> None:
 
 
 def automated_channels() -> list[str]:
-    return [name for name in settings.OUTREACH_CHANNELS if get_channel(name).automated]
+    return [name for name in channels() if get_channel(name).automated]
 
 
 def messages_offer(*, now: datetime | None = None) -> list[int]:

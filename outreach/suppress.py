@@ -18,7 +18,7 @@ from outreach.signals import message_status_changed
 
 S = Message.Status
 
-SOFT_SEND_CODE = "soft_bounce_"  # outreach/channels/email.py: a 4xx answer to RCPT
+SOFT_SEND_CODE = "soft_bounce_"  # outreach/channels/email/backend.py: a 4xx answer to RCPT
 
 
 def soft_bounces(identity: Identity) -> int:

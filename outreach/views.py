@@ -14,20 +14,21 @@ from django.views.decorators.http import require_http_methods
 
 from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
-from outreach.channels.email import unsubscribe_address
+from outreach.channels.email.backend import unsubscribe_address
+from outreach.channels.registry import channels
 from outreach.inbound import inbound_items_store, inbound_unparsed_store, webhook_sender
 from outreach.media import UPLOAD_TYPES
 from outreach.models import MediaAsset, SenderAccount
 from outreach.unsubscribe import email_unsubscribe
 
 log = logging.getLogger(__name__)
-WEBHOOK_CHANNELS = {"instagram", "messenger", "whatsapp", "x", "telegram", "email"}
 
 
 @csrf_exempt  # platforms cannot send CSRF tokens; the signature is the authentication
 @require_http_methods(["GET", "POST"])
 def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpResponse:
-    if channel not in WEBHOOK_CHANNELS:
+    kind = channels().get(channel)
+    if kind is None or not kind.webhooks:
         return HttpResponse(status=404)
     backend = get_channel(channel)
     if account and not backend.account_webhooks:
@@ -43,7 +44,8 @@ def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpRespon
     if not backend.verify_headers(request.headers):
         return HttpResponse("bad signature", status=403)
     # The raw bytes: re-serialized JSON would break the signature.
-    raw = _body(request, settings.INBOUND_EMAIL_MAX_BYTES if channel == "email" else None)
+    limit = getattr(settings, kind.webhook_max_bytes) if kind.webhook_max_bytes else None
+    raw = _body(request, limit)
     if raw is None:
         return HttpResponse("body too large", status=413)
     if not backend.verify_signature(request.headers, raw):
@@ -56,7 +58,7 @@ def webhook(request: HttpRequest, channel: str, account: str = "") -> HttpRespon
         try:
             items = backend.parse_webhook(raw)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            if channel != "email":
+            if not kind.webhook_keeps_unreadable:
                 # Signed JSON not of the shape the platform documents (a list, a string
                 # where an object belongs): nothing to store, and a 5xx would be retried
                 # for days.

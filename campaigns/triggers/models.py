@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_choices
 from contacts.models import Contact, Tag
 from contacts.teams import Team
 from outreach.engagement import EventType
@@ -35,7 +35,7 @@ class Trigger(models.Model):
         related_name="triggers",
         help_text="The team whose accounts this trigger answers from.",
     )
-    channel = models.CharField(max_length=20, choices=CHANNEL_CHOICES)
+    channel = models.CharField(max_length=20, choices=channel_choices)
     sender = models.ForeignKey(
         SenderAccount,
         null=True,

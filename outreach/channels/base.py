@@ -237,6 +237,10 @@ class BaseChannel:
     def parse_webhook(self, body: bytes) -> list[InboundItem]:
         raise NotImplementedError(f"{type(self).__name__} takes no webhooks")
 
+    def answer_callback(self, *, credentials: str, callback_query_id: str) -> None:
+        """Acknowledge a pressed button (InboundItem.callback_query_id), on platforms that
+        wait for it (Telegram); others have nothing to answer."""
+
     # --- inbound media (outreach/inbound_media.py) -------------------------------------
 
     # Hosts (and their subdomains) the platform serves media from; the backend's own API

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from contacts.access import owners_assignable_by
-from contacts.channels import CHANNEL_CHOICES
+from contacts.channels import channel_choices
 from outreach.inbox.models import MessageIntent
 
 STATUS_CHOICES = [
@@ -21,7 +21,9 @@ class InboxFilterForm(forms.Form):
     unread = forms.BooleanField(required=False)
     mine = forms.BooleanField(required=False)
     unassigned = forms.BooleanField(required=False)
-    channel = forms.ChoiceField(choices=[("", "Any channel"), *CHANNEL_CHOICES], required=False)
+    channel = forms.ChoiceField(
+        choices=lambda: [("", "Any channel"), *channel_choices()], required=False
+    )
     intent = forms.ChoiceField(
         choices=[("", "Any intent"), *MessageIntent.Label.choices], required=False
     )

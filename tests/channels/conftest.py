@@ -70,19 +70,28 @@ def platform_channels(settings, fake):
     meta = {"app_secret": SECRETS["meta"], "verify_token": "verify-me", "base_url": fake.url}
     settings.OUTREACH_CHANNELS = {
         **settings.OUTREACH_CHANNELS,
-        "instagram": {"BACKEND": "outreach.channels.meta.InstagramChannel", "OPTIONS": meta},
-        "messenger": {"BACKEND": "outreach.channels.meta.MessengerChannel", "OPTIONS": meta},
-        "whatsapp": {"BACKEND": "outreach.channels.whatsapp.WhatsAppChannel", "OPTIONS": meta},
+        "instagram": {
+            "BACKEND": "outreach.channels.meta.backend.InstagramChannel",
+            "OPTIONS": meta,
+        },
+        "messenger": {
+            "BACKEND": "outreach.channels.meta.backend.MessengerChannel",
+            "OPTIONS": meta,
+        },
+        "whatsapp": {
+            "BACKEND": "outreach.channels.whatsapp.backend.WhatsAppChannel",
+            "OPTIONS": meta,
+        },
         "x": {
-            "BACKEND": "outreach.channels.x.XChannel",
+            "BACKEND": "outreach.channels.x.backend.XChannel",
             "OPTIONS": {"consumer_secret": SECRETS["x"], "base_url": fake.url},
         },
         "telegram": {
-            "BACKEND": "outreach.channels.telegram.TelegramChannel",
+            "BACKEND": "outreach.channels.telegram.backend.TelegramChannel",
             "OPTIONS": {"secret_token": SECRETS["telegram"], "base_url": fake.url},
         },
         "email": {
-            "BACKEND": "outreach.channels.email.EmailChannel",
+            "BACKEND": "outreach.channels.email.backend.EmailChannel",
             "OPTIONS": {"webhook_secret": SECRETS["email"]},
         },
     }

@@ -64,15 +64,24 @@ def platform_sender(channel: str, handle: str, credentials: str = "good-token"):
 
 # The real backends' inbound checks (secrets only: nothing here sends).
 RECEIVING = {
-    "email": ("outreach.channels.email.EmailChannel", {"webhook_secret": SECRETS["email"]}),
+    "email": ("outreach.channels.email.backend.EmailChannel", {"webhook_secret": SECRETS["email"]}),
     "telegram": (
-        "outreach.channels.telegram.TelegramChannel",
+        "outreach.channels.telegram.backend.TelegramChannel",
         {"secret_token": SECRETS["telegram"]},
     ),
-    "instagram": ("outreach.channels.meta.InstagramChannel", {"app_secret": SECRETS["meta"]}),
-    "messenger": ("outreach.channels.meta.MessengerChannel", {"app_secret": SECRETS["meta"]}),
-    "whatsapp": ("outreach.channels.whatsapp.WhatsAppChannel", {"app_secret": SECRETS["meta"]}),
-    "x": ("outreach.channels.x.XChannel", {"consumer_secret": SECRETS["x"]}),
+    "instagram": (
+        "outreach.channels.meta.backend.InstagramChannel",
+        {"app_secret": SECRETS["meta"]},
+    ),
+    "messenger": (
+        "outreach.channels.meta.backend.MessengerChannel",
+        {"app_secret": SECRETS["meta"]},
+    ),
+    "whatsapp": (
+        "outreach.channels.whatsapp.backend.WhatsAppChannel",
+        {"app_secret": SECRETS["meta"]},
+    ),
+    "x": ("outreach.channels.x.backend.XChannel", {"consumer_secret": SECRETS["x"]}),
 }
 _seq = itertools.count(1)
 

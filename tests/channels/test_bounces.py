@@ -165,7 +165,7 @@ def smtp_server(settings):
     server = SmtpServer().start()
     settings.OUTREACH_CHANNELS = {
         **settings.OUTREACH_CHANNELS,
-        "email": {"BACKEND": "outreach.channels.email.EmailChannel", "OPTIONS": {}},
+        "email": {"BACKEND": "outreach.channels.email.backend.EmailChannel", "OPTIONS": {}},
     }
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port

@@ -15,7 +15,7 @@ from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity, Suppression
 from contacts.services import suppressions_matching
-from outreach.channels.email import unsubscribe_url
+from outreach.channels.email.backend import unsubscribe_url
 from outreach.models import InboundEvent, Message
 from outreach.services import message_send, messages_create
 from tests import factories
@@ -207,7 +207,7 @@ def smtp_server():
 def test_a_campaign_email_goes_over_smtp_as_text_and_escaped_html(settings, smtp_server):
     settings.OUTREACH_CHANNELS = {
         **settings.OUTREACH_CHANNELS,
-        "email": {"BACKEND": "outreach.channels.email.EmailChannel", "OPTIONS": {}},
+        "email": {"BACKEND": "outreach.channels.email.backend.EmailChannel", "OPTIONS": {}},
     }
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port

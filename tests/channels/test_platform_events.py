@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaigns.models import Enrollment
 from contacts.models import Identity
-from outreach.channels.telegram import start_token
+from outreach.channels.telegram.backend import start_token
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.services import conversations_for, message_send, messages_create
 from tests import factories

@@ -19,7 +19,7 @@ from campaigns.services import campaign_launch, enrollments_create
 from campaigns.stats_models import CampaignDayStats
 from contacts.models import Contact, Identity
 from contacts.services import suppressions_matching
-from outreach.channels.email import unsubscribe_url
+from outreach.channels.email.backend import unsubscribe_url
 from outreach.models import Message, SenderAccount
 from outreach.services import message_send
 from tests import factories

@@ -33,7 +33,7 @@ def email_webhook(settings):
     settings.OUTREACH_CHANNELS = {
         **settings.OUTREACH_CHANNELS,
         "email": {
-            "BACKEND": "outreach.channels.email.EmailChannel",
+            "BACKEND": "outreach.channels.email.backend.EmailChannel",
             "OPTIONS": {"webhook_secret": SECRETS["email"]},
         },
     }

@@ -53,7 +53,7 @@ def platform(settings):
         **settings.OUTREACH_CHANNELS,
         "email": {"BACKEND": FAKE, "OPTIONS": {"base_url": server.url}},
         "telegram": {"BACKEND": FAKE, "OPTIONS": {"base_url": server.url}},
-        "linkedin": {"BACKEND": "outreach.channels.manual.ManualChannel"},
+        "linkedin": {"BACKEND": "outreach.channels.manual.backend.ManualChannel"},
     }
     settings.SEND_GRACE = 60
     yield server

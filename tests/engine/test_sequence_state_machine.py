@@ -59,8 +59,8 @@ from contacts.services import suppressions_matching
 from outreach import limits
 from outreach.channels import locmem
 from outreach.channels.base import LookupResult, OutgoingMessage
-from outreach.channels.email import EmailChannel, message_id_for
-from outreach.channels.telegram import TelegramChannel
+from outreach.channels.email.backend import EmailChannel, message_id_for
+from outreach.channels.telegram.backend import TelegramChannel
 from outreach.models import InboundEvent, Message, MessageEvent, SenderAccount
 from outreach.services import messages_reconcile as reconcile
 from outreach.tasks import send_messages
@@ -172,7 +172,7 @@ def channels_for_the_model() -> dict:
         "OPTIONS": {"secret_token": SECRETS["telegram"]},
     }
     channels["instagram"] = {
-        "BACKEND": "outreach.channels.meta.InstagramChannel",
+        "BACKEND": "outreach.channels.meta.backend.InstagramChannel",
         "OPTIONS": {"app_secret": SECRETS["meta"], "verify_token": "verify-me"},
     }
     return channels

@@ -57,7 +57,7 @@ def _model(label: str):
 
 
 def _unsubscribe_token(world) -> str:
-    from outreach.channels.email import unsubscribe_token
+    from outreach.channels.email.backend import unsubscribe_token
 
     return unsubscribe_token("lead1@example.com")
 

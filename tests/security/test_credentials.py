@@ -66,7 +66,7 @@ def test_a_failed_send_never_logs_the_token(keys, caplog, settings):
     settings.OUTREACH_CHANNELS = {
         **settings.OUTREACH_CHANNELS,
         "telegram": {
-            "BACKEND": "outreach.channels.telegram.TelegramChannel",
+            "BACKEND": "outreach.channels.telegram.backend.TelegramChannel",
             "OPTIONS": {"base_url": "http://127.0.0.1:9"},  # nothing listens: connect error
         },
     }

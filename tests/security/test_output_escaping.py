@@ -9,7 +9,7 @@ import pytest
 
 from contacts.csv_download import FORMULA_START
 from contacts.services import suppressions_matching
-from outreach.channels.email import unsubscribe_token
+from outreach.channels.email.backend import unsubscribe_token
 from tests.contacts.conftest import run_file
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from campaigns.models import Enrollment
 from campaigns.triggers.models import TriggerFire
 from contacts.models import ConsentRecord, Identity
-from outreach.channels.telegram import start_token
+from outreach.channels.telegram.backend import start_token
 from tests import factories
 from tests.channels.conftest import fixture_json
 from tests.channels.helpers import deliver, platform_sender, process_all

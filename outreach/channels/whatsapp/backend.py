@@ -28,7 +28,7 @@ from outreach.channels.base import (
     RecipientUnreachable,
     Transient,
 )
-from outreach.channels.meta import MetaChannel, unknown_item
+from outreach.channels.meta.backend import MetaChannel, unknown_item
 
 RATE = {4: 60.0, 80007: 300.0, 130429: 5.0, 131056: 6.0, 131048: 3600.0, 131049: 86400.0}
 UNREACHABLE = {131026, 131050, 130472}

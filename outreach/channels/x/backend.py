@@ -31,7 +31,7 @@ from outreach.channels.base import (
     RateLimited,
     RecipientUnreachable,
 )
-from outreach.channels.meta import unknown_item
+from outreach.channels.meta.backend import unknown_item
 
 URL = re.compile(r"https?://\S+")
 FIELDS = "id,text,event_type,sender_id,created_at,dm_conversation_id,attachments"
