@@ -12,7 +12,8 @@ from django.db.models import Max
 from django.test import override_settings
 
 from contacts.models import Identity
-from fakeplatform.platforms import meta_signature, x_signature
+from fakeplatform.meta import meta_signature
+from fakeplatform.x import x_signature
 from outreach.inbound import inbound_event_process
 from outreach.models import InboundEvent, Message, SenderAccount
 from tests.channels.conftest import SECRETS, fixture_bytes

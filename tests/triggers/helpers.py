@@ -5,7 +5,7 @@ import httpx
 
 from campaigns.models import Campaign, Pipeline, Stage, Step
 from campaigns.triggers.models import Trigger
-from fakeplatform.platforms import meta_signature
+from fakeplatform.meta import meta_signature
 from tests import factories
 from tests.channels.conftest import SECRETS
 
