@@ -2,8 +2,8 @@
 platform's event id (never twice), then processed asynchronously and idempotently.
 
 Processing matches an event to an identity, conversation and our own message, records the
-inbound message, reopens the messaging window, applies receipts and late failures, and
-signals upward (outreach.signals) so campaigns can stop follow-ups.
+inbound message, labels it, reopens the messaging window, applies receipts and late
+failures, and tells the app above (outreach/seams.py) so campaigns can stop follow-ups.
 """
 
 import dataclasses
@@ -27,6 +27,7 @@ from outreach.channels.telegram import TelegramChannel, contact_id_from_token
 from outreach.db import is_conflict, retry_on_conflict
 from outreach.engagement import email_lead_wanted, engagement_announce
 from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
+from outreach.inbox.services import message_classify
 from outreach.models import (
     CONVERSATION_SCOPED_IDS,
     Conversation,
@@ -35,8 +36,8 @@ from outreach.models import (
     MessageEvent,
     SenderAccount,
 )
+from outreach.seams import MessageFailed, ReplyRecorded, outreach_events
 from outreach.services import conversations_for, message_record_sent
-from outreach.signals import message_received, message_status_changed, messages_delivered
 from outreach.suppress import bounce_suppress, soft_bounce_retry, soft_bounces
 from outreach.unsubscribe import opt_out, unsubscribe_asked
 
@@ -508,8 +509,17 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     inbound_media_enqueue(message)  # platform media links expire: keep our own copy
     _answer_callback(channel, sender, item)
     # A complaint stops every sequence of the contact, as a "stop" reply does.
-    signal_kind = "opt_out" if kind == "complaint" else kind
-    message_received.send(sender=Message, message=message, kind=signal_kind, replies_to=ours)
+    seam_kind = "opt_out" if kind == "complaint" else kind
+    intent = message_classify(message=message, kind=seam_kind)
+    outreach_events().reply_recorded(
+        ReplyRecorded(
+            message=message,
+            kind=seam_kind,
+            intent=intent.label,
+            return_date=intent.return_date,
+            replies_to=ours,
+        )
+    )
     if kind == "reply":
         engagement_announce(
             event=event,
@@ -601,9 +611,7 @@ def _fail(message: Message, code: str, reason: str) -> None:
     ):
         MessageEvent.objects.create(message=message, status=S.FAILED, detail=f"{code}: {reason}")
         message.status, message.error_code, message.error_reason = S.FAILED, code[:64], reason
-        message_status_changed.send(
-            sender=Message, message=message, status=S.FAILED, previous=previous
-        )
+        outreach_events().message_failed(MessageFailed(message, previous=previous))
 
 
 def _settle(event: InboundEvent, item: InboundItem) -> bool:
@@ -672,7 +680,7 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
     MessageEvent.objects.bulk_create([MessageEvent(message_id=i, status=new) for i in ids])
     newly = [i for i, status in found.items() if status == S.SENT]
     if newly:
-        messages_delivered.send(sender=Message, message_ids=newly)
+        outreach_events().messages_delivered(newly)
     return f"{new}: {len(ids)}"
 
 
@@ -754,7 +762,7 @@ def _cancel_queued(identity: Identity, channel: str, reason: str) -> int:
         )
         MessageEvent.objects.create(message=message, status=S.CANCELLED, detail=reason)
         message.status, message.hold_reason = S.CANCELLED, reason
-        message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
+        outreach_events().message_cancelled(message)
     return len(queued)
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from contacts.models import Identity
 from contacts.services import address_suppress, bounce_reason
 from outreach.models import Message, MessageEvent
-from outreach.signals import message_status_changed
+from outreach.seams import MessageRequeued, outreach_events
 
 S = Message.Status
 
@@ -80,6 +80,6 @@ def soft_bounce_retry(*, message: Message, code: str, reason: str, count: int) -
         MessageEvent.objects.create(message=message, status=S.QUEUED, detail=hold[:300])
         message.status, message.not_before, message.sent_at = S.QUEUED, retry_at, None
         message.hold_reason = hold[:200]
-        message_status_changed.send(
-            sender=Message, message=message, status=S.QUEUED, previous=previous, sent_at=sent_at
+        outreach_events().message_requeued(
+            MessageRequeued(message, previous=previous, sent_at=sent_at)
         )
