@@ -1,6 +1,6 @@
 """What an entry trigger needs to know about one inbound engagement, and its announcement.
 
-Built by inbound processing (outreach/inbound.py) and handed up through
+Built by inbound processing (outreach/inbound/apply.py) and handed up through
 OutreachEvents.engagement_received (outreach/seams.py); campaigns decides what to do with it.
 """
 

@@ -95,7 +95,7 @@ class OutreachEvents:
 
     def reply_recorded(self, reply: ReplyRecorded) -> None:
         """An inbound message was recorded and labelled: the last step of its processing
-        (outreach.inbound._message), after which only a first engagement is announced."""
+        (outreach.inbound.apply._message), after which only a first engagement is announced."""
 
     def intent_corrected(self, correction: IntentCorrected) -> None:
         """A rep corrected a reply's label."""

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
 from outreach.channels.email import unsubscribe_address
-from outreach.inbound import inbound_items_store, inbound_unparsed_store, webhook_sender
+from outreach.inbound.store import inbound_items_store, inbound_unparsed_store, webhook_sender
 from outreach.media import UPLOAD_TYPES
 from outreach.models import MediaAsset, SenderAccount
 from outreach.unsubscribe import email_unsubscribe

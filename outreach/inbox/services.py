@@ -27,7 +27,7 @@ def conversation_state(conversation: Conversation) -> ConversationState:
 
 
 def message_classify(*, message: Message, kind: str = "reply") -> MessageIntent:
-    """Label an inbound message once (idempotent). Called by outreach.inbound._message
+    """Label an inbound message once (idempotent). Called by outreach.inbound.apply._message
     right after recording it; the label then travels up with OutreachEvents.reply_recorded.
     """
     found = MessageIntent.objects.filter(message_id=message.id).first()

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from contacts.models import Identity
 from fakeplatform.platforms import meta_signature, x_signature
-from outreach.inbound import inbound_event_process
+from outreach.inbound.process import inbound_event_process
 from outreach.models import InboundEvent, Message, SenderAccount
 from tests.channels.conftest import SECRETS, fixture_bytes
 
