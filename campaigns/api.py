@@ -21,6 +21,7 @@ from campaigns.serializers import (
     PipelineSerializer,
 )
 from campaigns.services import LaunchError, campaign_launch, campaign_pause, campaign_resume
+from campaigns.signals import deal_stage_changed
 from campaigns.stats import campaign_stats
 from contacts.access import contacts_visible_to
 from contacts.api_support import IDEMPOTENCY_KEY, idempotent
@@ -147,18 +148,20 @@ class DealViewSet(viewsets.ModelViewSet):
     @transaction.atomic
     def perform_create(self, serializer) -> None:
         deal = serializer.save(owner=serializer.validated_data.get("owner", self.request.user))
-        DealStageChange.objects.create(
+        change = DealStageChange.objects.create(
             deal=deal, from_stage=None, to_stage=deal.stage, changed_by=self.request.user
         )
+        deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
 
     @transaction.atomic
     def perform_update(self, serializer) -> None:
         before = serializer.instance.stage
         deal = serializer.save()
         if deal.stage_id != before.id:
-            DealStageChange.objects.create(
+            change = DealStageChange.objects.create(
                 deal=deal, from_stage=before, to_stage=deal.stage, changed_by=self.request.user
             )
+            deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
 
 
 class CanErase(permissions.BasePermission):

@@ -23,12 +23,12 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(fill_counters_after_upgrade, sender=self)
-        from campaigns import (
-            receivers,  # noqa: F401  (connects to outreach's signal)
-            webhook_receivers,
+        from campaigns import (  # noqa: F401
+            inbox_hooks,  # the inbox's campaign and deal filters, contact-card sections
+            receivers,  # pre_delete of enrollments (counters)
+            webhook_receivers,  # the fan-out signals (campaigns/signals.py) -> webhooks
         )
 
-        webhook_receivers.connect_intent_signal()
         # After admin autodiscovery (django.contrib.admin is earlier in INSTALLED_APPS).
         from campaigns.security_admin import scope_admin
 

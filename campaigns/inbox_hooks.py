@@ -62,7 +62,8 @@ def _template_versions(messages: list) -> dict[int, str]:
 
 
 def _intent_consequences(message, label: str) -> list[str]:
-    """What campaigns does when a rep labels a reply by hand (pipeline_receivers.on_intent)."""
+    """What campaigns does when a rep labels a reply by hand (CampaignEvents.intent_corrected
+    in campaigns/seams.py)."""
     contact = message.conversation.identity.contact
     lines = []
     if label == "unsubscribe" and contact.opted_out_at is None:

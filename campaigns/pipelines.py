@@ -1,6 +1,7 @@
 """Deals through pipeline stages: moves by hand or by rule, and what a reply's intent does.
 
-Every move writes a DealStageChange (who, when, why) and sends deal_stage_changed.
+Every move writes a DealStageChange (who, when, why) and fans out deal_stage_changed
+(campaigns/signals.py).
 """
 
 from datetime import datetime, time, timedelta
@@ -10,9 +11,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage, StageRule
+from campaigns.models import (
+    Campaign,
+    Deal,
+    DealStageChange,
+    Enrollment,
+    Pipeline,
+    Stage,
+    StageRule,
+)
 from campaigns.signals import deal_stage_changed
 from contacts.models import Contact
+from outreach.inbox.services import conversation_assign
 from outreach.models import Message
 
 E = Enrollment.State
@@ -39,7 +49,7 @@ def deal_move(
         )
         deal.stage = stage
         deal.save(update_fields=["stage", "updated_at"])
-        deal_stage_changed.send(sender=Deal, deal=deal, change=change)
+        deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
     return change
 
 
@@ -75,14 +85,15 @@ def deal_for_contact(*, contact: Contact, pipeline: Pipeline | None = None) -> D
     campaign_id = _latest_campaign_id(contact.id)
     owner_id = contact.owner_id
     if campaign_id:
-        from campaigns.models import Campaign
-
         owner_id = Campaign.objects.filter(id=campaign_id).values_list("owner_id", flat=True)[0]
         owner_id = owner_id or contact.owner_id
     deal = Deal.objects.create(
         contact=contact, pipeline=pipeline, stage=first, campaign_id=campaign_id, owner_id=owner_id
     )
-    DealStageChange.objects.create(deal=deal, to_stage=first, reason="opened on first reply")
+    change = DealStageChange.objects.create(
+        deal=deal, to_stage=first, reason="opened on first reply"
+    )
+    deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
     return deal
 
 
@@ -233,3 +244,28 @@ def enrollments_pause_until(*, contact_id: int, until: datetime, reason: str) ->
             not_before=until, hold_reason=reason, enqueued_at=None
         )
     return len(ids)
+
+
+def out_of_office_pause(*, contact: Contact, message: Message, return_date) -> int:
+    """An out-of-office reply holds the contact's sequences until they are back."""
+    until = absence_end(
+        contact=contact, return_date=return_date, received=message.sent_at or message.created_at
+    )
+    return enrollments_pause_until(
+        contact_id=contact.id, until=until, reason=f"out of office until {until:%Y-%m-%d}"
+    )
+
+
+# --- owners ----------------------------------------------------------------------------------
+
+
+def conversation_assign_campaign_owner(*, message: Message, contact_id: int) -> None:
+    """A reply's conversation goes to the owner of the contact's latest campaign, unless
+    someone has it already."""
+    campaign_id = _latest_campaign_id(contact_id)
+    if campaign_id is None:
+        return  # in no campaign: no campaign owner
+    campaign = Campaign.objects.filter(id=campaign_id).select_related("owner").first()
+    owner = campaign.owner if campaign else None
+    if owner:
+        conversation_assign(conversation=message.conversation, user=owner, only_if_unassigned=True)

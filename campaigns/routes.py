@@ -138,7 +138,7 @@ def _next_route(link: StepSend) -> Route | None:
 
 
 def message_has_fallback(message: Message) -> bool:
-    """Asked by outreach's policy gate (outreach.signals.refusal_fallbacks): may a refusal
+    """Asked by outreach's policy gate (OutreachEvents.refusal_has_fallback): may a refusal
     fail this message at once, because its step re-routes to a channel that can take it?"""
     link = _link_of(message)
     if link is None or link.step.on_refused != Step.OnRefused.NEXT_CHANNEL:

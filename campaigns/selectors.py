@@ -549,7 +549,7 @@ def _stats(label: str, channel: str, r: dict | None) -> StepStats:
 
 def _bounces(since: datetime) -> QuerySet:
     """The sender's bounces since then, one per bounce (a message soft-bounced twice, then
-    hard, is three): the events outreach records for them (outreach.inbound._fail and
+    hard, is three): the events outreach records for them (outreach.inbound.apply._fail and
     outreach.suppress.soft_bounce_retry for reported ones, outreach.services._record_failed
     for refusals at send, "bounce_…" or "soft_bounce_…" once retrying gave up)."""
     return MessageEvent.objects.filter(
@@ -563,7 +563,7 @@ def _bounces(since: datetime) -> QuerySet:
 
 
 def _complaints(since: datetime) -> QuerySet:
-    # outreach.inbound leaves each complaint as an inbound message with this event.
+    # outreach.inbound.apply leaves each complaint as an inbound message with this event.
     return Message.objects.filter(
         sender_id=OuterRef("id"),
         direction=Message.Direction.INBOUND,

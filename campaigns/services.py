@@ -1,5 +1,6 @@
 """Campaign workflows: enrol, launch, pause, resume, and stopping sequences on replies."""
 
+import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -8,18 +9,21 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from campaigns import counters
+from campaigns.access import campaigns_visible_to
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import routes_for_steps, step_reroute
-from campaigns.signals import steps_sent
+from campaigns.triggers import schedule
 from campaigns.versions import campaign_templates_freeze
-from contacts.models import Contact
+from contacts.access import contacts_visible_to
+from contacts.models import Contact, ContactImport
 from contacts.services import contact_opt_out
 from outreach.audit import audit_record
 from outreach.channels import get_channel
 from outreach.media import attachment_problems
 from outreach.models import Message
 
+log = logging.getLogger(__name__)
 E = Enrollment.State
 M = Message.Status
 LIVE = [E.ACTIVE, E.WAITING, E.PAUSED]
@@ -259,7 +263,7 @@ def enrollments_after_send(*, messages: list[Message]) -> None:
     sequence.
 
     The step links are read once here, for the whole batch, and handed to the counters and
-    to steps_sent's listeners: this runs for every batch of messages sent."""
+    to the entry triggers' scheduling: this runs for every batch of messages sent."""
     by_id = {m.id: m for m in messages}
     links = list(
         StepSend.objects.filter(message_id__in=by_id)
@@ -271,7 +275,9 @@ def enrollments_after_send(*, messages: list[Message]) -> None:
     sent_at = {m.id: m.sent_at or timezone.now() for m in messages}
     counters.counters_after_send(links=links, sent_at=sent_at)
     _schedule_next_steps(links, sent_at=sent_at)
-    steps_sent.send(sender=StepSend, sent=[(link, by_id[link.message_id]) for link in links])
+    # Once the next steps are scheduled: entry triggers re-time them by their window
+    # options and open the captures their steps asked for.
+    schedule.after_steps_sent(sent=[(link, by_id[link.message_id]) for link in links])
 
 
 def _schedule_next_steps(links: list[StepSend], *, sent_at: dict[int, datetime]) -> None:
@@ -382,13 +388,6 @@ def enrollment_after_failure(
             ).update(status=M.CANCELLED, hold_reason=hold, enqueued_at=None)
 
 
-def _out_of_office(message: Message, kind: str) -> bool:
-    # Labelling is idempotent, so it does not matter whether outreach's receiver ran first.
-    from outreach.inbox.services import message_classify
-
-    return message_classify(message=message, kind=kind).label == "out_of_office"
-
-
 def reply_answers(*, message: Message, replies_to: Message | None = None) -> StepSend | None:
     """The campaign step an inbound reply answers.
 
@@ -405,13 +404,15 @@ def reply_answers(*, message: Message, replies_to: Message | None = None) -> Ste
     return sent.filter(message__conversation_id=message.conversation_id).first() or sent.first()
 
 
-def reply_record(*, message: Message, kind: str, replies_to: Message | None = None) -> None:
-    """An inbound message arrived for a contact: stop or pause their sequences.
+def reply_record(
+    *, message: Message, kind: str, intent: str, replies_to: Message | None = None
+) -> None:
+    """An inbound message arrived for a contact, labelled ``intent``: stop their sequences.
 
     ``replies_to``: our message it answers, when the platform links it."""
     contact = message.conversation.identity.contact
-    if kind == "reply" and _out_of_office(message, kind):
-        return  # not a real reply: the intent receiver paused the sequence instead
+    if kind == "reply" and intent == "out_of_office":
+        return  # not a real reply: CampaignEvents.reply_recorded pauses the sequences instead
     if kind == "reply":
         answered = reply_answers(message=message, replies_to=replies_to)
         enrollments_stop_for_contact(
@@ -428,3 +429,24 @@ def reply_record(*, message: Message, kind: str, replies_to: Message | None = No
         enrollments_stop_for_contact(
             contact_id=contact.id, state=E.STOPPED, reason="contact opted out"
         )
+
+
+def enrollments_after_import(*, contact_import: ContactImport, contact_ids: list[int]) -> int:
+    """Enrol a committed import batch into the campaign its upload form chose ("then"), if
+    any; returns how many were enrolled."""
+    then = contact_import.hook_options.get("then", "")
+    if not then.startswith("campaign:"):
+        return 0
+    # Checked again as the rows arrive (the upload form offered only visible campaigns, but
+    # one may have changed hands since): the importer's campaign, and only the contacts they
+    # see (an "update" import also matches existing contacts, which may be another team's).
+    user = contact_import.created_by
+    campaigns = Campaign.objects.all() if user is None else campaigns_visible_to(user)
+    campaign = campaigns.filter(pk=int(then.removeprefix("campaign:"))).first()
+    if campaign is None:
+        log.warning(
+            "import %s: campaign %s is not its creator's; nobody enrolled", contact_import.pk, then
+        )
+        return 0
+    contacts = Contact.objects.all() if user is None else contacts_visible_to(user)
+    return enrollments_create(campaign=campaign, contacts=contacts.filter(id__in=contact_ids))

@@ -253,6 +253,13 @@ SEND_GRACE = env_float("SEND_GRACE", 300.0, minimum=0.1)
 # Optional per-contact cap across all campaigns: at most N messages in 24 h (0 = off).
 CONTACT_DAILY_MESSAGE_CAP = env_int("CONTACT_DAILY_MESSAGE_CAP", 0, minimum=0)
 
+# --- Seams between apps ---------------------------------------------------------------
+# Dotted paths of what the apps above are told of by outreach (outreach/seams.py:
+# OutreachEvents: sends, failures, replies, engagements) and contacts (contacts/seams.py:
+# ContactsEvents: opt-outs, imports); docs/architecture.md "Seams between apps". Loaded once.
+OUTREACH_EVENTS = env_str("OUTREACH_EVENTS", "campaigns.seams.CampaignEvents")
+CONTACTS_EVENTS = env_str("CONTACTS_EVENTS", "campaigns.seams.CampaignContactEvents")
+
 # --- Inbox and reply intent -----------------------------------------------------------
 # Dotted path of the reply-intent classifier (outreach/intent/): a class with classify().
 INTENT_CLASSIFIER = env_str("INTENT_CLASSIFIER", "outreach.intent.rules.RuleClassifier")

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from contacts import validators
 from contacts.access import ADMIN, owners_assignable_by, role_of
 from contacts.models import ContactImport, SavedMapping
-from contacts.signals import import_choice_providers
+from contacts.seams import contacts_events
 
 
 class ImportUploadForm(forms.Form):
@@ -35,9 +35,7 @@ class ImportUploadForm(forms.Form):
         self.fields["owner"].initial = user.pk
         # Apps above contacts (campaigns) offer follow-ups such as "enrol into campaign X",
         # each listing only what this user may see; ChoiceField refuses any other value.
-        choices = [("", "Nothing else")]
-        for provider in import_choice_providers:
-            choices += provider(user)
+        choices = [("", "Nothing else"), *contacts_events().import_choices(user)]
         cast(forms.ChoiceField, self.fields["then"]).choices = choices
         if len(choices) == 1:
             del self.fields["then"]

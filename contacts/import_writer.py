@@ -25,7 +25,7 @@ from django.utils import timezone
 from contacts.access import contacts_visible_to
 from contacts.csv_import import ParsedRow, RowError
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity, Tag
-from contacts.signals import contacts_opt_out_changed
+from contacts.seams import contacts_events
 
 FIELDS = ["first_name", "last_name", "company", "title", "time_zone", "country", "locale"]
 CONTACT_COLUMNS = [
@@ -441,6 +441,6 @@ def write_batch(imp: ContactImport, rows: list[ParsedRow], tag_cache: TagCache) 
     )
     ConsentRecord.objects.bulk_create(consent_records, batch_size=2000)
     if opted_out:
-        contacts_opt_out_changed.send(sender=Contact, contact_ids=opted_out, opted_out=True)
+        contacts_events().contacts_opt_out_changed(opted_out, opted_out=True)
     result.contact_ids = [*new_ids, *touched]
     return result

@@ -34,8 +34,8 @@ from contacts.csv_import import (
 from contacts.custom_keys import custom_targets
 from contacts.import_writer import TagCache, write_batch
 from contacts.models import Contact, ContactImport, ContactImportError, Identity, SavedMapping
+from contacts.seams import ContactsImported, contacts_events
 from contacts.services import erased_suppressions_apply
-from contacts.signals import contact_activity_providers, contacts_imported
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +178,7 @@ def contact_import_resume(*, contact_import: ContactImport) -> None:
 def contacts_activity(contact_ids) -> dict[str, set[int]]:
     """{what: contact ids} for what deleting these contacts would also delete (conversations
     with messages, replies, enrollments, deals), as the apps above contacts report it."""
-    found: dict[str, set[int]] = {}
-    for provider in contact_activity_providers:
-        for what, ids in provider(contact_ids).items():
-            found.setdefault(what, set()).update(ids)
-    return found
+    return contacts_events().contact_activity(contact_ids)
 
 
 def _without_activity(contact_ids: list[int]) -> list[int]:
@@ -352,11 +348,14 @@ def contact_import_run(
                 seconds_running=F("seconds_running") + (time.monotonic() - t0)
             )
             if result.contact_ids:
-                for _, response in contacts_imported.send_robust(
-                    ContactImport, contact_import=imp, contact_ids=result.contact_ids
-                ):
-                    if isinstance(response, Exception):
-                        log.error("contacts_imported receiver failed: %r", response)
+                # What the apps above do with it (enrol into a campaign) never stops the
+                # import: a failure is logged and the next batch goes on.
+                try:
+                    contacts_events().contacts_imported(
+                        ContactsImported(imp, contact_ids=result.contact_ids)
+                    )
+                except Exception:
+                    log.exception("import %s: contacts_imported failed", imp.pk)
             status = ContactImport.objects.values_list("status", flat=True).get(pk=imp.pk)
             if status == Status.CANCELLING:
                 ContactImport.objects.filter(pk=imp.pk).update(status=Status.CANCELLED)

@@ -234,7 +234,7 @@ class ContactImport(models.Model):
         related_name="+",
         help_text="Owner of the contacts this import creates.",
     )
-    # Read by whoever listens to contacts_imported (e.g. campaigns: {"enroll": "campaign:3"}).
+    # Read by ContactsEvents.contacts_imported (campaigns: {"then": "campaign:3"}).
     hook_options = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import ConsentRecord, Contact, Identity, Suppression
-from contacts.signals import contact_opted_out, contacts_opt_out_changed
+from contacts.seams import OptedOut, contacts_events
 
 ERASED_SOURCE = "suppressed after erasure"
 ERASED_REASON = "this address belongs to an erased contact"
@@ -127,9 +127,7 @@ def identity_opt_out(*, identity: Identity, source: str, actor=None, note: str =
         note=note,
     )
     identity.refresh_from_db()
-    contact_opted_out.send(
-        sender=Contact, contact=identity.contact, channel=identity.channel, source=source
-    )
+    contacts_events().contact_opted_out(OptedOut(identity.contact, identity.channel, source))
     return identity
 
 
@@ -139,12 +137,12 @@ def contact_opt_out(*, contact: Contact, source: str, actor=None, note: str = ""
     if Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(
         opted_out_at=timezone.now()
     ):
-        contacts_opt_out_changed.send(sender=Contact, contact_ids=[contact.pk], opted_out=True)
+        contacts_events().contacts_opt_out_changed([contact.pk], opted_out=True)
     ConsentRecord.objects.create(
         contact=contact, kind=ConsentRecord.Kind.OPTED_OUT, source=source, actor=actor, note=note
     )
     contact.refresh_from_db()
-    contact_opted_out.send(sender=Contact, contact=contact, channel="", source=source)
+    contacts_events().contact_opted_out(OptedOut(contact, channel="", source=source))
     return contact
 
 
@@ -154,7 +152,7 @@ def contact_opt_out_reverse(*, contact: Contact, actor, note: str) -> Contact:
     if not note.strip():
         raise ValueError("Reversing an opt-out needs a note saying why.")
     if Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=False).update(opted_out_at=None):
-        contacts_opt_out_changed.send(sender=Contact, contact_ids=[contact.pk], opted_out=False)
+        contacts_events().contacts_opt_out_changed([contact.pk], opted_out=False)
     Identity.objects.filter(contact=contact).update(opted_out_at=None, opt_out_source="")
     ConsentRecord.objects.create(
         contact=contact, kind=ConsentRecord.Kind.REINSTATED, source="admin", actor=actor, note=note

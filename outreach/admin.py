@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 
 from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
 from outreach.fields import mask
-from outreach.inbound import inbound_events_replay
+from outreach.inbound.process import inbound_events_replay
 from outreach.media import upload_check
 from outreach.models import (
     AuditEntry,

@@ -13,7 +13,7 @@ idempotency key (outreach/channels/email/backend.py message_id_for), so that id 
 token. The envelope sender (Return-Path) is left as the sender's mailbox: a VERP address
 (bounces+token@domain) only works where the mailbox's server accepts plus-addressing, and a
 Return-Path that does not deliver loses every bounce. Reports that do not return the original,
-or return it without its Message-ID, are matched by the failed address in outreach/inbound.py.
+or return it without its Message-ID, are matched by the failed address in outreach/inbound/match.py.
 """
 
 import email

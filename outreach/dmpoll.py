@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from outreach.channels import get_channel
 from outreach.channels.base import InboundItem
-from outreach.inbound import inbound_items_store
+from outreach.inbound.store import inbound_items_store
 from outreach.models import MailboxCursor, SenderAccount
 
 POLLING_CHANNELS = ("x",)

@@ -1,10 +1,9 @@
 """What an entry trigger needs to know about one inbound engagement, and its announcement.
 
-Built by inbound processing (outreach/inbound.py) and sent up through
-outreach.signals.engagement_received; campaigns decides what to do with it.
+Built by inbound processing (outreach/inbound/apply.py) and handed up through
+OutreachEvents.engagement_received (outreach/seams.py); campaigns decides what to do with it.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from contacts.models import Identity
 from outreach.channels.base import InboundItem
 from outreach.models import Conversation, InboundEvent, Message, SenderAccount
-from outreach.signals import engagement_received
+from outreach.seams import outreach_events
 
 
 class EventType:
@@ -35,7 +34,7 @@ class EventType:
     ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Engagement:
     event: InboundEvent
     event_type: str
@@ -52,15 +51,10 @@ class Engagement:
     recipients: list[str] = field(default_factory=list)  # email: the addresses it went to
 
 
-# Callables (recipients: list[str], sender: SenderAccount) -> bool, registered by apps above
-# outreach (the entry triggers): does an email from an unknown address to one of these
-# addresses, arriving at this account, make a new lead? Outreach then creates the contact
-# instead of leaving the mail unmatched.
-email_lead_watchers: list[Callable[[list[str], SenderAccount], bool]] = []
-
-
 def email_lead_wanted(recipients: list[str], sender: SenderAccount) -> bool:
-    return bool(recipients) and any(watch(recipients, sender) for watch in email_lead_watchers)
+    """Does an email from an unknown address to these addresses make a new lead (an entry
+    trigger watches one of them)? Outreach then creates the contact."""
+    return bool(recipients) and outreach_events().email_lead_wanted(recipients, sender)
 
 
 def event_type_of(channel: str, item: InboundItem) -> str:
@@ -92,9 +86,8 @@ def engagement_announce(
         text = f"{item.name}\n{item.text}".strip()  # the subject counts as what they wrote
     else:
         text = item.text
-    engagement_received.send(
-        sender=InboundEvent,
-        engagement=Engagement(
+    outreach_events().engagement_received(
+        Engagement(
             event=event,
             event_type=event_type_of(event.provider, item),
             identity=identity,

@@ -4,7 +4,7 @@ A cursor per mailbox (MailboxCursor: UIDVALIDITY + last UID seen) says where to 
 Each batch of fetched mails goes through the same path as the inbound-email webhook:
 classified (outreach.mailparse), stored raw unique on (provider, Message-ID), processed
 asynchronously. Each mail is stored on its own: one the parser or the database cannot take
-is kept raw and quarantined (outreach.inbound), and the cursor moves past it.
+is kept raw and quarantined (outreach/inbound/), and the cursor moves past it.
 The cursor moves in the same transaction as those inserts, so a crash
 anywhere re-reads at most one batch, and the unique Message-ID makes the re-read harmless.
 When UIDVALIDITY changes (RFC 3501 2.3.1.1: the server renumbered the mailbox) the whole
@@ -19,7 +19,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from outreach.inbound import inbound_items_store, inbound_unparsed_store
+from outreach.inbound.store import inbound_items_store, inbound_unparsed_store
 from outreach.mailparse import classify
 from outreach.models import MailboxCursor, SenderAccount
 

@@ -214,7 +214,7 @@ class Message(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="message_unique_idem_key"),
-            # A platform's id names one message within its scope (outreach/inbound.py): the
+            # A platform's id names one message within its scope (outreach/inbound/match.py): the
             # whole channel where ids are global, one conversation everywhere.
             models.UniqueConstraint(
                 fields=["channel", "provider_message_id"],

@@ -253,8 +253,9 @@ def support_metrics(*, user) -> SupportMetrics:
 
 
 def contacts_with_messages(contact_ids) -> dict[str, set[int]]:
-    """For contacts.signals.contact_activity_providers: contacts whose conversations have
-    messages, and those who replied (deleting a contact deletes both)."""
+    """For ContactsEvents.contact_activity (contacts/seams.py, implemented in campaigns):
+    contacts whose conversations have messages, and those who replied (deleting a contact
+    deletes both)."""
     messages = Message.objects.filter(conversation__identity__contact_id__in=contact_ids)
     who = "conversation__identity__contact_id"
     return {

@@ -40,11 +40,7 @@ from outreach.models import (
     SenderAccount,
     SendingSwitch,
 )
-from outreach.signals import (
-    message_status_changed,
-    messages_sent,
-    refusal_fallbacks,
-)
+from outreach.seams import MessageFailed, MessageRequeued, outreach_events
 from outreach.suppress import SOFT_SEND_CODE, bounce_suppress
 from outreach.windows import Window, describe_wait
 
@@ -231,13 +227,13 @@ def _fail_before_send(message: Message, reason: str) -> None:
     )
     _event(message, S.FAILED, reason)
     message.status, message.error_code, message.error_reason = S.FAILED, "policy", reason
-    message_status_changed.send(sender=Message, message=message, status=S.FAILED)
+    outreach_events().message_failed(MessageFailed(message))
 
 
 def _refusal_has_fallback(message: Message) -> bool:
     """A refusal the platform may lift later holds the message, unless whoever queued it
-    can send it elsewhere instead (outreach.signals.refusal_fallbacks)."""
-    return any(has_fallback(message) for has_fallback in refusal_fallbacks)
+    can send it elsewhere instead (OutreachEvents.refusal_has_fallback)."""
+    return outreach_events().refusal_has_fallback(message)
 
 
 def _refusal(message: Message, now: datetime, blocked: str) -> bool:
@@ -253,7 +249,7 @@ def _refusal(message: Message, now: datetime, blocked: str) -> bool:
         )
         _event(message, S.CANCELLED, blocked)
         message.status, message.hold_reason = S.CANCELLED, blocked
-        message_status_changed.send(sender=Message, message=message, status=S.CANCELLED)
+        outreach_events().message_cancelled(message)
         return True
     # The sending window keeps automated outreach to human hours; a rep answering a
     # conversation now is a human writing, as in any inbox.
@@ -581,7 +577,7 @@ def messages_record_sent(*, sent: list[tuple[int, str, int | None]]) -> set[int]
                 for m in messages
             ]
         )
-        messages_sent.send(sender=Message, messages=messages)
+        outreach_events().messages_sent(messages)
     return set(provider_ids)
 
 
@@ -619,7 +615,7 @@ def _record_not_sent(
         )
         _event(claim.message, S.QUEUED, f"{exc.code}: {exc.reason}")
         # Campaigns may have stopped or paused while it was in flight: let them hold it.
-        message_status_changed.send(sender=Message, message=claim.message, status=S.QUEUED)
+        outreach_events().message_requeued(MessageRequeued(claim.message))
 
 
 @retry_on_conflict
@@ -641,11 +637,8 @@ def _record_failed(claim: Claim, exc: ChannelError) -> None:
             )
         claim.message.status, claim.message.error_reason = S.FAILED, exc.reason
         claim.message.error_code = exc.code
-        message_status_changed.send(
-            sender=Message,
-            message=claim.message,
-            status=S.FAILED,
-            refused=isinstance(exc, PolicyWindowClosed),
+        outreach_events().message_failed(
+            MessageFailed(claim.message, refused=isinstance(exc, PolicyWindowClosed))
         )
 
 
@@ -721,7 +714,7 @@ def _requeue(message: Message, rows, why: str, found: str) -> bool:
         day = limits.local_day(message.sender, message.claimed_at or timezone.now())
         limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
         _event(message, S.QUEUED, f"reconciler: {found}, will send again")
-        message_status_changed.send(sender=Message, message=message, status=S.QUEUED)
+        outreach_events().message_requeued(MessageRequeued(message))
     return True
 
 

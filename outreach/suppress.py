@@ -1,7 +1,7 @@
 """When a bounce suppresses an address: a hard bounce at once, soft bounces (a full mailbox,
 a delivery given up after retries) once there were SOFT_BOUNCE_LIMIT of them; until then a
 reported soft bounce sends the message again later (soft_bounce_retry). Used by the inbound
-path (reported bounces, outreach/inbound.py) and the send path (SMTP refusals,
+path (reported bounces, outreach/inbound/) and the send path (SMTP refusals,
 outreach/services.py)."""
 
 from datetime import datetime, timedelta
@@ -14,7 +14,7 @@ from django.utils import timezone
 from contacts.models import Identity
 from contacts.services import address_suppress, bounce_reason
 from outreach.models import Message, MessageEvent
-from outreach.signals import message_status_changed
+from outreach.seams import MessageRequeued, outreach_events
 
 S = Message.Status
 
@@ -58,7 +58,7 @@ def soft_bounce_retry(*, message: Message, code: str, reason: str, count: int) -
     retries = settings.SOFT_BOUNCE_LIMIT - 1
     hold = f"soft bounce ({code}): sending again after {when} (retry {count} of {retries})"
     with transaction.atomic():
-        # Locked first, as outreach.inbound._fail: campaigns un-counts the send it undoes.
+        # Locked first, as outreach.inbound.apply._fail: campaigns un-counts the send it undoes.
         row = (
             Message.objects.select_for_update()
             .filter(id=message.id, status__in=[S.SENT, S.DELIVERED, S.READ])
@@ -80,6 +80,6 @@ def soft_bounce_retry(*, message: Message, code: str, reason: str, count: int) -
         MessageEvent.objects.create(message=message, status=S.QUEUED, detail=hold[:300])
         message.status, message.not_before, message.sent_at = S.QUEUED, retry_at, None
         message.hold_reason = hold[:200]
-        message_status_changed.send(
-            sender=Message, message=message, status=S.QUEUED, previous=previous, sent_at=sent_at
+        outreach_events().message_requeued(
+            MessageRequeued(message, previous=previous, sent_at=sent_at)
         )

@@ -33,7 +33,7 @@ def process_inbound_event(self, event_id: int) -> str:
     # Idempotent: the service takes the row only while it is unprocessed. One that keeps
     # losing lock conflicts is tried again in a second or two; past max_retries the sweeper
     # still takes it (it is unprocessed, with no error recorded).
-    from outreach.inbound import CONFLICT, inbound_event_process
+    from outreach.inbound.process import CONFLICT, inbound_event_process
 
     outcome = inbound_event_process(event_id=event_id)
     if outcome == CONFLICT:
@@ -43,7 +43,7 @@ def process_inbound_event(self, event_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def sweep_inbound_events() -> int:
-    from outreach.inbound import inbound_events_sweep
+    from outreach.inbound.process import inbound_events_sweep
 
     return inbound_events_sweep()
 

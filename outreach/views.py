@@ -16,7 +16,7 @@ from outreach.access import media_assets_visible_to
 from outreach.channels import get_channel
 from outreach.channels.email.backend import unsubscribe_address
 from outreach.channels.registry import channels
-from outreach.inbound import inbound_items_store, inbound_unparsed_store, webhook_sender
+from outreach.inbound.store import inbound_items_store, inbound_unparsed_store, webhook_sender
 from outreach.media import UPLOAD_TYPES
 from outreach.models import MediaAsset, SenderAccount
 from outreach.unsubscribe import email_unsubscribe

@@ -1,7 +1,8 @@
 """How apps above outreach add to the inbox without outreach importing them.
 
 campaigns registers its filters (campaign, deal stage) and contact-card sections (deals,
-campaigns) here at start-up, like contacts.signals.import_choice_providers.
+campaigns) here at start-up (campaigns/inbox_hooks.py): page furniture that outreach asks
+for, not news of a change (that goes through outreach/seams.py).
 """
 
 from collections.abc import Callable

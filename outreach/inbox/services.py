@@ -12,8 +12,8 @@ from outreach.inbox import hooks
 from outreach.inbox.models import ConversationNote, ConversationState, MessageIntent
 from outreach.intent import IncomingReply, get_classifier
 from outreach.models import Conversation, Message
+from outreach.seams import IntentCorrected, outreach_events
 from outreach.services import messages_create
-from outreach.signals import message_intent_labelled
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,8 @@ def conversation_state(conversation: Conversation) -> ConversationState:
 
 
 def message_classify(*, message: Message, kind: str = "reply") -> MessageIntent:
-    """Label an inbound message once (idempotent) and tell campaigns.
-
-    Called by outreach's own receiver and, so that ordering between apps never matters, by
-    campaigns before it decides whether a reply stops or pauses a sequence.
+    """Label an inbound message once (idempotent). Called by outreach.inbound.apply._message
+    right after recording it; the label then travels up with OutreachEvents.reply_recorded.
     """
     found = MessageIntent.objects.filter(message_id=message.id).first()
     if found is not None:
@@ -59,9 +57,6 @@ def message_classify(*, message: Message, kind: str = "reply") -> MessageIntent:
         classifier=settings.INTENT_CLASSIFIER[:200],
     )
     _state_after_inbound(message, label)
-    message_intent_labelled.send(
-        sender=Message, message=message, intent=label, return_date=back, kind=kind, corrected=False
-    )
     return intent
 
 
@@ -85,7 +80,7 @@ def intent_correct(
 ) -> MessageIntent:
     """A rep says what the reply really meant; the classifier's label is kept beside it.
 
-    confirmed: the rep saw and accepted intent_consequences(); without it receivers do
+    confirmed: the rep saw and accepted intent_consequences(); without it campaigns does
     nothing final, such as opting the contact out.
     """
     if label not in MessageIntent.Label.values:
@@ -107,16 +102,15 @@ def intent_correct(
             ConversationState.objects.filter(conversation_id=message.conversation_id).update(
                 intent=label
             )
-        message_intent_labelled.send(
-            sender=Message,
-            message=message,
-            intent=label,
-            return_date=intent.return_date,
-            kind="reply",
-            corrected=True,
-            previous=previous[0] or previous[1],
-            by=by,
-            confirmed=confirmed,
+        outreach_events().intent_corrected(
+            IntentCorrected(
+                message=message,
+                intent=label,
+                previous=previous[0] or previous[1],
+                by=by,
+                confirmed=confirmed,
+                return_date=intent.return_date,
+            )
         )
     return intent
 

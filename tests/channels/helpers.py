@@ -14,7 +14,7 @@ from django.test import override_settings
 from contacts.models import Identity
 from fakeplatform.meta import meta_signature
 from fakeplatform.x import x_signature
-from outreach.inbound import inbound_event_process
+from outreach.inbound.process import inbound_event_process
 from outreach.models import InboundEvent, Message, SenderAccount
 from tests.channels.conftest import SECRETS, fixture_bytes
 

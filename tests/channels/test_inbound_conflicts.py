@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from campaigns.models import Enrollment
-from outreach.inbound import inbound_event_process
+from outreach.inbound.process import inbound_event_process
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.services import conversations_for, messages_create, messages_record_sent
 from tests import factories

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from outreach.inbound import MAX_ATTEMPTS, inbound_events_sweep
+from outreach.inbound.process import MAX_ATTEMPTS, inbound_events_sweep
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, MailboxCursor, Message
 from tests.channels.conftest import fixture_bytes

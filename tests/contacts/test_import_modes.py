@@ -12,6 +12,7 @@ from contacts.imports import (
     contact_import_start,
 )
 from contacts.models import Contact, ContactImport, Identity, Tag
+from contacts.seams import ContactsEvents, ContactsImported, contacts_events
 from tests.contacts.conftest import FIXTURES, run_file, upload
 
 pytestmark = pytest.mark.django_db
@@ -104,22 +105,26 @@ def test_an_opt_out_is_never_cleared_by_an_import(tmp_path):
     assert Contact.objects.get().opted_out_at is not None
 
 
-def test_the_contacts_imported_signal_carries_the_batch():
-    from contacts.signals import contacts_imported
+class BrokenAfterImport(ContactsEvents):
+    """What an app above contacts plugs in through CONTACTS_EVENTS: hears of each batch,
+    then fails."""
 
-    seen = []
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, list[int]]] = []
 
-    def receiver(sender, contact_import, contact_ids, **kwargs):
-        seen.append((contact_import.pk, sorted(contact_ids)))
-        raise RuntimeError("a broken receiver does not stop the import")
+    def contacts_imported(self, batch: ContactsImported) -> None:
+        self.seen.append((batch.contact_import.pk, sorted(batch.contact_ids)))
+        raise RuntimeError("a broken follow-up does not stop the import")
 
-    contacts_imported.connect(receiver)
-    try:
-        imp = run_file("hubspot_utf8_bom_crlf.csv")
-    finally:
-        contacts_imported.disconnect(receiver)
+
+def test_contacts_imported_carries_the_batch_and_a_failure_never_stops_the_import(settings):
+    settings.CONTACTS_EVENTS = "tests.contacts.test_import_modes.BrokenAfterImport"
+    events = contacts_events()  # the instance contacts.imports calls (loaded once)
+    events.seen.clear()
+    imp = run_file("hubspot_utf8_bom_crlf.csv")
     assert imp.status == "done"
-    assert seen == [(imp.pk, sorted(Contact.objects.values_list("id", flat=True)))]
+    contacts = sorted(Contact.objects.values_list("id", flat=True))
+    assert events.seen == [(imp.pk, contacts)]
 
 
 def test_cancel_stops_after_the_batch_and_resume_finishes():

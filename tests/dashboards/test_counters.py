@@ -27,7 +27,8 @@ from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact
 from contacts.services import contact_opt_out_reverse
 from outreach.channels.base import InboundItem
-from outreach.inbound import inbound_event_process, inbound_items_store
+from outreach.inbound.process import inbound_event_process
+from outreach.inbound.store import inbound_items_store
 from outreach.inbox.models import MessageIntent
 from outreach.inbox.services import intent_correct
 from outreach.models import Message

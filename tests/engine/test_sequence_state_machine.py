@@ -11,7 +11,7 @@ call replaced.
 The contacts write back the production way: signed webhook bytes in each platform's own shape
 (Telegram updates, raw mail to the inbound-email webhook, Instagram's messaging webhook) posted
 to the real endpoint, then each stored event processed by the function the Celery task runs
-(`outreach.inbound.inbound_event_process`). They reply, edit, unsend, bounce, unsubscribe in a
+(`inbound.process.inbound_event_process`). They reply, edit, unsend, bounce, unsubscribe in a
 subject line, and the platform delivers the same event twice or slips a poison mail between
 two good ones. After every step the promises users rely on are checked; after a quiet period
 every due step must have ended sent, cancelled or flagged for review.

@@ -41,7 +41,7 @@ def test_an_interested_reply_opens_a_deal_moves_it_to_replied_then_interested():
     history = list(deal.history.order_by("at", "id").values_list("to_stage__name", "reason"))
     assert [h[0] for h in history] == ["Contacted", "Replied", "Interested"]
     assert f"message #{message.id}" in history[-1][1]
-    assert moves == ["Replied", "Interested"]
+    assert moves == ["Contacted", "Replied", "Interested"]  # each fanned out
     message.conversation.refresh_from_db()
     assert message.conversation.assigned_to == owner
     assert Enrollment.objects.get(contact=contact).state == "replied"

@@ -8,15 +8,19 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import Deal, DealStageChange, Pipeline, Stage
+from campaigns.models import Deal, Enrollment, Pipeline, Stage
+from campaigns.pipelines import deal_move
+from campaigns.signals import reply_received
 from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
 from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from contacts.services import contact_opt_out
 from outreach.models import Conversation
 from tests import factories
 from tests.channels.helpers import contact_replies
+from tests.inbox.helpers import campaign_with, rep
 
 pytestmark = pytest.mark.django_db
 
@@ -70,13 +74,34 @@ def test_reply_received_reaches_subscribers_of_that_event_only(receiver, client)
     assert Conversation.objects.count() == 1
 
 
+def test_a_failing_webhook_listener_loses_neither_the_reply_nor_its_stop(receiver, client):
+    subscribe(receiver, "reply.received")
+    campaign, (sender,) = campaign_with(rep("olga"))
+    contact = factories.contact()
+    Enrollment.objects.create(campaign=campaign, contact=contact, state="active")
+
+    def broken(sender, **kwargs) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")  # aborts the PostgreSQL transaction it runs in
+
+    reply_received.connect(broken, dispatch_uid="test.broken")  # after the webhook's own
+    try:
+        reply = contact_replies(client, contact, sender, "Yes, interested")
+    finally:
+        reply_received.disconnect(dispatch_uid="test.broken")
+    assert Enrollment.objects.get(contact=contact).state == "replied"
+    deliver_all()
+    [(_, body)] = receiver.requests
+    assert json.loads(body)["data"]["message_id"] == reply.id
+
+
 def test_deal_stage_change_is_delivered(receiver):
     subscribe(receiver, "deal.stage_changed")
     pipeline = Pipeline.objects.create(name="Hooks")
     new = Stage.objects.create(pipeline=pipeline, name="New", position=1)
     won = Stage.objects.create(pipeline=pipeline, name="Won", position=2, kind="won")
     deal = Deal.objects.create(contact=factories.contact(), pipeline=pipeline, stage=new)
-    DealStageChange.objects.create(deal=deal, from_stage=new, to_stage=won)
+    deal_move(deal=deal, stage=won, reason="signed")
     deliver_all()
     data = json.loads(receiver.requests[-1][1])["data"]
     assert (data["from_stage"], data["to_stage"]) == ("New", "Won")

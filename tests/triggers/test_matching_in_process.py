@@ -94,7 +94,7 @@ def test_a_redelivered_comment_webhook_fires_the_trigger_once(client, platform_c
     assert [deliver(client, "instagram", body) for _ in range(3)] == [200, 200, 200]
     process_all()
     # Even a forced re-processing of the stored event (the sweeper after a crash) is a no-op.
-    from outreach.inbound import inbound_event_process
+    from outreach.inbound.process import inbound_event_process
 
     InboundEvent.objects.update(processed_at=None)
     inbound_event_process(event_id=InboundEvent.objects.get().id)

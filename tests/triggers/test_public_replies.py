@@ -113,7 +113,7 @@ def test_public_reply_not_sent_twice_for_same_comment(client, platform_channels,
     assert [deliver(client, "instagram", body) for _ in range(3)] == [200, 200, 200]
     process_all()
     # The sweeper re-processing the stored event after a crash changes nothing either.
-    from outreach.inbound import inbound_event_process
+    from outreach.inbound.process import inbound_event_process
 
     InboundEvent.objects.update(processed_at=None)
     inbound_event_process(event_id=InboundEvent.objects.get().id)
