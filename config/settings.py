@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "contacts",
     "outreach",
     "campaigns",
+    "demo",
 ]
 
 MIDDLEWARE = [
