@@ -8,7 +8,7 @@ both.
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
@@ -125,7 +125,9 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         ).order_by("next_action_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        ids = list(due.values_list("id", flat=True)[:batch])
+        # When each step fell due: a skipped step's successor is timed from it (below).
+        due_at: dict[int, datetime | None] = dict(due.values_list("id", "next_action_at")[:batch])
+        ids = list(due_at)
         if not ids:
             return 0, 0
         Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).update(
@@ -253,10 +255,14 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 state=E.COMPLETED, hold_reason="all steps done"
             )
         for e, step, reason in skipped:
+            # The next step waits its own delay counted from when the skipped one was due, as
+            # if the skipped step had gone out on time: "email, then 2 days later a DM" keeps
+            # its 2 days for a contact without that DM, instead of following a tick later.
+            nxt = steps.get((campaigns[e.campaign_id].sequence_id, step.position + 1))
             Enrollment.objects.filter(id=e.id).update(
                 state=E.ACTIVE,
                 current_step=step.position + 1,
-                next_action_at=now,
+                next_action_at=(due_at[e.id] or now) + (nxt.delay if nxt else timedelta(0)),
                 hold_reason=reason,
             )
         for e, reason in failed:

@@ -264,7 +264,11 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
                 sender_channels=sender_channels,
             )
             if route is None:
-                i += 1  # the dispatcher skips a step without an identity, and goes on at once
+                # The dispatcher skips a step the contact cannot get; the next one waits its
+                # own delay from when the skipped step was due (campaigns/dispatch.py).
+                i += 1
+                if i < len(steps):
+                    ready += steps[i].delay
                 continue
             if not get_channel(route.channel).automated:
                 result.manual += 1
