@@ -12,15 +12,18 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
 from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried, skipped_reason
+from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from campaigns.versions import current_versions
 from contacts.models import Identity
 from outreach import services as outreach
+from outreach.audit import audit_record
 from outreach.db import retry_on_conflict
 from outreach.models import Message, SenderAccount
 from outreach.tasks import send_messages
@@ -34,6 +37,7 @@ class TickResult:
     completed: int = 0
     offered: int = 0
     reconciled: int = 0
+    finished: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,7 +56,36 @@ def dispatch_tick(
             break
     result.offered = offer_and_enqueue(now=now)
     result.reconciled = sum(outreach.messages_reconcile(now=now).values())
+    result.finished = campaigns_finish()
     return result
+
+
+# An enrollment in one of these states may still send: its campaign is not finished.
+LIVE = (E.ACTIVE, E.WAITING, E.PAUSED)
+
+
+def campaigns_finish() -> int:
+    """Running campaigns whose every enrollment has ended (completed, replied, stopped or
+    failed) and that no active entry trigger enrols into become Finished."""
+    enrolled = Enrollment.objects.filter(campaign=OuterRef("pk"))
+    live = enrolled.filter(state__in=LIVE)  # the enrollment_live index
+    fed = Trigger.objects.filter(campaign=OuterRef("pk"), active=True)
+    ended = Campaign.objects.filter(Exists(enrolled), status=Campaign.Status.RUNNING).exclude(
+        Exists(live) | Exists(fed)
+    )
+    ids = list(ended.values_list("id", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        # Enrolling locks the campaign row (campaigns.services.enrollments_create): wait for
+        # any enrolment under way, then look again, so a contact just enrolled is not left
+        # in a finished campaign.
+        list(Campaign.objects.select_for_update().filter(id__in=ids).values_list("id"))
+        ids = list(ended.filter(id__in=ids).values_list("id", flat=True))
+        Campaign.objects.filter(id__in=ids).update(status=Campaign.Status.FINISHED)
+        for campaign in Campaign.objects.filter(id__in=ids):
+            audit_record(actor=None, action="campaign.finish", target=campaign)
+    return len(ids)
 
 
 # Messages per send task, at most: each task claims its batch in one transaction and records
