@@ -308,6 +308,7 @@ def test_launch_refuses_an_alternative_on_a_channel_without_a_sender(platform_ch
     email = factories.sender("Anna", channel="email")
     camp = factories.campaign(senders=[email], steps=(("email", 0),))
     alternative(Step.objects.get(sequence=camp.sequence), 1, "telegram", "Hi")
+    enrollments_create(campaign=camp, contacts=[factories.contact(1)])
 
     with pytest.raises(LaunchError) as exc:
         campaign_launch(campaign=camp)
