@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from campaigns.dispatch import _pick_sender
 from campaigns.models import Campaign, Enrollment, Step, StepSend
@@ -97,9 +98,14 @@ class Forecast:
         elif not self.blocked:
             lines.append("Nothing to send: no contact is waiting for a step.")
         for reason, n in self.blocked.items():
-            lines.append(f"{n} message(s) will not go out: {reason}.")
+            lines.append(f"{n} {ngettext('message', 'messages', n)} will not go out: {reason}.")
         if self.manual:
-            lines.append(f"{self.manual} manual step(s) wait for a rep and are not timed.")
+            steps = ngettext(
+                "manual step waits for a rep and is not timed",
+                "manual steps wait for a rep and are not timed",
+                self.manual,
+            )
+            lines.append(f"{self.manual} {steps}.")
         if self.truncated:
             lines.append(f"Forecast covers the first {MAX_ENROLLMENTS} enrollments.")
         return lines

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from django.utils.translation import ngettext
+
 from campaigns.models import Campaign, Enrollment, Step, TemplateVariant
 from campaigns.rendering import (
     MAX_OUTPUT,
@@ -373,7 +375,8 @@ def _lint_contacts(
             LintIssue(
                 "warning",
                 "no_identity",
-                f"{count:,} contacts have no {listed} identity; the step is skipped for them",
+                f"{count:,} {ngettext('contact has', 'contacts have', count)} no {listed} "
+                "identity; the step is skipped for them",
                 where,
                 count,
                 no_identity.examples[(where, step_id)],

@@ -342,7 +342,7 @@ def test_lint_counts_empty_variables_of_an_alternative_for_contacts_on_its_chann
         for t in texts
     ), texts
     assert any(
-        t.startswith("step 1: 1 contacts have no Instagram or Email identity") for t in texts
+        t.startswith("step 1: 1 contact has no Instagram or Email identity") for t in texts
     ), texts
     assert not report.errors
 

@@ -81,7 +81,7 @@ def test_forecast_says_what_will_not_go_out():
     enrollments_create(campaign=campaign, contacts=[factories.contact(1)])
     forecast = campaign_forecast(campaign=campaign)
     assert forecast.sends == []
-    assert "1 message(s) will not go out: Paused is paused." in forecast.summary()
+    assert "1 message will not go out: Paused is paused." in forecast.summary()
     Enrollment.objects.all().delete()
     assert campaign_forecast(campaign=campaign).summary() == [
         "Nothing to send: no contact is waiting for a step."
@@ -98,7 +98,7 @@ def test_forecast_of_a_paused_campaign_plans_nothing_until_it_is_resumed():
     forecast = campaign_forecast(campaign=campaign)
     assert forecast.sends == []
     assert forecast.summary() == [
-        "3 message(s) will not go out: campaign paused: nothing is sent until it is resumed."
+        "3 messages will not go out: campaign paused: nothing is sent until it is resumed."
     ]
 
 
