@@ -13,7 +13,6 @@ import statistics
 import time
 
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import connection, reset_queries
 from django.db.models import Count
 from django.test import Client
@@ -22,6 +21,7 @@ from django.urls import reverse
 
 from bench.common import Target
 from bench.db import bench_database
+from bench.seed_dashboards import seed
 from campaigns.models import Campaign
 
 TARGET_MS = 300.0
@@ -54,9 +54,7 @@ def run():
     n = int(os.environ.get("BENCH_DASHBOARD_ENROLLMENTS", "1000000"))
     with bench_database():
         started = time.monotonic()
-        call_command(
-            "seed_dashboard_data", enrollments=n, messages=3 * n, campaigns=200, stdout=None
-        )
+        seed(enrollments=n, messages=3 * n, campaigns=200)
         print(f"  seeded {n:,} enrollments in {time.monotonic() - started:.1f} s", flush=True)
         client = Client()
         client.force_login(get_user_model().objects.get(username="bench-staff"))

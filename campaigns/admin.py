@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from campaigns.access import (
     campaigns_visible_to,
@@ -587,7 +588,9 @@ class EnrollmentAdmin(admin.ModelAdmin):
                 note="Their unsent messages are cancelled. Sent history is kept.",
             )
         changed = enrollments_unenrol(enrollments=queryset, actor=request.user)
-        self.message_user(request, f"{changed} enrollment(s) stopped.")
+        self.message_user(
+            request, f"{changed} {ngettext('enrollment', 'enrollments', changed)} stopped."
+        )
         return None
 
     @admin.action(description="Opt out the selected enrollments' contacts…", permissions=["change"])
@@ -605,7 +608,9 @@ class EnrollmentAdmin(admin.ModelAdmin):
                 "can reverse an opt-out.",
             )
         changed = contacts_opt_out(contacts=contacts, actor=request.user)
-        self.message_user(request, f"{changed} contact(s) opted out.")
+        self.message_user(
+            request, f"{changed} {ngettext('contact', 'contacts', changed)} opted out."
+        )
         return None
 
 
@@ -681,7 +686,7 @@ class DealAdmin(admin.ModelAdmin):
         moved = deals_move_stage(
             deals=queryset, stage=stage, actor=request.user, reason=form.cleaned_data["reason"]
         )
-        self.message_user(request, f"{moved} deal(s) moved to {stage}.")
+        self.message_user(request, f"{moved} {ngettext('deal', 'deals', moved)} moved to {stage}.")
         return None
 
 
@@ -724,7 +729,9 @@ class ContactWithCampaignsAdmin(ContactAdmin):
                 note="Every campaign of theirs stops; only a human can reverse an opt-out.",
             )
         changed = contacts_opt_out(contacts=queryset, actor=request.user)
-        self.message_user(request, f"{changed} contact(s) opted out.")
+        self.message_user(
+            request, f"{changed} {ngettext('contact', 'contacts', changed)} opted out."
+        )
         return None
 
     @admin.action(description="Enrol selected contacts into a campaign…", permissions=["enrol"])
@@ -743,7 +750,7 @@ class ContactWithCampaignsAdmin(ContactAdmin):
                 skipped = queryset.count() - added
                 self.message_user(
                     request,
-                    f"{added} contact(s) enrolled into “{campaign}”"
+                    f"{added} {ngettext('contact', 'contacts', added)} enrolled into “{campaign}”"
                     + (f"; {skipped} already enrolled." if skipped else "."),
                 )
                 return None

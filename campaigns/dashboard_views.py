@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from campaigns import charts
@@ -207,7 +208,7 @@ def builder_audience(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user,
         )
         added = campaign_enrol_audience(campaign=campaign, contacts=contacts, actor=request.user)
-        messages.success(request, f"{added} contact(s) enrolled.")
+        messages.success(request, f"{added} {ngettext('contact', 'contacts', added)} enrolled.")
         return redirect("dashboards:builder_review", pk=campaign.pk)
     enrolled = Enrollment.objects.filter(campaign=campaign).count()
     return render(

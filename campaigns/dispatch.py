@@ -8,19 +8,22 @@ both.
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
 from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried, skipped_reason
+from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from campaigns.versions import current_versions
 from contacts.models import Identity
 from outreach import services as outreach
+from outreach.audit import audit_record
 from outreach.db import retry_on_conflict
 from outreach.models import Message, SenderAccount
 from outreach.tasks import send_messages
@@ -34,6 +37,7 @@ class TickResult:
     completed: int = 0
     offered: int = 0
     reconciled: int = 0
+    finished: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,7 +56,36 @@ def dispatch_tick(
             break
     result.offered = offer_and_enqueue(now=now)
     result.reconciled = sum(outreach.messages_reconcile(now=now).values())
+    result.finished = campaigns_finish()
     return result
+
+
+# An enrollment in one of these states may still send: its campaign is not finished.
+LIVE = (E.ACTIVE, E.WAITING, E.PAUSED)
+
+
+def campaigns_finish() -> int:
+    """Running campaigns whose every enrollment has ended (completed, replied, stopped or
+    failed) and that no active entry trigger enrols into become Finished."""
+    enrolled = Enrollment.objects.filter(campaign=OuterRef("pk"))
+    live = enrolled.filter(state__in=LIVE)  # the enrollment_live index
+    fed = Trigger.objects.filter(campaign=OuterRef("pk"), active=True)
+    ended = Campaign.objects.filter(Exists(enrolled), status=Campaign.Status.RUNNING).exclude(
+        Exists(live) | Exists(fed)
+    )
+    ids = list(ended.values_list("id", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        # Enrolling locks the campaign row (campaigns.services.enrollments_create): wait for
+        # any enrolment under way, then look again, so a contact just enrolled is not left
+        # in a finished campaign.
+        list(Campaign.objects.select_for_update().filter(id__in=ids).values_list("id"))
+        ids = list(ended.filter(id__in=ids).values_list("id", flat=True))
+        Campaign.objects.filter(id__in=ids).update(status=Campaign.Status.FINISHED)
+        for campaign in Campaign.objects.filter(id__in=ids):
+            audit_record(actor=None, action="campaign.finish", target=campaign)
+    return len(ids)
 
 
 # Messages per send task, at most: each task claims its batch in one transaction and records
@@ -125,7 +158,9 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         ).order_by("next_action_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        ids = list(due.values_list("id", flat=True)[:batch])
+        # When each step fell due: a skipped step's successor is timed from it (below).
+        due_at: dict[int, datetime | None] = dict(due.values_list("id", "next_action_at")[:batch])
+        ids = list(due_at)
         if not ids:
             return 0, 0
         Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).update(
@@ -253,10 +288,14 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 state=E.COMPLETED, hold_reason="all steps done"
             )
         for e, step, reason in skipped:
+            # The next step waits its own delay counted from when the skipped one was due, as
+            # if the skipped step had gone out on time: "email, then 2 days later a DM" keeps
+            # its 2 days for a contact without that DM, instead of following a tick later.
+            nxt = steps.get((campaigns[e.campaign_id].sequence_id, step.position + 1))
             Enrollment.objects.filter(id=e.id).update(
                 state=E.ACTIVE,
                 current_step=step.position + 1,
-                next_action_at=now,
+                next_action_at=(due_at[e.id] or now) + (nxt.delay if nxt else timedelta(0)),
                 hold_reason=reason,
             )
         for e, reason in failed:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from campaigns.dispatch import _pick_sender
 from campaigns.models import Campaign, Enrollment, Step, StepSend
@@ -97,9 +98,14 @@ class Forecast:
         elif not self.blocked:
             lines.append("Nothing to send: no contact is waiting for a step.")
         for reason, n in self.blocked.items():
-            lines.append(f"{n} message(s) will not go out: {reason}.")
+            lines.append(f"{n} {ngettext('message', 'messages', n)} will not go out: {reason}.")
         if self.manual:
-            lines.append(f"{self.manual} manual step(s) wait for a rep and are not timed.")
+            steps = ngettext(
+                "manual step waits for a rep and is not timed",
+                "manual steps wait for a rep and are not timed",
+                self.manual,
+            )
+            lines.append(f"{self.manual} {steps}.")
         if self.truncated:
             lines.append(f"Forecast covers the first {MAX_ENROLLMENTS} enrollments.")
         return lines
@@ -264,7 +270,11 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
                 sender_channels=sender_channels,
             )
             if route is None:
-                i += 1  # the dispatcher skips a step without an identity, and goes on at once
+                # The dispatcher skips a step the contact cannot get; the next one waits its
+                # own delay from when the skipped step was due (campaigns/dispatch.py).
+                i += 1
+                if i < len(steps):
+                    ready += steps[i].delay
                 continue
             if not get_channel(route.channel).automated:
                 result.manual += 1

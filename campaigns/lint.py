@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from django.utils.translation import ngettext
+
 from campaigns.models import Campaign, Enrollment, Step, TemplateVariant
 from campaigns.rendering import (
     MAX_OUTPUT,
@@ -25,6 +27,7 @@ from campaigns.rendering import (
     plain_text,
 )
 from campaigns.routes import Route, routes_for_steps
+from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
 from outreach.channels.registry import Channel, channels
@@ -265,15 +268,27 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
     if plans:
         _lint_contacts(campaign, plans, needed_channels, report)
     if not Enrollment.objects.filter(campaign=campaign).exists():
-        # Launching sends nothing then; a rep who skipped the audience step should know.
-        report.issues.append(
-            LintIssue(
-                "warning",
-                "no_contacts",
-                "No contacts are enrolled: the campaign will send nothing until some are.",
-            )
-        )
+        report.issues.append(_no_contacts(campaign))
     return report
+
+
+def _no_contacts(campaign: Campaign) -> LintIssue:
+    """An empty campaign is refused at launch, as lemlist and Expandi refuse one: a launched
+    campaign that sends nothing only looks busy. One an active entry trigger enrols into is
+    meant to start empty and fill as people write in: that one only warns."""
+    if Trigger.objects.filter(campaign=campaign, active=True).exists():
+        return LintIssue(
+            "warning",
+            "no_contacts",
+            "No contacts are enrolled yet: the campaign sends once its entry trigger enrols "
+            "someone.",
+        )
+    return LintIssue(
+        "error",
+        "no_contacts",
+        "No contacts are enrolled: enrol some before launching (the builder's audience step, "
+        "an import into this campaign, or the API), or give the campaign an entry trigger.",
+    )
 
 
 def _lint_contacts(
@@ -356,7 +371,8 @@ def _lint_contacts(
             LintIssue(
                 "warning",
                 "no_identity",
-                f"{count:,} contacts have no {listed} identity; the step is skipped for them",
+                f"{count:,} {ngettext('contact has', 'contacts have', count)} no {listed} "
+                "identity; the step is skipped for them",
                 where,
                 count,
                 no_identity.examples[(where, step_id)],

@@ -282,6 +282,13 @@ class Enrollment(models.Model):
                 condition=Q(state__in=["waiting", "paused"]),
                 name="enrollment_held",
             ),
+            # Does a running campaign still have anyone to send to? Asked for every running
+            # campaign on each dispatcher tick (campaigns/dispatch.py `campaigns_finish`).
+            models.Index(
+                fields=["campaign"],
+                condition=Q(state__in=["active", "waiting", "paused"]),
+                name="enrollment_live",
+            ),
         ]
 
     def __str__(self) -> str:

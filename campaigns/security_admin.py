@@ -11,6 +11,7 @@ admin classes themselves grow.
 from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from campaigns.access import (
     campaigns_visible_to,
@@ -164,4 +165,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         copies = [
             webhook_delivery_replay(delivery=d) for d in queryset.select_related("subscriber")
         ]
-        self.message_user(request, f"{len(copies)} delivery(ies) queued again.")
+        n = len(copies)
+        self.message_user(request, f"{n} {ngettext('delivery', 'deliveries', n)} queued again.")

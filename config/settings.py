@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "contacts",
     "outreach",
     "campaigns",
+    "demo",
 ]
 
 MIDDLEWARE = [

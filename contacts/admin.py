@@ -9,6 +9,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 from rest_framework.authtoken.models import TokenProxy
 
 from contacts import imports
@@ -82,7 +83,9 @@ class ContactAdmin(admin.ModelAdmin):
     def opt_out(self, request, queryset) -> None:
         for contact in queryset:
             contact_opt_out(contact=contact, source="admin", actor=request.user)
-        self.message_user(request, f"{queryset.count()} contact(s) opted out of every channel.")
+        n = queryset.count()
+        noun = ngettext("contact", "contacts", n)
+        self.message_user(request, f"{n} {noun} opted out of every channel.")
 
     @admin.action(description="Export selected contacts to CSV", permissions=["view"])
     def export_csv(self, request, queryset) -> StreamingHttpResponse:
@@ -246,7 +249,9 @@ class ContactImportAdmin(admin.ModelAdmin):
                 n = imports.contact_import_rollback(contact_import=imp, keep_active=True)
                 kept = Contact.objects.filter(created_by_import=imp.pk).count()
                 self.message_user(
-                    request, f"{imp}: {n} contact(s) deleted, {kept} with activity kept."
+                    request,
+                    f"{imp}: {n} {ngettext('contact', 'contacts', n)} deleted, "
+                    f"{kept} with activity kept.",
                 )
             except ValueError as exc:
                 self.message_user(request, f"{imp}: {exc}", level="error")

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from contacts import imports, validators
@@ -146,7 +147,7 @@ def import_rollback(request: HttpRequest, pk: int) -> HttpResponse:
             kept = Contact.objects.filter(created_by_import=imp.pk).count()
             messages.success(
                 request,
-                f"Rolled back: {n} contact(s) deleted"
+                f"Rolled back: {n} {ngettext('contact', 'contacts', n)} deleted"
                 + (f", {kept} with activity kept." if kept else "."),
             )
         return redirect("contacts:import_detail", imp.pk)

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
+from django.utils.translation import ngettext
 
 from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
 from outreach.fields import mask
@@ -337,7 +338,8 @@ class InboundEventAdmin(admin.ModelAdmin):
         done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
         skipped = queryset.count() - len(ids)
         note = f"; {skipped} already processed, left alone" if skipped else ""
-        self.message_user(request, f"Replayed {len(ids)} events: {done or 'none'}{note}.")
+        events = ngettext("event", "events", len(ids))
+        self.message_user(request, f"Replayed {len(ids)} {events}: {done or 'none'}{note}.")
 
 
 @admin.register(ManualTask)

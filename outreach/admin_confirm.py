@@ -5,6 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import ngettext
 
 
 def action_confirmed(request: HttpRequest, form: forms.Form | None = None) -> bool:
@@ -46,7 +47,7 @@ def action_confirmation(
 
 def action_result(changed: int, selected: int, noun: str, verb: str) -> str:
     """What a bulk action did: the rows it changed, not the rows selected."""
-    text = f"{changed} {noun}(s) {verb}."
+    text = f"{changed} {ngettext(noun, f'{noun}s', changed)} {verb}."
     if selected > changed:
         text += f" {selected - changed} skipped (already {verb} or not in a state to be)."
     return text

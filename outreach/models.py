@@ -368,6 +368,7 @@ class SendingSwitch(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "sending switches"  # not Django's "sending switchs"
         constraints = [models.CheckConstraint(condition=Q(id=1), name="sending_switch_singleton")]
 
     def __str__(self) -> str:

@@ -130,6 +130,12 @@ def test_campaign_create_launch_pause_and_stats(world, api):
     )
     assert created.status_code == 201, created.content
     cid = created.json()["id"]
+    enrolled = client.post(
+        "/api/v1/enrollments/",
+        {"campaign": cid, "contacts": [world.alices.contact.id]},
+        format="json",
+    )
+    assert enrolled.status_code == 201, enrolled.content
     launched = client.post(
         f"/api/v1/campaigns/{cid}/launch/", {"confirm_warnings": True}, format="json"
     )
@@ -137,7 +143,7 @@ def test_campaign_create_launch_pause_and_stats(world, api):
     assert launched.json()["status"] == "running"
     assert client.post(f"/api/v1/campaigns/{cid}/pause/").json()["status"] == "paused"
     stats = client.get(f"/api/v1/campaigns/{cid}/stats/").json()
-    assert stats["enrolled"] == 0
+    assert stats["enrolled"] == 1
 
 
 def test_launch_problems_are_a_400_not_a_500(world, api):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from campaigns.models import Step
-from campaigns.services import campaign_launch_problems
+from campaigns.services import campaign_launch_problems, enrollments_create
 from outreach.media import MB
 from outreach.models import MediaAsset, Message
 from outreach.services import conversations_for, message_send, messages_create
@@ -37,6 +37,7 @@ def _campaign_with(channel: str, attachments: list[dict]):
     step = Step.objects.get(sequence=camp.sequence)
     step.template.attachments = attachments
     step.template.save(update_fields=["attachments"])
+    enrollments_create(campaign=camp, contacts=[factories.contact(1, channels=(channel,))])
     return camp
 
 

@@ -94,7 +94,7 @@ def test_a_nul_byte_mail_and_an_unreadable_mail_never_hold_back_the_reply_behind
         {"action": "replay", "_selected_action": [bad.pk]},
         follow=True,
     )
-    assert "Replayed 1 events: 1 quarantined." in response.content.decode()
+    assert "Replayed 1 event: 1 quarantined." in response.content.decode()
     bad.refresh_from_db()
     assert (bad.status, bad.attempts) == ("quarantined", 1)
     assert "unknown-8bit" in bad.error

@@ -308,6 +308,7 @@ def test_launch_refuses_an_alternative_on_a_channel_without_a_sender(platform_ch
     email = factories.sender("Anna", channel="email")
     camp = factories.campaign(senders=[email], steps=(("email", 0),))
     alternative(Step.objects.get(sequence=camp.sequence), 1, "telegram", "Hi")
+    enrollments_create(campaign=camp, contacts=[factories.contact(1)])
 
     with pytest.raises(LaunchError) as exc:
         campaign_launch(campaign=camp)
@@ -341,7 +342,7 @@ def test_lint_counts_empty_variables_of_an_alternative_for_contacts_on_its_chann
         for t in texts
     ), texts
     assert any(
-        t.startswith("step 1: 1 contacts have no Instagram or Email identity") for t in texts
+        t.startswith("step 1: 1 contact has no Instagram or Email identity") for t in texts
     ), texts
     assert not report.errors
 

@@ -149,7 +149,7 @@ def test_the_mapping_page_counts_the_lines_above_the_header(client, admin_user):
     imp = upload_page(client, "linkedin_connections_preamble.csv")
     page = client.get(f"/contacts/imports/{imp.pk}/").content.decode()
     # "Notes:", the quoted notice and a blank line: three lines, two records.
-    assert "3 line(s) above the header skipped" in page
+    assert "3 lines above the header skipped" in page
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ def test_rolling_back_asks_first_and_keeps_contacts_with_activity(logged_in_page
 
     page.wait_for_selector("#import-status")
     assert page.inner_text("#import-status") == "Rolled back"
-    assert "1 contact(s) deleted, 2 with activity kept." in page.inner_text("body")
+    assert "1 contact deleted, 2 with activity kept." in page.inner_text("body")
     assert sorted(Contact.objects.values_list("first_name", flat=True)) == ["Anna", "Bob"]
     assert Message.objects.count() == Enrollment.objects.count() == Deal.objects.count() == 1
 

@@ -62,13 +62,13 @@ def test_bulk_pause_says_how_many_changed_and_how_many_were_skipped(staff_client
         {"action": "pause", "confirm": "1", ACTION_CHECKBOX_NAME: ids},
         follow=True,
     )
-    assert "8 enrollment(s) paused. 2 skipped" in " ".join(_said(response))
+    assert "8 enrollments paused. 2 skipped" in " ".join(_said(response))
     response = staff_client.post(
         "/admin/campaigns/campaign/",
         {"action": "resume", "confirm": "1", ACTION_CHECKBOX_NAME: [campaign.pk]},
         follow=True,
     )
-    assert "0 campaign(s) resumed. 1 skipped" in " ".join(_said(response))
+    assert "0 campaigns resumed. 1 skipped" in " ".join(_said(response))
     paused = factories.sender("Paused", paused=True)
     response = staff_client.post(
         "/admin/outreach/senderaccount/",
@@ -80,7 +80,7 @@ def test_bulk_pause_says_how_many_changed_and_how_many_were_skipped(staff_client
         },
         follow=True,
     )
-    assert "1 sender(s) paused. 1 skipped" in " ".join(_said(response))
+    assert "1 sender paused. 1 skipped" in " ".join(_said(response))
     assert SenderAccount.objects.filter(paused=True).count() == 2
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
 

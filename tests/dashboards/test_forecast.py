@@ -81,7 +81,7 @@ def test_forecast_says_what_will_not_go_out():
     enrollments_create(campaign=campaign, contacts=[factories.contact(1)])
     forecast = campaign_forecast(campaign=campaign)
     assert forecast.sends == []
-    assert "1 message(s) will not go out: Paused is paused." in forecast.summary()
+    assert "1 message will not go out: Paused is paused." in forecast.summary()
     Enrollment.objects.all().delete()
     assert campaign_forecast(campaign=campaign).summary() == [
         "Nothing to send: no contact is waiting for a step."
@@ -98,7 +98,7 @@ def test_forecast_of_a_paused_campaign_plans_nothing_until_it_is_resumed():
     forecast = campaign_forecast(campaign=campaign)
     assert forecast.sends == []
     assert forecast.summary() == [
-        "3 message(s) will not go out: campaign paused: nothing is sent until it is resumed."
+        "3 messages will not go out: campaign paused: nothing is sent until it is resumed."
     ]
 
 
@@ -120,3 +120,31 @@ def test_forecast_leaves_a_shared_senders_cap_to_what_other_campaigns_queued_tod
         clock.date(),
         clock.date() + timedelta(days=1),
     ]
+
+
+def test_step_after_a_skipped_one_waits_its_own_delay_and_the_forecast_says_when(monkeypatch):
+    # Email, Instagram 1 h later, email 2 h after that; the contact has no Instagram.
+    clock = [datetime(2026, 3, 2, 12, 0, tzinfo=UTC)]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+    senders = [factories.sender(), factories.sender("Insta", channel="instagram")]
+    campaign = factories.campaign(
+        senders=senders, steps=(("email", 0), ("instagram", 3600), ("email", 7200))
+    )
+    enrollments_create(campaign=campaign, contacts=[factories.contact(1, tz="UTC")])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    start = clock[0]
+    forecast = campaign_forecast(campaign=campaign, now=start)
+    assert [(s.step, s.at) for s in forecast.sends] == [
+        (1, start),
+        (3, start + timedelta(hours=3)),
+    ]
+
+    _run_engine_once(start)  # step 1 goes out
+    clock[0] = start + timedelta(hours=1, minutes=1)  # the tick after step 2 fell due
+    _run_engine_once(clock[0])
+
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.current_step, enrollment.next_action_at) == (
+        3,
+        start + timedelta(hours=3),
+    )

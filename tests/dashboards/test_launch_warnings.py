@@ -9,17 +9,35 @@ from campaigns.services import (
     campaign_launch_check,
     enrollments_create,
 )
+from campaigns.triggers.models import Trigger
 from contacts.models import Tag
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
-def test_launching_a_campaign_with_no_contacts_warns_first():
+def test_a_campaign_with_no_contacts_cannot_be_launched_from_the_builder(staff_client):
     empty = factories.campaign(senders=[factories.sender()], name="Empty")
+
+    page = staff_client.post(
+        f"/campaigns/{empty.pk}/build/review/", {"confirm_warnings": "on"}
+    ).content.decode()
+
+    assert "No contacts are enrolled: enrol some before launching" in page
+    empty.refresh_from_db()
+    assert empty.status == "draft"
+
+
+def test_a_campaign_fed_by_an_entry_trigger_may_start_empty_after_a_warning():
+    empty = factories.campaign(senders=[factories.sender()], name="Fed by DMs")
+    Trigger.objects.create(
+        name="Price DMs", channel="instagram", event_type="dm", match="any", campaign=empty
+    )
     problems, warnings = campaign_launch_check(campaign=empty)
     assert problems == []
-    assert warnings == ["No contacts are enrolled: the campaign will send nothing until some are."]
+    assert warnings == [
+        "No contacts are enrolled yet: the campaign sends once its entry trigger enrols someone."
+    ]
     with pytest.raises(LaunchError):
         campaign_launch(campaign=empty)
     assert campaign_launch(campaign=empty, confirm_warnings=True).status == "running"
@@ -29,14 +47,16 @@ def test_the_builder_asks_to_confirm_warnings_only_when_there_are_some(staff_cli
     sender = factories.sender()
     ready = factories.campaign(senders=[sender], name="Ready")
     enrollments_create(campaign=ready, contacts=[factories.contact(1)])
-    empty = factories.campaign(senders=[sender], name="Empty")  # warns: no contacts
+    # Warns: the contact has no company.
+    unsure = factories.campaign(senders=[sender], name="Unsure", body="Hi {{ company }}")
+    enrollments_create(campaign=unsure, contacts=[factories.contact(2)])
 
     ready_page = staff_client.get(f"/campaigns/{ready.pk}/build/review/").content.decode()
-    empty_page = staff_client.get(f"/campaigns/{empty.pk}/build/review/").content.decode()
+    unsure_page = staff_client.get(f"/campaigns/{unsure.pk}/build/review/").content.decode()
 
     assert "No problems found." in ready_page
     assert 'name="confirm_warnings"' not in ready_page
-    assert 'name="confirm_warnings"' in empty_page
+    assert 'name="confirm_warnings"' in unsure_page
 
 
 def test_the_builder_enrols_the_chosen_contacts_oldest_first(staff_client):

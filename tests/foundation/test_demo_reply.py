@@ -5,9 +5,9 @@ import socket
 import pytest
 from django.core.management import CommandError, call_command
 
-from campaigns.management.commands.demo_reply import DEMO_CAMPAIGN
 from campaigns.services import enrollments_create
 from contacts.models import Identity
+from demo.management.commands.demo_reply import DEMO_CAMPAIGN
 from tests import factories
 
 pytestmark = pytest.mark.django_db

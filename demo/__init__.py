@@ -1,0 +1,1 @@
+"""The demo that `make run` loads and `make demo-reply` drives; no product code imports it."""
