@@ -1,18 +1,12 @@
-"""Row scoping for campaigns, built on outreach/access.py (see contacts/access.py)."""
+"""Row scoping for campaigns, built on outreach/access.py (see core/access.py for the roles)."""
 
 from django.db.models import Q, QuerySet
 
 from campaigns.models import Campaign, Deal, Enrollment, Step, Template
 from campaigns.triggers.models import Trigger
-from contacts.access import (
-    ADMIN,
-    MANAGER,
-    contacts_visible_to,
-    role_of,
-    teams_visible_to,
-    visible_owner_ids,
-)
-from contacts.teams import Team
+from contacts.access import contacts_visible_to
+from core.access import ADMIN, MANAGER, role_of, teams_visible_to, visible_owner_ids
+from core.teams import Team
 from outreach.access import senders_visible_to
 
 
@@ -119,11 +113,10 @@ def visible_queryset(model: type, user) -> QuerySet | None:
         consent_records_visible_to,
         identities_visible_to,
         imports_visible_to,
-        teams_visible_to,
-        users_visible_to,
     )
     from contacts.models import ConsentRecord, Contact, ContactImport, Identity
-    from contacts.teams import Team
+    from core.access import teams_visible_to, users_visible_to
+    from core.teams import Team
     from outreach.access import conversations_visible_to, messages_visible_to
     from outreach.models import Conversation, Message, SenderAccount
 

@@ -1,6 +1,5 @@
 import difflib
 from datetime import datetime
-from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,21 +13,16 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from campaigns.access import (
-    campaigns_visible_to,
     steps_visible_to,
     template_edit_refusal,
     templates_visible_to,
 )
-from campaigns.bulk import contacts_opt_out, deals_move_stage, enrollments_unenrol
+from campaigns.bulk import contacts_opt_out, enrollments_unenrol
 from campaigns.counters import counters_after_enrol
 from campaigns.models import (
     Campaign,
-    Deal,
-    DealStageChange,
     Enrollment,
-    Pipeline,
     Sequence,
-    Stage,
     Step,
     StepAlternative,
     StepSend,
@@ -45,18 +39,14 @@ from campaigns.services import (
     campaign_resume,
     enrollment_pause,
     enrollment_resume,
-    enrollments_create,
 )
 from campaigns.template_forms import validate_template_text
 from campaigns.versions import sequence_changes_record, steps_state, template_version_record
-from contacts.access import ADMIN, ScopedAdminMixin, contacts_visible_to, role_of, teams_visible_to
-from contacts.admin import ContactAdmin
+from contacts.access import contacts_visible_to
 from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
-from outreach.admin import MessageAdmin
-from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
-from outreach.audit import audit_record
-from outreach.models import Message
+from core.access import ADMIN, ScopedAdminMixin, role_of, teams_visible_to
+from core.admin_confirm import action_confirmation, action_confirmed, action_result
 
 E = Enrollment.State
 
@@ -614,192 +604,8 @@ class EnrollmentAdmin(admin.ModelAdmin):
         return None
 
 
-class StageInline(admin.TabularInline):
-    model = Stage
-    extra = 1
-
-
-@admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
-    list_display = ["name", "deal_count"]
-    search_fields = ["name"]
-    inlines = [StageInline]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_deals=Count("deals"))
-
-    @admin.display(description="Deals", ordering="_deals")
-    def deal_count(self, obj) -> int:
-        return obj._deals
-
-
-@admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):
-    list_display = ["name", "pipeline", "position", "kind"]
-    list_filter = ["pipeline", "kind"]
-    search_fields = ["name", "pipeline__name"]
-
-
-class DealStageChangeInline(admin.TabularInline):
-    model = DealStageChange
-    fk_name = "deal"
-    extra = 0
-    can_delete = False
-    fields = ("at", "from_stage", "to_stage", "changed_by", "reason")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Deal)
-class DealAdmin(admin.ModelAdmin):
-    list_display = ["contact", "pipeline", "stage", "value", "owner", "updated_at"]
-    list_filter = ["pipeline", "stage", "owner"]
-    search_fields = ["contact__first_name", "contact__last_name", "contact__company"]
-    list_select_related = ["contact", "pipeline", "stage", "owner"]
-    autocomplete_fields = ["contact", "stage", "campaign", "owner"]
-    inlines = [DealStageChangeInline]
-    actions = ["move_stage"]
-
-    @admin.action(description="Move selected deals to a stage…", permissions=["change"])
-    def move_stage(self, request, queryset):
-        form = MoveStageForm(request.POST if "confirm" in request.POST else None)
-        if not action_confirmed(request, form):
-            stage = form.cleaned_data.get("stage") if form.is_bound and form.is_valid() else None
-            will = (
-                queryset.filter(pipeline_id=stage.pipeline_id).exclude(stage=stage).count()
-                if stage
-                else queryset.count()
-            )
-            return action_confirmation(
-                self,
-                request,
-                queryset,
-                action="move_stage",
-                title="Move deals",
-                will_change=will,
-                form=form,
-                note="Deals in another pipeline, or already in the stage, are left as they are.",
-            )
-        stage = form.cleaned_data["stage"]
-        moved = deals_move_stage(
-            deals=queryset, stage=stage, actor=request.user, reason=form.cleaned_data["reason"]
-        )
-        self.message_user(request, f"{moved} {ngettext('deal', 'deals', moved)} moved to {stage}.")
-        return None
-
-
-class MoveStageForm(forms.Form):
-    stage = forms.ModelChoiceField(queryset=Stage.objects.select_related("pipeline"))
-    reason = forms.CharField(max_length=200, required=False)
-
-
-# --- "Enrol into campaign" on the contact list, with a confirmation page ---------------------
-
-
-class EnrolForm(forms.Form):
-    """The campaigns the user may see and that still run: a posted id of any other is
-    refused as "Select a valid choice"."""
-
-    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none())
-
-    def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        field = cast(forms.ModelChoiceField, self.fields["campaign"])
-        field.queryset = campaigns_visible_to(user).exclude(status=Campaign.Status.FINISHED)
-
-
-class ContactWithCampaignsAdmin(ContactAdmin):
-    actions = [*ContactAdmin.actions, "enrol"]
-
-    def has_enrol_permission(self, request) -> bool:
-        return request.user.has_perm("campaigns.add_enrollment")
-
-    @admin.action(description="Opt out selected contacts (every channel)…", permissions=["change"])
-    def opt_out(self, request, queryset):
-        if not action_confirmed(request):
-            return action_confirmation(
-                self,
-                request,
-                queryset,
-                action="opt_out",
-                title="Opt contacts out everywhere",
-                will_change=queryset.filter(opted_out_at=None).count(),
-                note="Every campaign of theirs stops; only a human can reverse an opt-out.",
-            )
-        changed = contacts_opt_out(contacts=queryset, actor=request.user)
-        self.message_user(
-            request, f"{changed} {ngettext('contact', 'contacts', changed)} opted out."
-        )
-        return None
-
-    @admin.action(description="Enrol selected contacts into a campaign…", permissions=["enrol"])
-    def enrol(self, request, queryset):
-        if "confirm" in request.POST:
-            form = EnrolForm(request.POST, user=request.user)
-            if form.is_valid():
-                campaign = form.cleaned_data["campaign"]
-                added = enrollments_create(campaign=campaign, contacts=queryset)
-                audit_record(
-                    actor=request.user,
-                    action="campaign.enrol",
-                    target=campaign,
-                    detail=f"{added} contact(s)",
-                )
-                skipped = queryset.count() - added
-                self.message_user(
-                    request,
-                    f"{added} {ngettext('contact', 'contacts', added)} enrolled into “{campaign}”"
-                    + (f"; {skipped} already enrolled." if skipped else "."),
-                )
-                return None
-        else:
-            form = EnrolForm(user=request.user)
-        return TemplateResponse(
-            request,
-            "admin/campaigns/enrol_confirmation.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Enrol contacts into a campaign",
-                "form": form,
-                "queryset": queryset,
-                "count": queryset.count(),
-                "preview": queryset[:10],
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "opts": self.model._meta,
-            },
-        )
-
-
-admin.site.unregister(Contact)
-admin.site.register(Contact, ContactWithCampaignsAdmin)
-
-
-class MessageWithTemplateAdmin(MessageAdmin):
-    """outreach's message admin, plus the template version a campaign message was rendered
-    from (outreach knows nothing about campaigns)."""
-
-    list_display = [
-        *MessageAdmin.list_display[:3],
-        "template_version",
-        *MessageAdmin.list_display[3:],
-    ]
-    list_select_related = [
-        *MessageAdmin.list_select_related,
-        "step_send__template_version__template",
-    ]
-    readonly_fields = [*MessageAdmin.readonly_fields, "template_version"]
-    fields = (*MessageAdmin.fields[:4], "template_version", *MessageAdmin.fields[4:])
-
-    @admin.display(description="Template")
-    def template_version(self, obj: Message) -> str:
-        send = getattr(obj, "step_send", None)
-        if send is None or send.template_version is None:
-            return "-"
-        return str(send.template_version)  # "Intro v3"
-
-
-admin.site.unregister(Message)
-admin.site.register(Message, MessageWithTemplateAdmin)
+# Each part registers its own admins when imported: the Contact and Message admins with
+# campaigns' additions, pipelines and deals, then the triggers.
+from campaigns import admin_overrides as _admin_overrides  # noqa: E402, F401
+from campaigns import pipeline_admin as _pipeline_admin  # noqa: E402, F401
 from campaigns.triggers import admin as _triggers_admin  # noqa: E402, F401

@@ -24,8 +24,8 @@ from campaigns.services import LaunchError, campaign_launch, campaign_pause, cam
 from campaigns.signals import deal_stage_changed
 from campaigns.stats import campaign_stats
 from contacts.access import contacts_visible_to
-from contacts.api_support import IDEMPOTENCY_KEY, idempotent
 from contacts.serializers import ContactSerializer
+from core.api_support import IDEMPOTENCY_KEY, idempotent
 
 
 class CampaignViewSet(

@@ -7,8 +7,8 @@ from campaigns.models import Campaign, Sequence
 from campaigns.services import enrollments_create
 from contacts.access import contacts_visible_to
 from contacts.models import Contact, ContactImport, Tag
+from core.audit import audit_record
 from outreach.access import senders_visible_to
-from outreach.audit import audit_record
 from outreach.models import SenderAccount
 
 

@@ -8,7 +8,7 @@ from campaigns.models import Deal, DealStageChange, Enrollment, Stage
 from campaigns.services import LIVE, enrollments_stop_for_contact
 from contacts.models import Contact
 from contacts.services import contact_opt_out
-from outreach.audit import audit_record
+from core.audit import audit_record
 from outreach.models import Message
 
 E = Enrollment.State

@@ -6,7 +6,7 @@ group: ``INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n`` (PostgreSQL a
 So the counters are never behind, and a rolled-back change rolls its counts back with it.
 
 ``counters_rebuild`` recomputes everything from the live tables with the same definitions
-(campaigns/selectors.py documents them); the tests check that the two always agree.
+(analytics/__init__.py documents them); the tests check that the two always agree.
 """
 
 from __future__ import annotations

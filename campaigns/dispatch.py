@@ -22,9 +22,9 @@ from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from campaigns.versions import current_versions
 from contacts.models import Identity
+from core.audit import audit_record
+from core.db import retry_on_conflict
 from outreach import services as outreach
-from outreach.audit import audit_record
-from outreach.db import retry_on_conflict
 from outreach.models import Message, SenderAccount
 from outreach.tasks import send_messages
 

@@ -43,7 +43,7 @@ class Template(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     team = models.ForeignKey(
-        "contacts.Team",
+        "core.Team",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -276,7 +276,7 @@ class Enrollment(models.Model):
                 name="enrollment_due",
             ),
             # The dashboard's held messages: a queued or paused message belongs to one of
-            # these (campaigns/selectors.py `_held`).
+            # these (analytics/held.py `_held`).
             models.Index(
                 fields=["campaign"],
                 condition=Q(state__in=["waiting", "paused"]),
@@ -434,9 +434,4 @@ from campaigns.triggers.models import (  # noqa: E402, F401
     StepOptions,
     Trigger,
     TriggerFire,
-)
-from campaigns.webhook_models import (  # noqa: E402, F401
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookSubscriber,
 )

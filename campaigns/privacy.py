@@ -28,15 +28,13 @@ from django.forms.models import model_to_dict
 from campaigns.models import Deal, DealStageChange, Enrollment
 from campaigns.services import enrollments_stop_for_contact
 from campaigns.triggers.models import CaptureRequest, TriggerFire
-from campaigns.webhook_models import WebhookAttempt, WebhookDelivery
-from contacts.idempotency import IdempotencyKey
 from contacts.import_redact import import_files_redact
 from contacts.models import ConsentRecord, Contact, ContactImportError, Identity, Suppression
 from contacts.services import erased_suppressions_add, suppression_digest
-from outreach.audit import audit_record
+from core.audit import AuditEntry, audit_record
+from core.idempotency import IdempotencyKey
 from outreach.inbound_media import inbound_media_discard
 from outreach.models import (
-    AuditEntry,
     Conversation,
     ConversationNote,
     InboundEvent,
@@ -44,6 +42,7 @@ from outreach.models import (
     MessageEvent,
     SenderAccount,
 )
+from webhooks.models import WebhookAttempt, WebhookDelivery
 
 ERASED = "erased"
 MARK = "[erased]"

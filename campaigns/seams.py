@@ -17,9 +17,9 @@ from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
 from contacts.seams import ContactsEvents, ContactsImported, OptedOut
 from contacts.services import contact_opt_out
-from outreach.engagement import Engagement
 from outreach.models import Message, SenderAccount
 from outreach.seams import (
+    Engagement,
     IntentCorrected,
     MessageFailed,
     MessageRequeued,

@@ -3,8 +3,9 @@ from rest_framework import serializers
 
 from campaigns.access import campaigns_visible_to
 from campaigns.models import Campaign, Deal, Enrollment, Pipeline, Stage
-from contacts.access import contacts_visible_to, owners_assignable_by
-from contacts.api_support import ScopedRelationsMixin
+from contacts.access import contacts_visible_to
+from core.access import owners_assignable_by
+from core.api_support import ScopedRelationsMixin
 from outreach.access import senders_visible_to
 
 

@@ -18,7 +18,7 @@ from campaigns.versions import campaign_templates_freeze
 from contacts.access import contacts_visible_to
 from contacts.models import Contact, ContactImport
 from contacts.services import contact_opt_out
-from outreach.audit import audit_record
+from core.audit import audit_record
 from outreach.channels import get_channel
 from outreach.media import attachment_problems
 from outreach.models import Message

@@ -35,7 +35,7 @@ from campaigns.models import (
     TemplateVariant,
     TemplateVersion,
 )
-from outreach.audit import audit_record
+from core.audit import audit_record
 
 CONTENT = ("subject", "body", "attachments", "variants")
 

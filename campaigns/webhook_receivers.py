@@ -8,9 +8,9 @@ from django.dispatch import receiver
 
 from campaigns import signals
 from campaigns.models import Deal, DealStageChange
-from campaigns.webhook_models import WebhookEvent
-from campaigns.webhooks import webhook_event_emit
 from outreach.models import Message
+from webhooks.models import WebhookEvent
+from webhooks.services import webhook_event_emit
 
 
 def _message_data(message: Message) -> dict:

@@ -37,9 +37,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "core",
+    "intent",
     "contacts",
     "outreach",
+    "webhooks",
     "campaigns",
+    "analytics",
     "demo",
 ]
 
@@ -218,7 +222,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 300},
     },
     "webhook-retries": {
-        "task": "campaigns.tasks.deliver_due_webhooks",
+        "task": "webhooks.tasks.deliver_due_webhooks",
         "schedule": 10.0,
         "options": {"expires": 10},
     },
@@ -262,8 +266,8 @@ OUTREACH_EVENTS = env_str("OUTREACH_EVENTS", "campaigns.seams.CampaignEvents")
 CONTACTS_EVENTS = env_str("CONTACTS_EVENTS", "campaigns.seams.CampaignContactEvents")
 
 # --- Inbox and reply intent -----------------------------------------------------------
-# Dotted path of the reply-intent classifier (outreach/intent/): a class with classify().
-INTENT_CLASSIFIER = env_str("INTENT_CLASSIFIER", "outreach.intent.rules.RuleClassifier")
+# Dotted path of the reply-intent classifier (intent/): a class with classify().
+INTENT_CLASSIFIER = env_str("INTENT_CLASSIFIER", "intent.rules.RuleClassifier")
 # Minutes a rep has to answer an open conversation before it shows as over its SLA.
 INBOX_SLA_MINUTES = env_int("INBOX_SLA_MINUTES", 240, minimum=1)
 # Days an out-of-office reply without a return date pauses the sequence.
@@ -337,20 +341,20 @@ OUTREACH_CHANNELS: dict[str, dict] = {
 # --- REST API, outgoing webhooks, retention -------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "contacts.api_tokens.HashedTokenAuthentication",
+        "core.api_tokens.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["contacts.api_support.RolePermissions"],
-    "DEFAULT_THROTTLE_CLASSES": ["contacts.api_support.TokenRateThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api_support.RolePermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api_support.TokenRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "contacts.api_support.FilterBackend",
+        "core.api_support.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "contacts.api_support.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_support.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DM Outreach Engine API",
@@ -369,7 +373,7 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 30.0, minimum=0.0)
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 # Outgoing webhooks go to public addresses only; these networks (an internal CRM) are let in
-# despite that rule. Cloud metadata addresses never are (campaigns/webhook_targets.py).
+# despite that rule. Cloud metadata addresses never are (webhooks/targets.py).
 WEBHOOK_ALLOWED_NETWORKS = env_networks("WEBHOOK_ALLOWED_NETWORKS")
 # Message bodies older than this many days are blanked (0 keeps them forever).
 MESSAGE_BODY_RETENTION_DAYS = env_int("MESSAGE_BODY_RETENTION_DAYS", 0, minimum=0)

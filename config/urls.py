@@ -35,5 +35,5 @@ urlpatterns = [
     path("pipelines/", include("campaigns.pipeline_urls")),
     path("triggers/", include("campaigns.triggers.urls")),
     path("", include("outreach.urls")),
-    path("", include("campaigns.dashboard_urls")),
+    path("", include("analytics.urls")),
 ]

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.api_tokens import ApiToken
+from core.api_tokens import ApiToken
 
 
 def user_sessions_end(*, user) -> int:

@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from contacts.accounts_forms import ApiTokenForm, InvitationForm
-from contacts.api_tokens import api_token_create, api_token_revoke, api_tokens_of
 from contacts.invitations import (
     UsernameTaken,
     invitation_accept,
@@ -25,6 +24,7 @@ from contacts.invitations import (
     invitations_visible_to,
     roles_invitable_by,
 )
+from core.api_tokens import api_token_create, api_token_revoke, api_tokens_of
 
 BACKEND = "config.security.ThrottledModelBackend"
 

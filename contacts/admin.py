@@ -1,19 +1,15 @@
-import contextlib
 import io
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.exceptions import NotRegistered
+from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
-from rest_framework.authtoken.models import TokenProxy
 
 from contacts import imports
-from contacts.api_tokens import ApiToken, api_token_create
 from contacts.export import export_csv_lines, export_xlsx
 from contacts.models import (
     ConsentRecord,
@@ -261,37 +257,6 @@ class ContactImportAdmin(admin.ModelAdmin):
 class SavedMappingAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
-
-
-# DRF's token admin would create keys in clear that no longer authenticate: ours replaces it.
-with contextlib.suppress(NotRegistered):
-    admin.site.unregister(TokenProxy)
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at"]
-    list_select_related = ["user"]
-    search_fields = ["name", "user__username", "prefix"]
-    autocomplete_fields = ["user"]
-    fields = ["user", "name", "prefix", "created_at", "last_used_at", "expires_at"]
-    readonly_fields = ["prefix", "created_at", "last_used_at", "expires_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # A token's owner never changes; to move it, make a new one and delete this.
-        return [*self.readonly_fields, "user"] if obj else self.readonly_fields
-
-    def save_model(self, request, obj, form, change) -> None:
-        if change:
-            obj.save(update_fields=["name"])
-            return
-        token, key = api_token_create(user=obj.user, name=obj.name)
-        obj.pk, obj.prefix, obj.digest = token.pk, token.prefix, token.digest
-        messages.warning(
-            request,
-            f"The key of “{token.name}”: {key} — copy it now; it is stored only as a hash "
-            "and cannot be shown again.",
-        )
 
 
 # The User admin revokes sessions and tokens on deactivation: registered from its own module.

@@ -10,8 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from contacts.access import contacts_visible_to, imports_visible_to
-from contacts.api_support import IDEMPOTENCY_KEY, idempotent
-from contacts.api_tokens import api_token_create
 from contacts.imports import contact_import_create, contact_import_start
 from contacts.models import Contact, ContactImport, Identity
 from contacts.serializers import (
@@ -23,6 +21,8 @@ from contacts.serializers import (
     UpsertResultSerializer,
 )
 from contacts.upsert import contacts_upsert
+from core.api_support import IDEMPOTENCY_KEY, idempotent
+from core.api_tokens import api_token_create
 
 
 def _identities_save(contact: Contact, identities: list[dict]) -> None:

@@ -4,9 +4,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from contacts import validators
-from contacts.access import ADMIN, owners_assignable_by, role_of
 from contacts.models import ContactImport, SavedMapping
 from contacts.seams import contacts_events
+from core.access import ADMIN, owners_assignable_by, role_of
 
 
 class ImportUploadForm(forms.Form):

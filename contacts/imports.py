@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.access import owners_assignable_by
 from contacts.csv_import import (
     IDENTITY_TARGETS,
     FileProblem,
@@ -36,6 +36,7 @@ from contacts.import_writer import TagCache, write_batch
 from contacts.models import Contact, ContactImport, ContactImportError, Identity, SavedMapping
 from contacts.seams import ContactsImported, contacts_events
 from contacts.services import erased_suppressions_apply
+from core.access import owners_assignable_by
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,6 @@ def contact_import_start(
 
 
 def _enqueue(imp: ContactImport) -> None:
-    from contacts.tasks import contact_import_run_task  # tasks import this module
-
     contact_import_run_task.delay_on_commit(imp.pk)
 
 
@@ -463,3 +462,23 @@ def import_error_rows(*, contact_import: ContactImport) -> Iterator[list]:
         kept = err.reason.endswith(KEPT_SUFFIX)  # a doubtful value imported all the same
         reason = f"{WARNING_PREFIX}{err.reason}" if err.warning and not kept else err.reason
         yield [err.line, err.column, reason, *(err.row or [])]
+
+
+# Each run works for at most this long, then queues its own continuation: under the global
+# task time limit, and a killed worker loses at most one batch (redelivered via acks_late).
+TIME_BUDGET = 45.0
+
+
+# Defined here, next to the run it queues (contacts/tasks.py imports it for Celery), so this
+# module never imports the tasks module that imports it. The name is the one runs already
+# queued were sent under.
+@shared_task(
+    name="contacts.tasks.contact_import_run_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def contact_import_run_task(contact_import_id: int) -> None:
+    # Safe to deliver twice: the run resumes from the checkpoint committed with each batch.
+    if contact_import_run(contact_import_id=contact_import_id, time_budget=TIME_BUDGET):
+        contact_import_run_task.delay(contact_import_id)

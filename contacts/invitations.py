@@ -20,8 +20,8 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.access import ADMIN, MANAGER, REP, role_of
-from contacts.teams import Team
+from core.access import ADMIN, MANAGER, REP, role_of
+from core.teams import Team
 
 VALID_DAYS = 7
 _SALT = "contacts.invitation"
@@ -29,7 +29,7 @@ _SALT = "contacts.invitation"
 
 class Invitation(models.Model):
     class Role(models.TextChoices):
-        # The role groups' names (contacts/access.py).
+        # The role groups' names (core/access.py).
         REP = "rep", "Rep"
         MANAGER = "manager", "Manager"
         ADMIN = "admin", "Admin"

@@ -303,7 +303,4 @@ class ContactImportError(models.Model):
 
 
 # Models kept in their own modules; imported here so Django registers them with this app.
-from contacts.api_tokens import ApiToken  # noqa: E402, F401
-from contacts.idempotency import IdempotencyKey  # noqa: E402, F401
 from contacts.invitations import Invitation  # noqa: E402, F401
-from contacts.teams import Team  # noqa: E402, F401

@@ -2,11 +2,11 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from contacts import normalize, validators
-from contacts.access import owners_assignable_by
-from contacts.api_support import ScopedRelationsMixin
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from contacts.upsert import identity_value_normalize
 from contacts.validators import validate_country
+from core.access import owners_assignable_by
+from core.api_support import ScopedRelationsMixin
 
 
 class IdentitySerializer(serializers.ModelSerializer):

@@ -1,8 +1,9 @@
-"""Row scoping for outreach, built on contacts/access.py (see there for the roles)."""
+"""Row scoping for outreach, built on contacts/access.py (roles: core/access.py)."""
 
 from django.db.models import Q, QuerySet
 
-from contacts.access import contacts_visible_to, visible_owner_ids
+from contacts.access import contacts_visible_to
+from core.access import visible_owner_ids
 from outreach.models import Conversation, ManualTask, MediaAsset, Message, SenderAccount
 
 

@@ -4,12 +4,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q
 from django.utils.translation import ngettext
 
-from outreach.admin_confirm import action_confirmation, action_confirmed, action_result
+from core.admin_confirm import action_confirmation, action_confirmed, action_result
 from outreach.fields import mask
 from outreach.inbound.process import inbound_events_replay
 from outreach.media import upload_check
 from outreach.models import (
-    AuditEntry,
     Conversation,
     InboundEvent,
     ManualTask,
@@ -378,26 +377,6 @@ class SendingSwitchAdmin(admin.ModelAdmin):
         obj.pk = 1
         sending_switch_set(paused=obj.paused, reason=obj.reason, actor=request.user)
         obj.refresh_from_db()
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    """Read-only: entries are written by the service functions, never by hand."""
-
-    list_display = ["at", "actor", "action", "target_type", "target_repr", "detail"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["target_repr", "detail", "actor__username"]
-    list_select_related = ["actor"]
-    date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class MediaAssetForm(forms.ModelForm):

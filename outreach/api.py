@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from contacts.api_support import IDEMPOTENCY_KEY, idempotent
+from core.api_support import IDEMPOTENCY_KEY, idempotent
 from outreach.access import conversations_visible_to, messages_visible_to, senders_visible_to
 from outreach.inbox.services import conversation_reply
 from outreach.models import Conversation, Message, SenderAccount

@@ -4,14 +4,12 @@ Built by inbound processing (outreach/inbound/apply.py) and handed up through
 OutreachEvents.engagement_received (outreach/seams.py); campaigns decides what to do with it.
 """
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from contacts.models import Identity
 from outreach.channels.base import InboundItem
 from outreach.models import Conversation, InboundEvent, Message, SenderAccount
-from outreach.seams import outreach_events
+from outreach.seams import Engagement, outreach_events
 
 
 class EventType:
@@ -32,23 +30,6 @@ class EventType:
         (DEEP_LINK, "Deep-link start (Telegram /start)"),
         (EMAIL, "Email to an address"),
     ]
-
-
-@dataclass(frozen=True)
-class Engagement:
-    event: InboundEvent
-    event_type: str
-    identity: Identity
-    sender: SenderAccount
-    conversation: Conversation
-    at: datetime
-    text: str = ""
-    post_id: str = ""
-    ref: str = ""  # deep-link payload or the ad's ref
-    referral: dict[str, Any] = field(default_factory=dict)
-    message: Message | None = None  # the recorded inbound message, for DMs
-    comment_id: str = ""  # the comment itself, for a public reply under it
-    recipients: list[str] = field(default_factory=list)  # email: the addresses it went to
 
 
 def email_lead_wanted(recipients: list[str], sender: SenderAccount) -> bool:

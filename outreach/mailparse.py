@@ -9,9 +9,9 @@ import re
 from email.message import EmailMessage, MIMEPart
 from typing import Any
 
+from intent.replytext import html_text, reply_text
 from outreach import bounces
 from outreach.channels.base import InboundItem
-from outreach.replytext import html_text, reply_text
 
 AUTO_SUBJECT = re.compile(
     r"^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheit|absence|autosvar|"
@@ -42,7 +42,7 @@ def _is_auto_reply(msg: EmailMessage) -> bool:
 
 def _text(msg: EmailMessage) -> str:
     """What the person wrote: the plain part, else the HTML part as text, with the quoted
-    history and signature cut by the one reply parser (outreach/replytext.py)."""
+    history and signature cut by the one reply parser (intent/replytext.py)."""
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""

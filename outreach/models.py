@@ -379,38 +379,6 @@ class SendingSwitch(models.Model):
         return cls.objects.filter(id=1, paused=True).exists()
 
 
-class AuditEntry(models.Model):
-    """Who launched, paused or changed what, written by the service functions.
-
-    Kept in outreach (not campaigns) because outreach's own services (sender pause, the kill
-    switch) must write it and may not import campaigns; campaigns writes it through
-    outreach.audit. The target is a label and an id, not a foreign key, so the trail survives
-    the deletion of what it describes.
-    """
-
-    at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    action = models.CharField(max_length=50, help_text="e.g. campaign.launch, sender.pause")
-    target_type = models.CharField(max_length=50, blank=True)
-    target_id = models.BigIntegerField(null=True, blank=True)
-    target_repr = models.CharField(max_length=200, blank=True)
-    detail = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-        indexes = [
-            # "What happened to this campaign/sender": the dashboard's history panel.
-            models.Index(fields=["target_type", "target_id", "-at"], name="audit_target"),
-        ]
-
-    def __str__(self) -> str:
-        who = self.actor or "system"
-        return f"{who} {self.action} {self.target_repr}".strip()
-
-
 # The inbox's models live in their own module; imported here so Django registers them.
 from outreach.inbox.models import (  # noqa: E402, F401
     ConversationNote,

@@ -9,17 +9,17 @@ alone. docs/architecture.md ("Seams between apps") lists who calls each method, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
-    from outreach.engagement import Engagement
-    from outreach.models import Message, SenderAccount
+    from contacts.models import Identity
+    from outreach.models import Conversation, InboundEvent, Message, SenderAccount
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class MessageRequeued:
 
 @dataclass(frozen=True)
 class ReplyRecorded:
-    """An inbound message was recorded and labelled (outreach/intent/)."""
+    """An inbound message was recorded and labelled (intent/)."""
 
     message: Message
     kind: str  # "reply" | "opt_out" (a stop reply or a complaint) | "auto_reply" | "bounce"
@@ -70,6 +70,25 @@ class IntentCorrected:
     # e.g. an opt-out, which must not happen unconfirmed.
     confirmed: bool = False
     return_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """A person engaged first (outreach.engagement.engagement_announce)."""
+
+    event: InboundEvent
+    event_type: str
+    identity: Identity
+    sender: SenderAccount
+    conversation: Conversation
+    at: datetime
+    text: str = ""
+    post_id: str = ""
+    ref: str = ""  # deep-link payload or the ad's ref
+    referral: dict[str, Any] = field(default_factory=dict)
+    message: Message | None = None  # the recorded inbound message, for DMs
+    comment_id: str = ""  # the comment itself, for a public reply under it
+    recipients: list[str] = field(default_factory=list)  # email: the addresses it went to
 
 
 class OutreachEvents:

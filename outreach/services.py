@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.services import identities_block_reasons
+from core.audit import audit_record
+from core.db import retry_on_conflict
 from outreach import limits, policy
-from outreach.audit import audit_record
 from outreach.channels import get_channel
 from outreach.channels.base import (
     Ambiguous,
@@ -30,7 +31,6 @@ from outreach.channels.base import (
     Transient,
 )
 from outreach.channels.registry import channels
-from outreach.db import retry_on_conflict
 from outreach.media import attachment_problems, attachments_expand
 from outreach.models import (
     Conversation,
@@ -238,7 +238,7 @@ def _refusal_has_fallback(message: Message) -> bool:
 
 def _refusal(message: Message, now: datetime, blocked: str) -> bool:
     """Hold, cancel or fail a message that may not go now; True if so. The checks run in
-    the order campaigns.selectors._waiting_reason explains them."""
+    the order analytics.held._waiting_reason explains them."""
     sender = message.sender
     if sender.paused:
         _hold(message, f"sender paused: {sender.paused_reason or 'by a user'}", None)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from contacts.models import Identity
 from contacts.services import address_suppress, identity_opt_out
-from outreach.audit import audit_record
+from core.audit import audit_record
 
 # A whole message that only says stop (SMS/chat convention), English, German, French, Spanish.
 WHOLE = re.compile(
@@ -19,7 +19,7 @@ WHOLE = re.compile(
     re.I,
 )
 # Words that ask to be removed wherever they stand in a subject or in the new text of a reply
-# (quoted history is already cut, outreach/replytext.py): never a bare "stop", which
+# (quoted history is already cut, intent/replytext.py): never a bare "stop", which
 # ordinary sentences use.
 ASKS = re.compile(
     r"\b(unsubscribe|unsub\b|opt me out|opt[- ]out|remove me|take me off|"

@@ -8,7 +8,7 @@ from campaigns.access import (
     triggers_visible_to,
 )
 from campaigns.triggers.models import StepOptions, Trigger, TriggerFire
-from contacts.access import ScopedAdminMixin
+from core.access import ScopedAdminMixin
 from outreach.access import senders_visible_to
 
 

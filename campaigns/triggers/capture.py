@@ -15,8 +15,8 @@ from campaigns.triggers.models import MAX_CAPTURE_ATTEMPTS, CaptureRequest
 from campaigns.triggers.schedule import enrollment_schedule
 from contacts.models import Contact, Identity
 from contacts.services import identity_grant_consent
-from outreach.engagement import Engagement
 from outreach.models import Message
+from outreach.seams import Engagement
 from outreach.services import messages_create
 
 E = Enrollment.State

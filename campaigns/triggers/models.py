@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from contacts.channels import channel_choices
 from contacts.models import Contact, Tag
-from contacts.teams import Team
+from core.teams import Team
 from outreach.engagement import EventType
 from outreach.models import Conversation, InboundEvent, Message, SenderAccount
 

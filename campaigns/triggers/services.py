@@ -27,9 +27,10 @@ from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.triggers.schedule import enrollment_schedule
 from contacts.models import Contact, Tag
 from contacts.services import identity_block_reason, identity_grant_consent
-from contacts.teams import Team
-from outreach.engagement import Engagement, EventType
+from core.teams import Team
+from outreach.engagement import EventType
 from outreach.models import Conversation, Message, SenderAccount
+from outreach.seams import Engagement
 from outreach.services import messages_create
 
 F = TriggerFire.Outcome

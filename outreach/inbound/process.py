@@ -8,8 +8,8 @@ from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.db import is_conflict, retry_on_conflict
 from outreach.channels.base import InboundItem
-from outreach.db import is_conflict, retry_on_conflict
 from outreach.inbound.apply import item_apply
 from outreach.inbound.store import Unparseable, event_parse_again, storable
 from outreach.models import InboundEvent

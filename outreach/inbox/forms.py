@@ -3,8 +3,8 @@ from typing import cast
 from django import forms
 from django.contrib.auth import get_user_model
 
-from contacts.access import owners_assignable_by
 from contacts.channels import channel_choices
+from core.access import owners_assignable_by
 from outreach.inbox.models import MessageIntent
 
 STATUS_CHOICES = [

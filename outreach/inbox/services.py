@@ -7,10 +7,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.access import owners_assignable_by
+from core.access import owners_assignable_by
+from intent import IncomingReply, get_classifier
 from outreach.inbox import hooks
 from outreach.inbox.models import ConversationNote, ConversationState, MessageIntent
-from outreach.intent import IncomingReply, get_classifier
 from outreach.models import Conversation, Message
 from outreach.seams import IntentCorrected, outreach_events
 from outreach.services import messages_create

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, Deal, Pipeline, Stage
-from contacts.api_tokens import api_token_create
 from contacts.models import Contact
-from contacts.teams import Team
+from core.api_tokens import api_token_create
+from core.teams import Team
 from outreach.models import Conversation, Message
 from tests import factories
 

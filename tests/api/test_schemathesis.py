@@ -16,7 +16,7 @@ EXAMPLES_PER_OPERATION = 4
 
 @pytest.fixture
 def auth(world):  # noqa: F811
-    from contacts.api_tokens import api_token_create
+    from core.api_tokens import api_token_create
 
     _, key = api_token_create(user=world.admin, name="schemathesis")
     return {"Authorization": f"Token {key}"}

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from contacts.api_tokens import ApiToken, api_token_create
+from core.api_tokens import ApiToken, api_token_create
 from tests.api.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from contacts.api_tokens import ApiToken, api_token_create
+from core.api_tokens import ApiToken, api_token_create
 from tests.api.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ def test_the_admin_shows_a_new_key_once(client):
     carol = make_user("carol", "manager")
     client.force_login(admin)
     response = client.post(
-        "/admin/contacts/apitoken/add/", {"user": carol.id, "name": "Zapier"}, follow=True
+        "/admin/core/apitoken/add/", {"user": carol.id, "name": "Zapier"}, follow=True
     )
     shown = [str(m) for m in response.context["messages"]]
     [token] = ApiToken.objects.filter(user=carol)
@@ -62,5 +62,5 @@ def test_the_admin_shows_a_new_key_once(client):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/contacts/").status_code == 200
-    page = client.get(f"/admin/contacts/apitoken/{token.id}/change/").content.decode()
+    page = client.get(f"/admin/core/apitoken/{token.id}/change/").content.decode()
     assert key not in page

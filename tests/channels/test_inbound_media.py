@@ -22,7 +22,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from contacts.models import Contact
-from contacts.teams import Team
+from core.teams import Team
 from outreach.models import Message
 from tests.channels.conftest import SECRETS, fixture_json
 from tests.channels.helpers import platform_sender

@@ -9,8 +9,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from analytics.forecast import campaign_forecast
 from campaigns.dispatch import enrollments_materialize
-from campaigns.forecast import campaign_forecast
 from campaigns.lint import campaign_lint
 from campaigns.models import Enrollment, Step, StepAlternative, StepSend, Template
 from campaigns.preview import step_previews

@@ -7,8 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Enrollment
+from core.audit import AuditEntry
 from outreach import services as outreach
-from outreach.models import AuditEntry, Message, SenderAccount
+from outreach.models import Message, SenderAccount
 from tests import factories
 from tests.dashboards.conftest import build_campaign
 
@@ -28,7 +29,7 @@ def _count(client, url: str) -> int:
         "/admin/campaigns/campaign/",
         "/admin/campaigns/enrollment/",
         "/admin/outreach/senderaccount/",
-        "/admin/outreach/auditentry/",
+        "/admin/core/auditentry/",
     ],
 )
 def test_admin_changelists_take_the_same_queries_for_more_rows(staff_client, url):

@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.models import Campaign, Enrollment, Sequence
 from contacts.models import Tag
-from outreach.models import AuditEntry
+from core.audit import AuditEntry
 from tests import factories
 from tests.dashboards.conftest import build_campaign
 

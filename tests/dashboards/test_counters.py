@@ -9,6 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from analytics.campaign import campaign_dashboard
+from analytics.overview import campaigns_overview
 from campaigns.bulk import contacts_opt_out
 from campaigns.dispatch import enrollments_materialize
 from campaigns.models import (
@@ -22,7 +24,6 @@ from campaigns.models import (
     TemplateVariant,
 )
 from campaigns.pipelines import deal_for_contact, deal_move
-from campaigns.selectors import campaign_dashboard, campaigns_overview
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact
 from contacts.services import contact_opt_out_reverse

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.forecast import campaign_forecast
 from campaigns.dispatch import dispatch_tick
-from campaigns.forecast import campaign_forecast
 from campaigns.models import Enrollment, StepSend
 from campaigns.services import campaign_launch, enrollments_create
 from outreach import services as outreach

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns import selectors
-from campaigns.selectors import campaign_dashboard
+from analytics import campaign as dashboard_module
+from analytics.campaign import campaign_dashboard
 from outreach.models import SenderAccount
 from outreach.services import sender_pause, sending_switch_set
 from tests.dashboards.conftest import build_campaign
@@ -73,7 +73,7 @@ def test_held_messages_csv_has_every_held_message_not_only_the_first_page(
     staff_client, monkeypatch
 ):
     campaign = build_campaign()
-    monkeypatch.setattr(selectors, "HELD_LIMIT", 2)
+    monkeypatch.setattr(dashboard_module, "HELD_LIMIT", 2)
     assert len(campaign_dashboard(campaign=campaign).held) == 2
     response = staff_client.get(f"/campaigns/{campaign.pk}/?export=held")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))

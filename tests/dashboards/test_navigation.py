@@ -4,7 +4,7 @@ banner while the kill switch is on, and the campaign's pause and resume buttons.
 import pytest
 
 from campaigns.models import Campaign
-from outreach.models import AuditEntry
+from core.audit import AuditEntry
 from outreach.services import sending_switch_set
 from tests.dashboards.conftest import build_campaign
 

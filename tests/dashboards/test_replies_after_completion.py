@@ -9,9 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from analytics.campaign import campaign_dashboard
+from analytics.overview import campaigns_overview
 from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Campaign, Enrollment, StepSend, TemplateVariant
-from campaigns.selectors import campaign_dashboard, campaigns_overview
 from campaigns.services import campaign_launch, enrollments_create
 from campaigns.variants import template_variant_stats
 from contacts.models import Contact

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from analytics.campaign import campaign_dashboard
 from campaigns.models import Campaign, Enrollment, StepSend, TemplateVariant
-from campaigns.selectors import campaign_dashboard
 from campaigns.services import campaign_launch, enrollments_create
 from campaigns.variants import template_variant_stats
 from contacts.models import Contact, Identity

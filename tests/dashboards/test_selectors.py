@@ -9,8 +9,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from analytics.campaign import campaign_dashboard
+from analytics.overview import campaigns_overview
 from campaigns.models import StepSend
-from campaigns.selectors import campaign_dashboard, campaigns_overview
 from tests.channels.helpers import contact_replies
 from tests.dashboards.conftest import build_campaign
 

@@ -12,7 +12,9 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 MODELS = [
-    m for m in admin.site._registry if m._meta.app_label in {"contacts", "outreach", "campaigns"}
+    m
+    for m in admin.site._registry
+    if m._meta.app_label in {"core", "contacts", "outreach", "webhooks", "campaigns"}
 ]
 
 

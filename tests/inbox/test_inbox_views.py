@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from campaigns.models import Deal
-from contacts.teams import Team
+from core.teams import Team
 from outreach.inbox.models import ConversationState
 from outreach.models import Conversation, Message, SenderAccount
 from outreach.selectors import InboxQuery, inbox_conversations, support_metrics

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from outreach.intent import IncomingReply, Intent, get_classifier
-from outreach.replytext import reply_text
+from intent import IncomingReply, Intent, get_classifier
+from intent.replytext import reply_text
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "replies"
 

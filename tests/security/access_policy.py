@@ -13,7 +13,7 @@ An expectation is six characters, one per role, always in this order:
 parameters always name rows of team A: "rep" owns them, "manager" manages that rep,
 "rep_other" and "manager_other" are in team B, "admin" is in no team.
 
-Row scoping (contacts/access.py): a rep sees what they own, a manager what their team's
+Row scoping (core/access.py): a rep sees what they own, a manager what their team's
 reps own, an admin everything. So OWN = "-Y-Y-Y" is the usual answer for a page about one
 row, SIGNED_IN = "-YYYYY" for a list (which the list then filters).
 """
@@ -140,9 +140,7 @@ PAGES: dict[str, Page] = {
         args={"token": _invitation_token}, GET=ANYONE, POST=ANYONE
     ),
     "accounts/tokens/": page(GET=SIGNED_IN, POST=SIGNED_IN),
-    "accounts/tokens/<int:pk>/revoke/": page(
-        args={"pk": "contacts.ApiToken"}, GET=OWNER, POST=OWNER
-    ),
+    "accounts/tokens/<int:pk>/revoke/": page(args={"pk": "core.ApiToken"}, GET=OWNER, POST=OWNER),
     # Contacts: imports.
     "contacts/imports/": page(GET=SIGNED_IN, POST=SIGNED_IN),
     "contacts/imports/<int:pk>/": page(args={"pk": IMP}, GET=OWN, POST=OWN),
@@ -192,7 +190,7 @@ PAGES: dict[str, Page] = {
     "campaigns/<int:pk>/build/review/": page(args={"pk": CAMP}, GET=OWN, POST=OWN),
     # The admin site's own pages (its model pages are in ADMIN_MODELS below).
     "admin/": page(GET=SIGNED_IN),
-    "admin/^(?P<app_label>auth|contacts|outreach|campaigns)/$": page(
+    "admin/^(?P<app_label>auth|core|contacts|outreach|webhooks|campaigns)/$": page(
         args={"app_label": "campaigns"}, GET=SIGNED_IN
     ),
     "admin/login/": page(GET=ANYONE, POST=ANYONE),
@@ -254,7 +252,7 @@ CASCADES_TO_MESSAGES = ADMINS
 ADMIN_MODELS: dict[str, AdminModel] = {
     "auth.group": model(),
     "auth.user": model(),
-    "contacts.apitoken": model(),
+    "core.apitoken": model(),
     "contacts.contact": model("vac", ALL, scoped=True, POST_delete=CASCADES_TO_MESSAGES),
     "contacts.identity": model("vac", ALL, scoped=True, POST_delete=CASCADES_TO_MESSAGES),
     "contacts.consentrecord": model("va", "va", scoped=True),
@@ -262,7 +260,7 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "contacts.savedmapping": model("va", ALL),
     "contacts.suppression": model("", "va"),
     "contacts.tag": model("va", ALL),
-    "contacts.team": model("", "v"),
+    "core.team": model("", "v"),
     "outreach.senderaccount": model("v", "v", scoped=True),
     "outreach.conversation": model("vac", "vac", scoped=True),
     "outreach.message": model("va", "va", scoped=True, never="a"),
@@ -271,7 +269,7 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "outreach.inboundevent": model(never="a"),
     "outreach.workerheartbeat": model(),
     "outreach.sendingswitch": model(never="ad"),
-    "outreach.auditentry": model(never="acd"),
+    "core.auditentry": model(never="acd"),
     "outreach.mediaasset": model(),
     "campaigns.campaign": model("vac", ALL, scoped=True),
     "campaigns.enrollment": model(ALL, ALL, scoped=True),
@@ -290,8 +288,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "campaigns.trigger": model("v", ALL, scoped=True, POST_delete=ADMINS),
     "campaigns.triggerfire": model(),
     "campaigns.stepoptions": model(),
-    "campaigns.webhooksubscriber": model(),
-    "campaigns.webhookdelivery": model(never="a"),
+    "webhooks.webhooksubscriber": model(),
+    "webhooks.webhookdelivery": model(never="a"),
 }
 
 # Admin actions: the permission letter each needs on its model (delete_selected needs "d").
@@ -303,7 +301,7 @@ ADMIN_ACTIONS: dict[str, dict[str, str]] = {
     "campaigns.campaign": {"launch": "c", "pause": "c", "resume": "c"},
     "campaigns.enrollment": {"pause": "c", "resume": "c", "unenrol": "c", "opt_out_contacts": "c"},
     "campaigns.deal": {"move_stage": "c"},
-    "campaigns.webhookdelivery": {"replay": "c"},
+    "webhooks.webhookdelivery": {"replay": "c"},
     # Quarantined inbound events processed again (admins: nobody else may change events).
     "outreach.inboundevent": {"replay": "c"},
 }
@@ -389,7 +387,7 @@ _TRIGGER = {
     "public_reply_order": "commenter",
     "start_step": "1",
     "address": "leads@example.com",
-    "team": "contacts.Team",
+    "team": "core.Team",
     "sender": "outreach.SenderAccount",
 }
 APP_FORMS: dict[str, AppForm] = {
@@ -402,10 +400,10 @@ APP_FORMS: dict[str, AppForm] = {
         "triggers/",
         data=_TRIGGER,
         fields={
-            "team": ("contacts.Team", "campaigns.Trigger.team"),
+            "team": ("core.Team", "campaigns.Trigger.team"),
             "sender": ("outreach.SenderAccount", "campaigns.Trigger.sender"),
             "campaign": (CAMP, "campaigns.Trigger.campaign"),
-            "assign_team": ("contacts.Team", "campaigns.Trigger.assign_team"),
+            "assign_team": ("core.Team", "campaigns.Trigger.assign_team"),
         },
     ),
     "campaign-new": AppForm(

@@ -29,15 +29,14 @@ from campaigns.models import (
     Template,
 )
 from campaigns.triggers.models import StepOptions, Trigger, TriggerFire
-from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
-from contacts.api_tokens import api_token_create
 from contacts.invitations import Invitation
 from contacts.models import ConsentRecord, Contact, ContactImport, SavedMapping, Suppression, Tag
 from contacts.services import address_suppress
-from contacts.teams import Team
+from core.api_tokens import api_token_create
+from core.audit import AuditEntry
+from core.teams import Team
 from outreach.inbox.models import MessageIntent
 from outreach.models import (
-    AuditEntry,
     Conversation,
     InboundEvent,
     ManualTask,
@@ -48,6 +47,7 @@ from outreach.models import (
     WorkerHeartbeat,
 )
 from tests import factories
+from webhooks.models import WebhookDelivery, WebhookSubscriber
 
 ROLES = ("anonymous", "rep", "rep_other", "manager", "manager_other", "admin")
 

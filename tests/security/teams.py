@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group, User
 
 from campaigns.models import Campaign, Deal, Pipeline, Stage
 from contacts.models import Contact
-from contacts.teams import Team
+from core.teams import Team
 from outreach.models import Conversation, SenderAccount
 from tests import factories
 

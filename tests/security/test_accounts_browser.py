@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.core import mail
 from playwright.sync_api import expect
 
-from contacts.teams import Team
+from core.teams import Team
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -273,7 +273,7 @@ def test_every_admin_form_and_inline_offers_a_rep_only_rows_they_may_pick(world)
     """Generated over the registry: each foreign key and many-to-many form field of each
     admin and inline, as the rep alice sees it, holds none of bob's rows."""
     from campaigns.access import visible_queryset
-    from contacts.access import owners_assignable_by
+    from core.access import owners_assignable_by
 
     request = RequestFactory().get("/admin/")
     request.user = world.alice
@@ -362,7 +362,8 @@ def test_an_admin_scoping_its_own_rows_still_gets_its_choices_and_inlines_narrow
     """An admin class that mixes ScopedAdminMixin in itself (e.g. with its own visible_to)
     keeps that row scoping and gains the narrowing of every form field and inline."""
     from campaigns.security_admin import scope_admin
-    from contacts.access import ScopedAdminMixin, contacts_visible_to
+    from contacts.access import contacts_visible_to
+    from core.access import ScopedAdminMixin
 
     class DealInline(admin.TabularInline):
         model = Deal

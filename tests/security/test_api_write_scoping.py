@@ -6,8 +6,8 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, Deal, Enrollment
-from contacts.api_tokens import api_token_create
 from contacts.models import Contact
+from core.api_tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
 

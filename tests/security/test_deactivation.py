@@ -8,7 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from contacts.accounts import user_deactivate
-from contacts.api_tokens import ApiToken, api_token_create
+from core.api_tokens import ApiToken, api_token_create
 
 pytestmark = pytest.mark.django_db
 

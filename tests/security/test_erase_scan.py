@@ -16,8 +16,6 @@ from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage
 from campaigns.privacy import DELIVERY_CANCELLED
 from campaigns.services import enrollment_pause
 from campaigns.triggers.models import Trigger, TriggerFire
-from campaigns.webhook_models import WebhookDelivery, WebhookEvent, WebhookSubscriber
-from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from contacts.imports import contact_import_preview
 from contacts.models import Contact, ContactImport, ContactImportError, Suppression
 from contacts.services import ERASED_REASON
@@ -28,6 +26,8 @@ from tests import factories
 from tests.channels.conftest import control, fake, fake_server, platform_channels  # noqa: F401
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.contacts.conftest import run_file, upload
+from webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscriber
+from webhooks.services import webhook_deliveries_due, webhook_delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

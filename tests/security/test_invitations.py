@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from contacts.invitations import Invitation
-from contacts.teams import Team
+from core.teams import Team
 from tests import factories
 from tests.api.conftest import world  # noqa: F401  (the fixture)
 

@@ -5,18 +5,18 @@ is never posted to. WEBHOOK_ALLOWED_NETWORKS lets an internal receiver in."""
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
-from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from config.env import env_networks
 from contacts.services import contact_opt_out
 from tests import factories
+from webhooks.models import WebhookDelivery, WebhookSubscriber
+from webhooks.services import webhook_deliveries_due, webhook_delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
 
 def add_subscriber(admin_client, url: str):
     return admin_client.post(
-        "/admin/campaigns/webhooksubscriber/add/",
+        "/admin/webhooks/webhooksubscriber/add/",
         {"url": url, "events": '["contact.opted_out"]', "active": "on"},
     )
 

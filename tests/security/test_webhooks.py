@@ -14,13 +14,13 @@ from django.utils import timezone
 from campaigns.models import Deal, Enrollment, Pipeline, Stage
 from campaigns.pipelines import deal_move
 from campaigns.signals import reply_received
-from campaigns.webhook_models import WebhookDelivery, WebhookSubscriber
-from campaigns.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from contacts.services import contact_opt_out
 from outreach.models import Conversation
 from tests import factories
 from tests.channels.helpers import contact_replies
 from tests.inbox.helpers import campaign_with, rep
+from webhooks.models import WebhookDelivery, WebhookSubscriber
+from webhooks.services import webhook_deliveries_due, webhook_delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,7 @@ def test_gives_up_after_the_limit_with_the_failure_visible(receiver, settings, c
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 3, "HTTP 503")
     assert len(receiver.requests) == 3
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-123456"))
-    page = client.get("/admin/campaigns/webhookdelivery/").content.decode()
+    page = client.get("/admin/webhooks/webhookdelivery/").content.decode()
     assert "Gave up" in page and "HTTP 503" in page
 
 
@@ -164,7 +164,7 @@ def test_replay_from_the_admin_sends_the_event_again(
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-123456"))
     with django_capture_on_commit_callbacks(execute=False):
         client.post(
-            "/admin/campaigns/webhookdelivery/",
+            "/admin/webhooks/webhookdelivery/",
             {"action": "replay", "_selected_action": [original.id]},
         )
     copy = WebhookDelivery.objects.exclude(id=original.id).get()
@@ -182,14 +182,14 @@ def test_webhook_secret_is_encrypted_and_masked_in_the_admin(receiver, client):
         cur.execute("SELECT secret FROM campaigns_webhooksubscriber WHERE id = %s", [sub.id])
         assert sub.secret not in cur.fetchone()[0]
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-123456"))
-    page = client.get(f"/admin/campaigns/webhooksubscriber/{sub.id}/change/").content.decode()
+    page = client.get(f"/admin/webhooks/webhooksubscriber/{sub.id}/change/").content.decode()
     assert sub.secret not in page
 
 
 def test_a_subscriber_url_typed_without_a_scheme_is_saved_as_https(client):
     client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-123456"))
     response = client.post(
-        "/admin/campaigns/webhooksubscriber/add/",
+        "/admin/webhooks/webhooksubscriber/add/",
         {"url": "crm.example.com/hooks/outreach", "events": '["reply.received"]', "active": "on"},
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.campaign import campaign_dashboard
 from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Step, StepSend, Template, TemplateVariant, TemplateVersion
-from campaigns.selectors import campaign_dashboard
 from campaigns.services import campaign_launch, enrollments_create
 from campaigns.versions import (
     current_version,
@@ -18,7 +18,8 @@ from campaigns.versions import (
     steps_state,
     template_version_record,
 )
-from outreach.models import AuditEntry, Message
+from core.audit import AuditEntry
+from outreach.models import Message
 from tests import factories
 
 pytestmark = pytest.mark.django_db

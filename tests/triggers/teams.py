@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from campaigns.models import Campaign
 from contacts.models import Contact, Identity
-from contacts.teams import Team
+from core.teams import Team
 from outreach.models import SenderAccount
 from tests import factories
 from tests.api.conftest import make_user

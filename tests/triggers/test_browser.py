@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_admin_creates_a_keyword_comment_trigger_on_the_dashboard(logged_in_page):
-    from contacts.teams import Team
+    from core.teams import Team
 
     team = Team.objects.create(name="North")  # the only team: preselected
     page = logged_in_page
@@ -32,7 +32,7 @@ def test_an_admin_creates_a_keyword_comment_trigger_on_the_dashboard(logged_in_p
 
 
 def test_a_keyword_trigger_without_keywords_is_refused_with_a_message(logged_in_page):
-    from contacts.teams import Team
+    from core.teams import Team
 
     Team.objects.create(name="North")
     page = logged_in_page

@@ -47,7 +47,7 @@ def test_triggers_page_counts_a_contact_with_two_deals_once(admin_client):
 
 
 def test_a_rep_sees_only_their_teams_triggers_and_cannot_add_one(client, django_user_model):
-    from contacts.teams import Team
+    from core.teams import Team
 
     anna, bob = _rep(django_user_model, "anna"), _rep(django_user_model, "bob")
     north, south = Team.objects.create(name="North"), Team.objects.create(name="South")

@@ -8,7 +8,7 @@ import pytest
 from campaigns.models import Deal, Enrollment
 from campaigns.triggers.models import TriggerFire
 from contacts.models import ConsentRecord, Contact, Identity, Tag
-from contacts.teams import Team
+from core.teams import Team
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, Message
 from tests.channels.conftest import fixture_bytes

@@ -127,7 +127,7 @@ def test_our_own_echo_fires_nothing(client, platform_channels):
 def test_a_dm_keyword_in_german_enrols_at_the_chosen_step_and_assigns_round_robin(
     client, platform_channels, django_user_model
 ):
-    from contacts.teams import Team
+    from core.teams import Team
 
     ms = platform_sender("messenger", "PAGE1")
     team = Team.objects.create(name="Inbound")

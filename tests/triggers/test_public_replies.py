@@ -169,7 +169,7 @@ def test_our_own_comment_is_an_echo_and_fires_nothing(client, platform_channels)
 @pytest.mark.django_db
 def test_the_dashboard_form_takes_public_reply_variants_and_a_leads_address(admin_client):
     from campaigns.triggers.models import Trigger
-    from contacts.teams import Team
+    from core.teams import Team
 
     team = Team.objects.create(name="North")
     base = {"channel": "instagram", "event_type": "comment", "match": "any", "start_step": 1}

@@ -1,0 +1,213 @@
+"""The held-messages panel: a campaign's messages that wait, and why each has not gone."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, QuerySet
+from django.utils import timezone
+
+from campaigns.models import (
+    Campaign,
+    Enrollment,
+)
+from outreach.limits import cap_reached
+from outreach.models import Message, SenderAccount, SendingSwitch
+from outreach.windows import Window, describe_wait
+
+E = Enrollment.State
+M = Message.Status
+
+
+HELD_STATUSES = [M.QUEUED, M.PAUSED, M.UNKNOWN]
+
+
+FREE_SLOT = "waiting for a free sender slot"
+
+
+HELD_COLUMNS = [
+    "message",
+    "contact",
+    "step",
+    "template",
+    "channel",
+    "status",
+    "why not sent",
+    "not before",
+]
+
+
+@dataclass
+class HeldMessage:
+    id: int
+    contact: str
+    step: int
+    channel: str
+    status: str
+    reason: str
+    not_before: datetime | None
+    version: str = ""  # the template version it was rendered from, "v3"
+
+    def cells(self) -> list:
+        return [
+            self.id,
+            self.contact,
+            self.step,
+            self.version,
+            self.channel,
+            self.status,
+            self.reason,
+            self.not_before.isoformat() if self.not_before else "",
+        ]
+
+
+def _held(campaign: Campaign) -> list[QuerySet[Message]]:
+    """The campaign's held messages (queued, paused, unknown), as two small querysets.
+
+    A queued or paused campaign message always belongs to a waiting or paused enrollment
+    (the dispatcher, pause, resume, stop and unenrol keep it so), found through the
+    `enrollment_held` index; an unknown one can outlive its enrollment's stop, and unknown
+    messages are few, so those are found by status. Never a scan of every message."""
+    held = Message.objects.filter(status__in=HELD_STATUSES)
+    live = [E.WAITING, E.PAUSED]
+    return [
+        held.filter(
+            step_send__enrollment__campaign=campaign, step_send__enrollment__state__in=live
+        ),
+        held.filter(status=M.UNKNOWN, step_send__enrollment__campaign=campaign).exclude(
+            step_send__enrollment__state__in=live
+        ),
+    ]
+
+
+def held_counts(campaign: Campaign) -> list[Mapping[str, Any]]:
+    """Held messages per (step, variant, reason, status, sender, contact time zone): the last
+    three let a queued message without a reason of its own get one (`_waiting_reason`)."""
+    return [
+        r
+        for qs in _held(campaign)
+        for r in qs.values(
+            "hold_reason",
+            "status",
+            "sender_id",
+            step=F("step_send__step_id"),
+            variant=F("step_send__variant_id"),
+            tz=F("conversation__identity__contact__time_zone"),
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    ]
+
+
+def _waiting_reason(
+    sender: SenderAccount | None, contact_tz: str, now: datetime, kill_switch: bool
+) -> tuple[str, datetime | None]:
+    """Why a queued message with no reason of its own has not gone, and until when.
+
+    The send path writes a reason only when it tries to send, and the outbox offers nothing
+    while the kill switch is on, nothing of a paused sender and one message per free sender
+    at a time: the rest of the queue would read "free sender slot" while the real reason is
+    the switch, the sender or the window. So it is derived here from the same state, in the
+    order the send path checks it (outreach.services._refusal, outreach.limits.why_no_token).
+    """
+    if kill_switch:
+        return "all sending paused (kill switch)", None
+    if sender is None:
+        return FREE_SLOT, None
+    if sender.paused:
+        return f"sender paused: {sender.paused_reason or 'by a user'}", None
+    capped = cap_reached(sender, now)
+    if capped:
+        return capped
+    if sender.backoff_until and sender.backoff_until > now:
+        return "platform asked us to slow down", sender.backoff_until
+    if not sender.window_days:
+        return "sender has no sending days", None
+    # The window in the contact's time zone, else the sender's, as the send path reads it.
+    tz = ZoneInfo(contact_tz or sender.time_zone or "UTC")
+    window = Window(sender.window_days, sender.window_start, sender.window_end, tz)
+    opens = window.next_open(now)
+    if opens > now:
+        return describe_wait(opens, tz), opens
+    return FREE_SLOT, None
+
+
+class HeldReasons:
+    """Each held message's reason: its own, else derived once per (sender, time zone)."""
+
+    def __init__(self, senders: Sequence[SenderAccount], now: datetime) -> None:
+        self.senders: dict[int, SenderAccount | None] = {s.id: s for s in senders}
+        self.now = now
+        self.kill_switch = SendingSwitch.is_paused()
+        self.derived: dict[tuple[int | None, str], tuple[str, datetime | None]] = {}
+
+    def __call__(self, m: Mapping[str, Any]) -> tuple[str, datetime | None]:
+        if m["hold_reason"] or m["status"] != M.QUEUED:
+            return m["hold_reason"] or FREE_SLOT, m.get("not_before")
+        key = (m["sender_id"], m["tz"] or "")
+        if key not in self.derived:
+            sender = self.senders.get(m["sender_id"])
+            if m["sender_id"] not in self.senders:  # since removed from the campaign
+                sender = SenderAccount.objects.filter(id=m["sender_id"]).first()
+                self.senders[m["sender_id"]] = sender
+            self.derived[key] = _waiting_reason(sender, key[1], self.now, self.kill_switch)
+        reason, until = self.derived[key]
+        return reason, m.get("not_before") or until
+
+
+def held_messages(
+    *,
+    campaign: Campaign,
+    now: datetime | None = None,
+    reasons: HeldReasons | None = None,
+    limit: int | None = None,
+) -> Iterator[HeldMessage]:
+    """The campaign's held messages, longest-waiting first, each with why it is not sent.
+    Without a limit every one, read in chunks (the CSV export streams them)."""
+    now = now or timezone.now()
+    first_held = F("not_before").asc(nulls_first=True), "id"
+    queries = [
+        qs.order_by(*first_held).values(
+            "id",
+            "channel",
+            "status",
+            "hold_reason",
+            "not_before",
+            "sender_id",
+            step=F("step_send__step__position"),
+            version=F("step_send__template_version__number"),
+            cid=F("conversation__identity__contact_id"),
+            first=F("conversation__identity__contact__first_name"),
+            last=F("conversation__identity__contact__last_name"),
+            tz=F("conversation__identity__contact__time_zone"),
+        )
+        for qs in _held(campaign)
+    ]
+    if limit is None:
+        rows = [q.iterator(chunk_size=2000) for q in queries]
+    else:
+        rows = [iter(q[:limit]) for q in queries]
+    merged = heapq.merge(
+        *rows, key=lambda m: (m["not_before"] is not None, m["not_before"] or now, m["id"])
+    )
+    if reasons is None:
+        reasons = HeldReasons(list(campaign.senders.all()), now)
+    for n, m in enumerate(merged):
+        if limit is not None and n >= limit:
+            return
+        reason, not_before = reasons(m)
+        yield HeldMessage(
+            id=m["id"],
+            contact=f"{m['first']} {m['last']}".strip() or f"contact #{m['cid']}",
+            step=m["step"],
+            channel=m["channel"],
+            status=m["status"],
+            reason=reason,
+            not_before=not_before,
+            version=f"v{m['version']}" if m["version"] else "",
+        )
