@@ -305,6 +305,14 @@ def _schedule_next_steps(links: list[StepSend], *, sent_at: dict[int, datetime])
         )
 
 
+def step_skipped(*, message_id: int, at: datetime) -> None:
+    """A rep skipped a step's message (campaigns/manual_tasks.py): the sequence moves on as
+    if it had gone out at ``at``, so the next step is due its own delay after that."""
+    links = list(StepSend.objects.filter(message_id=message_id).select_related("step"))
+    if links:
+        _schedule_next_steps(links, sent_at={message_id: at})
+
+
 def humanize_delay(delay: timedelta) -> str:
     """3 days, 4 hours, 90 seconds: how a rep would say it."""
     seconds = int(delay.total_seconds())

@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "outreach.context_processors.sending_switch",
+                "campaigns.context_processors.tasks_due",
                 "contacts.accounts_views.user_menu",
             ],
         },

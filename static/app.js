@@ -20,3 +20,20 @@ document.addEventListener("htmx:afterSwap", (e) => {
     if (id) { document.getElementById(id)?.setAttribute("open", ""); }
   }
 });
+// Task queue: copy a task's text for pasting on the platform.
+document.addEventListener("click", (e) => {
+  const button = e.target.closest("[data-copy]");
+  if (!button) { return; }
+  const box = document.querySelector(button.getAttribute("data-copy"));
+  if (!box) { return; }
+  const selectIt = () => {
+    // No clipboard (an insecure page, a refused permission): select the text for the rep.
+    getSelection().selectAllChildren(box);
+    button.textContent = "Text selected: copy it";
+  };
+  if (!navigator.clipboard) { selectIt(); return; }
+  navigator.clipboard.writeText(box.textContent).then(
+    () => { button.textContent = "Copied"; },
+    selectIt,
+  );
+});
