@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -43,12 +44,16 @@ def test_mark_sent_records_the_send_now_and_schedules_the_next_step_after_its_de
     ann = rep("ann")
     enrollment = linkedin_campaign(ann, steps=(("linkedin", 0), ("email", 2 * DAY)))
     task = task_of(enrollment)
+    Message.objects.filter(id=task.message_id).update(
+        created_at=timezone.now() - timedelta(days=3, minutes=1)
+    )
     client.force_login(ann)
     page = client.get(reverse("tasks:queue")).content.decode()
+    assert "Overdue · due 3\xa0days ago" in page
     assert "https://www.linkedin.com/in/lead1_linkedin/" in page
     assert "Hi Lead1 (step 1)" in page
     assert f'data-copy="#task-text-{task.pk}"' in page
-    assert 'id="nav-tasks">Tasks <span class="badge' in page
+    assert 'title="manual tasks due">1</span>' in page
     before = timezone.now()
     assert client.post(reverse("tasks:sent", args=[task.pk])).status_code == 302
     message = Message.objects.get(id=task.message_id)
@@ -109,5 +114,9 @@ def test_a_rep_cannot_act_on_another_teams_task_but_their_manager_can(client):
     assert (bobs.state, bobs.current_step) == ("waiting", 1)
     client.force_login(boss)
     assert client.get(reverse("tasks:queue")).context["total"] == 1
+    csrf_checked = Client(enforce_csrf_checks=True)
+    csrf_checked.force_login(boss)
+    assert csrf_checked.post(reverse("tasks:skip", args=[task.pk])).status_code == 403
+    assert Message.objects.get(id=task.message_id).status == "queued"
     client.post(reverse("tasks:skip", args=[task.pk]))
     assert Message.objects.get(id=task.message_id).status == "cancelled"
