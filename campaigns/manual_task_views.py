@@ -13,6 +13,7 @@ from outreach.access import manual_tasks_visible_to
 from outreach.models import ManualTask
 
 PAGE_SIZE = 100  # tasks shown at once; the rest follow as these are done
+GONE = "That task is no longer due (done already, or its sequence paused or stopped)."
 
 
 @login_required
@@ -52,8 +53,11 @@ def _back(request: HttpRequest) -> HttpResponse:
 @require_POST
 def task_sent(request: HttpRequest, pk: int) -> HttpResponse:
     task = _task(request, pk)
-    manual_tasks.manual_task_sent(task=task, actor=request.user)
-    messages.success(request, f"Marked as sent to {task.message.conversation.identity.contact}.")
+    if manual_tasks.manual_task_sent(task=task, actor=request.user):
+        contact = task.message.conversation.identity.contact
+        messages.success(request, f"Marked as sent to {contact}.")
+    else:
+        messages.warning(request, GONE)
     return _back(request)
 
 
@@ -64,7 +68,7 @@ def task_skip(request: HttpRequest, pk: int) -> HttpResponse:
     if manual_tasks.manual_task_skip(task=task, actor=request.user):
         messages.info(request, "Skipped: the sequence moves on to its next step.")
     else:
-        messages.warning(request, "That task was already done.")
+        messages.warning(request, GONE)
     return _back(request)
 
 
@@ -76,5 +80,5 @@ def task_replied(request: HttpRequest, pk: int) -> HttpResponse:
     if manual_tasks.manual_task_replied(task=task, actor=request.user, text=text):
         messages.success(request, "Reply recorded: the sequence is stopped.")
     else:
-        messages.warning(request, "That task was already done.")
+        messages.warning(request, GONE)
     return _back(request)

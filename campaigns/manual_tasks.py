@@ -72,25 +72,38 @@ def task_rows(tasks: QuerySet[ManualTask], now: datetime) -> list[TaskRow]:
     return rows
 
 
-def manual_task_sent(*, task: ManualTask, actor) -> None:
-    """Sent by hand now: recorded like any send, so the next step waits its delay from now."""
-    manual_task_complete(task=task, actor=actor)
+def _still_due(task: ManualTask) -> bool:
+    """Lock the task's message while it is still due (call inside a transaction): a pause or
+    a reply that would hold or cancel it waits, and a task whose message was paused is not
+    closed (it comes back when the sequence resumes)."""
+    queued = Message.objects.select_for_update().filter(id=task.message_id, status=M.QUEUED)
+    if queued.values_list("id", flat=True).first() is None:
+        return False
+    return ManualTask.objects.filter(id=task.id, done_at=None).exists()
+
+
+def manual_task_sent(*, task: ManualTask, actor) -> bool:
+    """Sent by hand now: recorded like any send, so the next step waits its delay from now.
+    False if the task was no longer due."""
+    with transaction.atomic():
+        if not _still_due(task):
+            return False
+        manual_task_complete(task=task, actor=actor)
+    return True
 
 
 def manual_task_skip(*, task: ManualTask, actor) -> bool:
     """Not sent: the message is cancelled and the sequence moves on to its next step, due
-    that step's delay from now. False if the task was no longer open."""
+    that step's delay from now. False if the task was no longer due."""
     now = timezone.now()
     reason = f"skipped by {actor} in the task queue"
     with transaction.atomic():
-        if not ManualTask.objects.filter(id=task.id, done_at=None).update(
-            done_at=now, assignee=actor
-        ):
+        if not _still_due(task):
             return False
-        if not Message.objects.filter(id=task.message_id, status=M.QUEUED).update(
+        ManualTask.objects.filter(id=task.id).update(done_at=now, assignee=actor)
+        Message.objects.filter(id=task.message_id).update(
             status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None
-        ):
-            return False
+        )
         MessageEvent.objects.create(message_id=task.message_id, status=M.CANCELLED, detail=reason)
         services.step_skipped(message_id=task.message_id, at=now)
         audit_record(actor=actor, action="manual_task.skip", target=task)

@@ -120,3 +120,18 @@ def test_a_rep_cannot_act_on_another_teams_task_but_their_manager_can(client):
     assert Message.objects.get(id=task.message_id).status == "queued"
     client.post(reverse("tasks:skip", args=[task.pk]))
     assert Message.objects.get(id=task.message_id).status == "cancelled"
+
+
+def test_a_task_whose_campaign_paused_is_not_closed_and_comes_back_on_resume(client):
+    from campaigns.services import campaign_pause, campaign_resume
+
+    ann = rep("ann")
+    enrollment = linkedin_campaign(ann, steps=(("linkedin", 0), ("email", DAY)))
+    task = task_of(enrollment)
+    campaign_pause(campaign=enrollment.campaign)
+    client.force_login(ann)
+    assert client.get(reverse("tasks:queue")).context["total"] == 0
+    client.post(reverse("tasks:sent", args=[task.pk]))
+    assert ManualTask.objects.get(id=task.pk).done_at is None
+    campaign_resume(campaign=enrollment.campaign)
+    assert client.get(reverse("tasks:queue")).context["total"] == 1
