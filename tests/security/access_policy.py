@@ -173,6 +173,11 @@ PAGES: dict[str, Page] = {
     "inbox/<int:pk>/media/<int:message_id>/<int:index>/": page(
         args={"pk": CONV, "message_id": MSG, "index": _stored_attachment}, GET=OWN
     ),
+    # The task queue: a manual task is its message's conversation's (outreach.manualtask).
+    "tasks/": page(GET=SIGNED_IN),
+    "tasks/<int:pk>/sent/": page(args={"pk": "outreach.ManualTask"}, POST=OWN),
+    "tasks/<int:pk>/skip/": page(args={"pk": "outreach.ManualTask"}, POST=OWN),
+    "tasks/<int:pk>/replied/": page(args={"pk": "outreach.ManualTask"}, POST=OWN),
     # Pipelines.
     "pipelines/": page(GET=SIGNED_IN),
     "pipelines/<int:pk>/": page(args={"pk": "campaigns.Pipeline"}, GET=SIGNED_IN),
