@@ -32,7 +32,7 @@ urlpatterns = [
     path("contacts/", include("contacts.urls")),
     path("templates/", include("campaigns.template_urls")),
     path("inbox/", include("outreach.inbox.urls")),
-    path("pipelines/", include("campaigns.pipeline_urls")),
+    path("pipelines/", include("pipelines.urls")),
     path("triggers/", include("campaigns.triggers.urls")),
     path("", include("outreach.urls")),
     path("", include("analytics.urls")),

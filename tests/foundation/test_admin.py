@@ -5,9 +5,10 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from campaigns.models import Campaign, Deal, Enrollment, Pipeline, Stage
+from campaigns.models import Campaign, Enrollment
 from contacts.models import Contact
 from outreach.models import InboundEvent, Message, SenderAccount
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -16,9 +16,10 @@ from django.contrib.auth.models import User
 from django.test import RequestFactory
 from django.urls import reverse
 
-from campaigns.models import Campaign, Deal, Enrollment
+from campaigns.models import Campaign, Enrollment
 from contacts.models import ConsentRecord, Contact, Identity
 from outreach.models import Conversation, SenderAccount
+from pipelines.models import Deal
 from tests import factories
 from tests.api.conftest import world  # noqa: F401  (the fixture)
 from tests.security.admin_forms import post_admin_form
