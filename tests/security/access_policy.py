@@ -190,7 +190,7 @@ PAGES: dict[str, Page] = {
     "campaigns/<int:pk>/build/review/": page(args={"pk": CAMP}, GET=OWN, POST=OWN),
     # The admin site's own pages (its model pages are in ADMIN_MODELS below).
     "admin/": page(GET=SIGNED_IN),
-    "admin/^(?P<app_label>auth|core|contacts|outreach|webhooks|campaigns)/$": page(
+    "admin/^(?P<app_label>auth|core|contacts|outreach|webhooks|pipelines|campaigns)/$": page(
         args={"app_label": "campaigns"}, GET=SIGNED_IN
     ),
     "admin/login/": page(GET=ANYONE, POST=ANYONE),
