@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 MODELS = [
     m
     for m in admin.site._registry
-    if m._meta.app_label in {"core", "contacts", "outreach", "webhooks", "campaigns"}
+    if m._meta.app_label in {"core", "contacts", "outreach", "webhooks", "pipelines", "campaigns"}
 ]
 
 
