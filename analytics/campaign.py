@@ -17,17 +17,10 @@ from analytics.held import HELD_COLUMNS, HeldMessage, HeldReasons, held_counts, 
 from analytics.senders import SenderHealth, senders_health
 from analytics.tables import Table, pct, rate
 from campaigns.counters import intent_model
-from campaigns.models import (
-    Campaign,
-    CampaignDayStats,
-    CampaignIntentStats,
-    Deal,
-    Stage,
-    Step,
-    TemplateVariant,
-)
+from campaigns.models import Campaign, CampaignDayStats, CampaignIntentStats, Step, TemplateVariant
 from core.audit import AuditEntry
 from outreach.models import Message
+from pipelines.models import Deal, Stage
 
 M = Message.Status
 SERIES_DAYS = 60

@@ -12,15 +12,8 @@ from django.utils import timezone
 from analytics.tables import Table, pct, rate
 from campaigns.access import campaigns_visible_to
 from campaigns.counters import intent_model
-from campaigns.models import (
-    Campaign,
-    CampaignDayStats,
-    CampaignStats,
-    Deal,
-    Enrollment,
-    Stage,
-    Step,
-)
+from campaigns.models import Campaign, CampaignDayStats, CampaignStats, Enrollment, Step
+from pipelines.models import Deal, Stage
 
 E = Enrollment.State
 SPARK_DAYS = 14

@@ -28,14 +28,13 @@ from campaigns.models import (
     Campaign,
     CampaignDayStats,
     CampaignIntentStats,
-    Pipeline,
     Sequence,
-    Stage,
     Step,
     Template,
     TemplateVariant,
 )
 from outreach.models import SenderAccount
+from pipelines.models import Pipeline, Stage
 
 SENDERS = 20
 OWNERS = 5

@@ -2,12 +2,14 @@
 
 from django.db.models import Q, QuerySet
 
-from campaigns.models import Campaign, Deal, Enrollment, Step, Template
+from campaigns.models import Campaign, Enrollment, Step, Template
 from campaigns.triggers.models import Trigger
 from contacts.access import contacts_visible_to
 from core.access import ADMIN, MANAGER, role_of, teams_visible_to, visible_owner_ids
 from core.teams import Team
 from outreach.access import senders_visible_to
+from pipelines.access import deals_visible_to
+from pipelines.models import Deal
 
 
 def campaigns_visible_to(user) -> QuerySet[Campaign]:
@@ -22,15 +24,6 @@ def enrollments_visible_to(user) -> QuerySet[Enrollment]:
     if ids is None:
         return qs
     return qs.filter(campaign__in=campaigns_visible_to(user))
-
-
-def deals_visible_to(user) -> QuerySet[Deal]:
-    """Deals the user (or their team) owns, plus deals on contacts they own."""
-    ids = visible_owner_ids(user)
-    qs = Deal.objects.all()
-    if ids is None:
-        return qs
-    return qs.filter(Q(owner_id__in=ids) | Q(contact__in=contacts_visible_to(user)))
 
 
 def triggers_visible_to(user) -> QuerySet[Trigger]:

@@ -605,7 +605,6 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 
 # Each part registers its own admins when imported: the Contact and Message admins with
-# campaigns' additions, pipelines and deals, then the triggers.
+# campaigns' additions, then the triggers.
 from campaigns import admin_overrides as _admin_overrides  # noqa: E402, F401
-from campaigns import pipeline_admin as _pipeline_admin  # noqa: E402, F401
 from campaigns.triggers import admin as _triggers_admin  # noqa: E402, F401

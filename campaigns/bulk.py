@@ -2,9 +2,8 @@
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
-from campaigns.models import Deal, DealStageChange, Enrollment, Stage
+from campaigns.models import Enrollment
 from campaigns.services import LIVE, enrollments_stop_for_contact
 from contacts.models import Contact
 from contacts.services import contact_opt_out
@@ -43,31 +42,3 @@ def contacts_opt_out(*, contacts: QuerySet[Contact], actor=None, source: str = "
         changed += 1
     audit_record(actor=actor, action="contact.opt_out", detail=f"{changed} contact(s)")
     return changed
-
-
-def deals_move_stage(*, deals: QuerySet[Deal], stage: Stage, actor=None, reason: str = "") -> int:
-    """Move deals of the stage's pipeline to it, recording each change in the deal history."""
-    movable = list(deals.filter(pipeline_id=stage.pipeline_id).exclude(stage=stage))
-    with transaction.atomic():
-        DealStageChange.objects.bulk_create(
-            [
-                DealStageChange(
-                    deal=d,
-                    from_stage_id=d.stage_id,
-                    to_stage=stage,
-                    changed_by=actor,
-                    reason=reason[:200],
-                )
-                for d in movable
-            ]
-        )
-        Deal.objects.filter(id__in=[d.id for d in movable]).update(
-            stage=stage, updated_at=timezone.now()
-        )
-        audit_record(
-            actor=actor,
-            action="deal.move_stage",
-            target=stage,
-            detail=f"{len(movable)} deal(s) to {stage}",
-        )
-    return len(movable)

@@ -3,10 +3,11 @@
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from campaigns import pipelines
 from campaigns.access import campaigns_visible_to
-from campaigns.models import Deal, Enrollment, Stage, StepSend
+from campaigns.models import Enrollment, StepSend
 from outreach.inbox import hooks
+from pipelines.models import Deal, Stage
+from pipelines.services import deal_preview_event
 
 
 def _campaign_choices(user) -> list[tuple[str, str]]:
@@ -71,9 +72,7 @@ def _intent_consequences(message, label: str) -> list[str]:
             f"Opt {contact} out of every channel: no campaign or rep can message them again "
             "until someone reverses the opt-out in the admin."
         )
-    preview = pipelines.deal_preview_event(
-        contact=contact, event=f"intent:{label}", message=message
-    )
+    preview = deal_preview_event(contact=contact, event=f"intent:{label}", message=message)
     if preview is not None and preview[1].kind != Stage.Kind.OPEN:
         deal, stage = preview
         lines.append(

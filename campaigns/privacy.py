@@ -25,7 +25,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast, Coalesce, Now
 from django.forms.models import model_to_dict
 
-from campaigns.models import Deal, DealStageChange, Enrollment
+from campaigns.models import Enrollment
 from campaigns.services import enrollments_stop_for_contact
 from campaigns.triggers.models import CaptureRequest, TriggerFire
 from contacts.import_redact import import_files_redact
@@ -42,6 +42,7 @@ from outreach.models import (
     MessageEvent,
     SenderAccount,
 )
+from pipelines.models import Deal, DealStageChange
 from webhooks.models import WebhookAttempt, WebhookDelivery
 
 ERASED = "erased"

@@ -7,9 +7,9 @@ that must happen first, then the counters, then the optional fan-out (campaigns/
 the outgoing webhooks), which may fail alone.
 """
 
-from campaigns import counters, pipelines, services, signals
+from campaigns import counters, replies, services, signals
 from campaigns.access import campaigns_visible_to
-from campaigns.models import Campaign, Deal, Enrollment
+from campaigns.models import Campaign, Enrollment
 from campaigns.routes import message_has_fallback
 from campaigns.triggers import capture
 from campaigns.triggers import services as triggers
@@ -27,6 +27,8 @@ from outreach.seams import (
     ReplyRecorded,
 )
 from outreach.selectors import contacts_with_messages
+from pipelines import services as pipelines
+from pipelines.models import Deal
 
 E = Enrollment.State
 M = Message.Status
@@ -72,17 +74,22 @@ class CampaignEvents(OutreachEvents):
         # 2. Out of office holds them instead; a real reply goes to the campaign owner and
         #    moves the deal by the pipeline's rules, and asking to unsubscribe opts out.
         if intent == "out_of_office":
-            pipelines.out_of_office_pause(
+            replies.out_of_office_pause(
                 contact=contact, message=message, return_date=reply.return_date
             )
         elif kind in REPLIES:
-            pipelines.conversation_assign_campaign_owner(message=message, contact_id=contact.id)
-            pipelines.deal_apply_event(contact=contact, event="reply", message=message)
+            replies.conversation_assign_campaign_owner(message=message, contact_id=contact.id)
+            origin = replies.deal_origin(contact.id)
+            pipelines.deal_apply_event(
+                contact=contact, event="reply", message=message, origin=origin
+            )
             if intent == "unsubscribe" and kind != "opt_out":
                 contact_opt_out(
                     contact=contact, source=f"{message.channel} reply asked to unsubscribe"
                 )
-            pipelines.deal_apply_event(contact=contact, event=f"intent:{intent}", message=message)
+            pipelines.deal_apply_event(
+                contact=contact, event=f"intent:{intent}", message=message, origin=origin
+            )
         # 3. Counters (the reply itself was counted by reply_record).
         counters.counters_after_label(message=message, label=intent)
         # 4. Fan-out: outgoing webhooks.
@@ -98,7 +105,13 @@ class CampaignEvents(OutreachEvents):
             contact_opt_out(
                 contact=contact, source="inbox: a rep labelled the reply unsubscribe", actor=by
             )
-        pipelines.deal_after_correction(contact=contact, message=message, intent=intent, by=by)
+        pipelines.deal_after_correction(
+            contact=contact,
+            message=message,
+            intent=intent,
+            by=by,
+            origin=replies.deal_origin(contact.id),
+        )
         counters.counters_after_label(message=message, label=intent, previous=correction.previous)
         signals.reply_labelled.fan_out(sender=Message, message=message, intent=intent)
 

@@ -12,11 +12,10 @@ from django.contrib import admin
 
 from campaigns.access import (
     campaigns_visible_to,
-    deals_visible_to,
     enrollments_visible_to,
     visible_queryset,
 )
-from campaigns.models import Campaign, Deal, Enrollment
+from campaigns.models import Campaign, Enrollment
 from contacts.access import (
     consent_records_visible_to,
     contacts_visible_to,
@@ -32,6 +31,8 @@ from outreach.access import (
     senders_visible_to,
 )
 from outreach.models import Conversation, ManualTask, Message, SenderAccount
+from pipelines.access import deals_visible_to
+from pipelines.models import Deal
 
 SCOPED = {
     Contact: contacts_visible_to,

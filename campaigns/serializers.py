@@ -2,11 +2,12 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from campaigns.access import campaigns_visible_to
-from campaigns.models import Campaign, Deal, Enrollment, Pipeline, Stage
+from campaigns.models import Campaign, Enrollment
 from contacts.access import contacts_visible_to
 from core.access import owners_assignable_by
 from core.api_support import ScopedRelationsMixin
 from outreach.access import senders_visible_to
+from pipelines.models import Deal
 
 
 def _owner_field():
@@ -78,22 +79,6 @@ class EnrolSerializer(serializers.Serializer):
 class EnrolResultSerializer(serializers.Serializer):
     enrolled = serializers.IntegerField()
     not_found = serializers.ListField(child=serializers.IntegerField())
-
-
-class StageSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Stage
-        fields = ["id", "pipeline", "name", "position", "kind"]
-        read_only_fields = fields
-
-
-class PipelineSerializer(serializers.ModelSerializer):
-    stages = StageSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Pipeline
-        fields = ["id", "name", "stages"]
-        read_only_fields = fields
 
 
 class DealSerializer(ScopedRelationsMixin, serializers.ModelSerializer):

@@ -1,5 +1,5 @@
-"""Optional fan-out: news for whoever listens (today the outgoing webhooks), sent last by the
-code that made the change, inside its transaction.
+"""Campaigns' optional fan-out (core/fanout.py): news for whoever listens (today the outgoing
+webhooks), sent last by the code that made the change, inside its transaction.
 
 Work that must happen with the change is called directly (campaigns/seams.py); these signals
 are only for what may fail alone. fan_out() runs each receiver in its own savepoint: one
@@ -7,30 +7,7 @@ that raises is logged and rolled back by itself, and the reply, send or opt-out 
 the signal commits all the same (the outer PostgreSQL transaction stays usable).
 """
 
-import logging
-
-from django.db import transaction
-from django.dispatch import Signal
-
-log = logging.getLogger(__name__)
-
-
-class FanOut(Signal):
-    """A signal sent with fan_out(): every receiver is tried, each inside its own savepoint.
-
-    Receivers are synchronous (Django would run async ones outside the transaction)."""
-
-    def fan_out(self, sender, **named) -> None:
-        if not self.receivers:
-            return
-        sync_receivers, _ = self._live_receivers(sender)
-        for receiver in sync_receivers:
-            try:
-                with transaction.atomic():
-                    receiver(signal=self, sender=sender, **named)
-            except Exception:
-                log.exception("fan-out receiver %s failed", receiver.__qualname__)
-
+from core.fanout import FanOut
 
 # Sent with message=<inbound Message> by CampaignEvents.reply_recorded for a reply (not an
 # opt-out, auto-reply or bounce). Receivers: campaigns.webhook_receivers.on_reply
@@ -51,9 +28,3 @@ message_failed = FanOut()
 # CampaignContactEvents.contact_opted_out. Receivers: campaigns.webhook_receivers.on_opt_out
 # (contact.opted_out webhook).
 contact_opted_out = FanOut()
-
-# Sent with deal=<Deal>, change=<DealStageChange> wherever a deal gets a stage: opened
-# (campaigns.pipelines.deal_for_contact, the API's create), moved (campaigns.pipelines.
-# deal_move, the API's update). Receivers: campaigns.webhook_receivers.on_deal_stage
-# (deal.stage_changed webhook).
-deal_stage_changed = FanOut()

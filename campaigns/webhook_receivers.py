@@ -7,8 +7,9 @@ failing one never undoes the reply, send or opt-out that sent it.
 from django.dispatch import receiver
 
 from campaigns import signals
-from campaigns.models import Deal, DealStageChange
 from outreach.models import Message
+from pipelines.models import Deal, DealStageChange
+from pipelines.signals import deal_stage_changed
 from webhooks.models import WebhookEvent
 from webhooks.services import webhook_event_emit
 
@@ -52,7 +53,7 @@ def on_opt_out(sender, *, contact, channel: str = "", source: str = "", **kwargs
     webhook_event_emit(event=WebhookEvent.CONTACT_OPTED_OUT, data=data)
 
 
-@receiver(signals.deal_stage_changed)
+@receiver(deal_stage_changed)
 def on_deal_stage(sender, *, deal: Deal, change: DealStageChange, **kwargs) -> None:
     data = {
         "deal_id": deal.id,

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from campaigns import api as campaigns_api
 from contacts import api as contacts_api
 from outreach import api as outreach_api
+from pipelines import api as pipelines_api
 
 router = DefaultRouter()
 router.register("contacts", contacts_api.ContactViewSet, basename="contact")
@@ -16,7 +17,7 @@ router.register("messages", outreach_api.MessageViewSet, basename="message")
 router.register("senders", outreach_api.SenderAccountViewSet, basename="sender")
 router.register("campaigns", campaigns_api.CampaignViewSet, basename="campaign")
 router.register("enrollments", campaigns_api.EnrollmentViewSet, basename="enrollment")
-router.register("pipelines", campaigns_api.PipelineViewSet, basename="pipeline")
+router.register("pipelines", pipelines_api.PipelineViewSet, basename="pipeline")
 router.register("deals", campaigns_api.DealViewSet, basename="deal")
 router.register("privacy/contacts", campaigns_api.ContactPrivacyViewSet, basename="privacy")
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "contacts",
     "outreach",
     "webhooks",
+    "pipelines",
     "campaigns",
     "analytics",
     "demo",

@@ -33,7 +33,7 @@ urlpatterns = [
     path("templates/", include("campaigns.template_urls")),
     path("inbox/", include("outreach.inbox.urls")),
     path("tasks/", include("campaigns.manual_task_urls")),
-    path("pipelines/", include("campaigns.pipeline_urls")),
+    path("pipelines/", include("pipelines.urls")),
     path("triggers/", include("campaigns.triggers.urls")),
     path("", include("outreach.urls")),
     path("", include("analytics.urls")),

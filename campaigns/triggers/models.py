@@ -84,7 +84,7 @@ class Trigger(models.Model):
     )
     start_step = models.PositiveSmallIntegerField(default=1)
     deal_stage = models.ForeignKey(
-        "campaigns.Stage",
+        "pipelines.Stage",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

@@ -13,8 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.counters import counters_after_enrol
-from campaigns.models import Campaign, Enrollment, Stage, Step
-from campaigns.pipelines import deal_for_contact, deal_move
+from campaigns.models import Campaign, Enrollment, Step
 from campaigns.rendering import (
     TemplateError,
     compile_template,
@@ -22,6 +21,7 @@ from campaigns.rendering import (
     render_message,
     stable_choice,
 )
+from campaigns.replies import deal_origin
 from campaigns.triggers.matching import keyword_matches, keywords_of, pattern_matches
 from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.triggers.schedule import enrollment_schedule
@@ -32,6 +32,8 @@ from outreach.engagement import EventType
 from outreach.models import Conversation, Message, SenderAccount
 from outreach.seams import Engagement
 from outreach.services import messages_create
+from pipelines.models import Stage
+from pipelines.services import deal_for_contact, deal_move
 
 F = TriggerFire.Outcome
 logger = logging.getLogger(__name__)
@@ -303,7 +305,9 @@ def _enrol(trigger: Trigger, contact: Contact, engagement: Engagement) -> Enroll
 
 
 def _deal(stage: Stage, contact: Contact, owner_id: int | None) -> None:
-    deal = deal_for_contact(contact=contact, pipeline=stage.pipeline)
+    deal = deal_for_contact(
+        contact=contact, pipeline=stage.pipeline, origin=deal_origin(contact.id)
+    )
     if deal is None:
         return
     if owner_id and deal.owner_id is None:

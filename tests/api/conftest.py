@@ -9,11 +9,12 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, Deal, Pipeline, Stage
+from campaigns.models import Campaign
 from contacts.models import Contact
 from core.api_tokens import api_token_create
 from core.teams import Team
 from outreach.models import Conversation, Message
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 
 

@@ -103,7 +103,7 @@ def test_rep_cannot_open_another_reps_contact_in_the_admin(world, client):
         ("outreach/conversation", "conversation"),
         ("outreach/message", "message"),
         ("campaigns/campaign", "campaign"),
-        ("campaigns/deal", "deal"),
+        ("pipelines/deal", "deal"),
     ],
 )
 def test_rep_cannot_open_another_reps_rows_in_the_admin(world, client, path, attr):

@@ -3,11 +3,12 @@ that would go with them, and keeps those unless told otherwise."""
 
 import pytest
 
-from campaigns.models import Deal, Enrollment, Pipeline, Stage
+from campaigns.models import Enrollment
 from campaigns.services import enrollments_create
 from contacts.imports import contact_import_rollback, contact_import_rollback_preview
 from contacts.models import Contact, ContactImport, Identity
 from outreach.models import Conversation, Message
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 from tests.contacts.conftest import run_file
 

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from campaigns.counters import counters_rebuild
 from campaigns.dispatch import enrollments_materialize
-from campaigns.models import Deal, Enrollment, Pipeline, Stage, StepSend
+from campaigns.models import Enrollment, StepSend
 from campaigns.services import campaign_launch, enrollments_create
 from outreach.models import Message
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 
 # The fake platform, as the channel tests use it (replies quoting a DM step).

@@ -97,12 +97,12 @@ def test_opt_out_from_the_contact_list_confirms_then_stops_sequences(staff_clien
 
 
 def test_move_stage_counts_only_deals_that_change(staff_client):
-    from campaigns.models import Deal, Stage
+    from pipelines.models import Deal, Stage
 
     campaign = build_campaign()
     deal = Deal.objects.get(campaign=campaign)
     other = Stage.objects.create(pipeline=deal.pipeline, name="Meeting", position=2)
-    url = "/admin/campaigns/deal/"
+    url = "/admin/pipelines/deal/"
     page = staff_client.post(
         url,
         {"action": "move_stage", "confirm": "1", "stage": "", ACTION_CHECKBOX_NAME: [deal.id]},

@@ -19,11 +19,9 @@ from campaigns.models import (
     CampaignIntentStats,
     CampaignStats,
     Enrollment,
-    Stage,
     StepSend,
     TemplateVariant,
 )
-from campaigns.pipelines import deal_for_contact, deal_move
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact
 from contacts.services import contact_opt_out_reverse
@@ -34,6 +32,8 @@ from outreach.inbox.models import MessageIntent
 from outreach.inbox.services import intent_correct
 from outreach.models import Message
 from outreach.services import _claim, message_record_sent, message_send
+from pipelines.models import Stage
+from pipelines.services import deal_for_contact, deal_move
 from tests import factories
 from tests.inbox.helpers import rep, reply_from
 

@@ -5,16 +5,17 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from campaigns.models import Campaign, Deal, Enrollment, Pipeline, Stage
+from campaigns.models import Campaign, Enrollment
 from contacts.models import Contact
 from outreach.models import InboundEvent, Message, SenderAccount
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 MODELS = [
     m
     for m in admin.site._registry
-    if m._meta.app_label in {"core", "contacts", "outreach", "webhooks", "campaigns"}
+    if m._meta.app_label in {"core", "contacts", "outreach", "webhooks", "pipelines", "campaigns"}
 ]
 
 

@@ -30,7 +30,11 @@ def default_pipelines() -> None:
     (transactional_db) removes rows that migrations wrote."""
     import importlib
 
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
-    migration = importlib.import_module("campaigns.migrations.0006_fill_default_pipelines")
+    name = ("campaigns", "0006_fill_default_pipelines")
+    migration = importlib.import_module(f"{name[0]}.migrations.{name[1]}")
+    # The models as that migration saw them (campaigns' then, pipelines' today).
+    apps = MigrationLoader(connection).project_state(name).apps
     migration.fill_default_pipelines(apps, None)

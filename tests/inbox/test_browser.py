@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from campaigns.models import Deal, DealStageChange, Pipeline
 from contacts.models import Identity
 from outreach.models import Message
+from pipelines.models import Deal, DealStageChange, Pipeline
 from tests import factories
 from tests.channels.conftest import SECRETS
 from tests.channels.helpers import platform_sender

@@ -3,9 +3,9 @@ what they do; a correction moves the same deal back rather than opening a second
 
 import pytest
 
-from campaigns.models import Deal
 from outreach.inbox.models import MessageIntent
 from outreach.inbox.services import intent_correct
+from pipelines.models import Deal
 from tests import factories
 from tests.inbox.helpers import campaign_with, rep, reply_from
 
@@ -109,7 +109,7 @@ def test_correcting_back_and_forth_keeps_one_deal_and_its_history():
 def test_a_deal_a_rep_moved_to_won_is_not_reopened_or_doubled_by_a_later_correction():
     owner, contact, message = _interested_reply()
     deal = Deal.objects.get(contact=contact)
-    from campaigns.pipelines import deal_move
+    from pipelines.services import deal_move
 
     deal_move(deal=deal, stage=deal.pipeline.stages.get(name="Won"), by=owner)
     intent_correct(intent=message.intent, label="not_now", by=owner)
@@ -120,8 +120,7 @@ def test_a_deal_a_rep_moved_to_won_is_not_reopened_or_doubled_by_a_later_correct
 
 
 def test_relabelling_a_lost_deals_reply_to_a_label_closing_it_elsewhere_asks_first(client):
-    from campaigns.models import Stage
-    from campaigns.pipeline_models import StageRule
+    from pipelines.models import Stage, StageRule
 
     owner = rep("olga")
     camp, (email,) = campaign_with(owner)

@@ -8,11 +8,12 @@ import pytest
 from django.utils import timezone
 
 from campaigns.dispatch import dispatch_tick
-from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline
-from campaigns.signals import deal_stage_changed
+from campaigns.models import Enrollment
 from outreach.inbox.models import MessageIntent
 from outreach.inbox.services import intent_correct
 from outreach.models import Message
+from pipelines.models import Deal, DealStageChange, Pipeline
+from pipelines.signals import deal_stage_changed
 from tests import factories
 from tests.inbox.helpers import campaign_with, rep, reply_from
 

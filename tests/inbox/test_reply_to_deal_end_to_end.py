@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Deal, Enrollment
+from campaigns.models import Enrollment
 from contacts.models import Identity
 from outreach.models import Conversation, InboundEvent, Message
+from pipelines.models import Deal
 from tests import factories
 from tests.channels.conftest import SECRETS
 from tests.channels.helpers import platform_sender

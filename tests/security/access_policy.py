@@ -91,7 +91,7 @@ C, CONV, CAMP, DEAL, TPL, IMP, MSG = (
     "contacts.Contact",
     "outreach.Conversation",
     "campaigns.Campaign",
-    "campaigns.Deal",
+    "pipelines.Deal",
     "campaigns.Template",
     "contacts.ContactImport",
     "outreach.Message",
@@ -180,7 +180,7 @@ PAGES: dict[str, Page] = {
     "tasks/<int:pk>/replied/": page(args={"pk": "outreach.ManualTask"}, POST=OWN),
     # Pipelines.
     "pipelines/": page(GET=SIGNED_IN),
-    "pipelines/<int:pk>/": page(args={"pk": "campaigns.Pipeline"}, GET=SIGNED_IN),
+    "pipelines/<int:pk>/": page(args={"pk": "pipelines.Pipeline"}, GET=SIGNED_IN),
     "pipelines/deals/<int:pk>/move/": page(args={"pk": DEAL}, POST=OWN),
     # Triggers: only managers and admins create them (issue #16).
     "triggers/": page(GET=SIGNED_IN, POST=MANAGERS),
@@ -195,7 +195,7 @@ PAGES: dict[str, Page] = {
     "campaigns/<int:pk>/build/review/": page(args={"pk": CAMP}, GET=OWN, POST=OWN),
     # The admin site's own pages (its model pages are in ADMIN_MODELS below).
     "admin/": page(GET=SIGNED_IN),
-    "admin/^(?P<app_label>auth|core|contacts|outreach|webhooks|campaigns)/$": page(
+    "admin/^(?P<app_label>auth|core|contacts|outreach|webhooks|pipelines|campaigns)/$": page(
         args={"app_label": "campaigns"}, GET=SIGNED_IN
     ),
     "admin/login/": page(GET=ANYONE, POST=ANYONE),
@@ -278,15 +278,15 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "outreach.mediaasset": model(),
     "campaigns.campaign": model("vac", ALL, scoped=True),
     "campaigns.enrollment": model(ALL, ALL, scoped=True),
-    "campaigns.deal": model("vac", ALL, scoped=True),
+    "pipelines.deal": model("vac", ALL, scoped=True),
     "campaigns.sequence": model("vac", ALL),
     # Steps are added in their sequence's page; deleting one cascades to its sends. A step
     # is seen by whoever sees its template (another team's template: another team's step).
     "campaigns.step": model("vac", ALL, scoped=True, never="a", POST_delete=ADMINS),
     # A template belongs to a team (shared when it has none): another team's is not found.
     "campaigns.template": model("vac", ALL, scoped=True),
-    "campaigns.pipeline": model("v", "v"),
-    "campaigns.stage": model("v", "v"),
+    "pipelines.pipeline": model("v", "v"),
+    "pipelines.stage": model("v", "v"),
     # Reps see their teams' triggers; managers and admins add and change them (issue #16).
     # Deleting one that fired cascades to its fires (a log only admins delete): a manager
     # switches it off instead.
@@ -305,7 +305,7 @@ ADMIN_ACTIONS: dict[str, dict[str, str]] = {
     "outreach.senderaccount": {"pause": "c", "resume": "c"},
     "campaigns.campaign": {"launch": "c", "pause": "c", "resume": "c"},
     "campaigns.enrollment": {"pause": "c", "resume": "c", "unenrol": "c", "opt_out_contacts": "c"},
-    "campaigns.deal": {"move_stage": "c"},
+    "pipelines.deal": {"move_stage": "c"},
     "webhooks.webhookdelivery": {"replay": "c"},
     # Quarantined inbound events processed again (admins: nobody else may change events).
     "outreach.inboundevent": {"replay": "c"},

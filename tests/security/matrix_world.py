@@ -18,16 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
 from django.utils import timezone
 
-from campaigns.models import (
-    Campaign,
-    Deal,
-    Enrollment,
-    Pipeline,
-    Sequence,
-    Stage,
-    Step,
-    Template,
-)
+from campaigns.models import Campaign, Enrollment, Sequence, Step, Template
 from campaigns.triggers.models import StepOptions, Trigger, TriggerFire
 from contacts.invitations import Invitation
 from contacts.models import ConsentRecord, Contact, ContactImport, SavedMapping, Suppression, Tag
@@ -46,6 +37,7 @@ from outreach.models import (
     SendingSwitch,
     WorkerHeartbeat,
 )
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 from webhooks.models import WebhookDelivery, WebhookSubscriber
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import pytest
 from django.contrib.auth.models import Group, User
 
-from campaigns.models import Campaign, Deal, Pipeline, Stage
+from campaigns.models import Campaign
 from contacts.models import Contact
 from core.teams import Team
 from outreach.models import Conversation, SenderAccount
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 
 PASSWORD = "team-pass-123"

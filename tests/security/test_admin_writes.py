@@ -16,9 +16,10 @@ from django.contrib.auth.models import User
 from django.test import RequestFactory
 from django.urls import reverse
 
-from campaigns.models import Campaign, Deal, Enrollment
+from campaigns.models import Campaign, Enrollment
 from contacts.models import ConsentRecord, Contact, Identity
 from outreach.models import Conversation, SenderAccount
+from pipelines.models import Deal
 from tests import factories
 from tests.api.conftest import world  # noqa: F401  (the fixture)
 from tests.security.admin_forms import post_admin_form
@@ -73,7 +74,7 @@ def test_rep_cannot_create_deal_on_another_teams_contact_in_admin(world, client)
     before = Deal.objects.count()
     page = post_admin_form(
         _as(client, world.alice),
-        reverse("admin:campaigns_deal_add"),
+        reverse("admin:pipelines_deal_add"),
         contact=world.bobs.contact.pk,
         pipeline=world.stage.pipeline_id,
         stage=world.stage.pk,
@@ -114,7 +115,7 @@ def test_rep_cannot_make_another_rep_owner_in_admin(world, client):  # noqa: F81
         ),
         post_admin_form(
             client,
-            reverse("admin:campaigns_deal_change", args=[world.alices.deal.pk]),
+            reverse("admin:pipelines_deal_change", args=[world.alices.deal.pk]),
             owner=world.bob.pk,
         ),
         post_admin_form(
@@ -219,7 +220,7 @@ def test_autocomplete_lists_only_visible_contacts(world, client):  # noqa: F811
             _as(client, user)
             .get(
                 "/admin/autocomplete/",
-                {"app_label": "campaigns", "model_name": "deal", "field_name": "contact"},
+                {"app_label": "pipelines", "model_name": "deal", "field_name": "contact"},
             )
             .json()
         )

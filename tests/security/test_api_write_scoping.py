@@ -5,9 +5,10 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, Deal, Enrollment
+from campaigns.models import Campaign, Enrollment
 from contacts.models import Contact
 from core.api_tokens import api_token_create
+from pipelines.models import Deal
 
 pytestmark = pytest.mark.django_db
 

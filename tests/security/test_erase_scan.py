@@ -12,7 +12,7 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.db.models import Count
 
-from campaigns.models import Deal, DealStageChange, Enrollment, Pipeline, Stage
+from campaigns.models import Enrollment
 from campaigns.privacy import DELIVERY_CANCELLED
 from campaigns.services import enrollment_pause
 from campaigns.triggers.models import Trigger, TriggerFire
@@ -22,6 +22,7 @@ from contacts.services import ERASED_REASON
 from outreach.inbox.models import ConversationNote
 from outreach.models import Conversation, InboundEvent, Message
 from outreach.services import message_send
+from pipelines.models import Deal, DealStageChange, Pipeline, Stage
 from tests import factories
 from tests.channels.conftest import control, fake, fake_server, platform_channels  # noqa: F401
 from tests.channels.helpers import deliver, platform_sender, process_all

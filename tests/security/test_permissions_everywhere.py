@@ -22,7 +22,7 @@ def _urls(o) -> dict[str, list[tuple[str, str]]]:
             ("get", f"/admin/contacts/contact/{c}/change/"),
             ("get", f"/admin/campaigns/campaign/{camp}/change/"),
             ("get", f"/admin/outreach/conversation/{conv}/change/"),
-            ("get", f"/admin/campaigns/deal/{deal}/change/"),
+            ("get", f"/admin/pipelines/deal/{deal}/change/"),
         ],
         "dashboards": [
             ("get", f"/campaigns/{camp}/"),

@@ -11,11 +11,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import Deal, Enrollment, Pipeline, Stage
-from campaigns.pipelines import deal_move
+from campaigns.models import Enrollment
 from campaigns.signals import reply_received
 from contacts.services import contact_opt_out
 from outreach.models import Conversation
+from pipelines.models import Deal, Pipeline, Stage
+from pipelines.services import deal_move
 from tests import factories
 from tests.channels.helpers import contact_replies
 from tests.inbox.helpers import campaign_with, rep

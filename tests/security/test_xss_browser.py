@@ -5,8 +5,9 @@ admin. Each payload would set window.__xss (and open a dialog) if it ever ran.""
 import pytest
 from playwright.sync_api import expect
 
-from campaigns.models import Campaign, Deal, Pipeline, Stage, Template
+from campaigns.models import Campaign, Template
 from outreach.models import Conversation
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 from tests.inbox.helpers import reply_from
 

@@ -3,9 +3,10 @@ from datetime import timedelta
 
 import httpx
 
-from campaigns.models import Campaign, Pipeline, Stage, Step
+from campaigns.models import Campaign, Step
 from campaigns.triggers.models import Trigger
 from fakeplatform.meta import meta_signature
+from pipelines.models import Pipeline, Stage
 from tests import factories
 from tests.channels.conftest import SECRETS
 

@@ -6,10 +6,11 @@ import time
 import pytest
 
 from campaigns.dispatch import dispatch_tick
-from campaigns.models import Deal, Enrollment
+from campaigns.models import Enrollment
 from campaigns.triggers.models import TriggerFire
 from contacts.models import ConsentRecord, Identity, Tag
 from outreach.models import InboundEvent
+from pipelines.models import Deal
 from tests.channels.helpers import platform_sender
 from tests.processes import wait_for
 from tests.triggers import helpers

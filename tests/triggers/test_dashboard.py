@@ -4,9 +4,9 @@ is theirs."""
 import pytest
 from django.contrib.auth.models import Group
 
-from campaigns.models import Deal, Pipeline, Stage
 from campaigns.triggers.models import Trigger, TriggerFire
 from outreach.models import InboundEvent
+from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
 from tests.triggers import helpers
 

@@ -5,12 +5,13 @@ deal and an owner. Auto-replies and bounces never fire."""
 
 import pytest
 
-from campaigns.models import Deal, Enrollment
+from campaigns.models import Enrollment
 from campaigns.triggers.models import TriggerFire
 from contacts.models import ConsentRecord, Contact, Identity, Tag
 from core.teams import Team
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, Message
+from pipelines.models import Deal
 from tests.channels.conftest import fixture_bytes
 from tests.channels.helpers import (
     deliver,

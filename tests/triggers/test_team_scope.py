@@ -7,10 +7,11 @@ import copy
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Deal, Enrollment, Pipeline, Stage
+from campaigns.models import Enrollment
 from campaigns.triggers.models import Trigger, TriggerFire
 from contacts.models import ConsentRecord, Tag
 from outreach.models import Message
+from pipelines.models import Deal, Pipeline, Stage
 from tests.channels.conftest import fixture_json
 from tests.channels.helpers import deliver, process_all
 from tests.templates.test_limits import DEEP_PARENS

@@ -6,10 +6,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from campaigns.models import Campaign, Pipeline, Sequence, Stage, Step, Template
+from campaigns.models import Campaign, Sequence, Step, Template
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity, Tag
 from outreach.models import SenderAccount
+from pipelines.models import Pipeline, Stage
 
 CONTACTS = [
     ("Anna", "Schmidt", "Nordlicht GmbH", "Head of Sales", "Europe/Berlin", "DE", "anna"),

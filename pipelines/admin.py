@@ -5,14 +5,9 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import ngettext
 
-from campaigns.bulk import deals_move_stage
-from campaigns.models import (
-    Deal,
-    DealStageChange,
-    Pipeline,
-    Stage,
-)
 from core.admin_confirm import action_confirmation, action_confirmed
+from pipelines.models import Deal, DealStageChange, Pipeline, Stage
+from pipelines.services import deals_move_stage
 
 
 class StageInline(admin.TabularInline):

@@ -1,32 +1,29 @@
 """Deals through pipeline stages: moves by hand or by rule, and what a reply's intent does.
 
 Every move writes a DealStageChange (who, when, why) and fans out deal_stage_changed
-(campaigns/signals.py).
+(pipelines/signals.py).
 """
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from campaigns.models import (
-    Campaign,
-    Deal,
-    DealStageChange,
-    Enrollment,
-    Pipeline,
-    Stage,
-    StageRule,
-)
-from campaigns.signals import deal_stage_changed
 from contacts.models import Contact
-from outreach.inbox.services import conversation_assign
+from core.audit import audit_record
 from outreach.models import Message
+from pipelines.models import Deal, DealStageChange, Pipeline, Stage, StageRule
+from pipelines.signals import deal_stage_changed
 
-E = Enrollment.State
-M = Message.Status
+
+@dataclass(frozen=True)
+class DealOrigin:
+    """Where a deal opened for a contact comes from: the contact's latest campaign and its
+    owner (campaigns.replies.deal_origin works them out; pipelines knows no campaigns)."""
+
+    campaign_id: int | None = None
+    owner_id: int | None = None
 
 
 def deal_move(
@@ -59,17 +56,11 @@ def _moves_forward(current: Stage, target: Stage) -> bool:
     return target.kind != Stage.Kind.OPEN or target.position > current.position
 
 
-def _latest_campaign_id(contact_id: int) -> int | None:
-    return (
-        Enrollment.objects.filter(contact_id=contact_id)
-        .order_by("-updated_at")
-        .values_list("campaign_id", flat=True)
-        .first()
-    )
-
-
-def deal_for_contact(*, contact: Contact, pipeline: Pipeline | None = None) -> Deal | None:
-    """The contact's open deal (any pipeline unless given), or a new one in the default."""
+def deal_for_contact(
+    *, contact: Contact, pipeline: Pipeline | None = None, origin: DealOrigin = DealOrigin()
+) -> Deal | None:
+    """The contact's open deal (any pipeline unless given), or a new one in the default,
+    with the campaign and owner of ``origin`` (the contact's owner when it names none)."""
     open_deals = Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
     if pipeline is not None:
         open_deals = open_deals.filter(pipeline=pipeline)
@@ -82,13 +73,12 @@ def deal_for_contact(*, contact: Contact, pipeline: Pipeline | None = None) -> D
     first = pipeline.stages.order_by("position").first()
     if first is None:
         return None
-    campaign_id = _latest_campaign_id(contact.id)
-    owner_id = contact.owner_id
-    if campaign_id:
-        owner_id = Campaign.objects.filter(id=campaign_id).values_list("owner_id", flat=True)[0]
-        owner_id = owner_id or contact.owner_id
     deal = Deal.objects.create(
-        contact=contact, pipeline=pipeline, stage=first, campaign_id=campaign_id, owner_id=owner_id
+        contact=contact,
+        pipeline=pipeline,
+        stage=first,
+        campaign_id=origin.campaign_id,
+        owner_id=origin.owner_id or contact.owner_id,
     )
     change = DealStageChange.objects.create(
         deal=deal, to_stage=first, reason="opened on first reply"
@@ -107,14 +97,20 @@ def _rule_stage(deal: Deal, event: str) -> tuple[Stage, str] | None:
 
 
 def deal_apply_event(
-    *, contact: Contact, event: str, message: Message, by=None, open_new: bool = True
+    *,
+    contact: Contact,
+    event: str,
+    message: Message,
+    by=None,
+    open_new: bool = True,
+    origin: DealOrigin = DealOrigin(),
 ) -> DealStageChange | None:
     """Apply the pipeline's rule for this event (e.g. "intent:interested") to the deal.
 
     open_new=False leaves a contact without an open deal alone instead of opening one.
     """
     if open_new:
-        deal = deal_for_contact(contact=contact)
+        deal = deal_for_contact(contact=contact, origin=origin)
     else:
         deal = (
             Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
@@ -146,7 +142,9 @@ def deal_closed_by(*, contact: Contact, message: Message) -> tuple[Deal, Stage |
     return None
 
 
-def deal_after_correction(*, contact: Contact, message: Message, intent: str, by) -> None:
+def deal_after_correction(
+    *, contact: Contact, message: Message, intent: str, by, origin: DealOrigin = DealOrigin()
+) -> None:
     """A rep corrected a reply's label: move the deal as the new label says.
 
     When the old label had closed the deal (e.g. "not interested" -> Lost), the same deal
@@ -169,7 +167,14 @@ def deal_after_correction(*, contact: Contact, message: Message, intent: str, by
             why = f"reopened: label corrected to {intent} (message #{message.id})"
             deal_move(deal=deal, stage=before, by=by, reason=why[:200], message=message)
     has_deal = Deal.objects.filter(contact=contact).exists()
-    deal_apply_event(contact=contact, event=event, message=message, by=by, open_new=not has_deal)
+    deal_apply_event(
+        contact=contact,
+        event=event,
+        message=message,
+        by=by,
+        open_new=not has_deal,
+        origin=origin,
+    )
 
 
 def deal_preview_event(
@@ -211,61 +216,50 @@ def deal_preview_event(
     return (deal, target[0]) if target else None
 
 
-# --- out of office ---------------------------------------------------------------------------
-
-
-def absence_end(*, contact: Contact, return_date, received: datetime) -> datetime:
-    """Midnight of the return day in the contact's zone, or a default pause without a date."""
-    if return_date is None:
-        return received + timedelta(days=settings.OUT_OF_OFFICE_DEFAULT_DAYS)
-    tz = ZoneInfo(contact.time_zone or settings.TIME_ZONE)
-    return datetime.combine(return_date, time(0), tzinfo=tz)
-
-
-def enrollments_pause_until(*, contact_id: int, until: datetime, reason: str) -> int:
-    """Hold a contact's live sequences until `until`, then they carry on by themselves.
-
-    No resume job is needed: the dispatcher only materializes an enrollment at its
-    next_action_at and only offers a queued message after its not_before.
-    """
-    reason = reason[:200]
+def deals_move_stage(*, deals: QuerySet[Deal], stage: Stage, actor=None, reason: str = "") -> int:
+    """Move deals of the stage's pipeline to it, recording each change in the deal history."""
+    movable = list(deals.filter(pipeline_id=stage.pipeline_id).exclude(stage=stage))
     with transaction.atomic():
-        ids = list(
-            Enrollment.objects.select_for_update()
-            .filter(contact_id=contact_id, state__in=[E.ACTIVE, E.WAITING])
-            .order_by("id")
-            .values_list("id", flat=True)
+        DealStageChange.objects.bulk_create(
+            [
+                DealStageChange(
+                    deal=d,
+                    from_stage_id=d.stage_id,
+                    to_stage=stage,
+                    changed_by=actor,
+                    reason=reason[:200],
+                )
+                for d in movable
+            ]
         )
-        Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).filter(
-            Q(next_action_at=None) | Q(next_action_at__lt=until)
-        ).update(next_action_at=until, hold_reason=reason)
-        Enrollment.objects.filter(id__in=ids, state=E.WAITING).update(hold_reason=reason)
-        Message.objects.filter(step_send__enrollment_id__in=ids, status=M.QUEUED).update(
-            not_before=until, hold_reason=reason, enqueued_at=None
+        Deal.objects.filter(id__in=[d.id for d in movable]).update(
+            stage=stage, updated_at=timezone.now()
         )
-    return len(ids)
+        audit_record(
+            actor=actor,
+            action="deal.move_stage",
+            target=stage,
+            detail=f"{len(movable)} deal(s) to {stage}",
+        )
+    return len(movable)
 
 
-def out_of_office_pause(*, contact: Contact, message: Message, return_date) -> int:
-    """An out-of-office reply holds the contact's sequences until they are back."""
-    until = absence_end(
-        contact=contact, return_date=return_date, received=message.sent_at or message.created_at
+def deal_opened(*, deal: Deal, by=None) -> DealStageChange:
+    """Record the stage a deal was created in (the API's create)."""
+    change = DealStageChange.objects.create(
+        deal=deal, from_stage=None, to_stage=deal.stage, changed_by=by
     )
-    return enrollments_pause_until(
-        contact_id=contact.id, until=until, reason=f"out of office until {until:%Y-%m-%d}"
+    deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
+    return change
+
+
+def deal_stage_recorded(*, deal: Deal, before: Stage, by=None) -> DealStageChange | None:
+    """Record a stage change already saved on the deal (the API's update); None if the
+    stage did not change."""
+    if deal.stage_id == before.id:
+        return None
+    change = DealStageChange.objects.create(
+        deal=deal, from_stage=before, to_stage=deal.stage, changed_by=by
     )
-
-
-# --- owners ----------------------------------------------------------------------------------
-
-
-def conversation_assign_campaign_owner(*, message: Message, contact_id: int) -> None:
-    """A reply's conversation goes to the owner of the contact's latest campaign, unless
-    someone has it already."""
-    campaign_id = _latest_campaign_id(contact_id)
-    if campaign_id is None:
-        return  # in no campaign: no campaign owner
-    campaign = Campaign.objects.filter(id=campaign_id).select_related("owner").first()
-    owner = campaign.owner if campaign else None
-    if owner:
-        conversation_assign(conversation=message.conversation, user=owner, only_if_unassigned=True)
+    deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
+    return change

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import pipeline_views as views
+from pipelines import views
 
 app_name = "pipelines"
 urlpatterns = [

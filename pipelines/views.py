@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns.access import deals_visible_to
-from campaigns.models import Pipeline, Stage
-from campaigns.pipelines import deal_move
+from pipelines.access import deals_visible_to
+from pipelines.models import Pipeline, Stage
+from pipelines.services import deal_move
 
 
 class MoveForm(forms.Form):
@@ -19,7 +19,7 @@ class MoveForm(forms.Form):
 def pipeline_index(request: HttpRequest) -> HttpResponse:
     first = Pipeline.objects.order_by("-is_default", "name").first()
     if first is None:
-        return render(request, "campaigns/pipelines/board.html", {"pipelines": []})
+        return render(request, "pipelines/board.html", {"pipelines": []})
     return redirect("pipelines:board", pk=first.pk)
 
 
@@ -40,7 +40,7 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
         "pipelines": Pipeline.objects.order_by("name"),
         "columns": columns,
     }
-    return render(request, "campaigns/pipelines/board.html", context)
+    return render(request, "pipelines/board.html", context)
 
 
 @login_required

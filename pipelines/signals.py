@@ -1,0 +1,9 @@
+"""What pipelines tells whoever listens (core/fanout.py: each receiver in its own savepoint)."""
+
+from core.fanout import FanOut
+
+# Sent with deal=<Deal>, change=<DealStageChange> wherever a deal gets a stage: opened
+# (pipelines.services.deal_for_contact, deal_opened), moved (pipelines.services.deal_move,
+# deal_stage_recorded). Receivers: campaigns.webhook_receivers.on_deal_stage
+# (deal.stage_changed webhook).
+deal_stage_changed = FanOut()
