@@ -33,7 +33,9 @@ from outreach.inbound.store import inbound_items_store
 from outreach.inbox.models import MessageIntent
 from outreach.inbox.services import intent_correct
 from outreach.models import Message
-from outreach.services import _claim, message_record_sent, message_send
+from outreach.sending.claim import _claim
+from outreach.sending.deliver import message_send
+from outreach.sending.record import message_record_sent
 from tests import factories
 from tests.inbox.helpers import rep, reply_from
 
