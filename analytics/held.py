@@ -113,7 +113,7 @@ def _waiting_reason(
     while the kill switch is on, nothing of a paused sender and one message per free sender
     at a time: the rest of the queue would read "free sender slot" while the real reason is
     the switch, the sender or the window. So it is derived here from the same state, in the
-    order the send path checks it (outreach.services._refusal, outreach.limits.why_no_token).
+    order the send path checks it (outreach.sending.gate.refusal, outreach.limits.why_no_token).
     """
     if kill_switch:
         return "all sending paused (kill switch)", None

@@ -44,7 +44,7 @@ class SenderHealth:
 def _bounces(since: datetime) -> QuerySet:
     """The sender's bounces since then, one per bounce (a message soft-bounced twice, then
     hard, is three): the events outreach records for them (outreach.inbound.apply._fail and
-    outreach.suppress.soft_bounce_retry for reported ones, outreach.services._record_failed
+    outreach.suppress.soft_bounce_retry for reported ones, outreach.sending.record.record_failed
     for refusals at send, "bounce_…" or "soft_bounce_…" once retrying gave up)."""
     return MessageEvent.objects.filter(
         Q(status=M.FAILED, detail__startswith="bounce_")

@@ -24,8 +24,10 @@ from campaigns.versions import current_versions
 from contacts.models import Identity
 from core.audit import audit_record
 from core.db import retry_on_conflict
-from outreach import services as outreach
 from outreach.models import Message, SenderAccount
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.offer import messages_offer
+from outreach.sending.reconcile import messages_reconcile
 from outreach.tasks import send_messages
 
 E = Enrollment.State
@@ -55,7 +57,7 @@ def dispatch_tick(
         if made + done < batch:
             break
     result.offered = offer_and_enqueue(now=now)
-    result.reconciled = sum(outreach.messages_reconcile(now=now).values())
+    result.reconciled = sum(messages_reconcile(now=now).values())
     result.finished = campaigns_finish()
     return result
 
@@ -96,7 +98,7 @@ SEND_BATCH = 20
 @retry_on_conflict
 def offer_and_enqueue(*, now: datetime) -> int:
     with transaction.atomic():
-        offered = outreach.messages_offer(now=now)
+        offered = messages_offer(now=now)
         tasks = -(-len(offered) // SEND_BATCH)
         for i in range(tasks):
             # robust: a broker outage must not undo the tick; the sweeper re-offers the
@@ -258,12 +260,12 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             message._template_version = version  # type: ignore[attr-defined]
             planned.append((e, step, variant, message))
 
-        conversations = outreach.conversations_for(
+        conversations = conversations_for(
             {(m._identity_id, m.sender_id) for _, _, _, m in planned}  # type: ignore[attr-defined]
         )
         for _, _, _, m in planned:
             m.conversation = conversations[(m._identity_id, m.sender_id)]  # type: ignore[attr-defined]
-        created = outreach.messages_create([m for _, _, _, m in planned])
+        created = messages_create([m for _, _, _, m in planned])
         StepSend.objects.bulk_create(
             [
                 StepSend(

@@ -21,7 +21,7 @@ from outreach.channels.registry import channels
 from outreach.inbox.services import message_classify
 from outreach.models import ManualTask, Message, MessageEvent
 from outreach.seams import ReplyRecorded, outreach_events
-from outreach.services import manual_task_complete
+from outreach.sending.record import manual_task_complete
 
 M = Message.Status
 # A task still open this long after it fell due is flagged overdue.

@@ -19,7 +19,7 @@ from outreach.models import (
     SendingSwitch,
     WorkerHeartbeat,
 )
-from outreach.services import sender_pause, sender_resume, sending_switch_set
+from outreach.sending.control import sender_pause, sender_resume, sending_switch_set
 
 
 class SenderAccountForm(forms.ModelForm):

@@ -1,6 +1,6 @@
 """Attachments from the media library: {"asset": id} entries expanded to what the channel
 backends send ({type, url, name, size, content_type}), and per-channel size/type limits
-checked before launch (campaigns.services) and again before each send (outreach.services).
+checked before launch (campaigns.services) and again before each send (outreach.sending.gate).
 
 The limits are the platforms' published ones (summed up in
 docs/channels.md#text-and-media-limits), declared by each channel (its `media`, in

@@ -2,7 +2,7 @@
 a delivery given up after retries) once there were SOFT_BOUNCE_LIMIT of them; until then a
 reported soft bounce sends the message again later (soft_bounce_retry). Used by the inbound
 path (reported bounces, outreach/inbound/) and the send path (SMTP refusals,
-outreach/services.py)."""
+outreach/sending/record.py)."""
 
 from datetime import datetime, timedelta
 

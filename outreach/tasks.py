@@ -8,7 +8,7 @@ from celery import shared_task
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_messages(message_ids: list[int]) -> dict[int, str]:
     # Safe to deliver twice or late: the service claims each row under its lock.
-    from outreach.services import messages_send
+    from outreach.sending.deliver import messages_send
 
     return messages_send(message_ids=message_ids)
 
@@ -16,7 +16,7 @@ def send_messages(message_ids: list[int]) -> dict[int, str]:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_message(message_id: int) -> str:
     # Tasks queued by an earlier version, and one-off sends.
-    from outreach.services import message_send
+    from outreach.sending.deliver import message_send
 
     return message_send(message_id=message_id)
 

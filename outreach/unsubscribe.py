@@ -59,7 +59,7 @@ def opt_out(*, channel: str, address: str, source: str, note: str = "", actor=No
     """Never contact this address on this channel again: the suppression entry (hashed, so a
     re-imported contact with the address is held too while no plaintext is kept), the
     consent record of every identity with the address, and the audit entry. Every later
-    message to the address is cancelled at send with the reason (outreach.services,
+    message to the address is cancelled at send with the reason (outreach.sending.gate,
     contacts.services.identities_block_reasons); the opt-out stops the contact's sequences
     on the channel at once (ContactsEvents.contact_opted_out, campaigns/seams.py), and a
     reply that opts out stops all of them (campaigns.services.reply_record)."""

@@ -17,7 +17,7 @@ from contacts.models import Contact, Identity
 from contacts.services import identity_grant_consent
 from outreach.models import Message
 from outreach.seams import Engagement
-from outreach.services import messages_create
+from outreach.sending.create import messages_create
 
 E = Enrollment.State
 EMAILISH = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")

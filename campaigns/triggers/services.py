@@ -31,7 +31,7 @@ from core.teams import Team
 from outreach.engagement import EventType
 from outreach.models import Conversation, Message, SenderAccount
 from outreach.seams import Engagement
-from outreach.services import messages_create
+from outreach.sending.create import messages_create
 from pipelines.models import Stage
 from pipelines.services import deal_for_contact, deal_move
 

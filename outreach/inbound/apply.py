@@ -42,7 +42,7 @@ from outreach.models import (
     SenderAccount,
 )
 from outreach.seams import MessageFailed, ReplyRecorded, outreach_events
-from outreach.services import message_record_sent
+from outreach.sending.record import message_record_sent
 from outreach.suppress import bounce_suppress, soft_bounce_retry, soft_bounces
 from outreach.unsubscribe import opt_out, unsubscribe_asked
 

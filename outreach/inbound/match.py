@@ -19,7 +19,7 @@ from outreach.models import (
     Message,
     SenderAccount,
 )
-from outreach.services import conversations_for
+from outreach.sending.create import conversations_for
 
 log = logging.getLogger(__name__)
 OUT = Message.Direction.OUTBOUND

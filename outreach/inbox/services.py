@@ -13,7 +13,7 @@ from outreach.inbox import hooks
 from outreach.inbox.models import ConversationNote, ConversationState, MessageIntent
 from outreach.models import Conversation, Message
 from outreach.seams import IntentCorrected, outreach_events
-from outreach.services import messages_create
+from outreach.sending.create import messages_create
 
 log = logging.getLogger(__name__)
 

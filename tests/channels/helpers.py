@@ -300,7 +300,7 @@ def email_lead(sender: SenderAccount):
     """lead1@example.com in a running two-step email sequence of `sender`: (conversation,
     enrollment), nothing sent yet."""
     from campaigns.models import Enrollment
-    from outreach.services import conversations_for
+    from outreach.sending.create import conversations_for
     from tests import factories
 
     contact = factories.contact(1, channels=("email",))
@@ -314,7 +314,8 @@ def email_lead(sender: SenderAccount):
 def email_sent(conv, subject: str = "Quick question", body: str = "Hi Lead1", **fields) -> Message:
     """Our email in this conversation, sent through the email backend: it has our
     Message-ID (provider_message_id) that replies and bounces refer to."""
-    from outreach.services import message_send, messages_create
+    from outreach.sending.create import messages_create
+    from outreach.sending.deliver import message_send
 
     [message] = messages_create(
         [

@@ -18,12 +18,8 @@ from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity, Suppression
 from contacts.services import suppressions_matching
 from outreach.models import Message, SenderAccount
-from outreach.services import (
-    MAX_TRANSIENT_ATTEMPTS,
-    conversations_for,
-    message_send,
-    messages_create,
-)
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import MAX_TRANSIENT_ATTEMPTS, message_send
 from tests import factories
 from tests.channels.helpers import deliver, email_sent, platform_sender, process_all
 from tests.channels.smtp import SmtpServer

@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns.models import Enrollment
 from contacts.models import Contact, Identity
 from outreach.models import InboundEvent, Message
-from outreach.services import conversations_for
+from outreach.sending.create import conversations_for
 from tests import factories
 from tests.channels.corpus import ROOT
 from tests.channels.helpers import deliver, platform_sender, process_all

@@ -17,7 +17,8 @@ from contacts.models import Identity, Suppression
 from contacts.services import suppressions_matching
 from outreach.channels.email.backend import unsubscribe_url
 from outreach.models import InboundEvent, Message
-from outreach.services import message_send, messages_create
+from outreach.sending.create import messages_create
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.conftest import fixture_bytes
 from tests.channels.helpers import (

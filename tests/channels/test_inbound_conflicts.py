@@ -13,7 +13,8 @@ from django.db import connection, connections, transaction
 from campaigns.models import Enrollment
 from outreach.inbound.process import inbound_event_process
 from outreach.models import Conversation, InboundEvent, Message
-from outreach.services import conversations_for, messages_create, messages_record_sent
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.record import messages_record_sent
 from tests import factories
 from tests.channels.helpers import deliver, reply_by_references
 from tests.channels.test_imap import lead as lead  # noqa: F401  (the fixture, reused)

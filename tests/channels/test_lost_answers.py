@@ -9,7 +9,9 @@ import pytest
 from django.utils import timezone
 
 from outreach.models import InboundEvent, Message, SenderAccount
-from outreach.services import conversations_for, message_send, messages_create, messages_reconcile
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import message_send
+from outreach.sending.reconcile import messages_reconcile
 from tests import factories
 from tests.channels.conftest import SECRETS
 from tests.channels.helpers import deliver, platform_sender, process_all

@@ -13,7 +13,8 @@ from campaigns.models import Step
 from campaigns.services import campaign_launch_problems, enrollments_create
 from outreach.media import MB
 from outreach.models import MediaAsset, Message
-from outreach.services import conversations_for, message_send, messages_create
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.helpers import platform_sender
 

@@ -11,7 +11,8 @@ import pytest
 from campaigns.models import Enrollment
 from contacts.models import Identity
 from outreach.models import InboundEvent, Message
-from outreach.services import conversations_for, message_send, messages_create
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.conftest import fixture_json
 from tests.channels.helpers import (

@@ -11,7 +11,7 @@ from contacts.services import suppressions_matching
 from core.audit import AuditEntry
 from outreach.channels.email.backend import unsubscribe_url
 from outreach.models import Conversation, Message
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from tests.channels.helpers import deliver, email_lead, email_sent, platform_sender, process_all
 from tests.contacts.conftest import run_file
 

@@ -15,7 +15,8 @@ from campaigns.models import Enrollment
 from contacts.models import Identity
 from outreach.channels.telegram.backend import start_token
 from outreach.models import Conversation, InboundEvent, Message
-from outreach.services import conversations_for, message_send, messages_create
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.helpers import deliver, platform_sender, process_all
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from outreach.channels import get_channel
 from outreach.channels.base import PolicyContext
 from outreach.models import ManualTask, Message
-from outreach.services import conversations_for, message_send, messages_create
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.helpers import platform_sender
 

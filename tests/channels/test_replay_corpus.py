@@ -19,7 +19,7 @@ from contacts.services import identity_block_reason
 from fakeplatform.imap import ImapServer
 from outreach.mailbox import mailbox_poll
 from outreach.models import Conversation, InboundEvent, MailboxCursor, Message
-from outreach.services import conversations_for, messages_create
+from outreach.sending.create import conversations_for, messages_create
 from tests import factories
 from tests.channels import corpus
 from tests.channels.helpers import deliver, platform_sender, process_all

@@ -18,7 +18,8 @@ from campaigns.services import LaunchError, campaign_launch, enrollments_create
 from contacts.models import Identity
 from contacts.services import identity_opt_out
 from outreach.models import Message
-from outreach.services import message_send, messages_offer
+from outreach.sending.deliver import message_send
+from outreach.sending.offer import messages_offer
 from tests import factories
 from tests.channels.helpers import platform_sender
 

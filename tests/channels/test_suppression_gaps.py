@@ -21,7 +21,7 @@ from contacts.models import Contact, Identity
 from contacts.services import suppressions_matching
 from outreach.channels.email.backend import unsubscribe_url
 from outreach.models import Message, SenderAccount
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.helpers import deliver, platform_sender, process_all
 

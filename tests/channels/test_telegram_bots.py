@@ -10,7 +10,7 @@ import pytest
 from campaigns.models import Enrollment
 from contacts.models import Identity
 from outreach.models import InboundEvent, Message
-from outreach.services import conversations_for
+from outreach.sending.create import conversations_for
 from tests import factories
 from tests.channels.conftest import SECRETS, fixture_json
 from tests.channels.helpers import platform_sender, post_webhook, process_all, signed_headers

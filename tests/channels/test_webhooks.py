@@ -229,7 +229,7 @@ def test_database_down_answers_503_so_the_platform_retries(platform_channels):
 
 
 def _sent_message(contact, sender, provider_id: str, status="sent", sent_at=None) -> Message:
-    from outreach.services import conversations_for
+    from outreach.sending.create import conversations_for
 
     identity = contact.identities.get()
     conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]

@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from outreach.dmpoll import dm_poll, dm_poll_senders
 from outreach.models import Message
-from outreach.services import conversations_for, message_send, messages_create, messages_reconcile
+from outreach.sending.create import conversations_for, messages_create
+from outreach.sending.deliver import message_send
+from outreach.sending.reconcile import messages_reconcile
 from tests import factories
 from tests.channels.helpers import platform_sender, process_all
 

@@ -8,8 +8,10 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Enrollment
 from core.audit import AuditEntry
-from outreach import services as outreach
 from outreach.models import Message, SenderAccount
+from outreach.sending.control import sending_switch_set
+from outreach.sending.deliver import message_send
+from outreach.sending.offer import messages_offer
 from tests import factories
 from tests.dashboards.conftest import build_campaign
 
@@ -138,15 +140,15 @@ def test_kill_switch_stops_claims_and_is_audited(staff_client):
     staff_client.post(
         "/admin/outreach/sendingswitch/add/", {"paused": "on", "reason": "incident 42"}
     )
-    assert outreach.messages_offer() == []
-    assert outreach.message_send(message_id=message.id) == "skipped"
+    assert messages_offer() == []
+    assert message_send(message_id=message.id) == "skipped"
     message.refresh_from_db()
     assert message.status == Message.Status.QUEUED
     assert "kill switch" in message.hold_reason
     entry = AuditEntry.objects.get(action="sending.stop")
     assert (entry.actor, entry.detail) == (staff_client.user, "incident 42")
-    outreach.sending_switch_set(paused=False, actor=staff_client.user)
-    assert outreach.message_send(message_id=message.id) == Message.Status.SENT
+    sending_switch_set(paused=False, actor=staff_client.user)
+    assert message_send(message_id=message.id) == Message.Status.SENT
     assert AuditEntry.objects.filter(action="campaign.launch", target_id=campaign.id).exists()
 
 

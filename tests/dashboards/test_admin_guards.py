@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 
 from campaigns.models import Campaign, Enrollment, Sequence
 from outreach.models import SenderAccount, SendingSwitch
-from outreach.services import sending_switch_set
+from outreach.sending.control import sending_switch_set
 from tests import factories
 from tests.dashboards.conftest import build_campaign
 

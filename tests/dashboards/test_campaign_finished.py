@@ -10,8 +10,8 @@ from campaigns.dispatch import dispatch_tick
 from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from campaigns.triggers.models import Trigger
-from outreach import services as outreach
 from outreach.models import Message
+from outreach.sending.deliver import message_send
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def _run_engine_once() -> None:
     dispatch_tick(now=timezone.now())
     queued = Message.objects.filter(status=Message.Status.QUEUED).order_by("id")
     for mid in queued.values_list("id", flat=True):
-        outreach.message_send(message_id=mid)
+        message_send(message_id=mid)
 
 
 def test_a_campaign_whose_contacts_have_all_finished_shows_finished(staff_client):

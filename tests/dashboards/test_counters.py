@@ -31,7 +31,9 @@ from outreach.inbound.store import inbound_items_store
 from outreach.inbox.models import MessageIntent
 from outreach.inbox.services import intent_correct
 from outreach.models import Message
-from outreach.services import _claim, message_record_sent, message_send
+from outreach.sending.claim import claim_batch
+from outreach.sending.deliver import message_send
+from outreach.sending.record import message_record_sent
 from pipelines.models import Stage
 from pipelines.services import deal_for_contact, deal_move
 from tests import factories
@@ -110,8 +112,7 @@ def run_a_campaign_season():
     # Step 2 goes out, except contact 8's, which is caught in flight by a reply.
     send_queued(spring, skip=(people[8].id,))
     in_flight = step_message(spring, people[8], 2)
-    claim = _claim(in_flight.id)
-    assert claim is not None
+    (claim,) = claim_batch([in_flight.id])  # the send task's first transaction
     reply_from(people[8], sender, "Sounds good, tell me more")
     assert message_record_sent(
         message_id=in_flight.id, provider_message_id="late-8", attempt=claim.message.attempts

@@ -10,8 +10,8 @@ from analytics.forecast import campaign_forecast
 from campaigns.dispatch import dispatch_tick
 from campaigns.models import Enrollment, StepSend
 from campaigns.services import campaign_launch, enrollments_create
-from outreach import services as outreach
 from outreach.models import Message
+from outreach.sending.deliver import message_send
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def _run_engine_once(now):
     dispatch_tick(now=now)
     queued = Message.objects.filter(status=Message.Status.QUEUED).order_by("id")
     for mid in queued.values_list("id", flat=True):
-        outreach.message_send(message_id=mid)
+        message_send(message_id=mid)
 
 
 def test_forecast_of_a_daily_cap_matches_where_the_engine_holds_messages(monkeypatch):

@@ -12,7 +12,7 @@ import pytest
 from analytics import campaign as dashboard_module
 from analytics.campaign import campaign_dashboard
 from outreach.models import SenderAccount
-from outreach.services import sender_pause, sending_switch_set
+from outreach.sending.control import sender_pause, sending_switch_set
 from tests.dashboards.conftest import build_campaign
 
 pytestmark = pytest.mark.django_db

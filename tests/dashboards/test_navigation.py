@@ -5,7 +5,7 @@ import pytest
 
 from campaigns.models import Campaign
 from core.audit import AuditEntry
-from outreach.services import sending_switch_set
+from outreach.sending.control import sending_switch_set
 from tests.dashboards.conftest import build_campaign
 
 pytestmark = pytest.mark.django_db

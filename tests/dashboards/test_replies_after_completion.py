@@ -17,7 +17,7 @@ from campaigns.services import campaign_launch, enrollments_create
 from campaigns.variants import template_variant_stats
 from contacts.models import Contact
 from outreach.models import Message
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.conftest import SECRETS
 from tests.channels.helpers import deliver, platform_sender, process_all

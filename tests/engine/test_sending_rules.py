@@ -26,19 +26,12 @@ from outreach import limits
 from outreach.channels import get_channel, locmem
 from outreach.inbox.services import conversation_reply
 from outreach.models import ManualTask, Message, SenderAccount
-from outreach.services import (
-    _claim_batch,
-    _send_starting,
-    manual_task_complete,
-    message_send,
-    messages_offer,
-    messages_reconcile,
-    messages_send,
-    outgoing,
-    sender_pause,
-    sender_resume,
-    sending_switch_set,
-)
+from outreach.sending.claim import claim_batch
+from outreach.sending.control import sender_pause, sender_resume, sending_switch_set
+from outreach.sending.deliver import _send_starting, message_send, messages_send, outgoing
+from outreach.sending.offer import messages_offer
+from outreach.sending.reconcile import messages_reconcile
+from outreach.sending.record import manual_task_complete
 from tests import factories
 from tests.processes import free_port
 
@@ -131,7 +124,7 @@ def test_worker_killed_mid_batch_sends_its_untried_messages_again_without_a_revi
         campaign_launch(campaign=campaign)
     enrollments_materialize(now=timezone.now())
     # The worker claims its batch of three, sends the first, and dies.
-    claims = _claim_batch(messages_offer(now=timezone.now()))
+    claims = claim_batch(messages_offer(now=timezone.now()))
     assert len(claims) == 3
     first = claims[0].message
     assert _send_starting(first)

@@ -62,7 +62,7 @@ from outreach.channels.base import LookupResult, OutgoingMessage
 from outreach.channels.email.backend import EmailChannel, message_id_for
 from outreach.channels.telegram.backend import TelegramChannel
 from outreach.models import InboundEvent, Message, MessageEvent, SenderAccount
-from outreach.services import messages_reconcile as reconcile
+from outreach.sending.reconcile import messages_reconcile as reconcile
 from outreach.tasks import send_messages
 from tests import factories
 from tests.channels.conftest import SECRETS
@@ -122,7 +122,7 @@ class Crash:
                 self.die()
 
     def before_statement(self, execute, sql, params, many, context):
-        # outreach.services._send_starting: the first statement after the claim committed.
+        # outreach.sending.deliver._send_starting: the first statement after the claim committed.
         if self.when == "claimed" and "SET send_started" in sql:
             self.die()
         return execute(sql, params, many, context)

@@ -36,7 +36,7 @@ def one_of_everything(db):
     stage = Stage.objects.create(pipeline=pipeline, name="New", position=1)
     Deal.objects.create(contact=c, pipeline=pipeline, stage=stage)
     InboundEvent.objects.create(provider="telegram", provider_event_id="1", payload={"a": 1})
-    from outreach.services import conversations_for, messages_create
+    from outreach.sending.create import conversations_for, messages_create
 
     identity = c.identities.get()
     conv = conversations_for({(identity.id, s.id)})[(identity.id, s.id)]
@@ -52,7 +52,7 @@ def one_of_everything(db):
             )
         ]
     )
-    from outreach.services import sending_switch_set
+    from outreach.sending.control import sending_switch_set
 
     sending_switch_set(paused=False)
 

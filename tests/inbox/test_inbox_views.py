@@ -10,7 +10,7 @@ from core.teams import Team
 from outreach.inbox.models import ConversationState
 from outreach.models import Conversation, Message, SenderAccount
 from outreach.selectors import InboxQuery, inbox_conversations, support_metrics
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from pipelines.models import Deal
 from tests import factories
 from tests.inbox.helpers import campaign_with, rep, reply_from

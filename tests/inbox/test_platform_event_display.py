@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from contacts.models import Identity
 from outreach.models import Conversation, Message
-from outreach.services import conversations_for, messages_create
+from outreach.sending.create import conversations_for, messages_create
 from tests import factories
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.inbox.helpers import rep
@@ -25,7 +25,7 @@ STORY_REPLY_MID = "aWdfZAG1faXRlbToxOklHTWVzc2FnZUlEOjE3ODQxNDA1"
 UNSENT_MID = "aWdfZAG1faXRlbToxOklHTWVzc2FnZUlEOjE3ODQxNDA2"
 
 
-def _event(channel: str, name: str, **replace: str) -> dict:
+def event(channel: str, name: str, **replace: str) -> dict:
     """A fixture as an Instagram webhook (Meta sends edits, reactions and quick replies to
     Instagram in Messenger's shape) for our account and the contact."""
     text = (INBOUND / channel / name).read_text()
@@ -38,7 +38,7 @@ def _event(channel: str, name: str, **replace: str) -> dict:
 
 
 def _text(mid: str, text: str) -> dict:
-    body = _event("instagram", "story_reply.json")
+    body = event("instagram", "story_reply.json")
     body["entry"][0]["messaging"][0]["message"] = {"mid": mid, "text": text}
     return body
 
@@ -66,13 +66,13 @@ def a_conversation_with_every_kind_of_event(client) -> Conversation:
         ]
     )
     events = [
-        _event("messenger", "message_reaction.json", **{"<MID_OF_ReactedTo_Message>": "m_OURS_1"}),
+        event("messenger", "message_reaction.json", **{"<MID_OF_ReactedTo_Message>": "m_OURS_1"}),
         _text("m_EDITED_1", "Monday works, 9:00"),
-        _event("messenger", "message_edit.json"),
-        _event("messenger", "quick_reply.json"),
-        _event("instagram", "story_reply.json"),
+        event("messenger", "message_edit.json"),
+        event("messenger", "quick_reply.json"),
+        event("instagram", "story_reply.json"),
         _text(UNSENT_MID, "Oops, wrong chat: my PIN is 4711"),
-        _event("instagram", "unsend_is_deleted.json"),
+        event("instagram", "unsend_is_deleted.json"),
     ]
     for body in events:
         assert deliver(client, "instagram", body) == 200
@@ -120,7 +120,7 @@ def test_a_story_link_that_is_not_a_web_address_is_not_a_link(client, platform_c
     sender = platform_sender("instagram", IG)
     contact = factories.contact(2, channels=("instagram",))
     Identity.objects.filter(contact=contact).update(platform_user_id=IGSID)
-    body = _event("instagram", "story_reply.json", **{STORY: "javascript:alert(1)"})
+    body = event("instagram", "story_reply.json", **{STORY: "javascript:alert(1)"})
     assert deliver(client, "instagram", body) == 200
     assert process_all() == ["reply"]
     conversation = Conversation.objects.get(sender=sender)

@@ -61,7 +61,7 @@ def test_admin_never_shows_the_token_in_full(keys, client):
 def test_a_failed_send_never_logs_the_token(keys, caplog, settings):
     """The Telegram API puts the bot token in the URL; a failing call must not leak it."""
     from outreach.models import Conversation, Message
-    from outreach.services import message_send
+    from outreach.sending.deliver import message_send
 
     settings.OUTREACH_CHANNELS = {
         **settings.OUTREACH_CHANNELS,

@@ -21,7 +21,7 @@ from contacts.models import Contact, ContactImport, ContactImportError, Suppress
 from contacts.services import ERASED_REASON
 from outreach.inbox.models import ConversationNote
 from outreach.models import Conversation, InboundEvent, Message
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from pipelines.models import Deal, DealStageChange, Pipeline, Stage
 from tests import factories
 from tests.channels.conftest import control, fake, fake_server, platform_channels  # noqa: F401

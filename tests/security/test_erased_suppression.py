@@ -7,7 +7,7 @@ from campaigns.privacy import contact_erase
 from contacts.models import Contact, Identity, Suppression
 from contacts.services import ERASED_REASON, address_suppress, identity_opt_out
 from outreach.models import Conversation, Message
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from tests import factories
 from tests.contacts.conftest import run_file
 

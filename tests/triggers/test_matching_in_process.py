@@ -161,7 +161,7 @@ def test_a_dm_keyword_in_german_enrols_at_the_chosen_step_and_assigns_round_robi
 def test_the_private_reply_goes_to_the_comment_once_and_then_the_gate_holds(
     client, platform_channels, control
 ):
-    from outreach.services import message_send
+    from outreach.sending.deliver import message_send
 
     ig = platform_sender("instagram", "IG1")
     control.post("accounts", id="IG1")

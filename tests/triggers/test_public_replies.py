@@ -13,7 +13,7 @@ from campaigns.rendering import stable_choice
 from campaigns.triggers.models import TriggerFire
 from contacts.models import Identity
 from outreach.models import InboundEvent, Message
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from tests.channels.conftest import fixture_json
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.processes import wait_for

@@ -12,7 +12,7 @@ from campaigns.models import Enrollment
 from campaigns.triggers.models import CaptureRequest, StepOptions
 from contacts.models import ConsentRecord, Identity
 from outreach.models import Conversation, Message
-from outreach.services import message_send
+from outreach.sending.deliver import message_send
 from tests.channels.conftest import fixture_json
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.triggers import helpers

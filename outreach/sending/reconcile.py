@@ -1,0 +1,102 @@
+"""Settling sends whose outcome was never recorded (a worker killed mid-send, a timeout),
+run by every dispatcher tick.
+
+Guarantees (docs/reliability.md, "Ambiguous outcomes and lookups"): never resends blindly. A
+claim that never called the platform goes back to the queue at once; one that did is marked
+unknown and the channel's lookup() decides: found is recorded as sent, not found goes back to
+the queue with its cap unit refunded, cannot tell goes to a human for review.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.db import retry_on_conflict
+from outreach import limits
+from outreach.channels import get_channel
+from outreach.models import Message
+from outreach.seams import MessageRequeued, outreach_events
+from outreach.sending.deliver import outgoing
+from outreach.sending.history import event
+from outreach.sending.record import message_mark_unknown, message_record_sent
+
+S = Message.Status
+
+
+def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Resolve sends whose outcome was never recorded (crashed worker, timeout). Never resends
+    blindly: a message goes back to the queue only when the platform says it never arrived."""
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.SEND_GRACE)
+    counts = {"sent": 0, "requeued": 0, "review": 0}
+    stuck = Message.objects.filter(status=S.SENDING, claimed_at__lt=grace)
+    for message in stuck.filter(_NOT_STARTED).select_related("sender"):
+        counts["requeued"] += _requeue_not_started(message)
+    for mid, attempt in stuck.values_list("id", "attempts"):
+        message_mark_unknown(
+            message_id=mid, reason="worker stopped before recording the outcome", attempt=attempt
+        )
+    unknown = Message.objects.filter(
+        status=S.UNKNOWN, claimed_at__lt=now - timedelta(seconds=min(settings.SEND_GRACE, 30))
+    ).select_related("sender", "conversation__identity")
+    for message in unknown:
+        result = get_channel(message.channel).lookup(outgoing(message))
+        if result.found:
+            if message_record_sent(
+                message_id=message.id, provider_message_id=result.provider_message_id
+            ):
+                counts["sent"] += 1
+        elif result.found is False:
+            _requeue_unknown(message)
+            counts["requeued"] += 1
+        else:
+            _send_to_review(message)
+            counts["review"] += 1
+    return counts
+
+
+# A claim whose attempt never got as far as calling the platform.
+_NOT_STARTED = Q(send_started=False)
+
+
+def _requeue_not_started(message: Message) -> bool:
+    """A worker died after its claim, before calling the platform (the rest of its batch):
+    nothing went out, so it goes back to the queue at once. False if it started meanwhile:
+    the reconciler then settles it as unknown."""
+    rows = Message.objects.filter(
+        _NOT_STARTED, id=message.id, status=S.SENDING, attempts=message.attempts
+    )
+    return _requeue(message, rows, "worker stopped before sending it", "never sent")
+
+
+def _requeue_unknown(message: Message) -> None:
+    rows = Message.objects.filter(id=message.id, status=S.UNKNOWN)
+    _requeue(message, rows, "platform confirmed it never arrived", "not at the platform")
+
+
+@retry_on_conflict
+def _requeue(message: Message, rows, why: str, found: str) -> bool:
+    """Nothing went out: back to the queue, the sender's cap unit refunded."""
+    with transaction.atomic():
+        if not rows.update(status=S.QUEUED, enqueued_at=None, hold_reason=why):
+            return False
+        day = limits.local_day(message.sender, message.claimed_at or timezone.now())
+        limits.token_release(sender=message.sender, message_id=message.id, refund_day=day)
+        event(message, S.QUEUED, f"reconciler: {found}, will send again")
+        outreach_events().message_requeued(MessageRequeued(message))
+    return True
+
+
+def _send_to_review(message: Message) -> None:
+    """The platform cannot tell us: a human decides. The sender moves on to other messages."""
+    with transaction.atomic():
+        if (
+            Message.objects.filter(id=message.id, status=S.UNKNOWN)
+            .exclude(hold_reason__startswith="needs review")
+            .update(hold_reason="needs review: the platform cannot confirm delivery")
+        ):
+            limits.token_release(sender=message.sender, message_id=message.id)
+            event(message, S.UNKNOWN, "sent to the review queue")
