@@ -24,6 +24,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
+from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -75,10 +76,9 @@ def inbound_media_enqueue(message: Message) -> None:
     message_id = message.id
 
     def enqueue() -> None:
-        from outreach.tasks import fetch_inbound_media
-
         try:
-            fetch_inbound_media.delay(message_id)
+            # By name, as outreach.inbound.store queues processing: no import loop.
+            current_app.send_task("outreach.tasks.fetch_inbound_media", args=(message_id,))
         except Exception:
             log.exception("could not queue the media download of message %s", message_id)
 

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -140,11 +141,11 @@ def _event_store(
 
 def _enqueue_on_commit(event_ids: list[int]) -> None:
     def enqueue() -> None:
-        from outreach.tasks import process_inbound_event
-
         for event_id in event_ids:
             try:
-                process_inbound_event.delay(event_id)
+                # By name: outreach.tasks runs this module's callers, so importing it here
+                # would close an import loop (tests/foundation/test_import_cycles.py).
+                current_app.send_task("outreach.tasks.process_inbound_event", args=(event_id,))
             except Exception:
                 # The event is stored; the broker is not there. The sweeper picks it up, and
                 # the platform got its 2xx: it must not deliver it again.
