@@ -105,11 +105,16 @@ def materialize_all(n: int) -> tuple[float, float]:
 
 def reset_materialized() -> None:
     """Forget what materializing made, so the next pass starts where the first one did."""
+    # DELETE, not TRUNCATE … CASCADE: a cascading truncate empties every table that may point
+    # at a message (enrollments' replied_to among them), even where no row does.
     with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE campaigns_stepsend, outreach_messageevent, outreach_message,"
-            " outreach_conversation CASCADE"
-        )
+        for table in (
+            "campaigns_stepsend",
+            "outreach_messageevent",
+            "outreach_message",
+            "outreach_conversation",
+        ):
+            cur.execute(f"DELETE FROM {table}")
 
 
 def run():
