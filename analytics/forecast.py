@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from analytics.tables import Table
-from campaigns.dispatch import _pick_sender
+from campaigns.dispatch import _pick_sender, last_sends
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import route_choose, routes_for_steps
 from contacts.models import Identity
@@ -257,9 +257,9 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
     def block(reason: str) -> None:
         result.blocked[reason] = result.blocked.get(reason, 0) + 1
 
-    def schedule(e: Enrollment, i: int, ready: datetime) -> None:
+    def schedule(e: Enrollment, i: int, ready: datetime, last_sent: datetime) -> None:
         """Queue step i of e at `ready`, skipping steps the contact cannot get, like the
-        dispatcher does."""
+        dispatcher does; `last_sent` is when e last really sent a message (or enrolled)."""
         nonlocal seq
         while i < len(steps):
             step = steps[i]
@@ -270,11 +270,11 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
                 sender_channels=sender_channels,
             )
             if route is None:
-                # The dispatcher skips a step the contact cannot get; the next one waits its
-                # own delay from when the skipped step was due (campaigns/dispatch.py).
+                # The dispatcher skips a step the contact cannot get; the next one is due its
+                # own delay after the last real send (campaigns/dispatch.py).
                 i += 1
                 if i < len(steps):
-                    ready += steps[i].delay
+                    ready = last_sent + steps[i].delay
                 continue
             if not get_channel(route.channel).automated:
                 result.manual += 1
@@ -297,12 +297,13 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             sims[sender.id].push(max(ready, now), seq, _Item(e, i, window))
             return
 
+    sent_last = last_sends([e.id for e in enrollments])
     for e in enrollments:
         if e.current_step not in index:
             continue
         waiting = e.state == E.WAITING
         ready = (held_until.get(e.id) if waiting else e.next_action_at) or now
-        schedule(e, index[e.current_step], ready)
+        schedule(e, index[e.current_step], ready, sent_last.get(e.id, e.created_at))
 
     while True:
         best = None
@@ -322,7 +323,7 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         sf.last_at = at
         if item.step_index + 1 < len(steps):
             nxt_step = steps[item.step_index + 1]
-            schedule(item.enrollment, item.step_index + 1, at + nxt_step.delay)
+            schedule(item.enrollment, item.step_index + 1, at + nxt_step.delay, at)
     # Messages stuck in a queue no slot ever opens for (a cap of 0, no window days).
     for sim in sims.values():
         for heap in sim.queues.values():

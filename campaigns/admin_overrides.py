@@ -32,15 +32,16 @@ from outreach.models import Message
 
 
 class EnrolForm(forms.Form):
-    """The campaigns the user may see and that still run: a posted id of any other is
-    refused as "Select a valid choice"."""
+    """The campaigns the user may see: a posted id of any other is refused as "Select a
+    valid choice". Finished ones are offered too: enrolling more people reopens them
+    (campaigns/services.py enrollments_create)."""
 
     campaign = forms.ModelChoiceField(queryset=Campaign.objects.none())
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField, self.fields["campaign"])
-        field.queryset = campaigns_visible_to(user).exclude(status=Campaign.Status.FINISHED)
+        field.queryset = campaigns_visible_to(user)
 
 
 class ContactWithCampaignsAdmin(ContactAdmin):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
@@ -151,6 +151,19 @@ def _pick_route(
     )
 
 
+def last_sends(enrollment_ids: list[int]) -> dict[int, datetime]:
+    """When each enrolment last really sent a message (those that sent none are left out):
+    the step after a skipped one is timed from it, by the dispatcher and the forecast."""
+    if not enrollment_ids:
+        return {}
+    rows = (
+        StepSend.objects.filter(enrollment_id__in=enrollment_ids, message__sent_at__isnull=False)
+        .values("enrollment_id")
+        .annotate(at=Max("message__sent_at"))
+    )
+    return {r["enrollment_id"]: r["at"] for r in rows}
+
+
 @retry_on_conflict
 def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, int]:
     """Claim up to `batch` due enrollments and create each one's next message."""
@@ -160,9 +173,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         ).order_by("next_action_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        # When each step fell due: a skipped step's successor is timed from it (below).
-        due_at: dict[int, datetime | None] = dict(due.values_list("id", "next_action_at")[:batch])
-        ids = list(due_at)
+        ids = list(due.values_list("id", flat=True)[:batch])
         if not ids:
             return 0, 0
         Enrollment.objects.filter(id__in=ids, state=E.ACTIVE).update(
@@ -289,15 +300,18 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             Enrollment.objects.filter(id__in=completed).update(
                 state=E.COMPLETED, hold_reason="all steps done"
             )
+        last_sent = last_sends([e.id for e, _, _ in skipped])
         for e, step, reason in skipped:
-            # The next step waits its own delay counted from when the skipped one was due, as
-            # if the skipped step had gone out on time: "email, then 2 days later a DM" keeps
-            # its 2 days for a contact without that DM, instead of following a tick later.
+            # The next step is due its own delay after the last message this enrolment really
+            # sent (or after enrolment, if none went out): a skipped step adds no wait of its
+            # own, and "a DM, then 2 days later an email" keeps its 2 days for a contact
+            # without the step in between (docs/architecture.md).
             nxt = steps.get((campaigns[e.campaign_id].sequence_id, step.position + 1))
             Enrollment.objects.filter(id=e.id).update(
                 state=E.ACTIVE,
                 current_step=step.position + 1,
-                next_action_at=(due_at[e.id] or now) + (nxt.delay if nxt else timedelta(0)),
+                next_action_at=last_sent.get(e.id, e.created_at)
+                + (nxt.delay if nxt else timedelta(0)),
                 hold_reason=reason,
             )
         for e, reason in failed:

@@ -84,8 +84,22 @@ def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list
                 ignore_conflicts=True,
             )
             counters.counters_after_enrol(campaign_id=campaign.id, contact_ids=chunk)
+            if chunk:
+                _reopen_if_finished(campaign.id)
         created += len(chunk)
     return created
+
+
+def _reopen_if_finished(campaign_id: int) -> None:
+    """A Finished campaign only ran out of people (campaigns/dispatch.py campaigns_finish):
+    enrolling more sets it Running again, so the dispatcher reaches them. Called with the
+    campaign row locked, as the finishing tick locks it too."""
+    if Campaign.objects.filter(id=campaign_id, status=Campaign.Status.FINISHED).update(
+        status=Campaign.Status.RUNNING
+    ):
+        audit_record(
+            actor=None, action="campaign.reopen", target=Campaign.objects.get(id=campaign_id)
+        )
 
 
 def campaign_launch_problems(*, campaign: Campaign) -> list[str]:

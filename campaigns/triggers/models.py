@@ -11,6 +11,26 @@ from core.teams import Team
 from outreach.engagement import EventType
 from outreach.models import Conversation, InboundEvent, Message, SenderAccount
 
+# The events each channel's inbound parsing produces (docs/channels.md, the "Webhooks" and
+# "Policy" lines of each channel; outreach/engagement.py event_type_of): a trigger on any other
+# pair would never fire. A channel not listed (the manual ones) receives nothing to watch.
+CHANNEL_EVENTS: dict[str, frozenset[str]] = {
+    "instagram": frozenset(
+        {
+            EventType.DM,
+            EventType.COMMENT,
+            EventType.STORY_REPLY,
+            EventType.STORY_MENTION,
+            EventType.AD_REFERRAL,
+        }
+    ),
+    "messenger": frozenset({EventType.DM, EventType.COMMENT, EventType.AD_REFERRAL}),
+    "whatsapp": frozenset({EventType.DM}),
+    "x": frozenset({EventType.DM}),
+    "telegram": frozenset({EventType.DM, EventType.DEEP_LINK}),
+    "email": frozenset({EventType.EMAIL}),
+}
+
 
 class Trigger(models.Model):
     """When this kind of engagement arrives and matches, do these things."""
@@ -133,9 +153,18 @@ class Trigger(models.Model):
         sender = self.sender if self.sender_id else None
         if sender is not None and sender.channel != self.channel:
             raise ValidationError({"sender": "This account is on another channel."})
+        if self.event_type not in CHANNEL_EVENTS.get(self.channel, ()):
+            events = dict(EventType.choices)
+            possible = [events[e] for e in events if e in CHANNEL_EVENTS.get(self.channel, ())]
+            raise ValidationError(
+                {
+                    "event_type": f"{self.get_channel_display()} never sends "
+                    f'"{events.get(self.event_type, self.event_type)}"; it can watch: '
+                    + (", ".join(possible) or "nothing (no inbound events)")
+                    + "."
+                }
+            )
         if self.event_type == EventType.EMAIL:
-            if self.channel != "email":
-                raise ValidationError({"channel": "An email trigger is on the email channel."})
             if not self.address:
                 raise ValidationError({"address": "Give the address the emails are sent to."})
         elif self.address:

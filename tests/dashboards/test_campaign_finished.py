@@ -25,7 +25,7 @@ def _run_engine_once() -> None:
         message_send(message_id=mid)
 
 
-def test_a_campaign_whose_contacts_have_all_finished_shows_finished(staff_client):
+def test_a_finished_campaign_shows_finished_and_runs_again_for_new_contacts(staff_client):
     campaign = factories.campaign(senders=[factories.sender()], steps=(("email", 0),))
     fed = factories.campaign(senders=[factories.sender("Fed")], name="Fed by DMs")
     for c in (campaign, fed):
@@ -44,3 +44,13 @@ def test_a_campaign_whose_contacts_have_all_finished_shows_finished(staff_client
     assert re.search(r'id="campaign-status">\s*Finished\s*<', page)
     fed.refresh_from_db()
     assert fed.status == "running"
+
+    # Enrolling more people reopens it: it runs again and reaches them.
+    newcomer = factories.contact(999)
+    assert enrollments_create(campaign=campaign, contacts=[newcomer]) == 1
+    campaign.refresh_from_db()
+    assert campaign.status == "running"
+    _run_engine_once()
+    assert Message.objects.filter(
+        status=Message.Status.SENT, conversation__identity__contact=newcomer
+    ).exists()

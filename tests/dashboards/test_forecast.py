@@ -122,8 +122,9 @@ def test_forecast_leaves_a_shared_senders_cap_to_what_other_campaigns_queued_tod
     ]
 
 
-def test_step_after_a_skipped_one_waits_its_own_delay_and_the_forecast_says_when(monkeypatch):
-    # Email, Instagram 1 h later, email 2 h after that; the contact has no Instagram.
+def test_step_after_a_skipped_one_is_due_its_delay_after_the_last_real_send(monkeypatch):
+    # Email, Instagram 1 h later, email 2 h after that; the contact has no Instagram, so the
+    # second email is due 2 h after the first one went out, by the forecast and the engine.
     clock = [datetime(2026, 3, 2, 12, 0, tzinfo=UTC)]
     monkeypatch.setattr(timezone, "now", lambda: clock[0])
     senders = [factories.sender(), factories.sender("Insta", channel="instagram")]
@@ -136,7 +137,7 @@ def test_step_after_a_skipped_one_waits_its_own_delay_and_the_forecast_says_when
     forecast = campaign_forecast(campaign=campaign, now=start)
     assert [(s.step, s.at) for s in forecast.sends] == [
         (1, start),
-        (3, start + timedelta(hours=3)),
+        (3, start + timedelta(hours=2)),
     ]
 
     _run_engine_once(start)  # step 1 goes out
@@ -146,5 +147,8 @@ def test_step_after_a_skipped_one_waits_its_own_delay_and_the_forecast_says_when
     enrollment = Enrollment.objects.get()
     assert (enrollment.current_step, enrollment.next_action_at) == (
         3,
-        start + timedelta(hours=3),
+        start + timedelta(hours=2),
     )
+    clock[0] = start + timedelta(hours=2)
+    _run_engine_once(clock[0])
+    assert Message.objects.filter(status=Message.Status.SENT).count() == 2

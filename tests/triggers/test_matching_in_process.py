@@ -64,6 +64,17 @@ def test_a_regex_trigger_refuses_an_invalid_or_overlong_pattern():
             t.clean()
 
 
+def test_a_trigger_refuses_an_event_its_channel_never_produces():
+    from django.core.exceptions import ValidationError
+
+    for channel, event in [("telegram", "comment"), ("whatsapp", "story_reply"), ("x", "email")]:
+        t = Trigger(name="x", channel=channel, event_type=event, match="any")
+        with pytest.raises(ValidationError) as refused:
+            t.clean()
+        assert "event_type" in refused.value.message_dict
+    Trigger(name="x", channel="telegram", event_type="deep_link", match="any").clean()
+
+
 def test_a_comment_without_the_keyword_does_nothing(client, platform_channels):
     ig = platform_sender("instagram", "IG1")
     helpers.trigger(
