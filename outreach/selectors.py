@@ -266,3 +266,19 @@ def contacts_with_messages(contact_ids) -> dict[str, set[int]]:
             messages.filter(direction=IN).values_list(who, flat=True).distinct().order_by()
         ),
     }
+
+
+def latest_conversations(*, user, contact_ids) -> dict[int, int]:
+    """Contact id -> id of the user's most recently active conversation with that contact,
+    for links from other pages (the pipeline board) into the inbox."""
+    latest: dict[int, int] = {}
+    rows = (
+        conversations_visible_to(user)
+        .filter(identity__contact_id__in=contact_ids)
+        .annotate(active=Greatest("last_inbound_at", "last_outbound_at"))
+        .order_by(F("active").desc(nulls_last=True), "-id")
+        .values_list("identity__contact_id", "id")
+    )
+    for contact_id, convo_id in rows:
+        latest.setdefault(contact_id, convo_id)
+    return latest
