@@ -96,8 +96,17 @@ class InboxQuery:
 def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
     """Visible conversations, newest activity first, filtered as the rep asked."""
     now = timezone.now()
-    qs = _annotated(conversations_visible_to(user)).select_related(
-        "identity__contact", "sender", "assigned_to", "inbox"
+    qs = (
+        _annotated(conversations_visible_to(user))
+        .select_related("identity__contact", "sender", "assigned_to", "inbox")
+        # The list shows the start of the latest message under the contact's name.
+        .annotate(
+            last_body=Subquery(
+                Message.objects.filter(conversation=OuterRef("pk"))
+                .order_by("-created_at", "-id")
+                .values("body")[:1]
+            )
+        )
     )
     snoozed = Q(inbox__snoozed_until__gt=now)
     resolved = Q(inbox__resolved_at__isnull=False)
@@ -146,7 +155,7 @@ def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool
 
 def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     return (
-        conversation.messages.select_related("intent", "sender")
+        conversation.messages.select_related("intent", "sender", "author")
         .prefetch_related("events")
         .order_by("created_at", "id")
     )
