@@ -96,8 +96,17 @@ class InboxQuery:
 def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
     """Visible conversations, newest activity first, filtered as the rep asked."""
     now = timezone.now()
-    qs = _annotated(conversations_visible_to(user)).select_related(
-        "identity__contact", "sender", "assigned_to", "inbox"
+    qs = (
+        _annotated(conversations_visible_to(user))
+        .select_related("identity__contact", "sender", "assigned_to", "inbox")
+        # The list shows the start of the latest message under the contact's name.
+        .annotate(
+            last_body=Subquery(
+                Message.objects.filter(conversation=OuterRef("pk"))
+                .order_by("-created_at", "-id")
+                .values("body")[:1]
+            )
+        )
     )
     snoozed = Q(inbox__snoozed_until__gt=now)
     resolved = Q(inbox__resolved_at__isnull=False)
@@ -146,7 +155,7 @@ def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool
 
 def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     return (
-        conversation.messages.select_related("intent", "sender")
+        conversation.messages.select_related("intent", "sender", "author")
         .prefetch_related("events")
         .order_by("created_at", "id")
     )
@@ -266,3 +275,19 @@ def contacts_with_messages(contact_ids) -> dict[str, set[int]]:
             messages.filter(direction=IN).values_list(who, flat=True).distinct().order_by()
         ),
     }
+
+
+def latest_conversations(*, user, contact_ids) -> dict[int, int]:
+    """Contact id -> id of the user's most recently active conversation with that contact,
+    for links from other pages (the pipeline board) into the inbox."""
+    latest: dict[int, int] = {}
+    rows = (
+        conversations_visible_to(user)
+        .filter(identity__contact_id__in=contact_ids)
+        .annotate(active=Greatest("last_inbound_at", "last_outbound_at"))
+        .order_by(F("active").desc(nulls_last=True), "-id")
+        .values_list("identity__contact_id", "id")
+    )
+    for contact_id, convo_id in rows:
+        latest.setdefault(contact_id, convo_id)
+    return latest

@@ -6,6 +6,7 @@ pipelines/migrations/0001_initial.py).
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from contacts.models import Contact
@@ -34,6 +35,12 @@ class Stage(models.Model):
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OPEN)
+    # Chance (percent) that a deal here closes won; the board's weighted forecast sums
+    # value x probability. Won stages are 100 and lost 0 (pipelines/migrations/0002); the
+    # column default lets older data migrations insert stages without naming it.
+    probability = models.PositiveSmallIntegerField(
+        default=20, db_default=20, validators=[MaxValueValidator(100)], help_text="Percent, 0-100."
+    )
 
     class Meta:
         db_table = "campaigns_stage"

@@ -5,6 +5,7 @@ Every move writes a DealStageChange (who, when, why) and fans out deal_stage_cha
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -263,3 +264,41 @@ def deal_stage_recorded(*, deal: Deal, before: Stage, by=None) -> DealStageChang
     )
     deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
     return change
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    stage: Stage
+    deals: list[Deal]
+
+    @property
+    def count(self) -> int:
+        return len(self.deals)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((d.value or Decimal(0) for d in self.deals), Decimal(0))
+
+    @property
+    def weighted(self) -> Decimal:
+        return self.total * self.stage.probability / 100
+
+
+@dataclass(frozen=True)
+class Board:
+    columns: list[BoardColumn]
+
+    @property
+    def forecast(self) -> Decimal:
+        """Sum of value x stage probability over every deal on the board."""
+        return sum((c.weighted for c in self.columns), Decimal(0)).quantize(Decimal("0.01"))
+
+
+def pipeline_board(*, pipeline: Pipeline, deals: QuerySet[Deal]) -> Board:
+    """One column per stage of the pipeline with the given deals that sit in it."""
+    by_stage: dict[int, list[Deal]] = {}
+    for deal in deals.filter(pipeline=pipeline):
+        by_stage.setdefault(deal.stage_id, []).append(deal)
+    return Board(
+        columns=[BoardColumn(stage, by_stage.get(stage.id, [])) for stage in pipeline.stages.all()]
+    )

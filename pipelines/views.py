@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from outreach.selectors import latest_conversations
 from pipelines.access import deals_visible_to
 from pipelines.models import Pipeline, Stage
-from pipelines.services import deal_move
+from pipelines.services import deal_move, pipeline_board
 
 
 class MoveForm(forms.Form):
@@ -28,17 +29,21 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, pk=pk)
     deals = (
         deals_visible_to(request.user)
-        .filter(pipeline=pipeline)
         .select_related("contact", "owner")
         .prefetch_related("history__to_stage", "history__changed_by")
     )
-    columns = [
-        (stage, [d for d in deals if d.stage_id == stage.id]) for stage in pipeline.stages.all()
-    ]
+    board = pipeline_board(pipeline=pipeline, deals=deals)
+    conversations = latest_conversations(
+        user=request.user, contact_ids=[d.contact_id for c in board.columns for d in c.deals]
+    )
+    for column in board.columns:
+        for deal in column.deals:
+            deal.conversation_id = conversations.get(deal.contact_id)  # type: ignore[attr-defined]
     context = {
         "pipeline": pipeline,
         "pipelines": Pipeline.objects.order_by("name"),
-        "columns": columns,
+        "board": board,
+        "stages": [c.stage for c in board.columns],
     }
     return render(request, "pipelines/board.html", context)
 

@@ -3,7 +3,10 @@ document.addEventListener("click", (e) => {
   if (e.target.closest("[data-print]")) { e.preventDefault(); window.print(); }
 });
 document.addEventListener("change", (e) => {
-  if (e.target.matches("[data-autosubmit]")) { e.target.form.submit(); }
+  // On a field, or on a whole form (the inbox filters) for any of its fields.
+  if (e.target.matches("[data-autosubmit]") || e.target.form?.hasAttribute("data-autosubmit")) {
+    e.target.form.submit();
+  }
 });
 document.addEventListener("submit", (e) => {
   const ask = e.target.getAttribute("data-confirm");

@@ -38,3 +38,5 @@ def default_pipelines() -> None:
     # The models as that migration saw them (campaigns' then, pipelines' today).
     apps = MigrationLoader(connection).project_state(name).apps
     migration.fill_default_pipelines(apps, None)
+    probabilities = importlib.import_module("pipelines.migrations.0002_stage_probability")
+    probabilities.probability_by_kind(MigrationLoader(connection).project_state().apps, None)

@@ -33,6 +33,7 @@ def test_the_open_inbox_lists_only_conversations_where_the_contact_wrote(client)
     page = client.get("/inbox/").content.decode()
     assert "Rhea Tester" in page and "Sid Tester" not in page
     assert "1 conversation" in page
+    assert "Sounds good, tell me more" in page and "channel-email" in page  # snippet, icon
     no_reply = client.get("/inbox/?status=no_reply").content.decode()
     assert "Sid Tester" in no_reply and "Rhea Tester" not in no_reply
     everything = client.get("/inbox/?status=all").content.decode()

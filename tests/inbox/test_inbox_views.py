@@ -73,6 +73,7 @@ def test_a_reply_from_the_inbox_is_queued_on_the_send_path_as_human_written(clie
     out = Message.objects.get(conversation=convo, direction="out")
     assert (out.status, out.human_written, out.body) == ("queued", True, "Great, Thursday 10:00?")
     assert out.events.filter(status="queued").exists()
+    assert "by ann" in client.get(f"/inbox/{convo.pk}/").content.decode()  # who wrote it
 
 
 def test_an_empty_reply_gets_a_field_error_not_a_500(client):
