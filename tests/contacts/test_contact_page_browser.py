@@ -35,6 +35,7 @@ def test_a_rep_finds_a_contact_by_handle_and_reads_its_timeline(chromium, live_s
             card = page.locator(f"[data-contact='{contact.pk}']")
             expect(card).to_contain_text("dana_rivers_11")
             expect(page.locator("[data-contact]")).to_have_count(1)
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
             card.get_by_role("link", name="Dana Rivers").click()
             page.wait_for_url(f"**/contacts/{contact.pk}/")
             events = page.locator("#timeline .event")
