@@ -30,6 +30,7 @@ urlpatterns = [
     path("accounts/", include("contacts.accounts_urls")),
     path("api/v1/", include("config.api")),
     path("contacts/", include("contacts.urls")),
+    path("contacts/", include("analytics.contact_urls")),
     path("templates/", include("campaigns.template_urls")),
     path("inbox/", include("outreach.inbox.urls")),
     path("tasks/", include("campaigns.manual_task_urls")),

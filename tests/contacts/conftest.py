@@ -4,6 +4,7 @@ import pytest
 
 from contacts.imports import contact_import_create, contact_import_run, contact_import_start
 from contacts.models import ContactImport
+from tests.security.teams import two_teams  # noqa: F401  (a fixture for the contact pages' tests)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "csv"
 

@@ -157,6 +157,8 @@ PAGES: dict[str, Page] = {
     "templates/<int:pk>/preview/": page(args={"pk": TPL}, GET=NOBODY, POST=OWN),
     "templates/lint/campaign/<int:pk>/": page(args={"pk": CAMP}, GET=OWN),
     # Inbox.
+    "contacts/": page(GET=SIGNED_IN),
+    "contacts/<int:pk>/": page(args={"pk": "contacts.Contact"}, GET=OWN),
     "inbox/": page(GET=SIGNED_IN),
     "inbox/metrics/": page(GET=SIGNED_IN),
     "inbox/<int:pk>/": page(args={"pk": CONV}, GET=OWN),
