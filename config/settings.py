@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (README: dependencies)
     "core",
     "intent",
     "contacts",
@@ -365,6 +366,10 @@ SPECTACULAR_SETTINGS = {
     "`Idempotency-Key` header; a retry with the same key returns the first response.",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/v1/docs/ loads Swagger UI from our static files, not a CDN: it works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # Requests per API token, e.g. "600/min" (DRF rate syntax; counted in the cache, Redis).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
