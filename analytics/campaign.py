@@ -14,6 +14,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from analytics.held import HELD_COLUMNS, HeldMessage, HeldReasons, held_counts, held_messages
+from analytics.history import event_sentence
 from analytics.senders import SenderHealth, senders_health
 from analytics.tables import Table, pct, rate
 from campaigns.counters import intent_model
@@ -100,6 +101,10 @@ class Dashboard:
     held_reasons: list[tuple[str, int]]
     history: list[AuditEntry]
 
+    @property
+    def history_lines(self) -> list[tuple[AuditEntry, str]]:
+        return [(a, event_sentence(a)) for a in self.history]
+
     def tables(self) -> dict[str, Table]:
         funnel = Table("funnel", "Funnel", ["stage", "contacts", "of enrolled"])
         enrolled = self.funnel[0].count
@@ -161,7 +166,7 @@ class Dashboard:
             ]
             for s in self.senders
         ]
-        held = Table("held", "Held messages (why not sent)", HELD_COLUMNS)
+        held = Table("held", "Held messages", HELD_COLUMNS)
         held.rows = [h.cells() for h in self.held]
         return {t.name: t for t in (funnel, steps, variants, series, intents, senders, held)}
 
