@@ -14,11 +14,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from analytics.held import HELD_COLUMNS, HeldMessage, HeldReasons, held_counts, held_messages
+from analytics.history import event_sentence
 from analytics.senders import SenderHealth, senders_health
 from analytics.tables import Table, pct, rate
 from campaigns.counters import intent_model
 from campaigns.models import Campaign, CampaignDayStats, CampaignIntentStats, Step, TemplateVariant
 from core.audit import AuditEntry
+from outreach.channels.registry import channel_type
 from outreach.models import Message
 from pipelines.models import Deal, Stage
 
@@ -44,15 +46,19 @@ class StepStats:
     bounced: int = 0
     opted_out: int = 0
     waiting: int = 0
+    delivery_reported: bool = True  # False: the channel has no delivery receipts
 
     def cells(self) -> list:
+        if self.delivery_reported:
+            delivered: list = [self.delivered, pct(rate(self.delivered, self.sent))]
+        else:
+            delivered = [f"n/a (not reported by {self.channel})", "n/a"]
         return [
             self.label,
             self.channel,
             self.waiting,
             self.sent,
-            self.delivered,
-            pct(rate(self.delivered, self.sent)),
+            *delivered,
             self.replied,
             pct(rate(self.replied, self.sent)),
             "n/a" if self.positive is None else self.positive,
@@ -94,6 +100,10 @@ class Dashboard:
     held_total: int
     held_reasons: list[tuple[str, int]]
     history: list[AuditEntry]
+
+    @property
+    def history_lines(self) -> list[tuple[AuditEntry, str]]:
+        return [(a, event_sentence(a)) for a in self.history]
 
     def tables(self) -> dict[str, Table]:
         funnel = Table("funnel", "Funnel", ["stage", "contacts", "of enrolled"])
@@ -156,7 +166,7 @@ class Dashboard:
             ]
             for s in self.senders
         ]
-        held = Table("held", "Held messages (why not sent)", HELD_COLUMNS)
+        held = Table("held", "Held messages", HELD_COLUMNS)
         held.rows = [h.cells() for h in self.held]
         return {t.name: t for t in (funnel, steps, variants, series, intents, senders, held)}
 
@@ -184,8 +194,21 @@ def _step_rows(campaign: Campaign, held: list[Mapping[str, Any]]) -> list[dict]:
 STEP_FIGURES = ("waiting", "sent", "delivered", "replied", "bounced", "opted_out")
 
 
-def _stats(label: str, channel: str, r: dict | None) -> StepStats:
-    s = StepStats(label=label, channel=channel)
+def delivery_reported(channel: str) -> bool:
+    """Whether the channel's platform tells us a message arrived (Channel.delivery_receipts);
+    an unknown (no longer configured) channel is taken at its word: it did report."""
+    try:
+        return channel_type(channel).delivery_receipts
+    except LookupError:
+        return True
+
+
+def _stats(label: str, step: Step, r: dict | None) -> StepStats:
+    s = StepStats(
+        label=label,
+        channel=step.get_channel_display(),
+        delivery_reported=delivery_reported(step.channel),
+    )
     if r:
         for k in STEP_FIGURES:
             setattr(s, k, r[k])
@@ -217,10 +240,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     if not intent_available:
         for r in (*rows, *by_step.values()):
             r.pop("positive", None)
-    step_stats = [
-        _stats(f"{s.position}. {s.template.name}", s.get_channel_display(), by_step.get(s.id))
-        for s in steps
-    ]
+    step_stats = [_stats(f"{s.position}. {s.template.name}", s, by_step.get(s.id)) for s in steps]
     labels = dict(
         TemplateVariant.objects.filter(
             id__in=[r["variant"] for r in rows if r["variant"] and r["step"] in step_by_id]
@@ -229,7 +249,7 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     variant_stats = [
         _stats(
             f"step {step_by_id[r['step']].position} / {labels[r['variant']]}",
-            step_by_id[r["step"]].get_channel_display(),
+            step_by_id[r["step"]],
             r,
         )
         for r in rows
@@ -240,7 +260,11 @@ def campaign_dashboard(*, campaign: Campaign, now: datetime | None = None) -> Da
     funnel = [
         FunnelStage("Enrolled", total["enrolled"]),
         FunnelStage("Contacted", total["contacted"]),
-        FunnelStage("Delivered", total["reached"]),
+        # No step's channel reports delivery: the count would read as "none arrived".
+        FunnelStage(
+            "Delivered",
+            total["reached"] if any(delivery_reported(s.channel) for s in steps) else None,
+        ),
         FunnelStage("Replied", total["replied"]),
         FunnelStage("Interested", total["positive"] if intent_available else None),
         FunnelStage("Won", won),

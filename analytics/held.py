@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, QuerySet
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from campaigns.models import (
     Campaign,
@@ -62,7 +62,10 @@ class HeldMessage:
             self.channel,
             self.status,
             self.reason,
-            self.not_before.isoformat() if self.not_before else "",
+            # In the site's time zone (settings.TIME_ZONE), as people read a date.
+            dateformat.format(timezone.localtime(self.not_before), "D j M Y, H:i")
+            if self.not_before
+            else "",
         ]
 
 

@@ -99,7 +99,7 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponseBase:
     if request.GET.get("export") == "held":
         # Every held message, not the page's first HELD_LIMIT: streamed as it is read.
         return csv_response(
-            Table("held", "Held messages (why not sent)", HELD_COLUMNS),
+            Table("held", "Held messages", HELD_COLUMNS),
             f"campaign-{campaign.pk}-held",
             rows=(h.cells() for h in held_messages(campaign=campaign)),
         )

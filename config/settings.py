@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (README: dependencies)
     "core",
     "intent",
     "contacts",
@@ -300,7 +301,10 @@ CHANNELS = env_list(
 CHANNEL_BACKEND = env_str("CHANNEL_BACKEND", "")
 FAKE_PLATFORM_URL = env_str("FAKE_PLATFORM_URL", "http://127.0.0.1:8765")
 
-PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")  # one-click unsubscribe links
+# Base of the links in emails (one-click unsubscribe); by default the address `make run`
+# serves the web process on, so the links work whatever WEB_PORT it was given.
+WEB_PORT = env_int("WEB_PORT", 8000, minimum=1)
+PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{WEB_PORT}")
 # How the email backend hands mail over: SMTP in production; `make run` prints it instead.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 # Inbound-email webhook bodies (raw RFC 5322, attachments included) up to this size are
@@ -365,6 +369,10 @@ SPECTACULAR_SETTINGS = {
     "`Idempotency-Key` header; a retry with the same key returns the first response.",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/v1/docs/ loads Swagger UI from our static files, not a CDN: it works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # Requests per API token, e.g. "600/min" (DRF rate syntax; counted in the cache, Redis).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")

@@ -38,6 +38,9 @@ class Channel:
     secrets: str = ""
     # PLATFORM_BASE_URL points its API calls at another host (not email, which uses SMTP).
     platform_api: bool = True
+    # The platform tells us when a message arrived (a delivery receipt or status webhook);
+    # without it the dashboards say delivery is not reported instead of showing 0%.
+    delivery_receipts: bool = True
     # --- inbound: /webhooks/<key>/ --------------------------------------------------------
     webhooks: bool = False
     # The name of a setting: webhook bodies up to that many bytes are read (email, with

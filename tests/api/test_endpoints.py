@@ -1,6 +1,7 @@
 """What an integration sees through the API: upsert, idempotent creates, throttling,
 replies, enrollments with their "why not sent", campaign actions and the schema."""
 
+import re
 import uuid
 
 import pytest
@@ -199,8 +200,15 @@ def test_the_schema_declares_the_idempotency_key_header_where_it_is_honoured(wor
     assert header("/api/v1/campaigns/{id}/launch/") is None  # not idempotent
 
 
-def test_docs_page_is_served(client):
-    assert client.get("/api/v1/docs/").status_code == 200
+def test_docs_page_loads_swagger_ui_from_our_own_static_files_not_a_cdn(client):
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    # Every script and stylesheet is ours: the page works without internet access.
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert any("swagger-ui" in u for u in urls), urls
+    assert [u for u in urls if "://" in u or u.startswith("//")] == []
+    assert "cdn.jsdelivr" not in page and "@latest" not in page
 
 
 def test_identities_are_unique_across_contacts(world, api):

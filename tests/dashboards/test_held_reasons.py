@@ -11,6 +11,7 @@ import pytest
 
 from analytics import campaign as dashboard_module
 from analytics.campaign import campaign_dashboard
+from analytics.held import HeldMessage
 from outreach.models import SenderAccount
 from outreach.sending.control import sender_pause, sending_switch_set
 from tests.dashboards.conftest import build_campaign
@@ -91,3 +92,10 @@ def test_sender_health_does_not_promise_one_time_zone_for_the_window():
         note
         == "now, within the window (Mon Tue Wed Thu Fri 09:00-17:00 in each contact's time zone)"
     )
+
+
+def test_a_held_message_says_when_it_may_go_in_words_not_an_iso_timestamp(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    at = datetime(2026, 12, 7, 8, 0, 30, 118537, tzinfo=ZoneInfo("UTC"))
+    held = HeldMessage(1, "Ana", 1, "Email", "queued", "sending window", not_before=at)
+    assert held.cells()[-1] == "Mon 7 Dec 2026, 09:00"

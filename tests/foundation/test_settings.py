@@ -48,3 +48,18 @@ def test_production_mode_refuses_to_start_without_a_secret_key():
     result = _start(DEBUG="false")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr.splitlines()[-1]
+
+
+def test_unsubscribe_links_follow_the_web_port_of_make_run():
+    show = "import django; django.setup(); from django.conf import settings; "
+    show += "print(settings.PUBLIC_URL)"
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true"}
+    run = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=ROOT,
+        env={**base, "WEB_PORT": "8123"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.stdout.strip() == "http://127.0.0.1:8123"

@@ -3,6 +3,6 @@
 
 from outreach.channels.registry import Channel
 
-LINKEDIN = Channel(key="linkedin", label="LinkedIn", automated=False)
-TIKTOK = Channel(key="tiktok", label="TikTok", automated=False)
-SNAPCHAT = Channel(key="snapchat", label="Snapchat", automated=False)
+LINKEDIN = Channel(key="linkedin", label="LinkedIn", automated=False, delivery_receipts=False)
+TIKTOK = Channel(key="tiktok", label="TikTok", automated=False, delivery_receipts=False)
+SNAPCHAT = Channel(key="snapchat", label="Snapchat", automated=False, delivery_receipts=False)

@@ -9,6 +9,7 @@ CHANNEL = Channel(
     backend="outreach.channels.telegram.backend.TelegramChannel",
     secrets="telegram",
     webhooks=True,
+    delivery_receipts=False,  # the Bot API has no delivery receipts
     start_tokens="outreach.channels.telegram.backend.contact_id_from_token",
     text_limit=4_096,
     # Bot API "Sending files" by URL (our backend sends by URL): photos 5 MB, others 20 MB.

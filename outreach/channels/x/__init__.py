@@ -9,6 +9,7 @@ CHANNEL = Channel(
     backend="outreach.channels.x.backend.XChannel",
     secrets="x",
     webhooks=True,
+    delivery_receipts=False,  # X DM events carry no delivery status
     text_limit=10_000,
     link_length=23,  # X counts each link as its t.co form
     link_rewrite="X wraps every link in a t.co link (23 characters each, counted in the length)",
