@@ -15,6 +15,7 @@ from campaigns.models import Enrollment
 from contacts.access import contacts_visible_to
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from core.audit import AuditEntry
+from outreach.access import senders_visible_to
 from outreach.models import Message
 from pipelines.models import DealStageChange
 
@@ -95,12 +96,18 @@ def _snippet(text: str, size: int = 140) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def contact_timeline(contact: Contact) -> list[Event]:
+def contact_timeline(user, contact: Contact) -> list[Event]:
     """One list across every channel, newest first; a fixed number of queries whatever the
-    contact's history (one per kind of row)."""
+    contact's history (one per kind of row).
+
+    Messages are those of conversations with senders the user sees (outreach/access.py
+    senders_visible_to): another team writing to the same person stays in its own inbox."""
     events: list[Event] = []
     messages = (
-        Message.objects.filter(conversation__identity__contact=contact)
+        Message.objects.filter(
+            conversation__identity__contact=contact,
+            conversation__sender__in=senders_visible_to(user),
+        )
         .only(
             "id",
             "conversation_id",

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analytics import contact_selectors as selectors
+from analytics.contact_duplicates import contact_duplicates
 from campaigns.access import campaigns_visible_to
 from contacts.channels import channel_choices
 from contacts.models import Tag
@@ -51,5 +52,9 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = selectors.visible_contact(request.user, pk)
     if contact is None:
         raise Http404
-    context = {"contact": contact, "timeline": selectors.contact_timeline(contact)}
+    context = {
+        "contact": contact,
+        "timeline": selectors.contact_timeline(request.user, contact),
+        "duplicates": contact_duplicates(request.user, contact),
+    }
     return render(request, "analytics/contact.html", context)
