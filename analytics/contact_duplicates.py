@@ -92,7 +92,7 @@ def duplicate_groups(user) -> QuerySet:
         .values("key")
         .annotate(
             n=Count("contact_id", distinct=True),
-            contact_ids=ArrayAgg("contact_id", distinct=True, ordering=F("contact_id").asc()),
+            contact_ids=ArrayAgg("contact_id", distinct=True, order_by=F("contact_id").asc()),
         )
         .filter(n__gt=1)
         .order_by("key")

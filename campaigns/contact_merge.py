@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from campaigns.models import Enrollment
 from campaigns.services import LIVE, enrollments_stop_for_contact
@@ -178,14 +179,23 @@ def _apply(plan: MergePlan, actor) -> None:
         enrollments_stop_for_contact(
             contact_id=keep.pk, state=Enrollment.State.STOPPED, reason="contact opted out"
         )
+    moved = ", ".join(
+        [
+            _count(plan.identities, "identity", "identities"),
+            _count(plan.messages, "message", "messages"),
+            _count(len(plan.enrolments_moved), "enrolment", "enrolments"),
+            _count(len(plan.deals_moved), "deal", "deals"),
+        ]
+    )
+    folded = _count(len(plan.enrolments_dropped), "enrolment", "enrolments") + " dropped, "
+    folded += _count(len(plan.deals_folded), "deal", "deals") + " folded"
     audit_record(
         actor=actor,
         action="contact.merge",
         target=keep,
-        detail=(
-            f"merged {merged_repr} into {keep} (#{keep.pk}): {plan.identities} identities, "
-            f"{plan.messages} messages, {len(plan.enrolments_moved)} enrolments, "
-            f"{len(plan.deals_moved)} deals moved; {len(plan.enrolments_dropped)} enrolments "
-            f"and {len(plan.deals_folded)} deals folded"
-        ),
+        detail=f"merged {merged_repr} into {keep} (#{keep.pk}): {moved} moved; {folded}",
     )
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n} {ngettext(singular, plural, n)}"
