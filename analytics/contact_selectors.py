@@ -11,7 +11,8 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from campaigns.models import Enrollment
+from campaigns.access import campaigns_visible_to
+from campaigns.models import Campaign, Enrollment
 from contacts.access import contacts_visible_to
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from core.audit import AuditEntry
@@ -68,6 +69,16 @@ def contact_list(user, query: ContactQuery) -> QuerySet[Contact]:
             Exists(Enrollment.objects.filter(contact=OuterRef("pk"), campaign_id=query.campaign))
         )
     return qs.select_related("owner").prefetch_related("identities", "tags").order_by("-id")
+
+
+def enrollable_campaigns(user) -> QuerySet[Campaign]:
+    """Campaigns the user sees that take new contacts (draft or running)."""
+    return (
+        campaigns_visible_to(user)
+        .filter(status__in=[Campaign.Status.DRAFT, Campaign.Status.RUNNING])
+        .only("id", "name", "status")
+        .order_by("name")
+    )
 
 
 def visible_contact(user, pk: int) -> Contact | None:
