@@ -34,13 +34,17 @@ def _selection(request: HttpRequest) -> QuerySet[Contact]:
     return Contact.objects.filter(pk__in=contacts_visible_to(request.user).filter(pk__in=ids))
 
 
-def _back(request: HttpRequest):
-    """To the list, filtered as it was."""
+def _list_url(request: HttpRequest) -> str:
+    """The list, filtered as it was."""
     params = QueryDict(mutable=True)
     for name in FILTERS:
         if request.POST.get(name):
             params[name] = request.POST[name]
-    return redirect(f"{reverse('contact_pages:list')}?{params.urlencode()}")
+    return f"{reverse('contact_pages:list')}?{params.urlencode()}"
+
+
+def _back(request: HttpRequest):
+    return redirect(_list_url(request))
 
 
 def _contacts(n: int) -> str:
@@ -70,7 +74,13 @@ def contact_bulk(request: HttpRequest) -> HttpResponseBase:
         )
     if action in NEEDS_CONFIRMING and post.get("confirmed") != "yes":
         fields = [(k, v) for k in post for v in post.getlist(k) if k != "csrfmiddlewaretoken"]
-        context = {"action": action, "count": count, "campaign": campaign, "fields": fields}
+        context = {
+            "action": action,
+            "count": count,
+            "campaign": campaign,
+            "fields": fields,
+            "back": _list_url(request),
+        }
         return render(request, "analytics/contact_bulk_confirm.html", context)
     if action == "tag":
         try:

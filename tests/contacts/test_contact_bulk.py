@@ -3,10 +3,11 @@ the user does not see are ignored."""
 
 from django.test import Client
 
-from campaigns.models import Enrollment
+from campaigns.models import Campaign, Enrollment
 from contacts.models import Contact, Tag
 from tests import factories
 from tests.security.teams import PASSWORD
+from tests.security.test_page_writes import options
 
 
 def _client(user) -> Client:
@@ -123,3 +124,13 @@ def test_nothing_selected_is_said_and_changes_nothing(two_teams):
     assert "Tick at least one contact" in response.content.decode()
     theirs.refresh_from_db()
     assert theirs.opted_out_at is None
+
+
+def test_the_bulk_menus_offer_only_assignable_owners_and_open_visible_campaigns(two_teams):
+    finished = factories.campaign(senders=[], name="Ann Done")
+    Campaign.objects.filter(pk=finished.pk).update(owner=two_teams.ann, status="finished")
+    ann_page = _client(two_teams.ann).get("/contacts/").content.decode()
+    assert options(ann_page, "bulk_owner") == {"—", "ann"}
+    assert options(ann_page, "bulk_campaign") == {"—", "Ann Outreach (draft)"}
+    nora_page = _client(two_teams.nora).get("/contacts/").content.decode()
+    assert options(nora_page, "bulk_owner") == {"—", "nora", "ann", "art"}
