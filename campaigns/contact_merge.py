@@ -141,6 +141,9 @@ def contacts_merge(*, keep: Contact, merge: Contact, actor) -> Contact:
         if len(locked) != len(ids) or keep.pk == merge.pk:
             raise MergeRefused("Both contacts must exist, differ, and be yours to see.")
         keep, merge = locked[keep.pk], locked[merge.pk]
+        # The dispatcher moves enrolments between states: the same-campaign check below
+        # must hold until the commit.
+        list(Enrollment.objects.select_for_update().filter(contact_id__in=ids).order_by("id"))
         plan = contact_merge_plan(keep=keep, merge=merge)
         if plan.refusals:
             raise MergeRefused(" ".join(plan.refusals))

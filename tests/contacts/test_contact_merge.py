@@ -130,3 +130,18 @@ def test_another_teams_contact_cannot_be_merged_by_post(two_teams):
     nora = _client(two_teams.nora)
     assert nora.post(f"/contacts/{ann_contact.pk}/merge/{art_contact.pk}/").status_code == 302
     assert Conversation.objects.filter(identity__contact=ann_contact).count() == 2
+
+
+def test_choosing_the_other_contact_finds_it_by_handle_within_the_team(two_teams):
+    ann = two_teams.ann
+    dana = reached_on_two_channels(ann, n=12)
+    twin = factories.contact(33, channels=(), owner=ann, first_name="D.")
+    Identity.objects.create(contact=twin, channel="x", value="dana_rivers_12")
+    sid_twin = factories.contact(34, channels=(), owner=two_teams.sid, first_name="Sid's")
+    Identity.objects.create(contact=sid_twin, channel="telegram", value="dana_rivers_12")
+    page = _client(ann).get(f"/contacts/{dana.pk}/merge/", {"q": "@dana_rivers_12"})
+    body = page.content.decode()
+    assert f"/contacts/{dana.pk}/merge/{twin.pk}/" in body
+    assert "same handle dana_rivers_12" in body  # suggested above the search too
+    assert f"/merge/{sid_twin.pk}/" not in body and f"/merge/{dana.pk}/" not in body
+    assert _client(two_teams.sid).get(f"/contacts/{dana.pk}/merge/").status_code == 404
