@@ -11,10 +11,12 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from campaigns.models import Enrollment
+from campaigns.access import campaigns_visible_to
+from campaigns.models import Campaign, Enrollment
 from contacts.access import contacts_visible_to
 from contacts.models import ConsentRecord, Contact, ContactImport, Identity
 from core.audit import AuditEntry
+from outreach.access import senders_visible_to
 from outreach.models import Message
 from pipelines.models import DealStageChange
 
@@ -69,6 +71,16 @@ def contact_list(user, query: ContactQuery) -> QuerySet[Contact]:
     return qs.select_related("owner").prefetch_related("identities", "tags").order_by("-id")
 
 
+def enrollable_campaigns(user) -> QuerySet[Campaign]:
+    """Campaigns the user sees that take new contacts (draft or running)."""
+    return (
+        campaigns_visible_to(user)
+        .filter(status__in=[Campaign.Status.DRAFT, Campaign.Status.RUNNING])
+        .only("id", "name", "status")
+        .order_by("name")
+    )
+
+
 def visible_contact(user, pk: int) -> Contact | None:
     return (
         contacts_visible_to(user)
@@ -95,12 +107,18 @@ def _snippet(text: str, size: int = 140) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def contact_timeline(contact: Contact) -> list[Event]:
+def contact_timeline(user, contact: Contact) -> list[Event]:
     """One list across every channel, newest first; a fixed number of queries whatever the
-    contact's history (one per kind of row)."""
+    contact's history (one per kind of row).
+
+    Messages are those of conversations with senders the user sees (outreach/access.py
+    senders_visible_to): another team writing to the same person stays in its own inbox."""
     events: list[Event] = []
     messages = (
-        Message.objects.filter(conversation__identity__contact=contact)
+        Message.objects.filter(
+            conversation__identity__contact=contact,
+            conversation__sender__in=senders_visible_to(user),
+        )
         .only(
             "id",
             "conversation_id",

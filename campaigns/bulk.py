@@ -2,9 +2,10 @@
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import ngettext
 
-from campaigns.models import Enrollment
-from campaigns.services import LIVE, enrollments_stop_for_contact
+from campaigns.models import Campaign, Enrollment
+from campaigns.services import LIVE, enrollments_create, enrollments_stop_for_contact
 from contacts.models import Contact
 from contacts.services import contact_opt_out
 from core.audit import audit_record
@@ -42,3 +43,18 @@ def contacts_opt_out(*, contacts: QuerySet[Contact], actor=None, source: str = "
         changed += 1
     audit_record(actor=actor, action="contact.opt_out", detail=f"{changed} contact(s)")
     return changed
+
+
+def contacts_enrol(*, contacts: QuerySet[Contact], campaign: Campaign, actor=None) -> int:
+    """Enrol the contacts in a draft or running campaign (campaigns.services.enrollments_create;
+    those already in it stay as they are); returns how many were new."""
+    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.RUNNING):
+        raise ValueError("Only a draft or running campaign takes new contacts.")
+    added = enrollments_create(campaign=campaign, contacts=contacts.order_by("id"))
+    audit_record(
+        actor=actor,
+        action="campaign.enrol",
+        target=campaign,
+        detail=f"{added} {ngettext('contact', 'contacts', added)} from the contacts list",
+    )
+    return added

@@ -40,3 +40,9 @@ document.addEventListener("click", (e) => {
     selectIt,
   );
 });
+// "Select this page" on the contacts list: ticks or clears every box its selector names.
+document.addEventListener("change", (e) => {
+  const boxes = e.target.getAttribute?.("data-check-all");
+  if (!boxes) { return; }
+  for (const box of document.querySelectorAll(boxes)) { box.checked = e.target.checked; }
+});

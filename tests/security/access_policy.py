@@ -159,6 +159,16 @@ PAGES: dict[str, Page] = {
     # Inbox.
     "contacts/": page(GET=SIGNED_IN),
     "contacts/<int:pk>/": page(args={"pk": "contacts.Contact"}, GET=OWN),
+    "contacts/duplicates/": page(GET=SIGNED_IN),
+    # An empty selection is answered with a message on the list (a redirect there).
+    "contacts/bulk/": page(POST=SIGNED_IN),
+    "contacts/<int:pk>/merge/": page(args={"pk": "contacts.Contact"}, GET=OWN),
+    # Merging needs both contacts visible: the spare one is the same rep's.
+    "contacts/<int:pk>/merge/<int:other>/": page(
+        args={"pk": "contacts.Contact", "other": lambda world: str(world.spare_contact.pk)},
+        GET=OWN,
+        POST=OWN,
+    ),
     "inbox/": page(GET=SIGNED_IN),
     "inbox/metrics/": page(GET=SIGNED_IN),
     "inbox/<int:pk>/": page(args={"pk": CONV}, GET=OWN),
@@ -428,6 +438,17 @@ APP_FORMS: dict[str, AppForm] = {
             "_selected_action": lambda world: str(world.spare_contact.pk),
         },
         fields={"campaign": (CAMP, "campaigns.Enrollment.campaign")},
+    ),
+    # Bulk actions on the contacts list: another team's campaign or owner is not found.
+    "contacts-bulk-enrol": AppForm(
+        "contacts/bulk/",
+        data={"action": "enrol", "confirmed": "yes", "ids": "contacts.Contact"},
+        fields={"bulk_campaign": (CAMP, "")},
+    ),
+    "contacts-bulk-owner": AppForm(
+        "contacts/bulk/",
+        data={"action": "owner", "ids": "contacts.Contact"},
+        fields={"bulk_owner": ("auth.User", "")},
     ),
     "import-upload": AppForm(
         "contacts/imports/",
