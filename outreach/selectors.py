@@ -161,6 +161,31 @@ def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     )
 
 
+def contact_conversations(*, user, contact_id: int) -> QuerySet[Conversation]:
+    """The contact's conversations on every channel that the user may see, the one where
+    the contact last wrote first (the reply box's default channel), then the newest."""
+    return (
+        conversations_visible_to(user)
+        .filter(identity__contact_id=contact_id)
+        .select_related("sender", "identity")
+        .order_by(F("last_inbound_at").desc(nulls_last=True), "-created_at", "-id")
+    )
+
+
+def contact_thread(*, user, contact_id: int) -> QuerySet[Message]:
+    """One thread per contact: their messages on every channel the user may see, by time."""
+    return (
+        Message.objects.filter(
+            conversation__in=contact_conversations(user=user, contact_id=contact_id)
+            .order_by()
+            .values("pk")
+        )
+        .select_related("intent", "sender", "author")
+        .prefetch_related("events")
+        .order_by("created_at", "id")
+    )
+
+
 def message_waiting(message: Message, now: datetime | None = None) -> str:
     """Why a queued message has not gone yet and when it may, in words for the thread:
     "waiting: sender daily cap reached (50/50), next slot Tue 00:00 Europe/Berlin"."""
