@@ -126,7 +126,9 @@ def _web_link(url: object) -> str:
 
 def _reply_form(request: HttpRequest, conversation: Conversation, data=None) -> ReplyForm:
     targets = reply_targets(user=request.user, contact_id=conversation.identity.contact_id)
-    return ReplyForm(data, targets=targets, initial={"to": targets[0].key if targets else ""})
+    initial = {"to": targets[0].key if targets else ""}
+    # Its own ids: the note form on the same page has a "body" field too.
+    return ReplyForm(data, targets=targets, initial=initial, auto_id="id_reply_%s")
 
 
 def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -> dict:
@@ -139,7 +141,9 @@ def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -
         "identities": contact.identities.all(),
         "card_sections": sections,
         "thread": _thread(request, conversation),
-        "channels": sorted({m.channel for m in _contact_conversations(request, conversation)}),
+        "channels": sorted(
+            {s.get_channel_display() for s in _contact_senders(request, conversation)}
+        ),
         "saved_replies": saved_replies_visible_to(request.user).order_by("name"),
         "notes": conversation.notes.select_related("author"),
         "state": services.conversation_state(conversation),
@@ -153,7 +157,7 @@ def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -
     }
 
 
-def _contact_conversations(request: HttpRequest, conversation: Conversation) -> list:
+def _contact_senders(request: HttpRequest, conversation: Conversation) -> list:
     contact_id = conversation.identity.contact_id
     return [
         c.sender for c in selectors.contact_conversations(user=request.user, contact_id=contact_id)
