@@ -17,7 +17,7 @@ class StageInline(admin.TabularInline):
 
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):
-    list_display = ["name", "deal_count"]
+    list_display = ["name", "contacted_in_first_stage", "deal_count"]
     search_fields = ["name"]
     inlines = [StageInline]
 
