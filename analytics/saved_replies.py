@@ -100,11 +100,8 @@ def saved_reply_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "analytics/saved_reply_delete.html", {"reply": reply})
 
 
-def _contact(user, value: str) -> Contact:
+def _contact(user, contact_id: int) -> Contact:
     """A contact the user sees, or one of whose conversations they see (assigned to them)."""
-    if not value.isdigit():
-        raise Http404("No such contact.")
-    contact_id = int(value)
     if not (
         contacts_visible_to(user).filter(pk=contact_id).exists()
         or contact_conversations(user=user, contact_id=contact_id).exists()
@@ -115,10 +112,10 @@ def _contact(user, value: str) -> Contact:
 
 @login_required
 @require_GET
-def saved_reply_render(request: HttpRequest) -> HttpResponse:
+def saved_reply_render(request: HttpRequest, contact_id: int) -> HttpResponse:
     """The reply box's textarea, filled with the saved reply rendered for this contact on the
     channel the switcher names (its sender's name and the contact's handle there)."""
-    contact = _contact(request.user, request.GET.get("contact", ""))
+    contact = _contact(request.user, contact_id)
     chosen = request.GET.get("saved_reply", "")
     text = ""
     if chosen.isdigit():

@@ -104,8 +104,8 @@ def test_a_saved_reply_is_rendered_for_the_contact_with_fallbacks(client):
     page = client.get(f"/inbox/{tg_convo.pk}/").content.decode()
     assert f'<option value="{reply.pk}">Thanks</option>' in page
     r = client.get(
-        "/inbox/replies/render/",
-        {"contact": contact.pk, "saved_reply": reply.pk, "to": f"c{tg_convo.pk}"},
+        f"/inbox/replies/render/{contact.pk}/",
+        {"saved_reply": reply.pk, "to": f"c{tg_convo.pk}"},
     )
     assert r.status_code == 200
     assert "Hi there, thanks from Acme via Bot!</textarea>" in r.content.decode()
@@ -121,9 +121,10 @@ def test_saved_replies_and_contacts_of_other_teams_are_not_found(client):
     own = factories.contact(1, owner=ann)
     client.force_login(ann)
     assert "North only" not in client.get("/inbox/replies/").content.decode()
-    render = "/inbox/replies/render/"
-    assert client.get(render, {"contact": own.pk, "saved_reply": theirs.pk}).status_code == 404
-    assert client.get(render, {"contact": other.pk, "saved_reply": mine.pk}).status_code == 404
+    render = "/inbox/replies/render/{}/"
+    assert client.get(render.format(own.pk), {"saved_reply": theirs.pk}).status_code == 404
+    assert client.get(render.format(other.pk), {"saved_reply": mine.pk}).status_code == 404
+    assert client.get(render.format(own.pk), {"saved_reply": mine.pk}).status_code == 200
     assert client.get(f"/inbox/replies/{theirs.pk}/").status_code == 404
     assert client.post(f"/inbox/replies/{theirs.pk}/delete/").status_code == 404
     assert SavedReply.objects.filter(pk=theirs.pk).exists()
