@@ -70,8 +70,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
     pages = Paginator(selectors.inbox_conversations(user=request.user, query=query), PAGE_SIZE)
     page = pages.get_page(request.GET.get("page"))
     now = timezone.now()
+    channels = selectors.contact_channels(
+        user=request.user, contact_ids=[c.identity.contact_id for c in page]
+    )
     for c in page:
         c.overdue = selectors.sla_overdue(c, now)  # type: ignore[attr-defined]  # for the template
+        c.channels = channels.get(c.identity.contact_id, [])  # type: ignore[attr-defined]
     context = {
         "form": form,
         "page": page,

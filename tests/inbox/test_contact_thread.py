@@ -154,3 +154,18 @@ def test_a_rep_creates_edits_and_deletes_a_saved_reply_after_confirming(client):
     client.post(f"/inbox/replies/{reply.pk}/delete/")
     assert not SavedReply.objects.exists()
     assert "No saved replies yet" in client.get("/inbox/replies/").content.decode()
+
+
+def test_the_inbox_lists_a_contact_once_with_every_channel_they_wrote_on(client):
+    ann = rep("ann")
+    contact, email, telegram = _two_channels(ann)
+    other = factories.contact(2, owner=ann, first_name="Olga")
+    reply_from(other, email, "Only by mail")
+    client.force_login(ann)
+    page = client.get("/inbox/").content.decode()
+    assert page.count('class="conversation-row') == 2 and "2 contacts" in page
+    tg_convo = Conversation.objects.get(sender=telegram)
+    row = page[page.index(f'data-conversation="{tg_convo.pk}"') :].split("</tr>")[0]
+    assert "Ping on Telegram too" in row  # the latest message, from the latest channel
+    assert "channel-email" in row and "channel-telegram" in row
+    assert f'href="/inbox/{tg_convo.pk}/"' in row
