@@ -28,7 +28,9 @@ from outreach.seams import (
 )
 from outreach.selectors import contacts_with_messages
 from pipelines import services as pipelines
+from pipelines.contacted import deals_open_for_contacted
 from pipelines.models import Deal
+from pipelines.services import DealOrigin
 
 E = Enrollment.State
 M = Message.Status
@@ -41,7 +43,15 @@ class CampaignEvents(OutreachEvents):
 
     def messages_sent(self, messages: list[Message]) -> None:
         # Counters, next steps scheduled, then entry triggers re-time them.
-        services.enrollments_after_send(messages=messages)
+        links = services.enrollments_after_send(messages=messages)
+        # Pipelines that want every contacted contact on the board open their deals.
+        origins = {
+            link.enrollment.contact_id: DealOrigin(
+                link.enrollment.campaign_id, link.enrollment.campaign.owner_id
+            )
+            for link in links
+        }
+        deals_open_for_contacted(origins=origins)
 
     def message_failed(self, failure: MessageFailed) -> None:
         services.enrollment_after_failure(

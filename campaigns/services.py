@@ -272,26 +272,28 @@ def enrollments_stop_for_contact(
     return len(ids)
 
 
-def enrollments_after_send(*, messages: list[Message]) -> None:
+def enrollments_after_send(*, messages: list[Message]) -> list[StepSend]:
     """These steps' messages went out: schedule each enrollment's next step, or complete its
-    sequence.
+    sequence. Returns the step links of the campaign messages among them.
 
-    The step links are read once here, for the whole batch, and handed to the counters and
-    to the entry triggers' scheduling: this runs for every batch of messages sent."""
+    The step links are read once here, for the whole batch, and handed to the counters, to
+    the entry triggers' scheduling and back to the caller (the pipelines' contacted stage):
+    this runs for every batch of messages sent."""
     by_id = {m.id: m for m in messages}
     links = list(
         StepSend.objects.filter(message_id__in=by_id)
-        .select_related("step", "enrollment__contact")
+        .select_related("step", "enrollment__contact", "enrollment__campaign")
         .order_by("message_id")
     )
     if not links:
-        return  # not campaign messages (e.g. inbox replies)
+        return links  # not campaign messages (e.g. inbox replies)
     sent_at = {m.id: m.sent_at or timezone.now() for m in messages}
     counters.counters_after_send(links=links, sent_at=sent_at)
     _schedule_next_steps(links, sent_at=sent_at)
     # Once the next steps are scheduled: entry triggers re-time them by their window
     # options and open the captures their steps asked for.
     schedule.after_steps_sent(sent=[(link, by_id[link.message_id]) for link in links])
+    return links
 
 
 def _schedule_next_steps(links: list[StepSend], *, sent_at: dict[int, datetime]) -> None:

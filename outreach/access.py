@@ -3,7 +3,8 @@
 from django.db.models import Q, QuerySet
 
 from contacts.access import contacts_visible_to
-from core.access import visible_owner_ids
+from core.access import ADMIN, MANAGER, role_of, teams_visible_to, visible_owner_ids
+from outreach.inbox.models import SavedReply
 from outreach.models import Conversation, ManualTask, MediaAsset, Message, SenderAccount
 
 
@@ -51,3 +52,31 @@ def media_assets_visible_to(user) -> QuerySet[MediaAsset]:
     if not (user.is_staff and user.has_perm("outreach.view_mediaasset")):
         return qs.none()
     return qs
+
+
+def saved_replies_visible_to(user) -> QuerySet[SavedReply]:
+    """Shared saved replies (no team), those of the user's teams and those they (or, for a
+    manager, their reps) wrote; all of them for an admin."""
+    ids = visible_owner_ids(user)
+    qs = SavedReply.objects.all()
+    if ids is None:
+        return qs
+    if not ids:
+        return qs.none()
+    mine = Q(team__isnull=True) | Q(team__in=teams_visible_to(user)) | Q(created_by_id__in=ids)
+    return qs.filter(mine)
+
+
+def saved_replies_editable_by(user) -> QuerySet[SavedReply]:
+    """A rep changes the saved replies they wrote; a manager also those of the teams they
+    manage and the shared ones; an admin every one."""
+    role = role_of(user)
+    qs = SavedReply.objects.all()
+    if role == ADMIN:
+        return qs
+    if role == MANAGER:
+        managed = Q(team__managers=user) | Q(team__isnull=True)
+        return qs.filter(managed | Q(created_by=user)).distinct()
+    if role is None:
+        return qs.none()
+    return qs.filter(created_by=user)

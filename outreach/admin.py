@@ -424,3 +424,6 @@ class MediaAssetAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "url"]
     readonly_fields = ["created_at"]
+
+
+from outreach.inbox import admin as _inbox_admin  # noqa: E402, F401  (registers SavedReplyAdmin)

@@ -22,8 +22,9 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.utils import timezone
 
 from outreach.inbox import hooks
@@ -94,7 +95,8 @@ class InboxQuery:
 
 
 def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
-    """Visible conversations, newest activity first, filtered as the rep asked."""
+    """Visible conversations, newest activity first, filtered as the rep asked, one per
+    contact."""
     now = timezone.now()
     qs = (
         _annotated(conversations_visible_to(user))
@@ -135,7 +137,24 @@ def inbox_conversations(*, user, query: InboxQuery) -> QuerySet[Conversation]:
         value = query.extra.get(f.name)
         if value:
             qs = f.apply(qs, value)
-    return qs.order_by("-last_at", "-id")
+    # One row per contact: their most recently active conversation among those that match,
+    # which opens the contact's thread across every channel (outreach/inbox/views.py).
+    latest_first = Window(
+        RowNumber(),
+        partition_by=[F("identity__contact_id")],
+        order_by=[F("last_at").desc(), F("id").desc()],
+    )
+    return qs.annotate(contact_rank=latest_first).filter(contact_rank=1).order_by("-last_at", "-id")
+
+
+def contact_channels(*, user, contact_ids) -> dict[int, list[str]]:
+    """Contact id -> the channels of their conversations the user may see, for the list's
+    channel icons."""
+    found: dict[int, set[str]] = defaultdict(set)
+    rows = conversations_visible_to(user).filter(identity__contact_id__in=contact_ids)
+    for contact_id, channel in rows.values_list("identity__contact_id", "sender__channel"):
+        found[contact_id].add(channel)
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool:
@@ -156,6 +175,31 @@ def sla_overdue(conversation: Conversation, now: datetime | None = None) -> bool
 def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     return (
         conversation.messages.select_related("intent", "sender", "author")
+        .prefetch_related("events")
+        .order_by("created_at", "id")
+    )
+
+
+def contact_conversations(*, user, contact_id: int) -> QuerySet[Conversation]:
+    """The contact's conversations on every channel that the user may see, the one where
+    the contact last wrote first (the reply box's default channel), then the newest."""
+    return (
+        conversations_visible_to(user)
+        .filter(identity__contact_id=contact_id)
+        .select_related("sender", "identity")
+        .order_by(F("last_inbound_at").desc(nulls_last=True), "-created_at", "-id")
+    )
+
+
+def contact_thread(*, user, contact_id: int) -> QuerySet[Message]:
+    """One thread per contact: their messages on every channel the user may see, by time."""
+    return (
+        Message.objects.filter(
+            conversation__in=contact_conversations(user=user, contact_id=contact_id)
+            .order_by()
+            .values("pk")
+        )
+        .select_related("intent", "sender", "author")
         .prefetch_related("events")
         .order_by("created_at", "id")
     )

@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 
 from core.admin_confirm import action_confirmation, action_confirmed
 from pipelines.models import Deal, DealStageChange, Pipeline, Stage
+from pipelines.probabilities import stages_set_default_probabilities
 from pipelines.services import deals_move_stage
 
 
@@ -17,12 +18,17 @@ class StageInline(admin.TabularInline):
 
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):
-    list_display = ["name", "deal_count"]
+    list_display = ["name", "contacted_in_first_stage", "deal_count"]
     search_fields = ["name"]
     inlines = [StageInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_deals=Count("deals"))
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:  # a new pipeline: probabilities by stage order, unless typed in
+            stages_set_default_probabilities(pipeline=form.instance)
 
     @admin.display(description="Deals", ordering="_deals")
     def deal_count(self, obj) -> int:

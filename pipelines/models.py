@@ -17,6 +17,14 @@ class Pipeline(models.Model):
     name = models.CharField(max_length=200, unique=True)
     # Where a reply from a contact without a deal opens one (the sales pipeline by default).
     is_default = models.BooleanField(default=False)
+    contacted_in_first_stage = models.BooleanField(
+        "Put every contacted contact in the first stage",
+        default=False,
+        db_default=False,  # older data migrations insert pipelines without naming it
+        help_text="A contact's first campaign message opens a deal for them in this "
+        "pipeline's first stage, so the board shows everyone being worked, not only those "
+        "who replied.",
+    )
 
     class Meta:
         db_table = "campaigns_pipeline"

@@ -221,7 +221,7 @@ def deals_move_stage(*, deals: QuerySet[Deal], stage: Stage, actor=None, reason:
     """Move deals of the stage's pipeline to it, recording each change in the deal history."""
     movable = list(deals.filter(pipeline_id=stage.pipeline_id).exclude(stage=stage))
     with transaction.atomic():
-        DealStageChange.objects.bulk_create(
+        changes = DealStageChange.objects.bulk_create(
             [
                 DealStageChange(
                     deal=d,
@@ -242,6 +242,10 @@ def deals_move_stage(*, deals: QuerySet[Deal], stage: Stage, actor=None, reason:
             target=stage,
             detail=f"{len(movable)} deal(s) to {stage}",
         )
+        # Each deal moved, as a single move tells it (the deal.stage_changed webhook).
+        for deal, change in zip(movable, changes, strict=True):
+            deal.stage = stage
+            deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
     return len(movable)
 
 

@@ -36,6 +36,14 @@ class ReplyForm(forms.Form):
         max_length=4000,
     )
 
+    # The channel switcher (outreach/inbox/targets.py); without it, the page's conversation.
+    to = forms.ChoiceField(label="Send on", required=False, choices=[])
+
+    def __init__(self, *args, targets=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets = {t.key: t for t in targets}
+        cast(forms.ChoiceField, self.fields["to"]).choices = [(t.key, t.label) for t in targets]
+
     def clean_body(self) -> str:
         body = self.cleaned_data["body"].strip()
         if not body:

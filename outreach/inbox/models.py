@@ -78,3 +78,31 @@ class MessageIntent(models.Model):
     @property
     def effective_label(self) -> str:
         return self.corrected_label or self.label
+
+
+class SavedReply(models.Model):
+    """A canned answer a rep inserts in the reply box, rendered for the contact with the
+    same variables and fallbacks as campaign templates ({{ first_name|default:"there" }})."""
+
+    team = models.ForeignKey(
+        "core.Team",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty: shared by every team.",
+    )
+    name = models.CharField(max_length=100)
+    body = models.TextField(max_length=4000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.name

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from outreach import policy, selectors
+from outreach.access import saved_replies_visible_to
 from outreach.inbound_media import stored_attachment
 from outreach.inbox import hooks, services
 from outreach.inbox.forms import (
@@ -23,6 +24,7 @@ from outreach.inbox.forms import (
     SnoozeForm,
 )
 from outreach.inbox.models import MessageIntent
+from outreach.inbox.targets import reply_targets, target_conversation
 from outreach.models import Conversation
 from outreach.views import stored_file_response
 
@@ -68,8 +70,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
     pages = Paginator(selectors.inbox_conversations(user=request.user, query=query), PAGE_SIZE)
     page = pages.get_page(request.GET.get("page"))
     now = timezone.now()
+    channels = selectors.contact_channels(
+        user=request.user, contact_ids=[c.identity.contact_id for c in page]
+    )
     for c in page:
         c.overdue = selectors.sla_overdue(c, now)  # type: ignore[attr-defined]  # for the template
+        c.channels = channels.get(c.identity.contact_id, [])  # type: ignore[attr-defined]
     context = {
         "form": form,
         "page": page,
@@ -94,9 +100,11 @@ def _window(conversation: Conversation) -> str:
     return ""
 
 
-def _thread(conversation: Conversation) -> list:
-    """The conversation's messages, each with the labels other apps add (`m.labels`)."""
-    thread = list(selectors.conversation_thread(conversation))
+def _thread(request: HttpRequest, conversation: Conversation) -> list:
+    """The contact's messages on every channel the user may see, each with the labels other
+    apps add (`m.labels`)."""
+    contact_id = conversation.identity.contact_id
+    thread = list(selectors.contact_thread(user=request.user, contact_id=contact_id))
     found = [labels(thread) for labels in hooks.message_labels]
     now = timezone.now()
     for m in thread:
@@ -120,19 +128,31 @@ def _web_link(url: object) -> str:
     return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
 
 
+def _reply_form(request: HttpRequest, conversation: Conversation, data=None) -> ReplyForm:
+    targets = reply_targets(user=request.user, contact_id=conversation.identity.contact_id)
+    initial = {"to": targets[0].key if targets else ""}
+    # Its own ids: the note form on the same page has a "body" field too.
+    return ReplyForm(data, targets=targets, initial=initial, auto_id="id_reply_%s")
+
+
 def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -> dict:
     contact = conversation.identity.contact
     sections = [s for s in (make(contact) for make in hooks.contact_card_sections) if s]
+    reply_form = forms.get("reply_form") or _reply_form(request, conversation)
     return {
         "conversation": conversation,
         "contact": contact,
         "identities": contact.identities.all(),
         "card_sections": sections,
-        "thread": _thread(conversation),
+        "thread": _thread(request, conversation),
+        "channels": sorted(
+            {s.get_channel_display() for s in _contact_senders(request, conversation)}
+        ),
+        "saved_replies": saved_replies_visible_to(request.user).order_by("name"),
         "notes": conversation.notes.select_related("author"),
         "state": services.conversation_state(conversation),
         "window": _window(conversation),
-        "reply_form": forms.get("reply_form") or ReplyForm(),
+        "reply_form": reply_form,
         "note_form": forms.get("note_form") or NoteForm(),
         "assign_form": forms.get("assign_form")
         or AssignForm(initial={"user": conversation.assigned_to_id}, by=request.user),
@@ -141,10 +161,24 @@ def _detail_context(request: HttpRequest, conversation: Conversation, **forms) -
     }
 
 
+def _contact_senders(request: HttpRequest, conversation: Conversation) -> list:
+    contact_id = conversation.identity.contact_id
+    return [
+        c.sender for c in selectors.contact_conversations(user=request.user, contact_id=contact_id)
+    ]
+
+
+def _mark_read(request: HttpRequest, conversation: Conversation) -> None:
+    """The rep has the contact's whole thread in front of them: every channel of it is read."""
+    contact_id = conversation.identity.contact_id
+    for c in selectors.contact_conversations(user=request.user, contact_id=contact_id):
+        services.conversation_mark_read(conversation=c)
+
+
 @login_required
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     convo = _conversation(request, pk)
-    services.conversation_mark_read(conversation=convo)
+    _mark_read(request, convo)
     return render(request, "outreach/inbox/conversation.html", _detail_context(request, convo))
 
 
@@ -152,8 +186,8 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
 def thread(request: HttpRequest, pk: int) -> HttpResponse:
     """The message list alone, polled by htmx so new messages and receipts appear."""
     convo = _conversation(request, pk)
-    services.conversation_mark_read(conversation=convo)
-    context = {"thread": _thread(convo), "conversation": convo}
+    _mark_read(request, convo)
+    context = {"thread": _thread(request, convo), "conversation": convo}
     context["intent_choices"] = MessageIntent.Label.choices
     return render(request, "outreach/inbox/_thread.html", context)
 
@@ -162,15 +196,17 @@ def thread(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
     convo = _conversation(request, pk)
-    form = ReplyForm(request.POST)
+    form = _reply_form(request, convo, request.POST)
     if not form.is_valid():
         context = _detail_context(request, convo, reply_form=form)
         return render(request, "outreach/inbox/conversation.html", context, status=400)
+    to = form.cleaned_data.get("to")
+    target = target_conversation(form.targets[to]) if to else convo
     services.conversation_reply(
-        conversation=convo, author=request.user, body=form.cleaned_data["body"]
+        conversation=target, author=request.user, body=form.cleaned_data["body"]
     )
     messages.success(request, "Reply queued; it goes out within the sender's limits.")
-    return redirect("inbox:conversation", pk=convo.pk)
+    return redirect("inbox:conversation", pk=target.pk)
 
 
 @login_required

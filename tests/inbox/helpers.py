@@ -40,3 +40,5 @@ def default_pipelines() -> None:
     migration.fill_default_pipelines(apps, None)
     probabilities = importlib.import_module("pipelines.migrations.0002_stage_probability")
     probabilities.probability_by_kind(MigrationLoader(connection).project_state().apps, None)
+    by_order = importlib.import_module("pipelines.migrations.0004_stage_probabilities_by_order")
+    by_order.probabilities_by_order(MigrationLoader(connection).project_state().apps, None)

@@ -32,7 +32,7 @@ def test_the_open_inbox_lists_only_conversations_where_the_contact_wrote(client)
 
     page = client.get("/inbox/").content.decode()
     assert "Rhea Tester" in page and "Sid Tester" not in page
-    assert "1 conversation" in page
+    assert "1 contact" in page
     assert "Sounds good, tell me more" in page and "channel-email" in page  # snippet, icon
     no_reply = client.get("/inbox/?status=no_reply").content.decode()
     assert "Sid Tester" in no_reply and "Rhea Tester" not in no_reply
@@ -57,7 +57,7 @@ def test_the_inbox_pages_through_every_replied_conversation_and_shows_the_total(
     client.force_login(boss)
 
     first = client.get("/inbox/").content.decode()
-    assert "205 conversations · page 1 of 5" in first
+    assert "205 contacts · page 1 of 5" in first
     assert "Person204" in first and "Person000" not in first
     assert 'href="?page=5"' in first
     last = client.get("/inbox/?page=5").content.decode()

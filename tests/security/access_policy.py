@@ -87,7 +87,7 @@ def _stored_attachment(world) -> str:
     return "0"
 
 
-C, CONV, CAMP, DEAL, TPL, IMP, MSG = (
+C, CONV, CAMP, DEAL, TPL, IMP, MSG, REPLY = (
     "contacts.Contact",
     "outreach.Conversation",
     "campaigns.Campaign",
@@ -95,6 +95,7 @@ C, CONV, CAMP, DEAL, TPL, IMP, MSG = (
     "campaigns.Template",
     "contacts.ContactImport",
     "outreach.Message",
+    "outreach.SavedReply",
 )
 
 # App pages and the admin site's own pages, by route.
@@ -171,6 +172,12 @@ PAGES: dict[str, Page] = {
     ),
     "inbox/": page(GET=SIGNED_IN),
     "inbox/metrics/": page(GET=SIGNED_IN),
+    "inbox/replies/": page(GET=SIGNED_IN),
+    "inbox/replies/new/": page(GET=SIGNED_IN, POST=SIGNED_IN),
+    # A saved reply belongs to its team; the rep who wrote it and the team's manager edit it.
+    "inbox/replies/<int:pk>/": page(args={"pk": REPLY}, GET=OWN, POST=OWN),
+    "inbox/replies/<int:pk>/delete/": page(args={"pk": REPLY}, GET=OWN, POST=OWN),
+    "inbox/replies/render/<int:contact_id>/": page(args={"contact_id": C}, GET=OWN),
     "inbox/<int:pk>/": page(args={"pk": CONV}, GET=OWN),
     "inbox/<int:pk>/thread/": page(args={"pk": CONV}, GET=OWN),
     "inbox/<int:pk>/reply/": page(args={"pk": CONV}, data={"POST": {"body": "Hi"}}, POST=OWN),
@@ -288,6 +295,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "outreach.sendingswitch": model(never="ad"),
     "core.auditentry": model(never="acd"),
     "outreach.mediaasset": model(),
+    # Reps and managers keep their saved replies on the inbox's page (inbox/replies/).
+    "outreach.savedreply": model(),
     "campaigns.campaign": model("vac", ALL, scoped=True),
     "campaigns.enrollment": model(ALL, ALL, scoped=True),
     "pipelines.deal": model("vac", ALL, scoped=True),

@@ -26,7 +26,7 @@ from contacts.services import address_suppress
 from core.api_tokens import api_token_create
 from core.audit import AuditEntry
 from core.teams import Team
-from outreach.inbox.models import MessageIntent
+from outreach.inbox.models import MessageIntent, SavedReply
 from outreach.models import (
     Conversation,
     InboundEvent,
@@ -137,6 +137,9 @@ def _owned_rows(
         Deal: Deal.objects.create(contact=contact, pipeline=pipeline, stage=stage, owner=rep),
         InboundEvent: event,
         Trigger: trigger,
+        SavedReply: SavedReply.objects.create(
+            team=team, name=f"{name} saved reply", body="Hi {{ first_name }}", created_by=rep
+        ),
         # Pending, sent by the team's manager.
         Invitation: Invitation.objects.create(
             email=f"new-{name}@example.com",

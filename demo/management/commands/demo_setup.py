@@ -11,6 +11,7 @@ from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity, Tag
 from outreach.models import SenderAccount
 from pipelines.models import Pipeline, Stage
+from pipelines.probabilities import stages_set_default_probabilities
 
 CONTACTS = [
     ("Anna", "Schmidt", "Nordlicht GmbH", "Head of Sales", "Europe/Berlin", "DE", "anna"),
@@ -143,6 +144,7 @@ class Command(BaseCommand):
                 start=1,
             ):
                 Stage.objects.create(pipeline=pipeline, name=name, position=i, kind=kind)
+            stages_set_default_probabilities(pipeline=pipeline)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded at {timezone.now():%H:%M:%S}: {len(contacts)} contacts, a 3-step "
