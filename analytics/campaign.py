@@ -108,6 +108,7 @@ class Dashboard:
     def tables(self) -> dict[str, Table]:
         funnel = Table("funnel", "Funnel", ["stage", "contacts", "of enrolled"])
         enrolled = self.funnel[0].count
+        replied = next((f.count for f in self.funnel if f.label == "Replied"), 0)
         for f in self.funnel:
             funnel.rows.append(
                 [f.label, "n/a" if f.count is None else f.count, pct(rate(f.count, enrolled))]
@@ -130,7 +131,7 @@ class Dashboard:
             "intents",
             "Replies by intent" if self.intent_available else "Replies by outcome",
             ["intent" if self.intent_available else "outcome", "count"],
-            empty="No replies yet.",
+            empty="No replies yet." if not replied else "No reply has an intent label yet.",
         )
         intents.rows = [[k, n] for k, n in self.intents]
         senders = Table(

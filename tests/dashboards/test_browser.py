@@ -38,6 +38,7 @@ def test_dashboard_draws_charts_with_tables_holding_the_database_numbers(logged_
         assert page.locator(f"table#{table_id}").is_visible()
     # The two replies carry no intent label: the chart says so instead of drawing nothing.
     assert page.locator("#intent-chart-empty").inner_text() == "2 replies have no intent label yet."
+    assert "No reply has an intent label yet." in page.locator("#table-intents").inner_text()
     funnel = page.locator("table#table-funnel tbody tr")
     assert funnel.nth(0).inner_text().split("\t")[:2] == ["Enrolled", "10"]
     assert funnel.nth(1).inner_text().split("\t")[:2] == ["Contacted", "6"]
