@@ -141,3 +141,20 @@ def test_a_launched_campaign_without_sends_says_what_waits_and_telegram_says_why
     assert "Telegram does not report delivery." in page
     assert 'id="funnel-chart"' in page  # one contact enrolled: the funnel has a bar to draw
     assert "No replies yet." in page
+
+
+def test_the_inbox_and_template_pages_show_dates_in_words_not_iso(staff_client, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    campaign = build_campaign("Words")
+    message = Message.objects.filter(status="delivered").order_by("id").first()
+    at = datetime(2026, 12, 4, 12, 18, tzinfo=UTC)
+    Message.objects.filter(pk=message.pk).update(sent_at=at)
+    template = campaign.sequence.steps.first().template
+    type(template).objects.filter(pk=template.pk).update(updated_at=at)
+
+    thread = staff_client.get(f"/inbox/{message.conversation_id}/thread/").content.decode()
+    templates = staff_client.get("/templates/").content.decode()
+
+    for page in (thread, templates):
+        assert "Fri 4 Dec 2026, 13:18" in page
+        assert "2026-12-04" not in page
