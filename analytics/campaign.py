@@ -108,23 +108,30 @@ class Dashboard:
     def tables(self) -> dict[str, Table]:
         funnel = Table("funnel", "Funnel", ["stage", "contacts", "of enrolled"])
         enrolled = self.funnel[0].count
+        replied = next((f.count for f in self.funnel if f.label == "Replied"), 0)
         for f in self.funnel:
             funnel.rows.append(
                 [f.label, "n/a" if f.count is None else f.count, pct(rate(f.count, enrolled))]
             )
         steps = Table("steps", "Per step", ["step", "channel", *STEP_COLUMNS])
         steps.rows = [s.cells() for s in self.steps]
-        variants = Table("variants", "Per variant", ["variant", "channel", *STEP_COLUMNS])
+        variants = Table(
+            "variants",
+            "Per variant",
+            ["variant", "channel", *STEP_COLUMNS],
+            empty="No A/B variants: every step sends its template as written.",
+        )
         variants.rows = [s.cells() for s in self.variants]
         series = Table("series", "Sends and replies per day", ["day", "sends", "replies"])
         series.rows = [
-            [d.isoformat(), s, r]
+            [d, s, r]
             for d, s, r in zip(self.days, self.sends_per_day, self.replies_per_day, strict=True)
         ]
         intents = Table(
             "intents",
             "Replies by intent" if self.intent_available else "Replies by outcome",
             ["intent" if self.intent_available else "outcome", "count"],
+            empty="No replies yet." if not replied else "No reply has an intent label yet.",
         )
         intents.rows = [[k, n] for k, n in self.intents]
         senders = Table(
@@ -166,7 +173,12 @@ class Dashboard:
             ]
             for s in self.senders
         ]
-        held = Table("held", "Held messages", HELD_COLUMNS)
+        held = Table(
+            "held",
+            "Held messages",
+            HELD_COLUMNS,
+            empty="Nothing waiting: every message due went out.",
+        )
         held.rows = [h.cells() for h in self.held]
         return {t.name: t for t in (funnel, steps, variants, series, intents, senders, held)}
 

@@ -115,10 +115,11 @@ class Forecast:
             "forecast",
             "Send forecast per day",
             ["day", *[f"step {s.position}" for s in self.steps]],
+            empty="No sends planned.",
         )
         per_day = self.per_day()
         for i, d in enumerate(self.days):
-            t.rows.append([d.isoformat(), *[per_day[s.position][i] for s in self.steps]])
+            t.rows.append([d, *[per_day[s.position][i] for s in self.steps]])
         return t
 
 

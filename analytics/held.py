@@ -10,8 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, QuerySet
-from django.utils import dateformat, timezone
+from django.urls import reverse
+from django.utils import timezone
 
+from analytics.tables import Link
 from campaigns.models import (
     Campaign,
     Enrollment,
@@ -52,21 +54,29 @@ class HeldMessage:
     reason: str
     not_before: datetime | None
     version: str = ""  # the template version it was rendered from, "v3"
+    contact_id: int | None = None
+    conversation_id: int | None = None
+    template: str = ""
+    template_id: int | None = None
 
     def cells(self) -> list:
+        """Names, linked to their pages, rather than ids; the time stays a datetime, shown
+        in words on the page and as ISO 8601 in the CSV (analytics/tables.py)."""
+        template = " ".join(t for t in (self.template, self.version) if t)
         return [
-            self.id,
-            self.contact,
+            _link(f"#{self.id}", "inbox:conversation", self.conversation_id),
+            _link(self.contact, "contact_pages:detail", self.contact_id),
             self.step,
-            self.version,
+            _link(template, "templates:edit", self.template_id),
             self.channel,
             self.status,
             self.reason,
-            # In the site's time zone (settings.TIME_ZONE), as people read a date.
-            dateformat.format(timezone.localtime(self.not_before), "D j M Y, H:i")
-            if self.not_before
-            else "",
+            self.not_before or "",
         ]
+
+
+def _link(text: str, view: str, pk: int | None) -> Link | str:
+    return text if pk is None else Link(text, reverse(view, args=[pk]))
 
 
 def _held(campaign: Campaign) -> list[QuerySet[Message]]:
@@ -182,8 +192,11 @@ def held_messages(
             "hold_reason",
             "not_before",
             "sender_id",
+            "conversation_id",
             step=F("step_send__step__position"),
             version=F("step_send__template_version__number"),
+            tpl_id=F("step_send__step__template_id"),
+            tpl=F("step_send__step__template__name"),
             cid=F("conversation__identity__contact_id"),
             first=F("conversation__identity__contact__first_name"),
             last=F("conversation__identity__contact__last_name"),
@@ -213,4 +226,8 @@ def held_messages(
             reason=reason,
             not_before=not_before,
             version=f"v{m['version']}" if m["version"] else "",
+            contact_id=m["cid"],
+            conversation_id=m["conversation_id"],
+            template=m["tpl"] or "",
+            template_id=m["tpl_id"],
         )

@@ -39,6 +39,15 @@ class CampaignRow:
     def reply_rate(self) -> float | None:
         return rate(self.replied, self.contacted)
 
+    @property
+    def sparkline_empty(self) -> str:
+        """Why the sparkline would be a flat line, in words; empty when it has sends."""
+        if any(self.sparkline):
+            return ""
+        if self.status == Campaign.Status.DRAFT:
+            return "Not launched yet"
+        return f"No sends in the last {len(self.sparkline)} days"
+
 
 @dataclass
 class Overview:

@@ -27,7 +27,7 @@ from analytics.forms import (
 )
 from analytics.held import HELD_COLUMNS, held_messages
 from analytics.overview import campaigns_overview
-from analytics.tables import Table
+from analytics.tables import Table, csv_rows
 from campaigns.access import campaigns_visible_to
 from campaigns.builder import audience_contacts, campaign_create, campaign_enrol_audience
 from campaigns.models import Campaign, Enrollment, Step
@@ -48,7 +48,7 @@ def csv_response(
 ) -> StreamingHttpResponse:
     """The table as CSV; `rows`, when given, are streamed instead of the table's own."""
     return csv_download(
-        chain([table.columns], table.rows if rows is None else rows), f"{filename}.csv"
+        chain([table.columns], csv_rows(table.rows if rows is None else rows)), f"{filename}.csv"
     )
 
 

@@ -55,7 +55,8 @@ def task_sent(request: HttpRequest, pk: int) -> HttpResponse:
     task = _task(request, pk)
     if manual_tasks.manual_task_sent(task=task, actor=request.user):
         contact = task.message.conversation.identity.contact
-        messages.success(request, f"Marked as sent to {contact}.")
+        next_step = manual_tasks.next_step_note(task=task)
+        messages.success(request, f"Marked as sent to {contact}. {next_step}".strip())
     else:
         messages.warning(request, GONE)
     return _back(request)

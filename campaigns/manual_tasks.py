@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from campaigns import services
+from campaigns.models import Enrollment, Step
 from core.audit import audit_record
 from outreach.access import manual_tasks_visible_to
 from outreach.channels.registry import channels
@@ -144,3 +146,18 @@ def manual_task_replied(*, task: ManualTask, actor, text: str = "") -> Message |
         )
         audit_record(actor=actor, action="manual_task.replied", target=task)
     return reply
+
+
+def next_step_note(*, task: ManualTask) -> str:
+    """What the sequence does next after this task, in words, for the rep who just did it:
+    "Next: step 2 (Email), due Mon 7 Dec 2026, 14:05." (empty when nothing follows)."""
+    enrollment = Enrollment.objects.filter(sends__message_id=task.message_id).first()
+    if enrollment is None or enrollment.state != Enrollment.State.ACTIVE:
+        return ""
+    step = Step.objects.filter(
+        sequence_id=enrollment.campaign.sequence_id, position=enrollment.current_step
+    ).first()
+    if step is None or enrollment.next_action_at is None:
+        return ""
+    due = date_format(timezone.localtime(enrollment.next_action_at), "D j M Y, H:i")
+    return f"Next: step {step.position} ({step.get_channel_display()}), due {due}."

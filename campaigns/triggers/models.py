@@ -25,7 +25,7 @@ CHANNEL_EVENTS: dict[str, frozenset[str]] = {
         }
     ),
     "messenger": frozenset({EventType.DM, EventType.COMMENT, EventType.AD_REFERRAL}),
-    "whatsapp": frozenset({EventType.DM}),
+    "whatsapp": frozenset({EventType.DM, EventType.AD_REFERRAL}),
     "x": frozenset({EventType.DM}),
     "telegram": frozenset({EventType.DM, EventType.DEEP_LINK}),
     "email": frozenset({EventType.EMAIL}),

@@ -1,6 +1,12 @@
-"""On a 390 px phone, a rep copies a LinkedIn task's text and marks it sent, in Chromium."""
+"""On a 390 px phone and a 1440 px desktop, a rep copies a LinkedIn task's text and marks it
+sent, in Chromium; the sequence's next step is then due its delay after that send."""
+
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.utils import timezone
+from django.utils.formats import date_format
 from playwright.sync_api import expect
 
 from outreach.models import Message
@@ -8,14 +14,19 @@ from tests.inbox.helpers import rep
 from tests.tasks.test_task_queue import DAY, linkedin_campaign, task_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
+ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
-def test_a_rep_on_a_phone_copies_the_text_and_marks_the_task_sent(chromium, live_server):
+@pytest.mark.parametrize("width", [390, 1440])
+def test_a_rep_copies_the_text_marks_the_task_sent_and_the_next_step_waits_its_delay(
+    chromium, live_server, width
+):
     ann = rep("ann")
-    task = task_of(linkedin_campaign(ann, steps=(("linkedin", 0), ("email", DAY))))
+    enrollment = linkedin_campaign(ann, steps=(("linkedin", 0), ("email", DAY)))
+    task = task_of(enrollment)
     context = chromium.new_context(
         base_url=live_server.url,
-        viewport={"width": 390, "height": 844},
+        viewport={"width": width, "height": 844},
         permissions=["clipboard-read", "clipboard-write"],
     )
     try:
@@ -31,13 +42,24 @@ def test_a_rep_on_a_phone_copies_the_text_and_marks_the_task_sent(chromium, live
         expect(card.get_by_role("link", name="Open profile")).to_have_attribute(
             "href", "https://www.linkedin.com/in/lead1_linkedin/"
         )
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTEFACTS / f"tasks_{width}.png"), full_page=True)
         card.get_by_role("button", name="Copy text").click()
         expect(card.get_by_role("button", name="Copied")).to_be_visible()
         assert page.evaluate("navigator.clipboard.readText()") == "Hi Lead1 (step 1)"
         card.get_by_role("button", name="Mark sent").click()
         expect(page.locator("#no-tasks")).to_be_visible()
         expect(card).to_have_count(0)
-        assert Message.objects.get(id=task.message_id).status == "sent"
+        message = Message.objects.get(id=task.message_id)
+        assert message.status == "sent"
+        enrollment.refresh_from_db()
+        assert (enrollment.state, enrollment.current_step) == ("active", 2)
+        assert enrollment.next_action_at == message.sent_at + timedelta(seconds=DAY)
+        due = date_format(timezone.localtime(enrollment.next_action_at), "D j M Y, H:i")
+        expect(page.get_by_role("alert")).to_have_text(
+            f"Marked as sent to Lead1 Tester. Next: step 2 (Email), due {due}."
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()

@@ -11,6 +11,7 @@ from contacts.models import ConsentRecord, Identity
 from outreach.channels.telegram.backend import start_token
 from tests import factories
 from tests.channels.conftest import fixture_json
+from tests.channels.corpus import ROOT as INBOUND
 from tests.channels.helpers import deliver, platform_sender, process_all
 from tests.triggers import helpers
 
@@ -66,6 +67,34 @@ def test_a_click_to_message_ad_enrols_the_person_with_the_ad_tagged(client, plat
     assert fire.enrollment.campaign == camp
     tags = list(fire.contact.tags.values_list("name", flat=True))
     assert tags == ["ad:6045246247433"]
+
+
+def test_a_click_to_whatsapp_ad_fires_the_whatsapp_ad_trigger_with_the_ad_tagged(
+    client, platform_channels
+):
+    number = platform_sender("whatsapp", "1122334455667")
+    camp = helpers.campaign([number], (("whatsapp", 0),))
+    ad = helpers.trigger(
+        name="Succulents ad",
+        channel="whatsapp",
+        event_type="ad_referral",
+        keywords="chat with us",  # the ad's headline: the person typed something else
+        campaign=camp,
+    )
+    ad.clean()  # WhatsApp + ad referral is a pair a trigger may watch
+    dm = helpers.trigger(name="Any WhatsApp", channel="whatsapp", event_type="dm", match="any")
+    body = (INBOUND / "whatsapp" / "referral_ctwa_ad_meta_docs.json").read_bytes()
+
+    assert deliver(client, "whatsapp", body) == 200
+    process_all()
+
+    fire = TriggerFire.objects.get()
+    assert (fire.trigger, fire.new_lead) == (ad, True)
+    assert fire.enrollment.campaign == camp
+    assert str(fire.contact).startswith("Sheena Nelson")
+    tags = list(fire.contact.tags.values_list("name", flat=True))
+    assert tags == ["ad:120226305854810726"]
+    assert not TriggerFire.objects.filter(trigger=dm).exists()
 
 
 def test_a_story_mention_fires_only_story_mention_triggers(client, platform_channels):

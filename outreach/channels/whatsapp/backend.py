@@ -269,6 +269,7 @@ class WhatsAppChannel(MetaChannel):
             occurred_at=float(ts) if ts else None,
             message_id=str(msg.get("id") or ""),
             payload=payload,
+            referral=_referral(msg.get("referral")),
         )
 
     def _status_item(self, account: str, status: dict[str, Any]) -> InboundItem:
@@ -292,3 +293,22 @@ class WhatsAppChannel(MetaChannel):
             else "",
             occurred_at=float(ts) if ts else None,
         )
+
+
+def _referral(ref: object) -> dict[str, Any]:
+    """A Click-to-WhatsApp ad (or a Facebook post's button) the person came from: the
+    message's ``referral`` object (source_type "ad" or "post", source_id, source_url,
+    headline, body, ctwa_clid). Kept under the keys Meta's Messenger referrals use too
+    (outreach/channels/meta/backend.py), which triggers match and tag on: ``ad_id`` and
+    ``ad_title``; ``ctwa_clid`` is the click id Meta's conversions API wants back."""
+    if not isinstance(ref, dict) or not (ref.get("source_id") or ref.get("source_url")):
+        return {}
+    keep = {
+        "source": ref.get("source_type"),
+        "ad_id": ref.get("source_id"),
+        "ad_title": ref.get("headline"),
+        "ad_body": ref.get("body"),
+        "source_url": ref.get("source_url"),
+        "ctwa_clid": ref.get("ctwa_clid"),
+    }
+    return {k: str(v)[:500] for k, v in keep.items() if v}
