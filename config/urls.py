@@ -32,6 +32,7 @@ urlpatterns = [
     path("contacts/", include("contacts.urls")),
     path("contacts/", include("analytics.contact_urls")),
     path("templates/", include("campaigns.template_urls")),
+    path("sequences/", include("analytics.sequence_urls")),
     path("inbox/", include("outreach.inbox.urls")),
     path("tasks/", include("campaigns.manual_task_urls")),
     path("pipelines/", include("pipelines.urls")),
