@@ -22,12 +22,12 @@ ICONS = {
     "email": "✉",
     "whatsapp": "✆",
     "instagram": "◎",
-    "messenger": "💬",
+    "messenger": "❝",
     "x": "𝕏",
     "telegram": "✈",
     "linkedin": "in",
     "tiktok": "♪",
-    "snapchat": "👻",
+    "snapchat": "☺",
 }
 
 
