@@ -109,6 +109,16 @@ class StepForm(forms.Form):
             self.add_error("body", "Write the message, or pick a template.")
         return data
 
+    def delay_shown(self) -> str:
+        """The card's delay in words ("after 2 days"), from what it holds now."""
+        value, unit = self["delay_value"].value(), self["delay_unit"].value()
+        try:
+            delay = timedelta(seconds=int(value) * UNITS[unit])
+        except (TypeError, ValueError, KeyError):
+            return ""
+        words = delay_words(delay)
+        return words if delay <= timedelta(0) else f"after {words}"
+
     def channel_buttons(self) -> list[tuple[BoundWidget, str]]:
         return [(radio, ICONS.get(radio.data["value"], "•")) for radio in self["channel"]]
 

@@ -269,8 +269,9 @@ class StepAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Sequence)
 class SequenceAdmin(admin.ModelAdmin):
-    list_display = ["name", "step_count", "created_at"]
+    list_display = ["name", "team", "created_by", "step_count", "created_at"]
     search_fields = ["name"]
+    readonly_fields = ["created_by"]
     inlines = [StepInline]
 
     def get_queryset(self, request):

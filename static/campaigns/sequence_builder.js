@@ -29,12 +29,26 @@
     button.focus();
     moved(card);
   });
+  // The card's header says the delay in words ("after 3 hours") as it is typed.
+  function delayWords(card) {
+    const key = card.dataset.key;
+    const n = parseInt(card.querySelector(`[name="${key}-delay_value"]`).value, 10);
+    const unit = card.querySelector(`[name="${key}-delay_unit"]`).value;
+    const words = Number.isNaN(n) || n < 0 ? "" : n === 0 ? "right away"
+      : `after ${n} ${n === 1 ? unit.slice(0, -1) : unit}`;
+    card.querySelector(".delay-words").textContent = words;
+  }
+  list.addEventListener("input", (e) => {
+    const card = e.target.closest(".step-card");
+    if (card && e.target.name?.endsWith("-delay_value")) { delayWords(card); }
+  });
   // The new-template fields show while "Write a new template" is picked; a subject only
   // for email.
   list.addEventListener("change", (e) => {
     const card = e.target.closest(".step-card");
     if (!card) { return; }
     const key = card.dataset.key;
+    if (e.target.name === `${key}-delay_unit`) { delayWords(card); }
     if (e.target.name === `${key}-template`) {
       card.querySelector(".new-template").hidden = e.target.value !== "new";
     }

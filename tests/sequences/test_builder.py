@@ -7,10 +7,19 @@ from datetime import timedelta
 import pytest
 from django.utils.html import escape
 
-from campaigns.models import Campaign, Sequence, Template, TemplateVersion
+from campaigns.models import (
+    Campaign,
+    Enrollment,
+    Sequence,
+    Step,
+    StepSend,
+    Template,
+    TemplateVersion,
+)
 from campaigns.rendering import TemplateError, compile_template
 from campaigns.sequence_builder import SequenceError, StepSpec, sequence_save
 from core.audit import AuditEntry
+from outreach.models import Conversation, Message
 from tests.api.conftest import make_user
 from tests.triggers.teams import two_teams  # noqa: F401
 
@@ -188,3 +197,45 @@ def test_a_new_template_is_written_on_its_own_page_with_a_live_preview(client):
     assert response["Location"] == f"/templates/{template.pk}/"
     assert template.created_by == ann and template.versions.count() == 1
     assert Campaign.objects.count() == 0
+
+
+def test_a_step_tries_its_alternatives_in_order_never_its_own_channel_twice(client):
+    client.force_login(make_user("ann", "rep"))
+    backup = Template.objects.create(name="Backup", channel="email", body="Hi {{ first_name }}")
+    steps = {"s1": step("telegram", 0, "days", body="Yo")}
+    added = client.post("/sequences/new/", form("Alts", steps, add_alt="s1")).content.decode()
+    assert 'name="s1-alts" value="a1"' in added
+    alt = {"alts": ["a1"], "a1-channel": "telegram", "a1-template": str(backup.pk)}
+    same = client.post("/sequences/new/", form("Alts", {"s1": steps["s1"] | alt}, save="1"))
+    assert "Step 1, alternative 1: telegram is already tried." in same.content.decode()
+    assert not Sequence.objects.exists()
+    alt["a1-channel"] = "email"
+    saved = client.post("/sequences/new/", form("Alts", {"s1": steps["s1"] | alt}, save="1"))
+    assert saved.status_code == 302
+    step_row = Step.objects.get(sequence__name="Alts")
+    assert step_row.channel == "telegram"
+    assert list(step_row.alternatives.values_list("position", "channel", "template__name")) == [
+        (1, "email", "Backup")
+    ]
+    page = client.get(saved["Location"]).content.decode()
+    assert 'name="s1-a1-channel"' in page and 'name="s1-a1-template"' in page
+
+
+def test_a_step_that_already_sent_cannot_be_removed(
+    client,
+    two_teams,  # noqa: F811
+):
+    side = two_teams.a
+    sent = side.campaign.sequence.steps.get()
+    identity = side.contact.identities.get(channel="messenger")
+    conversation = Conversation.objects.create(identity=identity, sender=side.page)
+    message = Message.objects.create(
+        conversation=conversation, sender=side.page, channel="messenger", direction="out", body="x"
+    )
+    enrollment = Enrollment.objects.create(campaign=side.campaign, contact=side.contact)
+    StepSend.objects.create(enrollment=enrollment, step=sent, message=message)
+    client.force_login(side.rep)
+    steps = {"s1": step("messenger", 1, "days", body="A fresh start")}
+    response = client.post(f"/sequences/{side.campaign.sequence.pk}/", form("A", steps, save="1"))
+    assert "Step 1 has already sent messages: it cannot be removed." in response.content.decode()
+    assert list(side.campaign.sequence.steps.all()) == [sent]

@@ -78,6 +78,7 @@ def test_a_rep_builds_a_sequence_and_launches_a_campaign_on_it(chromium, live_se
         cards = page.locator(".step-card")
         expect(cards.nth(1)).to_have_attribute("data-key", "s3")
         expect(cards.nth(1).locator(".step-number")).to_have_text("2")
+        expect(cards.nth(1).locator(".delay-words")).to_have_text("after 3 hours")
         expect(page.locator("#order-status")).to_have_text("Step moved to position 2.")
         expect(third.get_by_role("button", name="Move this step up")).to_be_focused()
         assert fits(page)
