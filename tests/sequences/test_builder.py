@@ -174,6 +174,7 @@ def test_build_a_new_sequence_comes_back_to_the_campaign_builder_with_it_chosen(
     client.force_login(bob)
     assert "For Q3" not in client.get(response["Location"]).content.decode()
     assert client.get(f"/sequences/{sequence.pk}/").status_code == 404
+    assert "For Q3" not in client.get("/sequences/").content.decode()
 
 
 def test_a_new_template_is_written_on_its_own_page_with_a_live_preview(client):
