@@ -68,7 +68,7 @@ class SequenceForm(forms.ModelForm):
 class StepForm(forms.Form):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     channel = forms.ChoiceField(widget=forms.RadioSelect(attrs={"class": "btn-check"}))
-    delay_value = forms.IntegerField(min_value=0, initial=2, label="Wait")
+    delay_value = forms.IntegerField(min_value=0, max_value=10_000, initial=2, label="Wait")
     delay_unit = forms.ChoiceField(choices=UNIT_CHOICES, initial="days", label="Unit")
     # Step.Condition.choices as the model has them: a new condition appears here by itself.
     condition = forms.ChoiceField(

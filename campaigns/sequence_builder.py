@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django import forms
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from campaigns.access import (
     home_team_of,
@@ -195,7 +196,7 @@ def sequence_save(
             actor=actor,
             action="sequence.create" if created else "sequence.change",
             target=sequence,
-            detail=f"{len(steps)} step(s)",
+            detail=ngettext("%d step", "%d steps", len(steps)) % len(steps),
         )
         if not created:
             sequence_changes_record(sequence=sequence, before=before, actor=actor)
