@@ -15,7 +15,10 @@
     renumber();
     status.textContent = `Step moved to position ${[...list.children].indexOf(card) + 1}.`;
   }
-  Sortable.create(list, {handle: ".drag-handle", animation: 150, onEnd: (e) => moved(e.item)});
+  // forceFallback: the same pointer-driven drag for mouse and touch (no native drag image).
+  Sortable.create(list, {
+    handle: ".drag-handle", animation: 150, forceFallback: true, onEnd: (e) => moved(e.item),
+  });
   list.addEventListener("click", (e) => {
     const button = e.target.closest("[data-move]");
     if (!button) { return; }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from campaigns.models import Campaign, Template
+from campaigns.models import Campaign, Sequence, Step, Template
 from contacts.models import Tag
 from tests import factories
 from tests.inbox.helpers import rep
@@ -115,3 +115,45 @@ def test_a_rep_builds_a_sequence_and_launches_a_campaign_on_it(chromium, live_se
     ]
     assert [s.delay for s in steps] == [timedelta(0), timedelta(hours=3), timedelta(days=2)]
     assert steps[0].template.subject == "Hello {{ first_name }}"
+
+
+def test_a_rep_drags_the_last_step_to_the_top_and_saves(chromium, live_server):
+    ann = rep("ann")
+    nudge = Template.objects.create(name="Nudge", channel="telegram", body="Ping")
+    sequence = Sequence.objects.create(name="Drag me", created_by=ann)
+    for n, channel in enumerate(("email", "telegram", "email"), start=1):
+        Step.objects.create(
+            sequence=sequence, position=n, channel=channel, template=nudge, delay=timedelta(hours=n)
+        )
+    ids = list(sequence.steps.order_by("position").values_list("id", flat=True))
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1440, "height": 1800}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"/accounts/login/?next=/sequences/{sequence.pk}/")
+        page.fill("#id_username", "ann")
+        page.fill("#id_password", "pw-123456-x")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/sequences/{sequence.pk}/")
+        start = page.locator(".step-card[data-key=s3] .drag-handle").bounding_box()
+        end = page.locator(".step-card[data-key=s1]").bounding_box()
+        assert start and end
+        page.mouse.move(start["x"] + 5, start["y"] + 5)
+        page.mouse.down()
+        page.mouse.move(start["x"] + 5, start["y"] - 20, steps=5)
+        page.mouse.move(end["x"] + 20, end["y"] + 10, steps=20)
+        page.mouse.up()
+        expect(page.locator(".step-card").first).to_have_attribute("data-key", "s3")
+        expect(page.locator(".step-card").first.locator(".step-number")).to_have_text("1")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_role("alert")).to_have_text("“Drag me” saved.")
+    finally:
+        context.close()
+    order = list(sequence.steps.order_by("position").values_list("id", "delay"))
+    assert order == [
+        (ids[2], timedelta(hours=3)),
+        (ids[0], timedelta(hours=1)),
+        (ids[1], timedelta(hours=2)),
+    ]
