@@ -7,7 +7,8 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
 
-from campaigns.models import Campaign, Sequence
+from campaigns.access import sequences_visible_to
+from campaigns.models import Campaign
 from contacts.access import imports_visible_to
 from contacts.channels import channel_choices
 from contacts.models import ContactImport, Tag
@@ -45,7 +46,8 @@ class _Crispy:
 
 class CampaignSetupForm(_Crispy, forms.ModelForm):
     """Step 1 of the builder: a name, a sequence and the accounts that send (only those the
-    user may see: another team's account is "Select a valid choice", as a missing one)."""
+    user may see: another team's sequence or account is "Select a valid choice", as a
+    missing one)."""
 
     submit_label = "Next: choose contacts"
 
@@ -57,7 +59,7 @@ class CampaignSetupForm(_Crispy, forms.ModelForm):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         sequence = cast(forms.ModelChoiceField, self.fields["sequence"])
-        sequence.queryset = Sequence.objects.order_by("name")  # shared by every team
+        sequence.queryset = sequences_visible_to(user).order_by("name")
         sender_field = cast(forms.ModelMultipleChoiceField, self.fields["senders"])
         sender_field.queryset = senders_visible_to(user).order_by("channel", "name")
         self.fields["senders"].required = True

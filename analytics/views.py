@@ -28,7 +28,7 @@ from analytics.forms import (
 from analytics.held import HELD_COLUMNS, held_messages
 from analytics.overview import campaigns_overview
 from analytics.tables import Table, csv_rows
-from campaigns.access import campaigns_visible_to
+from campaigns.access import campaigns_visible_to, sequences_visible_to
 from campaigns.builder import audience_contacts, campaign_create, campaign_enrol_audience
 from campaigns.models import Campaign, Enrollment, Step
 from campaigns.preview import step_previews
@@ -178,7 +178,12 @@ def forecast(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @login_required
 def builder_start(request: HttpRequest) -> HttpResponse:
-    form = CampaignSetupForm(request.POST or None, user=request.user)
+    # ?sequence=<id>: the sequence just built for this campaign (analytics/sequence_views.py),
+    # preselected when the user may see it.
+    built = sequences_visible_to(request.user).filter(pk=_int(request.GET.get("sequence"))).first()
+    form = CampaignSetupForm(
+        request.POST or None, user=request.user, initial={"sequence": built} if built else None
+    )
     if request.method == "POST" and form.is_valid():
         campaign = campaign_create(
             name=form.cleaned_data["name"],
@@ -188,6 +193,10 @@ def builder_start(request: HttpRequest) -> HttpResponse:
         )
         return redirect("dashboards:builder_audience", pk=campaign.pk)
     return render(request, "campaigns/builder.html", {"form": form, "step": 1})
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 10 else 0  # 0: no row
 
 
 def _draft(request: HttpRequest, pk: int) -> Campaign:

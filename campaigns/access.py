@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from campaigns.models import Campaign, Enrollment, Step, Template
+from campaigns.models import Campaign, Enrollment, Sequence, Step, Template
 from campaigns.triggers.models import Trigger
 from contacts.access import contacts_visible_to
 from core.access import ADMIN, MANAGER, role_of, teams_visible_to, visible_owner_ids
@@ -70,6 +70,43 @@ def templates_visible_to(user) -> QuerySet[Template]:
     return qs.filter(pk__in=Template.objects.filter(mine | used).values("pk"))
 
 
+def sequences_visible_to(user) -> QuerySet[Sequence]:
+    """Shared sequences (no team, no author: every one made in the admin before sequences
+    had owners), those of the user's teams, those they (or their team) built, and those of
+    the campaigns they see."""
+    ids = visible_owner_ids(user)
+    qs = Sequence.objects.all()
+    if ids is None:
+        return qs
+    mine = (
+        Q(team__isnull=True, created_by__isnull=True)
+        | Q(team__in=teams_visible_to(user))
+        | Q(created_by_id__in=ids)
+        | Q(campaigns__in=campaigns_visible_to(user))
+    )
+    return qs.filter(pk__in=Sequence.objects.filter(mine).values("pk"))
+
+
+def sequence_edit_refusal(user, sequence: Sequence) -> str:
+    """Why the user may not change this sequence's steps, or "": as for templates, a
+    sequence that a campaign the user cannot see runs is changed by its team or an admin."""
+    ids = visible_owner_ids(user)
+    if ids is None or sequence.pk is None:
+        return ""
+    if Campaign.objects.filter(sequence=sequence).exclude(owner_id__in=ids).exists():
+        return (
+            "Another team's campaign runs this sequence: only that team or an admin may change it."
+        )
+    return ""
+
+
+def home_team_of(user) -> Team | None:
+    """The team what the user makes in the app belongs to: the first they belong to, else
+    the first they manage; None (shared) for a user in no team."""
+    member = Team.objects.filter(members=user).order_by("id").first()
+    return member or Team.objects.filter(managers=user).order_by("id").first()
+
+
 def steps_visible_to(user) -> QuerySet[Step]:
     """Steps whose template the user sees: a step sending another team's template is that
     team's (its list would name the template)."""
@@ -126,6 +163,7 @@ def visible_queryset(model: type, user) -> QuerySet | None:
         Deal: deals_visible_to,
         Trigger: triggers_visible_to,
         Template: templates_visible_to,
+        Sequence: sequences_visible_to,
         Team: teams_visible_to,
         get_user_model(): users_visible_to,
     }

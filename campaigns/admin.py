@@ -13,6 +13,8 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from campaigns.access import (
+    home_team_of,
+    sequences_visible_to,
     steps_visible_to,
     template_edit_refusal,
     templates_visible_to,
@@ -268,10 +270,20 @@ class StepAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Sequence)
-class SequenceAdmin(admin.ModelAdmin):
-    list_display = ["name", "step_count", "created_at"]
+class SequenceAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Listed to whoever may see it (campaigns/access.py `sequences_visible_to`)."""
+
+    visible_to = sequences_visible_to
+    list_display = ["name", "team", "created_by", "step_count", "created_at"]
     search_fields = ["name"]
+    readonly_fields = ["created_by"]
     inlines = [StepInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:  # the author's, as a sequence built in the app
+            obj.created_by = request.user
+            obj.team = obj.team or home_team_of(request.user)
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_steps=Count("steps"))

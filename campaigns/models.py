@@ -130,6 +130,18 @@ class TemplateVersion(models.Model):
 class Sequence(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Who sees it, as for templates (campaigns/access.py `sequences_visible_to`).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(
+        "core.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty, with no author: shared by every team.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

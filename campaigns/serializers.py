@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from campaigns.access import campaigns_visible_to
+from campaigns.access import campaigns_visible_to, sequences_visible_to
 from campaigns.models import Campaign, Enrollment
 from contacts.access import contacts_visible_to
 from core.access import owners_assignable_by
@@ -19,7 +19,11 @@ def _owner_field():
 
 
 class CampaignSerializer(ScopedRelationsMixin, serializers.ModelSerializer):
-    scoped = {"senders": senders_visible_to, "owner": owners_assignable_by}
+    scoped = {
+        "sequence": sequences_visible_to,
+        "senders": senders_visible_to,
+        "owner": owners_assignable_by,
+    }
     owner = _owner_field()
 
     class Meta:

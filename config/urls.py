@@ -33,6 +33,7 @@ urlpatterns = [
     path("contacts/", include("analytics.contact_urls")),
     path("templates/", include("campaigns.template_urls")),
     path("inbox/replies/", include("analytics.saved_reply_urls")),
+    path("sequences/", include("analytics.sequence_urls")),
     path("inbox/", include("outreach.inbox.urls")),
     path("tasks/", include("campaigns.manual_task_urls")),
     path("pipelines/", include("pipelines.urls")),

@@ -157,6 +157,12 @@ PAGES: dict[str, Page] = {
     "templates/<int:pk>/": page(args={"pk": TPL}, GET=OWN, POST=OWN),
     "templates/<int:pk>/preview/": page(args={"pk": TPL}, GET=NOBODY, POST=OWN),
     "templates/lint/campaign/<int:pk>/": page(args={"pk": CAMP}, GET=OWN),
+    "templates/new/": page(GET=SIGNED_IN, POST=SIGNED_IN),
+    "templates/preview/": page(GET=NOBODY, POST=SIGNED_IN),
+    # Sequences belong to their author's team; shared ones (no author) are seen by all.
+    "sequences/": page(GET=SIGNED_IN),
+    "sequences/new/": page(GET=SIGNED_IN, POST=SIGNED_IN),
+    "sequences/<int:pk>/": page(args={"pk": "campaigns.Sequence"}, GET=OWN, POST=OWN),
     # Inbox.
     "contacts/": page(GET=SIGNED_IN),
     "contacts/<int:pk>/": page(args={"pk": "contacts.Contact"}, GET=OWN),
@@ -300,7 +306,8 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "campaigns.campaign": model("vac", ALL, scoped=True),
     "campaigns.enrollment": model(ALL, ALL, scoped=True),
     "pipelines.deal": model("vac", ALL, scoped=True),
-    "campaigns.sequence": model("vac", ALL),
+    # A sequence belongs to its author's team (shared when it has neither).
+    "campaigns.sequence": model("vac", ALL, scoped=True),
     # Steps are added in their sequence's page; deleting one cascades to its sends. A step
     # is seen by whoever sees its template (another team's template: another team's step).
     "campaigns.step": model("vac", ALL, scoped=True, never="a", POST_delete=ADMINS),

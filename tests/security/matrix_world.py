@@ -86,9 +86,11 @@ def _owned_rows(
     MessageIntent.objects.create(message=message, label=MessageIntent.Label.INTERESTED)
     campaign = factories.campaign(senders=[sender], name=f"{name} campaign")
     Campaign.objects.filter(pk=campaign.pk).update(owner=rep)
-    # Sequences are shared by every team (not scoped): a neutral name, so only rows that
-    # belong to a team carry the team's names that the page scan looks for.
-    Sequence.objects.filter(pk=campaign.sequence_id).update(name=f"Sequence {n}")
+    # A sequence built in the app belongs to its author's team (campaigns/access.py
+    # `sequences_visible_to`). A neutral name: the page scan looks only for rows' names.
+    Sequence.objects.filter(pk=campaign.sequence_id).update(
+        name=f"Sequence {n}", created_by=rep, team=team
+    )
     campaign.refresh_from_db()
     step = campaign.sequence.steps.get()
     # A template belongs to the team of the rep who wrote it (campaigns/admin.py's

@@ -1,0 +1,203 @@
+"""Save a sequence built in the app (analytics/sequence_views.py): its steps in order, each
+with a template picked or written on the spot, and its channel alternatives.
+
+Positions are the order of the list: the builder never asks for one. An edit of a sequence
+that a launched campaign runs follows campaigns/versions.py as the admin's does: steps change
+in place (their sends keep pointing at them), and each change is written to those
+campaigns' history by `sequence_changes_record`; a template written here is saved through
+`template_save`, which records its v1.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django import forms
+from django.db import transaction
+from django.utils.translation import ngettext
+
+from campaigns.access import (
+    home_team_of,
+    sequence_edit_refusal,
+    sequences_visible_to,
+    templates_visible_to,
+)
+from campaigns.models import Sequence, Step, StepAlternative, StepSend, Template
+from campaigns.template_forms import validate_template_text
+from campaigns.versions import sequence_changes_record, steps_state, template_save
+from core.audit import audit_record
+from outreach.channels.registry import channels
+
+# Positions are rewritten in two passes: first out of the way, then 1..n, so the unique
+# (sequence, position) constraint holds after every UPDATE.
+_ASIDE = 10_000
+
+
+@dataclass
+class NewTemplate:
+    name: str
+    subject: str
+    body: str
+
+
+@dataclass
+class AlternativeSpec:
+    channel: str
+    template_id: int
+
+
+@dataclass
+class StepSpec:
+    channel: str
+    delay: timedelta
+    condition: str = Step.Condition.NO_REPLY
+    on_refused: str = Step.OnRefused.HOLD
+    template_id: int | None = None
+    new_template: NewTemplate | None = None
+    id: int | None = None  # an existing step of this sequence
+    alternatives: list[AlternativeSpec] = field(default_factory=list)
+
+
+class SequenceError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _text_errors(where: str, text: str) -> list[str]:
+    try:
+        validate_template_text(text)
+    except forms.ValidationError as exc:
+        return [f"{where}: {m}" for m in exc.messages]
+    return []
+
+
+def _check(*, sequence: Sequence | None, steps: list[StepSpec], actor, name: str) -> list[str]:
+    errors = [] if name.strip() else ["Give the sequence a name."]
+    if not steps:
+        errors.append("Add at least one step.")
+    known = set(channels())
+    visible = set(templates_visible_to(actor).values_list("id", flat=True))
+    existing = set(sequence.steps.values_list("id", flat=True)) if sequence else set()
+    for n, step in enumerate(steps, start=1):
+        where = f"Step {n}"
+        if step.channel not in known:
+            errors.append(f"{where}: choose a channel.")
+        if step.delay < timedelta(0):
+            errors.append(f"{where}: a delay cannot be negative.")
+        if step.condition not in Step.Condition.values:
+            errors.append(f"{where}: choose when it is sent.")
+        if step.on_refused not in Step.OnRefused.values:
+            errors.append(f"{where}: choose what happens when the platform refuses it.")
+        if step.id is not None and step.id not in existing:
+            errors.append(f"{where} is not a step of this sequence.")
+        if step.new_template is not None:
+            if not step.new_template.body.strip():
+                errors.append(f"{where}: write the message.")
+            errors += _text_errors(f"{where}, subject", step.new_template.subject)
+            errors += _text_errors(f"{where}, message", step.new_template.body)
+        elif step.template_id not in visible:
+            errors.append(f"{where}: choose one of your templates.")
+        seen = {step.channel}
+        for m, alt in enumerate(step.alternatives, start=1):
+            if alt.channel not in known:
+                errors.append(f"{where}, alternative {m}: choose a channel.")
+            elif alt.channel in seen:
+                errors.append(f"{where}, alternative {m}: {alt.channel} is already tried.")
+            seen.add(alt.channel)
+            if alt.template_id not in visible:
+                errors.append(f"{where}, alternative {m}: choose one of your templates.")
+    return errors
+
+
+def _kept_sends(sequence: Sequence | None, steps: list[StepSpec]) -> list[str]:
+    """A step that already sent cannot be removed: its sends (and the campaign's counts of
+    them) would go with it."""
+    if sequence is None:
+        return []
+    kept = {s.id for s in steps if s.id is not None}
+    gone = sequence.steps.exclude(id__in=kept)
+    sent = gone.filter(id__in=StepSend.objects.values("step_id")).order_by("position")
+    return [f"Step {s.position} has already sent messages: it cannot be removed." for s in sent]
+
+
+def _new_template(spec: StepSpec, n: int, sequence: Sequence, actor) -> int:
+    assert spec.new_template is not None
+    text = spec.new_template
+    template = Template(
+        name=text.name.strip() or f"{sequence.name} · step {n}",
+        channel=spec.channel,
+        subject=text.subject if spec.channel == "email" else "",
+        body=text.body,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        team=sequence.team,
+    )
+    template_save(template=template, actor=actor)
+    audit_record(actor=actor, action="template.create", target=template, detail=sequence.name)
+    return template.pk
+
+
+def sequence_save(
+    *,
+    sequence: Sequence | None,
+    name: str,
+    description: str,
+    steps: list[StepSpec],
+    actor,
+) -> Sequence:
+    """Create or rewrite a sequence and its steps in one transaction, or raise
+    SequenceError listing every problem (nothing is written then)."""
+    if sequence is not None:
+        if not sequences_visible_to(actor).filter(pk=sequence.pk).exists():
+            raise SequenceError(["This sequence is not yours to change."])
+        refusal = sequence_edit_refusal(actor, sequence)
+        if refusal:
+            raise SequenceError([refusal])
+    errors = _check(sequence=sequence, steps=steps, actor=actor, name=name)
+    errors += _kept_sends(sequence, steps)
+    if errors:
+        raise SequenceError(errors)
+    with transaction.atomic():
+        created = sequence is None
+        if sequence is None:
+            user = actor if getattr(actor, "is_authenticated", False) else None
+            sequence = Sequence(created_by=user, team=home_team_of(user) if user else None)
+        else:
+            sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
+        before = {} if created else steps_state(sequence=sequence)
+        sequence.name, sequence.description = name.strip(), description
+        sequence.save()
+        kept = [s.id for s in steps if s.id is not None]
+        sequence.steps.exclude(id__in=kept).delete()
+        for step in Step.objects.filter(sequence=sequence):
+            Step.objects.filter(pk=step.pk).update(position=step.position + _ASIDE)
+        for n, spec in enumerate(steps, start=1):
+            template_id = spec.template_id
+            if spec.new_template is not None:
+                template_id = _new_template(spec, n, sequence, actor)
+            values = {
+                "position": n,
+                "channel": spec.channel,
+                "delay": spec.delay,
+                "condition": spec.condition,
+                "on_refused": spec.on_refused,
+                "template_id": template_id,
+            }
+            if spec.id is None:
+                step = Step.objects.create(sequence=sequence, **values)
+            else:
+                Step.objects.filter(pk=spec.id, sequence=sequence).update(**values)
+                step = Step.objects.get(pk=spec.id)
+            step.alternatives.all().delete()
+            StepAlternative.objects.bulk_create(
+                StepAlternative(step=step, position=m, channel=a.channel, template_id=a.template_id)
+                for m, a in enumerate(spec.alternatives, start=1)
+            )
+        audit_record(
+            actor=actor,
+            action="sequence.create" if created else "sequence.change",
+            target=sequence,
+            detail=ngettext("%d step", "%d steps", len(steps)) % len(steps),
+        )
+        if not created:
+            sequence_changes_record(sequence=sequence, before=before, actor=actor)
+    return sequence
