@@ -57,11 +57,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
-	DEBUG=true $(BIN)/mypy core intent contacts outreach webhooks pipelines campaigns analytics config demo fakeplatform bench
+	DEBUG=true $(BIN)/mypy core intent contacts outreach deliverability webhooks pipelines campaigns analytics config demo fakeplatform bench
 
 ## Type check (django-stubs) on its own; `lint` runs it too.
 typecheck: $(STAMP)
-	DEBUG=true $(BIN)/mypy core intent contacts outreach webhooks pipelines campaigns analytics config demo fakeplatform bench
+	DEBUG=true $(BIN)/mypy core intent contacts outreach deliverability webhooks pipelines campaigns analytics config demo fakeplatform bench
 
 bench: $(STAMP)
 	scripts/services.sh

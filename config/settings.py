@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "intent",
     "contacts",
     "outreach",
+    "deliverability",
     "webhooks",
     "pipelines",
     "campaigns",
