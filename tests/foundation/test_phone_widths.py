@@ -20,6 +20,7 @@ from contacts.invitations import invitation_create, invitation_token
 from contacts.models import ContactImport, ContactImportError
 from core.teams import Team
 from outreach.channels.email.backend import unsubscribe_token
+from outreach.inbox.models import SavedReply
 from outreach.models import Conversation
 from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
@@ -61,6 +62,9 @@ NOT_PAGES = {
     "outreach:media_file": "a file",
     "dashboards:pause": "POST only",
     "dashboards:resume": "POST only",
+    "contact_pages:bulk": "POST only (its confirmation page is the list's form target)",
+    "saved_replies:render": "htmx fragment that fills the reply box",
+    "templates:preview_new": "htmx fragment inside the template and sequence pages",
 }
 SKIPPED_PREFIXES = ("admin/", "api/")  # Django's admin and the REST API are not app pages
 
@@ -140,6 +144,13 @@ def small_world(admin) -> dict[str, str]:
         inviter=admin, email="new.colleague@example.com", role="rep", team=team
     )
     conversation = Conversation.objects.filter(identity__contact=contact, messages__direction="in")
+    twin = factories.contact(800, owner=ann, company="Internationale Handels AG")
+    saved = SavedReply.objects.create(
+        team=team,
+        name="Price list",
+        body='Hi {{ first_name|default:"there" }}, here is our price list.',
+        created_by=admin,
+    )
     template = campaign.sequence.steps.first().template
     uid = urlsafe_base64_encode(force_bytes(admin.pk))
     reset_token = default_token_generator.make_token(admin)
@@ -160,6 +171,17 @@ def small_world(admin) -> dict[str, str]:
         "contacts:import_rollback": f"/contacts/imports/{done.pk}/rollback/",
         "contact_pages:list": "/contacts/",
         "contact_pages:detail": f"/contacts/{contact.pk}/",
+        "contact_pages:duplicates": "/contacts/duplicates/",
+        "contact_pages:merge_choose": f"/contacts/{contact.pk}/merge/",
+        "contact_pages:merge": f"/contacts/{contact.pk}/merge/{twin.pk}/",
+        "saved_replies:list": "/inbox/replies/",
+        "saved_replies:create": "/inbox/replies/new/",
+        "saved_replies:edit": f"/inbox/replies/{saved.pk}/",
+        "saved_replies:delete": f"/inbox/replies/{saved.pk}/delete/",
+        "sequences:list": "/sequences/",
+        "sequences:new": "/sequences/new/",
+        "sequences:edit": f"/sequences/{campaign.sequence.pk}/",
+        "templates:new": "/templates/new/",
         "templates:list": "/templates/",
         "templates:edit": f"/templates/{template.pk}/",
         "templates:campaign_lint": f"/templates/lint/campaign/{campaign.pk}/",
