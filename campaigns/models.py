@@ -141,8 +141,11 @@ class Sequence(models.Model):
 
 class Step(models.Model):
     class Condition(models.TextChoices):
-        ALWAYS = "always", "Always"
+        ALWAYS = "always", "Always, even after a reply"
         NO_REPLY = "no_reply", "Only if no reply yet"
+        DELIVERED = "delivered", "Only if the previous message was delivered"
+        READ = "read", "Only if the previous message was read"
+        HAS_IDENTITY = "has_identity", "Only if the contact has an identity on…"
 
     class OnRefused(models.TextChoices):
         HOLD = "hold", "Hold it with the platform's reason"
@@ -156,7 +159,24 @@ class Step(models.Model):
     )
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="steps")
     condition = models.CharField(
-        max_length=20, choices=Condition.choices, default=Condition.NO_REPLY
+        max_length=20,
+        choices=Condition.choices,
+        default=Condition.NO_REPLY,
+        help_text="A reply ends the sequence for every step but those marked "
+        '"Always": they still go out (a meeting reminder, a thank-you). Every other '
+        "condition also needs no reply yet. A step whose condition is not met is skipped "
+        "with its reason, and the next step is timed from the last message really sent.",
+    )
+    condition_channel = models.CharField(
+        max_length=20,
+        choices=channel_choices,
+        blank=True,
+        help_text='With "Only if the contact has an identity on…": that channel.',
+    )
+    business_days = models.BooleanField(
+        default=False,
+        help_text="Count the delay in business days (Monday–Friday): Saturdays and Sundays "
+        "are skipped for a delay of whole days.",
     )
     on_refused = models.CharField(
         max_length=20,
@@ -179,6 +199,11 @@ class Step(models.Model):
     def clean(self) -> None:
         if self.delay is not None and self.delay < timedelta(0):
             raise ValidationError({"delay": "A delay cannot be negative."})
+        from campaigns.conditions import step_condition_problem
+
+        problem = step_condition_problem(self)
+        if problem:
+            raise ValidationError({"condition": problem})
 
 
 class StepAlternative(models.Model):
