@@ -127,12 +127,14 @@ def step_condition_problem(step: Step) -> str:
         return 'A channel goes only with "Only if the contact has an identity on…".'
     if step.condition not in (C.DELIVERED, C.READ):
         return ""
+    if step.position == 1:
+        return "The first step has no previous message to be delivered or read."
+    if not step.sequence_id:
+        return ""  # a sequence being created: the lint checks it before launch
     previous = (
         Step.objects.filter(sequence_id=step.sequence_id, position__lt=step.position)
         .order_by("-position")
         .first()
-        if step.sequence_id and step.position
-        else None
     )
     if previous is None:
         return "The first step has no previous message to be delivered or read."

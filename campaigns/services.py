@@ -86,12 +86,12 @@ def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list
             )
             counters.counters_after_enrol(campaign_id=campaign.id, contact_ids=chunk)
             if chunk:
-                _reopen_if_finished(campaign.id)
+                campaign_reopen_if_finished(campaign.id)
         created += len(chunk)
     return created
 
 
-def _reopen_if_finished(campaign_id: int) -> None:
+def campaign_reopen_if_finished(campaign_id: int) -> None:
     """A Finished campaign only ran out of people (campaigns/dispatch.py campaigns_finish):
     enrolling more sets it Running again, so the dispatcher reaches them. Called with the
     campaign row locked, as the finishing tick locks it too."""
