@@ -3,9 +3,14 @@
 The same functions decide here and in the engine: the sender is chosen by the dispatcher's
 `_pick_sender`, the window is `outreach.windows.Window` in the contact's time zone (else the
 sender's), the daily cap is `outreach.limits.effective_cap` per `local_day`, and the next
-step is due `delay` after the previous one was sent. Spacing uses the middle of the sender's
-random gap. Assumed: nobody replies, and manual steps (LinkedIn, TikTok, Snapchat) are done
-whenever a rep gets to them, so the forecast stops at them. A paused campaign plans nothing.
+step is due `delay` after the previous one was sent (`campaigns.conditions.step_due`, with
+business days), a step whose condition is not met is skipped with its reason
+(`step_condition_unmet`), and a contact the policy gate would hold now (the Telegram bot not
+started, no open WhatsApp window, an opt-out: `campaigns.held`) is counted as held, not
+sent. Spacing uses the middle of the sender's random gap. Assumed: nobody replies from now
+on (a reply already in stops what it stops), every message the forecast sends is delivered
+and read, and manual steps (LinkedIn, TikTok, Snapchat) are done whenever a rep gets to
+them, so the forecast stops at them. A paused campaign plans nothing.
 A sender shared with other campaigns gives this one only what is left of today's cap once
 the messages already queued on it for today by others are sent (their later steps are not
 simulated: past today the forecast is optimistic for a shared sender).
@@ -291,14 +296,17 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         i += 1
         return i, (step_due(steps[i], last_sent) if i < len(steps) else None)
 
-    def schedule(e: Enrollment, i: int, ready: datetime, last_sent: datetime) -> None:
+    def schedule(
+        e: Enrollment, i: int, ready: datetime, last_sent: datetime, queued: bool = False
+    ) -> None:
         """Queue step i of e at `ready`, skipping steps the contact cannot get or whose
         condition is not met, like the dispatcher does; `last_sent` is when e last really
-        sent a message (or enrolled)."""
+        sent a message (or enrolled); `queued`: step i's message exists already (its
+        condition was met when the dispatcher made it)."""
         nonlocal seq
         while i < len(steps):
             step = steps[i]
-            unmet = step_condition_unmet(step, facts[e.id])
+            unmet = "" if queued else step_condition_unmet(step, facts[e.id])
             if unmet:
                 tally(result.skipped, (step.position, unmet))
                 i, ready = skip(e, i, last_sent)  # type: ignore[assignment]
@@ -349,7 +357,7 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             continue
         waiting = e.state == E.WAITING
         ready = (held_until.get(e.id) if waiting else e.next_action_at) or now
-        schedule(e, index[e.current_step], ready, sent_last.get(e.id, e.created_at))
+        schedule(e, index[e.current_step], ready, sent_last.get(e.id, e.created_at), waiting)
 
     while True:
         best = None

@@ -41,7 +41,7 @@ EXAMPLES = 5
 
 @dataclass
 class LintIssue:
-    level: str  # "error" or "warning"
+    level: str  # "error", "warning", or "notice" (shown, never blocks a launch)
     code: str
     message: str
     where: str = ""
@@ -67,6 +67,10 @@ class LintReport:
     @property
     def warnings(self) -> list[LintIssue]:
         return [i for i in self.issues if i.level == "warning"]
+
+    @property
+    def notices(self) -> list[LintIssue]:
+        return [i for i in self.issues if i.level == "notice"]
 
 
 def _channel(key: str) -> Channel:
@@ -392,13 +396,14 @@ def _lint_contacts(
 def held_issues(campaign: Campaign) -> list[LintIssue]:
     """Per step, the contacts its channel cannot reach now, by the policy gate's reason: a
     Telegram contact who has not started the bot, a closed WhatsApp window, an opt-out.
-    Their message would wait (or be cancelled) instead of going out."""
+    Their message would wait (or be cancelled) instead of going out: a notice, as the wait
+    is the platform's rule and not a mistake to confirm."""
     issues = []
     for entry in campaign_steps_held(campaign=campaign):
         for reason, count in entry.reasons.most_common():
             issues.append(
                 LintIssue(
-                    "warning",
+                    "notice",
                     "held",
                     f"{count:,} {ngettext('contact is', 'contacts are', count)} held, not "
                     f"sent: {reason}",
