@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
-from campaigns.models import Enrollment, Step, StepAlternative, StepSend
+from campaigns.models import Enrollment, Step, StepSend
 from contacts.channels import channel_label
 from contacts.models import Identity
-from outreach.channels.registry import channels
 from outreach.models import Message
 
 C = Step.Condition
@@ -111,41 +110,3 @@ def step_due(step: Step, after: datetime) -> datetime:
     # Wall-clock time kept across a daylight-saving change, as a rep reads "3 business days".
     moved = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=tz)
     return moved.astimezone(after.tzinfo) + rest
-
-
-def _reports_receipts(channel: str) -> bool:
-    found = channels().get(channel)
-    return found is not None and found.delivery_receipts
-
-
-def step_condition_problem(step: Step) -> str:
-    """Why a step's condition cannot work as set ("" when it can): delivered / read need a
-    previous step whose channels report receipts; an identity condition needs its channel."""
-    if step.condition == C.HAS_IDENTITY and not step.condition_channel:
-        return "Choose the channel the contact must have an identity on."
-    if step.condition != C.HAS_IDENTITY and step.condition_channel:
-        return 'A channel goes only with "Only if the contact has an identity on…".'
-    if step.condition not in (C.DELIVERED, C.READ):
-        return ""
-    if step.position == 1:
-        return "The first step has no previous message to be delivered or read."
-    if not step.sequence_id:
-        return ""  # a sequence being created: the lint checks it before launch
-    previous = (
-        Step.objects.filter(sequence_id=step.sequence_id, position__lt=step.position)
-        .order_by("-position")
-        .first()
-    )
-    if previous is None:
-        return "The first step has no previous message to be delivered or read."
-    names = [previous.channel] + list(
-        StepAlternative.objects.filter(step=previous).values_list("channel", flat=True)
-    )
-    silent = [channel_label(c) for c in dict.fromkeys(names) if not _reports_receipts(c)]
-    if silent:
-        what = "delivered" if step.condition == C.DELIVERED else "read"
-        return (
-            f"{', '.join(silent)} does not report whether a message was {what}: "
-            f"step {previous.position} goes out there."
-        )
-    return ""

@@ -17,7 +17,6 @@ from types import SimpleNamespace
 
 from django.utils.translation import ngettext
 
-from campaigns.conditions import step_condition_problem
 from campaigns.held import campaign_steps_held
 from campaigns.models import Campaign, Enrollment, Step, TemplateVariant
 from campaigns.rendering import (
@@ -272,7 +271,7 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
             if len(sources) == len(options):  # every variant compiles: check each contact
                 plans.append((step, route, sources))
     for step in steps:
-        problem = step_condition_problem(step)
+        problem = step.condition_problem()
         if problem:
             report.issues.append(
                 LintIssue("error", "condition", problem, f"step {step.position} condition")

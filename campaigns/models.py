@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from contacts.channels import channel_choices
+from contacts.channels import channel_choices, channel_label
 from contacts.models import Contact
+from outreach.channels.registry import channels
 from outreach.media import validate_attachments
 from outreach.models import Message, SenderAccount
 
@@ -199,11 +200,48 @@ class Step(models.Model):
     def clean(self) -> None:
         if self.delay is not None and self.delay < timedelta(0):
             raise ValidationError({"delay": "A delay cannot be negative."})
-        from campaigns.conditions import step_condition_problem
-
-        problem = step_condition_problem(self)
+        problem = self.condition_problem()
         if problem:
             raise ValidationError({"condition": problem})
+
+    def condition_problem(self) -> str:
+        """Why the condition cannot work as set ("" when it can): delivered / read need a
+        previous step whose channels report receipts (Channel.delivery_receipts); an
+        identity condition needs its channel. Step.clean and the lint ask it."""
+        C = self.Condition
+        if self.condition == C.HAS_IDENTITY and not self.condition_channel:
+            return "Choose the channel the contact must have an identity on."
+        if self.condition != C.HAS_IDENTITY and self.condition_channel:
+            return 'A channel goes only with "Only if the contact has an identity on…".'
+        if self.condition not in (C.DELIVERED, C.READ):
+            return ""
+        if self.position == 1:
+            return "The first step has no previous message to be delivered or read."
+        if not self.sequence_id:
+            return ""  # a sequence being created: the lint checks it before launch
+        previous = (
+            Step.objects.filter(sequence_id=self.sequence_id, position__lt=self.position)
+            .order_by("-position")
+            .first()
+        )
+        if previous is None:
+            return "The first step has no previous message to be delivered or read."
+        names = [previous.channel] + list(
+            StepAlternative.objects.filter(step=previous).values_list("channel", flat=True)
+        )
+        configured = channels()
+        silent = [
+            channel_label(c)
+            for c in dict.fromkeys(names)
+            if c not in configured or not configured[c].delivery_receipts
+        ]
+        if silent:
+            what = "delivered" if self.condition == C.DELIVERED else "read"
+            return (
+                f"{', '.join(silent)} does not report whether a message was {what}: "
+                f"step {previous.position} goes out there."
+            )
+        return ""
 
 
 class StepAlternative(models.Model):

@@ -265,9 +265,10 @@ def enrollments_stop_for_contact(
             state=state,
             next_action_at=None,
             hold_reason=reason[:200],
-            # An opt-out after a reply keeps the reply counted (campaigns/counters.py).
+            # An opt-out after a reply keeps the reply counted where it was
+            # (campaigns/counters.py).
             replied_at=at if state == E.REPLIED else F("replied_at"),
-            replied_to=None,
+            replied_to=None if state == E.REPLIED else F("replied_to"),
         )
         if state == E.REPLIED:
             if quoted is not None and answered in ended:
