@@ -3,9 +3,14 @@
 The same functions decide here and in the engine: the sender is chosen by the dispatcher's
 `_pick_sender`, the window is `outreach.windows.Window` in the contact's time zone (else the
 sender's), the daily cap is `outreach.limits.effective_cap` per `local_day`, and the next
-step is due `delay` after the previous one was sent. Spacing uses the middle of the sender's
-random gap. Assumed: nobody replies, and manual steps (LinkedIn, TikTok, Snapchat) are done
-whenever a rep gets to them, so the forecast stops at them. A paused campaign plans nothing.
+step is due `delay` after the previous one was sent (`campaigns.conditions.step_due`, with
+business days), a step whose condition is not met is skipped with its reason
+(`step_condition_unmet`), and a contact the policy gate would hold now (the Telegram bot not
+started, no open WhatsApp window, an opt-out: `campaigns.held`) is counted as held, not
+sent. Spacing uses the middle of the sender's random gap. Assumed: nobody replies from now
+on (a reply already in stops what it stops), every message the forecast sends is delivered
+and read, and manual steps (LinkedIn, TikTok, Snapchat) are done whenever a rep gets to
+them, so the forecast stops at them. A paused campaign plans nothing.
 A sender shared with other campaigns gives this one only what is left of today's cap once
 the messages already queued on it for today by others are sent (their later steps are not
 simulated: past today the forecast is optimistic for a shared sender).
@@ -24,9 +29,11 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from analytics.tables import Table
+from campaigns.conditions import StepFacts, step_condition_unmet, step_due, step_facts
 from campaigns.dispatch import _pick_sender, last_sends
+from campaigns.held import routes_held
 from campaigns.models import Campaign, Enrollment, Step, StepSend
-from campaigns.routes import route_choose, routes_for_steps
+from campaigns.routes import route_choose, routes_for_steps, skipped_reason
 from contacts.models import Identity
 from outreach.channels import get_channel
 from outreach.limits import effective_cap, local_day
@@ -61,6 +68,10 @@ class Forecast:
     sends: list[PlannedSend]
     steps: list[StepForecast]
     blocked: dict[str, int] = field(default_factory=dict)  # reason -> messages that won't go
+    # (step position, reason) -> contacts its channel cannot reach now (campaigns/held.py)
+    held: dict[tuple[int, str], int] = field(default_factory=dict)
+    # (step position, reason) -> contacts the step's condition skips
+    skipped: dict[tuple[int, str], int] = field(default_factory=dict)
     manual: int = 0
     truncated: bool = False
 
@@ -95,10 +106,19 @@ class Forecast:
                 lines.append(
                     f"Last follow-up (step {last.position}) by {_when(last.last_at, self.now)}."
                 )
-        elif not self.blocked:
+        elif not self.blocked and not self.held:
             lines.append("Nothing to send: no contact is waiting for a step.")
         for reason, n in self.blocked.items():
             lines.append(f"{n} {ngettext('message', 'messages', n)} will not go out: {reason}.")
+        for (position, reason), n in sorted(self.held.items()):
+            lines.append(
+                f"Step {position}: {n} {ngettext('contact is', 'contacts are', n)} held, "
+                f"not sent: {reason}."
+            )
+        for (position, reason), n in sorted(self.skipped.items()):
+            lines.append(
+                f"Step {position}: skipped for {n} {ngettext('contact', 'contacts', n)}: {reason}."
+            )
         if self.manual:
             steps = ngettext(
                 "manual step waits for a rep and is not timed",
@@ -120,6 +140,16 @@ class Forecast:
         per_day = self.per_day()
         for i, d in enumerate(self.days):
             t.rows.append([d, *[per_day[s.position][i] for s in self.steps]])
+        return t
+
+    def held_table(self) -> Table:
+        """Contacts a step will not reach now (held by the platform's rules, an opt-out) or
+        skips (its condition, no identity), with the reason in words."""
+        t = Table("forecast-held", "Held or skipped, not sent", ["step", "contacts", "why"])
+        for (position, reason), n in sorted(self.held.items()):
+            t.rows.append([f"step {position}", n, f"held: {reason}"])
+        for (position, reason), n in sorted(self.skipped.items()):
+            t.rows.append([f"step {position}", n, f"skipped: {reason}"])
         return t
 
 
@@ -255,15 +285,33 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
     index = {s.position: i for i, s in enumerate(steps)}
     seq = 0
 
+    def tally(counts: dict[tuple[int, str], int], key: tuple[int, str]) -> None:
+        counts[key] = counts.get(key, 0) + 1
+
     def block(reason: str) -> None:
         result.blocked[reason] = result.blocked.get(reason, 0) + 1
 
-    def schedule(e: Enrollment, i: int, ready: datetime, last_sent: datetime) -> None:
-        """Queue step i of e at `ready`, skipping steps the contact cannot get, like the
-        dispatcher does; `last_sent` is when e last really sent a message (or enrolled)."""
+    def skip(e: Enrollment, i: int, last_sent: datetime) -> tuple[int, datetime | None]:
+        # The dispatcher skips a step the contact cannot get; the next one is due its own
+        # delay after the last real send (campaigns/dispatch.py).
+        i += 1
+        return i, (step_due(steps[i], last_sent) if i < len(steps) else None)
+
+    def schedule(
+        e: Enrollment, i: int, ready: datetime, last_sent: datetime, queued: bool = False
+    ) -> None:
+        """Queue step i of e at `ready`, skipping steps the contact cannot get or whose
+        condition is not met, like the dispatcher does; `last_sent` is when e last really
+        sent a message (or enrolled); `queued`: step i's message exists already (its
+        condition was met when the dispatcher made it)."""
         nonlocal seq
         while i < len(steps):
             step = steps[i]
+            unmet = "" if queued else step_condition_unmet(step, facts[e.id])
+            if unmet:
+                tally(result.skipped, (step.position, unmet))
+                i, ready = skip(e, i, last_sent)  # type: ignore[assignment]
+                continue
             # The step's own channel or an alternative, as the dispatcher chooses it.
             route = route_choose(
                 routes[step.id],
@@ -271,11 +319,9 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
                 sender_channels=sender_channels,
             )
             if route is None:
-                # The dispatcher skips a step the contact cannot get; the next one is due its
-                # own delay after the last real send (campaigns/dispatch.py).
-                i += 1
-                if i < len(steps):
-                    ready = last_sent + steps[i].delay
+                none = skipped_reason(step, routes[step.id]).split(": ", 1)[1]
+                tally(result.skipped, (step.position, none))
+                i, ready = skip(e, i, last_sent)  # type: ignore[assignment]
                 continue
             if not get_channel(route.channel).automated:
                 result.manual += 1
@@ -290,6 +336,11 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             if sender.paused:
                 block(f"{sender.name} is paused")
                 return
+            why = held.get((step.id, route.position), {}).get(e.contact_id, "")
+            if why:
+                # The gate would hold (or cancel) it: not a send today, a contact held.
+                tally(result.held, (step.position, why))
+                return
             if e.sender_id is None:
                 e.sender_id = sender.id  # sticky, as the dispatcher makes it
             tz = ZoneInfo(e.contact.time_zone or sender.time_zone or "UTC")
@@ -298,13 +349,16 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             sims[sender.id].push(max(ready, now), seq, _Item(e, i, window))
             return
 
+    flat = {(cid, ch): i for cid, chans in identities.items() for ch, i in chans.items()}
+    facts = step_facts(enrollments, flat)
+    held = routes_held(campaign=campaign, steps=steps, routes=routes, identities=flat, now=now)
     sent_last = last_sends([e.id for e in enrollments])
     for e in enrollments:
         if e.current_step not in index:
             continue
         waiting = e.state == E.WAITING
         ready = (held_until.get(e.id) if waiting else e.next_action_at) or now
-        schedule(e, index[e.current_step], ready, sent_last.get(e.id, e.created_at))
+        schedule(e, index[e.current_step], ready, sent_last.get(e.id, e.created_at), waiting)
 
     while True:
         best = None
@@ -324,7 +378,13 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         sf.last_at = at
         if item.step_index + 1 < len(steps):
             nxt_step = steps[item.step_index + 1]
-            schedule(item.enrollment, item.step_index + 1, at + nxt_step.delay, at)
+            # What the forecast sends it assumes delivered and read, and not replied to.
+            facts[item.enrollment.id] = StepFacts(
+                replied=facts[item.enrollment.id].replied,
+                last_status=Message.Status.READ,
+                channels=facts[item.enrollment.id].channels,
+            )
+            schedule(item.enrollment, item.step_index + 1, step_due(nxt_step, at), at)
     # Messages stuck in a queue no slot ever opens for (a cap of 0, no window days).
     for sim in sims.values():
         for heap in sim.queues.values():

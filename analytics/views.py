@@ -158,7 +158,11 @@ def forecast(request: HttpRequest, pk: int) -> HttpResponseBase:
     campaign = get_object_or_404(campaigns_visible_to(request.user), pk=pk)
     result = campaign_forecast(campaign=campaign)
     table = result.table()
-    exported = _export(request, {"forecast": table}, f"campaign-{campaign.pk}")
+    exported = _export(
+        request,
+        {"forecast": table, "forecast-held": result.held_table()},
+        f"campaign-{campaign.pk}",
+    )
     if exported:
         return exported
     return render(

@@ -231,7 +231,16 @@ class StepInline(admin.TabularInline):
     model = Step
     extra = 1
     autocomplete_fields = ["template"]
-    fields = ["position", "channel", "delay", "template", "condition", "on_refused"]
+    fields = [
+        "position",
+        "channel",
+        "delay",
+        "business_days",
+        "template",
+        "condition",
+        "condition_channel",
+        "on_refused",
+    ]
     show_change_link = True  # the step's own page holds its channel alternatives
 
 
@@ -254,7 +263,17 @@ class StepAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["sequence", "template"]
     search_fields = ["sequence__name", "template__name"]
     autocomplete_fields = ["template"]
-    fields = ["sequence", "position", "channel", "delay", "template", "condition", "on_refused"]
+    fields = [
+        "sequence",
+        "position",
+        "channel",
+        "delay",
+        "business_days",
+        "template",
+        "condition",
+        "condition_channel",
+        "on_refused",
+    ]
     readonly_fields = ["sequence"]
     inlines = [StepAlternativeInline]
 

@@ -256,9 +256,10 @@ def _enrollment_flags(enrollment: Enrollment) -> dict:
         "positive": False,
     }
     labels = positive_labels()
-    if labels is not None and enrollment.state != E.WAITING:
+    if labels is not None and (enrollment.state != E.WAITING or enrollment.replied_at):
         # A positive label is on a reply, and a reply moved the enrollment out of waiting
-        # (replied, or paused for an out-of-office); the common send skips this query.
+        # (replied, or paused for an out-of-office) or recorded it (going on for its
+        # "Always" steps); the common send skips this query.
         flags["positive"] = labels.filter(
             message__conversation__identity__contact_id=enrollment.contact_id,
             message__created_at__gte=enrollment.created_at,
@@ -268,7 +269,8 @@ def _enrollment_flags(enrollment: Enrollment) -> dict:
 
 def _move(deltas, cid: int, flags: dict, before: tuple[int, int], after: tuple[int, int]):
     created = _day(flags["created_at"])
-    if flags["state"] == E.REPLIED and flags.get("replied_to_id") is None:  # else it stays
+    replied = flags["state"] == E.REPLIED or flags["replied_at"] is not None
+    if replied and flags.get("replied_to_id") is None:  # else it stays
         day = _day(flags["replied_at"] or flags["created_at"])
         deltas[(cid, day, *before)]["replied"] -= 1
         deltas[(cid, day, *after)]["replied"] += 1
@@ -539,7 +541,9 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
     last = StepSend.objects.filter(
         enrollment_id=OuterRef("id"), message__sent_at__isnull=False
     ).order_by("-step__position")
-    flagged = Q(state=E.REPLIED) | Q(contact__opted_out_at__isnull=False)
+    # Replied: also one going on for its "Always" steps, or stopped later (replied_at kept).
+    replied = Q(state=E.REPLIED) | Q(replied_at__isnull=False)
+    flagged = replied | Q(contact__opted_out_at__isnull=False)
     positive = interested()
     if positive is not None:
         flagged |= positive
@@ -550,7 +554,7 @@ def live_day_stats(only: list[int] | None = None) -> defaultdict[Key, Counter]:
     common = ["campaign_id", "last_step", "last_variant"]
     quoted = Q(replied_to__isnull=False)
     for r in (
-        attributed.filter(state=E.REPLIED)
+        attributed.filter(replied)
         .annotate(
             reply_step=Case(When(quoted, then=F("replied_to__step_id")), default=F("last_step")),
             reply_variant=Case(

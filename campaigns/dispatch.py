@@ -8,13 +8,14 @@ both.
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from campaigns.conditions import step_condition_unmet, step_due, step_facts
 from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
 from campaigns.rendering import TemplateError, contact_context, render_message, stable_choice
 from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried, skipped_reason
@@ -210,6 +211,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             contact_id__in={e.contact_id for e in enrollments}
         ).order_by("-id"):
             identities[(ident.contact_id, ident.channel)] = ident  # oldest wins
+        facts = step_facts(enrollments, identities)
         handles: dict[int, dict[str, str]] = defaultdict(dict)  # for {{ identities.<channel> }}
         for (cid, ch), ident in identities.items():
             handles[cid][ch] = ident.value
@@ -221,6 +223,10 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             step = steps.get((campaign.sequence_id, e.current_step))
             if step is None:
                 completed.append(e.id)
+                continue
+            unmet = step_condition_unmet(step, facts[e.id])
+            if unmet:
+                skipped.append((e, step, f"skipped step {step.position}: {unmet}"))
                 continue
             route = _pick_route(e, step, routes, identities, senders[e.campaign_id], tried)
             if route is None:
@@ -297,8 +303,11 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         for sender_id, ids_ in by_sender.items():  # one UPDATE per sender, not a huge CASE
             Enrollment.objects.filter(id__in=ids_).update(sender_id=sender_id)
         if completed:
-            Enrollment.objects.filter(id__in=completed).update(
-                state=E.COMPLETED, hold_reason="all steps done"
+            done = Enrollment.objects.filter(id__in=completed)
+            # One that replied and went on for its "Always" steps ends as replied.
+            done.filter(replied_at=None).update(state=E.COMPLETED, hold_reason="all steps done")
+            done.exclude(replied_at=None).update(
+                state=E.REPLIED, hold_reason='replied; its "Always" steps were sent'
             )
         last_sent = last_sends([e.id for e, _, _ in skipped])
         for e, step, reason in skipped:
@@ -310,8 +319,9 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             Enrollment.objects.filter(id=e.id).update(
                 state=E.ACTIVE,
                 current_step=step.position + 1,
-                next_action_at=last_sent.get(e.id, e.created_at)
-                + (nxt.delay if nxt else timedelta(0)),
+                next_action_at=step_due(nxt, last_sent.get(e.id, e.created_at))
+                if nxt
+                else last_sent.get(e.id, e.created_at),
                 hold_reason=reason,
             )
         for e, reason in failed:

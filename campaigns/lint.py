@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 from django.utils.translation import ngettext
 
+from campaigns.held import campaign_steps_held
 from campaigns.models import Campaign, Enrollment, Step, TemplateVariant
 from campaigns.rendering import (
     MAX_OUTPUT,
@@ -39,7 +40,7 @@ EXAMPLES = 5
 
 @dataclass
 class LintIssue:
-    level: str  # "error" or "warning"
+    level: str  # "error", "warning", or "notice" (shown, never blocks a launch)
     code: str
     message: str
     where: str = ""
@@ -65,6 +66,10 @@ class LintReport:
     @property
     def warnings(self) -> list[LintIssue]:
         return [i for i in self.issues if i.level == "warning"]
+
+    @property
+    def notices(self) -> list[LintIssue]:
+        return [i for i in self.issues if i.level == "notice"]
 
 
 def _channel(key: str) -> Channel:
@@ -265,8 +270,15 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
             needed_channels.add(route.channel)
             if len(sources) == len(options):  # every variant compiles: check each contact
                 plans.append((step, route, sources))
+    for step in steps:
+        problem = step.condition_problem()
+        if problem:
+            report.issues.append(
+                LintIssue("error", "condition", problem, f"step {step.position} condition")
+            )
     if plans:
         _lint_contacts(campaign, plans, needed_channels, report)
+    report.issues += held_issues(campaign)
     if not Enrollment.objects.filter(campaign=campaign).exists():
         report.issues.append(_no_contacts(campaign))
     return report
@@ -378,3 +390,25 @@ def _lint_contacts(
                 no_identity.examples[(where, step_id)],
             )
         )
+
+
+def held_issues(campaign: Campaign) -> list[LintIssue]:
+    """Per step, the contacts its channel cannot reach now, by the policy gate's reason: a
+    Telegram contact who has not started the bot, a closed WhatsApp window, an opt-out.
+    Their message would wait (or be cancelled) instead of going out: a notice, as the wait
+    is the platform's rule and not a mistake to confirm."""
+    issues = []
+    for entry in campaign_steps_held(campaign=campaign):
+        for reason, count in entry.reasons.most_common():
+            issues.append(
+                LintIssue(
+                    "notice",
+                    "held",
+                    f"{count:,} {ngettext('contact is', 'contacts are', count)} held, not "
+                    f"sent: {reason}",
+                    f"step {entry.step.position}",
+                    count,
+                    entry.examples[reason],
+                )
+            )
+    return issues

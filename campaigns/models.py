@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from contacts.channels import channel_choices
+from contacts.channels import channel_choices, channel_label
 from contacts.models import Contact
+from outreach.channels.registry import channels
 from outreach.media import validate_attachments
 from outreach.models import Message, SenderAccount
 
@@ -153,8 +154,11 @@ class Sequence(models.Model):
 
 class Step(models.Model):
     class Condition(models.TextChoices):
-        ALWAYS = "always", "Always"
+        ALWAYS = "always", "Always, even after a reply"
         NO_REPLY = "no_reply", "Only if no reply yet"
+        DELIVERED = "delivered", "Only if the previous message was delivered"
+        READ = "read", "Only if the previous message was read"
+        HAS_IDENTITY = "has_identity", "Only if the contact has an identity on…"
 
     class OnRefused(models.TextChoices):
         HOLD = "hold", "Hold it with the platform's reason"
@@ -168,7 +172,24 @@ class Step(models.Model):
     )
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="steps")
     condition = models.CharField(
-        max_length=20, choices=Condition.choices, default=Condition.NO_REPLY
+        max_length=20,
+        choices=Condition.choices,
+        default=Condition.NO_REPLY,
+        help_text="A reply ends the sequence for every step but those marked "
+        '"Always": they still go out (a meeting reminder, a thank-you). Every other '
+        "condition also needs no reply yet. A step whose condition is not met is skipped "
+        "with its reason, and the next step is timed from the last message really sent.",
+    )
+    condition_channel = models.CharField(
+        max_length=20,
+        choices=channel_choices,
+        blank=True,
+        help_text='With "Only if the contact has an identity on…": that channel.',
+    )
+    business_days = models.BooleanField(
+        default=False,
+        help_text="Count the delay in business days (Monday–Friday): Saturdays and Sundays "
+        "are skipped for a delay of whole days.",
     )
     on_refused = models.CharField(
         max_length=20,
@@ -191,6 +212,48 @@ class Step(models.Model):
     def clean(self) -> None:
         if self.delay is not None and self.delay < timedelta(0):
             raise ValidationError({"delay": "A delay cannot be negative."})
+        problem = self.condition_problem()
+        if problem:
+            raise ValidationError({"condition": problem})
+
+    def condition_problem(self) -> str:
+        """Why the condition cannot work as set ("" when it can): delivered / read need a
+        previous step whose channels report receipts (Channel.delivery_receipts); an
+        identity condition needs its channel. Step.clean and the lint ask it."""
+        C = self.Condition
+        if self.condition == C.HAS_IDENTITY and not self.condition_channel:
+            return "Choose the channel the contact must have an identity on."
+        if self.condition != C.HAS_IDENTITY and self.condition_channel:
+            return 'A channel goes only with "Only if the contact has an identity on…".'
+        if self.condition not in (C.DELIVERED, C.READ):
+            return ""
+        if self.position == 1:
+            return "The first step has no previous message to be delivered or read."
+        if not self.sequence_id:
+            return ""  # a sequence being created: the lint checks it before launch
+        previous = (
+            Step.objects.filter(sequence_id=self.sequence_id, position__lt=self.position)
+            .order_by("-position")
+            .first()
+        )
+        if previous is None:
+            return "The first step has no previous message to be delivered or read."
+        names = [previous.channel] + list(
+            StepAlternative.objects.filter(step=previous).values_list("channel", flat=True)
+        )
+        configured = channels()
+        silent = [
+            channel_label(c)
+            for c in dict.fromkeys(names)
+            if c not in configured or not configured[c].delivery_receipts
+        ]
+        if silent:
+            what = "delivered" if self.condition == C.DELIVERED else "read"
+            return (
+                f"{', '.join(silent)} does not report whether a message was {what}: "
+                f"step {previous.position} goes out there."
+            )
+        return ""
 
 
 class StepAlternative(models.Model):

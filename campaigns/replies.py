@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
-from campaigns.models import Enrollment
+from campaigns.models import Enrollment, Step, StepSend
 from contacts.models import Contact
 from outreach.inbox.services import conversation_assign
 from outreach.models import Message
@@ -88,3 +89,61 @@ def conversation_assign_campaign_owner(*, message: Message, contact_id: int) -> 
         return  # in no campaign, or its campaign has no owner
     owner = get_user_model().objects.get(id=origin.owner_id)
     conversation_assign(conversation=message.conversation, user=owner, only_if_unassigned=True)
+
+
+# --- "Always" steps after a reply ----------------------------------------------------------
+
+
+def always_ahead(enrollment_ids: list[int]) -> dict[int, bool]:
+    """The live enrolments of these with an "Always" step still ahead (their current step or
+    a later one), and whether that is their current step: a reply does not end them."""
+    always = Step.objects.filter(
+        sequence_id=OuterRef("campaign__sequence_id"), condition=Step.Condition.ALWAYS
+    )
+    rows = (
+        Enrollment.objects.filter(id__in=enrollment_ids, state__in=[E.ACTIVE, E.WAITING, E.PAUSED])
+        .filter(Exists(always.filter(position__gte=OuterRef("current_step"))))
+        .annotate(now_always=Exists(always.filter(position=OuterRef("current_step"))))
+        .values_list("id", "now_always")
+    )
+    return dict(rows)
+
+
+def reply_keep_always(
+    going_on: dict[int, bool],
+    *,
+    at: datetime,
+    reason: str,
+    quoted: int | None,
+    answered: int | None,
+) -> None:
+    """These enrolments replied but have "Always" steps ahead: record the reply (counted on
+    the step it answered, else the last one sent, as for any reply) and let the dispatcher
+    skip their other steps (campaigns/conditions.py). A queued message of a step that is not
+    "Always" is cancelled, and its enrolment goes back to the dispatcher at once, which
+    skips that step and times the next from the last message really sent."""
+    if not going_on:
+        return
+    ids = list(going_on)
+    Enrollment.objects.filter(id__in=ids).update(
+        replied_at=at, hold_reason=f'{reason}; only "Always" steps still go out'[:200]
+    )
+    last: dict[int, int] = {}
+    for eid, link_id in (
+        StepSend.objects.filter(enrollment_id__in=ids, message__sent_at__isnull=False)
+        .order_by("message__sent_at", "id")
+        .values_list("enrollment_id", "id")
+    ):
+        last[eid] = link_id
+    if quoted is not None and answered is not None:
+        last[answered] = quoted
+    # replied_to keeps the reply on that step when an "Always" step is sent later.
+    for eid, link_id in last.items():
+        Enrollment.objects.filter(id=eid).update(replied_to_id=link_id)
+    skip_now = [eid for eid, current_always in going_on.items() if not current_always]
+    Message.objects.filter(
+        step_send__enrollment_id__in=skip_now, status__in=[M.QUEUED, M.PAUSED]
+    ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
+    Enrollment.objects.filter(id__in=skip_now, state=E.WAITING).update(
+        state=E.ACTIVE, next_action_at=timezone.now()
+    )

@@ -169,8 +169,14 @@ class CampaignContactEvents(ContactsEvents):
         )
 
     def import_choices(self, user) -> list[tuple[str, str]]:
-        active = campaigns_visible_to(user).exclude(status=Campaign.Status.FINISHED)
-        return [(f"campaign:{c.pk}", f"Enrol into campaign: {c.name}") for c in active]
+        # A Finished campaign is offered too: enrolling more runs it again
+        # (campaigns/services.py campaign_reopen_if_finished).
+        def label(c: Campaign) -> str:
+            if c.status == Campaign.Status.FINISHED:
+                return f"Enrol into campaign: {c.name} (finished: enrolling runs it again)"
+            return f"Enrol into campaign: {c.name}"
+
+        return [(f"campaign:{c.pk}", label(c)) for c in campaigns_visible_to(user)]
 
     def contact_activity(self, contact_ids) -> dict[str, set[int]]:
         # Both apps above contacts: outreach's conversations, then campaigns' own rows.

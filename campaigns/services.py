@@ -5,11 +5,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from campaigns import counters
+from campaigns import counters, replies
 from campaigns.access import campaigns_visible_to
+from campaigns.conditions import step_due
 from campaigns.lint import campaign_lint
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import routes_for_steps, step_reroute
@@ -85,12 +86,12 @@ def enrollments_create(*, campaign: Campaign, contacts: QuerySet[Contact] | list
             )
             counters.counters_after_enrol(campaign_id=campaign.id, contact_ids=chunk)
             if chunk:
-                _reopen_if_finished(campaign.id)
+                campaign_reopen_if_finished(campaign.id)
         created += len(chunk)
     return created
 
 
-def _reopen_if_finished(campaign_id: int) -> None:
+def campaign_reopen_if_finished(campaign_id: int) -> None:
     """A Finished campaign only ran out of people (campaigns/dispatch.py campaigns_finish):
     enrolling more sets it Running again, so the dispatcher reaches them. Called with the
     campaign row locked, as the finishing tick locks it too."""
@@ -242,6 +243,9 @@ def enrollments_stop_for_contact(
     which = Q(state__in=LIVE)
     if answered is not None and state == E.REPLIED:
         which |= Q(id=answered, state__in=ANSWERABLE)
+    if state == E.REPLIED:
+        # Already replied and going on for its "Always" steps: counted once, and goes on.
+        which &= ~Q(state__in=LIVE, replied_at__isnull=False)
     if channel:
         # A subquery, not a join: FOR UPDATE would lock the joined campaign rows too.
         on_channel = Campaign.objects.filter(sequence__steps__channel=channel).values("id")
@@ -255,19 +259,30 @@ def enrollments_stop_for_contact(
         )
         if not ids:
             return 0
-        Enrollment.objects.filter(id__in=ids).update(
+        going_on = replies.always_ahead(ids) if state == E.REPLIED else {}
+        ended = [i for i in ids if i not in going_on]
+        Enrollment.objects.filter(id__in=ended).update(
             state=state,
             next_action_at=None,
             hold_reason=reason[:200],
-            replied_at=at if state == E.REPLIED else None,
-            replied_to=None,
+            # An opt-out after a reply keeps the reply counted where it was
+            # (campaigns/counters.py).
+            replied_at=at if state == E.REPLIED else F("replied_at"),
+            replied_to=None if state == E.REPLIED else F("replied_to"),
         )
         if state == E.REPLIED:
-            if quoted is not None and answered in ids:
+            if quoted is not None and answered in ended:
                 Enrollment.objects.filter(id=answered).update(replied_to=quoted)
+            replies.reply_keep_always(
+                going_on,
+                at=at,
+                reason=reason,
+                quoted=quoted if answered in going_on else None,
+                answered=answered,
+            )
             counters.counters_after_reply(enrollment_ids=ids)
         Message.objects.filter(
-            step_send__enrollment_id__in=ids, status__in=[M.QUEUED, M.PAUSED]
+            step_send__enrollment_id__in=ended, status__in=[M.QUEUED, M.PAUSED]
         ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
     return len(ids)
 
@@ -311,12 +326,16 @@ def _schedule_next_steps(links: list[StepSend], *, sent_at: dict[int, datetime])
             id__in=enrollment_ids, state=E.WAITING, current_step=position
         )
         if nxt is None:
-            current.update(state=E.COMPLETED, hold_reason="all steps sent")
+            # One that replied and went on for its "Always" steps ends as replied.
+            current.filter(replied_at=None).update(state=E.COMPLETED, hold_reason="all steps sent")
+            current.exclude(replied_at=None).update(
+                state=E.REPLIED, hold_reason='replied; its "Always" steps were sent'
+            )
             continue
         current.update(
             state=E.ACTIVE,
             current_step=nxt.position,
-            next_action_at=at + nxt.delay,
+            next_action_at=step_due(nxt, at),
             hold_reason=f"waiting {humanize_delay(nxt.delay)} after step {position}",
         )
 

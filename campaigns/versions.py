@@ -179,7 +179,9 @@ STEP_FIELDS = {
     "channel": "channel",
     "template_id": "template",
     "delay": "delay",
+    "business_days": "business days",
     "condition": "condition",
+    "condition_channel": "condition channel",
 }
 
 

@@ -118,6 +118,8 @@ def _continue(request: CaptureRequest, engagement: Engagement) -> None:
             Enrollment.objects.filter(id=enrollment.id).exclude(state=E.REPLIED).exists()
         ):
             counters_after_reply(enrollment_ids=[enrollment.id], sign=-1)
+            # No longer a reply: replied_at would count it again (campaigns/counters.py).
+            Enrollment.objects.filter(id=enrollment.id).update(replied_at=None, replied_to=None)
 
 
 def _resume_after_answer(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from campaigns.conditions import step_due
 from campaigns.models import Enrollment, Step, StepSend
 from campaigns.triggers.models import STANDARD_WINDOW, CaptureRequest, StepOptions
 from contacts.models import Identity
@@ -43,9 +44,9 @@ def enrollment_schedule(
     """Make `step` the enrollment's next step, due by its options; returns the reason shown."""
     options = options_of(step)
     inbound = last_inbound_at(enrollment=enrollment, channel=step.channel)
-    due = previous_at + step.delay
+    due = step_due(step, previous_at)
     if options and options.anchor == StepOptions.Anchor.LAST_INBOUND and inbound:
-        due = inbound + step.delay
+        due = step_due(step, inbound)
     rows = Enrollment.objects.filter(id=enrollment.id, state__in=states)
     closes = inbound + STANDARD_WINDOW if inbound else None
     window_bound = options and options.when_window_closed != StepOptions.WindowClosed.WAIT

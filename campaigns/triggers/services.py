@@ -22,6 +22,7 @@ from campaigns.rendering import (
     stable_choice,
 )
 from campaigns.replies import deal_origin
+from campaigns.services import campaign_reopen_if_finished
 from campaigns.triggers.matching import keyword_matches, keywords_of, pattern_matches
 from campaigns.triggers.models import Trigger, TriggerFire
 from campaigns.triggers.schedule import enrollment_schedule
@@ -279,10 +280,21 @@ def _public_reply(trigger: Trigger, contact: Contact, engagement: Engagement) ->
 
 def _enrol(trigger: Trigger, contact: Contact, engagement: Engagement) -> Enrollment | None:
     assert trigger.campaign_id is not None  # the caller checked
-    campaign = Campaign.objects.get(id=trigger.campaign_id)
-    existing = Enrollment.objects.filter(campaign=campaign, contact=contact).first()
-    if existing is not None:
-        return existing  # already in it: a trigger never restarts a sequence
+    with transaction.atomic():
+        # Locked as enrollments_create locks it: the finishing tick waits for this enrolment,
+        # and a Finished campaign it enrols into runs again (campaigns/services.py).
+        campaign = Campaign.objects.select_for_update().get(id=trigger.campaign_id)
+        existing = Enrollment.objects.filter(campaign=campaign, contact=contact).first()
+        if existing is not None:
+            return existing  # already in it: a trigger never restarts a sequence
+        enrollment = _enrol_new(trigger, campaign, contact, engagement)
+        campaign_reopen_if_finished(campaign.id)
+    return enrollment
+
+
+def _enrol_new(
+    trigger: Trigger, campaign: Campaign, contact: Contact, engagement: Engagement
+) -> Enrollment:
     step = (
         Step.objects.filter(sequence_id=campaign.sequence_id, position__gte=trigger.start_step)
         .order_by("position")

@@ -8,17 +8,20 @@ channel's check_policy (docs/architecture.md, "Invariants": platform rules befor
 Runs inside the claim transaction (claim.py), under its row locks.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
+from contacts.models import Identity
+from contacts.services import identities_block_reasons
 from outreach.channels import get_channel
 from outreach.channels.base import PolicyContext
 from outreach.media import attachment_problems
-from outreach.models import Message
+from outreach.models import Conversation, Message
 from outreach.seams import MessageFailed, outreach_events
 from outreach.sending.history import event
 from outreach.windows import Window, describe_wait
@@ -75,6 +78,52 @@ def _policy_context(message: Message, now: datetime) -> PolicyContext:
         public_reply_to=message.public_reply_to,
         thread_owner=message.conversation.thread_owner,
     )
+
+
+def identities_held(
+    *,
+    channel: str,
+    identity_ids: Iterable[int],
+    sender_ids: Iterable[int] = (),
+    attachments: list[dict] | None = None,
+    now: datetime,
+) -> dict[int, str]:
+    """Why an automated message on `channel` would not go now to each of these identities,
+    by identity id (those it would reach are left out): an opt-out or suppression (the
+    block reasons the claim cancels for), else the platform's rules as `refusal` checks them
+    (`check_policy`, e.g. a Telegram contact who has not started the bot, WhatsApp's closed
+    24 h window). The conversation is the one with `sender_ids` (any sender when empty) the
+    contact last wrote in. Three queries however many identities: the lint and the forecast
+    ask this for every step, so they, and the gate, agree on who is held."""
+    identities = list(Identity.objects.filter(id__in=list(identity_ids)).select_related("contact"))
+    reasons = identities_block_reasons(identities)
+    conversations = Conversation.objects.filter(identity__in=identities).order_by(
+        F("last_inbound_at").asc(nulls_first=True), "id"
+    )
+    if sender_ids:
+        conversations = conversations.filter(sender_id__in=list(sender_ids))
+    latest = {c.identity_id: c for c in conversations}  # the last one written in wins
+    backend = get_channel(channel)
+    for identity in identities:
+        if identity.id in reasons:
+            continue
+        conv = latest.get(identity.id)
+        decision = backend.check_policy(
+            PolicyContext(
+                channel=channel,
+                now=now,
+                recipient=identity.value,
+                recipient_platform_id=identity.platform_user_id,
+                last_inbound_at=conv.last_inbound_at if conv else None,
+                attachments=attachments or [],
+                comment_id=conv.comment_id if conv else "",
+                comment_at=conv.comment_at if conv else None,
+                thread_owner=conv.thread_owner if conv else "",
+            )
+        )
+        if not decision.allowed:
+            reasons[identity.id] = f"platform policy: {decision.reason}"
+    return reasons
 
 
 def _fail_before_send(message: Message, reason: str) -> None:

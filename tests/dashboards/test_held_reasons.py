@@ -100,3 +100,45 @@ def test_a_held_message_says_when_it_may_go_in_words_not_an_iso_timestamp(settin
     at = datetime(2026, 12, 7, 8, 0, 30, 118537, tzinfo=ZoneInfo("UTC"))
     held = HeldMessage(1, "Ana", 1, "Email", "queued", "sending window", not_before=at)
     assert as_shown(held.cells()[-1]) == "Mon 7 Dec 2026, 09:00"
+
+
+def test_lint_and_forecast_show_telegram_contacts_who_have_not_started_the_bot_as_held(
+    platform_channels, staff_client
+):
+    """The policy gate holds a Telegram message to a contact who never started the bot; the
+    pre-launch check and the send forecast say so per step, in words, instead of promising
+    the message today."""
+    from analytics.forecast import campaign_forecast
+    from campaigns.lint import campaign_lint
+    from campaigns.services import campaign_launch, enrollments_create
+    from contacts.models import Identity
+    from tests import factories
+    from tests.channels.helpers import platform_sender
+
+    bot = platform_sender("telegram", "acme_bot", "123:ABC")
+    cold = [factories.contact(n, channels=("telegram",), tz="UTC") for n in (1, 2)]
+    started = factories.contact(3, channels=("telegram",), tz="UTC")
+    Identity.objects.filter(contact=started).update(platform_user_id="408258968")
+    campaign = factories.campaign(senders=[bot], steps=[("telegram", 0)], name="Bot leads")
+    enrollments_create(campaign=campaign, contacts=[*cold, started])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    reason = (
+        "platform policy: the contact has not started the bot yet (send them the t.me deep link)"
+    )
+
+    report = campaign_lint(campaign=campaign)
+    held = [i for i in report.issues if i.code == "held"]
+    assert held == report.notices  # shown, but the launch needs no confirmation for it
+    assert [(i.where, i.count) for i in held] == [("step 1", 2)]
+    assert held[0].message == f"2 contacts are held, not sent: {reason}"
+    page = staff_client.get(f"/templates/lint/campaign/{campaign.pk}/").content.decode()
+    assert f"step 1: 2 contacts are held, not sent: {reason}" in page
+
+    forecast = campaign_forecast(campaign=campaign)
+    assert [s.enrollment_id for s in forecast.sends] == [
+        campaign.enrollments.get(contact=started).id
+    ]
+    assert forecast.held == {(1, reason): 2}
+    assert f"Step 1: 2 contacts are held, not sent: {reason}." in forecast.summary()
+    page = staff_client.get(f"/campaigns/{campaign.pk}/forecast/").content.decode()
+    assert "has not started the bot yet" in page and "held: platform policy" in page

@@ -116,3 +116,25 @@ def test_a_story_mention_fires_only_story_mention_triggers(client, platform_chan
     process_all()
     assert [f.trigger for f in TriggerFire.objects.all()] == [mention]
     assert ig.conversations.get().last_inbound_at is not None
+
+
+def test_a_trigger_enrolling_into_a_finished_campaign_runs_it_again(client, platform_channels):
+    from campaigns.models import Campaign
+    from core.audit import AuditEntry
+
+    bot = platform_sender("telegram", "acme_bot")
+    contact = factories.contact(1, channels=("email",))
+    camp = helpers.campaign([bot], (("telegram", 0),))
+    Campaign.objects.filter(id=camp.id).update(status=Campaign.Status.FINISHED)
+    helpers.trigger(
+        name="Webinar link", channel="telegram", event_type="deep_link", match="any", campaign=camp
+    )
+    body = copy.deepcopy(fixture_json("telegram", "start_deep_link"))
+    body["message"]["text"] = f"/start {start_token(contact.id)}"
+    body["message"]["chat"]["id"] = body["message"]["from"]["id"] = 5550002
+    assert deliver(client, "telegram", body) == 200
+    process_all()
+    assert Enrollment.objects.filter(campaign=camp, contact=contact).exists()
+    camp.refresh_from_db()
+    assert camp.status == Campaign.Status.RUNNING
+    assert AuditEntry.objects.filter(action="campaign.reopen").count() == 1
