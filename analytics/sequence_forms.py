@@ -74,6 +74,8 @@ class StepForm(forms.Form):
     condition = forms.ChoiceField(
         choices=Step.Condition.choices, initial=Step.Condition.NO_REPLY, label="Send"
     )
+    condition_channel = forms.ChoiceField(required=False, label="Identity on")
+    business_days = forms.BooleanField(required=False, label="Business days only (Mon–Fri)")
     on_refused = forms.ChoiceField(
         choices=Step.OnRefused.choices, initial=Step.OnRefused.HOLD, label="If refused"
     )
@@ -87,10 +89,15 @@ class StepForm(forms.Form):
     def __init__(self, *args, templates: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["channel"]).choices = channel_choices()
+        cast(forms.ChoiceField, self.fields["condition_channel"]).choices = [
+            ("", "—"),
+            *channel_choices(),
+        ]
         template = cast(forms.ChoiceField, self.fields["template"])
         template.choices = [(NEW, "✎ Write a new template"), *templates]
         self.fields["delay_value"].widget.attrs["class"] = "form-control form-control-sm"
-        for name in ("delay_unit", "condition", "on_refused", "template"):
+        self.fields["business_days"].widget.attrs["class"] = "form-check-input"
+        for name in ("delay_unit", "condition", "condition_channel", "on_refused", "template"):
             _select(self.fields[name])
         for name in ("name", "subject", "body"):
             self.fields[name].widget.attrs["class"] = "form-control form-control-sm"
@@ -130,6 +137,8 @@ class StepForm(forms.Form):
             channel=data["channel"],
             delay=timedelta(seconds=data["delay_value"] * UNITS[data["delay_unit"]]),
             condition=data["condition"],
+            condition_channel=data.get("condition_channel") or "",
+            business_days=bool(data.get("business_days")),
             on_refused=data["on_refused"],
             template_id=None if new else int(data["template"]),
             new_template=NewTemplate(data["name"], data["subject"], data["body"]) if new else None,
@@ -160,6 +169,8 @@ def step_initial(step: Step) -> dict:
         "delay_value": n,
         "delay_unit": unit,
         "condition": step.condition,
+        "condition_channel": step.condition_channel,
+        "business_days": step.business_days,
         "on_refused": step.on_refused,
         "template": str(step.template_id),
     }

@@ -24,6 +24,7 @@ from campaigns.access import (
 from campaigns.models import Sequence, Step, StepAlternative, StepSend, Template
 from campaigns.template_forms import validate_template_text
 from campaigns.versions import sequence_changes_record, steps_state, template_save
+from contacts.channels import channel_label
 from core.audit import audit_record
 from outreach.channels.registry import channels
 
@@ -51,6 +52,8 @@ class StepSpec:
     delay: timedelta
     condition: str = Step.Condition.NO_REPLY
     on_refused: str = Step.OnRefused.HOLD
+    condition_channel: str = ""  # with "only if the contact has an identity on…"
+    business_days: bool = False
     template_id: int | None = None
     new_template: NewTemplate | None = None
     id: int | None = None  # an existing step of this sequence
@@ -71,6 +74,33 @@ def _text_errors(where: str, text: str) -> list[str]:
     return []
 
 
+def _condition_problem(step: StepSpec, previous: StepSpec | None) -> str:
+    """Step.condition_problem for a step not saved yet: the previous step is the one
+    before it in the order posted, not the one stored."""
+    C = Step.Condition
+    if step.condition == C.HAS_IDENTITY and not step.condition_channel:
+        return "choose the channel the contact must have an identity on."
+    if step.condition != C.HAS_IDENTITY and step.condition_channel:
+        return 'a channel goes only with "Only if the contact has an identity on…".'
+    if step.condition not in (C.DELIVERED, C.READ):
+        return ""
+    if previous is None:
+        return "the first step has no previous message to be delivered or read."
+    configured = channels()
+    names = [previous.channel, *(a.channel for a in previous.alternatives)]
+    silent = [
+        n
+        for n in dict.fromkeys(names)
+        if n not in configured or not configured[n].delivery_receipts
+    ]
+    if silent:
+        return (
+            f"{', '.join(channel_label(n) for n in silent)} does not report delivery or "
+            "reading, so this condition could never be met."
+        )
+    return ""
+
+
 def _check(*, sequence: Sequence | None, steps: list[StepSpec], actor, name: str) -> list[str]:
     errors = [] if name.strip() else ["Give the sequence a name."]
     if not steps:
@@ -86,6 +116,14 @@ def _check(*, sequence: Sequence | None, steps: list[StepSpec], actor, name: str
             errors.append(f"{where}: a delay cannot be negative.")
         if step.condition not in Step.Condition.values:
             errors.append(f"{where}: choose when it is sent.")
+        elif step.condition_channel and step.condition_channel not in known:
+            errors.append(f"{where}: choose the channel the contact must have an identity on.")
+        else:
+            # The model's own rule (identity channel given, delivered/read after a step
+            # that reports receipts), checked against the order being saved.
+            problem = _condition_problem(step, steps[n - 2] if n > 1 else None)
+            if problem:
+                errors.append(f"{where}: {problem}")
         if step.on_refused not in Step.OnRefused.values:
             errors.append(f"{where}: choose what happens when the platform refuses it.")
         if step.id is not None and step.id not in existing:
@@ -179,6 +217,8 @@ def sequence_save(
                 "channel": spec.channel,
                 "delay": spec.delay,
                 "condition": spec.condition,
+                "condition_channel": spec.condition_channel,
+                "business_days": spec.business_days,
                 "on_refused": spec.on_refused,
                 "template_id": template_id,
             }

@@ -2,6 +2,7 @@
 human units, refuses text that does not compile and other teams' templates, and an edit of
 a running campaign's sequence changes its steps in place and lands in its history."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -240,3 +241,44 @@ def test_a_step_that_already_sent_cannot_be_removed(
     response = client.post(f"/sequences/{side.campaign.sequence.pk}/", form("A", steps, save="1"))
     assert "Step 1 has already sent messages: it cannot be removed." in response.content.decode()
     assert list(side.campaign.sequence.steps.all()) == [sent]
+
+
+def test_business_days_and_an_identity_condition_are_saved_from_the_builder(client):
+    ann = make_user("ann", "rep")
+    client.force_login(ann)
+    steps = {
+        "s1": step("email", 0, "days", subject="Hi", body="Hello there"),
+        "s2": step(
+            "telegram",
+            2,
+            "days",
+            body="Ping {{ first_name }}",
+            condition="has_identity",
+            condition_channel="telegram",
+            business_days="on",
+        ),
+    }
+    response = client.post("/sequences/new/", form("Weekdays", steps, save="1"))
+    assert response.status_code == 302
+    second = Step.objects.get(sequence__name="Weekdays", position=2)
+    assert (second.business_days, second.condition, second.condition_channel) == (
+        True,
+        "has_identity",
+        "telegram",
+    )
+    page = client.get(f"/sequences/{second.sequence_id}/").content.decode()
+    boxes = re.findall(r'<input type="checkbox" name="[^"]*business_days"[^>]*>', page)
+    assert len(boxes) == 2 and ["checked" in b for b in boxes] == [False, True]
+
+
+def test_a_read_condition_after_a_telegram_step_is_refused_in_the_builder(client):
+    ann = make_user("ann", "rep")
+    client.force_login(ann)
+    steps = {
+        "s1": step("telegram", 0, "days", body="Hello there"),
+        "s2": step("email", 2, "days", subject="Hi", body="Seen it?", condition="read"),
+    }
+    response = client.post("/sequences/new/", form("Read after Telegram", steps, save="1"))
+    assert response.status_code == 200
+    assert "Telegram does not report delivery or reading" in response.content.decode()
+    assert not Sequence.objects.filter(name="Read after Telegram").exists()
