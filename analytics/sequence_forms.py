@@ -28,6 +28,7 @@ ICONS = {
     "linkedin": "in",
     "tiktok": "♪",
     "snapchat": "☺",
+    "phone": "☎",
 }
 
 

@@ -1,5 +1,5 @@
 """A rep's queue of manual steps (LinkedIn, TikTok, Snapchat: no platform lets us send
-there): what is due, and the three things a rep does with a task.
+there; and phone calls): what is due, and the three things a rep does with a task.
 
 It lives in campaigns because two of those answers move sequences: "sent" goes through
 outreach's send record (``manual_task_complete``) whose ``messages_sent`` event schedules the
@@ -33,6 +33,7 @@ PROFILE_URLS = {
     "linkedin": "https://www.linkedin.com/in/{}/",
     "tiktok": "https://www.tiktok.com/@{}",
     "snapchat": "https://www.snapchat.com/add/{}",
+    "phone": "tel:{}",  # E.164, so a phone or a softphone dials it as it is
 }
 
 

@@ -296,6 +296,7 @@ CHANNELS = env_list(
         "outreach.channels.manual.LINKEDIN",
         "outreach.channels.manual.TIKTOK",
         "outreach.channels.manual.SNAPCHAT",
+        "outreach.channels.manual.CALL",
     ],
 )
 # One backend for every automated channel: handy for the demo and for tests.

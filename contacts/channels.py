@@ -28,6 +28,8 @@ SNAPCHAT = "snapchat"
 @cache
 def _choices(paths: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     configured = [(c.key, c.label) for c in map(import_string, paths)]
+    if any(key == PHONE for key, _ in configured):  # the manual "Phone call" channel
+        return tuple(configured)
     # A phone number is listed after the first channel (email), where it always was.
     return (*configured[:1], (PHONE, "Phone"), *configured[1:])
 

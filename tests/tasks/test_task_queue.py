@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.dispatch import enrollments_materialize
-from campaigns.models import Enrollment
+from campaigns.models import Campaign, Enrollment
 from campaigns.services import campaign_launch, enrollments_create
+from contacts.models import Identity
 from core.teams import Team
 from outreach.models import ManualTask, Message
 from tests import factories
@@ -135,3 +136,27 @@ def test_a_task_whose_campaign_paused_is_not_closed_and_comes_back_on_resume(cli
     assert ManualTask.objects.get(id=task.pk).done_at is None
     campaign_resume(campaign=enrollment.campaign)
     assert client.get(reverse("tasks:queue")).context["total"] == 1
+
+
+def test_a_call_step_is_a_task_with_a_tel_link_and_marking_it_done_starts_the_next_delay(client):
+    ann = rep("ann")
+    senders = [factories.sender("Ann's phone", channel="phone"), factories.sender("Ann")]
+    campaign = factories.campaign(
+        senders=senders, steps=(("phone", 0), ("email", 3 * DAY)), name="Call first"
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(owner=ann)
+    contact = factories.contact(7, channels=("email",), owner=ann)
+    Identity.objects.create(contact=contact, channel="phone", value="+41445551234")
+    enrollments_create(campaign=campaign, contacts=[contact])
+    campaign_launch(campaign=campaign)
+    enrollments_materialize(now=timezone.now())
+    enrollment = Enrollment.objects.get(campaign=campaign)
+    task = task_of(enrollment)
+    client.force_login(ann)
+    page = client.get(reverse("tasks:queue")).content.decode()
+    assert 'href="tel:+41445551234"' in page and "Call +41445551234" in page
+    client.post(reverse("tasks:sent", args=[task.pk]))
+    sent = Message.objects.get(id=task.message_id)
+    enrollment.refresh_from_db()
+    assert (sent.status, enrollment.current_step) == ("sent", 2)
+    assert enrollment.next_action_at == sent.sent_at + timedelta(seconds=3 * DAY)
