@@ -203,3 +203,30 @@ def test_microsoft_5_7_515_pauses_the_sender_with_the_fix(smtp_server):
         "align DMARC; see Sending domains)"
     )
     assert not Suppression.objects.exists()  # the recipient did nothing wrong
+
+
+def test_gmail_5_7_26_on_rcpt_pauses_the_sender_and_spares_the_recipient(smtp_server):
+    smtp_server.refuse["kim@gmail.example"] = (
+        "550 5.7.26 Unauthenticated email from acme.example is not accepted due to domain's "
+        "DMARC policy."
+    )
+    sender = platform_sender("email", MAILBOX)
+    [message] = messages_create(
+        [
+            Message(
+                conversation=_conversation(sender, "kim@gmail.example"),
+                sender=sender,
+                channel="email",
+                direction="out",
+                status="queued",
+                subject="Hello",
+                body="Hi",
+            )
+        ]
+    )
+    assert message_send(message_id=message.id) == "failed"
+    sender.refresh_from_db()
+    assert sender.paused
+    assert "(5.7.26: publish SPF and DKIM for acme.example and align DMARC" in sender.paused_reason
+    assert not Suppression.objects.exists()
+    assert Identity.objects.get(value="kim@gmail.example").opted_out_at is None
