@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import views
+from analytics import sender_health, views
 
 app_name = "dashboards"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("campaigns/new/", views.builder_start, name="builder"),
     path("campaigns/<int:pk>/build/audience/", views.builder_audience, name="builder_audience"),
     path("campaigns/<int:pk>/build/review/", views.builder_review, name="builder_review"),
+    path("senders/<int:pk>/health/", sender_health.health, name="sender_health"),
 ]

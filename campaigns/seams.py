@@ -17,6 +17,7 @@ from contacts.channels import CHANNEL_CHOICES
 from contacts.models import Contact
 from contacts.seams import ContactsEvents, ContactsImported, OptedOut
 from contacts.services import contact_opt_out
+from deliverability import guards
 from outreach.models import Message, SenderAccount
 from outreach.seams import (
     Engagement,
@@ -52,6 +53,8 @@ class CampaignEvents(OutreachEvents):
             for link in links
         }
         deals_open_for_contacted(origins=origins)
+        # Slowed-down senders speed up again once their rates fall.
+        guards.guards_after_sends(sender_ids={m.sender_id for m in messages})
 
     def message_failed(self, failure: MessageFailed) -> None:
         services.enrollment_after_failure(
@@ -60,6 +63,8 @@ class CampaignEvents(OutreachEvents):
             previous=failure.previous,
             refused=failure.refused,
         )
+        # A bounce or an authentication refusal may pause or slow the sender.
+        guards.guard_after_failure(message=failure.message)
         signals.message_failed.fan_out(sender=Message, message=failure.message)
 
     def message_cancelled(self, message: Message) -> None:
@@ -100,6 +105,9 @@ class CampaignEvents(OutreachEvents):
             pipelines.deal_apply_event(
                 contact=contact, event=f"intent:{intent}", message=message, origin=origin
             )
+        # A complaint (kind opt_out with the "complaint" event) may pause or slow its sender.
+        if kind == "opt_out" and message.events.filter(detail="complaint").exists():
+            guards.guard_after_complaint(message=message)
         # 3. Counters (the reply itself was counted by reply_record).
         counters.counters_after_label(message=message, label=intent)
         # 4. Fan-out: outgoing webhooks.

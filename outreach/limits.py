@@ -94,6 +94,7 @@ def tokens_release(
         sender.inflight_message_id = None
         if space:
             gap = random.uniform(sender.min_gap_seconds, sender.max_gap_seconds)
+            gap *= max(sender.gap_factor, 1.0)  # the guards' slow-down
             sender.next_send_at = now + timedelta(seconds=gap)
         if backoff_until is not None:
             sender.backoff_until = backoff_until

@@ -77,6 +77,9 @@ class SenderAccount(models.Model):
     sent_today = models.PositiveIntegerField(default=0)
     inflight_message_id = models.BigIntegerField(null=True, blank=True)
     backoff_until = models.DateTimeField(null=True, blank=True)
+    # Set by the bounce and complaint guards (deliverability/guards.py): between the warn
+    # and pause thresholds the gap between sends widens by this factor.
+    gap_factor = models.FloatField(default=1.0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

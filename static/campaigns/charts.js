@@ -64,7 +64,7 @@
           ? { x: { display: false }, y: { display: false, beginAtZero: true } }
           : {
               x: { stacked: !!spec.stacked, beginAtZero: true },
-              y: { stacked: !!spec.stacked, beginAtZero: true, ticks: { precision: 0 } },
+              y: { stacked: !!spec.stacked, beginAtZero: true, ticks: { precision: spec.decimals ? undefined : 0 } },
             },
       },
     });

@@ -199,6 +199,7 @@ def small_world(admin) -> dict[str, str]:
         "dashboards:builder": "/campaigns/new/",
         "dashboards:builder_audience": f"/campaigns/{draft.pk}/build/audience/",
         "dashboards:builder_review": f"/campaigns/{draft.pk}/build/review/",
+        "dashboards:sender_health": f"/senders/{draft.senders.get().pk}/health/",
     }
 
 

@@ -124,6 +124,11 @@ class EmailChannel(BaseChannel):
                 ) from exc
             if 500 <= code < 600:
                 status = bounce_status(reason) or str(code)
+                if status.startswith("5.7.") and status != "5.7.1":
+                    # 5.7.x names our sender's authentication (5.7.515, 5.7.26, 5.7.23-27),
+                    # not the address: failing it must not suppress the recipient, and the
+                    # guards (docs/deliverability.md) pause the sender with the fix.
+                    raise Permanent(f"message refused: {reason}", code=f"smtp_{status}") from exc
                 raise Bounced(f"recipient refused: {reason}", code=f"bounce_{status}") from exc
             raise RecipientUnreachable(f"recipient refused: {reason}", code=f"smtp_{code}") from exc
         except smtplib.SMTPAuthenticationError as exc:

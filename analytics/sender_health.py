@@ -1,0 +1,114 @@
+"""The sender health page (/senders/<id>/health/): a thin view over
+deliverability.health.sender_health, its tables (shown and exported as CSV, like the
+campaign dashboard's) and its 30-day chart of the guard's rolling rates against the pause
+thresholds."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from analytics.tables import Table
+from analytics.views import _export
+from deliverability.health import Health, sender_health
+from deliverability.rates import Rates
+from outreach.access import senders_visible_to
+
+
+def _pct(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _rate_rows(h: Health) -> list[list]:
+    g = h.guard
+    rows = []
+    scopes: list[tuple[str, Rates | None]] = [("this sender", h.rates)]
+    if h.domain_rates is not None:
+        scopes.append((h.domain, h.domain_rates))
+    for scope, r in scopes:
+        if r is None:
+            continue
+        counts = r.sends >= g.min_sends
+        note = "" if counts else f" (under {g.min_sends} sends: not counted yet)"
+        rows += [
+            [
+                f"hard bounces, {scope}",
+                r.hard_bounces,
+                r.sends,
+                _pct(r.bounce_rate) + note,
+                _pct(g.bounce_warn),
+                _pct(g.bounce_pause),
+            ],
+            [
+                f"complaints, {scope}",
+                r.complaints,
+                r.sends,
+                _pct(r.complaint_rate) + note,
+                _pct(g.complaint_warn),
+                _pct(g.complaint_pause),
+            ],
+            [f"one-click unsubscribes, {scope}", r.unsubscribes, r.sends, "", "", ""],
+        ]
+    return rows
+
+
+def tables(h: Health) -> dict[str, Table]:
+    rates = Table(
+        "rates",
+        f"Rates over the last {h.guard.window_days} days",
+        ["what", "count", "sends", "rate", "warn at", "pause at"],
+    )
+    rates.rows = _rate_rows(h)
+    days = Table("days", "The last 30 days", ["day", "sends", "hard bounces", "complaints"])
+    days.rows = [
+        [d, s, b, c] for d, s, b, c in zip(h.days, h.sends, h.bounces, h.complaints, strict=True)
+    ]
+    providers = Table(
+        "providers",
+        "By recipient provider (30 days)",
+        ["provider", "sends", "hard bounces", "complaints"],
+    )
+    providers.rows = [[p.provider, p.sends, p.bounces, p.complaints] for p in h.providers]
+    pauses = Table("pauses", "Pauses and resumes", ["when", "what", "by"])
+    pauses.rows = [[p.at, p.reason, p.by] for p in h.pauses]
+    pauses.empty = "Never paused."
+    return {t.name: t for t in (rates, days, providers, pauses)}
+
+
+def rates_chart(h: Health) -> dict:
+    """The rolling rates day by day, with each pause threshold as a flat line."""
+    spec: dict[str, object] = {
+        "type": "line",
+        "decimals": True,
+        "labels": [f"{d:%d %b}" for d in h.days],
+        "datasets": [
+            {"label": "Hard-bounce rate %", "data": h.rolling(h.bounces)},
+            {"label": "Complaint rate %", "data": h.rolling(h.complaints)},
+            {"label": "Bounce pause at %", "data": [h.guard.bounce_pause] * len(h.days)},
+            {"label": "Complaint pause at %", "data": [h.guard.complaint_pause] * len(h.days)},
+        ],
+    }
+    if not any(h.sends):
+        spec["empty"] = "No sends in the last 30 days: the rates start with the first."
+    else:
+        spec["note"] = (
+            f"Each day's rate is over the {h.guard.window_days} days ending that day; days "
+            f"with fewer than {h.guard.min_sends} sends in that window are left out."
+        )
+    return spec
+
+
+@login_required
+def health(request: HttpRequest, pk: int) -> HttpResponseBase:
+    sender = get_object_or_404(senders_visible_to(request.user), pk=pk)
+    h = sender_health(sender=sender, now=timezone.now())
+    shown = tables(h)
+    exported = _export(request, shown, f"sender-{sender.pk}")
+    if exported:
+        return exported
+    return render(
+        request,
+        "analytics/sender_health.html",
+        {"h": h, "sender": sender, "tables": shown, "rates_chart": rates_chart(h)},
+    )

@@ -1,0 +1,94 @@
+"""The sender health page: the guard's rates against its thresholds, the 30-day chart, the
+pauses with their reasons, the provider breakdown; scoped to the rep's team; drawn in a real
+Chromium at 1440 and 390 px without a horizontal scroll."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from contacts.models import Contact, Identity
+from outreach.models import Message, MessageEvent, SenderAccount
+from outreach.sending.create import conversations_for
+from tests.channels.helpers import platform_sender
+from tests.security.teams import two_teams  # noqa: F401  (a pytest fixture)
+
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
+
+
+def _history(sender: SenderAccount, address: str, sends: int, bounces: int) -> None:
+    """What the sender sent to one address over the past days: sends, some hard-bounced."""
+    contact = Contact.objects.create(first_name="Lead", owner=sender.owner)
+    identity = Identity.objects.create(contact=contact, channel="email", value=address)
+    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    messages = Message.objects.bulk_create(
+        Message(
+            conversation=conv,
+            sender=sender,
+            channel="email",
+            direction="out",
+            status="failed" if i < bounces else "sent",
+            subject="Hello",
+            body="Hi",
+            sent_at=timezone.now() - timedelta(days=1),
+        )
+        for i in range(sends)
+    )
+    events = [MessageEvent(message=m, status="sent") for m in messages]
+    events += [
+        MessageEvent(message=m, status="failed", detail="bounce_5.1.1: user unknown")
+        for m in messages[:bounces]
+    ]
+    MessageEvent.objects.bulk_create(events)
+    MessageEvent.objects.filter(message__in=messages).update(at=timezone.now() - timedelta(days=1))
+
+
+def _sender_with_history() -> SenderAccount:
+    sender = platform_sender("email", "sales@acme.example")
+    _history(sender, "ann@gmail.com", 80, 3)
+    _history(sender, "bob@outlook.com", 40, 0)
+    return sender
+
+
+@pytest.mark.django_db
+def test_the_health_page_shows_rates_thresholds_providers_and_the_chart(client, admin_user):
+    sender = _sender_with_history()
+    client.force_login(admin_user)
+
+    page = client.get(f"/senders/{sender.pk}/health/").content.decode()
+
+    assert "hard bounces, this sender" in page
+    assert "2.5%" in page  # 3 hard bounces in 120 sends
+    assert "SPF, DKIM and DMARC for <strong>acme.example</strong>: see Sending domains" in page
+    assert 'id="rates-chart"' in page and "rates-chart-data" in page
+    providers = client.get(f"/senders/{sender.pk}/health/?export=providers")
+    lines = b"".join(providers.streaming_content).decode().splitlines()
+    assert "Gmail,80,3,0" in lines and "Outlook / Hotmail,40,0,0" in lines
+
+
+@pytest.mark.django_db
+def test_another_teams_sender_health_is_not_found(client, two_teams):  # noqa: F811
+    client.force_login(two_teams.ann)
+    own, south = two_teams.rows["ann"].sender, two_teams.rows["sid"].sender
+    assert client.get(f"/senders/{own.pk}/health/").status_code == 200
+    assert client.get(f"/senders/{south.pk}/health/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_health_page_draws_its_chart_and_fits_the_screen(logged_in_page, width):
+    page = logged_in_page
+    sender = _sender_with_history()
+    SenderAccount.objects.filter(id=sender.id).update(
+        paused=True,
+        paused_reason="Paused 6 Dec 14:02: complaint rate 0.4% over the last 7 days (limit 0.3%)",
+    )
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"/senders/{sender.pk}/health/")
+    page.wait_for_selector("canvas#rates-chart[data-rendered='1']")
+    assert "complaint rate 0.4%" in page.locator("#paused-reason").inner_text()
+    assert page.locator("table#table-rates").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"sender_health_{width}.png"), full_page=True)
