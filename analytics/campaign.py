@@ -11,12 +11,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics.held import HELD_COLUMNS, HeldMessage, HeldReasons, held_counts, held_messages
 from analytics.history import event_sentence
 from analytics.senders import SenderHealth, senders_health
-from analytics.tables import Table, pct, rate
+from analytics.tables import Link, Table, pct, rate
 from campaigns.counters import intent_model
 from campaigns.models import Campaign, CampaignDayStats, CampaignIntentStats, Step, TemplateVariant
 from core.audit import AuditEntry
@@ -156,7 +157,7 @@ class Dashboard:
         )
         senders.rows = [
             [
-                s.name,
+                Link(s.name, reverse("dashboards:sender_health", args=[s.id])),
                 s.channel,
                 s.sent_today,
                 s.cap,

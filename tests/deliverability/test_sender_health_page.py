@@ -92,3 +92,14 @@ def test_the_health_page_draws_its_chart_and_fits_the_screen(logged_in_page, wid
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"sender_health_{width}.png"), full_page=True)
+
+
+@pytest.mark.django_db
+def test_the_campaign_dashboard_links_each_sender_to_its_health_page(client, admin_user):
+    from tests import factories
+
+    sender = _sender_with_history()
+    campaign = factories.campaign(senders=[sender], steps=[("email", 0)], name="Linked")
+    client.force_login(admin_user)
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert f'href="/senders/{sender.pk}/health/"' in page
