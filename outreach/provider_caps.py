@@ -79,6 +79,15 @@ class SenderProviderCap(models.Model):
         return PROVIDER_LABELS.get(self.provider, self.provider)
 
 
+def provider_caps_load(senders) -> None:
+    """Read the caps of a claim's senders in one query (not one per sender per batch)."""
+    by_sender: dict[int, dict[str, SenderProviderCap]] = {s.id: {} for s in senders}
+    for cap in SenderProviderCap.objects.filter(sender_id__in=by_sender):
+        by_sender[cap.sender_id][cap.provider] = cap
+    for sender in senders:
+        sender._provider_caps = by_sender[sender.id]
+
+
 def provider_cap_hold(message, now: datetime) -> tuple[str, datetime] | None:
     """(reason, when to try again) if this message's recipient provider has had its cap
     from this sender in the last hour, else None. Runs in the claim under the sender's row

@@ -22,7 +22,7 @@ from contacts.services import identities_block_reasons
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.models import Message, MessageEvent, SenderAccount, SendingSwitch
-from outreach.provider_caps import provider_cap_hold
+from outreach.provider_caps import provider_cap_hold, provider_caps_load
 from outreach.sending.gate import hold, refusal
 
 S = Message.Status
@@ -99,6 +99,7 @@ def claim_batch(message_ids: list[int]) -> list[Claim]:
             for message in messages:
                 hold(message, "all sending paused (kill switch)", None)
             return []
+        provider_caps_load({m.sender for m in messages})
         blocked = identities_block_reasons([m.conversation.identity for m in messages])
         ready = [
             m
