@@ -137,12 +137,14 @@ class Dashboard:
         intents.rows = [[k, n] for k, n in self.intents]
         senders = Table(
             "senders",
-            "Sender health",
+            "Sender pool and health",
             [
                 "sender",
                 "channel",
                 "sent today",
                 "cap",
+                "left today",
+                "provider caps",
                 "next slot",
                 "queued",
                 "errors (24 h)",
@@ -161,6 +163,8 @@ class Dashboard:
                 s.channel,
                 s.sent_today,
                 s.cap,
+                s.left_today,
+                s.provider_caps or "none",
                 s.next_slot_note,
                 s.queued,
                 s.errors_24h,

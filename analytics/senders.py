@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from campaigns.models import (
     Campaign,
 )
-from outreach.limits import effective_cap, local_day
+from outreach.limits import effective_cap, local_day, remaining_today
 from outreach.models import Message, MessageEvent, SenderAccount
 
 M = Message.Status
@@ -39,6 +39,9 @@ class SenderHealth:
     paused_reason: str
     health: str
     queued: int
+    # The pool view: what it can still send today, and its per-provider hourly caps.
+    left_today: int = 0
+    provider_caps: str = ""
 
 
 def _bounces(since: datetime) -> QuerySet:
@@ -111,18 +114,22 @@ def senders_health(
     sender_rows: list[SenderAccount] = []
     day_ago = now - timedelta(hours=24)
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=30)
-    for s in campaign.senders.annotate(
-        _errors=_count_of(
-            Message.objects.filter(
-                sender_id=OuterRef("id"), status=M.FAILED, created_at__gte=day_ago
-            )
-        ),
-        _queued=_count_of(Message.objects.filter(sender_id=OuterRef("id"), status=M.QUEUED)),
-        _bounces_7=_count_of(_bounces(week_ago), by="message__sender_id"),
-        _bounces_30=_count_of(_bounces(month_ago), by="message__sender_id"),
-        _complaints_7=_count_of(_complaints(week_ago)),
-        _complaints_30=_count_of(_complaints(month_ago)),
-    ).order_by("name"):
+    for s in (
+        campaign.senders.prefetch_related("provider_caps")
+        .annotate(
+            _errors=_count_of(
+                Message.objects.filter(
+                    sender_id=OuterRef("id"), status=M.FAILED, created_at__gte=day_ago
+                )
+            ),
+            _queued=_count_of(Message.objects.filter(sender_id=OuterRef("id"), status=M.QUEUED)),
+            _bounces_7=_count_of(_bounces(week_ago), by="message__sender_id"),
+            _bounces_30=_count_of(_bounces(month_ago), by="message__sender_id"),
+            _complaints_7=_count_of(_complaints(week_ago)),
+            _complaints_30=_count_of(_complaints(month_ago)),
+        )
+        .order_by("name")
+    ):
         sender_rows.append(s)
         day = local_day(s, now)
         slot, note = sender_next_slot(s, now)
@@ -145,6 +152,8 @@ def senders_health(
                 paused_reason=s.paused_reason,
                 health=s.get_health_display(),
                 queued=s._queued,  # type: ignore[attr-defined]
+                left_today=0 if s.paused else remaining_today(s, now),
+                provider_caps=", ".join(f"{c.label} {c.per_hour}/h" for c in s.provider_caps.all()),
             )
         )
     return senders, sender_rows

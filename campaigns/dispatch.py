@@ -6,13 +6,13 @@ transactions make each batch the only writer, and the state compare-and-set belo
 both.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 
 from campaigns.conditions import step_condition_unmet, step_due, step_facts
@@ -25,6 +25,7 @@ from campaigns.versions import current_versions
 from contacts.models import Identity
 from core.audit import audit_record
 from core.db import retry_on_conflict
+from outreach import limits
 from outreach.models import Message, SenderAccount
 from outreach.sending.create import conversations_for, messages_create
 from outreach.sending.offer import messages_offer
@@ -110,8 +111,13 @@ def offer_and_enqueue(*, now: datetime) -> int:
 
 
 def _pick_sender(
-    senders: list[SenderAccount], enrollment: Enrollment, channel: str
+    senders: list[SenderAccount],
+    enrollment: Enrollment,
+    channel: str,
+    load: Counter[int] | None = None,
 ) -> SenderAccount | None:
+    """The enrolment's sender on this channel. load: messages already waiting per sender
+    (queued, and given out earlier in this batch), counted against what it can send today."""
     if enrollment.sender_id:
         for s in senders:
             if s.id == enrollment.sender_id and s.channel == channel:
@@ -119,8 +125,26 @@ def _pick_sender(
     candidates = sorted((s for s in senders if s.channel == channel), key=lambda s: s.id)
     if not candidates:
         return None
-    # Rotation that is sticky per contact: the same contact always maps to the same account.
-    return stable_choice(candidates, f"sender:{enrollment.contact_id}")  # type: ignore[arg-type]
+    # The pool: a new contact goes to a sender that can send today (not paused, daily cap
+    # not used up), so one paused or full mailbox does not hold a share of the campaign;
+    # only when none can does the contact wait for its usual one. Once chosen, the sender
+    # is the enrolment's for every follow-up (continuity of the conversation).
+    now = timezone.now()
+    load = load if load is not None else Counter()
+    able = [s for s in candidates if not s.paused and limits.remaining_today(s, now) > load[s.id]]
+    # Rotation that is sticky per contact: the same contact maps to the same account.
+    return stable_choice(able or candidates, f"sender:{enrollment.contact_id}")  # type: ignore[arg-type]
+
+
+def pool_load(sender_ids: set[int]) -> Counter[int]:
+    """Queued messages per sender: what it must still send before taking more today."""
+    rows = (
+        Message.objects.filter(sender_id__in=sender_ids, status=Message.Status.QUEUED)
+        .values("sender_id")
+        .annotate(n=Count("id"))
+        .values_list("sender_id", "n")
+    )
+    return Counter(dict(rows))
 
 
 def _pick_variant(
@@ -206,6 +230,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             campaign_id__in=campaigns
         ).select_related("senderaccount"):
             senders[through.campaign_id].append(through.senderaccount)
+        load = pool_load({s.id for pool in senders.values() for s in pool})
         identities: dict[tuple[int, str], Identity] = {}
         for ident in Identity.objects.filter(
             contact_id__in={e.contact_id for e in enrollments}
@@ -234,10 +259,11 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 skipped.append((e, step, reason))
                 continue
             channel, identity = route.channel, identities[(e.contact_id, route.channel)]
-            sender = _pick_sender(senders[e.campaign_id], e, channel)
+            sender = _pick_sender(senders[e.campaign_id], e, channel, load)
             if sender is None:
                 failed.append((e, f"campaign has no {route.channel_name} sender"))
                 continue
+            load[sender.id] += 1
             if e.sender_id is None and sender.channel == channel:
                 e.sender = sender
                 newly_sticky.append(e)

@@ -16,6 +16,7 @@ from outreach.models import (
     Message,
     MessageEvent,
     SenderAccount,
+    SenderProviderCap,
     SendingSwitch,
     WorkerHeartbeat,
 )
@@ -73,9 +74,20 @@ class SenderPauseForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False, help_text="Shown on the dashboard.")
 
 
+class SenderProviderCapInline(admin.TabularInline):
+    """Hourly caps per recipient provider; reached only through the sender's own page, so
+    scoped as the sender is (campaigns/security_admin.py)."""
+
+    model = SenderProviderCap
+    extra = 1
+    verbose_name = "provider cap"
+    verbose_name_plural = "Per-provider hourly caps (e.g. google: 20 per hour)"
+
+
 @admin.register(SenderAccount)
 class SenderAccountAdmin(admin.ModelAdmin):
     form = SenderAccountForm
+    inlines = [SenderProviderCapInline]
     list_display = [
         "name",
         "channel",

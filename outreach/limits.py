@@ -28,6 +28,13 @@ def effective_cap(sender: SenderAccount, day: date) -> int:
     return min(sender.daily_cap, sender.warmup_start_cap + sender.warmup_daily_increase * days)
 
 
+def remaining_today(sender: SenderAccount, now: datetime) -> int:
+    """Sends the sender may still make today (its local day), after warm-up."""
+    today = local_day(sender, now)
+    used = sender.sent_today if sender.counter_day == today else 0
+    return max(effective_cap(sender, today) - used, 0)
+
+
 def _may_take(sender: SenderAccount, now: datetime) -> bool:
     if sender.paused or sender.inflight_message_id is not None:
         return False

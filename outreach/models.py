@@ -239,6 +239,8 @@ class Message(models.Model):
         indexes = [
             # The dispatcher's "next queued message for this sender" lookup.
             models.Index(fields=["sender", "status", "id"], name="message_sender_status"),
+            # A sender's sends in the last hour, per recipient provider (provider_caps.py).
+            models.Index(fields=["sender", "sent_at"], name="message_sender_sent_at"),
             # The reconciler's "stuck in sending/unknown" sweep.
             models.Index(fields=["status", "claimed_at"], name="message_status_claimed"),
             # Finding our message by the id a reply names, where the unique index is per
@@ -388,6 +390,7 @@ from outreach.inbox.models import (  # noqa: E402, F401
     ConversationState,
     MessageIntent,
 )
+from outreach.provider_caps import SenderProviderCap  # noqa: E402, F401
 
 
 class MediaAsset(models.Model):

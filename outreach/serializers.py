@@ -49,6 +49,11 @@ class ConversationSerializer(serializers.ModelSerializer):
 class ReplySerializer(serializers.Serializer):
     body = serializers.CharField(max_length=10000, trim_whitespace=False)
     subject = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    send_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Send later: not before this time (ISO 8601 with its offset). Empty: now.",
+    )
 
 
 class SenderAccountSerializer(serializers.ModelSerializer):

@@ -46,3 +46,11 @@ document.addEventListener("change", (e) => {
   if (!boxes) { return; }
   for (const box of document.querySelectorAll(boxes)) { box.checked = e.target.checked; }
 });
+
+// "Send later" in the inbox: the date typed is in the rep's own time zone, which only the
+// browser knows (outreach/inbox/forms.py ReplyForm.send_tz).
+document.querySelectorAll("#id_reply_send_tz").forEach(function (field) {
+  try {
+    field.value = field.value || Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch (e) { /* the server's TIME_ZONE is used */ }
+});

@@ -1,7 +1,10 @@
 from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from contacts.channels import channel_choices
 from core.access import owners_assignable_by
@@ -39,10 +42,36 @@ class ReplyForm(forms.Form):
     # The channel switcher (outreach/inbox/targets.py); without it, the page's conversation.
     to = forms.ChoiceField(label="Send on", required=False, choices=[])
 
+    # "Send later": a date and time in the rep's time zone (filled in by the browser from
+    # Intl; the server's TIME_ZONE without script). Empty: send now.
+    send_at = forms.DateTimeField(
+        label="Send later (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    send_tz = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+
     def __init__(self, *args, targets=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.targets = {t.key: t for t in targets}
         cast(forms.ChoiceField, self.fields["to"]).choices = [(t.key, t.label) for t in targets]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        when = data.get("send_at")
+        if when is None:
+            return data
+        name = data.get("send_tz") or settings.TIME_ZONE
+        try:
+            tz = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(f"Unknown time zone {name!r}.") from None
+        # The browser's wall-clock time in the rep's zone, not the server's.
+        data["send_at"] = when.replace(tzinfo=None).replace(tzinfo=tz)
+        if data["send_at"] <= timezone.now():
+            self.add_error("send_at", "Pick a time in the future, or leave it empty to send now.")
+        return data
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"].strip()

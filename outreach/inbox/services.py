@@ -14,6 +14,7 @@ from outreach.inbox.models import ConversationNote, ConversationState, MessageIn
 from outreach.models import Conversation, Message
 from outreach.seams import IntentCorrected, outreach_events
 from outreach.sending.create import messages_create
+from outreach.sending.history import event
 
 log = logging.getLogger(__name__)
 
@@ -119,17 +120,25 @@ def intent_correct(
 
 
 def conversation_reply(
-    *, conversation: Conversation, author, body: str, subject: str = ""
+    *,
+    conversation: Conversation,
+    author,
+    body: str,
+    subject: str = "",
+    send_at: datetime | None = None,
 ) -> Message:
     """Queue a person's reply on the normal send path (limits, policy gate), ahead of the
     sender's campaign backlog and not held by the sending window.
 
     The one way a rep answers, from the inbox and from the API. human_written lets the Meta
-    backend use the HUMAN_AGENT tag within 7 days.
+    backend use the HUMAN_AGENT tag within 7 days. send_at ("send later"): the message
+    waits with not_before, which the offer and the claim both respect, then goes through
+    the same claim and limits as any other.
     """
     body = body.strip()
     if not body:
         raise ValueError("A reply needs some text.")
+    later = send_at is not None and send_at > timezone.now()
     message = Message(
         conversation=conversation,
         sender_id=conversation.sender_id,
@@ -140,11 +149,29 @@ def conversation_reply(
         body=body,
         human_written=True,
         author=author,
+        not_before=send_at if later else None,
+        hold_reason=SCHEDULED if later else "",
     )
     with transaction.atomic():
         (message,) = messages_create([message])
         conversation_mark_read(conversation=conversation)
     return message
+
+
+SCHEDULED = "scheduled by a rep"
+
+
+def scheduled_reply_cancel(*, message: Message, by) -> bool:
+    """Cancel a rep's scheduled reply that has not gone yet. False if it is no longer
+    waiting (its time came and a worker claimed it): the conditional update under the
+    row's lock decides, as the claim's does."""
+    with transaction.atomic():
+        cancelled = Message.objects.filter(
+            id=message.id, status=Message.Status.QUEUED, human_written=True
+        ).update(status=Message.Status.CANCELLED, hold_reason=f"cancelled by {by}"[:200])
+        if cancelled:
+            event(message, Message.Status.CANCELLED, f"scheduled reply cancelled by {by}")
+    return bool(cancelled)
 
 
 def conversation_mark_read(*, conversation: Conversation, at: datetime | None = None) -> None:

@@ -9,6 +9,11 @@ urlpatterns = [
     path("<int:pk>/", views.conversation, name="conversation"),
     path("<int:pk>/thread/", views.thread, name="thread"),
     path("<int:pk>/reply/", views.reply, name="reply"),
+    path(
+        "<int:pk>/scheduled/<int:message_id>/cancel/",
+        views.cancel_scheduled,
+        name="cancel_scheduled",
+    ),
     path("<int:pk>/note/", views.note, name="note"),
     path("<int:pk>/assign/", views.assign, name="assign"),
     path("<int:pk>/snooze/", views.snooze, name="snooze"),

@@ -110,6 +110,12 @@ def _thread(request: HttpRequest, conversation: Conversation) -> list:
     for m in thread:
         m.labels = [f[m.id] for f in found if m.id in f]  # type: ignore[attr-defined]  # template
         m.waiting = selectors.message_waiting(m, now)  # type: ignore[attr-defined]  # template
+        m.scheduled = (  # type: ignore[attr-defined]  # template: "scheduled for …", cancel
+            m.status == "queued"
+            and m.hold_reason == services.SCHEDULED
+            and m.not_before
+            and m.not_before > now
+        )
         m.reaction = _reaction(m.reactions)  # type: ignore[attr-defined]  # template
         story = (m.payload or {}).get("story") or {}
         m.story_url = _web_link(story.get("url"))  # type: ignore[attr-defined]  # template
@@ -202,11 +208,27 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "outreach/inbox/conversation.html", context, status=400)
     to = form.cleaned_data.get("to")
     target = target_conversation(form.targets[to]) if to else convo
+    send_at = form.cleaned_data.get("send_at")
     services.conversation_reply(
-        conversation=target, author=request.user, body=form.cleaned_data["body"]
+        conversation=target, author=request.user, body=form.cleaned_data["body"], send_at=send_at
     )
-    messages.success(request, "Reply queued; it goes out within the sender's limits.")
+    if send_at:
+        messages.success(request, f"Reply scheduled for {send_at:%a %d %b %H:%M} {send_at.tzinfo}.")
+    else:
+        messages.success(request, "Reply queued; it goes out within the sender's limits.")
     return redirect("inbox:conversation", pk=target.pk)
+
+
+@login_required
+@require_POST
+def cancel_scheduled(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    convo = _conversation(request, pk)
+    message = get_object_or_404(convo.messages, pk=message_id, human_written=True)
+    if services.scheduled_reply_cancel(message=message, by=request.user):
+        messages.success(request, "Scheduled reply cancelled; it will not be sent.")
+    else:
+        messages.error(request, "Too late to cancel: the reply is no longer waiting.")
+    return redirect("inbox:conversation", pk=convo.pk)
 
 
 @login_required

@@ -22,6 +22,7 @@ from contacts.services import identities_block_reasons
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.models import Message, MessageEvent, SenderAccount, SendingSwitch
+from outreach.provider_caps import provider_cap_hold, provider_caps_load
 from outreach.sending.gate import hold, refusal
 
 S = Message.Status
@@ -68,6 +69,15 @@ def _one_per_contact(messages: list[Message]) -> list[Message]:
     return list(first.values())
 
 
+def _provider_capped(message: Message, now) -> bool:
+    """Hold a message whose recipient's provider had its hourly cap from this sender; the
+    sender's other messages still go (the offer skips a message until its not_before)."""
+    capped = provider_cap_hold(message, now)
+    if capped:
+        hold(message, *capped)
+    return bool(capped)
+
+
 @retry_on_conflict
 def claim_batch(message_ids: list[int]) -> list[Claim]:
     """T1: checks, rate-limit tokens and queued->sending for a batch of messages, all in one
@@ -89,9 +99,13 @@ def claim_batch(message_ids: list[int]) -> list[Claim]:
             for message in messages:
                 hold(message, "all sending paused (kill switch)", None)
             return []
+        provider_caps_load({m.sender for m in messages})
         blocked = identities_block_reasons([m.conversation.identity for m in messages])
         ready = [
-            m for m in messages if not refusal(m, now, blocked.get(m.conversation.identity_id, ""))
+            m
+            for m in messages
+            if not refusal(m, now, blocked.get(m.conversation.identity_id, ""))
+            and not _provider_capped(m, now)
         ]
         won = limits.tokens_take(wanted=[(m.sender, m.id) for m in ready], now=now)
         for message in ready:

@@ -51,6 +51,7 @@ NOT_PAGES = {
     "inbox:assign": "POST only",
     "inbox:snooze": "POST only",
     "inbox:resolve": "POST only",
+    "inbox:cancel_scheduled": "POST only",
     "inbox:intent": "POST only",
     "inbox:media": "a file",
     "tasks:sent": "POST only",

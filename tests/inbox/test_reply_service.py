@@ -27,3 +27,14 @@ def test_an_api_reply_of_blanks_only_is_a_400_with_a_field_error(world, api):  #
     assert response.status_code == 400
     assert "body" in response.json()
     assert Message.objects.count() == before
+
+
+def test_an_api_reply_with_send_at_waits_for_that_time(world, api):  # noqa: F811
+    conversation = world.alices.conversation
+    url = f"/api/v1/conversations/{conversation.id}/reply/"
+    body = {"body": "Talk tomorrow", "send_at": "2099-01-02T09:30:00+01:00"}
+    response = api(world.alice).post(url, body, format="json")
+    assert response.status_code == 201
+    message = Message.objects.get(id=response.json()["id"])
+    assert message.not_before.isoformat() == "2099-01-02T08:30:00+00:00"
+    assert (message.status, message.hold_reason) == ("queued", "scheduled by a rep")
