@@ -26,8 +26,9 @@ from django.utils.translation import ngettext
 from analytics.tables import Table
 from campaigns.dispatch import _pick_sender, last_sends
 from campaigns.models import Campaign, Enrollment, Step, StepSend
-from campaigns.routes import route_choose, routes_for_steps
+from campaigns.routes import Route, route_choose, routes_for_steps
 from contacts.models import Identity
+from outreach import policy
 from outreach.channels import get_channel
 from outreach.limits import effective_cap, local_day
 from outreach.models import Message, SenderAccount, SendingSwitch
@@ -44,6 +45,7 @@ class PlannedSend:
     step: int
     sender_id: int
     at: datetime
+    route: Route | None = None  # the channel and template it goes out with
 
 
 @dataclass
@@ -141,6 +143,7 @@ class _Item:
     enrollment: Enrollment
     step_index: int
     window: Window
+    route: Route
 
 
 class _SenderSim:
@@ -192,6 +195,15 @@ class _SenderSim:
 PAUSED = "campaign paused: nothing is sent until it is resumed"
 
 
+def _policy_refuses(route: Route, identity: Identity | None) -> bool:
+    """The policy gate's refusal that depends on the contact, not on time: a marketing
+    WhatsApp template to a +1 number (outreach/policy.py)."""
+    template = policy.template_of(route.template.attachments)
+    if route.channel != "whatsapp" or template is None or identity is None:
+        return False
+    return policy.us_marketing(template, identity.value)
+
+
 def _queued_by_others(sender: SenderAccount, campaign: Campaign, now: datetime) -> int:
     """Messages queued on this sender by anything but this campaign (other running
     campaigns, triggers, the inbox), due before the sender's midnight: today's cap they will
@@ -237,7 +249,7 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
     identities: dict[int, dict[str, Identity]] = defaultdict(dict)
     for ident in (
         Identity.objects.filter(contact_id__in={e.contact_id for e in enrollments})
-        .only("contact_id", "channel", "opted_out_at")
+        .only("contact_id", "channel", "value", "opted_out_at")
         .order_by("-id")
     ):
         identities[ident.contact_id][ident.channel] = ident  # oldest wins, as in the dispatcher
@@ -290,12 +302,15 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             if sender.paused:
                 block(f"{sender.name} is paused")
                 return
+            if _policy_refuses(route, identities[e.contact_id].get(route.channel)):
+                block(policy.US_MARKETING_PAUSED)
+                return
             if e.sender_id is None:
                 e.sender_id = sender.id  # sticky, as the dispatcher makes it
             tz = ZoneInfo(e.contact.time_zone or sender.time_zone or "UTC")
             window = Window(sender.window_days, sender.window_start, sender.window_end, tz)
             seq += 1
-            sims[sender.id].push(max(ready, now), seq, _Item(e, i, window))
+            sims[sender.id].push(max(ready, now), seq, _Item(e, i, window, route))
             return
 
     sent_last = last_sends([e.id for e in enrollments])
@@ -317,7 +332,9 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         (at, _, window), sim = best
         item = sim.take(window, at)
         step = steps[item.step_index]
-        result.sends.append(PlannedSend(item.enrollment.id, step.position, sim.sender.id, at))
+        result.sends.append(
+            PlannedSend(item.enrollment.id, step.position, sim.sender.id, at, item.route)
+        )
         sf = result.steps[item.step_index]
         sf.count += 1
         sf.first_at = sf.first_at or at
