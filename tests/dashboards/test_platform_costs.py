@@ -13,6 +13,7 @@ import pytest
 
 from analytics.costs import campaign_costs
 from analytics.forecast import campaign_forecast
+from campaigns.lint import campaign_lint
 from campaigns.models import Template
 from campaigns.services import enrollments_create
 from tests import factories
@@ -112,3 +113,16 @@ def test_the_forecast_page_shows_the_costs_in_words(staff_client):
     assert "WhatsApp: about $0.3322 for 3 template messages" in page
     assert "2 marketing to DE at $0.1365" in page
     assert "1 message will not go out: WhatsApp does not deliver marketing templates" in page
+
+
+def test_lint_warns_per_step_how_many_contacts_have_a_us_number_for_a_marketing_template():
+    campaign = _whatsapp_campaign()
+    [issue] = [i for i in campaign_lint(campaign=campaign).issues if "US (+1)" in i.message]
+    assert issue.level == "warning" and issue.where == "step 1" and issue.count == 1
+    assert issue.text == (
+        "step 1: 1 contact has a US (+1) WhatsApp number: WhatsApp does not deliver marketing "
+        "templates to US (+1) numbers since April 2025: use a utility template or another channel"
+    )
+    utility = {"type": "template", "name": "receipt", "language": "en", "category": "UTILITY"}
+    Template.objects.filter(steps__sequence=campaign.sequence).update(attachments=[utility])
+    assert not [i for i in campaign_lint(campaign=campaign).issues if "US (+1)" in i.message]
