@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": MAILBOX_POLL_INTERVAL,
         "options": {"expires": MAILBOX_POLL_INTERVAL},
     },
+    "whatsapp-sync": {
+        "task": "deliverability.tasks.sync_whatsapp_accounts",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,
