@@ -4,9 +4,15 @@ read, each template stored with its category, status and variables."""
 
 import pytest
 
+from campaigns.dispatch import dispatch_tick
+from campaigns.models import Template
+from campaigns.services import campaign_launch, enrollments_create
 from deliverability.models import WhatsAppAccount, WhatsAppTemplate
 from deliverability.tasks import sync_whatsapp_accounts
 from deliverability.whatsapp import whatsapp_account_sync
+from outreach.models import Message
+from outreach.sending.deliver import message_send
+from tests import factories
 from tests.channels.helpers import platform_sender
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +97,25 @@ def test_an_expired_token_is_kept_on_the_account_as_the_sync_error(platform_chan
     error = whatsapp_account_sync(account=account)
     account.refresh_from_db()
     assert error and account.sync_error == error and account.synced_at is None
+
+
+def test_a_steps_template_variables_are_filled_from_the_contacts_fields(platform_channels, control):
+    sender = platform_sender("whatsapp", "1234567890")
+    campaign = factories.campaign(senders=[sender], steps=[("whatsapp", 0)])
+    template = {"type": "template", "name": "order_update_1", "language": "en_US"}
+    template |= {"category": "UTILITY", "variables": {"1": "first_name", "2": "company"}}
+    Template.objects.filter(steps__sequence=campaign.sequence).update(attachments=[template])
+    ana = factories.contact(1, channels=("whatsapp",), tz="UTC", company="Acme")
+    ana.identities.update(value="+4915112345678", platform_user_id="4915112345678")
+    enrollments_create(campaign=campaign, contacts=[ana])
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    dispatch_tick()
+    [message] = Message.objects.filter(status=Message.Status.QUEUED)
+    assert message_send(message_id=message.id) == "sent"
+
+    [sent] = control.outbox("whatsapp")
+    [body] = sent["body"]["template"]["components"]
+    assert body["parameters"] == [
+        {"type": "text", "text": "Lead1"},
+        {"type": "text", "text": "Acme"},
+    ]

@@ -118,6 +118,10 @@ class WhatsAppChannel(MetaChannel):
         template = policy.template_of(message.attachments)
         if template:
             params = [{"type": "text", "text": str(p)} for p in template.get("params", [])]
+            named = template.get("named_params") or {}  # templates with named variables
+            params += [
+                {"type": "text", "parameter_name": str(k), "text": str(v)} for k, v in named.items()
+            ]
             body: dict[str, Any] = {
                 "name": template["name"],
                 "language": {"policy": "deterministic", "code": template.get("language", "en")},
