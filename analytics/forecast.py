@@ -8,7 +8,8 @@ random gap. Assumed: nobody replies, and manual steps (LinkedIn, TikTok, Snapcha
 whenever a rep gets to them, so the forecast stops at them. A paused campaign plans nothing.
 A sender shared with other campaigns gives this one only what is left of today's cap once
 the messages already queued on it for today by others are sent (their later steps are not
-simulated: past today the forecast is optimistic for a shared sender).
+simulated: past today the forecast is optimistic for a shared sender). A WhatsApp sender's
+messaging tier (unique users per 24 h) caps its day as well.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from campaigns.dispatch import _pick_sender, last_sends
 from campaigns.models import Campaign, Enrollment, Step, StepSend
 from campaigns.routes import Route, route_choose, routes_for_steps
 from contacts.models import Identity
+from deliverability.models import WhatsAppAccount
 from outreach import policy
 from outreach.channels import get_channel
 from outreach.limits import effective_cap, local_day
@@ -149,8 +151,17 @@ class _Item:
 class _SenderSim:
     """One sender's limiter state and its queue, grouped by window (time zone)."""
 
-    def __init__(self, sender: SenderAccount, now: datetime, queued_by_others: int = 0) -> None:
+    def __init__(
+        self,
+        sender: SenderAccount,
+        now: datetime,
+        queued_by_others: int = 0,
+        per_day: int | None = None,
+    ) -> None:
         self.sender = sender
+        # WhatsApp's messaging tier: unique users per 24 h (deliverability.WhatsAppAccount),
+        # read here as a daily cap on top of the sender's own.
+        self.per_day = per_day
         tz = ZoneInfo(sender.time_zone or "UTC")
         self.tz = tz
         self.free_at = max(t for t in (now, sender.next_send_at, sender.backoff_until) if t)
@@ -169,7 +180,8 @@ class _SenderSim:
         for _ in range(MAX_DAYS_SKIPPED):
             at = window.next_open(at)
             day = local_day(self.sender, at)
-            if self.counts[day] < effective_cap(self.sender, day):
+            cap = effective_cap(self.sender, day)
+            if self.counts[day] < (cap if self.per_day is None else min(cap, self.per_day)):
                 return at
             at = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
         return None
@@ -245,7 +257,15 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         result.blocked[PAUSED] = sum(e.current_step in positions for e in enrollments)
         return result
     senders = list(campaign.senders.order_by("id"))
-    sims = {s.id: _SenderSim(s, now, _queued_by_others(s, campaign, now)) for s in senders}
+    tiers = dict(
+        WhatsAppAccount.objects.filter(sender__in=senders).values_list(
+            "sender_id", "unique_users_per_day"
+        )
+    )
+    sims = {
+        s.id: _SenderSim(s, now, _queued_by_others(s, campaign, now), tiers.get(s.id))
+        for s in senders
+    }
     identities: dict[int, dict[str, Identity]] = defaultdict(dict)
     for ident in (
         Identity.objects.filter(contact_id__in={e.contact_id for e in enrollments})

@@ -5,6 +5,7 @@ as held by the policy, not costed."""
 
 import csv
 import math
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from analytics.forecast import campaign_forecast
 from campaigns.lint import campaign_lint
 from campaigns.models import Template
 from campaigns.services import enrollments_create
+from deliverability.models import WhatsAppAccount
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +128,19 @@ def test_lint_warns_per_step_how_many_contacts_have_a_us_number_for_a_marketing_
     utility = {"type": "template", "name": "receipt", "language": "en", "category": "UTILITY"}
     Template.objects.filter(steps__sequence=campaign.sequence).update(attachments=[utility])
     assert not [i for i in campaign_lint(campaign=campaign).issues if "US (+1)" in i.message]
+
+
+def test_the_whatsapp_messaging_tier_spreads_the_forecast_over_days():
+    sender = factories.sender("Tiered", channel="whatsapp", cap=1000)
+    WhatsAppAccount.objects.create(
+        sender=sender, waba_id="1", tier="TIER_250", unique_users_per_day=250
+    )
+    campaign = factories.campaign(senders=[sender], steps=[("whatsapp", 0)])
+    people = []
+    for n in range(260):
+        person = factories.contact(n, channels=("whatsapp",), tz="UTC")
+        people.append(person)
+    enrollments_create(campaign=campaign, contacts=people)
+    forecast = campaign_forecast(campaign=campaign, now=NOW)
+    days = Counter(s.at.date() for s in forecast.sends)
+    assert sorted(days.values(), reverse=True) == [250, 10]
