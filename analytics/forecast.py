@@ -13,7 +13,8 @@ and read, and manual steps (LinkedIn, TikTok, Snapchat) are done whenever a rep 
 them, so the forecast stops at them. A paused campaign plans nothing.
 A sender shared with other campaigns gives this one only what is left of today's cap once
 the messages already queued on it for today by others are sent (their later steps are not
-simulated: past today the forecast is optimistic for a shared sender).
+simulated: past today the forecast is optimistic for a shared sender). A WhatsApp sender's
+messaging tier (unique users per 24 h) caps its day as well.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from campaigns.conditions import StepFacts, step_condition_unmet, step_due, step
 from campaigns.dispatch import _pick_sender, last_sends
 from campaigns.held import routes_held
 from campaigns.models import Campaign, Enrollment, Step, StepSend
-from campaigns.routes import route_choose, routes_for_steps, skipped_reason
+from campaigns.routes import Route, route_choose, routes_for_steps, skipped_reason
 from contacts.models import Identity
+from deliverability.models import WhatsAppAccount
+from outreach import policy
 from outreach.channels import get_channel
 from outreach.limits import effective_cap, local_day
 from outreach.models import Message, SenderAccount, SendingSwitch
@@ -51,6 +54,7 @@ class PlannedSend:
     step: int
     sender_id: int
     at: datetime
+    route: Route | None = None  # the channel and template it goes out with
 
 
 @dataclass
@@ -171,13 +175,23 @@ class _Item:
     enrollment: Enrollment
     step_index: int
     window: Window
+    route: Route
 
 
 class _SenderSim:
     """One sender's limiter state and its queue, grouped by window (time zone)."""
 
-    def __init__(self, sender: SenderAccount, now: datetime, queued_by_others: int = 0) -> None:
+    def __init__(
+        self,
+        sender: SenderAccount,
+        now: datetime,
+        queued_by_others: int = 0,
+        per_day: int | None = None,
+    ) -> None:
         self.sender = sender
+        # WhatsApp's messaging tier: unique users per 24 h (deliverability.WhatsAppAccount),
+        # read here as a daily cap on top of the sender's own.
+        self.per_day = per_day
         tz = ZoneInfo(sender.time_zone or "UTC")
         self.tz = tz
         self.free_at = max(t for t in (now, sender.next_send_at, sender.backoff_until) if t)
@@ -196,7 +210,8 @@ class _SenderSim:
         for _ in range(MAX_DAYS_SKIPPED):
             at = window.next_open(at)
             day = local_day(self.sender, at)
-            if self.counts[day] < effective_cap(self.sender, day):
+            cap = effective_cap(self.sender, day)
+            if self.counts[day] < (cap if self.per_day is None else min(cap, self.per_day)):
                 return at
             at = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
         return None
@@ -220,6 +235,15 @@ class _SenderSim:
 
 
 PAUSED = "campaign paused: nothing is sent until it is resumed"
+
+
+def _policy_refuses(route: Route, identity: Identity | None) -> bool:
+    """The policy gate's refusal that depends on the contact, not on time: a marketing
+    WhatsApp template to a +1 number (outreach/policy.py)."""
+    template = policy.template_of(route.template.attachments)
+    if route.channel != "whatsapp" or template is None or identity is None:
+        return False
+    return policy.us_marketing(template, identity.value)
 
 
 def _queued_by_others(sender: SenderAccount, campaign: Campaign, now: datetime) -> int:
@@ -263,11 +287,19 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         result.blocked[PAUSED] = sum(e.current_step in positions for e in enrollments)
         return result
     senders = list(campaign.senders.order_by("id"))
-    sims = {s.id: _SenderSim(s, now, _queued_by_others(s, campaign, now)) for s in senders}
+    tiers = dict(
+        WhatsAppAccount.objects.filter(sender__in=senders).values_list(
+            "sender_id", "unique_users_per_day"
+        )
+    )
+    sims = {
+        s.id: _SenderSim(s, now, _queued_by_others(s, campaign, now), tiers.get(s.id))
+        for s in senders
+    }
     identities: dict[int, dict[str, Identity]] = defaultdict(dict)
     for ident in (
         Identity.objects.filter(contact_id__in={e.contact_id for e in enrollments})
-        .only("contact_id", "channel", "opted_out_at")
+        .only("contact_id", "channel", "value", "opted_out_at")
         .order_by("-id")
     ):
         identities[ident.contact_id][ident.channel] = ident  # oldest wins, as in the dispatcher
@@ -336,6 +368,9 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             if sender.paused:
                 block(f"{sender.name} is paused")
                 return
+            if _policy_refuses(route, identities[e.contact_id].get(route.channel)):
+                block(policy.US_MARKETING_PAUSED)
+                return
             why = held.get((step.id, route.position), {}).get(e.contact_id, "")
             if why:
                 # The gate would hold (or cancel) it: not a send today, a contact held.
@@ -346,7 +381,7 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
             tz = ZoneInfo(e.contact.time_zone or sender.time_zone or "UTC")
             window = Window(sender.window_days, sender.window_start, sender.window_end, tz)
             seq += 1
-            sims[sender.id].push(max(ready, now), seq, _Item(e, i, window))
+            sims[sender.id].push(max(ready, now), seq, _Item(e, i, window, route))
             return
 
     flat = {(cid, ch): i for cid, chans in identities.items() for ch, i in chans.items()}
@@ -371,7 +406,9 @@ def campaign_forecast(*, campaign: Campaign, now: datetime | None = None) -> For
         (at, _, window), sim = best
         item = sim.take(window, at)
         step = steps[item.step_index]
-        result.sends.append(PlannedSend(item.enrollment.id, step.position, sim.sender.id, at))
+        result.sends.append(
+            PlannedSend(item.enrollment.id, step.position, sim.sender.id, at, item.route)
+        )
         sf = result.steps[item.step_index]
         sf.count += 1
         sf.first_at = sf.first_at or at

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from analytics import charts
 from analytics.campaign import campaign_dashboard
+from analytics.costs import campaign_costs
 from analytics.forecast import campaign_forecast
 from analytics.forms import (
     AudienceForm,
@@ -173,6 +174,7 @@ def forecast(request: HttpRequest, pk: int) -> HttpResponseBase:
             "forecast": result,
             "table": table,
             "forecast_chart": charts.forecast_chart(result),
+            "costs": campaign_costs(campaign=campaign, forecast=result),
         },
     )
 
@@ -279,6 +281,7 @@ def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
             "forecast": result,
             "table": result.table(),
             "forecast_chart": charts.forecast_chart(result),
+            "costs": campaign_costs(campaign=campaign, forecast=result),
             "enrolled": Enrollment.objects.filter(campaign=campaign).count(),
         },
     )

@@ -22,6 +22,7 @@ from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried
 from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from campaigns.versions import current_versions
+from campaigns.whatsapp_params import whatsapp_params
 from contacts.models import Identity
 from core.audit import audit_record
 from core.db import retry_on_conflict
@@ -296,7 +297,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 subject=rendered.subject,
                 body=rendered.text,
                 body_html=rendered.html,
-                attachments=version.attachments,
+                attachments=whatsapp_params(version.attachments, ctx),
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
             message._route = route.position  # type: ignore[attr-defined]

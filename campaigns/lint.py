@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from django.utils.translation import ngettext
 
 from campaigns.held import campaign_steps_held
+from campaigns.lint_platform import us_marketing_counts
 from campaigns.models import Campaign, Enrollment, Step, TemplateVariant
 from campaigns.rendering import (
     MAX_OUTPUT,
@@ -31,6 +32,7 @@ from campaigns.routes import Route, routes_for_steps
 from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
+from outreach import policy
 from outreach.channels.registry import Channel, channels
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -279,6 +281,11 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
     if plans:
         _lint_contacts(campaign, plans, needed_channels, report)
     report.issues += held_issues(campaign)
+    for step, route, n in us_marketing_counts(campaign, steps, routes):
+        has = ngettext("contact has", "contacts have", n)
+        message = f"{n:,} {has} a US (+1) WhatsApp number: {policy.US_MARKETING_PAUSED}"
+        issue = LintIssue("warning", "whatsapp_us_marketing", message, route_where(step, route), n)
+        report.issues.append(issue)
     if not Enrollment.objects.filter(campaign=campaign).exists():
         report.issues.append(_no_contacts(campaign))
     return report

@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": MAILBOX_POLL_INTERVAL,
         "options": {"expires": MAILBOX_POLL_INTERVAL},
     },
+    "whatsapp-sync": {
+        "task": "deliverability.tasks.sync_whatsapp_accounts",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,
@@ -333,6 +338,10 @@ CHANNEL_SECRETS: dict[str, dict[str, str | bool]] = {
     "telegram": {"secret_token": env_str("TELEGRAM_WEBHOOK_SECRET", "")},
     "email": {"webhook_secret": env_str("EMAIL_WEBHOOK_SECRET", "")},
 }
+# X API pay-per-use prices in USD (since February 2026), for the forecast's cost of a
+# campaign: PLACEHOLDERS, set them to the account's actual rates (docs/deliverability.md#costs).
+X_PRICE_PER_DM = env_float("X_PRICE_PER_DM", 0.01, minimum=0.0)
+X_PRICE_PER_EVENT_READ = env_float("X_PRICE_PER_EVENT_READ", 0.005, minimum=0.0)
 # The backend of each channel (dotted path and options), from the settings above; a test or
 # a deployment may replace any entry.
 OUTREACH_CHANNELS: dict[str, dict] = {

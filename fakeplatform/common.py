@@ -58,6 +58,8 @@ class State:
         # Telegram counts message_id per bot and chat: two bots' chats with one person both
         # start at 1.
         self.tg_message_ids: dict[tuple[str, str], int] = {}
+        self.wa_templates: dict[str, list[dict[str, Any]]] = {}  # WABA id -> its templates
+        self.wa_tiers: dict[str, str] = {}  # phone number id -> messaging_limit_tier
         self.slow: dict[str, float] = {}  # platform -> seconds before answering
         self.x_tokens: dict[str, str] = {}  # X user access token -> that user's id
         self.x_events: list[dict[str, Any]] = []  # every DM event, oldest first

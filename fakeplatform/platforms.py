@@ -35,6 +35,10 @@ Control API (tests and the demo):
                         (Telegram file_id, WhatsApp media id, Meta CDN url); its first
                         `fail` downloads answer `fail_status` (default 500)
   POST /_fake/deliver   {"platform", "body"}  sign and post this webhook body to the engine
+  POST /_fake/wa_templates {"waba", "templates"}  a WABA's message templates, as Meta lists them
+  POST /_fake/wa_tier   {"phone_number_id", "tier"}  its messaging_limit_tier (e.g. TIER_2K)
+  (Graph) GET /{ver}/{waba-id}/message_templates?limit=&after= -> {"data", "paging"}
+  (Graph) GET /{ver}/{phone-number-id}?fields=messaging_limit_tier -> {"messaging_limit_tier", "id"}
   (Bot API) getFile {"file_id"} -> File; GET /file/bot<token>/<file_path> -> the bytes
   (Graph) GET /{ver}/{media-id} with the bearer token -> {"url", "mime_type", "sha256",
         "file_size", "id"}; GET that url (/whatsapp_business/attachments/) with the token
@@ -63,7 +67,7 @@ from fakeplatform.telegram import (
     TelegramState,
     telegram_headers,
 )
-from fakeplatform.whatsapp import WhatsAppRoutes, WhatsAppState
+from fakeplatform.whatsapp import WA_TEMPLATES, WhatsAppRoutes, WhatsAppState
 from fakeplatform.x import X_DM, X_HISTORY, XRoutes, XState, x_headers
 
 GRAPH_OBJECT = re.compile(r"^/(v[\d.]+)/(\w+)$")
@@ -118,6 +122,10 @@ class PlatformServer(MetaRoutes, WhatsAppRoutes, XRoutes, TelegramRoutes):
         elif m := BOT.match(url.path):  # the Bot API takes GET as well as POST
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             self._telegram(handler, m.group(1), m.group(2), query)
+        elif m := WA_TEMPLATES.match(url.path):
+            self._whatsapp_templates(handler, m.group(1), m.group(2), parse_qs(url.query))
+        elif (m := GRAPH_OBJECT.match(url.path)) and "fields=" in url.query:
+            self._whatsapp_phone_number(handler, m.group(1), m.group(2), parse_qs(url.query))
         elif m := GRAPH_OBJECT.match(url.path):
             self._whatsapp_media_url(handler, m.group(1), m.group(2))
         elif url.path == "/whatsapp_business/attachments/":
@@ -176,6 +184,12 @@ class PlatformServer(MetaRoutes, WhatsAppRoutes, XRoutes, TelegramRoutes):
                 p.x_tokens[str(body["token"])] = str(body["id"])
         elif action == "accounts":
             p.ig_accounts.add(str(body["id"]))
+        elif action == "wa_templates":  # what GET /{waba id}/message_templates lists
+            with p.lock:
+                p.wa_templates[str(body["waba"])] = list(body["templates"])
+        elif action == "wa_tier":  # GET /{phone number id}?fields=messaging_limit_tier
+            with p.lock:
+                p.wa_tiers[str(body["phone_number_id"])] = str(body["tier"])
         elif action == "users":
             user = p.user(body["platform"], body["id"])
             user.update({k: v for k, v in body.items() if k not in ("platform", "id")})

@@ -4,12 +4,16 @@ id (docs/channels.md#whatsapp)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import time
 
 from fakeplatform.common import DAY, VERSIONS, Routes, State, bearer, fixture
 from fakeplatform.server import Handler
+
+WA_TEMPLATES = re.compile(r"^/(v[\d.]+)/(\w+)/message_templates$")
 
 
 class WhatsAppState(State):
@@ -139,3 +143,41 @@ class WhatsAppRoutes(Routes):
             handler._json(404, {"error": "not found"})
             return
         self._media_send(handler, record)
+
+    def _whatsapp_templates(self, handler: Handler, version: str, waba: str, query) -> None:
+        """Business Management API "Get message templates": GET /{waba id}/message_templates,
+        newest first, `limit` a page (default 25), cursor paging with `after` as Meta does:
+        {"data": [...], "paging": {"cursors": {"before", "after"}, "next"}}."""
+        if version not in VERSIONS:
+            return self._fail(handler, fixture("messenger", "errors")["unknown_version"])
+        token = bearer(handler)
+        if not token or token == "expired":
+            return self._fail(handler, fixture("whatsapp", "errors")["token_expired"])
+        with self.platforms.lock:
+            templates = list(self.platforms.wa_templates.get(waba, []))
+        limit = int((query.get("limit") or ["25"])[0])
+        after = (query.get("after") or [""])[0]
+        start = int(base64.b64decode(after).decode()) if after else 0
+        page = templates[start : start + limit]
+        cursors = {
+            "before": base64.b64encode(str(start).encode()).decode(),
+            "after": base64.b64encode(str(start + len(page)).encode()).decode(),
+        }
+        paging: dict = {"cursors": cursors}
+        if start + limit < len(templates):
+            paging["next"] = (
+                f"{self.url}/{version}/{waba}/message_templates?limit={limit}"
+                f"&after={cursors['after']}"
+            )
+        handler._json(200, {"data": page, "paging": paging})
+
+    def _whatsapp_phone_number(self, handler: Handler, version: str, ref: str, query) -> None:
+        """GET /{phone number id}?fields=messaging_limit_tier (the WhatsApp Business Phone
+        Number node): the unique users it may start conversations with per 24 h."""
+        if version not in VERSIONS:
+            return self._fail(handler, fixture("messenger", "errors")["unknown_version"])
+        if not bearer(handler):
+            return self._fail(handler, fixture("whatsapp", "errors")["token_expired"])
+        with self.platforms.lock:
+            tier = self.platforms.wa_tiers.get(ref, "TIER_250")
+        handler._json(200, {"messaging_limit_tier": tier, "id": ref})

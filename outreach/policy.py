@@ -57,3 +57,17 @@ def meta_route(
 def template_of(attachments: list[dict]) -> dict | None:
     """A WhatsApp template travels as an attachment {"type": "template", "name", ...}."""
     return next((a for a in attachments if a.get("type") == "template"), None)
+
+
+# Meta stopped delivering marketing template messages to US (+1) WhatsApp numbers from
+# 1 April 2025 (docs/deliverability.md#whatsapp). No retry time: it is refused, not held.
+US_MARKETING_PAUSED = (
+    "WhatsApp does not deliver marketing templates to US (+1) numbers since April 2025: "
+    "use a utility template or another channel"
+)
+
+
+def us_marketing(template: dict, recipient: str) -> bool:
+    """A MARKETING template (its category as synced from Meta) to a +1 number."""
+    category = str(template.get("category") or "").upper()
+    return category == "MARKETING" and recipient.replace(" ", "").lstrip("+").startswith("1")

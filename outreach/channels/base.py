@@ -27,6 +27,14 @@ class RateLimited(ChannelError):
         self.retry_after = retry_after
 
 
+class RecipientLimited(RateLimited):
+    """The platform holds back messages to this one recipient for a while (WhatsApp 131049):
+    not the sender's fault, so only this message waits `retry_after` seconds; a second
+    refusal of the same kind fails it (outreach/sending/deliver.py)."""
+
+    code = "recipient_limited"
+
+
 class Transient(ChannelError):
     """Definitely not sent (refused before the request went out, or a documented non-creating
     error); safe to retry later."""

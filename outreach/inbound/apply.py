@@ -17,6 +17,7 @@ from contacts.services import address_suppress, identity_grant_consent, identity
 from outreach.channels import get_channel
 from outreach.channels.base import ChannelError, InboundItem
 from outreach.channels.registry import channel_type
+from outreach.channels.whatsapp.backend import ECOSYSTEM, NOT_ON_WHATSAPP
 from outreach.engagement import engagement_announce
 from outreach.inbound.match import (
     bounce_of,
@@ -265,6 +266,10 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
     return f"{new}: {len(ids)}"
 
 
+# A late `failed` status says the same as the send's answer would have (whatsapp/backend.py).
+READABLE = {"whatsapp_131049": ECOSYSTEM, "whatsapp_131026": NOT_ON_WHATSAPP}
+
+
 def _failed(event: InboundEvent, item: InboundItem) -> str:
     """WhatsApp's late `failed` status: the 200 we got only meant "accepted"."""
     _settle(event, item)
@@ -272,9 +277,12 @@ def _failed(event: InboundEvent, item: InboundItem) -> str:
     if ours is None:
         return "failed status for an unknown message"
     code = f"{event.provider}_{item.error_code}"
-    _fail(ours, code, item.error or code)
+    readable = READABLE.get(code, "")
+    _fail(ours, code, f"{readable}. {item.error}" if readable else item.error or code)
     if item.error_code == "131050":  # the contact stopped marketing messages from us
         identity_opt_out(identity=ours.conversation.identity, source="whatsapp 131050")
+    if code == "whatsapp_131026":  # not on WhatsApp: as a hard bounce, never again there
+        bounce_suppress(identity=ours.conversation.identity, hard=True, at=received_at(item))
     return "failed"
 
 

@@ -24,6 +24,7 @@ from outreach.channels.base import (
     OutgoingMessage,
     Permanent,
     RateLimited,
+    RecipientLimited,
     Transient,
 )
 from outreach.media import attachments_expand
@@ -132,6 +133,12 @@ def _deliver(claim: Claim) -> tuple[str, str | None]:
     # The side effect happens outside any transaction, between claim and record.
     try:
         return S.SENT, channel.send(request)
+    except RecipientLimited as exc:
+        if message.error_code == exc.code:  # it already waited once for this: give up
+            record_failed(claim, exc)
+            return S.FAILED, None
+        record_not_sent(claim, exc, retry_in=exc.retry_after, backoff=False)
+        return S.QUEUED, None
     except RateLimited as exc:
         record_not_sent(claim, exc, retry_in=exc.retry_after, backoff=True)
         return S.QUEUED, None

@@ -322,6 +322,10 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "campaigns.triggerfire": model(),
     "campaigns.stepoptions": model(),
     "webhooks.webhooksubscriber": model(),
+    # WhatsApp accounts and their templates synced from Meta: admins only.
+    "deliverability.whatsappaccount": model(),
+    # A sender's bounce and complaint thresholds (deliverability/guards.py): admins only.
+    "deliverability.senderguard": model(),
     "webhooks.webhookdelivery": model(never="a"),
 }
 
@@ -331,6 +335,7 @@ ADMIN_ACTIONS: dict[str, dict[str, str]] = {
     # The importer cancels, resumes and rolls back their own import (as on its page).
     "contacts.contactimport": {"cancel": "v", "resume": "v", "rollback": "v"},
     "outreach.senderaccount": {"pause": "c", "resume": "c"},
+    "deliverability.whatsappaccount": {"sync": "c"},
     "campaigns.campaign": {"launch": "c", "pause": "c", "resume": "c"},
     "campaigns.enrollment": {"pause": "c", "resume": "c", "unenrol": "c", "opt_out_contacts": "c"},
     "pipelines.deal": {"move_stage": "c"},

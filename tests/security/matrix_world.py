@@ -26,6 +26,7 @@ from contacts.services import address_suppress
 from core.api_tokens import api_token_create
 from core.audit import AuditEntry
 from core.teams import Team
+from deliverability.models import SenderGuard, WhatsAppAccount
 from outreach.inbox.models import MessageIntent, SavedReply
 from outreach.models import (
     Conversation,
@@ -127,6 +128,8 @@ def _owned_rows(
             status=ContactImport.Status.DONE,
         ),
         SenderAccount: sender,
+        WhatsAppAccount: WhatsAppAccount.objects.create(sender=sender, waba_id=f"waba-{name}"),
+        SenderGuard: SenderGuard.objects.create(sender=sender),
         Conversation: conversation,
         Message: message,
         ManualTask: ManualTask.objects.create(message=message, assignee=rep),

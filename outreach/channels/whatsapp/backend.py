@@ -16,6 +16,7 @@ from outreach.channels.base import (
     ALLOWED,
     Ambiguous,
     AuthExpired,
+    Bounced,
     ChannelError,
     InboundItem,
     MediaSource,
@@ -25,13 +26,20 @@ from outreach.channels.base import (
     PolicyDecision,
     PolicyWindowClosed,
     RateLimited,
+    RecipientLimited,
     RecipientUnreachable,
     Transient,
 )
 from outreach.channels.meta.backend import MetaChannel, unknown_item
 
-RATE = {4: 60.0, 80007: 300.0, 130429: 5.0, 131056: 6.0, 131048: 3600.0, 131049: 86400.0}
-UNREACHABLE = {131026, 131050, 130472}
+RATE = {4: 60.0, 80007: 300.0, 130429: 5.0, 131056: 6.0, 131048: 3600.0}
+UNREACHABLE = {131050, 130472}
+# Readable reasons for the two answers a rep sees most (docs/deliverability.md#whatsapp).
+ECOSYSTEM = "Meta limits how many marketing messages this person receives (131049)"
+NOT_ON_WHATSAPP = (
+    "not reachable on WhatsApp (131026: not a WhatsApp number, an old app version, or the "
+    "terms not accepted): no more WhatsApp messages to this number"
+)
 AUTH = {0, 190, 131031, 368}
 TRANSIENT = {1, 2, 131000, 131016, 131057}
 MEDIA = {"image": "image", "gif": "image", "video": "video", "audio": "audio"}
@@ -40,6 +48,11 @@ MEDIA |= {"voice": "audio", "file": "document", "document": "document", "sticker
 
 def whatsapp_error(code: int | None, text: str, *, http_status: int = 400) -> ChannelError:
     tag = f"whatsapp_{code}"
+    if code == 131049:  # per person, not per sender: only this message waits
+        reason = f"{ECOSYSTEM}: tried once more after 24 h. {text}"
+        return RecipientLimited(reason, retry_after=86400.0, code=tag)
+    if code == 131026:  # like a hard bounce: the number is suppressed for WhatsApp
+        return Bounced(f"{NOT_ON_WHATSAPP}. {text}", code=tag)
     if code in RATE:
         return RateLimited(text, retry_after=RATE[code], code=tag)
     if code == 131047:
@@ -67,9 +80,12 @@ class WhatsAppChannel(MetaChannel):
     webhook_object = "whatsapp_business_account"
 
     def check_policy(self, context: PolicyContext) -> PolicyDecision:
+        template = policy.template_of(context.attachments)
+        if template and policy.us_marketing(template, context.recipient):
+            return PolicyDecision(allowed=False, reason=policy.US_MARKETING_PAUSED)
         if policy.window_open(context.last_inbound_at, context.now, policy.STANDARD_WINDOW):
             return ALLOWED
-        if policy.template_of(context.attachments):
+        if template:
             return ALLOWED
         return policy.hold(
             "outside WhatsApp's 24 h customer-service window: needs an approved template",
@@ -102,6 +118,10 @@ class WhatsAppChannel(MetaChannel):
         template = policy.template_of(message.attachments)
         if template:
             params = [{"type": "text", "text": str(p)} for p in template.get("params", [])]
+            named = template.get("named_params") or {}  # templates with named variables
+            params += [
+                {"type": "text", "parameter_name": str(k), "text": str(v)} for k, v in named.items()
+            ]
             body: dict[str, Any] = {
                 "name": template["name"],
                 "language": {"policy": "deterministic", "code": template.get("language", "en")},

@@ -36,6 +36,8 @@ from outreach.channels.meta.backend import unknown_item
 URL = re.compile(r"https?://\S+")
 FIELDS = "id,text,event_type,sender_id,created_at,dm_conversation_id,attachments"
 POLL_PAGES = 10  # at most 1,000 events per poll; the cursor keeps the rest for next time
+# A poll's first page holds the newest events, old ones included (X bills each one read).
+POLL_PAGE_SIZE = 100
 # How far back of a claim an event can be stamped (clock skew between us and X).
 SKEW = timedelta(seconds=30)
 # X signs a CRC token and a webhook body with the same HMAC, so answering any token would sign
@@ -178,7 +180,7 @@ class XChannel(BaseChannel):
         params: dict[str, Any] = {
             "dm_event.fields": FIELDS,
             "event_types": "MessageCreate",
-            "max_results": 100,
+            "max_results": POLL_PAGE_SIZE,
         }
         for _ in range(POLL_PAGES):
             r = http.request(
