@@ -105,3 +105,8 @@ def senders_domain_problems(senders: Iterable[SenderAccount]) -> tuple[list[str]
             else:
                 warnings.append(text)
     return errors, warnings
+
+
+def domains_failing(domains: Iterable[SendingDomain]) -> list[SendingDomain]:
+    """Those whose last check did not pass every record (the dashboard's warning)."""
+    return [d for d in domains if d.failing_records]
