@@ -19,6 +19,8 @@ from contacts import imports
 from contacts.invitations import invitation_create, invitation_token
 from contacts.models import ContactImport, ContactImportError
 from core.teams import Team
+from deliverability.dkim import key_pair
+from deliverability.models import SendingDomain
 from outreach.channels.email.backend import unsubscribe_token
 from outreach.models import Conversation
 from pipelines.models import Deal, Pipeline, Stage
@@ -61,6 +63,9 @@ NOT_PAGES = {
     "outreach:media_file": "a file",
     "dashboards:pause": "POST only",
     "dashboards:resume": "POST only",
+    "domains:check": "POST only",
+    "domains:generate_key": "POST only",
+    "domains:strict": "POST only",
 }
 SKIPPED_PREFIXES = ("admin/", "api/")  # Django's admin and the REST API are not app pages
 
@@ -141,6 +146,20 @@ def small_world(admin) -> dict[str, str]:
     )
     conversation = Conversation.objects.filter(identity__contact=contact, messages__direction="in")
     template = campaign.sequence.steps.first().template
+    # A domain whose DKIM record to publish is a long unbroken key (the widest cell).
+    private, public = key_pair()
+    dkim = f"v=DKIM1; k=rsa; p={public}"
+    domain = SendingDomain.objects.create(
+        domain="mail.internationale-handels.example",
+        dkim_private_key=private,
+        dkim_public_key=public,
+        signing=True,
+        results={
+            "spf": {"status": "pass", "found": "v=spf1 mx ~all", "publish": "v=spf1 mx ~all"},
+            "dkim": {"status": "missing", "found": "", "publish": dkim, "note": "No key."},
+        },
+        checked_at=timezone.now(),
+    )
     uid = urlsafe_base64_encode(force_bytes(admin.pk))
     reset_token = default_token_generator.make_token(admin)
     return {
@@ -177,6 +196,8 @@ def small_world(admin) -> dict[str, str]:
         "dashboards:builder": "/campaigns/new/",
         "dashboards:builder_audience": f"/campaigns/{draft.pk}/build/audience/",
         "dashboards:builder_review": f"/campaigns/{draft.pk}/build/review/",
+        "domains:list": "/deliverability/domains/",
+        "domains:detail": f"/deliverability/domains/{domain.pk}/",
     }
 
 
