@@ -42,6 +42,8 @@ from campaigns.services import (
 )
 from contacts.access import contacts_visible_to
 from contacts.csv_download import csv_download
+from deliverability.access import domains_visible_to
+from deliverability.services import domains_failing
 
 
 def csv_response(
@@ -88,6 +90,7 @@ def overview(request: HttpRequest) -> HttpResponseBase:
             "table": table,
             "sparklines": [(r, charts.sparkline(r.sparkline), f"spark-{r.id}") for r in data.rows],
             "query": request.GET.urlencode(),
+            "failing_domains": domains_failing(domains_visible_to(request.user)),
         },
     )
 

@@ -32,6 +32,7 @@ from campaigns.routes import Route, routes_for_steps
 from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from contacts.models import Identity
+from deliverability.services import senders_domain_problems
 from outreach import policy
 from outreach.channels.registry import Channel, channels
 
@@ -288,7 +289,17 @@ def campaign_lint(*, campaign: Campaign) -> LintReport:
         report.issues.append(issue)
     if not Enrollment.objects.filter(campaign=campaign).exists():
         report.issues.append(_no_contacts(campaign))
+    report.issues += _sending_domain_issues(campaign)
     return report
+
+
+def _sending_domain_issues(campaign: Campaign) -> list[LintIssue]:
+    """A failing sending domain of the campaign's email senders at its last DNS check: an
+    error (the launch is blocked) when the domain is strict, else a warning."""
+    errors, warnings = senders_domain_problems(campaign.senders.filter(channel="email"))
+    return [LintIssue("error", "sending_domain", text) for text in errors] + [
+        LintIssue("warning", "sending_domain", text) for text in warnings
+    ]
 
 
 def _no_contacts(campaign: Campaign) -> LintIssue:

@@ -245,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    "sending-domains-check": {  # SPF, DKIM, DMARC of every email sender's domain, daily
+        "task": "deliverability.tasks.check_sending_domains",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,
@@ -314,6 +319,14 @@ WEB_PORT = env_int("WEB_PORT", 8000, minimum=1)
 PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{WEB_PORT}")
 # How the email backend hands mail over: SMTP in production; `make run` prints it instead.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Signs each outgoing email (DKIM in the app, deliverability/dkim.py); empty: no signing.
+EMAIL_MESSAGE_SIGNER = env_str("EMAIL_MESSAGE_SIGNER", "deliverability.dkim.message_sign")
+# Name servers for the sending-domain DNS checks, "ip[:port],…"; empty: the system's.
+DNS_NAMESERVERS = env_list("DNS_NAMESERVERS", [])
+DNS_TIMEOUT = env_float("DNS_TIMEOUT", 5.0, minimum=0.1)  # seconds per look-up
+# The SPF mechanism your SMTP provider documents (e.g. include:_spf.example.net), added to
+# the SPF record the domain page tells you to publish; empty: "mx".
+SPF_INCLUDE = env_str("SPF_INCLUDE", "")
 # Inbound-email webhook bodies (raw RFC 5322, attachments included) up to this size are
 # read; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would refuse a reply with a PDF.
 INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 40 * 1024 * 1024, minimum=1024)

@@ -38,6 +38,7 @@ urlpatterns = [
     path("tasks/", include("campaigns.manual_task_urls")),
     path("pipelines/", include("pipelines.urls")),
     path("triggers/", include("campaigns.triggers.urls")),
+    path("deliverability/domains/", include("analytics.domain_urls")),
     path("", include("outreach.urls")),
     path("", include("analytics.urls")),
 ]

@@ -19,6 +19,8 @@ from contacts import imports
 from contacts.invitations import invitation_create, invitation_token
 from contacts.models import ContactImport, ContactImportError
 from core.teams import Team
+from deliverability.dkim import key_pair
+from deliverability.models import SendingDomain
 from outreach.channels.email.backend import unsubscribe_token
 from outreach.inbox.models import SavedReply
 from outreach.models import Conversation
@@ -66,6 +68,9 @@ NOT_PAGES = {
     "contact_pages:bulk": "POST only (its confirmation page is the list's form target)",
     "saved_replies:render": "htmx fragment that fills the reply box",
     "templates:preview_new": "htmx fragment inside the template and sequence pages",
+    "domains:check": "POST only",
+    "domains:generate_key": "POST only",
+    "domains:strict": "POST only",
 }
 SKIPPED_PREFIXES = ("admin/", "api/")  # Django's admin and the REST API are not app pages
 
@@ -153,6 +158,20 @@ def small_world(admin) -> dict[str, str]:
         created_by=admin,
     )
     template = campaign.sequence.steps.first().template
+    # A domain whose DKIM record to publish is a long unbroken key (the widest cell).
+    private, public = key_pair()
+    dkim = f"v=DKIM1; k=rsa; p={public}"
+    domain = SendingDomain.objects.create(
+        domain="mail.internationale-handels.example",
+        dkim_private_key=private,
+        dkim_public_key=public,
+        signing=True,
+        results={
+            "spf": {"status": "pass", "found": "v=spf1 mx ~all", "publish": "v=spf1 mx ~all"},
+            "dkim": {"status": "missing", "found": "", "publish": dkim, "note": "No key."},
+        },
+        checked_at=timezone.now(),
+    )
     uid = urlsafe_base64_encode(force_bytes(admin.pk))
     reset_token = default_token_generator.make_token(admin)
     return {
@@ -201,6 +220,8 @@ def small_world(admin) -> dict[str, str]:
         "dashboards:builder_audience": f"/campaigns/{draft.pk}/build/audience/",
         "dashboards:builder_review": f"/campaigns/{draft.pk}/build/review/",
         "dashboards:sender_health": f"/senders/{draft.senders.get().pk}/health/",
+        "domains:list": "/deliverability/domains/",
+        "domains:detail": f"/deliverability/domains/{domain.pk}/",
     }
 
 

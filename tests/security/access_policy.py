@@ -97,6 +97,7 @@ C, CONV, CAMP, DEAL, TPL, IMP, MSG, REPLY = (
     "outreach.Message",
     "outreach.SavedReply",
 )
+DOMAIN = "deliverability.SendingDomain"
 
 # App pages and the admin site's own pages, by route.
 PAGES: dict[str, Page] = {
@@ -209,6 +210,13 @@ PAGES: dict[str, Page] = {
     "pipelines/deals/<int:pk>/move/": page(args={"pk": DEAL}, POST=OWN),
     # Triggers: only managers and admins create them (issue #16).
     "triggers/": page(GET=SIGNED_IN, POST=MANAGERS),
+    # Sending domains: seen by their team (and by whoever sees a sender on them); the DKIM
+    # key and the strict switch are the team's manager's and an admin's.
+    "deliverability/domains/": page(GET=SIGNED_IN),
+    "deliverability/domains/<int:pk>/": page(args={"pk": DOMAIN}, GET=OWN),
+    "deliverability/domains/<int:pk>/check/": page(args={"pk": DOMAIN}, POST=OWN),
+    "deliverability/domains/<int:pk>/dkim-key/": page(args={"pk": DOMAIN}, POST=TEAM_MANAGER),
+    "deliverability/domains/<int:pk>/strict/": page(args={"pk": DOMAIN}, POST=TEAM_MANAGER),
     # Dashboards and the campaign builder.
     "": page(GET=SIGNED_IN),
     "campaigns/<int:pk>/": page(args={"pk": CAMP}, GET=OWN),

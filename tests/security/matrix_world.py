@@ -26,7 +26,7 @@ from contacts.services import address_suppress
 from core.api_tokens import api_token_create
 from core.audit import AuditEntry
 from core.teams import Team
-from deliverability.models import SenderGuard, WhatsAppAccount
+from deliverability.models import SenderGuard, SendingDomain, WhatsAppAccount
 from outreach.inbox.models import MessageIntent, SavedReply
 from outreach.models import (
     Conversation,
@@ -152,6 +152,7 @@ def _owned_rows(
             invited_by=team.managers.get(),
             expires_at=timezone.now() + timedelta(days=7),
         ),
+        SendingDomain: SendingDomain.objects.create(domain=f"{name}.example", team=team),
         TriggerFire: TriggerFire.objects.create(
             trigger=trigger, inbound_event=event, contact=contact, outcome="fired"
         ),

@@ -3,12 +3,14 @@ threading headers and RFC 8058 one-click unsubscribe (docs/channels.md#email).""
 
 import smtplib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 
 from outreach.bounces import status_in as bounce_status
 from outreach.channels import http
@@ -69,6 +71,38 @@ def smtp_refusal(exc: smtplib.SMTPResponseException) -> ChannelError:
     return Ambiguous(f"SMTP: {reason}", code=tag)
 
 
+class _Signed:
+    """The MIME message with the signer's header (e.g. DKIM-Signature) before its own
+    headers: Django's mail backends serialise it with as_bytes, and the signature was made
+    over exactly those bytes (CRLF, as SMTP sends them)."""
+
+    def __init__(self, msg: Any, header: bytes) -> None:
+        self._msg, self._header = msg, header
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._msg, name)
+
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+        header = self._header.replace(b"\r\n", b"\n").replace(b"\n", linesep.encode())
+        return header + self._msg.as_bytes(unixfrom, linesep=linesep)
+
+
+class SignedEmail(EmailMultiAlternatives):
+    """An email signed by EMAIL_MESSAGE_SIGNER (a dotted path to ``sign(message: bytes,
+    from_domain: str) -> header bytes | None``; empty: unsigned). A setting, not an import:
+    the signer (deliverability/dkim.py) sits in a layer above outreach."""
+
+    def message(self, **kwargs: Any) -> Any:
+        msg: Any = super().message(**kwargs)  # Django's SafeMIME, whose as_bytes takes linesep
+        path = getattr(settings, "EMAIL_MESSAGE_SIGNER", "")
+        if not path:
+            return msg
+        header = import_string(path)(
+            msg.as_bytes(linesep="\r\n"), parseaddr(self.from_email)[1].rpartition("@")[2].lower()
+        )
+        return _Signed(msg, header) if header else msg
+
+
 class EmailChannel(BaseChannel):
     def __init__(self, *, channel: str, **options: Any) -> None:
         super().__init__(channel=channel, **options)
@@ -90,7 +124,7 @@ class EmailChannel(BaseChannel):
             subject = subject or first_subject
             if not subject.lower().startswith("re:"):
                 subject = f"Re: {subject}"
-        email = EmailMultiAlternatives(
+        email = SignedEmail(
             subject=subject,
             body=message.body,
             from_email=message.sender_handle,

@@ -1,0 +1,30 @@
+"""Row scoping for sending domains (roles: core/access.py): a domain is seen by whoever
+sees one of its email senders, and by its team; changed by admins and by managers who see
+it (a rep reads, as for sender accounts)."""
+
+from django.db.models import Q, QuerySet
+
+from core.access import ADMIN, MANAGER, role_of, teams_visible_to, visible_owner_ids
+from deliverability.models import SendingDomain
+from deliverability.services import sender_domain
+from outreach.access import senders_visible_to
+
+
+def domains_visible_to(user) -> QuerySet[SendingDomain]:
+    qs = SendingDomain.objects.all()
+    ids = visible_owner_ids(user)
+    if ids is None:
+        return qs
+    if not ids:
+        return qs.none()
+    names = {sender_domain(s) for s in senders_visible_to(user).filter(channel="email")} - {""}
+    return qs.filter(Q(domain__in=names) | Q(team__in=teams_visible_to(user)))
+
+
+def domains_changeable_by(user) -> QuerySet[SendingDomain]:
+    role = role_of(user)
+    if role == ADMIN:
+        return SendingDomain.objects.all()
+    if role == MANAGER:
+        return domains_visible_to(user)
+    return SendingDomain.objects.none()
