@@ -22,8 +22,8 @@ from contacts.services import identities_block_reasons
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.models import Message, MessageEvent, SenderAccount, SendingSwitch
-from outreach.provider_caps import provider_cap_hold, provider_caps_load
 from outreach.sending.gate import hold, refusal
+from outreach.sending.provider_limits import provider_cap_hold, provider_caps_load
 
 S = Message.Status
 

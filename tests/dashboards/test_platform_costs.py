@@ -6,7 +6,7 @@ as held by the policy, not costed."""
 import csv
 import math
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from campaigns.lint import campaign_lint
 from campaigns.models import Template
 from campaigns.services import enrollments_create
 from deliverability.models import WhatsAppAccount
+from outreach.models import Conversation
+from outreach.sending.create import conversations_for
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +89,11 @@ def test_forecast_costs_x_dms_and_the_reply_polling_over_the_campaign(settings):
     sender = factories.sender("Xs", channel="x", cap=2)
     campaign = factories.campaign(senders=[sender], steps=[("x", 0), ("x", 86400)])
     people = [factories.contact(n, channels=("x",), tz="UTC") for n in range(3)]
+    # X lets a business DM only someone who wrote first (the gate holds the others).
+    pairs = {(p.identities.get().id, sender.id) for p in people}
+    Conversation.objects.filter(id__in=[c.id for c in conversations_for(pairs).values()]).update(
+        last_inbound_at=NOW - timedelta(hours=1)
+    )
     enrollments_create(campaign=campaign, contacts=people)
     forecast = campaign_forecast(campaign=campaign, now=NOW)
     costs = campaign_costs(campaign=campaign, forecast=forecast)
