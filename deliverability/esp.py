@@ -16,7 +16,7 @@ from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent, EventType
 
 from outreach.bounces import status_in
 from outreach.channels.base import InboundItem
-from outreach.inbound.store import inbound_items_store
+from outreach.inbound.store import inbound_items_store, inbound_unparsed_store
 from outreach.mailparse import classify
 
 KINDS = {
@@ -98,4 +98,10 @@ def inbound_received(
     if event.message is None:
         return
     raw = event.message.as_bytes()
-    inbound_items_store(provider="email", items=[classify(raw)], raw=raw)
+    try:
+        item = classify(raw)
+    except Exception as exc:  # kept unread and replayable, as the inbound-email webhook does
+        error = f"{type(exc).__name__}: {exc}"
+        inbound_unparsed_store(provider="email", raw=raw, sender=None, error=error)
+        return
+    inbound_items_store(provider="email", items=[item], raw=raw)

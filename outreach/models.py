@@ -102,6 +102,9 @@ class SenderAccount(models.Model):
                 name="sender_gap_range_valid",
             ),
             models.CheckConstraint(condition=Q(min_gap_seconds__gte=0), name="sender_gap_positive"),
+            models.CheckConstraint(
+                condition=Q(email_esp="") | Q(channel="email"), name="sender_esp_only_for_email"
+            ),
         ]
 
     def __str__(self) -> str:

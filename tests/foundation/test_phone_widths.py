@@ -62,7 +62,7 @@ NOT_PAGES = {
     "dashboards:pause": "POST only",
     "dashboards:resume": "POST only",
 }
-SKIPPED_PREFIXES = ("admin/", "api/")  # Django's admin and the REST API are not app pages
+SKIPPED_PREFIXES = ("admin/", "api/", "anymail/")  # admin, REST API, ESP webhooks: not pages
 
 
 def url_names() -> set[str]:
