@@ -1,9 +1,16 @@
 """A fake ESP API on loopback: Postmark (postmark.py) and Mailgun (mailgun.py) answering as
 they do, so the email backend sends over real HTTP (ANYMAIL POSTMARK_API_URL /
-MAILGUN_API_URL point here). Every accepted send is kept in `outbox`."""
+MAILGUN_API_URL point here). Every accepted send is kept in `outbox`; when `webhooks` names
+the engine's tracking URL for an ESP, the ESP then posts its "delivered" event there, signed
+as it signs (Postmark: basic auth in the URL only; Mailgun: HMAC of timestamp + token), and
+the engine's answer is kept in `webhook_log`."""
 
+import base64
 import json
 import threading
+import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -63,11 +70,40 @@ class EspServer(ThreadingHTTPServer):
         self.key = key
         self.lock = threading.Lock()
         self.outbox: list[dict[str, Any]] = []
+        # esp -> {"url", "auth" ("user:password"), "signing_key" (Mailgun)}
+        self.webhooks: dict[str, dict[str, str]] = {}
+        self.webhook_log: list[dict[str, Any]] = []
 
     def accepted(self, status: int, esp: str, request: Any, answer: dict[str, Any]) -> None:
-        if status == 200:
-            with self.lock:
-                self.outbox.append({"esp": esp, "request": request, "answer": answer})
+        if status != 200:
+            return
+        with self.lock:
+            self.outbox.append({"esp": esp, "request": request, "answer": answer})
+            hook = self.webhooks.get(esp)
+        if hook:
+            threading.Thread(target=self._deliver, args=(esp, hook, request, answer)).start()
+
+    def _deliver(self, esp: str, hook: dict[str, str], request: Any, answer: dict) -> None:
+        if esp == "postmark":
+            body: dict[str, Any] = postmark.delivery_webhook(
+                message_id=answer["MessageID"], recipient=request["To"]
+            )
+        else:
+            event = mailgun.delivered(message_id=answer["id"], recipient=request["to"][0])
+            body = mailgun.sign(hook["signing_key"], event)
+        auth = base64.b64encode(hook["auth"].encode()).decode()
+        post = urllib.request.Request(
+            hook["url"],
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
+        )
+        try:
+            with urllib.request.urlopen(post, timeout=20) as response:
+                code = response.status
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        with self.lock:
+            self.webhook_log.append({"esp": esp, "status": code, "at": time.time()})
 
     @property
     def url(self) -> str:

@@ -54,3 +54,15 @@ def failed_permanent(*, message_id: str, recipient: str) -> dict[str, Any]:
             "message": "5.1.1 The email account that you tried to reach does not exist.",
         },
     }
+
+
+def delivered(*, message_id: str, recipient: str) -> dict[str, Any]:
+    """The "delivered" event."""
+    return {
+        "event": "delivered",
+        "recipient": recipient,
+        "timestamp": time.time(),
+        "log-level": "info",
+        "message": {"headers": {"to": recipient, "message-id": message_id.strip("<>")}},
+        "delivery-status": {"attempt-no": 1, "description": "", "code": 250, "message": "OK"},
+    }

@@ -50,3 +50,18 @@ def bounce_webhook(
         "CanActivate": True,
         "Subject": "Test subject",
     }
+
+
+def delivery_webhook(*, message_id: str, recipient: str) -> dict[str, Any]:
+    """The Delivery webhook (https://postmarkapp.com/developer/webhooks/delivery-webhook)."""
+    return {
+        "RecordType": "Delivery",
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "MessageID": message_id,
+        "Recipient": recipient,
+        "Tag": "",
+        "DeliveredAt": datetime.now(UTC).isoformat(),
+        "Details": "Test delivery webhook details",
+        "Metadata": {},
+    }

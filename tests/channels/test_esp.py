@@ -5,6 +5,7 @@ complaint, opt-out and reply paths as mailbox parsing. Payload shapes: tests/fix
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -253,3 +254,41 @@ def test_a_reply_through_postmark_inbound_stops_the_sequence(client, esp):
     assert process_all() == ["reply"]
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"
+
+
+def _webhook_answered(esp: EspServer, count: int) -> list[dict]:
+    """The fake's webhook posts once `count` have had the engine's answer (a deadline, not
+    a sleep: it returns as soon as they have)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with esp.lock:
+            if len(esp.webhook_log) >= count:
+                return list(esp.webhook_log)
+        time.sleep(0.05)
+    raise AssertionError(f"the fake ESP posted {len(esp.webhook_log)} webhooks, not {count}")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("provider", ["postmark", "mailgun"])
+def test_the_esp_posts_back_a_signed_delivered_webhook_and_the_message_shows_delivered(
+    esp, live_server, provider
+):
+    with esp.lock:
+        esp.webhook_log.clear()
+    esp.webhooks = {
+        provider: {
+            "url": f"{live_server.url}/anymail/{provider}/tracking/",
+            "auth": WEBHOOK_AUTH,
+            "signing_key": SIGNING_KEY,
+        }
+    }
+    try:
+        conv, _ = _lead(provider)
+        ours = email_sent(conv)
+        [answered] = _webhook_answered(esp, 1)
+    finally:
+        esp.webhooks = {}
+    assert answered["status"] == 200
+    assert process_all() == ["delivered: 1"]
+    ours.refresh_from_db()
+    assert ours.status == "delivered"
