@@ -19,7 +19,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     # ESP tracking and inbound webhooks (deliverability/esp.py receives what they verify).
-    path("anymail/", include("anymail.urls")),
+    path("anymail/", include("deliverability.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(
