@@ -3,6 +3,7 @@
 Every variable read here is listed once in README.md ("Configuration").
 """
 
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "contacts",
     "outreach",
     "deliverability",
+    "anymail",
     "webhooks",
     "pipelines",
     "campaigns",
@@ -327,6 +329,28 @@ DNS_TIMEOUT = env_float("DNS_TIMEOUT", 5.0, minimum=0.1)  # seconds per look-up
 # The SPF mechanism your SMTP provider documents (e.g. include:_spf.example.net), added to
 # the SPF record the domain page tells you to publish; empty: "mx".
 SPF_INCLUDE = env_str("SPF_INCLUDE", "")
+# Email through an ESP (a sender whose transport is Postmark, Mailgun, SendGrid, Brevo or
+# Amazon SES; docs/deliverability.md#esps): django-anymail's backends send, its webhooks at
+# /anymail/<esp>/tracking/ and /anymail/<esp>/inbound/ answer. Every webhook needs the
+# basic-auth "user:password" ANYMAIL_WEBHOOK_SECRET in its URL; unset, a random one nobody
+# knows refuses them all. Mailgun's are also checked with its HTTP webhook signing key,
+# SendGrid's with its signed-webhook public key when given. *_API_URL: another API host
+# (a regional one, or the tests' fake ESP).
+ANYMAIL: dict[str, str] = {
+    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "") or secrets.token_urlsafe(32),
+    **{
+        name: value
+        for name in (
+            "MAILGUN_WEBHOOK_SIGNING_KEY",
+            "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
+            "POSTMARK_API_URL",
+            "MAILGUN_API_URL",
+            "SENDGRID_API_URL",
+            "BREVO_API_URL",
+        )
+        if (value := env_str(name, ""))
+    },
+}
 # Inbound-email webhook bodies (raw RFC 5322, attachments included) up to this size are
 # read; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would refuse a reply with a PDF.
 INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 40 * 1024 * 1024, minimum=1024)

@@ -18,6 +18,8 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
+    # ESP tracking and inbound webhooks (deliverability/esp.py receives what they verify).
+    path("anymail/", include("deliverability.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

@@ -10,3 +10,11 @@ class DeliverabilityConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "deliverability"
+
+    def ready(self) -> None:
+        from anymail.signals import inbound, tracking
+
+        from deliverability.esp import inbound_received, tracking_received
+
+        tracking.connect(tracking_received, dispatch_uid="deliverability.esp.tracking")
+        inbound.connect(inbound_received, dispatch_uid="deliverability.esp.inbound")

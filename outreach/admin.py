@@ -56,6 +56,7 @@ class SenderAccountForm(forms.ModelForm):
             "imap_tls",
             "imap_username",
             "imap_folder",
+            "email_esp",
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -114,7 +115,7 @@ class SenderAccountAdmin(admin.ModelAdmin):
     ]
     actions = ["pause", "resume"]
     fieldsets = [
-        (None, {"fields": ["channel", "name", "handle", "credentials", "owner"]}),
+        (None, {"fields": ["channel", "name", "handle", "email_esp", "credentials", "owner"]}),
         (
             "Limits",
             {

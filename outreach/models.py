@@ -66,6 +66,21 @@ class SenderAccount(models.Model):
     )
     imap_username = models.CharField(max_length=255, blank=True, help_text="Empty: the handle.")
     imap_folder = models.CharField(max_length=255, default="INBOX")
+    # Email senders: how mail leaves. Empty is SMTP (EMAIL_BACKEND); an ESP sends through its
+    # HTTP API with django-anymail, and `credentials` is then that ESP's API key
+    # (outreach/channels/email/esp.py).
+    email_esp = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[
+            ("postmark", "Postmark"),
+            ("mailgun", "Mailgun"),
+            ("sendgrid", "SendGrid"),
+            ("brevo", "Brevo"),
+            ("amazon_ses", "Amazon SES"),
+        ],
+        help_text="Email only. Empty: SMTP. Otherwise the ESP whose API key is the credentials.",
+    )
     # Health and control.
     paused = models.BooleanField(default=False)
     paused_reason = models.CharField(max_length=200, blank=True)
@@ -90,6 +105,9 @@ class SenderAccount(models.Model):
                 name="sender_gap_range_valid",
             ),
             models.CheckConstraint(condition=Q(min_gap_seconds__gte=0), name="sender_gap_positive"),
+            models.CheckConstraint(
+                condition=Q(email_esp="") | Q(channel="email"), name="sender_esp_only_for_email"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -96,6 +96,8 @@ class OutgoingMessage:
     claimed_at: datetime | None = None
     # A public reply under this comment (Instagram/Facebook), not a message to the person.
     public_reply_to: str = ""
+    # Email: the ESP the sender sends through ("" = SMTP), SenderAccount.email_esp.
+    sender_esp: str = ""
 
 
 @dataclass

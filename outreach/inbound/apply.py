@@ -45,7 +45,7 @@ from outreach.models import (
 from outreach.seams import MessageFailed, ReplyRecorded, outreach_events
 from outreach.sending.record import message_record_sent
 from outreach.suppress import bounce_suppress, soft_bounce_retry, soft_bounces
-from outreach.unsubscribe import opt_out, unsubscribe_asked
+from outreach.unsubscribe import email_unsubscribe, opt_out, unsubscribe_asked
 
 log = logging.getLogger(__name__)
 S = Message.Status
@@ -547,6 +547,13 @@ def _answer_callback(channel: str, sender: SenderAccount, item: InboundItem) -> 
     transaction.on_commit(send)
 
 
+def _unsubscribed(event: InboundEvent, item: InboundItem) -> str:
+    """An ESP's unsubscribe event (its own link, or List-Unsubscribe handled by the ESP):
+    the same opt-out as our one-click link (deliverability/esp.py)."""
+    email_unsubscribe(address=item.from_handle, source=item.subtype or "ESP unsubscribe")
+    return "opt_out"
+
+
 def _unknown(event: InboundEvent, item: InboundItem) -> str:
     log.warning(
         "%s event %s of a kind not handled (%s): stored, nothing applied",
@@ -577,6 +584,7 @@ APPLY = {
     "deleted": _deleted,
     "reaction": _reaction,
     "handover": _handover,
+    "unsubscribed": _unsubscribed,
     "unknown": _unknown,
 }
 

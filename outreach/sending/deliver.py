@@ -63,6 +63,7 @@ def outgoing(message: Message) -> OutgoingMessage:
         human_written=message.human_written,
         claimed_at=message.claimed_at,
         public_reply_to=message.public_reply_to,
+        sender_esp=message.sender.email_esp,
     )
 
 

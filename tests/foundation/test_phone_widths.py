@@ -72,7 +72,7 @@ NOT_PAGES = {
     "domains:generate_key": "POST only",
     "domains:strict": "POST only",
 }
-SKIPPED_PREFIXES = ("admin/", "api/")  # Django's admin and the REST API are not app pages
+SKIPPED_PREFIXES = ("admin/", "api/", "anymail/")  # admin, REST API, ESP webhooks: not pages
 
 
 def url_names() -> set[str]:

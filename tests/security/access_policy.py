@@ -21,6 +21,8 @@ row, SIGNED_IN = "-YYYYY" for a list (which the list then filters).
 from dataclasses import dataclass, field
 from typing import Any
 
+from deliverability.urls import urlpatterns as esp_webhooks
+
 ANYONE = "YYYYYY"
 OWNER = "-Y----"  # the row's owner only (their own API tokens)
 SIGNED_IN = "-YYYYY"
@@ -115,6 +117,8 @@ PAGES: dict[str, Page] = {
     "webhooks/<str:channel>/<str:account>/": page(
         args={"channel": "telegram", "account": "1"}, GET=NOBODY, POST=NOBODY
     ),
+    # ESP webhooks (deliverability/urls.py): basic auth and the ESP's signature, or 403.
+    **{f"anymail/{p.pattern}": page(GET=NOBODY, POST=NOBODY) for p in esp_webhooks},
     "u/<str:token>/": page(args={"token": _unsubscribe_token}, GET=ANYONE, POST=ANYONE),
     "files/<int:pk>/": page(args={"pk": _media_pk}, GET=ADMINS, POST=NOBODY),
     # The REST API's own pages (its operations are in API below).

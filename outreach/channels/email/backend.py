@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from email.utils import parseaddr
 from typing import Any
 
+from anymail.exceptions import AnymailConfigurationError, AnymailError
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -27,6 +28,7 @@ from outreach.channels.base import (
     RecipientUnreachable,
     Transient,
 )
+from outreach.channels.email.esp import esp_connection, esp_message_id, esp_refusal
 from outreach.mailparse import classify
 
 UNSUBSCRIBE_SALT = "outreach.unsubscribe"
@@ -130,7 +132,11 @@ class EmailChannel(BaseChannel):
             from_email=message.sender_handle,
             to=[message.recipient],
             headers=headers,
-            connection=get_connection(**self.options.get("connection", {})),
+            connection=(
+                esp_connection(message)
+                if message.sender_esp
+                else get_connection(**self.options.get("connection", {}))
+            ),
         )
         html = message.body_html
         for a in message.attachments:
@@ -144,6 +150,9 @@ class EmailChannel(BaseChannel):
             email.attach_alternative(html, "text/html")
         try:
             email.send()
+        except (AnymailError, AnymailConfigurationError) as exc:
+            # Before OSError: anymail's HTTP errors are requests' (IOError) too.
+            raise esp_refusal(exc) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, said = next(iter(exc.recipients.values()))
             text = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
@@ -176,7 +185,7 @@ class EmailChannel(BaseChannel):
         except (smtplib.SMTPException, OSError) as exc:
             # A disconnect or timeout, possibly after DATA was sent: maybe delivered.
             raise Ambiguous(f"SMTP: {exc}") from exc
-        return msgid
+        return esp_message_id(email) if message.sender_esp else msgid
 
     # --- inbound (an ESP's inbound-parse webhook posting the raw message) ---------------
 
