@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -31,6 +32,7 @@ from analytics.overview import campaigns_overview
 from analytics.tables import Table, csv_rows
 from campaigns.access import campaigns_visible_to, sequences_visible_to
 from campaigns.builder import audience_contacts, campaign_create, campaign_enrol_audience
+from campaigns.manual_tasks import manual_task_counts
 from campaigns.models import Campaign, Enrollment, Step
 from campaigns.preview import step_previews
 from campaigns.services import (
@@ -91,6 +93,7 @@ def overview(request: HttpRequest) -> HttpResponseBase:
             "sparklines": [(r, charts.sparkline(r.sparkline), f"spark-{r.id}") for r in data.rows],
             "query": request.GET.urlencode(),
             "failing_domains": domains_failing(domains_visible_to(request.user)),
+            "tasks": manual_task_counts(request.user, timezone.now()),
         },
     )
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -50,6 +50,21 @@ def manual_tasks_due(user) -> QuerySet[ManualTask]:
         .filter(done_at=None, message__status=M.QUEUED)
         .order_by("message__created_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    due: int
+    overdue: int
+
+
+def manual_task_counts(user, now: datetime) -> TaskCounts:
+    """The overview's figures: the user's tasks due now, and how many of them are overdue,
+    in one query."""
+    counts = manual_tasks_due(user).aggregate(
+        due=Count("id"), overdue=Count("id", filter=Q(message__created_at__lt=now - OVERDUE_AFTER))
+    )
+    return TaskCounts(due=counts["due"], overdue=counts["overdue"])
 
 
 @dataclass(frozen=True)

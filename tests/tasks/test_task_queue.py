@@ -160,3 +160,18 @@ def test_a_call_step_is_a_task_with_a_tel_link_and_marking_it_done_starts_the_ne
     enrollment.refresh_from_db()
     assert (sent.status, enrollment.current_step) == ("sent", 2)
     assert enrollment.next_action_at == sent.sent_at + timedelta(seconds=3 * DAY)
+
+
+def test_the_overview_counts_the_reps_due_and_overdue_tasks_and_links_the_queue(client):
+    ann = rep("ann")
+    first = linkedin_campaign(ann, 1, steps=(("linkedin", 0), ("email", DAY)))
+    linkedin_campaign(ann, 2, steps=(("linkedin", 0), ("email", DAY)))
+    Message.objects.filter(id=task_of(first).message_id).update(
+        created_at=timezone.now() - timedelta(days=2)
+    )
+    client.force_login(ann)
+    page = client.get("/").content.decode()
+    assert "2 manual tasks are due, 1 overdue" in page
+    assert f'href="{reverse("tasks:queue")}"' in page
+    client.force_login(rep("bob"))  # another rep has none: no panel
+    assert 'id="tasks-due"' not in client.get("/").content.decode()
