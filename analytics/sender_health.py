@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from analytics.tables import Table
 from analytics.views import _export
+from deliverability.access import domains_visible_to
 from deliverability.health import Health, sender_health
 from deliverability.rates import Rates
 from outreach.access import senders_visible_to
@@ -110,5 +111,14 @@ def health(request: HttpRequest, pk: int) -> HttpResponseBase:
     return render(
         request,
         "analytics/sender_health.html",
-        {"h": h, "sender": sender, "tables": shown, "rates_chart": rates_chart(h)},
+        {
+            "h": h,
+            "sender": sender,
+            "tables": shown,
+            "rates_chart": rates_chart(h),
+            # The domain's last DNS check, when the user may see it (deliverability/checks.py).
+            "domain": domains_visible_to(request.user).filter(domain=h.domain).first()
+            if h.domain
+            else None,
+        },
     )

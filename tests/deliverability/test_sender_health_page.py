@@ -60,7 +60,10 @@ def test_the_health_page_shows_rates_thresholds_providers_and_the_chart(client, 
 
     assert "hard bounces, this sender" in page
     assert "2.5%" in page  # 3 hard bounces in 120 sends
-    assert "SPF, DKIM and DMARC for <strong>acme.example</strong>: see Sending domains" in page
+    assert (
+        "SPF, DKIM and DMARC for <strong>acme.example</strong>: see "
+        '<a href="/deliverability/domains/">Sending domains</a>'
+    ) in page
     assert 'id="rates-chart"' in page and "rates-chart-data" in page
     providers = client.get(f"/senders/{sender.pk}/health/?export=providers")
     lines = b"".join(providers.streaming_content).decode().splitlines()
@@ -103,3 +106,19 @@ def test_the_campaign_dashboard_links_each_sender_to_its_health_page(client, adm
     client.force_login(admin_user)
     page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert f'href="/senders/{sender.pk}/health/"' in page
+
+
+@pytest.mark.django_db
+def test_the_health_page_names_the_domains_failing_records_and_links_its_page(client, admin_user):
+    from deliverability.models import SendingDomain
+
+    sender = _sender_with_history()
+    domain = SendingDomain.objects.create(
+        domain="acme.example",
+        checked_at=timezone.now(),
+        results={"spf": {"status": "pass"}, "dkim": {"status": "missing"}},
+    )
+    client.force_login(admin_user)
+    page = client.get(f"/senders/{sender.pk}/health/").content.decode()
+    assert f'href="/deliverability/domains/{domain.pk}/"' in page
+    assert "failing DKIM</span> at the last check" in page
