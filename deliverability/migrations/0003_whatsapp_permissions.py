@@ -1,10 +1,11 @@
-"""Admins may view, add, change and delete WhatsApp accounts and their synced templates (the
-roles of campaigns/migrations/0004_fill_roles.py predate them); managers and reps do not."""
+"""Admins may view, add, change and delete the senders' guard thresholds, WhatsApp accounts and
+their synced templates (the roles of campaigns/migrations/0004_fill_roles.py predate them);
+managers and reps do not."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-MODELS = ("whatsappaccount", "whatsapptemplate")
+MODELS = ("senderguard", "whatsappaccount", "whatsapptemplate")
 
 
 def grant(apps, schema_editor):

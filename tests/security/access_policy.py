@@ -74,6 +74,26 @@ def _media_pk(world) -> str:
     return str(world.target(_model("outreach.MediaAsset")).pk)
 
 
+def _scheduled_reply(world) -> str:
+    """A reply a rep of team A scheduled for tomorrow in its conversation (send later)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    message = world.target(_model("outreach.Message"))
+    scheduled = _model("outreach.Message").objects.create(
+        conversation=message.conversation,
+        sender=message.sender,
+        channel=message.channel,
+        direction="out",
+        status="queued",
+        body="Later",
+        human_written=True,
+        not_before=timezone.now() + timedelta(days=1),
+    )
+    return str(scheduled.pk)
+
+
 def _stored_attachment(world) -> str:
     """Attachment 0 of team A's inbound message, with a stored copy as the media fetch
     leaves it (outreach/inbound_media.py)."""
@@ -195,6 +215,10 @@ PAGES: dict[str, Page] = {
     "inbox/<int:pk>/note/": page(args={"pk": CONV}, data={"POST": {"body": "Hi"}}, POST=OWN),
     "inbox/<int:pk>/assign/": page(args={"pk": CONV}, POST=OWN),
     "inbox/<int:pk>/snooze/": page(args={"pk": CONV}, POST=OWN),
+    # Cancelling a scheduled reply: whoever may see the conversation.
+    "inbox/<int:pk>/scheduled/<int:message_id>/cancel/": page(
+        args={"pk": CONV, "message_id": _scheduled_reply}, POST=OWN
+    ),
     "inbox/<int:pk>/resolve/": page(args={"pk": CONV}, POST=OWN),
     "inbox/<int:pk>/intent/<int:message_id>/": page(
         args={"pk": CONV, "message_id": MSG}, data={"POST": {"label": "other"}}, POST=OWN
@@ -217,6 +241,8 @@ PAGES: dict[str, Page] = {
     # Sending domains: seen by their team (and by whoever sees a sender on them); the DKIM
     # key and the strict switch are the team's manager's and an admin's.
     "deliverability/domains/": page(GET=SIGNED_IN),
+    # A sender's health: whoever may see the sender (outreach.access.senders_visible_to).
+    "senders/<int:pk>/health/": page(args={"pk": "outreach.SenderAccount"}, GET=OWN),
     "deliverability/domains/<int:pk>/": page(args={"pk": DOMAIN}, GET=OWN),
     "deliverability/domains/<int:pk>/check/": page(args={"pk": DOMAIN}, POST=OWN),
     "deliverability/domains/<int:pk>/dkim-key/": page(args={"pk": DOMAIN}, POST=TEAM_MANAGER),
@@ -232,7 +258,7 @@ PAGES: dict[str, Page] = {
     "campaigns/<int:pk>/build/review/": page(args={"pk": CAMP}, GET=OWN, POST=OWN),
     # The admin site's own pages (its model pages are in ADMIN_MODELS below).
     "admin/": page(GET=SIGNED_IN),
-    "admin/^(?P<app_label>auth|core|contacts|outreach|webhooks|pipelines|campaigns)/$": page(
+    "admin/^(?P<app_label>auth|core|contacts|outreach|deliverability|webhooks|pipelines|campaigns)/$": page(
         args={"app_label": "campaigns"}, GET=SIGNED_IN
     ),
     "admin/login/": page(GET=ANYONE, POST=ANYONE),
