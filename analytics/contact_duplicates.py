@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Case, CharField, Count, F, Func, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Func, QuerySet, Value, When
 from django.db.models.functions import Concat, Lower
 
 from contacts.access import contacts_visible_to
@@ -26,10 +25,23 @@ PHONE_CHANNELS = (PHONE, WHATSAPP)
 MIN_PHONE_DIGITS = 6  # shorter "numbers" (extensions, typos) match too much to suggest
 
 
-class _Digits(Func):
-    """The value's digits, leading zeros dropped: +49 171-555, 0049171555 → 49171555."""
+# What people write between a phone number's digits. Stored numbers are E.164
+# (contacts/normalize.py), but an inbound WhatsApp id or an old row may still carry them.
+_PHONE_PUNCTUATION = ("+", " ", "-", "(", ")", ".", "/")
 
-    template = "LTRIM(REGEXP_REPLACE(%(expressions)s, '[^0-9]', '', 'g'), '0')"
+
+def _strip_punctuation() -> str:
+    sql = "%(expressions)s"
+    for char in _PHONE_PUNCTUATION:
+        sql = f"REPLACE({sql}, '{char}', '')"
+    return sql
+
+
+class _Digits(Func):
+    """A phone number's digits, leading zeros dropped: +49 171-555, 0049171555 → 49171555.
+    Nested REPLACEs rather than REGEXP_REPLACE, which SQLite (the embedded default) lacks."""
+
+    template = f"LTRIM({_strip_punctuation()}, '0')"
     output_field = CharField()
 
 
@@ -84,19 +96,31 @@ def contact_duplicates(user, contact: Contact) -> list[Duplicate]:
 
 
 def duplicate_groups(user) -> QuerySet:
-    """One row per match key held by two or more visible contacts: ``key`` and
-    ``contact_ids`` (ascending), grouped in SQL; paginate it, then load the page's
+    """One row per match key held by two or more visible contacts (``key``, ``n``), grouped
+    in SQL; paginate it, then ask ``group_contact_ids`` for the page's keys and load their
     contacts with ``contacts_by_id``."""
     return (
         _keyed(Identity.objects.filter(contact__in=contacts_visible_to(user)))
         .values("key")
-        .annotate(
-            n=Count("contact_id", distinct=True),
-            contact_ids=ArrayAgg("contact_id", distinct=True, order_by=F("contact_id").asc()),
-        )
+        .annotate(n=Count("contact_id", distinct=True))
         .filter(n__gt=1)
         .order_by("key")
     )
+
+
+def group_contact_ids(user, keys: list[str]) -> dict[str, list[int]]:
+    """The visible contacts holding each of these keys, ascending; one query for a page."""
+    rows = (
+        _keyed(Identity.objects.filter(contact__in=contacts_visible_to(user)))
+        .filter(key__in=keys)
+        .values_list("key", "contact_id")
+        .order_by("key", "contact_id")
+        .distinct()
+    )
+    ids: dict[str, list[int]] = {key: [] for key in keys}
+    for key, contact_id in rows:
+        ids[key].append(contact_id)
+    return ids
 
 
 def contacts_by_id(user, ids: set[int]) -> dict[int, Contact]:

@@ -64,15 +64,14 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     pages = Paginator(duplicates.duplicate_groups(request.user), GROUPS_PER_PAGE)
     page = pages.get_page(request.GET.get("page"))
     groups = list(page)
-    contacts = duplicates.contacts_by_id(
-        request.user, {cid for g in groups for cid in g["contact_ids"]}
-    )
+    ids = duplicates.group_contact_ids(request.user, [g["key"] for g in groups])
+    contacts = duplicates.contacts_by_id(request.user, {c for g in ids.values() for c in g})
     rows = [
         {
             "reason": duplicates.describe(g["key"]),
             "pairs": [
                 (contacts[a], contacts[b])
-                for a, b in combinations(g["contact_ids"], 2)
+                for a, b in combinations(ids[g["key"]], 2)
                 if a in contacts and b in contacts
             ],
         }

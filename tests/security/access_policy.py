@@ -258,9 +258,8 @@ PAGES: dict[str, Page] = {
     "campaigns/<int:pk>/build/review/": page(args={"pk": CAMP}, GET=OWN, POST=OWN),
     # The admin site's own pages (its model pages are in ADMIN_MODELS below).
     "admin/": page(GET=SIGNED_IN),
-    "admin/^(?P<app_label>auth|core|contacts|outreach|deliverability|webhooks|pipelines|campaigns)/$": page(
-        args={"app_label": "campaigns"}, GET=SIGNED_IN
-    ),
+    "admin/^(?P<app_label>auth|core|contacts|outreach|deliverability|webhooks|pipelines"
+    "|campaigns)/$": page(args={"app_label": "campaigns"}, GET=SIGNED_IN),
     "admin/login/": page(GET=ANYONE, POST=ANYONE),
     # Django's logout takes POST only (405 to a signed-in GET); an anonymous GET or POST is
     # sent on to the admin index (a redirect, counted as allowed: there is nothing to
