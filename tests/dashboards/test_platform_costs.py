@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from analytics.costs import campaign_costs
 from analytics.forecast import campaign_forecast
@@ -110,7 +111,13 @@ def test_forecast_costs_x_dms_and_the_reply_polling_over_the_campaign(settings):
 def test_x_replies_by_webhook_cost_no_polling(settings):
     sender = factories.sender("Xs", channel="x")
     campaign = factories.campaign(senders=[sender], steps=[("x", 0)])
-    enrollments_create(campaign=campaign, contacts=[factories.contact(1, channels=("x",))])
+    contact = factories.contact(1, channels=("x",))
+    # X lets a business DM only someone who wrote first (the gate holds the others).
+    [conversation] = conversations_for({(contact.identities.get().id, sender.id)}).values()
+    Conversation.objects.filter(id=conversation.id).update(
+        last_inbound_at=timezone.now() - timedelta(hours=1)
+    )
+    enrollments_create(campaign=campaign, contacts=[contact])
     costs = campaign_costs(campaign=campaign, forecast=campaign_forecast(campaign=campaign))
     assert costs.x_dms == 1 and costs.x_polls == 0
 
