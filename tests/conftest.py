@@ -1,4 +1,5 @@
 import contextlib
+import copy
 import os
 import shutil
 import signal
@@ -44,6 +45,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def channel_settings_left_as_found():
+    """pytest-django's `settings` puts the OUTREACH_CHANNELS object back after a test, not its
+    contents: `settings.OUTREACH_CHANNELS["x"] = ...` changes it for every later test. Such a
+    test fails here, by name, instead of a later test failing depending on the order."""
+    before = copy.deepcopy(settings.OUTREACH_CHANNELS)
+    yield
+    assert before == settings.OUTREACH_CHANNELS, (
+        "this test changed OUTREACH_CHANNELS in place; assign a new dict instead: "
+        "settings.OUTREACH_CHANNELS = {**settings.OUTREACH_CHANNELS, key: {...}}"
+    )
 
 
 @pytest.fixture

@@ -355,9 +355,12 @@ def test_rate_limits_carry_the_platforms_retry_hint(platform_channels, control, 
 
 def test_an_unknown_graph_version_is_refused(platform_channels, control, users, settings):
     opts = settings.OUTREACH_CHANNELS["messenger"]["OPTIONS"] | {"api_version": "v99.0"}
-    settings.OUTREACH_CHANNELS["messenger"] = {
-        "BACKEND": "outreach.channels.meta.backend.MessengerChannel",
-        "OPTIONS": opts,
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "messenger": {
+            "BACKEND": "outreach.channels.meta.backend.MessengerChannel",
+            "OPTIONS": opts,
+        },
     }
     from outreach.channels import get_channel
 
@@ -366,9 +369,12 @@ def test_an_unknown_graph_version_is_refused(platform_channels, control, users, 
 
 
 def test_an_unreachable_platform_is_transient_not_ambiguous(settings):
-    settings.OUTREACH_CHANNELS["telegram"] = {
-        "BACKEND": "outreach.channels.telegram.backend.TelegramChannel",
-        "OPTIONS": {"base_url": f"http://127.0.0.1:{free_port()}"},
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "telegram": {
+            "BACKEND": "outreach.channels.telegram.backend.TelegramChannel",
+            "OPTIONS": {"base_url": f"http://127.0.0.1:{free_port()}"},
+        },
     }
     from outreach.channels import get_channel
 

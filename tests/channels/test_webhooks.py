@@ -54,9 +54,12 @@ def test_forged_unsigned_and_modified_webhooks_get_403_and_store_nothing(
 
 def test_meta_signature_is_checked_over_the_exact_bytes_meta_sent(client, settings, fake):
     # messenger4j's real signed body and its secret: valid as sent, invalid with one byte off.
-    settings.OUTREACH_CHANNELS["messenger"] = {
-        "BACKEND": "outreach.channels.meta.backend.MessengerChannel",
-        "OPTIONS": {"app_secret": "60efff025951cddde78c8d03de52cc90"},
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "messenger": {
+            "BACKEND": "outreach.channels.meta.backend.MessengerChannel",
+            "OPTIONS": {"app_secret": "60efff025951cddde78c8d03de52cc90"},
+        },
     }
     body = fixture_bytes("messenger", "signed_text_x_hub_signature.json")
     sig = "sha256=2c28be6e4b8c62b732b3487f445dbec6624868db6844b347567ebc86d7da3ad4"
@@ -66,9 +69,12 @@ def test_meta_signature_is_checked_over_the_exact_bytes_meta_sent(client, settin
 
 
 def test_x_signature_vectors_from_x_are_accepted(client, settings):
-    settings.OUTREACH_CHANNELS["x"] = {
-        "BACKEND": "outreach.channels.x.backend.XChannel",
-        "OPTIONS": {"consumer_secret": "test"},
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "x": {
+            "BACKEND": "outreach.channels.x.backend.XChannel",
+            "OPTIONS": {"consumer_secret": "test"},
+        },
     }
     for vector in fixture_json("x", "signature_vectors_autohook"):
         headers = vector["header"]
@@ -92,9 +98,12 @@ def test_meta_handshake_echoes_the_challenge_only_with_our_verify_token(client, 
 
 
 def test_x_crc_answers_with_the_hmac_of_the_token(client, settings):
-    settings.OUTREACH_CHANNELS["x"] = {
-        "BACKEND": "outreach.channels.x.backend.XChannel",
-        "OPTIONS": {"consumer_secret": "test"},
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "x": {
+            "BACKEND": "outreach.channels.x.backend.XChannel",
+            "OPTIONS": {"consumer_secret": "test"},
+        },
     }
     r = client.get("/webhooks/x/", {"crc_token": "test=1&other_test=2"})
     assert r.json() == {"response_token": "sha256=25Cu3iwbbiqBTwQRzcKJZwisjf736V2Q8UaTlkfLSoc="}
