@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dmengine
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run demo-reply test test-sqlite lint typecheck bench install
+.PHONY: run demo-reply services test test-sqlite lint typecheck bench install prod-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,9 +41,13 @@ run: $(STAMP)
 demo-reply: $(STAMP)
 	$(DEMO_ENV) $(BIN)/python manage.py demo_reply
 
-## The whole suite against PostgreSQL and Redis (started if installed but not running).
-test: $(STAMP)
+## What the suite needs, installed (as root on Debian, else it says what to install) and started.
+services:
 	scripts/services.sh
+
+## The whole suite against PostgreSQL and Redis. `services` comes first: on a fresh Debian
+## machine it also installs python3-venv, which the venv needs.
+test: services $(STAMP)
 	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -59,11 +63,22 @@ lint: $(STAMP)
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/mypy core intent contacts outreach deliverability webhooks pipelines campaigns analytics config demo fakeplatform bench
 
+## Django's deployment checklist with production settings: DEBUG off, HTTPS only, HSTS.
+## Set these as your production does (deploy/env.example); a warning fails it.
+PROD_ENV = DEBUG=false \
+	SECRET_KEY=$${SECRET_KEY:-prod-check-k7Qx2pR9vT4wZ8yB1nM6cJ3hF5dL0sAgE2uI7oK9qW4xV1zN8bY3} \
+	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-outreach.example.com} \
+	SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-true} SECURE_PROXY_SSL_HEADER=$${SECURE_PROXY_SSL_HEADER:-true} \
+	SECURE_HSTS_SECONDS=$${SECURE_HSTS_SECONDS:-31536000} \
+	SECURE_HSTS_INCLUDE_SUBDOMAINS=$${SECURE_HSTS_INCLUDE_SUBDOMAINS:-true} \
+	SECURE_HSTS_PRELOAD=$${SECURE_HSTS_PRELOAD:-true}
+prod-check: $(STAMP)
+	$(PROD_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+
 ## Type check (django-stubs) on its own; `lint` runs it too.
 typecheck: $(STAMP)
 	DEBUG=true $(BIN)/mypy core intent contacts outreach deliverability webhooks pipelines campaigns analytics config demo fakeplatform bench
 
-bench: $(STAMP)
-	scripts/services.sh
+bench: services $(STAMP)
 	DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m bench

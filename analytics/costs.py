@@ -34,6 +34,7 @@ class CostLine:
     market: str  # the rate card's row
     count: int
     unit: Decimal
+    verified: bool = True  # the rate card row was checked against Meta's own (prices.py)
 
     @property
     def total(self) -> Decimal:
@@ -74,7 +75,7 @@ class CampaignCosts:
             n = sum(line.count for line in self.whatsapp)
             parts = ", ".join(
                 f"{line.count} {line.category.lower()} to {line.country or 'unknown countries'}"
-                f" at {_usd(line.unit)}"
+                f" at {_usd(line.unit)}{'' if line.verified else ' (estimate, unverified)'}"
                 for line in self.whatsapp
             )
             lines.append(
@@ -118,7 +119,7 @@ def campaign_costs(*, campaign: Campaign, forecast: Forecast) -> CampaignCosts:
     lines: Counter[tuple[str, str]] = Counter()
     for send in wa:
         assert send.route is not None
-        template = policy.template_of(send.route.template.attachments)
+        template = policy.template_of(send.route.attachments)
         if template is None:
             costs.whatsapp_free += 1
             continue
@@ -128,7 +129,14 @@ def campaign_costs(*, campaign: Campaign, forecast: Forecast) -> CampaignCosts:
             category = "MARKETING"
         lines[(category, phone_country(numbers.get(send.enrollment_id, "")))] += 1
     costs.whatsapp = [
-        CostLine(cat, country, whatsapp_market(country).name, n, whatsapp_price(country, cat))
+        CostLine(
+            cat,
+            country,
+            whatsapp_market(country).name,
+            n,
+            whatsapp_price(country, cat),
+            verified=whatsapp_market(country).verified,
+        )
         for (cat, country), n in sorted(lines.items())
     ]
     x_sends = [s for s in forecast.sends if s.route and s.route.channel == "x"]

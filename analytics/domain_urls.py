@@ -9,4 +9,5 @@ urlpatterns = [
     path("<int:pk>/check/", domain_views.domain_check_now, name="check"),
     path("<int:pk>/dkim-key/", domain_views.domain_generate_key, name="generate_key"),
     path("<int:pk>/strict/", domain_views.domain_strict, name="strict"),
+    path("<int:pk>/resume/", domain_views.domain_resume_senders, name="resume"),
 ]

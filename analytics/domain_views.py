@@ -13,6 +13,8 @@ from deliverability.models import SendingDomain
 from deliverability.services import (
     domain_check,
     domain_key_generate,
+    domain_paused_senders,
+    domain_resume,
     domain_strict_set,
     domains_discover,
 )
@@ -47,7 +49,12 @@ def domain_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "analytics/domain.html",
-        {"domain": domain, "rows": _rows(domain), "may_change": may_change},
+        {
+            "domain": domain,
+            "rows": _rows(domain),
+            "may_change": may_change,
+            "paused": list(domain_paused_senders(domain)),
+        },
     )
 
 
@@ -85,4 +92,15 @@ def domain_strict(request: HttpRequest, pk: int) -> HttpResponse:
         f"{domain.domain}: launches are "
         + ("blocked while it fails." if strict else "only warned while it fails."),
     )
+    return redirect("domains:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def domain_resume_senders(request: HttpRequest, pk: int) -> HttpResponse:
+    handles = domain_resume(domain=_changeable(request, pk), actor=request.user)
+    if handles:
+        messages.success(request, f"Resumed {len(handles)} sender(s): {', '.join(handles)}.")
+    else:
+        messages.info(request, "No sender on this domain was paused for the domain.")
     return redirect("domains:detail", pk=pk)

@@ -240,7 +240,7 @@ PAUSED = "campaign paused: nothing is sent until it is resumed"
 def _policy_refuses(route: Route, identity: Identity | None) -> bool:
     """The policy gate's refusal that depends on the contact, not on time: a marketing
     WhatsApp template to a +1 number (outreach/policy.py)."""
-    template = policy.template_of(route.template.attachments)
+    template = policy.template_of(route.attachments)
     if route.channel != "whatsapp" or template is None or identity is None:
         return False
     return policy.us_marketing(template, identity.value)

@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from campaigns.access import sequences_visible_to
 from campaigns.models import Campaign
@@ -14,6 +15,8 @@ from contacts.channels import channel_choices
 from contacts.models import ContactImport, Tag
 from core.access import visible_owner_ids
 from outreach.access import senders_visible_to
+from outreach.limits import effective_cap, local_day, remaining_today
+from outreach.models import SenderAccount
 
 
 class OverviewFilterForm(forms.Form):
@@ -44,6 +47,17 @@ class _Crispy:
         return helper
 
 
+def sender_state(sender: SenderAccount) -> str:
+    """A sender as the pool picker lists it: where it stands today, so the user sees which
+    accounts can carry the campaign before choosing them."""
+    name = str(sender)  # "Anna (Email)"
+    if sender.paused:
+        return f"{name}: paused{f' ({sender.paused_reason})' if sender.paused_reason else ''}"
+    now = timezone.now()
+    cap = effective_cap(sender, local_day(sender, now))
+    return f"{name}: {remaining_today(sender, now)} of {cap} left today"
+
+
 class CampaignSetupForm(_Crispy, forms.ModelForm):
     """Step 1 of the builder: a name, a sequence and the accounts that send (only those the
     user may see: another team's sequence or account is "Select a valid choice", as a
@@ -62,6 +76,7 @@ class CampaignSetupForm(_Crispy, forms.ModelForm):
         sequence.queryset = sequences_visible_to(user).order_by("name")
         sender_field = cast(forms.ModelMultipleChoiceField, self.fields["senders"])
         sender_field.queryset = senders_visible_to(user).order_by("channel", "name")
+        sender_field.label_from_instance = sender_state  # type: ignore[method-assign,assignment]
         self.fields["senders"].required = True
         self.helper = self._helper()
 

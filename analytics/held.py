@@ -20,6 +20,7 @@ from campaigns.models import (
 )
 from outreach.limits import cap_reached
 from outreach.models import Message, SenderAccount, SendingSwitch
+from outreach.sending.reconcile import settles_at
 from outreach.windows import Window, describe_wait
 
 E = Enrollment.State
@@ -147,7 +148,28 @@ def _waiting_reason(
     opens = window.next_open(now)
     if opens > now:
         return describe_wait(opens, tz), opens
-    return FREE_SLOT, None
+    return _inflight_reason(sender)
+
+
+def _inflight_reason(sender: SenderAccount) -> tuple[str, datetime | None]:
+    """A sender sends one message at a time: name the one holding its slot, and when the
+    reconciler settles it if its outcome is in doubt (outreach.sending.reconcile)."""
+    inflight = (
+        Message.objects.filter(id=sender.inflight_message_id, status__in=[M.SENDING, M.UNKNOWN])
+        .only("id", "status", "channel", "claimed_at")
+        .first()
+        if sender.inflight_message_id
+        else None
+    )
+    if inflight is None or inflight.claimed_at is None:
+        return FREE_SLOT, None
+    until = settles_at(inflight)
+    at = timezone.localtime(inflight.claimed_at).strftime("%H:%M")
+    by = timezone.localtime(until).strftime("%H:%M") if until else "?"
+    if inflight.status == M.UNKNOWN:
+        return f"waiting for message #{inflight.id} sent at {at} to settle (until {by})", until
+    sending = f"waiting for message #{inflight.id}, sending since {at} (lost if not done by {by})"
+    return sending, until
 
 
 class HeldReasons:

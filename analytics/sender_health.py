@@ -3,11 +3,14 @@ deliverability.health.sender_health, its tables (shown and exported as CSV, like
 campaign dashboard's) and its 30-day chart of the guard's rolling rates against the pause
 thresholds."""
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from analytics.tables import Table
 from analytics.views import _export
@@ -15,6 +18,32 @@ from deliverability.access import domains_visible_to
 from deliverability.health import Health, sender_health
 from deliverability.rates import Rates
 from outreach.access import senders_visible_to
+from outreach.sending.team_limits import team_sent_today
+from outreach.team_caps import TeamChannelCap, team_cap_set, teams_capped_by, teams_of_owner
+
+
+class TeamCapForm(forms.Form):
+    team = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    per_day = forms.IntegerField(
+        min_value=0, required=False, label="Team daily cap", help_text="Empty or 0: no cap."
+    )
+
+
+def _team_caps(request: HttpRequest, sender) -> list[dict]:
+    """The sender's teams with their cap for its channel and today's count."""
+    changeable = set(teams_capped_by(request.user).values_list("id", flat=True))
+    rows = []
+    for team in teams_of_owner(sender.owner_id):
+        cap = TeamChannelCap.objects.filter(team=team, channel=sender.channel).first()
+        rows.append(
+            {
+                "team": team,
+                "cap": cap,
+                "today": team_sent_today(cap, timezone.now()) if cap else None,
+                "may_change": team.id in changeable,
+            }
+        )
+    return rows
 
 
 def _pct(value: float) -> str:
@@ -116,9 +145,32 @@ def health(request: HttpRequest, pk: int) -> HttpResponseBase:
             "sender": sender,
             "tables": shown,
             "rates_chart": rates_chart(h),
+            "team_caps": _team_caps(request, sender),
             # The domain's last DNS check, when the user may see it (deliverability/checks.py).
             "domain": domains_visible_to(request.user).filter(domain=h.domain).first()
             if h.domain
             else None,
         },
     )
+
+
+@login_required
+@require_POST
+def team_cap(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Set the daily cap of one of the sender's teams for the sender's channel (a manager of
+    that team, or an admin). Without a team named, the one team of the sender they may set."""
+    sender = get_object_or_404(senders_visible_to(request.user), pk=pk)
+    teams = teams_capped_by(request.user).filter(id__in=teams_of_owner(sender.owner_id))
+    if not teams.exists():
+        raise Http404("No team of this sender whose cap you may set.")
+    form = TeamCapForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The team daily cap must be a whole number, 0 or more.")
+        return redirect("dashboards:sender_health", pk=pk)
+    chosen = form.cleaned_data["team"]
+    team = get_object_or_404(teams, pk=chosen) if chosen else teams.get()
+    per_day = form.cleaned_data["per_day"] or None
+    team_cap_set(team=team, channel=sender.channel, per_day=per_day, actor=request.user)
+    said = f"{per_day} {sender.channel} messages a day" if per_day else f"no {sender.channel} cap"
+    messages.success(request, f"{team.name}: {said} across all its senders.")
+    return redirect("dashboards:sender_health", pk=pk)

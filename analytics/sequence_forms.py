@@ -12,6 +12,8 @@ from django.forms.boundfield import BoundWidget
 from campaigns.models import Sequence, Step, StepAlternative
 from campaigns.sequence_builder import AlternativeSpec, NewTemplate, StepSpec
 from campaigns.template_forms import validate_template_text
+from campaigns.whatsapp_params import CUSTOM, SOURCES, TEXT, VARIABLE, template_body
+from deliverability.models import WhatsAppTemplate
 from outreach.channels.registry import channels
 
 NEW = "new"
@@ -87,8 +89,39 @@ class StepForm(forms.Form):
         required=False, strip=False, label="Message", widget=forms.Textarea(attrs={"rows": 5})
     )
 
-    def __init__(self, *args, templates: list[tuple[str, str]], **kwargs) -> None:
+    wa_template = forms.ChoiceField(required=False, label="WhatsApp template (synced from Meta)")
+
+    def __init__(
+        self,
+        *args,
+        templates: list[tuple[str, str]],
+        wa_templates: dict[str, WhatsAppTemplate] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.wa_templates = wa_templates or {}
+        cast(forms.ChoiceField, self.fields["wa_template"]).choices = [
+            ("", "— none: send the message below —"),
+            *((key, wa_label(t)) for key, t in self.wa_templates.items()),
+        ]
+        self.picked = self.wa_templates.get(str(self["wa_template"].value() or ""))
+        for v in self.picked.variables if self.picked else []:
+            # Not required: a template just picked comes back with its rows unfilled, and
+            # an unset source is the first one the select shows (see mapping()).
+            self.fields[f"var_{v}_source"] = forms.ChoiceField(
+                choices=SOURCES, required=False, label=f"{{{{{v}}}}} comes from"
+            )
+            self.fields[f"var_{v}_text"] = forms.CharField(
+                required=False, max_length=200, label=f"Key or text for {{{{{v}}}}}"
+            )
+            self.fields[f"var_{v}_fallback"] = forms.CharField(
+                required=False, max_length=200, label=f"If {{{{{v}}}}} is empty, send"
+            )
+            _select(self.fields[f"var_{v}_source"])
+            for part in ("text", "fallback"):
+                self.fields[f"var_{v}_{part}"].widget.attrs["class"] = (
+                    "form-control form-control-sm"
+                )
         cast(forms.ChoiceField, self.fields["channel"]).choices = channel_choices()
         cast(forms.ChoiceField, self.fields["condition_channel"]).choices = [
             ("", "—"),
@@ -98,7 +131,14 @@ class StepForm(forms.Form):
         template.choices = [(NEW, "✎ Write a new template"), *templates]
         self.fields["delay_value"].widget.attrs["class"] = "form-control form-control-sm"
         self.fields["business_days"].widget.attrs["class"] = "form-check-input"
-        for name in ("delay_unit", "condition", "condition_channel", "on_refused", "template"):
+        for name in (
+            "delay_unit",
+            "condition",
+            "condition_channel",
+            "on_refused",
+            "template",
+            "wa_template",
+        ):
             _select(self.fields[name])
         for name in ("name", "subject", "body"):
             self.fields[name].widget.attrs["class"] = "form-control form-control-sm"
@@ -113,9 +153,37 @@ class StepForm(forms.Form):
 
     def clean(self):
         data = super().clean() or {}
-        if data.get("template") == NEW and not (data.get("body") or "").strip():
+        picked = self.wa_templates.get(data.get("wa_template") or "")
+        if picked and data.get("channel") != "whatsapp":
+            self.add_error("wa_template", "A WhatsApp template goes only with a WhatsApp step.")
+        if data.get("template") == NEW and not (data.get("body") or "").strip() and not picked:
             self.add_error("body", "Write the message, or pick a template.")
+        for v in picked.variables if picked else []:
+            source = data.get(f"var_{v}_source")
+            if source in (CUSTOM, TEXT) and not (data.get(f"var_{v}_text") or "").strip():
+                what = "the custom field's key" if source == CUSTOM else "the text to send"
+                self.add_error(f"var_{v}_text", f"Write {what}.")
         return data
+
+    def variable_rows(
+        self,
+    ) -> list[tuple[str, forms.BoundField, forms.BoundField, forms.BoundField]]:
+        """One row per variable of the picked WABA template: where its value comes from."""
+        return [
+            (v, self[f"var_{v}_source"], self[f"var_{v}_text"], self[f"var_{v}_fallback"])
+            for v in (self.picked.variables if self.picked else [])
+        ]
+
+    def mapping(self) -> dict[str, dict[str, str]]:
+        data = self.cleaned_data
+        return {
+            v: {
+                "source": data[f"var_{v}_source"] or SOURCES[0][0],
+                "text": data[f"var_{v}_text"].strip(),
+                "fallback": data[f"var_{v}_fallback"],
+            }
+            for v in (self.picked.variables if self.picked else [])
+        }
 
     def delay_shown(self) -> str:
         """The card's delay in words ("after 2 days"), from what it holds now."""
@@ -133,6 +201,13 @@ class StepForm(forms.Form):
     def spec(self, alternatives: list[AlternativeSpec]) -> StepSpec:
         data = self.cleaned_data
         new = data["template"] == NEW
+        picked = self.wa_templates.get(data.get("wa_template") or "")
+        text = NewTemplate(data["name"], data["subject"], data["body"]) if new else None
+        if picked and text is not None and not text.body.strip():
+            # The step sends the WABA template; the text kept beside it is its body, for
+            # previews and the inbox ({{1}} written as [1]: it is Meta's variable, not ours).
+            body = VARIABLE.sub(r"[\1]", template_body(picked)) or picked.name
+            text = NewTemplate(text.name or f"{picked.name} ({picked.language})", "", body)
         return StepSpec(
             id=data.get("id"),
             channel=data["channel"],
@@ -142,8 +217,10 @@ class StepForm(forms.Form):
             business_days=bool(data.get("business_days")),
             on_refused=data["on_refused"],
             template_id=None if new else int(data["template"]),
-            new_template=NewTemplate(data["name"], data["subject"], data["body"]) if new else None,
+            new_template=text,
             alternatives=alternatives,
+            whatsapp_template_id=picked.id if picked else None,
+            whatsapp_variables=self.mapping() if picked else {},
         )
 
 
@@ -162,9 +239,19 @@ class AlternativeForm(forms.Form):
         return AlternativeSpec(self.cleaned_data["channel"], int(self.cleaned_data["template"]))
 
 
+def wa_label(t: WhatsAppTemplate) -> str:
+    return f"{t.name} · {t.get_category_display()} · {t.language} · {t.status.capitalize()}"
+
+
 def step_initial(step: Step) -> dict:
     n, unit = delay_split(step.delay)
-    return {
+    variables: dict[str, str] = {}
+    for v, rule in (step.whatsapp_variables or {}).items():
+        if isinstance(rule, dict):
+            variables |= {f"var_{v}_{part}": rule.get(part, "") for part in ("source", "text")}
+            variables[f"var_{v}_fallback"] = rule.get("fallback", "")
+    return variables | {
+        "wa_template": str(step.whatsapp_template_id or ""),
         "id": step.id,
         "channel": step.channel,
         "delay_value": n,

@@ -29,6 +29,7 @@ from analytics.sequence_forms import (
 from campaigns.access import sequence_edit_refusal, sequences_visible_to, templates_visible_to
 from campaigns.models import Campaign, Sequence, Step
 from campaigns.sequence_builder import SequenceError, sequence_save
+from deliverability.access import whatsapp_templates_visible_to
 
 KEY, ALT_KEY = re.compile(r"s\d{1,4}"), re.compile(r"a\d{1,3}")
 MAX_STEPS = 30
@@ -49,18 +50,19 @@ def _next(keys, letter: str) -> str:
     return f"{letter}{max((int(k[1:]) for k in keys), default=0) + 1}"
 
 
-def _posted(data: QueryDict, templates) -> list[Card]:
+def _posted(data: QueryDict, templates, wa_templates) -> list[Card]:
     cards = []
     for key in _keys(data.getlist("step"), KEY)[:MAX_STEPS]:
         alts = [
             (a, AlternativeForm(data, prefix=f"{key}-{a}", templates=templates))
             for a in _keys(data.getlist(f"{key}-alts"), ALT_KEY)
         ]
-        cards.append(Card(key, StepForm(data, prefix=key, templates=templates), alts))
+        form = StepForm(data, prefix=key, templates=templates, wa_templates=wa_templates)
+        cards.append(Card(key, form, alts))
     return cards
 
 
-def _saved(sequence: Sequence, templates) -> list[Card]:
+def _saved(sequence: Sequence, templates, wa_templates) -> list[Card]:
     cards, t = [], {"templates": templates}
     steps = sequence.steps.prefetch_related("alternatives").order_by("position")
     for n, step in enumerate(steps, start=1):
@@ -69,21 +71,29 @@ def _saved(sequence: Sequence, templates) -> list[Card]:
             (f"a{m}", AlternativeForm(initial=alternative_initial(a), prefix=f"{key}-a{m}", **t))
             for m, a in enumerate(step.alternatives.all(), start=1)
         ]
-        form = StepForm(initial=step_initial(step), prefix=key, **t)
+        form = StepForm(initial=step_initial(step), prefix=key, wa_templates=wa_templates, **t)
         cards.append(Card(key, form, alts))
     return cards
 
 
-def _blank(key: str, first: bool, templates) -> Card:
+def _blank(key: str, first: bool, templates, wa_templates) -> Card:
     initial = {"channel": "email", "delay_value": 0 if first else 2, "delay_unit": "days"}
-    return Card(key, StepForm(initial=initial | {"template": NEW}, prefix=key, templates=templates))
+    form = StepForm(
+        initial=initial | {"template": NEW},
+        prefix=key,
+        templates=templates,
+        wa_templates=wa_templates,
+    )
+    return Card(key, form)
 
 
-def _edit(cards: list[Card], post: QueryDict, templates) -> bool:
+def _edit(cards: list[Card], post: QueryDict, templates, wa_templates) -> bool:
     """Apply an add / remove / move button to the cards; False when the button was Save."""
     by_key = {c.key: c for c in cards}
+    if "refresh" in post:  # a WhatsApp template was picked: show its variables
+        return True
     if "add" in post and len(cards) < MAX_STEPS:
-        cards.append(_blank(_next(by_key, "s"), not cards, templates))
+        cards.append(_blank(_next(by_key, "s"), not cards, templates, wa_templates))
     elif "remove" in post:
         cards[:] = [c for c in cards if c.key != post["remove"]]
     elif "move" in post:
@@ -140,12 +150,16 @@ def sequence_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST" and refusal:
         raise PermissionDenied(refusal)
     templates = [(str(t.pk), t.name) for t in templates_visible_to(request.user).order_by("name")]
+    wa_templates = {
+        str(t.pk): t
+        for t in whatsapp_templates_visible_to(request.user).order_by("name", "language")
+    }
     back = (request.POST or request.GET).get("for") == "campaign"
     form = SequenceForm(request.POST or None, instance=sequence)
     errors: list[str] = []
     if request.method == "POST":
-        cards = _posted(request.POST, templates)
-        if not _edit(cards, request.POST, templates) and form.is_valid():
+        cards = _posted(request.POST, templates, wa_templates)
+        if not _edit(cards, request.POST, templates, wa_templates) and form.is_valid():
             specs = _specs(cards)
             if specs is not None:
                 try:
@@ -166,7 +180,11 @@ def sequence_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             else:
                 errors = ["Some steps need attention: see the messages on them."]
     else:
-        cards = _saved(sequence, templates) if sequence else [_blank("s1", True, templates)]
+        cards = (
+            _saved(sequence, templates, wa_templates)
+            if sequence
+            else [_blank("s1", True, templates, wa_templates)]
+        )
     live = (
         Campaign.objects.filter(sequence=sequence).exclude(status=Campaign.Status.DRAFT).count()
         if sequence

@@ -14,4 +14,5 @@ urlpatterns = [
     path("campaigns/<int:pk>/build/audience/", views.builder_audience, name="builder_audience"),
     path("campaigns/<int:pk>/build/review/", views.builder_review, name="builder_review"),
     path("senders/<int:pk>/health/", sender_health.health, name="sender_health"),
+    path("senders/<int:pk>/team-cap/", sender_health.team_cap, name="team_cap"),
 ]

@@ -29,6 +29,7 @@ from analytics.forms import (
 )
 from analytics.held import HELD_COLUMNS, held_messages
 from analytics.overview import campaigns_overview
+from analytics.pool import campaign_pool
 from analytics.tables import Table, csv_rows
 from campaigns.access import campaigns_visible_to, sequences_visible_to
 from campaigns.builder import audience_contacts, campaign_create, campaign_enrol_audience
@@ -288,6 +289,7 @@ def builder_review(request: HttpRequest, pk: int) -> HttpResponse:
             "table": result.table(),
             "forecast_chart": charts.forecast_chart(result),
             "costs": campaign_costs(campaign=campaign, forecast=result),
+            "pool": campaign_pool(campaign=campaign, now=timezone.now()),
             "enrolled": Enrollment.objects.filter(campaign=campaign).count(),
         },
     )

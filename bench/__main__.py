@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
 
     django.setup()
     import bench
-    from bench.common import BaselineMissing, Row, Target
+    from bench.common import BaselineMissing, Row, Target, scale
 
     names = argv or sorted(
         m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
@@ -59,6 +59,11 @@ def main(argv: list[str]) -> int:
         print("FAILED, no figure for:")
         for line in failed:
             print(f"  {line}")
+    if scale() == "ci":
+        # Sizes too small to mean anything: the run checks that every benchmark still
+        # measures, so only a benchmark that raised fails it.
+        print("\nBENCH_SCALE=ci: figures at CI sizes, targets not enforced")
+        return 0 if not failed else 1
     return 0 if not failed and all(line.ok for line in lines) else 1
 
 

@@ -10,7 +10,6 @@ the same SQL would reach if the Python around it took no time.
 """
 
 import contextlib
-import os
 import time
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench import data
-from bench.common import Row
+from bench.common import Row, size
 from bench.db import bench_database, vacuum_analyze
 from bench.dispatch_ceiling import materialize_by_hand
 from campaigns.dispatch import enrollments_materialize
@@ -118,7 +117,7 @@ def reset_materialized() -> None:
 
 
 def run():
-    n = int(os.environ.get("BENCH_DISPATCH_ROWS", "100000"))
+    n = size("BENCH_DISPATCH_ROWS", 100_000, 200)
     with bench_database():
         started = time.monotonic()
         camp = data.campaign(data.senders(20))

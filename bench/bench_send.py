@@ -21,11 +21,12 @@ import redis
 from django.conf import settings
 
 from bench import data
-from bench.common import Row
+from bench.common import Row, size
 from bench.db import bench_database, vacuum_analyze
 from bench.noop import TASKS_RUN, noop_done
 from campaigns.models import Campaign
 from campaigns.services import campaign_launch
+from config.queues import QUEUES
 from outreach.models import Message
 from tests.processes import BIN, Proc, wait_for
 
@@ -71,6 +72,8 @@ def start_worker(name: str, env: dict[str, str], log_dir: Path) -> Proc:
             "--without-mingle",
             "--without-gossip",
             "--without-heartbeat",
+            "-Q",
+            ",".join(QUEUES),
             "-n",
             f"{name}@%h",
         ],
@@ -97,8 +100,10 @@ def wait_until_consuming(procs: list[Proc]) -> None:
 def purge() -> None:
     from config.celery import app
 
-    with app.connection_for_write() as conn, contextlib.suppress(Exception):
-        conn.default_channel.queue_purge("celery")  # the queue may not exist yet
+    with app.connection_for_write() as conn:
+        for queue in QUEUES:
+            with contextlib.suppress(Exception):
+                conn.default_channel.queue_purge(queue)  # the queue may not exist yet
 
 
 def noop_round_trips(n: int) -> float:
@@ -131,8 +136,8 @@ def campaign_sends(camp: Campaign, n: int) -> tuple[float, float]:
 
 
 def run():
-    n = int(os.environ.get("BENCH_SEND_MESSAGES", "10000"))
-    sender_count = int(os.environ.get("BENCH_SEND_SENDERS", "200"))
+    n = size("BENCH_SEND_MESSAGES", 10_000, 100)
+    sender_count = size("BENCH_SEND_SENDERS", 200, 20)
     log_dir = Path(tempfile.mkdtemp(prefix="bench_send_"))
     with bench_database() as url:
         camp = data.campaign(data.senders(sender_count), status=Campaign.Status.DRAFT)

@@ -5,13 +5,12 @@ target (5 s). BENCH_TEMPLATES_N shrinks the run (default 100,000)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 
-from bench.common import Row, Target
+from bench.common import Row, Target, size
 
-N = int(os.environ.get("BENCH_TEMPLATES_N", "100000"))
+N = size("BENCH_TEMPLATES_N", 100_000, 1_000)
 
 # About 400 characters: 6 variables, a fallback, a conditional and a spintax block.
 OURS = (

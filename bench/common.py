@@ -29,8 +29,11 @@ class Row:
     ours: float
     baseline: float | None
     unit: str
-    target: float | None = None  # minimum acceptable ratio ours/baseline
+    target: float | None = None  # minimum acceptable ratio ours/baseline (maximum: see better)
     baseline_unit: str = ""  # when the baseline counts something else (no-op tasks)
+    # "lower" for a time (a latency under load against the same latency idle): the target
+    # is then the highest acceptable ratio.
+    better: Literal["higher", "lower"] = "higher"
 
     def __post_init__(self) -> None:
         if not _measured(self.baseline):
@@ -48,10 +51,13 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.target is None or self.ratio >= self.target
+        if self.target is None:
+            return True
+        return self.ratio <= self.target if self.better == "lower" else self.ratio >= self.target
 
     def render(self) -> str:
-        target = f"≥{self.target:.2f}" if self.target is not None else "-"
+        side = "≤" if self.better == "lower" else "≥"
+        target = f"{side}{self.target:.2f}" if self.target is not None else "-"
         flag = "" if self.ok else "  BELOW TARGET"
         return (
             f"{self.name:<52} {self.ours:>10.1f} {self.unit:<3} {self.baseline:>10.1f} "
@@ -84,3 +90,29 @@ class Target:
 
 
 Line = Row | Target
+
+
+# `BENCH_SCALE=ci` runs every benchmark at a size that takes seconds, so CI checks that each
+# one still runs (tests/foundation/test_benchmarks_run.py); unset, or `full`, the sizes the
+# figures in README.md and docs/scaling.md were measured at. A benchmark's own variable
+# (BENCH_IMPORT_ROWS, …) wins over both.
+SCALES = ("full", "ci")
+
+
+def scale() -> str:
+    import os
+
+    value = os.environ.get("BENCH_SCALE", "full") or "full"
+    if value not in SCALES:
+        raise SystemExit(f"BENCH_SCALE must be one of {', '.join(SCALES)}, not {value!r}")
+    return value
+
+
+def size(variable: str, full: int, ci: int) -> int:
+    """A benchmark's size: its own environment variable if set, else by BENCH_SCALE."""
+    import os
+
+    own = os.environ.get(variable)
+    if own:
+        return int(own)
+    return ci if scale() == "ci" else full

@@ -48,11 +48,14 @@ def campaign(
     return camp
 
 
-def due_enrollments(camp: Campaign, n: int) -> None:
-    """n contacts with an email identity each, all enrolled and due now."""
-    due_at = timezone.now() - timedelta(minutes=5)
-    for start in range(0, n, BATCH):
-        stop = min(start + BATCH, n)
+def due_enrollments(
+    camp: Campaign, n: int, *, first: int = 0, due_in: timedelta = timedelta(minutes=-5)
+) -> None:
+    """n contacts with an email identity each (lead<first>@…, lead<first + 1>@…), all
+    enrolled and due `due_in` from now (due already by default)."""
+    due_at = timezone.now() + due_in
+    for start in range(first, first + n, BATCH):
+        stop = min(start + BATCH, first + n)
         with transaction.atomic():
             contacts = Contact.objects.bulk_create(
                 [

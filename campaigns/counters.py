@@ -154,7 +154,8 @@ def intents_add(deltas: dict[tuple[int, str], int]) -> None:
         f"INSERT INTO {table} (campaign_id, intent, n) VALUES (%s, %s, %s) "
         f"ON CONFLICT (campaign_id, intent) DO UPDATE SET n = {table}.n + EXCLUDED.n"
     )
-    with transaction.atomic(), connection.cursor() as cur:
+    # No savepoint, as counters_add: a failure here fails the reply's whole transaction anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
         cur.executemany(sql, [(cid, intent, n) for (cid, intent), n in rows])
 
 

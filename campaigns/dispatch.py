@@ -7,10 +7,11 @@ both.
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import partial
 
+from celery import Task
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
@@ -22,7 +23,7 @@ from campaigns.routes import Route, route_choose, routes_for_steps, routes_tried
 from campaigns.triggers.models import Trigger
 from campaigns.variants import variant_pick, variants_for_templates
 from campaigns.versions import current_versions
-from campaigns.whatsapp_params import whatsapp_params
+from campaigns.whatsapp_params import filled_body, whatsapp_params, with_waba
 from contacts.models import Identity
 from core.audit import audit_record
 from core.db import retry_on_conflict
@@ -31,7 +32,7 @@ from outreach.models import Message, SenderAccount
 from outreach.sending.create import conversations_for, messages_create
 from outreach.sending.offer import messages_offer
 from outreach.sending.reconcile import messages_reconcile
-from outreach.tasks import send_messages
+from outreach.tasks import send_messages, send_replies
 
 E = Enrollment.State
 
@@ -102,13 +103,31 @@ SEND_BATCH = 20
 def offer_and_enqueue(*, now: datetime) -> int:
     with transaction.atomic():
         offered = messages_offer(now=now)
-        tasks = -(-len(offered) // SEND_BATCH)
-        for i in range(tasks):
-            # robust: a broker outage must not undo the tick; the sweeper re-offers the
-            # messages after REQUEUE_AFTER.
-            batch = offered[i::tasks]  # even batches, each of distinct senders
-            transaction.on_commit(partial(send_messages.delay, batch), robust=True)
+        # A rep's replies go on the `human` queue, ahead of any campaign backlog.
+        human = set(
+            Message.objects.filter(id__in=offered, human_written=True).values_list("id", flat=True)
+        )
+        for task, ids in (
+            (send_replies, [i for i in offered if i in human]),
+            (send_messages, [i for i in offered if i not in human]),
+        ):
+            tasks = -(-len(ids) // SEND_BATCH)
+            for i in range(tasks):
+                # robust: a broker outage must not undo the tick; the sweeper re-offers the
+                # messages after REQUEUE_AFTER.
+                batch = ids[i::tasks]  # even batches, each of distinct senders
+                transaction.on_commit(_publisher(task, batch), robust=True)
     return len(offered)
+
+
+def _publisher(task: Task, batch: list[int]) -> Callable[[], None]:
+    # A named function, not functools.partial: Django 5.2's robust on_commit logs a failing
+    # callback by its __qualname__, which a partial lacks, so the AttributeError escaped and
+    # cut the tick short (no reconciler, no further publishes) whenever the broker was down.
+    def publish_send_batch() -> None:
+        task.delay(batch)
+
+    return publish_send_batch
 
 
 def _pick_sender(
@@ -218,7 +237,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             (s.sequence_id, s.position): s
             for s in Step.objects.filter(
                 sequence_id__in={c.sequence_id for c in campaigns.values()}
-            ).select_related("template")
+            ).select_related("template", "whatsapp_template")
         }
         routes = routes_for_steps(steps.values())
         tried = routes_tried(ids)
@@ -289,15 +308,20 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             except TemplateError as exc:  # edited after launch into something broken
                 failed.append((e, f"step {step.position} template: {exc}"))
                 continue
+            attachments = whatsapp_params(with_waba(version.attachments, route.waba), ctx)
+            text = rendered.text
+            if route.waba is not None and step.whatsapp_template is not None:
+                # The inbox shows the template's text as the contact receives it.
+                text = filled_body(step.whatsapp_template, attachments) or text
             message = Message(
                 sender=sender,
                 channel=channel,
                 direction=Message.Direction.OUTBOUND,
                 status=Message.Status.QUEUED,
                 subject=rendered.subject,
-                body=rendered.text,
+                body=text,
                 body_html=rendered.html,
-                attachments=whatsapp_params(version.attachments, ctx),
+                attachments=attachments,
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
             message._route = route.position  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Enrollment, Step
 from campaigns.routes import Route, route_choose, routes_for_steps
 from campaigns.versions import current_versions
+from campaigns.whatsapp_params import with_waba
 from contacts.models import Identity
 from outreach.channels import get_channel
 from outreach.sending.gate import identities_held
@@ -41,18 +42,19 @@ def routes_held(
     templates = {r.template.id: r.template for rs in routes.values() for r in rs}
     versions = current_versions(set(templates.values()))
     out: dict[tuple[int, int], dict[int, str]] = {}
-    asked: dict[tuple[str, int], dict[int, str]] = {}
+    asked: dict[tuple[str, int, str], dict[int, str]] = {}
     for step in steps:
         for route in routes[step.id]:
             if not get_channel(route.channel).automated or not by_channel[route.channel]:
                 continue
-            key = (route.channel, route.template.id)
+            waba = route.waba["name"] if route.waba else ""  # its own category may hold it
+            key = (route.channel, route.template.id, waba)
             if key not in asked:
                 found = identities_held(
                     channel=route.channel,
                     identity_ids=by_channel[route.channel],
                     sender_ids=[sid for sid, ch in senders if ch == route.channel],
-                    attachments=versions[route.template.id].attachments,
+                    attachments=with_waba(versions[route.template.id].attachments, route.waba),
                     now=now,
                 )
                 asked[key] = {by_channel[route.channel][i]: why for i, why in found.items()}

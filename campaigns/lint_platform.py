@@ -23,7 +23,7 @@ def us_marketing_counts(
         for step in steps
         for route in routes[step.id]
         if route.channel == "whatsapp"
-        and policy.us_marketing(policy.template_of(route.template.attachments) or {}, "+1")
+        and policy.us_marketing(policy.template_of(route.attachments) or {}, "+1")
     ]
     if not marketing:
         return []

@@ -198,6 +198,24 @@ class Step(models.Model):
         help_text="When a platform's policy refuses the message before it is sent "
         "(e.g. WhatsApp outside its 24 h window).",
     )
+    # A WhatsApp step may send one of the WABA's synced templates (docs/deliverability.md);
+    # its variables are filled per contact as whatsapp_variables says
+    # (campaigns/whatsapp_params.py).
+    whatsapp_template = models.ForeignKey(
+        "deliverability.WhatsAppTemplate",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="steps",
+        help_text="A WhatsApp step: the approved template synced from Meta it sends.",
+    )
+    whatsapp_variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Each template variable\'s value: {"1": {"source": "first_name", '
+        '"text": "", "fallback": "there"}}; source is a contact field, "custom" (text is '
+        'the custom field\'s key) or "text" (text is sent as it is).',
+    )
 
     class Meta:
         ordering = ["sequence", "position"]

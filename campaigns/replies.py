@@ -81,10 +81,9 @@ def out_of_office_pause(*, contact: Contact, message: Message, return_date) -> i
 # --- owners ----------------------------------------------------------------------------------
 
 
-def conversation_assign_campaign_owner(*, message: Message, contact_id: int) -> None:
-    """A reply's conversation goes to the owner of the contact's latest campaign, unless
-    someone has it already."""
-    origin = deal_origin(contact_id)
+def conversation_assign_campaign_owner(*, message: Message, origin: DealOrigin) -> None:
+    """A reply's conversation goes to the owner of the contact's latest campaign (`origin`,
+    from deal_origin), unless someone has it already."""
     if origin.owner_id is None:
         return  # in no campaign, or its campaign has no owner
     owner = get_user_model().objects.get(id=origin.owner_id)

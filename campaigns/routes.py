@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
 from campaigns.models import Campaign, Enrollment, Step, StepAlternative, StepSend, Template
+from campaigns.whatsapp_params import waba_attachment, with_waba
 from contacts.channels import channel_label
 from contacts.models import Identity
+from deliverability.models import WhatsAppTemplate
 from outreach.models import Message
 
 E = Enrollment.State
@@ -30,6 +33,14 @@ class Route:
     position: int  # 0: the step's own channel and template; n: its alternative at n
     channel: str
     template: Template
+    # The step's synced WABA template with its variable mapping, as an attachment
+    # (campaigns/whatsapp_params.py): on the step's own WhatsApp route only.
+    waba: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        """What a message of this route carries (before its variables are filled)."""
+        return with_waba(self.template.attachments, self.waba)
 
     @property
     def label(self) -> str:
@@ -44,7 +55,14 @@ def routes_for_steps(steps: Iterable[Step]) -> dict[int, list[Route]]:
     """Each step's routes in the order they are tried, with one query for the alternatives.
     The steps should come with select_related("template")."""
     steps = list(steps)
-    routes = {s.id: [Route(0, s.channel, s.template)] for s in steps}
+    wabas = WhatsAppTemplate.objects.in_bulk(
+        {s.whatsapp_template_id for s in steps if s.whatsapp_template_id}
+    )
+    routes = {}
+    for s in steps:
+        waba = wabas.get(s.whatsapp_template_id) if s.channel == "whatsapp" else None
+        attachment = waba_attachment(waba, s.whatsapp_variables or {}) if waba else None
+        routes[s.id] = [Route(0, s.channel, s.template, attachment)]
     for alt in StepAlternative.objects.filter(step__in=steps).select_related("template"):
         routes[alt.step_id].append(Route(alt.position, alt.channel, alt.template))
     for rs in routes.values():

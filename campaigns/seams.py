@@ -93,8 +93,8 @@ class CampaignEvents(OutreachEvents):
                 contact=contact, message=message, return_date=reply.return_date
             )
         elif kind in REPLIES:
-            replies.conversation_assign_campaign_owner(message=message, contact_id=contact.id)
             origin = replies.deal_origin(contact.id)
+            replies.conversation_assign_campaign_owner(message=message, origin=origin)
             pipelines.deal_apply_event(
                 contact=contact, event="reply", message=message, origin=origin
             )

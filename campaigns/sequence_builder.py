@@ -24,8 +24,11 @@ from campaigns.access import (
 from campaigns.models import Sequence, Step, StepAlternative, StepSend, Template
 from campaigns.template_forms import validate_template_text
 from campaigns.versions import sequence_changes_record, steps_state, template_save
+from campaigns.whatsapp_params import SOURCE_KEYS
 from contacts.channels import channel_label
 from core.audit import audit_record
+from deliverability.access import whatsapp_templates_visible_to
+from deliverability.models import WhatsAppTemplate
 from outreach.channels.registry import channels
 
 # Positions are rewritten in two passes: first out of the way, then 1..n, so the unique
@@ -58,6 +61,10 @@ class StepSpec:
     new_template: NewTemplate | None = None
     id: int | None = None  # an existing step of this sequence
     alternatives: list[AlternativeSpec] = field(default_factory=list)
+    # A WhatsApp step that sends a synced WABA template, and its variables' mapping
+    # (campaigns/whatsapp_params.py).
+    whatsapp_template_id: int | None = None
+    whatsapp_variables: dict = field(default_factory=dict)
 
 
 class SequenceError(Exception):
@@ -107,6 +114,12 @@ def _check(*, sequence: Sequence | None, steps: list[StepSpec], actor, name: str
         errors.append("Add at least one step.")
     known = set(channels())
     visible = set(templates_visible_to(actor).values_list("id", flat=True))
+    wabas = {
+        t.id: t
+        for t in whatsapp_templates_visible_to(actor).filter(
+            id__in={s.whatsapp_template_id for s in steps if s.whatsapp_template_id}
+        )
+    }
     existing = set(sequence.steps.values_list("id", flat=True)) if sequence else set()
     for n, step in enumerate(steps, start=1):
         where = f"Step {n}"
@@ -135,6 +148,7 @@ def _check(*, sequence: Sequence | None, steps: list[StepSpec], actor, name: str
             errors += _text_errors(f"{where}, message", step.new_template.body)
         elif step.template_id not in visible:
             errors.append(f"{where}: choose one of your templates.")
+        errors += _waba_errors(where, step, wabas)
         seen = {step.channel}
         for m, alt in enumerate(step.alternatives, start=1):
             if alt.channel not in known:
@@ -144,6 +158,24 @@ def _check(*, sequence: Sequence | None, steps: list[StepSpec], actor, name: str
             seen.add(alt.channel)
             if alt.template_id not in visible:
                 errors.append(f"{where}, alternative {m}: choose one of your templates.")
+    return errors
+
+
+def _waba_errors(where: str, step: StepSpec, wabas: dict[int, WhatsAppTemplate]) -> list[str]:
+    """A WABA template only on a WhatsApp step, only one of an account the user may use,
+    and a known source for each of its variables."""
+    if step.whatsapp_template_id is None:
+        return []
+    if step.channel != "whatsapp":
+        return [f"{where}: a WhatsApp template goes only with a WhatsApp step."]
+    waba = wabas.get(step.whatsapp_template_id)
+    if waba is None:
+        return [f"{where}: choose one of your WhatsApp accounts' templates."]
+    errors = []
+    for v in waba.variables:
+        rule = step.whatsapp_variables.get(v)
+        if not isinstance(rule, dict) or rule.get("source") not in SOURCE_KEYS:
+            errors.append(f"{where}: choose where {{{{{v}}}}} comes from.")
     return errors
 
 
@@ -221,6 +253,8 @@ def sequence_save(
                 "business_days": spec.business_days,
                 "on_refused": spec.on_refused,
                 "template_id": template_id,
+                "whatsapp_template_id": spec.whatsapp_template_id,
+                "whatsapp_variables": spec.whatsapp_variables,
             }
             if spec.id is None:
                 step = Step.objects.create(sequence=sequence, **values)

@@ -250,7 +250,8 @@ def enrollments_stop_for_contact(
         # A subquery, not a join: FOR UPDATE would lock the joined campaign rows too.
         on_channel = Campaign.objects.filter(sequence__steps__channel=channel).values("id")
         which &= Q(campaign_id__in=on_channel)
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (a reply's): a failure fails it all.
+    with transaction.atomic(savepoint=False):
         ids = list(
             Enrollment.objects.select_for_update()
             .filter(which, contact_id=contact_id)

@@ -182,6 +182,8 @@ STEP_FIELDS = {
     "business_days": "business days",
     "condition": "condition",
     "condition_channel": "condition channel",
+    "whatsapp_template_id": "WhatsApp template",
+    "whatsapp_variables": "WhatsApp template variables",
 }
 
 

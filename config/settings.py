@@ -5,11 +5,13 @@ Every variable read here is listed once in README.md ("Configuration").
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_networks, env_str
+from config.queues import QUEUES, ROUTES
 from outreach.channels.registry import backend_conf, channels_load
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -130,6 +132,8 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 
 # --- HTTPS (what `manage.py check --deploy` asks for; set behind TLS in production) -----
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe over plain HTTP inside the network (docs/operations.md).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
@@ -196,6 +200,11 @@ elif CELERY_BROKER_URL.split("://")[0] not in {
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Even at a multiplier of 1 a worker holds one message beyond the task it runs: a reply
+# queued behind a worker busy with a long import waited for the import to end while the
+# other workers sat idle (docs/performance.md#inbound-processing). Redis only (Celery
+# ignores it elsewhere, with a warning).
+CELERY_WORKER_DISABLE_PREFETCH = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 # Celery's Django fixup closes the database connection after every task unless told to
 # reuse it; a reconnect per send cut throughput about threefold
 # (docs/performance.md#database-connections-in-celery-workers).
@@ -206,6 +215,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues by urgency; which task goes where is decided in config/queues.py only.
+CELERY_TASK_ROUTES = ROUTES
+
+# --- Health, readiness, metrics (config/health.py, config/metrics.py) ------------------
+# The queues /readyz wants at least one live worker on, and /metrics reports the depth of.
+READY_QUEUES = env_list("READY_QUEUES", list(QUEUES))
+# Seconds between a worker's heartbeats (config/worker_beat.py); /readyz counts a worker
+# gone after three missed ones.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.5)
+# /readyz turns unready when the oldest due step has waited longer than this.
+READY_DISPATCH_LAG_SECONDS = env_float("READY_DISPATCH_LAG_SECONDS", 300.0, minimum=1.0)
+# Bearer token of /metrics; empty: /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 DISPATCH_INTERVAL = env_float("DISPATCH_INTERVAL", 2.0, minimum=0.05)
 # Seconds between IMAP polls of each email sender's mailbox (those with an IMAP host).
@@ -252,6 +274,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    "lost-jobs-sweep": {  # long jobs (imports) whose run stopped proving it is alive
+        "task": "contacts.tasks.sweep_lost_imports",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "worker-heartbeat": {
         "task": "outreach.tasks.worker_heartbeat",
         "schedule": 30.0,
@@ -271,6 +298,13 @@ SUPPRESSION_PEPPER = env_str("SUPPRESSION_PEPPER", SECRET_KEY)
 REQUEUE_AFTER = env_float("REQUEUE_AFTER", 120.0, minimum=0.1)
 # Seconds after which a send that never recorded its outcome is marked "unknown".
 SEND_GRACE = env_float("SEND_GRACE", 300.0, minimum=0.1)
+# Long jobs (imports): seconds without a heartbeat after which a running job's task counts
+# as lost and the sweeper resumes it from its last committed chunk; after JOB_MAX_LOST_RUNS
+# lost runs in a row without progress it is marked failed with the reason.
+JOB_STALE_AFTER = env_float("JOB_STALE_AFTER", 300.0, minimum=1.0)
+JOB_MAX_LOST_RUNS = env_int("JOB_MAX_LOST_RUNS", 3, minimum=1)
+# Rows an import commits at a time: its checkpoint, and at most what a lost run redoes.
+IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 10_000, minimum=1)
 # Optional per-contact cap across all campaigns: at most N messages in 24 h (0 = off).
 CONTACT_DAILY_MESSAGE_CAP = env_int("CONTACT_DAILY_MESSAGE_CAP", 0, minimum=0)
 
@@ -336,7 +370,7 @@ SPF_INCLUDE = env_str("SPF_INCLUDE", "")
 # knows refuses them all. Mailgun's are also checked with its HTTP webhook signing key,
 # SendGrid's with its signed-webhook public key when given. *_API_URL: another API host
 # (a regional one, or the tests' fake ESP).
-ANYMAIL: dict[str, str] = {
+ANYMAIL: dict[str, Any] = {
     "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "") or secrets.token_urlsafe(32),
     **{
         name: value
@@ -347,8 +381,18 @@ ANYMAIL: dict[str, str] = {
             "MAILGUN_API_URL",
             "SENDGRID_API_URL",
             "BREVO_API_URL",
+            # Brevo's inbound webhook downloads attachments through the API with this key.
+            "BREVO_API_KEY",
         )
         if (value := env_str(name, ""))
+    },
+    # boto3's client for Amazon SES (and SNS, to confirm a tracking subscription): its
+    # region, and another endpoint when set (a test's fake ESP). SNS confirmations use the
+    # standard AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); each sender's
+    # own key sends its mail.
+    "AMAZON_SES_CLIENT_PARAMS": {
+        "region_name": env_str("AMAZON_SES_REGION", "us-east-1"),
+        **({"endpoint_url": url} if (url := env_str("AMAZON_SES_ENDPOINT_URL", "")) else {}),
     },
 }
 # Inbound-email webhook bodies (raw RFC 5322, attachments included) up to this size are
@@ -436,11 +480,19 @@ WEBHOOK_ALLOWED_NETWORKS = env_networks("WEBHOOK_ALLOWED_NETWORKS")
 # Message bodies older than this many days are blanked (0 keeps them forever).
 MESSAGE_BODY_RETENTION_DAYS = env_int("MESSAGE_BODY_RETENTION_DAYS", 0, minimum=0)
 
+# "json": one JSON object per line, through structlog (config/logs.py), carrying the ids the
+# send and inbound paths bind; "plain" (default): the text lines below.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"Unexpected value LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.json_formatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # httpx logs every request line at INFO, and some platform APIs (Telegram) put the
     # token in the URL: keep those lines out of the logs whatever LOG_LEVEL says.

@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from config.health import healthz, readyz
 from config.login import AdminLoginForm, LoginForm
+from config.metrics import metrics
 
 admin.site.site_header = "DM Outreach Engine"
 admin.site.site_title = "Outreach"
@@ -17,6 +19,10 @@ def health(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("health/", health, name="health"),
+    # Load balancers and Prometheus (docs/operations.md): no login, nothing sensitive.
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # ESP tracking and inbound webhooks (deliverability/esp.py receives what they verify).
     path("anymail/", include("deliverability.urls")),

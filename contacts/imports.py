@@ -10,13 +10,14 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from contacts.csv_import import (
@@ -40,7 +41,6 @@ from core.access import owners_assignable_by
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 10_000
 MAX_STORED_ERRORS = 100_000  # beyond this only the count grows
 WARNING_PREFIX = "imported without this value: "
 KEPT_SUFFIX = ": kept"  # normalize.phone_or_doubt: imported, with a warning
@@ -130,10 +130,11 @@ def contact_import_start(
         )
     imp.mapping = mapping
     imp.status = Status.QUEUED
+    imp.heartbeat_at = timezone.now()  # queued now: the sweeper re-queues it if its task is lost
     if default_country is not None:
         imp.default_country = default_country
     with transaction.atomic():
-        imp.save(update_fields=["mapping", "status", "default_country"])
+        imp.save(update_fields=["mapping", "status", "default_country", "heartbeat_at"])
         if save_as.strip():
             SavedMapping.objects.update_or_create(
                 name=save_as.strip()[:100],
@@ -144,7 +145,16 @@ def contact_import_start(
 
 
 def _enqueue(imp: ContactImport) -> None:
-    contact_import_run_task.delay_on_commit(imp.pk)
+    _enqueue_id(imp.pk)
+
+
+def _enqueue_id(import_id: int) -> None:
+    # robust: with the broker down the import is still queued in the database, and the
+    # page that started it answers; beat's sweep_lost_imports queues it once it is stale.
+    def publish_import_run() -> None:
+        contact_import_run_task.delay(import_id)
+
+    transaction.on_commit(publish_import_run, robust=True)
 
 
 def contact_import_cancel(*, contact_import: ContactImport) -> None:
@@ -161,11 +171,11 @@ def contact_import_resume(*, contact_import: ContactImport) -> None:
     """Carry on from the last committed batch after a cancel or a failure.
 
     A running import is not resumed: a second worker would read the same rows at once. A
-    worker that died mid-import has its task delivered again by the broker (acks_late)."""
+    run that died mid-import is found by the sweeper (contact_imports_sweep)."""
     with transaction.atomic():
         n = ContactImport.objects.filter(
             pk=contact_import.pk, status__in=[Status.CANCELLED, Status.FAILED]
-        ).update(status=Status.QUEUED, message="")
+        ).update(status=Status.QUEUED, message="", heartbeat_at=timezone.now(), lost_runs=0)
         if not n:
             status = ContactImport.objects.get(pk=contact_import.pk).get_status_display()
             raise ValueError(
@@ -321,13 +331,34 @@ class _ReadAhead:
         self._thread.join()
 
 
+class RunSuperseded(Exception):
+    """This run's claim is gone (the sweeper gave the import to another run): stop, and
+    roll back the batch being written."""
+
+
+def _stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.JOB_STALE_AFTER)
+
+
 def contact_import_run(
-    *, contact_import_id: int, time_budget: float | None = None, batch_size: int = BATCH_SIZE
+    *, contact_import_id: int, time_budget: float | None = None, batch_size: int | None = None
 ) -> bool:
-    """Import from the last checkpoint on. Returns True if time ran out with work left."""
-    claimed = ContactImport.objects.filter(
-        pk=contact_import_id, status__in=[Status.QUEUED, Status.RUNNING]
-    ).update(status=Status.RUNNING)
+    """Import from the last checkpoint on. Returns True if time ran out with work left.
+
+    The run claims the import with a token of its own. A queued import, or a running one
+    whose run stopped proving it is alive (no heartbeat for JOB_STALE_AFTER), can be
+    claimed; a running one with a live run cannot, so a task the broker delivers twice
+    never reads the same rows as the run already at work."""
+    batch_size = batch_size or settings.IMPORT_BATCH_SIZE
+    token, now = uuid.uuid4().hex, timezone.now()
+    stale = Q(status=Status.RUNNING) & (
+        Q(heartbeat_at__lt=_stale_before(now)) | Q(heartbeat_at__isnull=True)
+    )
+    claimed = (
+        ContactImport.objects.filter(pk=contact_import_id)
+        .filter(Q(status=Status.QUEUED) | stale)
+        .update(status=Status.RUNNING, run_token=token, heartbeat_at=now)
+    )
     if not claimed:
         return False
     imp = ContactImport.objects.get(pk=contact_import_id)
@@ -342,7 +373,7 @@ def contact_import_run(
     try:
         for batch in batches:
             t0 = time.monotonic()
-            result = _write_batch_and_checkpoint(imp, batch, tags)
+            result = _write_batch_and_checkpoint(imp, token, batch, tags)
             ContactImport.objects.filter(pk=imp.pk).update(
                 seconds_running=F("seconds_running") + (time.monotonic() - t0)
             )
@@ -360,21 +391,29 @@ def contact_import_run(
                 ContactImport.objects.filter(pk=imp.pk).update(status=Status.CANCELLED)
                 return False
             if time_budget is not None and time.monotonic() - started > time_budget:
-                return True
+                # Queued again for the continuation the task publishes; if that publish is
+                # lost, the sweeper queues it once its heartbeat is stale.
+                mine = ContactImport.objects.filter(
+                    pk=imp.pk, run_token=token, status=Status.RUNNING
+                )
+                return bool(mine.update(status=Status.QUEUED, heartbeat_at=timezone.now()))
+    except RunSuperseded:
+        log.warning("import %s: this run was replaced by a newer one; it stops", imp.pk)
+        return False
     except OSError as exc:
-        _fail(imp, f"The file could not be read: {exc}")
+        _fail(imp, token, f"The file could not be read: {exc}")
         return False
     except Exception as exc:
         # Committed batches stay; the import can be resumed or rolled back from here.
         log.exception("import %s failed", imp.pk)
-        _fail(imp, f"Stopped by an unexpected error: {exc!r}")
+        _fail(imp, token, f"Stopped by an unexpected error: {exc!r}")
         return False
     finally:
         batches.close()
     imp.refresh_from_db(fields=["records_done"])
     # A header and nothing under it: say so, or "Done 100%, 0 rows" reads as a lost import.
     empty = "The file has a header row but no data rows: there was nothing to import."
-    ContactImport.objects.filter(pk=imp.pk, status=Status.RUNNING).update(
+    ContactImport.objects.filter(pk=imp.pk, status=Status.RUNNING, run_token=token).update(
         status=Status.DONE,
         finished_at=timezone.now(),
         size_done=imp.size,
@@ -383,14 +422,20 @@ def contact_import_run(
     return False
 
 
-def _fail(imp: ContactImport, message: str) -> None:
-    ContactImport.objects.filter(pk=imp.pk).update(status=Status.FAILED, message=message)
+def _fail(imp: ContactImport, token: str, message: str) -> None:
+    ContactImport.objects.filter(pk=imp.pk, run_token=token).update(
+        status=Status.FAILED, message=message
+    )
 
 
-def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCache):
+def _write_batch_and_checkpoint(imp: ContactImport, token: str, batch: _Batch, tags: TagCache):
     """The batch's contacts and the import's checkpoint commit in one transaction, so a crash
     leaves either both or neither. A concurrent writer taking one of our identities first
-    makes the insert fail: the batch is then matched and written again."""
+    makes the insert fail: the batch is then matched and written again.
+
+    The checkpoint is fenced by the run's token: a run the sweeper replaced (it stalled past
+    JOB_STALE_AFTER, then woke up) finds no row to update and rolls its batch back, so no
+    row is ever imported by two runs."""
     rows, errors, n = batch.rows, batch.errors, batch.records
     for attempt in (1, 2, 3):
         try:
@@ -401,7 +446,11 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
                 failed = len({e.line for e in all_errors})
                 warnings = [w for row in rows for w in row.warnings]
                 _store_errors(imp, all_errors, warnings)
-                ContactImport.objects.filter(pk=imp.pk).update(
+                checkpointed = ContactImport.objects.filter(
+                    pk=imp.pk, run_token=token, status__in=[Status.RUNNING, Status.CANCELLING]
+                ).update(
+                    heartbeat_at=timezone.now(),
+                    lost_runs=0,
                     records_done=F("records_done") + n,
                     created=F("created") + result.created,
                     updated=F("updated") + result.updated,
@@ -412,6 +461,8 @@ def _write_batch_and_checkpoint(imp: ContactImport, batch: _Batch, tags: TagCach
                     warnings=F("warnings") + len(warnings),
                     size_done=batch.bytes_read,
                 )
+                if not checkpointed:
+                    raise RunSuperseded
             return result
         except IntegrityError:
             if attempt == 3:
@@ -464,8 +515,76 @@ def import_error_rows(*, contact_import: ContactImport) -> Iterator[list]:
         yield [err.line, err.column, reason, *(err.row or [])]
 
 
+# Lost runs. A worker killed outright (SIGKILL, a machine gone) leaves its task unacked on
+# Redis until the visibility timeout, and its import "running". Beat's sweep_lost_imports
+# finds imports whose heartbeat (claim, each committed batch) is older than JOB_STALE_AFTER
+# and queues them again: the next run claims them with a new token and carries on from the
+# last committed batch (the old token can no longer checkpoint). After JOB_MAX_LOST_RUNS such
+# losses with no batch committed in between, the import fails with the reason instead.
+
+
+@dataclass
+class SweepResult:
+    resumed: int = 0
+    requeued: int = 0  # queued imports whose task never came: queued again
+    failed: int = 0
+    cancelled: int = 0
+
+
+def contact_imports_sweep(*, now: datetime | None = None) -> SweepResult:
+    now = now or timezone.now()
+    result = SweepResult()
+    stale = Q(heartbeat_at__lt=_stale_before(now)) | Q(heartbeat_at__isnull=True)
+    active = [Status.QUEUED, Status.RUNNING, Status.CANCELLING]
+    ids = list(
+        ContactImport.objects.filter(stale, status__in=active).values_list("pk", flat=True)[:100]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            imp = ContactImport.objects.select_for_update().filter(stale, pk=pk).first()
+            if imp is None or imp.status not in active:
+                continue  # its run proved alive, or it ended, since the list was read
+            outcome = _sweep_one(imp, now)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+    return result
+
+
+def _sweep_one(imp: ContactImport, now: datetime) -> str:
+    fields = {"run_token": "", "heartbeat_at": now}
+    if imp.status == Status.CANCELLING:
+        ContactImport.objects.filter(pk=imp.pk).update(status=Status.CANCELLED, **fields)
+        return "cancelled"
+    if imp.status == Status.QUEUED:
+        # Waiting behind a long queue looks the same as a lost task; queuing it again is
+        # harmless (one run claims it), so it never counts as a lost run.
+        ContactImport.objects.filter(pk=imp.pk).update(**fields)
+        _enqueue_id(imp.pk)
+        return "requeued"
+    lost = imp.lost_runs + 1
+    if lost >= settings.JOB_MAX_LOST_RUNS:
+        last = (
+            timezone.localtime(imp.heartbeat_at).strftime("%Y-%m-%d %H:%M")
+            if imp.heartbeat_at
+            else "never"
+        )
+        message = (
+            f"Stopped: its worker was lost {lost} times in a row without finishing a batch "
+            f"(last sign of life {last}), after row {imp.records_done:,}. Rows up to there are "
+            "imported; resume to carry on from there, or roll back."
+        )
+        ContactImport.objects.filter(pk=imp.pk).update(
+            status=Status.FAILED, message=message, lost_runs=lost, **fields
+        )
+        log.warning("import %s failed: %s", imp.pk, message)
+        return "failed"
+    ContactImport.objects.filter(pk=imp.pk).update(status=Status.QUEUED, lost_runs=lost, **fields)
+    _enqueue_id(imp.pk)
+    log.warning("import %s: its run was lost (%s in a row); resumed", imp.pk, lost)
+    return "resumed"
+
+
 # Each run works for at most this long, then queues its own continuation: under the global
-# task time limit, and a killed worker loses at most one batch (redelivered via acks_late).
+# task time limit, and a killed worker loses at most one batch (resumed by the sweeper).
 TIME_BUDGET = 45.0
 
 
@@ -482,3 +601,8 @@ def contact_import_run_task(contact_import_id: int) -> None:
     # Safe to deliver twice: the run resumes from the checkpoint committed with each batch.
     if contact_import_run(contact_import_id=contact_import_id, time_budget=TIME_BUDGET):
         contact_import_run_task.delay(contact_import_id)
+
+
+@shared_task(name="contacts.tasks.sweep_lost_imports", ignore_result=True)
+def sweep_lost_imports() -> dict:
+    return contact_imports_sweep().__dict__

@@ -259,9 +259,18 @@ class ContactImport(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     seconds_running = models.FloatField(default=0)
+    # The run that holds the import and when it last proved alive (claim, each committed
+    # batch). Checkpoints are fenced by run_token, so a run the sweeper gave up on can never
+    # write a batch after its replacement took over (contacts/imports.py, "Lost runs").
+    run_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lost_runs = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs lost in a row without a committed batch (reset by progress)."
+    )
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="import_heartbeat")]
 
     def __str__(self) -> str:
         return f"Import #{self.pk}: {self.original_name}"

@@ -5,7 +5,7 @@ it (a rep reads, as for sender accounts)."""
 from django.db.models import Q, QuerySet
 
 from core.access import ADMIN, MANAGER, role_of, teams_visible_to, visible_owner_ids
-from deliverability.models import SendingDomain
+from deliverability.models import SendingDomain, WhatsAppTemplate
 from deliverability.services import sender_domain
 from outreach.access import senders_visible_to
 
@@ -28,3 +28,14 @@ def domains_changeable_by(user) -> QuerySet[SendingDomain]:
     if role == MANAGER:
         return domains_visible_to(user)
     return SendingDomain.objects.none()
+
+
+def whatsapp_templates_visible_to(user) -> QuerySet[WhatsAppTemplate]:
+    """The synced templates of the WhatsApp accounts whose sender the user may use (shared
+    ones and those of their team): what the sequence builder offers and accepts."""
+    if visible_owner_ids(user) == set():  # anonymous or inactive
+        return WhatsAppTemplate.objects.none()
+    senders = senders_visible_to(user).filter(channel="whatsapp")
+    return WhatsAppTemplate.objects.filter(account__sender__in=senders).select_related(
+        "account__sender"
+    )

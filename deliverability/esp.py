@@ -28,7 +28,9 @@ KINDS = {
 }
 # The ESP's own word for "this one may still go through" (Postmark's bounce Type,
 # https://postmarkapp.com/developer/api/bounce-api#bounce-types; Mailgun's severity,
-# https://documentation.mailgun.com/docs/mailgun/user-manual/events/).
+# https://documentation.mailgun.com/docs/mailgun/user-manual/events/; Brevo's "soft_bounce"
+# event, https://developers.brevo.com/docs/transactional-webhooks; Amazon SES's bounceType
+# Transient / Undetermined, https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html).
 SOFT_TYPES = {"SoftBounce", "Transient", "DnsError", "AutoResponder"}
 # A rejection for these reasons is about the address (hard); any other is the ESP's own
 # refusal of this send (soft: the message is retried, the address kept).
@@ -70,7 +72,11 @@ def tracking_item(esp: str, event: AnymailTrackingEvent, raw: bytes) -> InboundI
 def _hard(event: AnymailTrackingEvent, status: str) -> bool:
     raw: Any = event.esp_event if isinstance(event.esp_event, dict) else {}
     severity = (raw.get("event-data") or {}).get("severity", "")
-    if raw.get("Type") in SOFT_TYPES or severity == "temporary":
+    if (
+        raw.get("Type") in SOFT_TYPES
+        or severity == "temporary"
+        or raw.get("event") == "soft_bounce"
+    ):
         return False
     if status:
         return status.startswith("5") and not status.startswith(("5.2.2", "552"))

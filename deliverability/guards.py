@@ -9,6 +9,10 @@ records a bounce, a complaint or a failed send, inside that transaction.
 - Between warn and pause the gap between sends widens: SenderAccount.gap_factor, which
   outreach/limits.py multiplies into the spacing, is 1 + rate / warn for the worst rate.
 - An SMTP refusal for missing authentication pauses the sender at once, with the fix.
+- A domain's reputation is shared (docs/deliverability.md#bounce-and-complaint-guards): when
+  its senders together cross a pause threshold, or a refusal names the domain's DMARC
+  alignment (5.7.515, 5.7.26), every sender on the domain is paused with a reason naming
+  the domain; the domain page resumes them in one action (deliverability/services.py).
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from deliverability.models import SenderGuard
-from deliverability.rates import Rates, domain_rates, sender_domain, sender_rates
+from deliverability.rates import (
+    Rates,
+    domain_rates,
+    domain_senders,
+    sender_domain,
+    sender_rates,
+)
 from outreach.models import Message, SenderAccount
 from outreach.sending.control import sender_pause
 
@@ -30,6 +40,8 @@ DEGRADED = SenderAccount.Health.DEGRADED
 # 5.7.23/5.7.24 (SPF fail / error, RFC 7372); 5.7.1 only with words saying it is about
 # authentication (it is also the code for spam and policy blocks).
 AUTH_CODE = re.compile(r"(?<![\d.])5\.7\.(515|26|25|27|23|24)(?![\d.])")
+# The refusals that judge the whole From domain (its DMARC alignment), not one mailbox.
+DOMAIN_CODES = {"5.7.515", "5.7.26"}
 AUTH_TEXT = re.compile(r"(?<![\d.])5\.7\.1(?![\d.]).*(authenticat|spf|dkim|dmarc)", re.I | re.S)
 
 
@@ -54,6 +66,18 @@ def _pause(sender: SenderAccount, reason: str, at: datetime) -> None:
         sender=sender, defaults={"paused_at": at, "paused_reason": reason[:200]}
     )
     sender.paused, sender.paused_reason = True, reason[:200]
+
+
+def domain_pause_reason(domain: str) -> str:
+    """What every domain-wide pause reason contains (the domain page finds them by it)."""
+    return f"sending domain {domain}: "
+
+
+def _pause_domain(domain: str, what: str, at: datetime) -> None:
+    """Pause every email sender on the domain that is not already paused."""
+    senders = SenderAccount.objects.filter(id__in=domain_senders(domain), paused=False)
+    for sender in senders.order_by("id"):
+        _pause(sender, f"Paused {_when(sender, at)}: {domain_pause_reason(domain)}{what}", at)
 
 
 def _crossed(guard: SenderGuard, rates: Rates, scope: str) -> str:
@@ -92,13 +116,16 @@ def guard_evaluate(*, sender: SenderAccount, now: datetime | None = None) -> str
     domain = sender_domain(sender)
     scopes = [("", sender_rates(sender, now=now, days=guard.window_days))]
     if domain:
-        rates = domain_rates(domain, now=now, days=guard.window_days)
-        scopes.append((f"{domain}'s ", rates))
+        scopes.append((domain, domain_rates(domain, now=now, days=guard.window_days)))
     counted = [(scope, rates) for scope, rates in scopes if rates.sends >= guard.min_sends]
     if not counted:
         return "too few sends"
     for scope, rates in counted:
-        crossed = _crossed(guard, rates, scope)
+        crossed = _crossed(guard, rates, "")
+        if crossed and scope:
+            # The senders together: the domain's reputation is what providers judge.
+            _pause_domain(scope, f"its senders' {crossed}", now)
+            return "paused"
         if crossed:
             if not sender.paused:
                 _pause(sender, f"Paused {_when(sender, now)}: {crossed}", now)
@@ -133,7 +160,11 @@ def guard_after_failure(*, message: Message, now: datetime | None = None) -> str
         return "ok"
     sender = SenderAccount.objects.get(id=message.sender_id)
     now = now or timezone.now()
-    fix = auth_fix(message.error_reason or "", sender_domain(sender))
+    domain = sender_domain(sender)
+    fix = auth_fix(message.error_reason or "", domain)
+    if fix and domain and fix.split(":")[0] in DOMAIN_CODES:
+        _pause_domain(domain, f"refused as unauthenticated ({fix})", now)
+        return "paused"
     if fix:
         if not sender.paused:
             _pause(sender, f"Paused {_when(sender, now)}: refused as unauthenticated ({fix})", now)

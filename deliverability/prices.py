@@ -21,6 +21,11 @@ OTHER = "Other"
 class Market:
     name: str
     prices: dict[str, Decimal]  # category -> USD per delivered message
+    as_of: str = ""  # the date the figures were read
+    source: str = ""  # where they were read
+    # False: the figures could not be checked against Meta's own rate card (the file's
+    # header says why): the forecast calls them an unverified estimate.
+    verified: bool = False
 
 
 @cache
@@ -32,7 +37,13 @@ def _rate_card(path: Path = PRICES_FILE) -> tuple[dict[str, Market], Market]:
         rows = csv.DictReader(line for line in f if not line.startswith("#"))
         for row in rows:
             prices = {c: Decimal(row[c.lower()]) for c in CATEGORIES}
-            market = Market(row["market"], prices)
+            market = Market(
+                row["market"],
+                prices,
+                as_of=row.get("as_of") or "",
+                source=row.get("source") or "",
+                verified=(row.get("verified") or "").strip().lower() == "yes",
+            )
             for code in row["countries"].split():
                 by_country[code.upper()] = market
             if row["market"] == OTHER:

@@ -10,8 +10,11 @@ from core.audit import audit_record
 from core.teams import Team
 from deliverability.checks import domain_results
 from deliverability.dkim import key_pair
-from deliverability.models import SendingDomain
+from deliverability.guards import domain_pause_reason
+from deliverability.models import SenderGuard, SendingDomain
+from deliverability.rates import domain_senders
 from outreach.models import SenderAccount
+from outreach.sending.control import sender_resume
 
 
 def sender_domain(sender: SenderAccount) -> str:
@@ -80,6 +83,34 @@ def domain_strict_set(*, domain: SendingDomain, strict: bool, actor=None) -> Sen
         actor=actor, action="sending_domain.strict", target=domain, detail=f"strict: {strict}"
     )
     return domain
+
+
+def domain_paused_senders(domain: SendingDomain):
+    """The domain's senders paused for the domain as a whole (deliverability/guards.py), not
+    those paused for their own rates or by hand."""
+    return SenderAccount.objects.filter(
+        id__in=domain_senders(domain.domain),
+        paused=True,
+        paused_reason__contains=domain_pause_reason(domain.domain),
+    ).order_by("handle")
+
+
+@transaction.atomic
+def domain_resume(*, domain: SendingDomain, actor=None) -> list[str]:
+    """Resume every sender the domain-wide pause stopped, as one audited action; their held
+    messages go again through the usual claim. Returns the senders' addresses."""
+    senders = list(domain_paused_senders(domain).select_for_update())
+    for sender in senders:
+        sender_resume(sender=sender, actor=actor)
+    SenderGuard.objects.filter(sender__in=senders).update(paused_at=None, paused_reason="")
+    handles = [s.handle for s in senders]
+    audit_record(
+        actor=actor,
+        action="sending_domain.resume",
+        target=domain,
+        detail=f"resumed {len(handles)} sender(s): {', '.join(handles)}"[:500],
+    )
+    return handles
 
 
 def domain_failure_text(domain: SendingDomain) -> str:

@@ -13,7 +13,9 @@ Control API (tests and the demo):
                         echoes: Meta posts message_echoes for what the page sends
   POST /_fake/accounts  {"platform", "id", "token"}         an Instagram account id; for X,
                         which user an access token belongs to
-  POST /_fake/users     {"platform", "id", "started", "blocked", "on_whatsapp", "handle"}
+  POST /_fake/users     {"platform", "id", "started", "blocked", "on_whatsapp", "handle",
+                         "marketing_limited": n (WhatsApp: the next n templates to this user
+                         are accepted, then fail by status with 131049)}
   POST /_fake/say       {"platform", "user", "account", "text", "reply_to", "times",
                          "parallel"}   the user writes: window opens, signed webhook(s) go out
   POST /_fake/comment   {"platform", "user", "account", "text", "media"}  Instagram/FB comment

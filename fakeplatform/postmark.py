@@ -65,3 +65,12 @@ def delivery_webhook(*, message_id: str, recipient: str) -> dict[str, Any]:
         "Details": "Test delivery webhook details",
         "Metadata": {},
     }
+
+
+def header_message_id(request: dict[str, Any], answer: dict[str, Any]) -> str:
+    """The Message-ID header of the mail Postmark delivers: the one the API request gave in
+    its Headers (Postmark keeps it), else one of its own built on its MessageID."""
+    for header in request.get("Headers") or []:
+        if header.get("Name", "").lower() == "message-id":
+            return header["Value"]
+    return f"<{answer['MessageID']}@mtasv.net>"

@@ -76,6 +76,11 @@ class WhatsAppRoutes(Routes):
             failure = errors["undeliverable"]["body"]["error"]
         elif body["type"] != "template" and not in_window:
             failure = errors["re_engagement"]["body"]["error"]
+        elif body["type"] == "template" and user.get("marketing_limited", 0) > 0:
+            # Meta's per-user marketing limit mostly shows as a late `failed` status.
+            with p.lock:
+                user["marketing_limited"] -= 1
+            failure = errors["ecosystem_cap"]["body"]["error"]
         slow = p.slow.get("whatsapp", 0.0)
         if failure:
             error = {"code": failure["code"], "title": failure["message"]}

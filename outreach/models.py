@@ -409,6 +409,7 @@ from outreach.inbox.models import (  # noqa: E402, F401
     MessageIntent,
 )
 from outreach.provider_caps import SenderProviderCap  # noqa: E402, F401
+from outreach.team_caps import TeamChannelCap  # noqa: E402, F401
 
 
 class MediaAsset(models.Model):

@@ -57,6 +57,16 @@ def soft_bounce_retry(*, message: Message, code: str, reason: str, count: int) -
     when = timezone.localtime(retry_at).strftime("%Y-%m-%d %H:%M %Z")
     retries = settings.SOFT_BOUNCE_LIMIT - 1
     hold = f"soft bounce ({code}): sending again after {when} (retry {count} of {retries})"
+    sent_message_requeue(message=message, code=code, reason=reason, retry_at=retry_at, hold=hold)
+
+
+def sent_message_requeue(
+    *, message: Message, code: str, reason: str, retry_at: datetime, hold: str
+) -> bool:
+    """A message the platform accepted (sent, delivered or read) did not arrive after all
+    and is to go out again at ``retry_at``: back to the queue with ``hold`` as its reason,
+    through the dispatcher like any queued message. Campaigns un-count the send it undoes.
+    False if it is no longer sent (already retried or failed)."""
     with transaction.atomic():
         # Locked first, as outreach.inbound.apply._fail: campaigns un-counts the send it undoes.
         row = (
@@ -66,7 +76,7 @@ def soft_bounce_retry(*, message: Message, code: str, reason: str, count: int) -
             .first()
         )
         if row is None:
-            return
+            return False
         previous, sent_at = row
         Message.objects.filter(id=message.id).update(
             status=S.QUEUED,
@@ -79,7 +89,8 @@ def soft_bounce_retry(*, message: Message, code: str, reason: str, count: int) -
         )
         MessageEvent.objects.create(message=message, status=S.QUEUED, detail=hold[:300])
         message.status, message.not_before, message.sent_at = S.QUEUED, retry_at, None
-        message.hold_reason = hold[:200]
+        message.hold_reason, message.error_code = hold[:200], code[:64]
         outreach_events().message_requeued(
             MessageRequeued(message, previous=previous, sent_at=sent_at)
         )
+    return True

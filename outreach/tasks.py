@@ -14,6 +14,15 @@ def send_messages(message_ids: list[int]) -> dict[int, str]:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_replies(message_ids: list[int]) -> dict[int, str]:
+    # A rep's replies from the inbox: the same claim and limits as send_messages, on the
+    # `human` queue (config/queues.py) so they never wait behind campaign batches.
+    from outreach.sending.deliver import messages_send
+
+    return messages_send(message_ids=message_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_message(message_id: int) -> str:
     # Tasks queued by an earlier version, and one-off sends.
     from outreach.sending.deliver import message_send

@@ -33,7 +33,10 @@ def deal_move(
     """Move a deal to a stage of its own pipeline and record it; None if already there."""
     if stage.pipeline_id != deal.pipeline_id:
         raise ValueError("That stage belongs to another pipeline.")
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (a reply's: two round trips per move, twice
+    # per reply): nobody catches a failure here and goes on, it fails the caller's whole
+    # transaction.
+    with transaction.atomic(savepoint=False):
         deal = Deal.objects.select_for_update().get(id=deal.id)
         if deal.stage_id == stage.id:
             return None
@@ -65,7 +68,8 @@ def deal_for_contact(
     open_deals = Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
     if pipeline is not None:
         open_deals = open_deals.filter(pipeline=pipeline)
-    deal = open_deals.order_by("-updated_at").first()
+    # The stage comes along: the rule that follows compares it (_moves_forward).
+    deal = open_deals.select_related("stage").order_by("-updated_at").first()
     if deal is not None:
         return deal
     pipeline = pipeline or Pipeline.objects.filter(is_default=True).first()
@@ -91,7 +95,11 @@ def deal_for_contact(
 def _rule_stage(deal: Deal, event: str) -> tuple[Stage, str] | None:
     """Where the pipeline's rule for this event would move the deal now, and why; None if
     there is no rule or it would not move the deal forward."""
-    rule = StageRule.objects.filter(pipeline_id=deal.pipeline_id, event=event).first()
+    rule = (
+        StageRule.objects.filter(pipeline_id=deal.pipeline_id, event=event)
+        .select_related("stage")
+        .first()
+    )
     if rule is None or not _moves_forward(deal.stage, rule.stage):
         return None
     return rule.stage, rule.reason or rule.get_event_display()
@@ -115,6 +123,7 @@ def deal_apply_event(
     else:
         deal = (
             Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
+            .select_related("stage")
             .order_by("-updated_at")
             .first()
         )

@@ -3,13 +3,15 @@ import copy
 import os
 import shutil
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
 
-from tests.processes import Proc, celery_worker, child_env
+from config.queues import QUEUES
+from tests.processes import Proc, RedisServer, celery_worker, child_env
 
 
 def pytest_configure(config):
@@ -76,10 +78,36 @@ def redis_client():
 def clean_broker():
     """Empty the Celery broker so no task from an earlier test reaches this test's workers."""
     from config.celery import app
+    from config.queues import QUEUES
 
-    with app.connection_for_write() as conn, contextlib.suppress(Exception):
-        conn.default_channel.queue_purge("celery")  # may not exist yet
+    with app.connection_for_write() as conn:
+        for queue in (*QUEUES, "celery"):  # "celery": what an older checkout left there
+            with contextlib.suppress(Exception):
+                conn.default_channel.queue_purge(queue)  # may not exist yet
     yield
+
+
+def _point_celery_at(url: str) -> None:
+    from config.celery import app
+
+    app.conf.broker_url = app.conf.broker_write_url = url
+    app._pool = None  # connections to the other broker must not be reused
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def throwaway_broker(tmp_path):
+    """A redis-server of this test's own as the Celery broker of this process (what it
+    publishes after commit); pass its url as CELERY_BROKER_URL to the workers it starts. The
+    test may stop and start it; the shared Redis is never touched."""
+    from config.celery import app
+
+    server = RedisServer(tmp_path / "broker").start()
+    saved = app.conf.broker_url
+    _point_celery_at(server.url)
+    yield server
+    _point_celery_at(saved)
+    server.stop()
 
 
 @pytest.fixture
@@ -94,8 +122,16 @@ def worker_factory(transactional_db, clean_broker, log_dir):
     """Start real `celery worker` processes against this test's database and broker."""
     started: list[Proc] = []
 
-    def start(name: str = "worker", concurrency: int = 2, **env: str) -> Proc:
-        proc = celery_worker(name, child_env(**env), log_dir, concurrency=concurrency)
+    def start(
+        name: str = "worker",
+        concurrency: int = 2,
+        queues: Sequence[str] = QUEUES,
+        host: str = "%h",
+        **env: str,
+    ) -> Proc:
+        proc = celery_worker(
+            name, child_env(**env), log_dir, concurrency=concurrency, queues=queues, host=host
+        )
         started.append(proc)
         return proc
 

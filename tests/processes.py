@@ -10,10 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from django.db import connection
+
+from config.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -101,10 +103,19 @@ class Proc:
 
 
 def celery_worker(
-    name: str, env: dict[str, str], log_dir: Path, *, concurrency: int = 2, pool: str = "prefork"
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    concurrency: int = 2,
+    pool: str = "prefork",
+    queues: Sequence[str] = QUEUES,
+    host: str = "%h",
 ) -> Proc:
+    """A worker consuming `queues` (all of them by default, as `make run`'s one worker does),
+    named `name@host`: a distinct host stands for another machine."""
     proc = Proc(
-        name,
+        name if host == "%h" else f"{name}@{host}",
         [
             str(BIN / "celery"),
             "-A",
@@ -119,8 +130,10 @@ def celery_worker(
             "--without-mingle",
             "--without-gossip",
             "--without-heartbeat",
+            "-Q",
+            ",".join(queues),
             "-n",
-            f"{name}@%h",
+            f"{name}@{host}",
         ],
         env,
         log_dir,
@@ -167,3 +180,34 @@ def stale_children(*, database_url: str, broker_url: str) -> list[int]:
         if mine and pgid != os.getpgrp():
             groups.add(pgid)
     return sorted(groups)
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port, for a test that stops and restarts its broker
+    (the shared Redis is never touched). Nothing is saved: a restart comes back empty, as a
+    broker that lost its memory does."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _ping(self) -> bool:
+        ping = ["redis-cli", "-p", str(self.port), "ping"]
+        return subprocess.run(ping, capture_output=True).returncode == 0
+
+    def start(self) -> "RedisServer":
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--daemonize", "yes", "--dir", str(self.dir)]
+        subprocess.run([*args, "--logfile", str(self.dir / "log")], check=True)
+        wait_for(self._ping, 10, message=f"redis-server on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        shutdown = ["redis-cli", "-p", str(self.port), "shutdown", "nosave"]
+        subprocess.run(shutdown, capture_output=True)
+        wait_for(lambda: not self._ping(), 10, message=f"redis-server on {self.port} to stop")

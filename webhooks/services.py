@@ -12,7 +12,6 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import httpx
@@ -40,11 +39,47 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.WEBHOOK_BACKOFF_SECONDS * 2 ** (attempts - 1), 3600))
 
 
+_MEMO = "_webhook_subscribers_memo"
+
+
+def _active_subscribers() -> list[WebhookSubscriber]:
+    """The active subscribers, read once per transaction: one reply fans out up to five events
+    (reply, intent, deal stage changes), each of which read the table again before.
+
+    The list is kept on the connection with an on-commit callback that forgets it. Django
+    drops that callback when the transaction (or the savepoint it was registered in) rolls
+    back, so the list is only reused while its callback is still pending: within the same
+    transaction, never in the next one."""
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        return list(WebhookSubscriber.objects.filter(active=True))
+    memo = getattr(conn, _MEMO, None)
+    if memo is not None and any(entry[1] is memo[0] for entry in conn.run_on_commit):
+        return memo[1]
+
+    def forget() -> None:
+        setattr(conn, _MEMO, None)
+
+    subscribers = list(WebhookSubscriber.objects.filter(active=True))
+    transaction.on_commit(forget)
+    setattr(conn, _MEMO, (forget, subscribers))
+    return subscribers
+
+
+def subscribers_changed(**kwargs) -> None:
+    """A subscriber saved or deleted (webhooks/apps.py connects this): the list read for this
+    transaction is read again, so a subscriber added in the same transaction gets its events."""
+    setattr(transaction.get_connection(), _MEMO, None)
+
+
+def webhook_event_wanted(event: str) -> bool:
+    """Whether any active subscriber asked for ``event`` (read-only: safe outside a savepoint)."""
+    return any(event in (s.events or []) for s in _active_subscribers())
+
+
 def webhook_event_emit(*, event: str, data: dict) -> list[WebhookDelivery]:
     """Queue ``event`` for every active subscriber that asked for it; delivered after commit."""
-    subscribers = [
-        s for s in WebhookSubscriber.objects.filter(active=True) if event in (s.events or [])
-    ]
+    subscribers = [s for s in _active_subscribers() if event in (s.events or [])]
     if not subscribers:
         return []
     now = timezone.now()
@@ -72,8 +107,16 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def _enqueue(ids: list[int]) -> None:
-    for delivery_id in ids:
-        transaction.on_commit(partial(deliver_webhook.delay, delivery_id))
+    # robust, and a named function (Django 5.2 logs a failing robust callback by its
+    # __qualname__, which functools.partial lacks): a broker outage must not turn the write
+    # that queued the delivery into an error. The row is pending; beat's deliver_due_webhooks
+    # sends it.
+    def publish_deliveries() -> None:
+        for delivery_id in ids:
+            deliver_webhook.delay(delivery_id)
+
+    if ids:
+        transaction.on_commit(publish_deliveries, robust=True)
 
 
 def body_for(delivery: WebhookDelivery) -> bytes:

@@ -41,6 +41,13 @@ class Channel:
     # The platform tells us when a message arrived (a delivery receipt or status webhook);
     # without it the dashboards say delivery is not reported instead of showing 0%.
     delivery_receipts: bool = True
+    # Seconds after the claim before an ambiguous send (status unknown) is settled: looked
+    # up, or put to review where the platform cannot tell. It must outlast a request we
+    # stopped waiting for (our HTTP timeouts are 10 s), or a lookup could miss a message
+    # still on its way and send it again; capped by SEND_GRACE. Where a lookup cannot help
+    # (Telegram) nothing is resent anyway, so the send goes to review at the next tick and
+    # the sender's slot is free at once (docs/reliability.md, "Settle windows").
+    settle_after: float = 30.0
     # --- inbound: /webhooks/<key>/ --------------------------------------------------------
     webhooks: bool = False
     # The name of a setting: webhook bodies up to that many bytes are read (email, with

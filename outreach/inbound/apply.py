@@ -5,7 +5,7 @@ handovers."""
 import dataclasses
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -44,7 +44,12 @@ from outreach.models import (
 )
 from outreach.seams import MessageFailed, ReplyRecorded, outreach_events
 from outreach.sending.record import message_record_sent
-from outreach.suppress import bounce_suppress, soft_bounce_retry, soft_bounces
+from outreach.suppress import (
+    bounce_suppress,
+    sent_message_requeue,
+    soft_bounce_retry,
+    soft_bounces,
+)
 from outreach.unsubscribe import email_unsubscribe, opt_out, unsubscribe_asked
 
 log = logging.getLogger(__name__)
@@ -89,6 +94,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
     if sender is None or identity is None:
         return "unmatched"
     conversation = conversation_of(identity, sender)
+    conversation.identity = identity  # read again by everything the reply goes through
     kind = {"message": "reply", "auto_reply": "auto_reply", "bounce": "bounce"}.get(
         item.kind, item.kind
     )
@@ -268,6 +274,7 @@ def _receipt(event: InboundEvent, item: InboundItem) -> str:
 
 # A late `failed` status says the same as the send's answer would have (whatsapp/backend.py).
 READABLE = {"whatsapp_131049": ECOSYSTEM, "whatsapp_131026": NOT_ON_WHATSAPP}
+ECOSYSTEM_CODE = "whatsapp_131049"
 
 
 def _failed(event: InboundEvent, item: InboundItem) -> str:
@@ -278,6 +285,20 @@ def _failed(event: InboundEvent, item: InboundItem) -> str:
         return "failed status for an unknown message"
     code = f"{event.provider}_{item.error_code}"
     readable = READABLE.get(code, "")
+    if code == ECOSYSTEM_CODE and ours.error_code != code:
+        # As the send's own 131049 answer (outreach/sending/deliver.py): this person gets
+        # this message once more, 24 h after the failure; a second 131049 fails it.
+        retry_at = received_at(item) + timedelta(hours=24)
+        when = timezone.localtime(retry_at).strftime("%Y-%m-%d %H:%M %Z")
+        hold = f"{ECOSYSTEM}: tried once more after {when}"
+        if sent_message_requeue(
+            message=ours,
+            code=code,
+            reason=f"{readable}. {item.error}",
+            retry_at=retry_at,
+            hold=hold,
+        ):
+            return "requeued after 24 h"
     _fail(ours, code, f"{readable}. {item.error}" if readable else item.error or code)
     if item.error_code == "131050":  # the contact stopped marketing messages from us
         identity_opt_out(identity=ours.conversation.identity, source="whatsapp 131050")

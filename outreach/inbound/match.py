@@ -2,6 +2,8 @@
 identity and conversation it belongs to, and an inbound message already recorded."""
 
 import logging
+import re
+import uuid
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
@@ -23,6 +25,11 @@ from outreach.sending.create import conversations_for
 
 log = logging.getLogger(__name__)
 OUT = Message.Direction.OUTBOUND
+# Our own Message-ID header, "<idempotency key@sender's domain>"
+# (outreach/channels/email/backend.py message_id_for). An ESP that answers its own id
+# (Postmark's MessageID, SendGrid's anymail_id) keeps that as provider_message_id, so a
+# reply naming our header is found by the key instead.
+OUR_HEADER_ID = re.compile(r"^<([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})@")
 
 
 def sender_of(event: InboundEvent, item: InboundItem) -> SenderAccount | None:
@@ -60,22 +67,42 @@ def our_message(
 ) -> Message | None:
     if not refers_to:
         return None
-    rows = Message.objects.filter(channel=channel, direction=OUT, provider_message_id__in=refers_to)
+    named = Q(provider_message_id__in=refers_to)
+    keys: dict[uuid.UUID, int] = {}
+    if channel == "email":
+        for index, ref in enumerate(refers_to):
+            if matched := OUR_HEADER_ID.match(ref.lower()):
+                keys.setdefault(uuid.UUID(matched.group(1)), index)
+        if keys:
+            named |= Q(idempotency_key__in=list(keys))
+    rows = Message.objects.filter(named, channel=channel, direction=OUT)
     if sender is not None:  # Telegram message ids count per bot and chat
         rows = rows.filter(sender=sender)
     found = list(rows.select_related("conversation__identity").order_by("-id")[:20])
+
+    def position(m: Message) -> int:
+        if m.provider_message_id in refers_to:
+            return refers_to.index(m.provider_message_id)
+        return keys.get(m.idempotency_key, len(refers_to))
+
     # The nearest one it names (refers_to comes nearest first: an email's In-Reply-To before
     # its older References), so a reply quoting step 1 after step 2 went answers step 1.
-    return min(found, key=lambda m: refers_to.index(m.provider_message_id), default=None)
+    return min(found, key=position, default=None)
 
 
 def identity_of(channel: str, item: InboundItem, *, create: bool) -> Identity | None:
     identity = None
     if item.from_id:
-        identity = Identity.objects.filter(channel=channel, platform_user_id=item.from_id).first()
+        identity = (
+            Identity.objects.filter(channel=channel, platform_user_id=item.from_id)
+            .select_related("contact")  # the reply's route reads the contact next
+            .first()
+        )
     if identity is None and item.from_handle:
         value = item.from_handle.lower().lstrip("@") if channel != "whatsapp" else item.from_handle
-        identity = Identity.objects.filter(channel=channel, value=value).first()
+        identity = (
+            Identity.objects.filter(channel=channel, value=value).select_related("contact").first()
+        )
         if identity and item.from_id and not identity.platform_user_id:
             Identity.objects.filter(id=identity.id).update(platform_user_id=item.from_id)
             identity.platform_user_id = item.from_id

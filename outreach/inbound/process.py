@@ -4,6 +4,7 @@ retried with backoff, then quarantined, and can be replayed from the admin."""
 import logging
 from datetime import timedelta
 
+import structlog
 from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -28,6 +29,14 @@ def inbound_event_process(*, event_id: int) -> str:
     """Apply one stored event once. A failure is retried by the sweeper with backoff, then
     the event is quarantined with its error (see inbound_events_replay); either way, the
     events after it go on."""
+    # Every log line of this event's processing names it (LOG_FORMAT=json, config/logs.py).
+    with structlog.contextvars.bound_contextvars(inbound_event_id=event_id):
+        outcome = _event_process(event_id)
+        log.info("inbound event processed: %s", outcome)
+        return outcome
+
+
+def _event_process(event_id: int) -> str:
     try:
         return _event_apply(event_id)
     except OperationalError as exc:

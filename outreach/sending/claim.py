@@ -4,7 +4,8 @@ senders' rate-limit tokens and move queued -> sending, all in one short transact
 
 Guarantees (docs/reliability.md): the claim is a conditional queued -> sending under row
 locks, so a task delivered twice, late or after a restart claims nothing the second time;
-locks are taken in one order everywhere (enrollment, message, sender, contact); sender limits
+locks are taken in one order everywhere (enrollment, message, sender, contact, team cap);
+sender limits
 hold across any number of workers because the tokens are taken on the locked sender row
 (outreach/limits.py).
 """
@@ -24,6 +25,7 @@ from outreach import limits
 from outreach.models import Message, MessageEvent, SenderAccount, SendingSwitch
 from outreach.sending.gate import hold, refusal
 from outreach.sending.provider_limits import provider_cap_hold, provider_caps_load
+from outreach.sending.team_limits import team_caps_over
 
 S = Message.Status
 
@@ -78,6 +80,22 @@ def _provider_capped(message: Message, now) -> bool:
     return bool(capped)
 
 
+def _within_team_caps(messages: list[Message], won: set[int], now) -> list[Message]:
+    """Hold the messages over their team's daily cap until the next day, giving back the
+    tokens they took (no gap, and the day's unit refunded: nothing was sent)."""
+    over = team_caps_over(messages, now)
+    for message in messages:
+        if message.id in over:
+            limits.tokens_release(
+                held=[(message.sender, message.id)],
+                refund_day=limits.local_day(message.sender, now),
+                space=False,
+            )
+            hold(message, *over[message.id])
+            won.discard(message.id)
+    return [m for m in messages if m.id not in over]
+
+
 @retry_on_conflict
 def claim_batch(message_ids: list[int]) -> list[Claim]:
     """T1: checks, rate-limit tokens and queued->sending for a batch of messages, all in one
@@ -111,7 +129,7 @@ def claim_batch(message_ids: list[int]) -> list[Claim]:
         for message in ready:
             if message.id not in won:
                 hold(message, *limits.why_no_token(sender=message.sender, now=now))
-        claimed = [m for m in ready if m.id in won]
+        claimed = _within_team_caps([m for m in ready if m.id in won], won, now)
         if not claimed:
             return []
         count = Message.objects.filter(id__in=won, status=S.QUEUED).update(

@@ -12,6 +12,7 @@ unknown ("Ambiguous outcomes and lookups").
 import logging
 import time
 
+import structlog
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -88,7 +89,15 @@ def messages_send(*, message_ids: list[int]) -> dict[int, str]:
             if time.monotonic() > deadline:
                 break
             tried += 1
-            status, provider_id = _deliver(claim)
+            # Every log line of this attempt names the message and its sender
+            # (LOG_FORMAT=json, config/logs.py).
+            with structlog.contextvars.bound_contextvars(
+                message_id=claim.message.id,
+                sender_id=claim.sender.id,
+                channel=claim.message.channel,
+            ):
+                status, provider_id = _deliver(claim)
+                log.info("message send attempt: %s", status)
             statuses[claim.message.id] = status
             if provider_id is not None:
                 first_sent = first_sent if sent else time.monotonic()

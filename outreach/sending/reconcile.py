@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.channels import get_channel
+from outreach.channels.registry import channels
 from outreach.models import Message
 from outreach.seams import MessageRequeued, outreach_events
 from outreach.sending.deliver import outgoing
@@ -39,9 +40,16 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
         message_mark_unknown(
             message_id=mid, reason="worker stopped before recording the outcome", attempt=attempt
         )
-    unknown = Message.objects.filter(
-        status=S.UNKNOWN, claimed_at__lt=now - timedelta(seconds=min(settings.SEND_GRACE, 30))
-    ).select_related("sender", "conversation__identity")
+    keys = list(channels())
+    # A channel no longer configured keeps the default window.
+    settled = Q(claimed_at__lt=now - settle_window("")) & ~Q(channel__in=keys)
+    for key in keys:
+        settled |= Q(channel=key, claimed_at__lt=now - settle_window(key))
+    unknown = (
+        Message.objects.filter(status=S.UNKNOWN)
+        .filter(settled)
+        .select_related("sender", "conversation__identity")
+    )
     for message in unknown:
         result = get_channel(message.channel).lookup(outgoing(message))
         if result.found:
@@ -56,6 +64,25 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
             _send_to_review(message)
             counts["review"] += 1
     return counts
+
+
+def settle_window(channel: str) -> timedelta:
+    """How long after its claim an unknown send of this channel waits before it is looked
+    up or put to review: the channel's settle_after, never more than SEND_GRACE."""
+    known = channels().get(channel)
+    after = known.settle_after if known else 30.0
+    return timedelta(seconds=min(settings.SEND_GRACE, after))
+
+
+def settles_at(message: Message) -> datetime | None:
+    """When the reconciler acts on this unsettled send at the latest (a tick later at most):
+    a send still "sending" is taken as lost after SEND_GRACE, an unknown one is settled after
+    its channel's window."""
+    if message.claimed_at is None:
+        return None
+    if message.status == S.SENDING:
+        return message.claimed_at + timedelta(seconds=settings.SEND_GRACE)
+    return message.claimed_at + settle_window(message.channel)
 
 
 # A claim whose attempt never got as far as calling the platform.

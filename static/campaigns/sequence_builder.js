@@ -59,6 +59,14 @@
       card.querySelectorAll("[data-email-only]").forEach((el) => {
         el.hidden = e.target.value !== "email";
       });
+      card.querySelectorAll("[data-whatsapp-only]").forEach((el) => {
+        el.hidden = e.target.value !== "whatsapp";
+      });
+    }
+    // A WhatsApp template picked: the page comes back with its category, language, status
+    // and one row per variable (as its "Show its variables" button does without script).
+    if (e.target.name === `${key}-wa_template`) {
+      e.target.form.requestSubmit(card.querySelector(".wa-refresh"));
     }
   });
 })();

@@ -149,3 +149,24 @@ def test_messenger_send_with_a_lost_answer_is_settled_by_its_message_echo(
     assert (message.status, message.provider_message_id[:6]) == ("sent", "m_FAKE")
     assert not Message.objects.filter(direction="in", body="Our opening hours are 9 to 5")
     assert messages_reconcile(now=timezone.now() + timedelta(hours=1))["review"] == 0
+
+
+def test_a_telegram_send_in_doubt_goes_to_review_at_the_next_tick_and_frees_its_sender(
+    settings, platform_channels, control, live_server
+):
+    # The Bot API cannot read a chat's history, so no lookup can settle it: holding the
+    # sender for a settle window would only delay the review (outreach/channels/telegram).
+    message = queued_in_window(settings, control, live_server, "telegram", "acme_bot", "Hello")
+    control.post("start", user="555")  # the contact opened the bot: it may write to them
+    control.post("errors", platform="telegram", error="bad_gateway")  # did it go out?
+    assert message_send(message_id=message.id) == "unknown"
+    assert SenderAccount.objects.get().inflight_message_id == message.id
+
+    assert messages_reconcile(now=timezone.now())["review"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.hold_reason) == (
+        "unknown",
+        "needs review: the platform cannot confirm delivery",
+    )
+    assert SenderAccount.objects.get().inflight_message_id is None
+    assert len(control.outbox("telegram")) <= 1  # never sent again

@@ -3,6 +3,7 @@ event an older worker cannot read) is stored, never holds back the events behind
 what cannot be processed is retried, then quarantined with its reason and replayable from
 the admin. Through the real fake IMAP server and signed webhook bytes."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 from outreach.inbound.process import MAX_ATTEMPTS, inbound_events_sweep
 from outreach.mailbox import mailbox_poll
 from outreach.models import InboundEvent, MailboxCursor, Message
+from outreach.tasks import sweep_inbound_events
 from tests.channels.conftest import fixture_bytes
 from tests.channels.helpers import (
     MAILBOX,
@@ -20,6 +22,7 @@ from tests.channels.helpers import (
     reply_by_references,
 )
 from tests.channels.test_imap import lead as lead  # noqa: F401  (the fixture, reused)
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -202,6 +205,39 @@ def test_the_webhook_answers_2xx_once_stored_even_with_the_broker_down_and_the_s
     assert inbound_events_sweep() == 1
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"
+
+
+@pytest.mark.live_worker
+@pytest.mark.django_db(transaction=True)
+def test_with_the_broker_stopped_a_signed_reply_gets_200_and_is_applied_once_it_is_back(
+    client,
+    lead,  # noqa: F811
+    throwaway_broker,
+    worker_factory,
+):
+    """The broker is a real redis-server, shut down: the webhook answers 200 at once with
+    its event stored; once the broker is back, beat's sweep task on a real worker applies it."""
+    sender, enrollment, ours = lead
+    throwaway_broker.stop()
+    started = time.monotonic()
+    assert deliver(client, "email", reply_by_references(ours.provider_message_id)) == 200
+    assert time.monotonic() - started < 10  # no long wait on the missing broker either
+    event = InboundEvent.objects.get()
+    assert event.processed_at is None
+
+    throwaway_broker.start()
+    worker_factory("inbound", concurrency=1, CELERY_BROKER_URL=throwaway_broker.url)
+    # Older than the sweeper's 30 s: as it would be by beat's next sweep after the outage.
+    InboundEvent.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+    sweep_inbound_events.delay()  # what beat sends each minute
+    wait_for(
+        lambda: InboundEvent.objects.filter(processed_at__isnull=False).exists(),
+        60,
+        message="the swept event processed",
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.state == "replied"
+    assert Message.objects.filter(direction="in").count() == 1
 
 
 def test_a_telegram_message_with_a_nul_and_a_lone_surrogate_is_stored_between_two_good_ones(

@@ -158,3 +158,24 @@ def test_the_whatsapp_messaging_tier_spreads_the_forecast_over_days():
     forecast = campaign_forecast(campaign=campaign, now=NOW)
     days = Counter(s.at.date() for s in forecast.sends)
     assert sorted(days.values(), reverse=True) == [250, 10]
+
+
+def test_the_forecast_page_calls_a_price_not_checked_against_metas_rate_card_an_unverified_estimate(
+    staff_client,
+):
+    with RATE_CARD.open() as f:
+        header = "".join(line for line in f if line.startswith("#"))
+    # The file itself says where its figures come from and when.
+    assert "https://developers.facebook.com/docs/whatsapp/pricing" in header
+    assert "as_of" in header and "verified" in header
+    with RATE_CARD.open() as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert all(r["as_of"] and r["source"] and r["verified"] in ("yes", "no") for r in rows)
+    germany = next(r for r in rows if "DE" in r["countries"].split())
+    campaign = _whatsapp_campaign()
+    page = staff_client.get(f"/campaigns/{campaign.pk}/forecast/").content.decode()
+    line = f"2 marketing to DE at ${Decimal(germany['marketing'])}"
+    if germany["verified"] == "no":
+        assert f"{line} (estimate, unverified)" in page
+    else:
+        assert line in page and f"{line} (estimate" not in page

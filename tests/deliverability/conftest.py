@@ -1,5 +1,7 @@
 import pytest
 
+from tests.channels.conftest import SECRETS
+from tests.channels.smtp import SmtpServer
 from tests.deliverability.dnsserver import LocalDns
 
 
@@ -19,3 +21,25 @@ def email_sender(name: str, handle: str):
     sender.handle = handle
     sender.save(update_fields=["handle"])
     return sender
+
+
+@pytest.fixture
+def email_channel(settings):
+    settings.OUTREACH_CHANNELS = {
+        **settings.OUTREACH_CHANNELS,
+        "email": {
+            "BACKEND": "outreach.channels.email.backend.EmailChannel",
+            "OPTIONS": {"webhook_secret": SECRETS["email"]},
+        },
+    }
+
+
+@pytest.fixture
+def smtp_server(settings, email_channel):
+    server = SmtpServer().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()

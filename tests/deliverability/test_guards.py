@@ -20,9 +20,7 @@ from outreach.models import Message, MessageEvent, SenderAccount
 from outreach.sending.control import sender_resume
 from outreach.sending.create import conversations_for, messages_create
 from outreach.sending.deliver import message_send
-from tests.channels.conftest import SECRETS
 from tests.channels.helpers import deliver, email_sent, hard_bounce, platform_sender, process_all
-from tests.channels.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -31,28 +29,6 @@ BOUNCES = Path(__file__).resolve().parents[1] / "fixtures" / "inbound" / "email"
 ARF = BOUNCES / "complaint_arf_rfc5965.eml"
 ARF_RETURNED_ID = "<8787KJKJ3K4J3K4J3K4J3.mail@example.net>"
 MAILBOX, COMPLAINANT = "sales@acme.example", "somebody@example.net"
-
-
-@pytest.fixture
-def email_channel(settings):
-    settings.OUTREACH_CHANNELS = {
-        **settings.OUTREACH_CHANNELS,
-        "email": {
-            "BACKEND": "outreach.channels.email.backend.EmailChannel",
-            "OPTIONS": {"webhook_secret": SECRETS["email"]},
-        },
-    }
-
-
-@pytest.fixture
-def smtp_server(settings, email_channel):
-    server = SmtpServer().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield server
-    server.stop()
 
 
 def _conversation(sender: SenderAccount, address: str):

@@ -151,10 +151,18 @@ def sent_count() -> int:
     return Message.objects.filter(status=Message.Status.SENT).count()
 
 
-def wait_all_sent(expected: int, timeout: float, engine: Engine) -> None:
+def wait_all_sent(expected: int, timeout: float, engine: Engine, supervised: bool = False) -> None:
+    """supervised: restart any worker that exits while we wait, as systemd's Restart=always
+    does in production (deploy/systemd/), for tests whose fault may end a worker late."""
+
+    def done() -> bool:
+        if supervised:
+            engine.restart_dead_workers()
+        return sent_count() >= expected
+
     try:
         wait_for(
-            lambda: sent_count() >= expected,
+            done,
             timeout,
             interval=0.5,
             message=f"{expected} messages sent",

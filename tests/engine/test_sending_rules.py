@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from analytics.campaign import campaign_dashboard
 from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Campaign, Enrollment
 from campaigns.services import (
@@ -413,3 +414,25 @@ def test_contacts_are_enrolled_in_the_order_given_whatever_their_ids():
     assert list(enrolled.values_list("contact_id", flat=True)) == list(
         dict.fromkeys(c.id for c in given)
     )
+
+
+def test_messages_behind_a_send_in_doubt_name_it_and_when_it_settles(platform):
+    sender = factories.sender("Anna")
+    campaign = factories.campaign(senders=[sender], steps=(("email", 0),))
+    enrollments_create(campaign=campaign, contacts=[factories.contact(n) for n in (1, 2, 3)])
+    campaign_launch(campaign=campaign)
+    fault(platform, 500)
+    assert run_once() == ["unknown"]  # the platform answered 500: did it take the message?
+    doubt = Message.objects.get(status="unknown")
+    at = timezone.localtime(doubt.claimed_at)
+    until = at + timedelta(seconds=30)  # email's settle window (SEND_GRACE is 60 here)
+    expected = f"waiting for message #{doubt.id} sent at {at:%H:%M} to settle (until {until:%H:%M})"
+
+    held = [h for h in campaign_dashboard(campaign=campaign).held if h.id != doubt.id]
+    assert [(h.reason, h.not_before) for h in held] == [
+        (expected, doubt.claimed_at + timedelta(seconds=30))
+    ] * 2
+    # Settled (the lookup finds it sent): the slot is free, the reason goes with it.
+    messages_reconcile(now=timezone.now() + timedelta(seconds=31))
+    reasons = {h.reason for h in campaign_dashboard(campaign=campaign).held}
+    assert reasons == {"waiting for a free sender slot"}

@@ -20,10 +20,10 @@ The clock is Django's `timezone.now`, replaced by a settable one for the test: t
 read the time there (the claim, recording and token release take no `now=` argument).
 """
 
+import inspect
 import json
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
-from functools import partial
 from itertools import count
 from zoneinfo import ZoneInfo
 
@@ -342,10 +342,12 @@ class SequenceEngine(RuleBasedStateMachine):
         """One dispatcher run; the batches it published go onto the broker's queue."""
         with TestCase.captureOnCommitCallbacks() as published:
             dispatch_tick(now=CLOCK.now())
+        # campaigns.dispatch publishes each batch with a named function (robust on_commit
+        # needs a __qualname__) that closes over the batch.
         batches = [
-            list(task.args[0])
+            list(inspect.getclosurevars(task).nonlocals["batch"])
             for task in published
-            if isinstance(task, partial) and task.func == send_messages.delay
+            if getattr(task, "__name__", "") == "publish_send_batch"
         ]
         self.tasks.extend(batches)
         self.seen_tasks.extend(batches)

@@ -2,14 +2,10 @@
 not measured (missing, zero, not a number) fails the run instead of reading as infinite."""
 
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 
 from bench.common import BaselineMissing, Row, Target
-from tests.processes import ROOT
 
 
 @pytest.mark.parametrize("baseline", [None, 0, 0.0, -1.0, math.nan, math.inf])
@@ -32,23 +28,3 @@ def test_a_fixed_target_is_not_a_ratio_and_says_which_side_passes():
     assert not memory.ok and "MISSED" in memory.render()
     with pytest.raises(BaselineMissing):
         Target("lint", math.nan, 20.0, "k/s", better="higher")
-
-
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-    reason="the dispatch baseline is PostgreSQL SQL (bench/dispatch_ceiling.py)",
-)
-def test_the_dispatch_benchmark_still_runs_and_its_baseline_writes_what_ours_wrote():
-    # A small run: the figures do not matter here, only that both sides did the same work
-    # (the benchmark asserts the rows each wrote) and a figure came out.
-    env = dict(os.environ, BENCH_DISPATCH_ROWS="60")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "bench_dispatch"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "FAILED, no figure" not in done.stdout, done.stdout + done.stderr
-    assert "dispatch: materialize 60 due (vs by hand in SQL)" in done.stdout, done.stdout

@@ -40,6 +40,9 @@ WIDTHS = (390, 1440)
 # file downloads, machine endpoints. Each says why it is left out.
 NOT_PAGES = {
     "health": "JSON for the load balancer",
+    "healthz": "text for the load balancer",
+    "readyz": "JSON for the load balancer",
+    "metrics": "Prometheus text",
     "logout": "POST only",
     "invitation_revoke": "POST only",
     "api_token_revoke": "POST only",
@@ -71,6 +74,8 @@ NOT_PAGES = {
     "domains:check": "POST only",
     "domains:generate_key": "POST only",
     "domains:strict": "POST only",
+    "domains:resume": "POST only",
+    "dashboards:team_cap": "POST only",
 }
 SKIPPED_PREFIXES = ("admin/", "api/", "anymail/")  # admin, REST API, ESP webhooks: not pages
 

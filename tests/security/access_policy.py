@@ -124,6 +124,12 @@ DOMAIN = "deliverability.SendingDomain"
 # App pages and the admin site's own pages, by route.
 PAGES: dict[str, Page] = {
     "health/": page(GET=ANYONE),
+    # Load balancers and Kubernetes probes (config/health.py): no login, nothing sensitive.
+    "healthz": page(GET=ANYONE),
+    "readyz": page(GET=ANYONE),
+    # Prometheus (config/metrics.py): a bearer token, never a session; 404 while
+    # METRICS_TOKEN is unset (tests/ops/test_metrics_and_logs.py scrapes it with one).
+    "metrics": page(GET=NOBODY),
     # Webhooks: platforms sign them; nobody gets in unsigned, whatever their session.
     "webhooks/<str:channel>/": page(
         args={"channel": "x"},
@@ -243,10 +249,15 @@ PAGES: dict[str, Page] = {
     "deliverability/domains/": page(GET=SIGNED_IN),
     # A sender's health: whoever may see the sender (outreach.access.senders_visible_to).
     "senders/<int:pk>/health/": page(args={"pk": "outreach.SenderAccount"}, GET=OWN),
+    # A team's daily cap, set from one of its senders' pages: the team's managers and admins.
+    "senders/<int:pk>/team-cap/": page(
+        args={"pk": "outreach.SenderAccount"}, data={"POST": {"per_day": "50"}}, POST=TEAM_MANAGER
+    ),
     "deliverability/domains/<int:pk>/": page(args={"pk": DOMAIN}, GET=OWN),
     "deliverability/domains/<int:pk>/check/": page(args={"pk": DOMAIN}, POST=OWN),
     "deliverability/domains/<int:pk>/dkim-key/": page(args={"pk": DOMAIN}, POST=TEAM_MANAGER),
     "deliverability/domains/<int:pk>/strict/": page(args={"pk": DOMAIN}, POST=TEAM_MANAGER),
+    "deliverability/domains/<int:pk>/resume/": page(args={"pk": DOMAIN}, POST=TEAM_MANAGER),
     # Dashboards and the campaign builder.
     "": page(GET=SIGNED_IN),
     "campaigns/<int:pk>/": page(args={"pk": CAMP}, GET=OWN),

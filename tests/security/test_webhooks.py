@@ -75,6 +75,21 @@ def test_reply_received_reaches_subscribers_of_that_event_only(receiver, client)
     assert Conversation.objects.count() == 1
 
 
+def test_a_subscriber_added_after_a_reply_gets_the_next_reply(receiver, client):
+    # The subscribers are read once per transaction (webhooks/services.py); a test's replies
+    # share the test's transaction, so this fails if adding one does not make them read again.
+    contact = factories.contact()
+    sender = factories.sender()
+    contact_replies(client, contact, sender, "Who is this?")
+    subscribe(receiver, "reply.received")
+    contact_replies(client, contact, sender, "Yes, interested")
+    deliver_all()
+    bodies = [json.loads(body) for _, body in receiver.requests]
+    assert [(b["event"], b["data"]["body"]) for b in bodies] == [
+        ("reply.received", "Yes, interested")
+    ]
+
+
 def test_a_failing_webhook_listener_loses_neither_the_reply_nor_its_stop(receiver, client):
     subscribe(receiver, "reply.received")
     campaign, (sender,) = campaign_with(rep("olga"))

@@ -201,7 +201,10 @@ class EmailChannel(BaseChannel):
 
 def _thread_of(message_id: int) -> tuple[list[str], str] | None:
     """Message-IDs of our earlier emails in this conversation, oldest first, and the first
-    subject: follow-ups thread under them (In-Reply-To / References, RFC 5322 3.6.4)."""
+    subject: follow-ups thread under them (In-Reply-To / References, RFC 5322 3.6.4). The
+    header id is our own (message_id_for) whether SMTP or an ESP sent it: Postmark keeps a
+    Message-ID given in its API's Headers, Mailgun its h:Message-Id, while the id they answer
+    (provider_message_id) may be their own."""
     from outreach.models import Message
 
     conversation_id = Message.objects.filter(id=message_id).values("conversation_id")[:1]
@@ -209,12 +212,16 @@ def _thread_of(message_id: int) -> tuple[list[str], str] | None:
         Message.objects.filter(
             conversation_id=conversation_id,
             direction=Message.Direction.OUTBOUND,
-            provider_message_id__startswith="<",
             id__lt=message_id,
         )
+        .exclude(provider_message_id="")
         .order_by("id")
-        .values_list("provider_message_id", "subject")
+        .values_list("provider_message_id", "idempotency_key", "sender__handle", "subject")
     )
     if not earlier:
         return None
-    return [mid for mid, _ in earlier], earlier[0][1]
+    ids = [
+        pmid if pmid.startswith("<") else message_id_for(str(key), handle)
+        for pmid, key, handle, _ in earlier
+    ]
+    return ids, earlier[0][3]

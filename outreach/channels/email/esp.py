@@ -32,8 +32,7 @@ BACKENDS = {
     "mailgun": "anymail.backends.mailgun.EmailBackend",
     "sendgrid": "anymail.backends.sendgrid.EmailBackend",
     "brevo": "anymail.backends.brevo.EmailBackend",
-    # Needs boto3, which this project does not install: such a sender's sends fail with
-    # the reason until it is (esp_refusal below).
+    # Through boto3 (SES API v2); region and endpoint: ANYMAIL AMAZON_SES_CLIENT_PARAMS.
     "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
 }
 
@@ -51,7 +50,7 @@ def esp_connection(message: OutgoingMessage):
         options = {"session_params": {"aws_access_key_id": key_id, "aws_secret_access_key": secret}}
     try:
         return get_connection(backend, **options)
-    except AnymailConfigurationError as exc:  # boto3 missing for SES
+    except AnymailConfigurationError as exc:  # e.g. a missing setting
         raise esp_refusal(exc) from exc
 
 
@@ -63,6 +62,16 @@ def esp_message_id(email: EmailMessage) -> str:
     return str(found)
 
 
+def _boto_answer(exc: Exception) -> int | None:
+    """The HTTP status an AWS API answered (anymail's amazon_ses backend wraps botocore's
+    ClientError, whose parsed response carries it), or None."""
+    response = getattr(exc.__cause__, "response", None)
+    if isinstance(exc, AnymailError) and isinstance(response, dict):
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return int(status) if status else None
+    return None
+
+
 def esp_refusal(exc: Exception) -> ChannelError:
     """An ESP's answer as one of our errors (docs/channels.md#normalized-errors)."""
     if isinstance(exc, AnymailRecipientsRefused):
@@ -70,8 +79,8 @@ def esp_refusal(exc: Exception) -> ChannelError:
         return Bounced(f"ESP refused the recipient: {exc}"[:300], code="bounce_esp_refused")
     if isinstance(exc, AnymailConfigurationError):
         return Permanent(f"ESP not usable: {exc}"[:300], code="esp_config")
-    if isinstance(exc, AnymailRequestsAPIError):
-        status = exc.status_code
+    if isinstance(exc, AnymailRequestsAPIError) or _boto_answer(exc) is not None:
+        status = exc.status_code if isinstance(exc, AnymailRequestsAPIError) else _boto_answer(exc)
         text = f"ESP answered {status}: {exc}"[:300]
         if status is None:
             # No answer: a refused connection never sent it; anything later may have.

@@ -10,6 +10,9 @@ CHANNEL = Channel(
     secrets="telegram",
     webhooks=True,
     delivery_receipts=False,  # the Bot API has no delivery receipts
+    # No lookup: the Bot API cannot read a chat's history, so an ambiguous send can only go
+    # to review; waiting longer would only hold the sender's slot.
+    settle_after=0.0,
     start_tokens="outreach.channels.telegram.backend.contact_id_from_token",
     text_limit=4_096,
     # Bot API "Sending files" by URL (our backend sends by URL): photos 5 MB, others 20 MB.
