@@ -4,6 +4,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import structlog
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -285,7 +286,19 @@ def enrollments_stop_for_contact(
         Message.objects.filter(
             step_send__enrollment_id__in=ended, status__in=[M.QUEUED, M.PAUSED]
         ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
+    for eid in ids:
+        _log_enrollment(eid, "sequence stopped: %s", state, None)
     return len(ids)
+
+
+def _log_enrollment(enrollment_id: int, what: str, detail: object, message_id: int | None) -> None:
+    # One line per enrolment moved, naming it (LOG_FORMAT=json, config/logs.py): the send's
+    # own line names only the message and sender, because outreach knows no enrolments.
+    ids = {"enrollment_id": enrollment_id}
+    if message_id is not None:
+        ids["message_id"] = message_id
+    with structlog.contextvars.bound_contextvars(**ids):
+        log.info(f"enrolment {what}", detail)
 
 
 def enrollments_after_send(*, messages: list[Message]) -> list[StepSend]:
@@ -306,6 +319,8 @@ def enrollments_after_send(*, messages: list[Message]) -> list[StepSend]:
     sent_at = {m.id: m.sent_at or timezone.now() for m in messages}
     counters.counters_after_send(links=links, sent_at=sent_at)
     _schedule_next_steps(links, sent_at=sent_at)
+    for link in links:
+        _log_enrollment(link.enrollment_id, "step %s sent", link.step.position, link.message_id)
     # Once the next steps are scheduled: entry triggers re-time them by their window
     # options and open the captures their steps asked for.
     schedule.after_steps_sent(sent=[(link, by_id[link.message_id]) for link in links])

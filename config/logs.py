@@ -1,8 +1,9 @@
 """JSON logs (LOG_FORMAT=json): structlog renders every record, ours and the libraries',
 as one JSON object per line, with the ids the code bound for the work at hand.
 
-The send path binds message, sender, channel and enrollment ids (outreach/sending/deliver.py)
-and the inbound path the event id (outreach/inbound/process.py), with structlog's context
+The send path binds message, sender and channel ids (outreach/sending/deliver.py), the
+inbound path the event id (outreach/inbound/process.py), and campaigns the enrolment id of
+each step sent or sequence stopped (campaigns/services.py), with structlog's context
 variables; a Celery task's id and name are added here from the task running in this thread.
 """
 

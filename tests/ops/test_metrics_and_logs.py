@@ -131,7 +131,8 @@ def test_a_worker_logs_json_lines_naming_the_message_it_sent(worker_factory):
 
     wait_for(send_logged, 10, message="the send's log line")
     events = [json.loads(line) for line in worker.log().splitlines() if line.strip()]
-    sends = [e for e in events if e.get("message_id") == message.id]
+    mine = [e for e in events if e.get("message_id") == message.id]
+    sends = [e for e in mine if e["event"].startswith("message send attempt")]
     assert sends, events
     assert sends[-1]["event"] == "message send attempt: sent"
     assert sends[-1]["sender_id"] == message.sender_id
@@ -139,3 +140,7 @@ def test_a_worker_logs_json_lines_naming_the_message_it_sent(worker_factory):
     assert sends[-1]["task"] == "outreach.tasks.send_messages"
     assert sends[-1]["task_id"]
     assert sends[-1]["level"] == "info"
+    # The same task's line for the campaign side names the enrolment whose step went out.
+    steps = [e for e in mine if e.get("enrollment_id") == Enrollment.objects.get().id]
+    assert [e["event"] for e in steps] == ["enrolment step 1 sent"], mine
+    assert steps[0]["task_id"] == sends[-1]["task_id"]
