@@ -82,3 +82,29 @@ def test_readyz_is_unready_while_the_dispatcher_lags(client, settings, worker_fa
     status, body = readyz(client)
     assert status == 200
     assert body["checks"]["dispatcher"]["lag_seconds"] == 0
+
+
+def test_readyz_is_unready_while_the_broker_is_down_and_ready_again_once_it_is_back(
+    client, settings, worker_factory, throwaway_broker
+):
+    settings.WORKER_HEARTBEAT_SECONDS = 1
+    broker = throwaway_broker
+    worker_factory(
+        concurrency=1, queues=settings.READY_QUEUES, CELERY_BROKER_URL=broker.url, **BEATING
+    )
+    wait_for(lambda: readyz(client)[0] == 200, 30, interval=0.3, message="readyz to turn ready")
+
+    broker.stop()
+    status, body = readyz(client)
+    assert status == 503
+    assert "broker" in body["failing"]
+    assert body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["database"] == {"ok": True}
+
+    # The same broker comes back (empty, as after a restart): no process is restarted, and
+    # the load balancer sends traffic again once the worker has reconnected and beats.
+    broker.start()
+    wait_for(lambda: readyz(client)[0] == 200, 60, interval=0.3, message="readyz ready again")
+    status, body = readyz(client)
+    assert body["failing"] == []
+    assert body["checks"]["workers"]["without_worker"] == []
