@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from contacts.models import Contact, Identity
+from deliverability.guards import guard_evaluate
 from outreach.models import Message, MessageEvent, SenderAccount
 from outreach.sending.create import conversations_for
 from tests.channels.helpers import platform_sender
@@ -82,15 +83,16 @@ def test_another_teams_sender_health_is_not_found(client, two_teams):  # noqa: F
 @pytest.mark.parametrize("width", [1440, 390])
 def test_the_health_page_draws_its_chart_and_fits_the_screen(logged_in_page, width):
     page = logged_in_page
-    sender = _sender_with_history()
-    SenderAccount.objects.filter(id=sender.id).update(
-        paused=True,
-        paused_reason="Paused 6 Dec 14:02: complaint rate 0.4% over the last 7 days (limit 0.3%)",
-    )
+    sender = platform_sender("email", "sales@acme.example")
+    _history(sender, "ann@gmail.com", 80, 7)
+    _history(sender, "bob@outlook.com", 40, 0)
+    # The guard, as after the bounce that crossed the line: 7 hard bounces in 120 sends.
+    assert guard_evaluate(sender=sender) == "paused"
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"/senders/{sender.pk}/health/")
     page.wait_for_selector("canvas#rates-chart[data-rendered='1']")
-    assert "complaint rate 0.4%" in page.locator("#paused-reason").inner_text()
+    reason = page.locator("#paused-reason").inner_text()
+    assert "hard-bounce rate 5.83% over the last 7 days (limit 5%)" in reason
     assert page.locator("table#table-rates").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     SHOTS.mkdir(parents=True, exist_ok=True)
