@@ -286,8 +286,10 @@ def enrollments_stop_for_contact(
         Message.objects.filter(
             step_send__enrollment_id__in=ended, status__in=[M.QUEUED, M.PAUSED]
         ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
-    for eid in ids:
+    for eid in ended:
         _log_enrollment(eid, "sequence stopped: %s", state, None)
+    for eid in going_on:
+        _log_enrollment(eid, "replied, only its %s steps go on", '"Always"', None)
     return len(ids)
 
 
