@@ -35,6 +35,19 @@ SHARED: list[structlog.typing.Processor] = [
 ]
 
 
+class PlainFormatter(logging.Formatter):
+    """The "plain" formatter of settings.LOGGING: the text line, then the ids bound for the
+    work at hand as key=value, so a plain log can be grepped for a message or an enrolment
+    as the JSON one can."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = structlog.contextvars.get_contextvars()
+        if ids:
+            line += " " + " ".join(f"{key}={value}" for key, value in ids.items())
+        return line
+
+
 def json_formatter() -> logging.Formatter:
     """The "json" formatter of settings.LOGGING."""
     # Python's warnings (Celery's SecurityWarning, deprecations) as log events too, not as

@@ -144,3 +144,28 @@ def test_a_worker_logs_json_lines_naming_the_message_it_sent(worker_factory):
     steps = [e for e in mine if e.get("enrollment_id") == Enrollment.objects.get().id]
     assert [e["event"] for e in steps] == ["enrolment step 1 sent"], mine
     assert steps[0]["task_id"] == sends[-1]["task_id"]
+
+
+def test_a_worker_logging_plain_text_names_the_message_and_enrolment_on_each_line(
+    worker_factory,
+):
+    email_campaign()
+    worker = worker_factory(concurrency=1, LOG_FORMAT="plain", **WORKER_ENV)
+    message = sent_by_the_worker()
+    enrollment = Enrollment.objects.get()
+
+    def step_logged() -> bool:
+        return f"enrollment_id={enrollment.id}" in worker.log()
+
+    wait_for(step_logged, 10, message="the enrolment's log line")
+    lines = worker.log().splitlines()
+    send = [line for line in lines if "message send attempt: sent" in line]
+    assert len(send) == 1, lines
+    ids = (f"message_id={message.id}", f"sender_id={message.sender_id}", "channel=email")
+    for key_value in ids:
+        assert f" {key_value}" in send[0], send[0]
+    step = [line for line in lines if f"enrollment_id={enrollment.id}" in line]
+    assert len(step) == 1 and "enrolment step 1 sent" in step[0], step
+    assert f"message_id={message.id}" in step[0]
+    # Plain text all the same: no JSON objects.
+    assert not any(line.lstrip().startswith("{") for line in lines)
