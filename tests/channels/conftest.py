@@ -1,3 +1,4 @@
+import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -6,6 +7,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from fakeplatform.esp import EspServer
 from fakeplatform.imap import ImapServer
 from fakeplatform.platforms import PlatformServer
 from outreach.channels import get_channel
@@ -115,6 +117,49 @@ def imap(imap_server):
     from tests.channels.helpers import fake_mailbox
 
     return fake_mailbox(imap_server)
+
+
+# --- the fake ESP, for the ESP tests (test_esp*.py) ------------------------------------------
+
+ESP_KEY = "esp-test-key"  # the fake ESP's API key: a sender holding it may send
+ESP_WEBHOOK_AUTH = "anymail-user:hook-password"
+ESP_AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(ESP_WEBHOOK_AUTH.encode()).decode()}
+MAILGUN_SIGNING_KEY = "key-mailgun-webhook-signing"
+
+
+@pytest.fixture(scope="module")
+def esp_server():
+    server = EspServer(key=ESP_KEY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def esp(settings, esp_server, platform_channels):
+    """The fake ESP, emptied, as every ESP's API host, and our webhooks' secrets."""
+    with esp_server.lock:
+        esp_server.outbox.clear()
+        esp_server.sns_confirmed.clear()
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": ESP_WEBHOOK_AUTH,
+        "POSTMARK_API_URL": f"{esp_server.url}/postmark/",
+        "MAILGUN_API_URL": f"{esp_server.url}/mailgun/v3/",
+        "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_SIGNING_KEY,
+        "SENDGRID_API_URL": f"{esp_server.url}/sendgrid/v3/",
+        "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": esp_server.sendgrid_signer.public_key,
+        "BREVO_API_URL": f"{esp_server.url}/brevo/v3/",
+        "BREVO_API_KEY": ESP_KEY,
+        "AMAZON_SES_CLIENT_PARAMS": {
+            "region_name": "us-east-1",
+            "endpoint_url": f"{esp_server.url}/aws",
+        },
+        # The credentials SNS confirmations use (a sender's own key sends its mail).
+        "AMAZON_SES_SESSION_PARAMS": {
+            "aws_access_key_id": esp_server.ses_key_id,
+            "aws_secret_access_key": "webhook-secret-key",
+        },
+    }
+    return esp_server
 
 
 # --- the replay corpus's outcome table in the terminal summary (test_replay_corpus.py) -------

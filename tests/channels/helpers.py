@@ -16,7 +16,7 @@ from fakeplatform.meta import meta_signature
 from fakeplatform.x import x_signature
 from outreach.inbound.process import inbound_event_process
 from outreach.models import InboundEvent, Message, SenderAccount
-from tests.channels.conftest import SECRETS, fixture_bytes
+from tests.channels.conftest import ESP_KEY, SECRETS, fixture_bytes
 
 
 def post_webhook(client, channel: str, body: bytes, headers: dict | None = None):
@@ -309,6 +309,19 @@ def email_lead(sender: SenderAccount):
     camp = factories.campaign(senders=[sender], steps=(("email", 0), ("email", 60)))
     enrollment = Enrollment.objects.create(campaign=camp, contact=contact, state="active")
     return conv, enrollment
+
+
+def esp_sender(esp: str, handle: str = "anna@acme.example", credentials: str = ESP_KEY):
+    """An email sender who sends through the ESP `esp` (the fake ESP's, see the `esp` fixture)."""
+    sender = platform_sender("email", handle, credentials=credentials)
+    sender.email_esp = esp
+    sender.save(update_fields=["email_esp"])
+    return sender
+
+
+def esp_lead(esp: str, credentials: str = ESP_KEY):
+    """email_lead() of anna@acme.example sending through the ESP `esp`."""
+    return email_lead(esp_sender(esp, credentials=credentials))
 
 
 def email_sent(conv, subject: str = "Quick question", body: str = "Hi Lead1", **fields) -> Message:

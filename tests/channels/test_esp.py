@@ -3,7 +3,6 @@ Postmark / Mailgun (fakeplatform/esp.py), and the ESPs' tracking and inbound web
 posted to our /anymail/ endpoints as each ESP authenticates them, feeding the same bounce,
 complaint, opt-out and reply paths as mailbox parsing. Payload shapes: tests/fixtures/esp/."""
 
-import base64
 import json
 import time
 
@@ -14,41 +13,10 @@ from contacts.services import suppressions_matching
 from fakeplatform import mailgun, postmark
 from fakeplatform.esp import EspServer
 from outreach.models import InboundEvent, Message
-from tests.channels.helpers import email_lead, email_sent, platform_sender, process_all
+from tests.channels.conftest import ESP_AUTH, ESP_WEBHOOK_AUTH, MAILGUN_SIGNING_KEY
+from tests.channels.helpers import email_sent, esp_lead, process_all
 
 pytestmark = pytest.mark.django_db
-
-WEBHOOK_AUTH = "anymail-user:hook-password"
-SIGNING_KEY = "key-mailgun-webhook-signing"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(WEBHOOK_AUTH.encode()).decode()}
-
-
-@pytest.fixture(scope="module")
-def esp_server():
-    server = EspServer(key="esp-test-key").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def esp(settings, esp_server, platform_channels):
-    """Both fake ESPs as the senders' API hosts, and our webhooks' secrets."""
-    with esp_server.lock:
-        esp_server.outbox.clear()
-    settings.ANYMAIL = {
-        "WEBHOOK_SECRET": WEBHOOK_AUTH,
-        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
-        "POSTMARK_API_URL": f"{esp_server.url}/postmark/",
-        "MAILGUN_API_URL": f"{esp_server.url}/mailgun/v3/",
-    }
-    return esp_server
-
-
-def _lead(esp: str):
-    sender = platform_sender("email", "anna@acme.example", credentials="esp-test-key")
-    sender.email_esp = esp
-    sender.save(update_fields=["email_esp"])
-    return email_lead(sender)
 
 
 def _post_json(client, url: str, body: dict, **headers):
@@ -56,7 +24,7 @@ def _post_json(client, url: str, body: dict, **headers):
 
 
 def test_a_campaign_email_goes_out_through_postmark_over_http(esp):
-    conv, _ = _lead("postmark")
+    conv, _ = esp_lead("postmark")
     ours = email_sent(conv)
     [sent] = esp.outbox
     assert sent["esp"] == "postmark"
@@ -70,7 +38,7 @@ def test_a_campaign_email_goes_out_through_postmark_over_http(esp):
 
 
 def test_a_wrong_postmark_token_marks_the_sender_unauthorised_and_sends_nothing(esp):
-    conv, _ = _lead("postmark")
+    conv, _ = esp_lead("postmark")
     conv.sender.credentials = "revoked-token"
     conv.sender.save(update_fields=["credentials"])
     from outreach.sending.create import messages_create
@@ -98,14 +66,14 @@ def test_a_wrong_postmark_token_marks_the_sender_unauthorised_and_sends_nothing(
 
 
 def test_a_mailgun_permanent_failure_bounces_the_message_and_suppresses_the_address(client, esp):
-    conv, enrollment = _lead("mailgun")
+    conv, enrollment = esp_lead("mailgun")
     ours = email_sent(conv)
     assert esp.outbox[0]["esp"] == "mailgun"
     event = mailgun.failed_permanent(
         message_id=ours.provider_message_id, recipient="lead1@example.com"
     )
     response = _post_json(
-        client, "/anymail/mailgun/tracking/", mailgun.sign(SIGNING_KEY, event), **AUTH
+        client, "/anymail/mailgun/tracking/", mailgun.sign(MAILGUN_SIGNING_KEY, event), **ESP_AUTH
     )
     assert response.status_code == 200
     assert process_all() == ["bounce"]
@@ -117,16 +85,16 @@ def test_a_mailgun_permanent_failure_bounces_the_message_and_suppresses_the_addr
 
 
 def test_a_mailgun_webhook_with_a_bad_signature_is_refused_and_changes_nothing(client, esp):
-    conv, _ = _lead("mailgun")
+    conv, _ = esp_lead("mailgun")
     ours = email_sent(conv)
     event = mailgun.failed_permanent(
         message_id=ours.provider_message_id, recipient="lead1@example.com"
     )
     forged = mailgun.sign("not-the-signing-key", event)
-    response = _post_json(client, "/anymail/mailgun/tracking/", forged, **AUTH)
+    response = _post_json(client, "/anymail/mailgun/tracking/", forged, **ESP_AUTH)
     assert response.status_code == 403
     unauthenticated = _post_json(
-        client, "/anymail/mailgun/tracking/", mailgun.sign(SIGNING_KEY, event)
+        client, "/anymail/mailgun/tracking/", mailgun.sign(MAILGUN_SIGNING_KEY, event)
     )
     assert unauthenticated.status_code == 403
     assert not InboundEvent.objects.exists()
@@ -136,7 +104,7 @@ def test_a_mailgun_webhook_with_a_bad_signature_is_refused_and_changes_nothing(c
 
 
 def test_a_postmark_spam_complaint_opts_the_contact_out_once_even_when_replayed(client, esp):
-    conv, enrollment = _lead("postmark")
+    conv, enrollment = esp_lead("postmark")
     ours = email_sent(conv)
     body = postmark.bounce_webhook(
         message_id=ours.provider_message_id,
@@ -145,7 +113,9 @@ def test_a_postmark_spam_complaint_opts_the_contact_out_once_even_when_replayed(
         kind="SpamComplaint",
     )
     for _ in range(2):  # Postmark retries a webhook it thinks failed: the same body again
-        assert _post_json(client, "/anymail/postmark/tracking/", body, **AUTH).status_code == 200
+        assert (
+            _post_json(client, "/anymail/postmark/tracking/", body, **ESP_AUTH).status_code == 200
+        )
     assert process_all() == ["complaint"]
     assert InboundEvent.objects.count() == 1
     identity = Identity.objects.get(value="lead1@example.com")
@@ -158,7 +128,7 @@ def test_a_postmark_spam_complaint_opts_the_contact_out_once_even_when_replayed(
 
 
 def test_a_postmark_webhook_without_our_basic_auth_is_refused(client, esp):
-    conv, _ = _lead("postmark")
+    conv, _ = esp_lead("postmark")
     ours = email_sent(conv)
     body = postmark.bounce_webhook(message_id=ours.provider_message_id, email="lead1@example.com")
     assert _post_json(client, "/anymail/postmark/tracking/", body).status_code == 403
@@ -166,7 +136,7 @@ def test_a_postmark_webhook_without_our_basic_auth_is_refused(client, esp):
 
 
 def test_a_postmark_delivery_marks_the_message_delivered(client, esp):
-    conv, _ = _lead("postmark")
+    conv, _ = esp_lead("postmark")
     ours = email_sent(conv)
     body = {
         "RecordType": "Delivery",
@@ -178,14 +148,14 @@ def test_a_postmark_delivery_marks_the_message_delivered(client, esp):
         "DeliveredAt": "2026-12-06T14:00:00Z",
         "Details": "Test delivery webhook details",
     }
-    assert _post_json(client, "/anymail/postmark/tracking/", body, **AUTH).status_code == 200
+    assert _post_json(client, "/anymail/postmark/tracking/", body, **ESP_AUTH).status_code == 200
     assert process_all() == ["delivered: 1"]
     ours.refresh_from_db()
     assert ours.status == "delivered"
 
 
 def test_a_reply_through_mailgun_inbound_stops_the_sequence(client, esp):
-    conv, enrollment = _lead("mailgun")
+    conv, enrollment = esp_lead("mailgun")
     ours = email_sent(conv)
     raw = (
         "From: Lead One <lead1@example.com>\r\nTo: anna@acme.example\r\n"
@@ -193,11 +163,11 @@ def test_a_reply_through_mailgun_inbound_stops_the_sequence(client, esp):
         f"In-Reply-To: {ours.provider_message_id}\r\nReferences: {ours.provider_message_id}\r\n"
         "Content-Type: text/plain\r\n\r\nYes, let's talk Tuesday.\r\n"
     )
-    signature = mailgun.sign(SIGNING_KEY, {})["signature"]
+    signature = mailgun.sign(MAILGUN_SIGNING_KEY, {})["signature"]
     response = client.post(
         "/anymail/mailgun/inbound_mime/",
         data={"body-mime": raw, "recipient": "anna@acme.example", **signature},
-        **AUTH,
+        **ESP_AUTH,
     )
     assert response.status_code == 200
     assert process_all() == ["reply"]
@@ -208,7 +178,7 @@ def test_a_reply_through_mailgun_inbound_stops_the_sequence(client, esp):
 
 
 def test_a_mailgun_unsubscribe_opts_the_address_out_like_one_click(client, esp):
-    conv, _ = _lead("mailgun")
+    conv, _ = esp_lead("mailgun")
     ours = email_sent(conv)
     event = {
         "event": "unsubscribed",
@@ -218,15 +188,15 @@ def test_a_mailgun_unsubscribe_opts_the_address_out_like_one_click(client, esp):
         "recipient": "lead1@example.com",
         "message": {"headers": {"message-id": ours.provider_message_id.strip("<>")}},
     }
-    body = mailgun.sign(SIGNING_KEY, event)
-    assert _post_json(client, "/anymail/mailgun/tracking/", body, **AUTH).status_code == 200
+    body = mailgun.sign(MAILGUN_SIGNING_KEY, event)
+    assert _post_json(client, "/anymail/mailgun/tracking/", body, **ESP_AUTH).status_code == 200
     assert process_all() == ["opt_out"]
     assert Identity.objects.get(value="lead1@example.com").opted_out_at is not None
     assert suppressions_matching("lead1@example.com", "email").exists()
 
 
 def test_a_reply_through_postmark_inbound_stops_the_sequence(client, esp):
-    conv, enrollment = _lead("postmark")
+    conv, enrollment = esp_lead("postmark")
     email_sent(conv)
     [sent] = esp.outbox
     sent_headers = {h["Name"]: h["Value"] for h in sent["request"]["Headers"]}
@@ -253,7 +223,7 @@ def test_a_reply_through_postmark_inbound_stops_the_sequence(client, esp):
         ],
         "Attachments": [],
     }
-    assert _post_json(client, "/anymail/postmark/inbound/", body, **AUTH).status_code == 200
+    assert _post_json(client, "/anymail/postmark/inbound/", body, **ESP_AUTH).status_code == 200
     assert process_all() == ["reply"]
     enrollment.refresh_from_db()
     assert enrollment.state == "replied"
@@ -281,12 +251,12 @@ def test_the_esp_posts_back_a_signed_delivered_webhook_and_the_message_shows_del
     esp.webhooks = {
         provider: {
             "url": f"{live_server.url}/anymail/{provider}/tracking/",
-            "auth": WEBHOOK_AUTH,
-            "signing_key": SIGNING_KEY,
+            "auth": ESP_WEBHOOK_AUTH,
+            "signing_key": MAILGUN_SIGNING_KEY,
         }
     }
     try:
-        conv, _ = _lead(provider)
+        conv, _ = esp_lead(provider)
         ours = email_sent(conv)
         [answered] = _webhook_answered(esp, 1)
     finally:

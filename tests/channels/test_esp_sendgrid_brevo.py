@@ -3,7 +3,6 @@ fakeplatform/sendgrid.py and brevo.py), and their tracking and inbound webhooks 
 ESP signs them (SendGrid: ECDSA over timestamp + body; Brevo: basic auth in the URL), feeding
 the same bounce, complaint, opt-out and reply services as mailbox parsing."""
 
-import base64
 import json
 
 import pytest
@@ -14,41 +13,12 @@ from deliverability.rates import sender_rates
 from fakeplatform import brevo, sendgrid
 from fakeplatform.esp import EspServer
 from outreach.models import InboundEvent, Message, SenderAccount
-from tests.channels.helpers import email_lead, email_sent, platform_sender, process_all
+from tests.channels.conftest import ESP_AUTH
+from tests.channels.helpers import email_sent, esp_lead, process_all
 
 pytestmark = pytest.mark.django_db
 
-WEBHOOK_AUTH = "anymail-user:hook-password"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(WEBHOOK_AUTH.encode()).decode()}
 ESPS = ["sendgrid", "brevo"]
-
-
-@pytest.fixture(scope="module")
-def esp_server():
-    server = EspServer(key="esp-test-key").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def esp(settings, esp_server, platform_channels):
-    with esp_server.lock:
-        esp_server.outbox.clear()
-    settings.ANYMAIL = {
-        "WEBHOOK_SECRET": WEBHOOK_AUTH,
-        "SENDGRID_API_URL": f"{esp_server.url}/sendgrid/v3/",
-        "BREVO_API_URL": f"{esp_server.url}/brevo/v3/",
-        "BREVO_API_KEY": "esp-test-key",
-        "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": esp_server.sendgrid_signer.public_key,
-    }
-    return esp_server
-
-
-def _lead(esp: str):
-    sender = platform_sender("email", "anna@acme.example", credentials="esp-test-key")
-    sender.email_esp = esp
-    sender.save(update_fields=["email_esp"])
-    return email_lead(sender)
 
 
 def _track(client, server: EspServer, esp: str, events: list[dict], signer=None):
@@ -62,11 +32,14 @@ def _track(client, server: EspServer, esp: str, events: list[dict], signer=None)
             data=data,
             content_type="application/json",
             **headers,
-            **AUTH,
+            **ESP_AUTH,
         )
     [event] = events
     return client.post(
-        "/anymail/brevo/tracking/", data=json.dumps(event), content_type="application/json", **AUTH
+        "/anymail/brevo/tracking/",
+        data=json.dumps(event),
+        content_type="application/json",
+        **ESP_AUTH,
     )
 
 
@@ -82,7 +55,7 @@ def _event(server: EspServer, esp: str, kind: str, ours: Message, **fields) -> d
 
 @pytest.mark.parametrize("provider", ESPS)
 def test_a_campaign_email_goes_out_through_the_esp_over_http(esp, provider):
-    conv, _ = _lead(provider)
+    conv, _ = esp_lead(provider)
     ours = email_sent(conv)
     [sent] = esp.outbox
     assert sent["esp"] == provider
@@ -104,7 +77,7 @@ def test_a_campaign_email_goes_out_through_the_esp_over_http(esp, provider):
 def test_a_bounce_through_the_esp_raises_the_senders_bounce_rate_and_suppresses_the_address(
     client, esp, provider
 ):
-    conv, enrollment = _lead(provider)
+    conv, enrollment = esp_lead(provider)
     ours = email_sent(conv)
     before = sender_rates(conv.sender, now=ours.sent_at, days=7)
     assert (before.sends, before.hard_bounces) == (1, 0)
@@ -122,7 +95,7 @@ def test_a_bounce_through_the_esp_raises_the_senders_bounce_rate_and_suppresses_
 
 
 def test_a_brevo_soft_bounce_does_not_count_as_a_hard_bounce(client, esp):
-    conv, _ = _lead("brevo")
+    conv, _ = esp_lead("brevo")
     ours = email_sent(conv)
     event = brevo.event(
         "soft_bounce",
@@ -140,7 +113,7 @@ def test_a_brevo_soft_bounce_does_not_count_as_a_hard_bounce(client, esp):
 def test_a_spam_complaint_through_the_esp_counts_toward_the_complaint_guard(
     client, esp, provider, kind
 ):
-    conv, enrollment = _lead(provider)
+    conv, enrollment = esp_lead(provider)
     SenderGuard.objects.create(sender=conv.sender, min_sends=1)
     ours = email_sent(conv)
     assert _track(client, esp, provider, [_event(esp, provider, kind, ours)]).status_code == 200
@@ -156,7 +129,7 @@ def test_a_spam_complaint_through_the_esp_counts_toward_the_complaint_guard(
 
 @pytest.mark.parametrize("provider", ESPS)
 def test_an_unsubscribe_through_the_esp_opts_the_address_out(client, esp, provider):
-    conv, _ = _lead(provider)
+    conv, _ = esp_lead(provider)
     ours = email_sent(conv)
     event = _event(esp, provider, "unsubscribe", ours)
     assert _track(client, esp, provider, [event]).status_code == 200
@@ -165,7 +138,7 @@ def test_an_unsubscribe_through_the_esp_opts_the_address_out(client, esp, provid
 
 
 def test_a_sendgrid_event_signed_with_another_key_is_refused_and_changes_nothing(client, esp):
-    conv, _ = _lead("sendgrid")
+    conv, _ = esp_lead("sendgrid")
     ours = email_sent(conv)
     event = sendgrid.bounce(anymail_id=ours.provider_message_id, email="lead1@example.com")
     response = _track(client, esp, "sendgrid", [event], signer=sendgrid.Signer())
@@ -175,7 +148,7 @@ def test_a_sendgrid_event_signed_with_another_key_is_refused_and_changes_nothing
 
 
 def test_a_brevo_event_without_our_basic_auth_is_refused(client, esp):
-    conv, _ = _lead("brevo")
+    conv, _ = esp_lead("brevo")
     ours = email_sent(conv)
     event = brevo.hard_bounce(message_id=ours.provider_message_id, email="lead1@example.com")
     response = client.post(
@@ -201,7 +174,7 @@ def _reply_headers(ours_header_id: str) -> dict[str, str]:
 def test_a_reply_through_the_esps_inbound_parse_stops_the_contacts_follow_ups(
     client, esp, provider
 ):
-    conv, enrollment = _lead(provider)
+    conv, enrollment = esp_lead(provider)
     email_sent(conv)
     [sent] = esp.outbox
     headers = _reply_headers(sent["request"]["headers"]["Message-ID"])
@@ -214,7 +187,7 @@ def test_a_reply_through_the_esps_inbound_parse_stops_the_contacts_follow_ups(
         response = client.post(
             "/anymail/sendgrid/inbound/",
             data={"email": raw, "envelope": envelope, "spam_score": "0.1", "charsets": "{}"},
-            **AUTH,
+            **ESP_AUTH,
         )
     else:
         body = brevo.inbound(raw_headers=headers, text=text, uuid="9f6f1bd6-inbound-1")
@@ -222,7 +195,7 @@ def test_a_reply_through_the_esps_inbound_parse_stops_the_contacts_follow_ups(
             "/anymail/brevo/inbound/",
             data=json.dumps(body),
             content_type="application/json",
-            **AUTH,
+            **ESP_AUTH,
         )
     assert response.status_code == 200
     assert process_all() == ["reply"]

@@ -16,55 +16,23 @@ from fakeplatform.esp import EspServer
 from outreach.models import InboundEvent, Message, SenderAccount
 from outreach.sending.create import messages_create
 from outreach.sending.deliver import message_send
-from tests.channels.helpers import email_lead, email_sent, platform_sender, process_all
+from tests.channels.conftest import ESP_AUTH
+from tests.channels.helpers import email_sent, esp_lead, process_all
 
 pytestmark = pytest.mark.django_db
 
-WEBHOOK_AUTH = "anymail-user:hook-password"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(WEBHOOK_AUTH.encode()).decode()}
 LEAD = "lead1@example.com"
 
 
-@pytest.fixture(scope="module")
-def esp_server():
-    server = EspServer(key="esp-test-key").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def esp(settings, esp_server, platform_channels):
-    with esp_server.lock:
-        esp_server.outbox.clear()
-        esp_server.sns_confirmed.clear()
-    settings.ANYMAIL = {
-        "WEBHOOK_SECRET": WEBHOOK_AUTH,
-        "AMAZON_SES_CLIENT_PARAMS": {
-            "region_name": "us-east-1",
-            "endpoint_url": f"{esp_server.url}/aws",
-        },
-        # The credentials SNS confirmations use (a sender's own key sends its mail).
-        "AMAZON_SES_SESSION_PARAMS": {
-            "aws_access_key_id": esp_server.ses_key_id,
-            "aws_secret_access_key": "webhook-secret-key",
-        },
-    }
-    return esp_server
-
-
 def _lead(server: EspServer):
-    key = f"{server.ses_key_id}:sender-secret-key"
-    sender = platform_sender("email", "anna@acme.example", credentials=key)
-    sender.email_esp = "amazon_ses"
-    sender.save(update_fields=["email_esp"])
-    return email_lead(sender)
+    return esp_lead("amazon_ses", credentials=f"{server.ses_key_id}:sender-secret-key")
 
 
 def _sns(client, url: str, headers: dict[str, str], body: bytes, auth: bool = True):
     meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
     meta.pop("HTTP_CONTENT_TYPE")
     return client.post(
-        url, data=body, content_type=headers["Content-Type"], **meta, **(AUTH if auth else {})
+        url, data=body, content_type=headers["Content-Type"], **meta, **(ESP_AUTH if auth else {})
     )
 
 

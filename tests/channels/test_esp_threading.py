@@ -3,46 +3,17 @@ the mail it delivers carries the Message-ID we gave in its API's Headers; follow
 under it, and a reply naming it (In-Reply-To / References) lands in the same conversation
 even when it arrives at an address that names no sender (Postmark's inbound address)."""
 
-import base64
 import json
 
 import pytest
 
 from fakeplatform import postmark
-from fakeplatform.esp import EspServer
 from outreach.models import Message
 from outreach.sending.create import conversations_for
-from tests.channels.helpers import email_lead, email_sent, platform_sender, process_all
+from tests.channels.conftest import ESP_AUTH
+from tests.channels.helpers import email_lead, email_sent, esp_sender, process_all
 
 pytestmark = pytest.mark.django_db
-
-WEBHOOK_AUTH = "anymail-user:hook-password"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(WEBHOOK_AUTH.encode()).decode()}
-
-
-@pytest.fixture(scope="module")
-def esp_server():
-    server = EspServer(key="esp-test-key").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def esp(settings, esp_server, platform_channels):
-    with esp_server.lock:
-        esp_server.outbox.clear()
-    settings.ANYMAIL = {
-        "WEBHOOK_SECRET": WEBHOOK_AUTH,
-        "POSTMARK_API_URL": f"{esp_server.url}/postmark/",
-    }
-    return esp_server
-
-
-def _postmark_sender(handle: str):
-    sender = platform_sender("email", handle, credentials="esp-test-key")
-    sender.email_esp = "postmark"
-    sender.save(update_fields=["email_esp"])
-    return sender
 
 
 def _headers(sent: dict) -> dict[str, str]:
@@ -50,7 +21,7 @@ def _headers(sent: dict) -> dict[str, str]:
 
 
 def test_a_follow_up_through_postmark_threads_under_the_first_email(esp):
-    conv, _ = email_lead(_postmark_sender("anna@acme.example"))
+    conv, _ = email_lead(esp_sender("postmark", "anna@acme.example"))
     first = email_sent(conv)
     email_sent(conv, subject="", body="Any thoughts?")
     step1, step2 = esp.outbox
@@ -64,9 +35,9 @@ def test_a_follow_up_through_postmark_threads_under_the_first_email(esp):
 
 
 def test_a_reply_through_postmark_inbound_lands_in_the_conversation_it_answers(client, esp):
-    conv, enrollment = email_lead(_postmark_sender("anna@acme.example"))
+    conv, enrollment = email_lead(esp_sender("postmark", "anna@acme.example"))
     # The same lead also has a conversation with another sender of the team.
-    other = _postmark_sender("bob@acme.example")
+    other = esp_sender("postmark", "bob@acme.example")
     other_conv = conversations_for({(conv.identity_id, other.id)})[(conv.identity_id, other.id)]
     email_sent(conv)
     email_sent(conv, subject="", body="Any thoughts?")
@@ -100,7 +71,10 @@ def test_a_reply_through_postmark_inbound_lands_in_the_conversation_it_answers(c
         "Attachments": [],
     }
     response = client.post(
-        "/anymail/postmark/inbound/", data=json.dumps(body), content_type="application/json", **AUTH
+        "/anymail/postmark/inbound/",
+        data=json.dumps(body),
+        content_type="application/json",
+        **ESP_AUTH,
     )
     assert response.status_code == 200
     assert process_all() == ["reply"]

@@ -1,22 +1,18 @@
 """Domain-wide pause (issue #20): a sending domain's reputation is shared by its senders, so
 when they together pass a pause threshold, or a refusal names the domain's DMARC alignment
 (5.7.515 / 5.7.26), every sender on the domain is paused with a reason naming the domain;
-the domain page resumes them in one audited action. Earlier sends are history rows, as in
-tests/deliverability/test_guards.py."""
-
-from datetime import timedelta
+the domain page resumes them in one audited action. Earlier sends are history rows
+(tests/deliverability/helpers.py)."""
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from core.audit import AuditEntry
 from deliverability.models import SendingDomain
-from outreach.models import Message, MessageEvent, SenderAccount
-from outreach.sending.create import messages_create
+from outreach.models import SenderAccount
 from outreach.sending.deliver import message_send
 from tests.channels.helpers import deliver, email_sent, hard_bounce, platform_sender, process_all
-from tests.deliverability.test_guards import _conversation
+from tests.deliverability.helpers import lead_conversation, queued_email, sent_earlier
 
 pytestmark = pytest.mark.django_db
 
@@ -27,46 +23,6 @@ def admin_client(client, django_user_model):
     return client
 
 
-def _history(sender: SenderAccount, sends: int, bounces: int) -> None:
-    """Sends over the past days, the first `bounces` of them hard-bounced."""
-    conv = _conversation(sender, f"earlier-{sender.id}@example.org")
-    at = timezone.now() - timedelta(days=2)
-    messages = Message.objects.bulk_create(
-        Message(
-            conversation=conv,
-            sender=sender,
-            channel="email",
-            direction="out",
-            status="sent",
-            subject="Earlier",
-            body="Hi",
-            sent_at=at,
-        )
-        for _ in range(sends)
-    )
-    MessageEvent.objects.bulk_create(MessageEvent(message=m, status="sent") for m in messages)
-    MessageEvent.objects.bulk_create(
-        MessageEvent(message=m, status="failed", detail="bounce_5.1.1") for m in messages[:bounces]
-    )
-
-
-def _queued(sender: SenderAccount, address: str) -> Message:
-    [message] = messages_create(
-        [
-            Message(
-                conversation=_conversation(sender, address),
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Next",
-                body="Hi",
-            )
-        ]
-    )
-    return message
-
-
 def test_senders_of_a_domain_together_past_the_bounce_limit_are_all_paused_and_resumed_at_once(
     admin_client, email_channel
 ):
@@ -74,10 +30,10 @@ def test_senders_of_a_domain_together_past_the_bounce_limit_are_all_paused_and_r
     anna = platform_sender("email", "anna@acme.example")
     elsewhere = platform_sender("email", "tom@other.example")
     # Neither sender alone has the 100 sends a rate needs; together they have 120.
-    _history(sales, sends=60, bounces=5)
-    _history(anna, sends=59, bounces=0)
-    _history(elsewhere, sends=200, bounces=0)
-    ours = email_sent(_conversation(anna, "lead1@example.com"))
+    sent_earlier(sales, sends=60, bounces=5)
+    sent_earlier(anna, sends=59, bounces=0)
+    sent_earlier(elsewhere, sends=200, bounces=0)
+    ours = email_sent(lead_conversation(anna, "lead1@example.com"))
     assert (
         deliver(admin_client, "email", hard_bounce("lead1@example.com", ours.provider_message_id))
         == 200
@@ -94,7 +50,7 @@ def test_senders_of_a_domain_together_past_the_bounce_limit_are_all_paused_and_r
     elsewhere.refresh_from_db()
     assert not elsewhere.paused
     # A queued message of the other sender holds with the domain's reason.
-    queued = _queued(sales, "next@example.org")
+    queued = queued_email(sales, "next@example.org")
     assert message_send(message_id=queued.id) == "skipped"
     queued.refresh_from_db()
     assert "sending domain acme.example" in queued.hold_reason
@@ -134,7 +90,7 @@ def test_a_5_7_26_refusal_pauses_every_sender_on_the_domain_with_the_fix(smtp_se
     sales = platform_sender("email", "sales@acme.example")
     anna = platform_sender("email", "anna@acme.example")
     elsewhere = platform_sender("email", "tom@other.example")
-    message = _queued(sales, "kim@gmail.example")
+    message = queued_email(sales, "kim@gmail.example")
     assert message_send(message_id=message.id) == "failed"
     for sender in (sales, anna):
         sender.refresh_from_db()
@@ -152,7 +108,7 @@ def test_a_5_7_25_refusal_pauses_only_the_sender_whose_server_has_no_reverse_dns
     )
     sales = platform_sender("email", "sales@acme.example")
     anna = platform_sender("email", "anna@acme.example")
-    message = _queued(sales, "kim@gmail.example")
+    message = queued_email(sales, "kim@gmail.example")
     assert message_send(message_id=message.id) == "failed"
     sales.refresh_from_db()
     anna.refresh_from_db()

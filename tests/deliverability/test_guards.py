@@ -4,8 +4,7 @@ reason and since when, between warn and pause the next send waits longer, too fe
 count for nothing, a sender's own thresholds are respected, and a Microsoft 5.7.515
 refusal from the SMTP server pauses the sender with the fix.
 
-The sender's earlier week of sends is written as history rows (a sent message and its
-"sent" event): sending 400 mails through the SMTP path would only slow the suite."""
+The sender's earlier week of sends is written as history rows (tests/deliverability/helpers.py)."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -13,14 +12,14 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from contacts.models import Contact, Identity, Suppression
+from contacts.models import Identity, Suppression
 from core.audit import AuditEntry
 from deliverability.models import SenderGuard
-from outreach.models import Message, MessageEvent, SenderAccount
+from outreach.models import Message, SenderAccount
 from outreach.sending.control import sender_resume
-from outreach.sending.create import conversations_for, messages_create
 from outreach.sending.deliver import message_send
 from tests.channels.helpers import deliver, email_sent, hard_bounce, platform_sender, process_all
+from tests.deliverability.helpers import lead_conversation, queued_email, sent_earlier
 
 pytestmark = pytest.mark.django_db
 
@@ -29,32 +28,6 @@ BOUNCES = Path(__file__).resolve().parents[1] / "fixtures" / "inbound" / "email"
 ARF = BOUNCES / "complaint_arf_rfc5965.eml"
 ARF_RETURNED_ID = "<8787KJKJ3K4J3K4J3K4J3.mail@example.net>"
 MAILBOX, COMPLAINANT = "sales@acme.example", "somebody@example.net"
-
-
-def _conversation(sender: SenderAccount, address: str):
-    contact = Contact.objects.create(first_name="Lead")
-    identity = Identity.objects.create(contact=contact, channel="email", value=address)
-    return conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-
-
-def _sent_earlier(sender: SenderAccount, count: int) -> None:
-    """What the sender sent over the past days: sent messages with their "sent" events."""
-    conv = _conversation(sender, f"earlier-{sender.id}@example.org")
-    at = timezone.now() - timedelta(days=2)
-    messages = Message.objects.bulk_create(
-        Message(
-            conversation=conv,
-            sender=sender,
-            channel="email",
-            direction="out",
-            status="sent",
-            subject="Earlier",
-            body="Hi",
-            sent_at=at,
-        )
-        for _ in range(count)
-    )
-    MessageEvent.objects.bulk_create(MessageEvent(message=m, status="sent") for m in messages)
 
 
 def _complaint_about(client, ours: Message) -> None:
@@ -69,8 +42,8 @@ def _complained(client, earlier: int, **guard) -> SenderAccount:
     sender.save(update_fields=["min_gap_seconds", "max_gap_seconds"])
     if guard:
         SenderGuard.objects.create(sender=sender, **guard)
-    _sent_earlier(sender, earlier)
-    ours = email_sent(_conversation(sender, COMPLAINANT))
+    sent_earlier(sender, earlier)
+    ours = email_sent(lead_conversation(sender, COMPLAINANT))
     _complaint_about(client, ours)
     sender.refresh_from_db()
     return sender
@@ -99,19 +72,7 @@ def test_a_complaint_rate_past_pause_pauses_the_sender_with_reason_and_since(cli
     )
     assert SenderGuard.objects.get(sender=sender).paused_at is not None
     # Its queued messages hold with that reason.
-    [queued] = messages_create(
-        [
-            Message(
-                conversation=_conversation(sender, "next@example.org"),
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Next",
-                body="Hi",
-            )
-        ]
-    )
+    queued = queued_email(sender, "next@example.org")
     assert message_send(message_id=queued.id) == "skipped"  # not claimed
     queued.refresh_from_db()
     assert queued.hold_reason == f"sender paused: {sender.paused_reason}"
@@ -130,7 +91,7 @@ def test_a_complaint_rate_between_warn_and_pause_makes_the_next_send_wait_longer
     before = timezone.now()
     # A minute later, when the complained-about message's own gap is over:
     SenderAccount.objects.filter(id=sender.id).update(next_send_at=None)
-    email_sent(_conversation(sender, "next@example.org"))
+    email_sent(lead_conversation(sender, "next@example.org"))
     sender.refresh_from_db()
     # The gap is 60 s; slowed 3.5 times, the next send waits 210 s.
     assert sender.next_send_at >= before + timedelta(seconds=209)
@@ -142,8 +103,8 @@ def test_a_senders_own_thresholds_are_respected(client, email_channel):
 
     other = platform_sender("email", "anna@other.example")
     SenderGuard.objects.create(sender=other, bounce_warn=1.0, bounce_pause=2.0, min_sends=20)
-    _sent_earlier(other, 19)
-    ours = email_sent(_conversation(other, "lead1@example.com"))
+    sent_earlier(other, 19)
+    ours = email_sent(lead_conversation(other, "lead1@example.com"))
     raw = hard_bounce("lead1@example.com", ours.provider_message_id)
     assert deliver(client, "email", raw) == 200
     assert process_all() == ["bounce"]
@@ -158,19 +119,7 @@ def test_microsoft_5_7_515_pauses_the_sender_with_the_fix(smtp_server):
         "authentication level."
     )
     sender = platform_sender("email", MAILBOX)
-    [message] = messages_create(
-        [
-            Message(
-                conversation=_conversation(sender, "kim@outlook.example"),
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Hello",
-                body="Hi",
-            )
-        ]
-    )
+    message = queued_email(sender, "kim@outlook.example", subject="Hello")
     assert message_send(message_id=message.id) == "failed"
     sender.refresh_from_db()
     assert sender.paused
@@ -187,19 +136,7 @@ def test_gmail_5_7_26_on_rcpt_pauses_the_sender_and_spares_the_recipient(smtp_se
         "DMARC policy."
     )
     sender = platform_sender("email", MAILBOX)
-    [message] = messages_create(
-        [
-            Message(
-                conversation=_conversation(sender, "kim@gmail.example"),
-                sender=sender,
-                channel="email",
-                direction="out",
-                status="queued",
-                subject="Hello",
-                body="Hi",
-            )
-        ]
-    )
+    message = queued_email(sender, "kim@gmail.example", subject="Hello")
     assert message_send(message_id=message.id) == "failed"
     sender.refresh_from_db()
     assert sender.paused

@@ -10,12 +10,16 @@ from itertools import pairwise
 from pathlib import Path
 
 from django.db import connection
+from django.utils import timezone
 
+from campaigns.dispatch import enrollments_materialize
 from campaigns.models import Enrollment
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Contact, Identity
 from fakeplatform.server import FakePlatformServer
 from outreach.models import Message, SenderAccount
+from outreach.sending.deliver import message_send
+from outreach.sending.offer import messages_offer
 from tests import factories
 from tests.processes import Proc, celery_worker, child_env, dispatcher, free_port, wait_for
 
@@ -242,6 +246,19 @@ def poll_until(predicate, timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def dispatch_in_process(ticks: int) -> None:
+    """The dispatcher's real batches, run in the test's process: the enrollments due
+    materialized, then one offer per tick with every offered message sent, until nothing
+    more is offered (at most `ticks` ticks)."""
+    enrollments_materialize(now=timezone.now())
+    for _ in range(ticks):
+        offered = messages_offer(now=timezone.now())
+        if not offered:
+            break
+        for mid in offered:
+            message_send(message_id=mid)
 
 
 __all__ = ["Engine", "Scenario", "build_campaign", "campaign_launch", "free_port"]

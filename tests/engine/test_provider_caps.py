@@ -9,31 +9,15 @@ import re
 import pytest
 from django.utils import timezone
 
-from campaigns.dispatch import enrollments_materialize
 from campaigns.services import campaign_launch, enrollments_create
 from contacts.models import Identity
-from fakeplatform.server import FakePlatformServer
 from outreach.models import Message, SenderProviderCap
 from outreach.provider_caps import provider_of
-from outreach.sending.deliver import message_send
 from outreach.sending.offer import messages_offer
 from tests import factories
-from tests.engine.harness import Engine, poll_until
+from tests.engine.harness import Engine, dispatch_in_process, poll_until
 
-FAKE = "outreach.channels.fakeplatform.FakePlatformChannel"
 HELD = re.compile(r"^Google cap for this sender: 2 per hour, next at \d\d:\d\d UTC$")
-
-
-@pytest.fixture
-def platform(settings):
-    server = FakePlatformServer().start()
-    settings.OUTREACH_CHANNELS = {
-        **settings.OUTREACH_CHANNELS,
-        "email": {"BACKEND": FAKE, "OPTIONS": {"base_url": server.url}},
-    }
-    settings.SEND_GRACE = 60
-    yield server
-    server.stop()
 
 
 def contact_at(n: int, domain: str):
@@ -71,16 +55,11 @@ def test_provider_groups_cover_each_providers_domains():
 
 
 @pytest.mark.django_db
-def test_gmail_cap_sends_two_gmail_and_every_other_and_holds_the_rest_with_the_reason(platform):
+def test_gmail_cap_sends_two_gmail_and_every_other_and_holds_the_rest_with_the_reason(
+    fake_email_platform,
+):
     capped_campaign()
-    enrollments_materialize(now=timezone.now())
-    # The dispatcher's real batches, one per tick, until it has nothing more to offer.
-    for _ in range(20):
-        offered = messages_offer(now=timezone.now())
-        if not offered:
-            break
-        for mid in offered:
-            message_send(message_id=mid)
+    dispatch_in_process(ticks=20)
     providers, held = outcome()
     assert sorted(providers) == ["example.com", "google", "google", "microsoft", "yahoo"]
     assert len(held) == 3
@@ -91,7 +70,7 @@ def test_gmail_cap_sends_two_gmail_and_every_other_and_holds_the_rest_with_the_r
     assert all(m.not_before and 3599 < (m.not_before - first).total_seconds() <= 3601 for m in held)
     later = first + timezone.timedelta(hours=1, seconds=1)
     assert len(messages_offer(now=later)) == 1
-    assert len(platform.state.deliveries) == 5
+    assert len(fake_email_platform.state.deliveries) == 5
 
 
 @pytest.mark.live_worker

@@ -7,33 +7,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns.dispatch import enrollments_materialize
 from campaigns.services import campaign_launch, enrollments_create
 from core.teams import Team
-from fakeplatform.server import FakePlatformServer
 from outreach.models import Message
-from outreach.sending.deliver import message_send
 from outreach.sending.offer import messages_offer
 from outreach.sending.team_limits import day_start
 from outreach.team_caps import TeamChannelCap
 from tests import factories
-from tests.engine.harness import Engine, poll_until
-
-FAKE = "outreach.channels.fakeplatform.FakePlatformChannel"
+from tests.engine.harness import Engine, dispatch_in_process, poll_until
 
 HELD = "team daily cap for email reached: 3 of 3"
-
-
-@pytest.fixture
-def platform(settings):
-    server = FakePlatformServer().start()
-    settings.OUTREACH_CHANNELS = {
-        **settings.OUTREACH_CHANNELS,
-        "email": {"BACKEND": FAKE, "OPTIONS": {"base_url": server.url}},
-    }
-    settings.SEND_GRACE = 60
-    yield server
-    server.stop()
 
 
 def team_campaign(django_user_model, per_day: int = 3):
@@ -60,16 +43,10 @@ def outcome() -> tuple[list[Message], list[Message]]:
 
 @pytest.mark.django_db
 def test_a_teams_senders_together_send_the_team_cap_and_the_rest_wait_for_the_next_day(
-    platform, django_user_model
+    fake_email_platform, django_user_model
 ):
     senders = team_campaign(django_user_model)
-    enrollments_materialize(now=timezone.now())
-    for _ in range(30):
-        offered = messages_offer(now=timezone.now())
-        if not offered:
-            break
-        for mid in offered:
-            message_send(message_id=mid)
+    dispatch_in_process(ticks=30)
     sent, held = outcome()
     assert len(sent) == 3
     assert len(held) == 5
@@ -80,11 +57,11 @@ def test_a_teams_senders_together_send_the_team_cap_and_the_rest_wait_for_the_ne
     # Nothing is offered again today; the next day the offer picks them up.
     assert messages_offer(now=timezone.now()) == []
     assert len(messages_offer(now=tomorrow + timedelta(seconds=1))) >= 1
-    assert len(platform.state.deliveries) == 3
+    assert len(fake_email_platform.state.deliveries) == 3
 
 
 @pytest.mark.django_db
-def test_another_teams_sender_is_not_held_by_this_teams_cap(platform, django_user_model):
+def test_another_teams_sender_is_not_held_by_this_teams_cap(fake_email_platform, django_user_model):
     team_campaign(django_user_model, per_day=1)
     south = Team.objects.create(name="South")
     carol = django_user_model.objects.create_user("carol")
@@ -93,13 +70,7 @@ def test_another_teams_sender_is_not_held_by_this_teams_cap(platform, django_use
     campaign = factories.campaign(senders=[other], name="South campaign")
     enrollments_create(campaign=campaign, contacts=[factories.contact(n) for n in (20, 21)])
     campaign_launch(campaign=campaign)
-    enrollments_materialize(now=timezone.now())
-    for _ in range(30):
-        offered = messages_offer(now=timezone.now())
-        if not offered:
-            break
-        for mid in offered:
-            message_send(message_id=mid)
+    dispatch_in_process(ticks=30)
     sent, held = outcome()
     assert sum(1 for m in sent if m.sender_id == other.id) == 2
     assert sum(1 for m in sent if m.sender_id != other.id) == 1

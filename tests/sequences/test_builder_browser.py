@@ -3,7 +3,6 @@ moves a step with the keyboard, saves, and launches a campaign on it through the
 builder, on a desktop and on a 390 px phone, in Chromium."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -12,14 +11,9 @@ from campaigns.models import Campaign, Sequence, Step, Template
 from contacts.models import Tag
 from tests import factories
 from tests.inbox.helpers import rep
+from tests.sequences.browser import ARTEFACTS, fits, logged_in_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= innerWidth")
 
 
 @pytest.mark.parametrize("width", [1440, 390])
@@ -33,17 +27,7 @@ def test_a_rep_builds_a_sequence_and_launches_a_campaign_on_it(chromium, live_se
     Template.objects.create(name="Nudge", channel="telegram", body="Ping {{ first_name }}")
     Template.objects.create(name="Last call", channel="email", subject="Still?", body="Bye")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": 900}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/?next=/campaigns/new/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
-        page.wait_for_url("**/campaigns/new/")
+    with logged_in_at(chromium, live_server, "/campaigns/new/", width=width) as page:
         page.get_by_role("link", name="Build a new sequence").click()
         page.wait_for_url("**/sequences/new/?for=campaign")
 
@@ -101,8 +85,6 @@ def test_a_rep_builds_a_sequence_and_launches_a_campaign_on_it(chromium, live_se
             page.check("#id_confirm_warnings")
         page.click("input[type=submit]")
         page.wait_for_url("**/campaigns/*/")
-    finally:
-        context.close()
 
     campaign = Campaign.objects.get(name="Spring fair follow-up")
     assert campaign.status == Campaign.Status.RUNNING
@@ -126,17 +108,7 @@ def test_a_rep_drags_the_last_step_to_the_top_and_saves(chromium, live_server):
             sequence=sequence, position=n, channel=channel, template=nudge, delay=timedelta(hours=n)
         )
     ids = list(sequence.steps.order_by("position").values_list("id", flat=True))
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": 1440, "height": 1800}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"/accounts/login/?next=/sequences/{sequence.pk}/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"**/sequences/{sequence.pk}/")
+    with logged_in_at(chromium, live_server, f"/sequences/{sequence.pk}/", height=1800) as page:
         start = page.locator(".step-card[data-key=s3] .drag-handle").bounding_box()
         end = page.locator(".step-card[data-key=s1]").bounding_box()
         assert start and end
@@ -149,8 +121,6 @@ def test_a_rep_drags_the_last_step_to_the_top_and_saves(chromium, live_server):
         expect(page.locator(".step-card").first.locator(".step-number")).to_have_text("1")
         page.get_by_role("button", name="Save", exact=True).click()
         expect(page.get_by_role("alert")).to_have_text("“Drag me” saved.")
-    finally:
-        context.close()
     order = list(sequence.steps.order_by("position").values_list("id", "delay"))
     assert order == [
         (ids[2], timedelta(hours=3)),

@@ -2,18 +2,15 @@
 WABA template and sees its category, language and status and one row per variable, maps them
 and saves; the step keeps the mapping."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from campaigns.models import Sequence
 from tests.inbox.helpers import rep
-from tests.sequences.test_builder_browser import fits
+from tests.sequences.browser import ARTEFACTS, fits, logged_in_at
 from tests.sequences.test_whatsapp_step import waba_template
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
 @pytest.mark.parametrize("width", [1440, 390])
@@ -23,17 +20,7 @@ def test_a_rep_picks_a_whatsapp_template_sees_its_category_and_maps_its_variable
     ann = rep("ann")
     template = waba_template(ann, category="MARKETING")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": 900}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/?next=/sequences/new/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
-        page.wait_for_url("**/sequences/new/")
+    with logged_in_at(chromium, live_server, "/sequences/new/", width=width) as page:
         page.fill("#id_name", "Order updates")
         card = page.locator(".step-card[data-key=s1]")
         expect(card.locator(".whatsapp-template")).to_be_hidden()
@@ -59,8 +46,6 @@ def test_a_rep_picks_a_whatsapp_template_sees_its_category_and_maps_its_variable
         page.get_by_role("button", name="Save", exact=True).last.click()
         page.wait_for_url("**/sequences/*/")
         expect(page.locator(".step-card[data-key=s1] .wa-category")).to_have_text("Marketing")
-    finally:
-        context.close()
 
     [step] = Sequence.objects.get(name="Order updates").steps.all()
     assert step.whatsapp_template == template
