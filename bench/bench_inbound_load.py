@@ -1,8 +1,9 @@
 """Inbound under load: how long a reply waits before it stops its contact's follow-ups while
 the engine is busy, against the same on the same engine idle, in the same run.
 
-One engine as production runs it (bench/inbound.py: gunicorn, 2 Celery workers on one
-queue, a dispatcher), two phases:
+One engine as production runs it (bench/inbound.py: gunicorn, a dispatcher, and the README's
+workers per queue on one machine: `inbound,human` with 2 processes, `send,dispatch` with 1,
+`bulk` with 1), two phases:
 
 1. idle: K enrolled contacts (a two-step campaign, nothing due) reply, K signed inbound-email
    webhooks posted at once over 4 connections;
@@ -33,7 +34,15 @@ from bench import data
 from bench.bench_import import generate
 from bench.common import Row, Target, size
 from bench.db import bench_database, vacuum_analyze
-from bench.inbound import engine, latencies, median_p99, post_all, reply, wait_processed
+from bench.inbound import (
+    BY_URGENCY,
+    engine,
+    latencies,
+    median_p99,
+    post_all,
+    reply,
+    wait_processed,
+)
 from campaigns.models import Campaign, Enrollment, Step, Template
 from campaigns.services import campaign_launch
 from contacts.imports import contact_import_create, contact_import_start
@@ -105,7 +114,7 @@ def run() -> Iterator[Row | Target]:
         vacuum_analyze("contacts_contact", "contacts_identity", "campaigns_enrollment")
         path = Path(tmp) / "leads.csv"
         generate(path, n)
-        with engine(url, workers=2, dispatcher=True) as address:
+        with engine(url, workers=BY_URGENCY, dispatcher=True) as address:
             print("  idle engine:", flush=True)
             idle = phase(address, idle_camp, k)
             print(f"  loaded engine: import of {n:,} rows, {m:,} messages:", flush=True)

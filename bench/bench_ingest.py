@@ -37,7 +37,7 @@ def run() -> Iterator[Row]:
         vacuum_analyze("contacts_contact", "contacts_identity", "campaigns_enrollment")
         bodies = [reply(f"lead{i}@bench.example.com", sender.handle) for i in range(n)]
         before = max_ids()
-        with engine(url, workers=2) as address:
+        with engine(url) as address:
             started = time.perf_counter()
             post_all(address, bodies)
             posted = time.perf_counter() - started

@@ -53,7 +53,16 @@ def counter_url() -> str:
     return settings.REDIS_URL or settings.CELERY_BROKER_URL
 
 
-def start_worker(name: str, env: dict[str, str], log_dir: Path) -> Proc:
+def start_worker(
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    queues: tuple[str, ...] = QUEUES,
+    concurrency: int | None = None,
+) -> Proc:
+    """A Celery worker as production starts one; by default on every queue with
+    BENCH_SEND_CONCURRENCY processes."""
+    processes = concurrency or int(os.environ.get("BENCH_SEND_CONCURRENCY", "1"))
     proc = Proc(
         name,
         [
@@ -66,14 +75,14 @@ def start_worker(name: str, env: dict[str, str], log_dir: Path) -> Proc:
             "--loglevel",
             "WARNING",  # no log line per task
             "--concurrency",
-            os.environ.get("BENCH_SEND_CONCURRENCY", "1"),
+            str(processes),
             "--pool",
             os.environ.get("BENCH_SEND_POOL", "prefork"),
             "--without-mingle",
             "--without-gossip",
             "--without-heartbeat",
             "-Q",
-            ",".join(QUEUES),
+            ",".join(queues),
             "-n",
             f"{name}@%h",
         ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import shutil
+import socket
 import statistics
 import threading
 import time
@@ -18,12 +19,25 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
-from bench.bench_send import child_env, purge, start_worker, wait_until_consuming
+from bench.bench_send import child_env, purge, start_worker
+from config.queues import BULK, DISPATCH, HUMAN, INBOUND, QUEUES, SEND
 from outreach.models import InboundEvent
 from tests.processes import BIN, Proc, free_port, wait_for
 
 WEBHOOK_SECRET = "bench-inbound-" + uuid.uuid4().hex
 POSTERS = 4  # client connections posting at once, as a platform's delivery workers do
+
+# Which Celery workers the engine runs: (name, queues, processes) each.
+Workers = list[tuple[str, tuple[str, ...], int]]
+# Two single-process workers on every queue, as `make run`'s one worker would share them.
+ALL_QUEUES: Workers = [("inbound0", QUEUES, 1), ("inbound1", QUEUES, 1)]
+# The README's "Workers per queue" on one machine: the urgent queues apart, so an import or a
+# send batch never takes a reply's place.
+BY_URGENCY: Workers = [
+    ("urgent", (INBOUND, HUMAN), 2),
+    ("send", (SEND, DISPATCH), 1),
+    ("bulk", (BULK,), 1),
+]
 
 
 def engine_env(database_url: str) -> dict[str, str]:
@@ -39,9 +53,11 @@ def engine_env(database_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def engine(database_url: str, *, workers: int = 2, dispatcher: bool = False) -> Iterator[str]:
-    """gunicorn (2 processes) and `workers` Celery workers (and a dispatcher); yields the
-    web base URL. Everything started is stopped on the way out, the queue purged."""
+def engine(
+    database_url: str, *, workers: Workers = ALL_QUEUES, dispatcher: bool = False
+) -> Iterator[str]:
+    """gunicorn (2 processes) and the Celery workers (and a dispatcher); yields the web base
+    URL. Everything started is stopped on the way out, the queues purged."""
     env = engine_env(database_url)
     log_dir = Path(env.get("TMPDIR", "/tmp")) / f"bench_inbound_{uuid.uuid4().hex[:8]}"
     log_dir.mkdir(parents=True)
@@ -69,8 +85,8 @@ def engine(database_url: str, *, workers: int = 2, dispatcher: bool = False) -> 
                 log_dir,
             )
         )
-        procs += [start_worker(f"inbound{i}", env, log_dir) for i in range(workers)]
-        wait_until_consuming(procs[1:])
+        procs += [start_worker(name, env, log_dir, queues, n) for name, queues, n in workers]
+        wait_until_answering(procs[1:])
         if dispatcher:
             procs.append(
                 Proc(
@@ -94,6 +110,23 @@ def engine(database_url: str, *, workers: int = 2, dispatcher: bool = False) -> 
         purge()
         if ok:  # the logs are kept only when something went wrong
             shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def wait_until_answering(procs: list[Proc]) -> None:
+    """Every worker answers a remote-control ping: it is connected and consuming, whichever
+    queues it serves."""
+    from config.celery import app
+
+    names = {f"{proc.name}@{socket.gethostname()}" for proc in procs}
+
+    def all_answer() -> bool:
+        for proc in procs:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} died:\n{proc.log()[-3000:]}")
+        replies = app.control.ping(destination=sorted(names), timeout=1.0)
+        return names <= {name for reply in replies for name in reply}
+
+    wait_for(all_answer, 120, 0.5, "workers to answer")
 
 
 def _answers(port: int) -> bool:
