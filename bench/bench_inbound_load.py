@@ -6,7 +6,7 @@ workers per queue on one machine: `inbound,human` with 2 processes, `send,dispat
 `bulk` with 1), two phases:
 
 1. idle: K enrolled contacts (a two-step campaign, nothing due) reply, K signed inbound-email
-   webhooks posted at once over 4 connections;
+   webhooks posted over 4 connections, BENCH_LOAD_RATE a second (10; 0: all at once);
 2. loaded: an import of N rows is started (a worker task), a campaign of M contacts is launched
    and the dispatcher has queued its M first messages, then K of those contacts reply the
    same way.
@@ -24,11 +24,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 from django.db import connection
+from django.utils import timezone
 
 from bench import data
 from bench.bench_import import generate
@@ -51,6 +52,10 @@ from outreach.models import InboundEvent, Message
 from tests.processes import wait_for
 
 TIMEOUT = float(os.environ.get("BENCH_LOAD_TIMEOUT", "1800"))
+# Replies per second, one after another (0: all at once). 10 a second is 36,000 an hour, far
+# past any team's inbox, and under what the engine applies at once, so the figure is the
+# wait for one reply under load; at 0 it is the time a burst takes to drain.
+RATE = float(os.environ.get("BENCH_LOAD_RATE", "10"))
 TARGET_P99_S = 2.0
 TARGET_RATIO = 2.0
 
@@ -91,10 +96,15 @@ def replied_cleanly(camp: Campaign, k: int) -> None:
         raise RuntimeError(f"repliers not all stopped: {sorted(set(states))}, {queued} queued")
 
 
-def phase(address: str, camp: Campaign, k: int) -> list[float]:
+def phase(
+    address: str, camp: Campaign, k: int, busy: Callable[[], str] = lambda: ""
+) -> list[float]:
+    """Post K replies; their latencies. busy: what else was running, said once the last reply
+    is posted."""
     before = list(InboundEvent.objects.values_list("id", flat=True))
     started = time.perf_counter()
-    post_all(address, replies_from(camp, k))
+    post_all(address, replies_from(camp, k), rate=RATE)
+    print(f"    {k:,} posted in {time.perf_counter() - started:.1f} s{busy()}", flush=True)
     wait_processed(len(before) + k, TIMEOUT)
     print(f"    {k:,} replies applied in {time.perf_counter() - started:.1f} s", flush=True)
     replied_cleanly(camp, k)
@@ -129,17 +139,40 @@ def run() -> Iterator[Row | Target]:
             import_state = ContactImport.objects.values_list("status", "records_done")
             print(f"    import when replies start: {tuple(import_state.get(pk=imp.pk))}")
             connection.close()
-            loaded = phase(address, busy_camp, k)
-            status, done = import_state.get(pk=imp.pk)
-            sent = queued.filter(status="sent").count()
-            print(f"    after: import {status} ({done:,} rows), {sent:,}/{m:,} sent", flush=True)
+
+            def busy() -> str:
+                status, done = import_state.get(pk=imp.pk)
+                sent = queued.filter(status="sent").count()
+                return f"; import {status} ({done:,} rows), {sent:,}/{m:,} sent"
+
+            posting = timezone.now()
+            loaded = phase(address, busy_camp, k, busy)
+            print(f"    after:{busy()[1:]}", flush=True)
+            # The import may end before the last reply comes: say what the replies received
+            # while it still ran waited.
+            ended = ContactImport.objects.values_list("finished_at", flat=True).get(pk=imp.pk)
+            during = InboundEvent.objects.filter(received_at__gte=posting)
+            if ended is not None:
+                during = during.filter(received_at__lt=ended)
+            waits = latencies(list(during.values_list("id", flat=True)))
+            if waits:
+                print(
+                    f"    {len(waits):,} replies received while the import ran:"
+                    " median {:.2f} s, p99 {:.2f} s".format(*median_p99(waits)),
+                    flush=True,
+                )
     idle_median, idle_p99 = median_p99(idle)
     median, p99 = median_p99(loaded)
     print(f"  idle: median {idle_median:.2f} s, p99 {idle_p99:.2f} s", flush=True)
     print(f"  loaded: median {median:.2f} s, p99 {p99:.2f} s", flush=True)
-    label = f"reply→stop p99, {k:,} replies under load (vs idle)"
+    arriving = f"{RATE:g}/s" if RATE else "at once"
+    label = f"reply→stop p99, {k:,} replies {arriving} under load (vs idle)"
     yield Row(label, p99, idle_p99, "s", TARGET_RATIO, better="lower")
     yield Row("  median under load (vs idle)", median, idle_median, "s")
     yield Target(
-        f"reply→stop p99 under load ({n:,} import, {m:,} sends)", p99, TARGET_P99_S, "s", "lower"
+        f"reply→stop p99, replies {arriving} under load ({n:,} import, {m:,} sends)",
+        p99,
+        TARGET_P99_S,
+        "s",
+        "lower",
     )

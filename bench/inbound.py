@@ -150,13 +150,20 @@ def reply(frm: str, to: str, text: str = "Thanks, tell me more. Can we talk on T
     return mail.as_bytes()
 
 
-def post_all(address: str, bodies: list[bytes], posters: int = POSTERS) -> list[int]:
+def post_all(
+    address: str, bodies: list[bytes], posters: int = POSTERS, rate: float = 0
+) -> list[int]:
     """POST every body to the inbound-email webhook over `posters` keep-alive connections;
-    the HTTP statuses, in no particular order. Raises if one answered other than 200."""
+    the HTTP statuses, in no particular order. Raises if one answered other than 200.
+
+    rate: bodies per second, the i-th posted no earlier than i / rate seconds after the
+    first, as replies arrive one after another; 0 posts them all as fast as the
+    connections go (a burst)."""
     statuses: list[int] = []
     lock = threading.Lock()
     queue = list(reversed(bodies))
     host, port = address.split(":")
+    started = time.monotonic()
 
     def poster() -> None:
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -164,7 +171,9 @@ def post_all(address: str, bodies: list[bytes], posters: int = POSTERS) -> list[
             with lock:
                 if not queue:
                     break
+                at = (len(bodies) - len(queue)) / rate if rate else 0.0
                 body = queue.pop()
+            time.sleep(max(0.0, started + at - time.monotonic()))
             conn.request(
                 "POST",
                 "/webhooks/email/",
