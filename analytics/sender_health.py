@@ -4,6 +4,7 @@ campaign dashboard's) and its 30-day chart of the guard's rolling rates against 
 thresholds."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest
@@ -146,6 +147,7 @@ def health(request: HttpRequest, pk: int) -> HttpResponseBase:
             "tables": shown,
             "rates_chart": rates_chart(h),
             "team_caps": _team_caps(request, sender),
+            "cap_day_zone": settings.TIME_ZONE,  # the day team caps count by
             # The domain's last DNS check, when the user may see it (deliverability/checks.py).
             "domain": domains_visible_to(request.user).filter(domain=h.domain).first()
             if h.domain

@@ -1,10 +1,10 @@
 """Team-wide daily caps per channel: "at most N emails a day from all of this team's senders".
 
 A team's senders are those owned by its members or managers (core/access.py scopes senders
-the same way). The cap is counted per UTC day. The claim (outreach/sending/team_limits.py)
-enforces it under a lock on the cap's row, so it holds across any number of workers; the
-sender health page edits it (analytics/sender_health.py), for the team's managers and
-admins only.
+the same way). The cap is counted per day in the installation's TIME_ZONE. The claim
+(outreach/sending/team_limits.py) enforces it under a lock on the cap's row, so it holds
+across any number of workers; the sender health page edits it (analytics/sender_health.py),
+for the team's managers and admins only.
 """
 
 from django.db import models
@@ -17,7 +17,8 @@ from core.teams import Team
 
 
 class TeamChannelCap(models.Model):
-    """At most per_day messages of this channel a UTC day from all the team's senders."""
+    """At most per_day messages of this channel a day (TIME_ZONE) from all the team's
+    senders."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="channel_caps")
     channel = models.CharField(max_length=20, choices=channel_choices)

@@ -8,9 +8,10 @@ The lock serialises the claims of a team's senders across workers, so the count 
 within the batch each message that goes adds one in memory."""
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q
+from django.utils import timezone
 
 from core.teams import Team
 from outreach.models import Message, SenderAccount
@@ -20,11 +21,14 @@ S = Message.Status
 
 
 def day_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight starting `now`'s day in the installation's TIME_ZONE: a team's day is the one
+    its dashboards count by (a team in Zürich gets a new day at 00:00 there, not at 01:00)."""
+    local = now.astimezone(timezone.get_default_timezone())
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def team_sent_today(cap: TeamChannelCap, now: datetime) -> int:
-    """The team's messages of the cap's channel sent today (UTC) or in flight: one query."""
+    """The team's messages of the cap's channel sent today or in flight: one query."""
     since = day_start(now)
     senders = SenderAccount.objects.filter(
         Q(owner__teams=cap.team_id) | Q(owner__managed_teams=cap.team_id), channel=cap.channel

@@ -1,8 +1,10 @@
 """Team-wide daily caps per channel, through the dispatcher's real batches: a team's senders
-together send at most the team's cap a (UTC) day; the rest hold with the reason and go the
-next day. The two-worker test runs real Celery workers and dispatchers as processes."""
+together send at most the team's cap a day (a day in the installation's TIME_ZONE); the rest
+hold with the reason and go the next day. The two-worker test runs real Celery workers and
+dispatchers as processes."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -58,6 +60,22 @@ def test_a_teams_senders_together_send_the_team_cap_and_the_rest_wait_for_the_ne
     assert messages_offer(now=timezone.now()) == []
     assert len(messages_offer(now=tomorrow + timedelta(seconds=1))) >= 1
     assert len(fake_email_platform.state.deliveries) == 3
+
+
+@pytest.mark.django_db
+def test_a_team_in_zurich_gets_its_new_day_at_midnight_zurich_time(
+    fake_email_platform, django_user_model, settings
+):
+    settings.TIME_ZONE = "Europe/Zurich"
+    team_campaign(django_user_model)
+    dispatch_in_process(ticks=30)
+    sent, held = outcome()
+    assert (len(sent), len(held)) == (3, 5)
+    zurich = timezone.now().astimezone(ZoneInfo("Europe/Zurich"))
+    midnight = datetime.combine(zurich.date() + timedelta(days=1), time(0), zurich.tzinfo)
+    assert {m.not_before for m in held} == {midnight}  # 23:00 or 22:00 UTC, not 00:00 UTC
+    assert messages_offer(now=midnight - timedelta(seconds=1)) == []
+    assert len(messages_offer(now=midnight + timedelta(seconds=1))) >= 1
 
 
 @pytest.mark.django_db
