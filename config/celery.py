@@ -1,6 +1,12 @@
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# "filesystem://" (the embedded default's broker URL) names kombu's transport with messages
+# written whole (config/filesystem_broker.py). Registered by its URL scheme, not by Celery's
+# broker_transport setting, which would win over any other broker URL given later.
+TRANSPORT_ALIASES["filesystem"] = "config.filesystem_broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

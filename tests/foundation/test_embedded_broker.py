@@ -6,6 +6,7 @@ and `make run` stopped with it."""
 import subprocess
 import sys
 
+import pytest
 from kombu import Connection
 
 from tests.processes import ROOT
@@ -58,17 +59,28 @@ def test_a_worker_reading_while_a_producer_writes_gets_every_message_whole(tmp_p
     assert not list(queue_dir.iterdir())  # nothing left behind, no half-written files
 
 
-def test_the_embedded_default_sends_its_tasks_through_that_transport(tmp_path):
+@pytest.mark.parametrize(
+    ("broker_url", "transport"),
+    [
+        (None, "config.filesystem_broker"),  # the embedded default
+        ("redis://127.0.0.1:6379/0", "kombu.transport.redis"),  # any other broker is untouched
+    ],
+)
+def test_the_embedded_default_sends_its_tasks_through_that_transport(
+    tmp_path, broker_url, transport
+):
     show = "import django; django.setup(); from config.celery import app; "
     show += "t = app.connection_for_write().transport; print(type(t).__module__)"
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "true",
-        "VAR_DIR": str(tmp_path),  # no CELERY_BROKER_URL: the embedded default
+        "VAR_DIR": str(tmp_path),
     }
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
     run = subprocess.run(
         [sys.executable, "-c", show], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "config.filesystem_broker"
+    assert run.stdout.strip() == transport
