@@ -1,20 +1,17 @@
 """A rep sees that two contacts are the same person, previews the merge and confirms it, on
 a desktop and on a 390 px phone, in Chromium."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from contacts.models import Identity
 from outreach.models import Conversation, Message
 from tests import factories
+from tests.browser import ARTEFACTS, fits, logged_in_at
 from tests.contacts.contact_world import reached_on_two_channels
 from tests.inbox.helpers import rep
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
 def _same_person_on_x(owner, n: int):
@@ -41,32 +38,22 @@ def test_a_rep_merges_a_suggested_duplicate_and_reads_both_histories(chromium, l
     for n, width in ((11, 1440), (12, 390)):
         contact = reached_on_two_channels(ann, n=n)
         twin = _same_person_on_x(ann, n)
-        context = chromium.new_context(
-            base_url=live_server.url, viewport={"width": width, "height": 900}
-        )
-        try:
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(f"/accounts/login/?next=/contacts/{contact.pk}/")
-            page.fill("#id_username", "ann")
-            page.fill("#id_password", "pw-123456-x")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"**/contacts/{contact.pk}/")
+        with logged_in_at(chromium, live_server, f"/contacts/{contact.pk}/", width=width) as page:
             page.goto("/contacts/duplicates/")
             expect(page.locator(f"[data-pair='{contact.pk}-{twin.pk}']")).to_have_count(2)
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert fits(page)
             page.screenshot(path=str(ARTEFACTS / f"contact_duplicates_{width}.png"), full_page=True)
             page.goto(f"/contacts/{contact.pk}/")
             suggestion = page.locator(f"#duplicates [data-contact='{twin.pk}']")
             expect(suggestion).to_contain_text("same email")
             expect(suggestion).to_contain_text(f"same handle dana_rivers_{n}")
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert fits(page)
             suggestion.get_by_role("link", name="Preview merge").click()
             page.wait_for_url(f"**/contacts/{contact.pk}/merge/{twin.pk}/")
             expect(page.locator("#merge-moves")).to_contain_text(
                 "2 identities, with 1 conversation and 1 message"
             )
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert fits(page)
             page.screenshot(
                 path=str(ARTEFACTS / f"contact_merge_preview_{width}.png"), full_page=True
             )
@@ -78,7 +65,5 @@ def test_a_rep_merges_a_suggested_duplicate_and_reads_both_histories(chromium, l
             expect(timeline).to_contain_text("Hello Dana, about the spring fair")
             expect(page.locator("#identities")).to_contain_text(f"@Dana_Rivers_{n}")
             expect(page.locator("#duplicates")).to_have_count(0)
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert fits(page)
             page.screenshot(path=str(ARTEFACTS / f"contact_merge_{width}.png"), full_page=True)
-        finally:
-            context.close()

@@ -1,17 +1,14 @@
 """A rep finds a contact by its Instagram handle and reads its cross-channel timeline, on a
 desktop and on a 390 px phone, in Chromium."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import ARTEFACTS, fits, logged_in_at
 from tests.contacts.contact_world import reached_on_two_channels
 from tests.inbox.helpers import rep
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
 def test_a_rep_finds_a_contact_by_handle_and_reads_its_timeline(chromium, live_server):
@@ -19,23 +16,13 @@ def test_a_rep_finds_a_contact_by_handle_and_reads_its_timeline(chromium, live_s
     contact = reached_on_two_channels(ann)
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     for width in (1440, 390):
-        context = chromium.new_context(
-            base_url=live_server.url, viewport={"width": width, "height": 900}
-        )
-        try:
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.goto("/accounts/login/?next=/contacts/")
-            page.fill("#id_username", "ann")
-            page.fill("#id_password", "pw-123456-x")
-            page.click("button[type=submit]")
-            page.wait_for_url("**/contacts/")
+        with logged_in_at(chromium, live_server, "/contacts/", width=width) as page:
             page.fill("#f-q", "@dana_rivers_11")
             page.get_by_role("button", name="Search").click()
             card = page.locator(f"[data-contact='{contact.pk}']")
             expect(card).to_contain_text("dana_rivers_11")
             expect(page.locator("[data-contact]")).to_have_count(1)
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert fits(page)
             card.get_by_role("link", name="Dana Rivers").click()
             page.wait_for_url(f"**/contacts/{contact.pk}/")
             events = page.locator("#timeline .event")
@@ -45,7 +32,5 @@ def test_a_rep_finds_a_contact_by_handle_and_reads_its_timeline(chromium, live_s
             expect(events.nth(1)).to_contain_text("Yes please, send the price list")
             expect(events.nth(3)).to_contain_text("Email")
             expect(events.nth(3)).to_contain_text("Hello Dana")
-            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert fits(page)
             page.screenshot(path=str(ARTEFACTS / f"contact_page_{width}.png"), full_page=True)
-        finally:
-            context.close()

@@ -11,7 +11,7 @@ from outreach.limits import local_day
 from outreach.models import SenderAccount
 from outreach.sending.control import sender_pause
 from tests import factories
-from tests.sequences.test_builder_browser import fits
+from tests.browser import fits, logged_in_at
 
 
 def _pool_campaign():
@@ -69,22 +69,13 @@ def test_the_pool_on_the_review_page_reads_on_a_phone_and_a_desktop(
 ):
     campaign, anna, ben, _ = _pool_campaign()
     django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-123456")
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": 900}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"/accounts/login/?next=/campaigns/{campaign.pk}/build/review/")
-        page.fill("#id_username", "boss")
-        page.fill("#id_password", "pw-123456")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"**/campaigns/{campaign.pk}/build/review/")
+    review = f"/campaigns/{campaign.pk}/build/review/"
+    with logged_in_at(
+        chromium, live_server, review, username="boss", password="pw-123456", width=width
+    ) as page:
         expect(page.get_by_role("heading", name="Where the messages go")).to_be_visible()
         expect(page.locator(".pool-step[data-step='3']")).to_contain_text("cannot send")
         state = page.locator(f".pool-sender[data-sender='{ben.pk}'] .pool-state")
         expect(state).to_have_text("paused: complaint rate 0.4% over 0.3%")
         page.locator("#pool").scroll_into_view_if_needed()
         assert fits(page)
-    finally:
-        context.close()

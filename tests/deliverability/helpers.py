@@ -1,6 +1,7 @@
-"""Set-up shared by the guard tests (test_guards.py, test_domain_pause.py): a lead's email
-conversation with a sender, the sender's earlier sends written as history rows (sending
-hundreds of mails through the SMTP path would only slow the suite), and a queued email."""
+"""Set-up shared by the guard tests (test_guards.py, test_domain_pause.py) and the sender
+health page's (test_sender_health_page.py): a lead's email conversation with a sender, the
+sender's earlier sends written as history rows (sending hundreds of mails through the SMTP
+path would only slow the suite), and a queued email."""
 
 from datetime import timedelta
 
@@ -17,10 +18,12 @@ def lead_conversation(sender: SenderAccount, address: str):
     return conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
 
 
-def sent_earlier(sender: SenderAccount, sends: int, bounces: int = 0) -> None:
+def sent_earlier(
+    sender: SenderAccount, sends: int, bounces: int = 0, *, address: str | None = None
+) -> None:
     """What the sender sent over the past days: sent messages with their "sent" events, the
-    first `bounces` of them hard-bounced."""
-    conv = lead_conversation(sender, f"earlier-{sender.id}@example.org")
+    first `bounces` of them hard-bounced; all to one lead, at `address` when given."""
+    conv = lead_conversation(sender, address or f"earlier-{sender.id}@example.org")
     at = timezone.now() - timedelta(days=2)
     messages = Message.objects.bulk_create(
         Message(

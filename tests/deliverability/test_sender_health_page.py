@@ -2,53 +2,21 @@
 pauses with their reasons, the provider breakdown; scoped to the rep's team; drawn in a real
 Chromium at 1440 and 390 px without a horizontal scroll."""
 
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
 from django.utils import timezone
 
-from contacts.models import Contact, Identity
 from deliverability.guards import guard_evaluate
-from outreach.models import Message, MessageEvent, SenderAccount
-from outreach.sending.create import conversations_for
+from outreach.models import SenderAccount
+from tests.browser import ARTEFACTS
 from tests.channels.helpers import platform_sender
+from tests.deliverability.helpers import sent_earlier
 from tests.security.teams import two_teams  # noqa: F401  (a pytest fixture)
-
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
-
-
-def _history(sender: SenderAccount, address: str, sends: int, bounces: int) -> None:
-    """What the sender sent to one address over the past days: sends, some hard-bounced."""
-    contact = Contact.objects.create(first_name="Lead", owner=sender.owner)
-    identity = Identity.objects.create(contact=contact, channel="email", value=address)
-    conv = conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
-    messages = Message.objects.bulk_create(
-        Message(
-            conversation=conv,
-            sender=sender,
-            channel="email",
-            direction="out",
-            status="failed" if i < bounces else "sent",
-            subject="Hello",
-            body="Hi",
-            sent_at=timezone.now() - timedelta(days=1),
-        )
-        for i in range(sends)
-    )
-    events = [MessageEvent(message=m, status="sent") for m in messages]
-    events += [
-        MessageEvent(message=m, status="failed", detail="bounce_5.1.1: user unknown")
-        for m in messages[:bounces]
-    ]
-    MessageEvent.objects.bulk_create(events)
-    MessageEvent.objects.filter(message__in=messages).update(at=timezone.now() - timedelta(days=1))
 
 
 def _sender_with_history() -> SenderAccount:
     sender = platform_sender("email", "sales@acme.example")
-    _history(sender, "ann@gmail.com", 80, 3)
-    _history(sender, "bob@outlook.com", 40, 0)
+    sent_earlier(sender, 80, bounces=3, address="ann@gmail.com")
+    sent_earlier(sender, 40, address="bob@outlook.com")
     return sender
 
 
@@ -84,8 +52,8 @@ def test_another_teams_sender_health_is_not_found(client, two_teams):  # noqa: F
 def test_the_health_page_draws_its_chart_and_fits_the_screen(logged_in_page, width):
     page = logged_in_page
     sender = platform_sender("email", "sales@acme.example")
-    _history(sender, "ann@gmail.com", 80, 7)
-    _history(sender, "bob@outlook.com", 40, 0)
+    sent_earlier(sender, 80, bounces=7, address="ann@gmail.com")
+    sent_earlier(sender, 40, address="bob@outlook.com")
     # The guard, as after the bounce that crossed the line: 7 hard bounces in 120 sends.
     assert guard_evaluate(sender=sender) == "paused"
     page.set_viewport_size({"width": width, "height": 900})
@@ -95,8 +63,8 @@ def test_the_health_page_draws_its_chart_and_fits_the_screen(logged_in_page, wid
     assert "hard-bounce rate 5.83% over the last 7 days (limit 5%)" in reason
     assert page.locator("table#table-rates").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"sender_health_{width}.png"), full_page=True)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"sender_health_{width}.png"), full_page=True)
 
 
 @pytest.mark.django_db

@@ -1,19 +1,16 @@
 """In Chromium, on a desktop and a phone: a rep reads a contact's messages from two channels
 in one thread, inserts a saved reply rendered for the contact, switches channel and sends."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from outreach.inbox.models import SavedReply
 from outreach.models import Conversation, Message
 from tests import factories
+from tests.browser import ARTEFACTS, logged_in_at
 from tests.inbox.helpers import rep, reply_from
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
 @pytest.mark.parametrize("width", [1440, 390])
@@ -33,15 +30,7 @@ def test_a_rep_answers_a_contact_on_another_channel_with_a_saved_reply(
     mail_convo = Conversation.objects.get(sender=email)
     tg_convo = Conversation.objects.get(sender=telegram)
 
-    viewport = {"width": width, "height": 900}
-    context = chromium.new_context(base_url=live_server.url, viewport=viewport)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/?next=/inbox/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
+    with logged_in_at(chromium, live_server, "/inbox/", width=width) as page:
         page.goto(f"/inbox/{mail_convo.pk}/")
 
         # Both channels' messages in one thread, each with its channel's badge.
@@ -66,8 +55,6 @@ def test_a_rep_answers_a_contact_on_another_channel_with_a_saved_reply(
         ours = page.locator(".message[data-direction=out]", has_text="your team is in. Talk soon.")
         expect(ours.locator(".channel-badge")).to_have_text("Email")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-    finally:
-        context.close()
 
     sent = Message.objects.get(direction="out")
     assert (sent.conversation, sent.channel, sent.body) == (

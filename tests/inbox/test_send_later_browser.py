@@ -2,7 +2,6 @@
 zone (the browser's), sees it in the thread as scheduled, and cancels it."""
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,10 +9,10 @@ from playwright.sync_api import expect
 
 from outreach.models import Message
 from tests import factories
+from tests.browser import ARTEFACTS, logged_in_at
 from tests.inbox.helpers import rep, reply_from
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
@@ -24,17 +23,14 @@ def test_a_rep_schedules_a_reply_in_their_zone_sees_it_waiting_and_cancels_it(
     ann = rep("ann")
     contact = factories.contact(1, owner=ann)
     convo = reply_from(contact, factories.sender("Mail"), "Call me next week").conversation
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": width, "height": 844}, timezone_id="Asia/Tokyo"
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"/accounts/login/?next=/inbox/{convo.pk}/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"**/inbox/{convo.pk}/")
+    with logged_in_at(
+        chromium,
+        live_server,
+        f"/inbox/{convo.pk}/",
+        width=width,
+        height=844,
+        timezone_id="Asia/Tokyo",
+    ) as page:
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         box = page.locator("#id_reply_send_at").bounding_box()
         assert box is not None and box["x"] + box["width"] <= width
@@ -54,5 +50,3 @@ def test_a_rep_schedules_a_reply_in_their_zone_sees_it_waiting_and_cancels_it(
         expect(page.get_by_text("Scheduled reply cancelled")).to_be_visible()
         message.refresh_from_db()
         assert message.status == "cancelled"
-    finally:
-        context.close()

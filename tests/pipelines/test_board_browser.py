@@ -1,17 +1,14 @@
 """A rep moves a deal card with the keyboard on a desktop and a phone, in Chromium."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from pipelines.models import Deal
+from tests.browser import ARTEFACTS, fits, logged_in_at
 from tests.inbox.helpers import default_pipelines, rep
 from tests.pipelines.test_board import deal_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTEFACTS = Path("var/artefacts")
 
 
 @pytest.mark.parametrize("width", [1440, 390])
@@ -19,16 +16,9 @@ def test_a_rep_moves_a_deal_by_keyboard_and_the_page_fits_the_screen(chromium, l
     default_pipelines()
     ann = rep("ann")
     deal = deal_of(ann, 1, "Replied", "1200")
-    viewport = {"width": width, "height": 900}
-    context = chromium.new_context(base_url=live_server.url, viewport=viewport)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/?next=/pipelines/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
-        page.wait_for_url("**/pipelines/*/")
+    with logged_in_at(
+        chromium, live_server, "/pipelines/", lands_on="**/pipelines/*/", width=width
+    ) as page:
         card = page.locator(f".deal-card[data-deal='{deal.pk}']")
         expect(card).to_contain_text("1200")
         card.focus()
@@ -40,8 +30,6 @@ def test_a_rep_moves_a_deal_by_keyboard_and_the_page_fits_the_screen(chromium, l
         lost = page.locator(".stage-column[data-stage-name='Lost']")
         lost.scroll_into_view_if_needed()
         expect(lost).to_be_in_viewport()
-        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        assert fits(page)
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTEFACTS / f"kanban_{width}.png"), full_page=True)
-    finally:
-        context.close()

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign, Sequence, Step, Template
 from contacts.models import Tag
 from tests import factories
+from tests.browser import ARTEFACTS, fits, logged_in_at
 from tests.inbox.helpers import rep
-from tests.sequences.browser import ARTEFACTS, fits, logged_in_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

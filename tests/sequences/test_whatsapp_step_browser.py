@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from campaigns.models import Sequence
+from tests.browser import ARTEFACTS, fits, logged_in_at
 from tests.inbox.helpers import rep
-from tests.sequences.browser import ARTEFACTS, fits, logged_in_at
 from tests.sequences.test_whatsapp_step import waba_template
 
 pytestmark = pytest.mark.django_db(transaction=True)

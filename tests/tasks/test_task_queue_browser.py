@@ -2,7 +2,6 @@
 sent, in Chromium; the sequence's next step is then due its delay after that send."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -10,11 +9,11 @@ from django.utils.formats import date_format
 from playwright.sync_api import expect
 
 from outreach.models import Message
+from tests.browser import ARTEFACTS, logged_in_at
 from tests.inbox.helpers import rep
 from tests.tasks.test_task_queue import DAY, linkedin_campaign, task_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
 @pytest.mark.parametrize("width", [390, 1440])
@@ -24,19 +23,14 @@ def test_a_rep_copies_the_text_marks_the_task_sent_and_the_next_step_waits_its_d
     ann = rep("ann")
     enrollment = linkedin_campaign(ann, steps=(("linkedin", 0), ("email", DAY)))
     task = task_of(enrollment)
-    context = chromium.new_context(
-        base_url=live_server.url,
-        viewport={"width": width, "height": 844},
+    with logged_in_at(
+        chromium,
+        live_server,
+        "/tasks/",
+        width=width,
+        height=844,
         permissions=["clipboard-read", "clipboard-write"],
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/?next=/tasks/")
-        page.fill("#id_username", "ann")
-        page.fill("#id_password", "pw-123456-x")
-        page.click("button[type=submit]")
-        page.wait_for_url("**/tasks/")
+    ) as page:
         card = page.locator(f"[data-task='{task.pk}']")
         expect(card).to_contain_text("Lead1 Tester")
         expect(card.get_by_role("link", name="Open profile")).to_have_attribute(
@@ -61,5 +55,3 @@ def test_a_rep_copies_the_text_marks_the_task_sent_and_the_next_step_waits_its_d
             f"Marked as sent to Lead1 Tester. Next: step 2 (Email), due {due}."
         )
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-    finally:
-        context.close()
