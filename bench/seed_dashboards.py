@@ -305,7 +305,7 @@ def big_rows(cur, params: dict, small: dict, total_messages: int) -> None:
             status, subject, body, attachments, human_written, hold_reason, not_before,
             enqueued_at, claimed_at, sent_at, attempts, idempotency_key, provider_message_id,
             error_code, error_reason, created_at, public_reply_to, payload, edits, reactions,
-            body_html)
+            body_html, campaign_id)
         SELECT %(m0)s + 3 * i + position, %(v0)s + i + 1, sender_id, 'email', 'out', status,
                'Quick question, Lead' || i, 'Hi Lead' || i || ', saw your team is hiring.',
                '[]'::jsonb, false,
@@ -323,7 +323,7 @@ def big_rows(cur, params: dict, small: dict, total_messages: int) -> None:
                     THEN 'seed-' || (%(m0)s + 3 * i + position) ELSE '' END,
                CASE WHEN status = 'failed' THEN 'bounce_hard' ELSE '' END,
                CASE WHEN status = 'failed' THEN '550 mailbox does not exist' ELSE '' END,
-               at, '', '{}'::jsonb, '[]'::jsonb, '[]'::jsonb, ''
+               at, '', '{}'::jsonb, '[]'::jsonb, '[]'::jsonb, '', campaign_id
         FROM seed_o
         """,
         p,

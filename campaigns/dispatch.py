@@ -322,6 +322,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
                 body=text,
                 body_html=rendered.html,
                 attachments=attachments,
+                campaign_id=e.campaign_id,  # the dashboard finds held messages by it
             )
             message._identity_id = identity.id  # type: ignore[attr-defined]
             message._route = route.position  # type: ignore[attr-defined]

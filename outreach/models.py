@@ -229,6 +229,12 @@ class Message(models.Model):
     reactions = models.JSONField(default=list, blank=True)
     # The contact unsent it: the body is redacted, the fact is kept.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The campaign that sent it (outbound campaign messages only), written by the dispatcher
+    # that creates them (campaigns/dispatch.py). A plain number, not a foreign key: outreach
+    # sits below campaigns and knows none of its models. It lets the campaign dashboard find
+    # the campaign's held messages through one small partial index (`message_campaign_held`)
+    # instead of walking every held enrolment's step links to their messages.
+    campaign_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -267,6 +273,22 @@ class Message(models.Model):
                 fields=["channel", "provider_message_id"],
                 condition=Q(channel__in=CONVERSATION_SCOPED_IDS),
                 name="message_scoped_provider_id",
+            ),
+            # A sender's failures of the last day (the sender health panel), without reading
+            # every failure it ever had.
+            models.Index(
+                fields=["sender", "created_at"],
+                condition=Q(status="failed"),
+                name="message_sender_failed",
+            ),
+            # A campaign's held messages (queued, paused, unknown) with what the dashboard
+            # counts them by, read from the index alone (analytics/held.py): a few thousand
+            # index entries rather than a walk through three big tables.
+            models.Index(
+                fields=["campaign_id"],
+                include=["id", "status", "hold_reason", "sender", "not_before"],
+                condition=Q(status__in=["queued", "paused", "unknown"], campaign_id__isnull=False),
+                name="message_campaign_held",
             ),
         ]
 

@@ -3,17 +3,19 @@
 has not tried yet, and every held message in the CSV."""
 
 import csv
+import importlib
 import io
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 
 from analytics import campaign as dashboard_module
 from analytics.campaign import campaign_dashboard
 from analytics.held import HeldMessage
 from analytics.templatetags.dashboard_cells import as_shown
-from outreach.models import SenderAccount
+from outreach.models import Message, SenderAccount
 from outreach.sending.control import sender_pause, sending_switch_set
 from tests.dashboards.conftest import build_campaign
 
@@ -142,3 +144,19 @@ def test_lint_and_forecast_show_telegram_contacts_who_have_not_started_the_bot_a
     assert f"Step 1: 2 contacts are held, not sent: {reason}." in forecast.summary()
     page = staff_client.get(f"/campaigns/{campaign.pk}/forecast/").content.decode()
     assert "has not started the bot yet" in page and "held: platform policy" in page
+
+
+def test_messages_sent_before_the_upgrade_show_as_held_once_migrated():
+    """Campaign messages written before `Message.campaign_id` existed get their campaign from
+    their step link (campaigns migration 0028), so their dashboard still lists them."""
+    campaign, other = build_campaign(), build_campaign("Other")
+    Message.objects.update(campaign_id=None)  # as an install from before the column
+    assert campaign_dashboard(campaign=campaign).held_total == 0
+    fill = importlib.import_module("campaigns.migrations.0028_fill_message_campaign").FILL
+    with connection.cursor() as cursor:
+        cursor.execute(fill)
+    assert campaign_dashboard(campaign=campaign).held_total == 4
+    assert campaign_dashboard(campaign=other).held_total == 4
+    ours = Message.objects.filter(step_send__enrollment__campaign=campaign)
+    assert set(ours.values_list("campaign_id", flat=True)) == {campaign.id}
+    assert not Message.objects.filter(direction="in", campaign_id__isnull=False).exists()
