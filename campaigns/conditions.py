@@ -11,7 +11,7 @@ skipped here with the reason "the contact replied".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -40,6 +40,10 @@ class StepFacts:
     channels: set[str] = field(default_factory=set)
 
 
+# The only conditions that look at StepFacts.last_status.
+STATUS_CONDITIONS = frozenset({C.DELIVERED, C.READ})
+
+
 def step_condition_unmet(step: Step, facts: StepFacts) -> str:
     """Why the step is skipped for this enrolment ("" when it goes out)."""
     if step.condition == C.ALWAYS:
@@ -56,23 +60,33 @@ def step_condition_unmet(step: Step, facts: StepFacts) -> str:
 
 
 def step_facts(
-    enrollments: Iterable, identities: dict[tuple[int, str], Identity] | None = None
+    enrollments: Iterable,
+    identities: dict[tuple[int, str], Identity] | None = None,
+    *,
+    statuses_for: Collection[int] | None = None,
 ) -> dict[int, StepFacts]:
     """Facts for many enrolments (objects with id, contact_id, replied_at) in two queries;
-    `identities` ({(contact id, channel): identity}) saves the second when the caller has it."""
+    `identities` ({(contact id, channel): identity}) saves the second when the caller has it.
+    `statuses_for`: the enrolment ids whose last_status is wanted (None: all). The status is
+    a subquery per enrolment, so a caller that evaluates one known step per enrolment (the
+    dispatcher) asks only for those whose step has a STATUS_CONDITIONS condition; the others
+    get last_status None, which no other condition reads."""
     rows = list(enrollments)
     if not rows:
         return {}
-    last = (
-        StepSend.objects.filter(enrollment_id=OuterRef("id"), message__sent_at__isnull=False)
-        .order_by("-message__sent_at", "-id")
-        .values("message__status")[:1]
-    )
-    statuses = dict(
-        Enrollment.objects.filter(id__in=[e.id for e in rows])
-        .annotate(status=Subquery(last))
-        .values_list("id", "status")
-    )
+    wanted = [e.id for e in rows if statuses_for is None or e.id in statuses_for]
+    statuses: dict[int, str | None] = {}
+    if wanted:
+        last = (
+            StepSend.objects.filter(enrollment_id=OuterRef("id"), message__sent_at__isnull=False)
+            .order_by("-message__sent_at", "-id")
+            .values("message__status")[:1]
+        )
+        statuses = dict(
+            Enrollment.objects.filter(id__in=wanted)
+            .annotate(status=Subquery(last))
+            .values_list("id", "status")
+        )
     on: dict[int, set[str]] = defaultdict(set)
     found: Iterable[tuple[int, str]]
     if identities is None:

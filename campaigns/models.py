@@ -368,8 +368,8 @@ class Enrollment(models.Model):
                 condition=Q(state="active"),
                 name="enrollment_due",
             ),
-            # The dashboard's held messages: a queued or paused message belongs to one of
-            # these (analytics/held.py `_held`).
+            # A campaign's waiting and paused enrolments, as resuming the campaign reads them
+            # (campaigns/services.py `campaign_resume`).
             models.Index(
                 fields=["campaign"],
                 condition=Q(state__in=["waiting", "paused"]),
