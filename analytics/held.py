@@ -13,16 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.tables import Link
-from campaigns.models import (
-    Campaign,
-    Enrollment,
-)
+from campaigns.models import Campaign
 from outreach.limits import cap_reached
 from outreach.models import Message, SenderAccount, SendingSwitch
 from outreach.sending.reconcile import settles_at
 from outreach.windows import Window, describe_wait
 
-E = Enrollment.State
 M = Message.Status
 
 
