@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import ngettext
 
-from campaigns.models import Campaign, Enrollment
+from campaigns.models import Campaign, Enrollment, StepSend
 from campaigns.services import LIVE, enrollments_create, enrollments_stop_for_contact
 from contacts.models import Contact
 from contacts.services import contact_opt_out
@@ -25,9 +25,9 @@ def enrollments_unenrol(*, enrollments: QuerySet[Enrollment], actor=None) -> int
         changed = Enrollment.objects.filter(id__in=ids, state__in=LIVE).update(
             state=E.STOPPED, next_action_at=None, hold_reason="unenrolled by a user"
         )
-        Message.objects.filter(
-            step_send__enrollment_id__in=ids, status__in=[M.QUEUED, M.PAUSED]
-        ).update(status=M.CANCELLED, hold_reason="unenrolled by a user", enqueued_at=None)
+        StepSend.messages(enrollment_id__in=ids).filter(status__in=[M.QUEUED, M.PAUSED]).update(
+            status=M.CANCELLED, hold_reason="unenrolled by a user", enqueued_at=None
+        )
         audit_record(actor=actor, action="enrollment.unenrol", detail=f"{changed} enrollment(s)")
     return changed
 

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.db.models import QuerySet
 
-from campaigns.models import Campaign, Enrollment
+from campaigns.models import Campaign, Enrollment, StepSend
 from campaigns.services import LIVE, enrollments_create
 from contacts.models import Contact
 from outreach.models import Message
@@ -28,9 +28,8 @@ def enrollment_unenrol(*, enrollment: Enrollment, reason: str = "unenrolled") ->
     Enrollment.objects.filter(id=enrollment.id, state__in=LIVE).update(
         state=Enrollment.State.STOPPED, next_action_at=None, hold_reason=reason[:200]
     )
-    Message.objects.filter(
-        step_send__enrollment=enrollment,
-        status__in=[Message.Status.QUEUED, Message.Status.PAUSED],
+    StepSend.messages(enrollment=enrollment).filter(
+        status__in=[Message.Status.QUEUED, Message.Status.PAUSED]
     ).update(status=Message.Status.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
     enrollment.refresh_from_db()
     return enrollment

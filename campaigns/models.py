@@ -434,6 +434,13 @@ class StepSend(models.Model):
     def __str__(self) -> str:
         return f"{self.enrollment} · step {self.step.position}"
 
+    @staticmethod
+    def messages(**links) -> "models.QuerySet[Message]":
+        """The messages of the step sends that match ``links`` (StepSend filters), found by
+        a subquery rather than a join, so that a conditional update of them keeps its
+        conditions on the message row (outreach.models.MessageQuerySet.update)."""
+        return Message.objects.filter(id__in=StepSend.objects.filter(**links).values("message_id"))
+
 
 # Kept in its own module; imported here so Django registers the models with this app.
 from campaigns.stats_models import (  # noqa: E402, F401

@@ -62,7 +62,7 @@ def enrollments_pause_until(*, contact_id: int, until: datetime, reason: str) ->
             Q(next_action_at=None) | Q(next_action_at__lt=until)
         ).update(next_action_at=until, hold_reason=reason)
         Enrollment.objects.filter(id__in=ids, state=E.WAITING).update(hold_reason=reason)
-        Message.objects.filter(step_send__enrollment_id__in=ids, status=M.QUEUED).update(
+        StepSend.messages(enrollment_id__in=ids).filter(status=M.QUEUED).update(
             not_before=until, hold_reason=reason, enqueued_at=None
         )
     return len(ids)
@@ -140,9 +140,9 @@ def reply_keep_always(
     for eid, link_id in last.items():
         Enrollment.objects.filter(id=eid).update(replied_to_id=link_id)
     skip_now = [eid for eid, current_always in going_on.items() if not current_always]
-    Message.objects.filter(
-        step_send__enrollment_id__in=skip_now, status__in=[M.QUEUED, M.PAUSED]
-    ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
+    StepSend.messages(enrollment_id__in=skip_now).filter(status__in=[M.QUEUED, M.PAUSED]).update(
+        status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None
+    )
     Enrollment.objects.filter(id__in=skip_now, state=E.WAITING).update(
         state=E.ACTIVE, next_action_at=timezone.now()
     )

@@ -157,7 +157,7 @@ def campaign_pause(*, campaign: Campaign, actor=None) -> Campaign:
         Campaign.objects.filter(id=campaign.id, status=Campaign.Status.RUNNING).update(
             status=Campaign.Status.PAUSED
         )
-        Message.objects.filter(step_send__enrollment__campaign=campaign, status=M.QUEUED).update(
+        StepSend.messages(enrollment__campaign=campaign).filter(status=M.QUEUED).update(
             status=M.PAUSED, hold_reason="campaign paused", enqueued_at=None
         )
         audit_record(actor=actor, action="campaign.pause", target=campaign)
@@ -170,10 +170,8 @@ def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
         Campaign.objects.filter(id=campaign.id, status=Campaign.Status.PAUSED).update(
             status=Campaign.Status.RUNNING
         )
-        Message.objects.filter(
-            step_send__enrollment__campaign=campaign,
-            status=M.PAUSED,
-            step_send__enrollment__state=E.WAITING,
+        StepSend.messages(enrollment__campaign=campaign, enrollment__state=E.WAITING).filter(
+            status=M.PAUSED
         ).update(status=M.QUEUED, hold_reason="")
         audit_record(actor=actor, action="campaign.resume", target=campaign)
     campaign.refresh_from_db()
@@ -183,7 +181,7 @@ def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
 def enrollment_pause(*, enrollment: Enrollment, actor=None) -> None:
     with transaction.atomic():
         Enrollment.objects.select_for_update().filter(id=enrollment.id).first()
-        Message.objects.filter(step_send__enrollment=enrollment, status=M.QUEUED).update(
+        StepSend.messages(enrollment=enrollment).filter(status=M.QUEUED).update(
             status=M.PAUSED, hold_reason="enrollment paused", enqueued_at=None
         )
         Enrollment.objects.filter(id=enrollment.id, state__in=[E.ACTIVE, E.WAITING]).update(
@@ -205,7 +203,7 @@ def enrollment_resume(*, enrollment: Enrollment, actor=None) -> None:
             .values_list("status", flat=True)
             .first()
         )
-        held = Message.objects.filter(step_send__enrollment=enrollment, status=M.PAUSED)
+        held = StepSend.messages(enrollment=enrollment).filter(status=M.PAUSED)
         if status == Campaign.Status.PAUSED:
             waiting = held.update(hold_reason="campaign paused")
         else:
@@ -283,9 +281,9 @@ def enrollments_stop_for_contact(
                 answered=answered,
             )
             counters.counters_after_reply(enrollment_ids=ids)
-        Message.objects.filter(
-            step_send__enrollment_id__in=ended, status__in=[M.QUEUED, M.PAUSED]
-        ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
+        StepSend.messages(enrollment_id__in=ended).filter(status__in=[M.QUEUED, M.PAUSED]).update(
+            status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None
+        )
     for eid in ended:
         _log_enrollment(eid, "sequence stopped: %s", state, None)
     for eid in going_on:
@@ -444,8 +442,8 @@ def enrollment_after_failure(
         if ended:
             # A step sent earlier can fail after the next one was queued (a bounce reported
             # late): the sequence ended, so that next step must not go out either.
-            Message.objects.filter(
-                step_send__enrollment_id=link.enrollment_id, status__in=[M.QUEUED, M.PAUSED]
+            StepSend.messages(enrollment_id=link.enrollment_id).filter(
+                status__in=[M.QUEUED, M.PAUSED]
             ).update(status=M.CANCELLED, hold_reason=hold, enqueued_at=None)
 
 

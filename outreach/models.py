@@ -158,6 +158,24 @@ class Conversation(models.Model):
 CONVERSATION_SCOPED_IDS = ("email", "telegram")
 
 
+class MessageQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        """Refuses an update filtered through another table. Django writes it as
+        ``UPDATE … WHERE id IN (SELECT … JOIN …)``, and PostgreSQL rechecks a row that another
+        transaction changed meanwhile only against the outer WHERE: a condition such as
+        ``status = 'queued'`` inside the subquery is then not rechecked, so a send claimed a
+        moment earlier would be cancelled or paused under its worker, holding its sender's
+        slot for ever. Filter the other table in ``id__in=<subquery>`` instead, which keeps
+        every condition on this table where the recheck sees it (docs/reliability.md,
+        "Conditional updates")."""
+        if self.query.count_active_tables() > 1:
+            raise ValueError(
+                "Message updates may not filter through a join: use id__in=<subquery> so "
+                "the row's own conditions are rechecked under concurrent changes"
+            )
+        return super().update(**kwargs)
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         OUTBOUND = "out", "Outbound"
@@ -236,6 +254,8 @@ class Message(models.Model):
     # instead of walking every held enrolment's step links to their messages.
     campaign_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

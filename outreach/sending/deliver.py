@@ -77,11 +77,19 @@ def messages_send(*, message_ids: list[int]) -> dict[int, str]:
     """Send queued messages, each at most once: one claim transaction for the batch, the
     platform calls one by one outside any transaction, one record transaction for the sends
     that went out. Returns each message's status afterwards ("skipped" if not claimed)."""
+    statuses: dict[int, str] = dict.fromkeys(message_ids, "skipped")
+    statuses.update(claims_send(claim_batch(message_ids)))
+    return statuses
+
+
+def claims_send(claims: list[Claim]) -> dict[int, str]:
+    """Call the platform for each claimed message in turn and record the outcomes (see
+    messages_send). Returns each message's status afterwards ("skipped" if its claim was
+    taken back before the call)."""
     # Start no send past half the task's soft time limit: the last one may take its
     # platform's timeouts beyond it, and the time limit must never cut a send short.
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
-    statuses = dict.fromkeys(message_ids, "skipped")
-    claims = claim_batch(message_ids)
+    statuses: dict[int, str] = {}
     sent: list[tuple[Message, str]] = []
     first_sent, tried = 0.0, 0
     try:

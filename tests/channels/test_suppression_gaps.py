@@ -20,7 +20,7 @@ from campaigns.stats_models import CampaignDayStats
 from contacts.models import Contact, Identity
 from contacts.services import suppressions_matching
 from outreach.channels.email.backend import unsubscribe_url
-from outreach.models import Message, SenderAccount
+from outreach.models import Message, MessageEvent, SenderAccount
 from outreach.sending.deliver import message_send
 from tests import factories
 from tests.channels.helpers import deliver, platform_sender, process_all
@@ -259,9 +259,8 @@ def test_sender_health_counts_each_bounce_soft_ones_included_and_complaints_by_7
     # The first soft bounce and the complaint were ten days ago.
     ten_days_ago = timezone.now() - timedelta(days=10)
     soft.events.filter(detail__endswith="(retry 1 of 2)").update(at=ten_days_ago)
-    Message.objects.filter(direction="in", events__detail="complaint").update(
-        created_at=ten_days_ago
-    )
+    complaints = MessageEvent.objects.filter(detail="complaint").values("message_id")
+    Message.objects.filter(direction="in", id__in=complaints).update(created_at=ten_days_ago)
 
     campaign = Enrollment.objects.get(contact=hard.conversation.identity.contact).campaign
     campaign.senders.add(soft.sender)

@@ -1,0 +1,132 @@
+"""A message already claimed for sending is on its way: a reply, a pause or an unenrolment
+that lands at that moment stops what comes after it, never the send itself. Before, such a
+change could overwrite the claimed message's status under its worker, which then skipped it
+and left its sender's in-flight slot taken for good: every later message of that sender
+waited "for a free sender slot" (docs/reliability.md, "Conditional updates").
+
+Real PostgreSQL connections in threads: the claim's transaction is held open while the other
+change waits for its row lock, then committed, so the race is the same on every run. The reply
+arrives as signed webhook bytes; the send goes to the fake platform over HTTP.
+"""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from campaigns.dispatch import enrollments_materialize
+from campaigns.enrol import enrollment_unenrol
+from campaigns.models import Campaign, Enrollment
+from campaigns.services import (
+    campaign_launch,
+    campaign_pause,
+    enrollments_create,
+)
+from outreach.inbound.process import inbound_event_process
+from outreach.models import InboundEvent, Message, SenderAccount
+from outreach.sending.claim import Claim, claim_batch
+from outreach.sending.deliver import claims_send
+from tests import factories
+from tests.channels.helpers import deliver, email_reply, receiving
+from tests.engine.test_sending_rules import one_contact_campaign, run_once
+from tests.locks import Holder, in_thread, wait_until, waiting_on_a_lock
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL"),
+]
+
+
+def queued_message() -> Message:
+    enrollments_materialize(now=timezone.now())  # the due step's message, not yet offered
+    return Message.objects.get(direction="out", status="queued")
+
+
+def while_claimed(message: Message, change) -> list[Claim]:
+    """Claim the message in a transaction held open, run `change` in another thread until it
+    waits for the claim's row locks, then commit the claim and let `change` finish."""
+    claims: list[Claim] = []
+    holder = Holder([lambda: claims.extend(claim_batch([message.id]))])
+    holder.start()
+    holder.proceed[0].set()
+    wait_until(lambda: holder.done_steps == 1 or holder.error, 10, "the claim")
+    assert holder.error is None, holder.error
+    assert [c.message.id for c in claims] == [message.id]
+    changing, out = in_thread(change)
+    try:
+        wait_until(lambda: out.get("pid") and waiting_on_a_lock(out["pid"]), 10, "the change")
+    finally:
+        holder.release.set()
+        holder.join(10)
+        changing.join(10)
+    assert "error" not in out, out.get("error")
+    return claims
+
+
+def sent_bodies(platform) -> list[str]:
+    return [d.body for d in platform.state.deliveries]
+
+
+def test_a_follow_up_already_on_its_way_when_the_contact_replies_is_sent_once_and_frees_its_sender(
+    fake_email_platform,
+):
+    campaign, sender, contact = one_contact_campaign(steps=(("email", 0), ("email", 0)))
+    assert run_once() == ["sent"]
+    follow_up = queued_message()
+    first = Message.objects.get(status="sent")
+    with receiving("email"):
+        mail = email_reply(
+            frm="lead1@example.com",
+            to=sender.handle,
+            text="Thanks, call me",
+            in_reply_to=first.provider_message_id,
+        )
+        assert deliver(Client(), "email", mail) == 200
+    event = InboundEvent.objects.get()
+
+    claims = while_claimed(follow_up, lambda: inbound_event_process(event_id=event.id))
+
+    assert Enrollment.objects.get().state == "replied"
+    # Claimed before the reply was applied, the follow-up goes out; nothing after it does.
+    assert claims_send(claims) == {follow_up.id: "sent"}
+    assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)", "Hi Lead1 (step 2)"]
+    assert Message.objects.get(id=follow_up.id).status == "sent"
+    assert SenderAccount.objects.get().inflight_message_id is None
+
+
+def test_a_message_already_on_its_way_when_the_campaign_is_paused_is_sent_and_the_sender_moves_on(
+    fake_email_platform,
+):
+    campaign, sender, _ = one_contact_campaign()
+    # Another campaign on the same sender keeps running after the pause.
+    other = factories.campaign(senders=[sender], name="Other campaign")
+    enrollments_create(campaign=other, contacts=[factories.contact(2)])
+    campaign_launch(campaign=other)
+    enrollments_materialize(now=timezone.now())
+    ours = Message.objects.get(campaign_id=campaign.id)
+    theirs = Message.objects.get(campaign_id=other.id)
+
+    claims = while_claimed(
+        ours, lambda: campaign_pause(campaign=Campaign.objects.get(id=campaign.id))
+    )
+
+    assert Campaign.objects.get(id=campaign.id).status == "paused"
+    assert claims_send(claims) == {ours.id: "sent"}
+    assert SenderAccount.objects.get().inflight_message_id is None
+    # The sender is free for the campaign still running.
+    assert run_once() == ["sent"]
+    assert Message.objects.get(id=theirs.id).status == "sent"
+    assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)", "Hi Lead2 (step 1)"]
+
+
+def test_a_message_already_on_its_way_when_its_contact_is_unenrolled_is_sent_once(
+    fake_email_platform,
+):
+    one_contact_campaign()
+    message = queued_message()
+
+    claims = while_claimed(message, lambda: enrollment_unenrol(enrollment=Enrollment.objects.get()))
+
+    assert Enrollment.objects.get().state == "stopped"
+    assert claims_send(claims) == {message.id: "sent"}
+    assert SenderAccount.objects.get().inflight_message_id is None
