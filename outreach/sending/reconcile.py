@@ -4,27 +4,32 @@ run by every dispatcher tick.
 Guarantees (docs/reliability.md, "Ambiguous outcomes and lookups"): never resends blindly. A
 claim that never called the platform goes back to the queue at once; one that did is marked
 unknown and the channel's lookup() decides: found is recorded as sent, not found goes back to
-the queue with its cap unit refunded, cannot tell goes to a human for review.
+the queue with its cap unit refunded, cannot tell goes to a human for review. A sender whose
+in-flight slot names a message no longer in flight gets its slot back, so one lost release
+can never stop a sender for good.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.channels import get_channel
 from outreach.channels.registry import channels
-from outreach.models import Message
+from outreach.models import Message, SenderAccount
 from outreach.seams import MessageRequeued, outreach_events
 from outreach.sending.deliver import outgoing
 from outreach.sending.history import event
 from outreach.sending.record import message_mark_unknown, message_record_sent
 
+log = logging.getLogger(__name__)
 S = Message.Status
+IN_FLIGHT = [S.SENDING, S.UNKNOWN]
 
 
 def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
@@ -32,7 +37,7 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     blindly: a message goes back to the queue only when the platform says it never arrived."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SEND_GRACE)
-    counts = {"sent": 0, "requeued": 0, "review": 0}
+    counts = {"sent": 0, "requeued": 0, "review": 0, "freed": _slots_free_orphaned()}
     stuck = Message.objects.filter(status=S.SENDING, claimed_at__lt=grace)
     for message in stuck.filter(_NOT_STARTED).select_related("sender"):
         counts["requeued"] += _requeue_not_started(message)
@@ -127,3 +132,44 @@ def _send_to_review(message: Message) -> None:
         ):
             limits.token_release(sender=message.sender, message_id=message.id)
             event(message, S.UNKNOWN, "sent to the review queue")
+
+
+def _slots_free_orphaned() -> int:
+    """Free each sender whose in-flight slot names a message that is no longer in flight
+    (settled, back in the queue, cancelled or deleted). Every path that settles a claimed
+    message releases the slot in the same transaction; this is the backstop for a path that
+    did not, which would otherwise hold the sender's queue for good."""
+    in_flight = Message.objects.filter(id=OuterRef("inflight_message_id"), status__in=IN_FLIGHT)
+    orphaned = (
+        SenderAccount.objects.filter(inflight_message_id__isnull=False)
+        .filter(~Exists(in_flight))
+        .values_list("id", "inflight_message_id")
+    )
+    freed = 0
+    for sender_id, message_id in orphaned:
+        freed += _slot_free(sender_id, message_id)
+    return freed
+
+
+@retry_on_conflict
+def _slot_free(sender_id: int, message_id: int) -> bool:
+    with transaction.atomic():
+        # Lock order as everywhere: the message, then its sender. Under the message's lock a
+        # claim of it has either committed (then it is in flight again and keeps the slot)
+        # or not begun.
+        status = (
+            Message.objects.select_for_update()
+            .filter(id=message_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status in IN_FLIGHT:
+            return False
+        sender = SenderAccount.objects.select_for_update(no_key=True).get(id=sender_id)
+        if sender.inflight_message_id != message_id:
+            return False
+        limits.tokens_release(held=[(sender, message_id)])
+    log.warning(
+        "sender %s freed: its in-flight message %s is %s", sender_id, message_id, status or "gone"
+    )
+    return True

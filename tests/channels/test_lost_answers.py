@@ -89,6 +89,7 @@ def test_whatsapp_send_with_a_lost_answer_is_settled_as_sent_by_its_status_webho
         "sent": 0,
         "requeued": 0,
         "review": 0,
+        "freed": 0,
     }
     assert len(control.outbox("whatsapp")) == 1
 

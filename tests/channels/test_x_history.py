@@ -74,7 +74,7 @@ def test_x_dm_whose_answer_was_lost_is_found_in_the_history_and_recorded_once(x,
     control.post("slow", platform="x", seconds=4.5)
 
     assert message_send(message_id=message.id) == "unknown"
-    assert _reconcile() == {"sent": 1, "requeued": 0, "review": 0}
+    assert _reconcile() == {"sent": 1, "requeued": 0, "review": 0, "freed": 0}
 
     message.refresh_from_db()
     [post] = control.outbox("x")
@@ -89,7 +89,7 @@ def test_x_dm_that_never_arrived_goes_back_to_the_queue(x, control):
     control.post("errors", platform="x", error="service_unavailable")
 
     assert message_send(message_id=message.id) == "unknown"  # a 503: maybe sent, maybe not
-    assert _reconcile() == {"sent": 0, "requeued": 1, "review": 0}
+    assert _reconcile() == {"sent": 0, "requeued": 1, "review": 0, "freed": 0}
     message.refresh_from_db()
     assert (message.status, message.hold_reason) == (
         "queued",

@@ -9,12 +9,14 @@ change waits for its row lock, then committed, so the race is the same on every 
 arrives as signed webhook bytes; the send goes to the fake platform over HTTP.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from campaigns.dispatch import enrollments_materialize
+from campaigns.dispatch import dispatch_tick, enrollments_materialize
 from campaigns.enrol import enrollment_unenrol
 from campaigns.models import Campaign, Enrollment
 from campaigns.services import (
@@ -130,3 +132,31 @@ def test_a_message_already_on_its_way_when_its_contact_is_unenrolled_is_sent_onc
     assert Enrollment.objects.get().state == "stopped"
     assert claims_send(claims) == {message.id: "sent"}
     assert SenderAccount.objects.get().inflight_message_id is None
+
+
+def test_a_sender_left_holding_a_cancelled_message_is_freed_by_the_next_dispatcher_tick(
+    fake_email_platform,
+):
+    """Installs that met the old race have senders whose slot names a cancelled message;
+    the first tick after the upgrade gives the slot back and the sender's queue moves."""
+    _, sender, _ = one_contact_campaign()
+    waiting = queued_message()
+    stopped = factories.campaign(senders=[sender], name="Stopped campaign")
+    gone = Message.objects.create(
+        conversation=waiting.conversation,
+        sender=sender,
+        channel="email",
+        direction="out",
+        status="cancelled",
+        hold_reason="replied on Email",
+        campaign_id=stopped.id,
+    )
+    SenderAccount.objects.filter(id=sender.id).update(inflight_message_id=gone.id)
+    assert run_once() == []  # the offer skips a sender with a send in flight
+
+    dispatch_tick(now=timezone.now() + timedelta(seconds=1))
+
+    assert SenderAccount.objects.get().inflight_message_id is None
+    assert run_once() == ["sent"]
+    assert Message.objects.get(id=waiting.id).status == "sent"
+    assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)"]

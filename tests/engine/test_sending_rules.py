@@ -136,7 +136,7 @@ def test_worker_killed_mid_batch_sends_its_untried_messages_again_without_a_revi
     get_channel("email").send(outgoing(first))
 
     later = timezone.now() + timedelta(seconds=settings.SEND_GRACE + 1)
-    assert messages_reconcile(now=later) == {"sent": 0, "requeued": 2, "review": 1}
+    assert messages_reconcile(now=later) == {"sent": 0, "requeued": 2, "review": 1, "freed": 0}
     # The first may have arrived and nobody can tell: a rep decides. The other two never
     # left: they go again, with their senders' cap units given back.
     assert Message.objects.get(id=first.id).hold_reason.startswith("needs review")
