@@ -235,6 +235,27 @@ def last_sends(enrollment_ids: list[int]) -> dict[int, datetime]:
     return {r["enrollment_id"]: r["at"] for r in rows}
 
 
+def campaigns_lock_running(ids: set[int]) -> set[int]:
+    """Those of these campaigns still running, share-locked until the transaction ends.
+
+    A pause updates the campaign row, then pauses its queued messages. Without the lock, a
+    batch that read the campaign as running before the pause committed would make its
+    messages after the pause's update ran, and they would go out paused or not. FOR SHARE
+    makes the pause wait for the batch (and the batch for a pause under way, seeing its
+    status once it commits); batches share it, so dispatchers never wait for each other.
+    On SQLite the IMMEDIATE transaction already keeps a pause out."""
+    if connection.vendor != "postgresql":
+        running = Campaign.objects.filter(id__in=ids, status=Campaign.Status.RUNNING)
+        return set(running.values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Campaign._meta.db_table} WHERE id = ANY(%s) AND status = %s"
+            " ORDER BY id FOR SHARE",
+            [sorted(ids), Campaign.Status.RUNNING],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 @retry_on_conflict
 def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, int]:
     """Claim up to `batch` due enrollments and create each one's next message."""
@@ -263,6 +284,14 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         # happens to keep the rows.
         position = {eid: i for i, eid in enumerate(ids)}
         enrollments = sorted(Enrollment.objects.filter(id__in=ids), key=lambda e: position[e.id])
+        # A pause that committed since `running` was read stops this batch too; one still
+        # under way waits for it, then pauses what it made.
+        still = campaigns_lock_running({e.campaign_id for e in enrollments})
+        if len(still) < len({e.campaign_id for e in enrollments}):
+            enrollments = [e for e in enrollments if e.campaign_id in still]
+            ids = [e.id for e in enrollments]
+            if not ids:
+                return 0, 0
         # Looked up by their own ids rather than joined: PostgreSQL, misjudging the join,
         # read the whole contacts table to hash it for a batch of 500.
         contacts = Contact.objects.in_bulk({e.contact_id for e in enrollments})

@@ -2,7 +2,8 @@
 that lands at that moment stops what comes after it, never the send itself. Before, such a
 change could overwrite the claimed message's status under its worker, which then skipped it
 and left its sender's in-flight slot taken for good: every later message of that sender
-waited "for a free sender slot" (docs/reliability.md, "Conditional updates").
+waited "for a free sender slot" (docs/reliability.md, "Conditional updates"). And a pause
+that lands while the dispatcher makes a batch of the campaign's messages holds all of them.
 
 Real PostgreSQL connections in threads: the claim's transaction is held open while the other
 change waits for its row lock, then committed, so the race is the same on every run. The reply
@@ -22,6 +23,7 @@ from campaigns.models import Campaign, Enrollment
 from campaigns.services import (
     campaign_launch,
     campaign_pause,
+    campaign_resume,
     enrollments_create,
 )
 from outreach.inbound.process import inbound_event_process
@@ -159,4 +161,35 @@ def test_a_sender_left_holding_a_cancelled_message_is_freed_by_the_next_dispatch
     assert SenderAccount.objects.get().inflight_message_id is None
     assert run_once() == ["sent"]
     assert Message.objects.get(id=waiting.id).status == "sent"
+    assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)"]
+
+
+def test_a_campaign_paused_while_the_dispatcher_makes_its_messages_sends_none_of_them(
+    fake_email_platform,
+):
+    campaign, _, _ = one_contact_campaign()
+    pausing = Holder([lambda: campaign_pause(campaign=Campaign.objects.get(id=campaign.id))])
+    pausing.start()
+    pausing.proceed[0].set()
+    wait_until(lambda: pausing.done_steps == 1 or pausing.error, 10, "the pause")
+    assert pausing.error is None, pausing.error
+    # The batch read the campaign as running (the pause has not committed yet).
+    making, out = in_thread(lambda: enrollments_materialize(now=timezone.now()))
+    try:
+        wait_until(
+            lambda: "at" in out or (out.get("pid") and waiting_on_a_lock(out["pid"])),
+            10,
+            "the batch to finish or wait for the pause",
+        )
+    finally:
+        pausing.release.set()
+        pausing.join(10)
+        making.join(10)
+    assert "error" not in out, out.get("error")
+
+    assert Campaign.objects.get(id=campaign.id).status == "paused"
+    assert run_once() == []
+    assert sent_bodies(fake_email_platform) == []
+    campaign_resume(campaign=Campaign.objects.get(id=campaign.id))
+    assert run_once() == ["sent"]
     assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)"]
