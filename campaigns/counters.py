@@ -179,18 +179,6 @@ def _last_sent(enrollment_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return {eid: (s, v) for eid, (_, s, v) in best.items()}
 
 
-def _answered(enrollment_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
-    """(step id, variant id) where each enrollment's reply is counted: the step send its reply
-    quoted (Enrollment.replied_to), else the last step sent."""
-    ids = list(enrollment_ids)
-    where = _last_sent(ids)
-    for eid, step_id, variant_id in Enrollment.objects.filter(
-        id__in=ids, replied_to__isnull=False
-    ).values_list("id", "replied_to__step_id", "replied_to__variant_id"):
-        where[eid] = (step_id, variant_id or 0)
-    return where
-
-
 # --- events ----------------------------------------------------------------------------------
 
 
@@ -384,12 +372,18 @@ def counters_after_failure(*, message_id: int, previous: str | None) -> None:
 def counters_after_reply(*, enrollment_ids: list[int], sign: int = 1) -> None:
     """These enrollments just became "replied" (their replied_at is set), or (sign -1) left
     that state (an answered question resumed the sequence)."""
-    last = _answered(enrollment_ids)
+    # Counted on the step send its reply quoted (replied_to, read with the rest of the row:
+    # a step send always has a step), else on the last step sent.
+    last = _last_sent(enrollment_ids)
     deltas = _deltas()
-    for eid, cid, day in Enrollment.objects.filter(id__in=enrollment_ids).values_list(
-        "id", "campaign_id", REPLY_DAY
-    ):
-        deltas[(cid, day, *last.get(eid, (0, 0)))]["replied"] += sign
+    for eid, cid, day, quoted_step, quoted_variant in Enrollment.objects.filter(
+        id__in=enrollment_ids
+    ).values_list("id", "campaign_id", REPLY_DAY, "replied_to__step_id", "replied_to__variant_id"):
+        if quoted_step is not None:
+            where = (quoted_step, quoted_variant or 0)
+        else:
+            where = last.get(eid, (0, 0))
+        deltas[(cid, day, *where)]["replied"] += sign
     counters_add(deltas)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, When
 from django.utils import timezone
 
 from campaigns import counters, replies
@@ -456,11 +456,16 @@ def reply_answers(*, message: Message, replies_to: Message | None = None) -> Ste
     (a contact emailed by the campaign may answer on another channel)."""
     if replies_to is not None:
         return StepSend.objects.filter(message_id=replies_to.id).first()
-    sent = StepSend.objects.filter(
-        enrollment__contact_id=message.conversation.identity.contact_id,
-        message__sent_at__isnull=False,
-    ).order_by("-message__sent_at", "-message_id")
-    return sent.filter(message__conversation_id=message.conversation_id).first() or sent.first()
+    # One query: the reply's own conversation first, then the latest sent.
+    here = Case(When(message__conversation_id=message.conversation_id, then=0), default=1)
+    return (
+        StepSend.objects.filter(
+            enrollment__contact_id=message.conversation.identity.contact_id,
+            message__sent_at__isnull=False,
+        )
+        .order_by(here, "-message__sent_at", "-message_id")
+        .first()
+    )
 
 
 def reply_record(

@@ -49,7 +49,9 @@ def capture_answer(*, engagement: Engagement) -> bool:
     """True when this message answered (or failed to answer) an open question."""
     if engagement.message is None:
         return False
-    with transaction.atomic():
+    # No savepoint inside the reply's transaction (two round trips on every reply, and
+    # nobody catches a failure here and goes on: it fails the reply's whole transaction).
+    with transaction.atomic(savepoint=False):
         request = (
             CaptureRequest.objects.select_for_update()
             .filter(conversation=engagement.conversation, answered_at=None)

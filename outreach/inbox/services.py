@@ -63,9 +63,13 @@ def message_classify(*, message: Message, kind: str = "reply") -> MessageIntent:
 
 def _state_after_inbound(message: Message, label: str) -> None:
     """A new message from the contact reopens the conversation and ends a snooze."""
-    state = conversation_state(message.conversation)
-    ConversationState.objects.filter(id=state.id).update(
-        intent=label, snoozed_until=None, resolved_at=None
+    # One upsert (INSERT … ON CONFLICT DO UPDATE) where get-or-create then update took five
+    # statements (a savepoint around the insert); read_at stays as it was.
+    ConversationState.objects.bulk_create(
+        [ConversationState(conversation_id=message.conversation_id, intent=label)],
+        update_conflicts=True,
+        unique_fields=["conversation"],
+        update_fields=["intent", "snoozed_until", "resolved_at"],
     )
 
 
