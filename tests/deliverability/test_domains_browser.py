@@ -2,15 +2,13 @@
 in words, the record to publish with its Copy button, and Check now turning DMARC green
 once the DNS server serves it."""
 
-from pathlib import Path
-
 import pytest
 
 from deliverability.services import domain_check, domain_key_generate, domains_discover
+from tests.browser import ARTEFACTS
 from tests.deliverability.conftest import email_sender
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 
 @pytest.mark.parametrize("width", [1440, 390])

@@ -26,13 +26,13 @@ from outreach.inbox.models import SavedReply
 from outreach.models import Conversation
 from pipelines.models import Deal, Pipeline, Stage
 from tests import factories
+from tests.browser import ARTEFACTS
 from tests.contacts.contact_world import reached_on_two_channels
 from tests.dashboards.conftest import build_campaign
 from tests.inbox.helpers import rep
 from tests.tasks.test_task_queue import DAY, linkedin_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "artefacts"
 CSV = Path(__file__).resolve().parents[1] / "fixtures" / "csv" / "apollo_pipe_socials.csv"
 WIDTHS = (390, 1440)
 
