@@ -294,11 +294,18 @@ def enrollments_stop_for_contact(
 def _log_enrollment(enrollment_id: int, what: str, detail: object, message_id: int | None) -> None:
     # One line per enrolment moved, naming it (LOG_FORMAT=json, config/logs.py): the send's
     # own line names only the message and sender, because outreach knows no enrolments.
+    # Written once the move commits: a transaction retried after a lost deadlock
+    # (core.db.retry_on_conflict) would otherwise log the same move twice, and one rolled
+    # back would log a move that never happened.
     ids = {"enrollment_id": enrollment_id}
     if message_id is not None:
         ids["message_id"] = message_id
-    with structlog.contextvars.bound_contextvars(**ids):
-        log.info(f"enrolment {what}", detail)
+
+    def write() -> None:
+        with structlog.contextvars.bound_contextvars(**ids):
+            log.info(f"enrolment {what}", detail)
+
+    transaction.on_commit(write)
 
 
 def enrollments_after_send(*, messages: list[Message]) -> list[StepSend]:

@@ -3,6 +3,7 @@ applied at once, and a reply that loses a deadlock is retried at once, not a min
 the sweeper. Real PostgreSQL connections in threads; the reply through signed webhook bytes
 and the worker's processing (inbound_event_process)."""
 
+import logging
 import time
 
 import pytest
@@ -70,8 +71,13 @@ def test_a_reply_is_applied_at_once_while_a_send_on_its_sender_is_being_recorded
     assert rec.get("result") == {m2.id}  # and the send is recorded too
 
 
-def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(client, lead):  # noqa: F811
+def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(
+    client,
+    lead,  # noqa: F811
+    caplog,
+):
     sender, enrollment, ours = lead
+    caplog.set_level(logging.INFO, logger="campaigns.services")
     event_id = stored_reply(client, ours)
 
     # The reply's foreign keys are checked at COMMIT (Django makes them DEFERRABLE INITIALLY
@@ -113,3 +119,6 @@ def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(client, lead
     assert enrollment.state == "replied"
     event = InboundEvent.objects.get(id=event_id)
     assert (event.processed_at is not None, event.attempts, event.error) == (True, 0, "")
+    # The aborted first try logged nothing: the log names the stop once, as it happened.
+    stopped = [r for r in caplog.records if r.getMessage().startswith("enrolment sequence stopped")]
+    assert [r.getMessage() for r in stopped] == ["enrolment sequence stopped: replied"]
