@@ -71,6 +71,9 @@ def test_a_reply_is_applied_at_once_while_a_send_on_its_sender_is_being_recorded
     assert rec.get("result") == {m2.id}  # and the send is recorded too
 
 
+REPLY_CHECK = 3  # seconds: the reply's deadlock_timeout in the test below
+
+
 def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(
     client,
     lead,  # noqa: F811
@@ -83,9 +86,14 @@ def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(
     # The reply's foreign keys are checked at COMMIT (Django makes them DEFERRABLE INITIALLY
     # DEFERRED): that is when it takes its key-share lock on the sender's row. Another
     # transaction holds that row FOR UPDATE and then wants the reply's enrollment: the
-    # deadlock of issue 17, in the order that makes the reply the one PostgreSQL aborts.
+    # deadlock of issue 17. PostgreSQL aborts the side whose deadlock check runs first once
+    # the cycle exists; each side checks once, deadlock_timeout after it starts waiting. The
+    # reply checks after REPLY_CHECK s and the other side only after a minute, so the reply
+    # is the one aborted even when the other side is slow to start waiting on a busy machine
+    # (with both at 1 s, a second's delay made the other side the victim).
     def take_sender() -> None:
         with connection.cursor() as cur:
+            cur.execute("SET LOCAL deadlock_timeout = '60s'")
             cur.execute(
                 "SELECT id FROM outreach_senderaccount WHERE id = %s FOR UPDATE", [sender.id]
             )
@@ -97,18 +105,24 @@ def test_a_reply_that_loses_a_deadlock_at_commit_is_retried_at_once(
     other.start()
     other.proceed[0].set()
     wait_until(lambda: other.done_steps == 1, 5, "the sender to be held")
-    replying, out = in_thread(lambda: inbound_event_process(event_id=event_id))
+
+    def reply() -> str:
+        with connection.cursor() as cur:
+            cur.execute(f"SET deadlock_timeout = '{REPLY_CHECK}s'")  # this connection only
+        return inbound_event_process(event_id=event_id)
+
+    replying, out = in_thread(reply)
     try:
         wait_until(lambda: out.get("pid") and waiting_on_a_lock(out["pid"]), 5, "the reply to wait")
         started = time.monotonic()
         other.release.set()  # it commits as soon as it has the enrollment
         other.proceed[1].set()  # closes the cycle: the reply, which waited first, is aborted
-        replying.join(5.0)
+        replying.join(REPLY_CHECK + 5.0)
         assert not replying.is_alive()
-        # Applied by the same call right after the deadlock was detected (deadlock_timeout,
-        # 1 s by default), not left for the sweeper's next minute.
+        # Applied by the same call right after the deadlock was detected, not left for the
+        # sweeper's next minute.
         assert out.get("result") == "reply", out
-        assert out["at"] - started < 1.0 + 1.0
+        assert out["at"] - started < REPLY_CHECK + 2.0
     finally:
         other.proceed[1].set()
         other.release.set()
