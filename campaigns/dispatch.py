@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import Task
 from django.db import connection, transaction
@@ -42,10 +42,11 @@ from campaigns.versions import current_versions
 from campaigns.whatsapp_params import filled_body, whatsapp_params, with_waba
 from contacts.models import Contact, Identity
 from core.audit import audit_record
+from core.bulk import rows_insert
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.models import Message, SenderAccount
-from outreach.sending.create import conversation_ids_for, messages_create
+from outreach.sending.create import conversation_ids_for, messages_queue
 from outreach.sending.offer import messages_offer
 from outreach.sending.reconcile import messages_reconcile
 from outreach.tasks import send_messages, send_replies
@@ -256,6 +257,36 @@ def campaigns_lock_running(ids: set[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+class _Planned(NamedTuple):
+    """One message a batch will create, and its step link."""
+
+    enrollment_id: int
+    campaign_id: int  # the dashboard finds held messages by it
+    step_id: int
+    variant_id: int | None
+    route: int
+    template_version_id: int
+    identity_id: int
+    sender_id: int
+    channel: str
+    subject: str
+    body: str
+    body_html: str
+    attachments: list
+
+
+_MESSAGE_COLUMNS = (
+    "sender_id",
+    "channel",
+    "subject",
+    "body",
+    "body_html",
+    "attachments",
+    "campaign_id",
+)
+_STEP_SEND_COLUMNS = ("enrollment_id", "step_id", "variant_id", "route", "template_version_id")
+
+
 @retry_on_conflict
 def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, int]:
     """Claim up to `batch` due enrollments and create each one's next message."""
@@ -341,7 +372,7 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         for (cid, ch), ident in identities.items():
             handles[cid][ch] = ident.value
 
-        planned = []  # (enrollment, step, variant, message)
+        planned: list[_Planned] = []
         completed, skipped, failed = [], [], []
         sticky: dict[int, list[int]] = defaultdict(list)  # sender id: enrollments new to it
         for e in enrollments:
@@ -394,40 +425,39 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
             if route.waba is not None and step.whatsapp_template is not None:
                 # The inbox shows the template's text as the contact receives it.
                 text = filled_body(step.whatsapp_template, attachments) or text
-            message = Message(
-                sender_id=sender.id,
-                channel=channel,
-                direction=Message.Direction.OUTBOUND,
-                status=Message.Status.QUEUED,
-                subject=rendered.subject,
-                body=text,
-                body_html=rendered.html,
-                attachments=attachments,
-                campaign_id=e.campaign_id,  # the dashboard finds held messages by it
-            )
-            message._identity_id = identity.id  # type: ignore[attr-defined]
-            message._route = route.position  # type: ignore[attr-defined]
-            message._template_version = version  # type: ignore[attr-defined]
-            planned.append((e, step, variant, message))
-
-        conversations = conversation_ids_for(
-            {(m._identity_id, m.sender_id) for _, _, _, m in planned}  # type: ignore[attr-defined]
-        )
-        for _, _, _, m in planned:
-            m.conversation_id = conversations[(m._identity_id, m.sender_id)]  # type: ignore[attr-defined]
-        created = messages_create([m for _, _, _, m in planned])
-        StepSend.objects.bulk_create(
-            [
-                StepSend(
+            planned.append(
+                _Planned(
                     enrollment_id=e.id,
+                    campaign_id=e.campaign_id,
                     step_id=step.id,
                     variant_id=variant.id if variant is not None else None,
-                    message_id=m.id,
-                    route=m._route,  # type: ignore[attr-defined]
-                    template_version_id=m._template_version.id,  # type: ignore[attr-defined]
+                    route=route.position,
+                    template_version_id=version.id,
+                    identity_id=identity.id,
+                    sender_id=sender.id,
+                    channel=channel,
+                    subject=rendered.subject,
+                    body=text,
+                    body_html=rendered.html,
+                    attachments=attachments,
                 )
-                for (e, step, variant, _), m in zip(planned, created, strict=True)
-            ]
+            )
+
+        conversations = conversation_ids_for({(p.identity_id, p.sender_id) for p in planned})
+        # Columns, not model instances: hundreds of rows a batch (core/bulk.py).
+        message_ids = messages_queue(
+            {
+                "conversation_id": [conversations[(p.identity_id, p.sender_id)] for p in planned],
+                **{name: [getattr(p, name) for p in planned] for name in _MESSAGE_COLUMNS},
+            }
+        )
+        rows_insert(
+            StepSend,
+            {
+                "message_id": message_ids,
+                **{name: [getattr(p, name) for p in planned] for name in _STEP_SEND_COLUMNS},
+            },
+            returning=(),
         )
         # The claim and the sticky senders in one UPDATE, where the per-sender UPDATEs
         # were, so each row is written once (the claim used to write every row a first time
