@@ -430,6 +430,16 @@ class StepSend(models.Model):
                 fields=["enrollment", "step", "route"], name="stepsend_unique_route"
             ),
         ]
+        indexes = [
+            # The routes a batch's enrolments were refused on (campaigns/routes.py
+            # `routes_tried`), asked for every dispatcher batch: few rows, where the unique
+            # index above would read every link of the batch's enrolments.
+            models.Index(
+                fields=["enrollment"],
+                condition=Q(rerouted_at__isnull=False),
+                name="stepsend_rerouted",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.enrollment} · step {self.step.position}"
