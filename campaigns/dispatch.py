@@ -317,8 +317,9 @@ def enrollments_materialize(*, now: datetime, batch: int = 500) -> tuple[int, in
         enrollments = sorted(Enrollment.objects.filter(id__in=ids), key=lambda e: position[e.id])
         # A pause that committed since `running` was read stops this batch too; one still
         # under way waits for it, then pauses what it made.
-        still = campaigns_lock_running({e.campaign_id for e in enrollments})
-        if len(still) < len({e.campaign_id for e in enrollments}):
+        batch_campaigns = {e.campaign_id for e in enrollments}
+        still = campaigns_lock_running(batch_campaigns)
+        if still != batch_campaigns:
             enrollments = [e for e in enrollments if e.campaign_id in still]
             ids = [e.id for e in enrollments]
             if not ids:
