@@ -144,7 +144,9 @@ def _array_type(field: Field) -> str:
 
 def _server_bound_cursor():
     """A cursor of the default connection binding its parameters on the server, wrapped as
-    Django wraps its own, so query logging and execute_wrapper see its statements."""
+    Django wraps its own, so query logging and execute_wrapper see its statements. It never
+    prepares a statement: Django opens the connection with prepare_threshold=None, which
+    keeps poolers in transaction mode working."""
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
     # Django's wrappers take any DB-API cursor; their stubs name Django's own.
