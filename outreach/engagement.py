@@ -59,6 +59,7 @@ def engagement_announce(
     conversation: Conversation,
     at: datetime,
     message: Message | None = None,
+    new_conversation: bool = False,
 ) -> None:
     referral = item.referral or {}
     if item.kind == "start":
@@ -82,5 +83,6 @@ def engagement_announce(
             message=message,
             comment_id=item.refers_to[0] if item.kind == "comment" and item.refers_to else "",
             recipients=item.recipients,
+            new_conversation=new_conversation,
         ),
     )

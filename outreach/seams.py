@@ -89,6 +89,9 @@ class Engagement:
     message: Message | None = None  # the recorded inbound message, for DMs
     comment_id: str = ""  # the comment itself, for a public reply under it
     recipients: list[str] = field(default_factory=list)  # email: the addresses it went to
+    # The conversation was made for this engagement: nothing of ours (a question asked) is
+    # in it yet.
+    new_conversation: bool = False
 
 
 class OutreachEvents:

@@ -49,6 +49,8 @@ def capture_answer(*, engagement: Engagement) -> bool:
     """True when this message answered (or failed to answer) an open question."""
     if engagement.message is None:
         return False
+    if engagement.new_conversation:
+        return False  # a question is asked in a conversation: none was asked in this one
     # No savepoint inside the reply's transaction (two round trips on every reply, and
     # nobody catches a failure here and goes on: it fails the reply's whole transaction).
     with transaction.atomic(savepoint=False):

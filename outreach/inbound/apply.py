@@ -31,10 +31,11 @@ from outreach.inbound.match import (
     known_message,
     our_message,
     received_at,
+    reply_conversation,
     sender_of,
 )
 from outreach.inbound_media import inbound_media_discard, inbound_media_enqueue
-from outreach.inbox.services import message_classify
+from outreach.inbox.services import message_classify_new
 from outreach.models import (
     Conversation,
     InboundEvent,
@@ -43,6 +44,7 @@ from outreach.models import (
     SenderAccount,
 )
 from outreach.seams import MessageFailed, ReplyRecorded, outreach_events
+from outreach.sending.create import conversation_get_or_create
 from outreach.sending.record import message_record_sent
 from outreach.suppress import (
     bounce_suppress,
@@ -69,6 +71,15 @@ def _opened(conversation: Conversation, at: datetime) -> None:
     ).update(not_before=None, hold_reason="", enqueued_at=None)
 
 
+def _conversation_opened(identity: Identity, sender: SenderAccount, at: datetime) -> Conversation:
+    """The conversation with this person, opened at `at` (_opened). One made now is inserted
+    opened, and holds no message of ours to release."""
+    conversation, new = conversation_get_or_create(identity.id, sender.id, last_inbound_at=at)
+    if not new:
+        _opened(conversation, at)
+    return conversation
+
+
 def _ignore(event: InboundEvent, item: InboundItem) -> str:
     return f"ignored {item.kind}"
 
@@ -93,24 +104,32 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         identity = None if asked else email_lead_identity(item, sender)
     if sender is None or identity is None:
         return "unmatched"
-    conversation = conversation_of(identity, sender)
-    conversation.identity = identity  # read again by everything the reply goes through
     kind = {"message": "reply", "auto_reply": "auto_reply", "bounce": "bounce"}.get(
         item.kind, item.kind
     )
-    if kind in ("reply", "auto_reply") and _asks_to_unsubscribe(channel, item, kind):
+    asks = kind in ("reply", "auto_reply") and _asks_to_unsubscribe(channel, item, kind)
+    if asks:
         kind = "opt_out"
+    opens = kind in ("reply", "opt_out")
+    # A conversation made for this message is inserted opened, and holds nothing yet: no
+    # message of ours for _opened to release, no copy of this message (known_message).
+    conversation, new = reply_conversation(
+        identity, sender, ours, opened_at=received_at(item) if opens else None
+    )
+    # Read again by everything the reply goes through.
+    conversation.identity, conversation.sender = identity, sender
+    if asks:
         opt_out(channel=channel, address=identity.value, source=f"{channel} reply", note=item.text)
     detail = kind
-    if kind in ("reply", "opt_out"):
+    if opens and not new:
         _opened(conversation, received_at(item))
-    if kind == "bounce" and not known_message(channel, conversation, item):
+    if kind == "bounce" and (new or not known_message(channel, conversation, item)):
         detail = _bounce(identity, ours, item)  # the same bounce mail twice counts once
     if kind == "complaint":
         _complaint(identity, item)
     if item.handover == "standby":
         _thread_owner(conversation, "other", received_at(item), only_if_ours=True)
-    if known_message(channel, conversation, item):
+    if not new and known_message(channel, conversation, item):
         return "duplicate message"  # the same message under another event (standby, edit)
     fields = {
         "conversation": conversation,
@@ -124,13 +143,14 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
         "sent_at": received_at(item),
         "error_code": item.error_code[:64],
     }
-    message = Message.objects.create(**(fields | inbound_fields(channel, conversation, item, ours)))
+    kept = inbound_fields(channel, conversation, item, ours, new_conversation=new)
+    message = Message.objects.create(**(fields | kept))
     MessageEvent.objects.create(message=message, status=S.RECEIVED, detail=detail)
     inbound_media_enqueue(message)  # platform media links expire: keep our own copy
     _answer_callback(channel, sender, item)
     # A complaint stops every sequence of the contact, as a "stop" reply does.
     seam_kind = "opt_out" if kind == "complaint" else kind
-    intent = message_classify(message=message, kind=seam_kind)
+    intent = message_classify_new(message=message, kind=seam_kind)
     outreach_events().reply_recorded(
         ReplyRecorded(
             message=message,
@@ -149,6 +169,7 @@ def _message(event: InboundEvent, item: InboundItem) -> str:
             conversation=conversation,
             at=received_at(item),
             message=message,
+            new_conversation=new,
         )
     return kind
 
@@ -330,8 +351,7 @@ def _start(event: InboundEvent, item: InboundItem) -> str:
         return "unmatched"
     identity_grant_consent(identity=identity, source="telegram /start")
     if sender is not None:
-        conversation = conversation_of(identity, sender)
-        _opened(conversation, received_at(item))
+        conversation = _conversation_opened(identity, sender, received_at(item))
         engagement_announce(
             event=event,
             item=item,
@@ -386,21 +406,22 @@ def _comment(event: InboundEvent, item: InboundItem) -> str:
     identity = identity_of(event.provider, item, create=True)
     if sender is None or identity is None:
         return "unmatched"
-    conversation = conversation_of(identity, sender)
-    Conversation.objects.filter(id=conversation.id).update(
-        comment_id=item.refers_to[0] if item.refers_to else "", comment_at=received_at(item)
-    )
-    Message.objects.filter(
-        conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD
-    ).update(not_before=None, hold_reason="", enqueued_at=None)
-    conversation.refresh_from_db()
+    at = received_at(item)
+    comment = {"comment_id": item.refers_to[0] if item.refers_to else "", "comment_at": at}
+    conversation, new = conversation_get_or_create(identity.id, sender.id, **comment)
+    if not new:  # one made now is inserted with the comment, and holds nothing to release
+        Conversation.objects.filter(id=conversation.id).update(**comment)
+        Message.objects.filter(
+            conversation=conversation, status=S.QUEUED, hold_reason__startswith=POLICY_HOLD
+        ).update(not_before=None, hold_reason="", enqueued_at=None)
+        conversation.refresh_from_db()
     engagement_announce(
         event=event,
         item=item,
         identity=identity,
         sender=sender,
         conversation=conversation,
-        at=received_at(item),
+        at=at,
     )
     return "comment"
 
@@ -412,8 +433,7 @@ def _referral(event: InboundEvent, item: InboundItem) -> str:
     identity = identity_of(event.provider, item, create=True)
     if sender is None or identity is None:
         return "unmatched"
-    conversation = conversation_of(identity, sender)
-    _opened(conversation, received_at(item))
+    conversation = _conversation_opened(identity, sender, received_at(item))
     engagement_announce(
         event=event,
         item=item,

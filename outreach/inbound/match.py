@@ -21,7 +21,7 @@ from outreach.models import (
     Message,
     SenderAccount,
 )
-from outreach.sending.create import conversations_for
+from outreach.sending.create import conversation_get_or_create
 
 log = logging.getLogger(__name__)
 OUT = Message.Direction.OUTBOUND
@@ -78,7 +78,9 @@ def our_message(
     rows = Message.objects.filter(named, channel=channel, direction=OUT)
     if sender is not None:  # Telegram message ids count per bot and chat
         rows = rows.filter(sender=sender)
-    found = list(rows.select_related("conversation__identity").order_by("-id")[:20])
+    # With what a reply to it reads next: its sender, and the contact (the reply's route).
+    related = rows.select_related("conversation__identity__contact", "sender")
+    found = list(related.order_by("-id")[:20])
 
     def position(m: Message) -> int:
         if m.provider_message_id in refers_to:
@@ -151,7 +153,27 @@ def received_at(item: InboundItem) -> datetime:
 
 
 def conversation_of(identity: Identity, sender: SenderAccount) -> Conversation:
-    return conversations_for({(identity.id, sender.id)})[(identity.id, sender.id)]
+    conversation, _ = conversation_get_or_create(identity.id, sender.id)
+    return conversation
+
+
+def reply_conversation(
+    identity: Identity,
+    sender: SenderAccount,
+    ours: Message | None,
+    *,
+    opened_at: datetime | None,
+) -> tuple[Conversation, bool]:
+    """The conversation an inbound message goes to, and whether it was made for it. The
+    message of ours it answers was read with its conversation, the same one (a message's
+    sender is its conversation's): not read again. One made for it is inserted already
+    opened at `opened_at` (see apply._opened)."""
+    if ours is not None:
+        theirs = ours.conversation
+        if theirs.identity_id == identity.id and theirs.sender_id == sender.id:
+            return theirs, False
+    opened = {"last_inbound_at": opened_at} if opened_at is not None else {}
+    return conversation_get_or_create(identity.id, sender.id, **opened)
 
 
 def bounce_of(ours: Message | None, item: InboundItem, event: InboundEvent) -> Message | None:
@@ -183,19 +205,28 @@ def bounce_of(ours: Message | None, item: InboundItem, event: InboundEvent) -> M
         if not mailboxes:
             return None
         rows = rows.filter(mailboxes)
-    return rows.select_related("conversation__identity").order_by("-sent_at", "-id").first()
+    related = rows.select_related("conversation__identity__contact", "sender")  # as our_message
+    return related.order_by("-sent_at", "-id").first()
 
 
 def inbound_fields(
-    channel: str, conversation: Conversation, item: InboundItem, ours: Message | None
+    channel: str,
+    conversation: Conversation,
+    item: InboundItem,
+    ours: Message | None,
+    *,
+    new_conversation: bool = False,
 ) -> dict[str, object]:
     """What an inbound message keeps beside its text: the platform's id for it (so an edit
     or unsend finds it), the message of ours it answers, the button it pressed. An unsend
-    processed before the message itself leaves it redacted from the start."""
+    processed before the message itself leaves it redacted from the start.
+    new_conversation: the conversation was made for this message, so nothing in it can
+    have taken the id."""
     fields: dict[str, object] = {"reply_to": ours, "payload": item.payload}
     if not item.message_id:
         return fields
-    if len(item.message_id) > 255 or _id_taken(channel, conversation, item.message_id):
+    too_long = len(item.message_id) > 255
+    if too_long or _id_taken(channel, conversation, item.message_id, new_conversation):
         # An email's Message-ID is the sender's to write: too long, or one of our own ids
         # repeated, it is not kept, and the reply is stored all the same.
         log.warning("%s message id %.100s not kept: taken or too long", channel, item.message_id)
@@ -209,12 +240,17 @@ def inbound_fields(
     return fields
 
 
-def _id_taken(channel: str, conversation: Conversation, message_id: str) -> bool:
+def _id_taken(
+    channel: str, conversation: Conversation, message_id: str, new_conversation: bool
+) -> bool:
     """Does a stored message have this platform id in its scope (models.py
     CONVERSATION_SCOPED_IDS): the conversation's inbound messages, or the whole channel
     where the platform's ids are global."""
     rows = Message.objects.filter(channel=channel, provider_message_id=message_id)
     if channel in CONVERSATION_SCOPED_IDS:
+        if new_conversation:
+            # Made in this transaction: no message can be in it yet, ours or another's.
+            return False
         rows = rows.filter(conversation=conversation, direction=Message.Direction.INBOUND)
     return rows.exists()
 

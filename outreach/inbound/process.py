@@ -58,6 +58,9 @@ def _event_apply(event_id: int) -> str:
         event = (
             InboundEvent.objects.select_for_update()
             .filter(id=event_id, processed_at=None, quarantined_at=None)
+            # The body as received (a mail with its attachments can be megabytes) is read
+            # only when it was stored unparsed: event_parse_again loads it then.
+            .defer("raw")
             .first()
         )
         if event is None:

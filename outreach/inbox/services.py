@@ -28,12 +28,18 @@ def conversation_state(conversation: Conversation) -> ConversationState:
 
 
 def message_classify(*, message: Message, kind: str = "reply") -> MessageIntent:
-    """Label an inbound message once (idempotent). Called by outreach.inbound.apply._message
-    right after recording it; the label then travels up with OutreachEvents.reply_recorded.
-    """
+    """Label an inbound message once (idempotent), right after recording it; the label then
+    travels up with OutreachEvents.reply_recorded. outreach.inbound.apply._message, which
+    records the message in the same transaction, calls message_classify_new directly."""
     found = MessageIntent.objects.filter(message_id=message.id).first()
     if found is not None:
         return found
+    return message_classify_new(message=message, kind=kind)
+
+
+def message_classify_new(*, message: Message, kind: str = "reply") -> MessageIntent:
+    """message_classify for a message recorded in this very transaction
+    (outreach.inbound.apply._message), which cannot have a label yet: none is looked for."""
     reply = IncomingReply(
         body=message.body,
         subject=message.subject,

@@ -9,6 +9,7 @@ platform rules and the sender limits are applied when a message is claimed (clai
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 
 from core.bulk import rows_insert
@@ -20,11 +21,19 @@ T = TypeVar("T")
 
 def conversations_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Conversation]:
     """Get or create one conversation per (identity_id, sender_id), in bulk."""
+    found, _ = _get_or_create(pairs)
+    return found
 
-    def read(rows: QuerySet[Conversation]) -> dict[tuple[int, int], Conversation]:
-        return {(c.identity_id, c.sender_id): c for c in rows}
 
-    return _get_or_create(pairs, read)
+def conversation_get_or_create(
+    identity_id: int, sender_id: int, **fields: Any
+) -> tuple[Conversation, bool]:
+    """One conversation, and whether this call made it. A new one is inserted with `fields`
+    (Conversation attnames: values) already set, so the caller needs no update after it; an
+    existing one is returned as it is."""
+    pair = (identity_id, sender_id)
+    found, made = _get_or_create({pair}, **fields)
+    return found[pair], pair in made
 
 
 def conversation_ids_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -44,14 +53,32 @@ def conversation_ids_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], i
     return found
 
 
+def _conversations(rows: QuerySet[Conversation]) -> dict[tuple[int, int], Conversation]:
+    return {(c.identity_id, c.sender_id): c for c in rows}
+
+
+# Every column of a conversation, in the model's order: what an insert returns to build the
+# conversations it made (Model.from_db) instead of reading them back.
+_ALL = tuple(f.attname for f in Conversation._meta.concrete_fields)
+
+
 def _get_or_create(
-    pairs: set[tuple[int, int]], read: Callable[[QuerySet[Conversation]], dict[Any, T]]
-) -> dict[tuple[int, int], T]:
-    found = _fetch(pairs, read)
+    pairs: set[tuple[int, int]], **fields: Any
+) -> tuple[dict[tuple[int, int], Conversation], set[tuple[int, int]]]:
+    """The pairs' conversations, and the pairs whose conversation this call made. Read first
+    (most exist), then the missing ones inserted, each returned whole by the insert; only a
+    pair made meanwhile by another transaction is read again."""
+    found = _fetch(pairs, _conversations)
+    made: set[tuple[int, int]] = set()
     if missing := pairs - found.keys():
-        _insert(missing)
-        found.update(_fetch(missing, read))
-    return found
+        rows = _insert(missing, returning=_ALL, **fields)
+        for row in rows:
+            conversation = Conversation.from_db(DEFAULT_DB_ALIAS, _ALL, row)
+            found[(conversation.identity_id, conversation.sender_id)] = conversation
+        made = missing & found.keys()
+        if lost := missing - made:
+            found.update(_fetch(lost, _conversations))
+    return found, made
 
 
 def _fetch(
@@ -67,15 +94,19 @@ def _fetch(
     return {pair: c for pair, c in read(rows).items() if pair in wanted}
 
 
-def _insert(pairs: set[tuple[int, int]], returning: tuple[str, ...] = ()) -> list[tuple]:
-    """The conversations of these pairs that did not exist yet; a pair made meanwhile by
-    another transaction is skipped (conversation_unique_pair), and read back by the caller."""
+def _insert(
+    pairs: set[tuple[int, int]], returning: tuple[str, ...] = (), **fields: Any
+) -> list[tuple]:
+    """The conversations of these pairs that did not exist yet, with `fields` set on each; a
+    pair made meanwhile by another transaction is skipped (conversation_unique_pair), and
+    read back by the caller."""
     if not pairs:
         return []
     identities, senders = zip(*pairs, strict=True)
+    columns = {name: [value] * len(pairs) for name, value in fields.items()}
     return rows_insert(
         Conversation,
-        {"identity_id": identities, "sender_id": senders},
+        {"identity_id": identities, "sender_id": senders, **columns},
         returning=returning,
         ignore_conflicts=True,
     )
