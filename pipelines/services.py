@@ -5,14 +5,16 @@ Every move writes a DealStageChange (who, when, why) and fans out deal_stage_cha
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import Contact
 from core.audit import audit_record
+from core.bulk import rows_insert
 from outreach.models import Message
 from pipelines.models import Deal, DealStageChange, Pipeline, Stage, StageRule
 from pipelines.signals import deal_stage_changed
@@ -60,34 +62,55 @@ def _moves_forward(current: Stage, target: Stage) -> bool:
     return target.kind != Stage.Kind.OPEN or target.position > current.position
 
 
+OPENED_REASON = "opened on first reply"
+
+
+def _open_deal(contact: Contact, pipeline: Pipeline | None = None) -> Deal | None:
+    """The contact's open deal (any pipeline unless given) that moved last, with its stage:
+    the rules compare it (_moves_forward)."""
+    open_deals = Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
+    if pipeline is not None:
+        open_deals = open_deals.filter(pipeline=pipeline)
+    return open_deals.select_related("stage").order_by("-updated_at").first()
+
+
+def _first_stage(pipeline: Pipeline | None) -> Stage | None:
+    """The first stage of the pipeline, or of the default one (the first marked default),
+    with its pipeline: one query either way."""
+    if pipeline is not None:
+        return pipeline.stages.order_by("position").first()
+    default = Pipeline.objects.filter(is_default=True).order_by("id").values("id")[:1]
+    return (
+        Stage.objects.filter(pipeline=Subquery(default))
+        .select_related("pipeline")
+        .order_by("position")
+        .first()
+    )
+
+
+def _deal_create(*, contact: Contact, first: Stage, origin: DealOrigin) -> Deal:
+    return Deal.objects.create(
+        contact=contact,
+        pipeline=first.pipeline,
+        stage=first,
+        campaign_id=origin.campaign_id,
+        owner_id=origin.owner_id or contact.owner_id,
+    )
+
+
 def deal_for_contact(
     *, contact: Contact, pipeline: Pipeline | None = None, origin: DealOrigin = DealOrigin()
 ) -> Deal | None:
     """The contact's open deal (any pipeline unless given), or a new one in the default,
     with the campaign and owner of ``origin`` (the contact's owner when it names none)."""
-    open_deals = Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
-    if pipeline is not None:
-        open_deals = open_deals.filter(pipeline=pipeline)
-    # The stage comes along: the rule that follows compares it (_moves_forward).
-    deal = open_deals.select_related("stage").order_by("-updated_at").first()
+    deal = _open_deal(contact, pipeline)
     if deal is not None:
         return deal
-    pipeline = pipeline or Pipeline.objects.filter(is_default=True).first()
-    if pipeline is None:
-        return None
-    first = pipeline.stages.order_by("position").first()
+    first = _first_stage(pipeline)
     if first is None:
         return None
-    deal = Deal.objects.create(
-        contact=contact,
-        pipeline=pipeline,
-        stage=first,
-        campaign_id=origin.campaign_id,
-        owner_id=origin.owner_id or contact.owner_id,
-    )
-    change = DealStageChange.objects.create(
-        deal=deal, to_stage=first, reason="opened on first reply"
-    )
+    deal = _deal_create(contact=contact, first=first, origin=origin)
+    change = DealStageChange.objects.create(deal=deal, to_stage=first, reason=OPENED_REASON)
     deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
     return deal
 
@@ -105,6 +128,141 @@ def _rule_stage(deal: Deal, event: str) -> tuple[Stage, str] | None:
     return rule.stage, rule.reason or rule.get_event_display()
 
 
+def _rule_moves(
+    stage: Stage, events: list[str], rules: dict[str, StageRule]
+) -> tuple[list[tuple[str, StageRule]], int]:
+    """The rules that move a deal now at ``stage``, event after event, and how many of the
+    events are this deal's: once it is won or lost, the events after it go to the contact's
+    open deal of the moment, as deal_apply_event would find it for each."""
+    moves: list[tuple[str, StageRule]] = []
+    for done, event in enumerate(events):
+        if done and stage.kind != Stage.Kind.OPEN:
+            return moves, done
+        rule = rules.get(event)
+        if rule is not None and _moves_forward(stage, rule.stage):
+            moves.append((event, rule))
+            stage = rule.stage
+    return moves, len(events)
+
+
+def _deal_or_open(
+    *, contact: Contact, open_new: bool, origin: DealOrigin
+) -> tuple[Deal | None, DealStageChange | None]:
+    """The contact's open deal, or one opened in the default pipeline (unless open_new is
+    False) with its first history entry, not saved yet."""
+    deal = _open_deal(contact)
+    if deal is not None or not open_new:
+        return deal, None
+    first = _first_stage(None)
+    if first is None:
+        return None, None
+    deal = _deal_create(contact=contact, first=first, origin=origin)
+    return deal, DealStageChange(deal=deal, to_stage=first, reason=OPENED_REASON)
+
+
+def _deal_locked(deal: Deal) -> Deal:
+    """The deal read again and locked until the transaction ends: it may have moved since."""
+    locked = Deal.objects.select_for_update().get(id=deal.id)
+    if locked.stage_id == deal.stage_id:
+        locked.stage = deal.stage  # as read: no need to read it again
+    return locked
+
+
+def _changes_insert(changes: list[DealStageChange]) -> None:
+    """Insert history entries in one statement, each a microsecond after the one before:
+    a history is ordered by time alone (DealStageChange.Meta.ordering), and one clock
+    reading per row, as bulk_create takes them, may repeat. (On SQLite rows_insert is
+    bulk_create, clock readings and all.)"""
+    now = timezone.now()
+    for i, change in enumerate(changes):
+        change.at = now + timedelta(microseconds=i)
+    names = ("deal_id", "from_stage_id", "to_stage_id", "changed_by_id", "reason", "message_id")
+    columns = {name: [getattr(c, name) for c in changes] for name in (*names, "at")}
+    for change, (change_id,) in zip(changes, rows_insert(DealStageChange, columns), strict=True):
+        change.id = change_id
+
+
+def _rule_changes(
+    deal: Deal, planned: list[tuple[str, StageRule]], *, by, message: Message
+) -> list[DealStageChange]:
+    """The history entries of the planned moves, one after the other, not saved yet."""
+    changes: list[DealStageChange] = []
+    stage = deal.stage
+    for event, rule in planned:
+        if rule.stage.pipeline_id != deal.pipeline_id:  # as deal_move refuses it
+            raise ValueError("That stage belongs to another pipeline.")
+        why = f"{rule.reason or rule.get_event_display()} (message #{message.id}, rule {event})"
+        changes.append(
+            DealStageChange(
+                deal=deal,
+                from_stage=stage,
+                to_stage=rule.stage,
+                changed_by=by,
+                reason=why[:200],
+                message=message,
+            )
+        )
+        stage = rule.stage
+    return changes
+
+
+def _deal_record(deal: Deal, opened: DealStageChange | None, moves: list[DealStageChange]) -> None:
+    """Write a deal's new history entries and its last stage, then tell of each entry."""
+    changes = [opened, *moves] if opened else moves
+    if not changes:
+        return
+    _changes_insert(changes)
+    if moves:
+        deal.stage = moves[-1].to_stage
+        deal.save(update_fields=["stage", "updated_at"])
+    for change in changes:
+        deal.stage = change.to_stage  # where that entry left it, as each move told it
+        deal_stage_changed.fan_out(sender=Deal, deal=deal, change=change)
+
+
+def deal_apply_events(
+    *,
+    contact: Contact,
+    events: list[str],
+    message: Message,
+    by=None,
+    open_new: bool = True,
+    origin: DealOrigin = DealOrigin(),
+) -> list[DealStageChange]:
+    """Apply the pipeline's rules for these events in order (e.g. "reply", then
+    "intent:interested") to the contact's deal, as deal_apply_event would one after the
+    other; the moves made, in order.
+
+    The deal and the rules are read once, the deal locked once (when it was there before
+    and moves), its history entries inserted in one statement and the deal saved once;
+    deal_stage_changed still goes out once per entry, in order, an opening first.
+    """
+    with transaction.atomic(savepoint=False):
+        deal, opened = _deal_or_open(contact=contact, open_new=open_new, origin=origin)
+        if deal is None:
+            return []
+        rules = StageRule.objects.filter(pipeline_id=deal.pipeline_id, event__in=events)
+        by_event = {rule.event: rule for rule in rules.select_related("stage")}
+        planned, done = _rule_moves(deal.stage, events, by_event)
+        if planned and opened is None:
+            # A deal that was there before moves from where it is once locked. One opened
+            # above needs no lock: no other transaction sees it before this one ends.
+            deal = _deal_locked(deal)
+            planned, done = _rule_moves(deal.stage, events, by_event)
+        moves = _rule_changes(deal, planned, by=by, message=message)
+        _deal_record(deal, opened, moves)
+    if done < len(events):  # won or lost: the events left find the contact's next deal
+        moves += deal_apply_events(
+            contact=contact,
+            events=events[done:],
+            message=message,
+            by=by,
+            open_new=open_new,
+            origin=origin,
+        )
+    return moves
+
+
 def deal_apply_event(
     *,
     contact: Contact,
@@ -118,23 +276,10 @@ def deal_apply_event(
 
     open_new=False leaves a contact without an open deal alone instead of opening one.
     """
-    if open_new:
-        deal = deal_for_contact(contact=contact, origin=origin)
-    else:
-        deal = (
-            Deal.objects.filter(contact=contact, stage__kind=Stage.Kind.OPEN)
-            .select_related("stage")
-            .order_by("-updated_at")
-            .first()
-        )
-    if deal is None:
-        return None
-    target = _rule_stage(deal, event)
-    if target is None:
-        return None
-    stage, reason = target
-    why = f"{reason} (message #{message.id}, rule {event})"
-    return deal_move(deal=deal, stage=stage, by=by, reason=why[:200], message=message)
+    moves = deal_apply_events(
+        contact=contact, events=[event], message=message, by=by, open_new=open_new, origin=origin
+    )
+    return moves[0] if moves else None
 
 
 def deal_closed_by(*, contact: Contact, message: Message) -> tuple[Deal, Stage | None] | None:
