@@ -3,7 +3,7 @@ dispatcher (campaigns/dispatch.py), the follow-up scheduling (campaigns/services
 forecast (analytics/forecast.py), so the forecast never promises a step the engine skips.
 
 A reply ends the sequence for every step but those marked "Always" (campaigns/services.py
-`enrollments_stop_for_contact`): an enrolment that replied and still has an "Always" step
+`enrollments_replied`): an enrolment that replied and still has an "Always" step
 ahead stays live with its reply recorded (replied_at), and each of its other steps is
 skipped here with the reason "the contact replied".
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Max,
     OuterRef,
     Q,
     Subquery,
@@ -369,6 +371,18 @@ def counters_after_failure(*, message_id: int, previous: str | None) -> None:
     counters_add(deltas)
 
 
+@dataclass(frozen=True)
+class Replied:
+    """Enrollments a reply just made "replied" (campaigns.services.enrollments_replied), to be
+    counted with the reply's label (counters_after_label)."""
+
+    at: datetime  # their replied_at: the day the reply counts on
+    campaigns: dict[int, int]  # enrollment id: campaign id
+    # Enrollment id: (step id, variant id) of the step send it replied to (replied_to), where
+    # it has one; the others count on their last step sent.
+    counted_on: dict[int, tuple[int, int]]
+
+
 def counters_after_reply(*, enrollment_ids: list[int], sign: int = 1) -> None:
     """These enrollments just became "replied" (their replied_at is set), or (sign -1) left
     that state (an answered question resumed the sequence)."""
@@ -387,6 +401,14 @@ def counters_after_reply(*, enrollment_ids: list[int], sign: int = 1) -> None:
     counters_add(deltas)
 
 
+def _count_replied(deltas: defaultdict[Key, Counter], replied: Replied, last: dict) -> None:
+    """As counters_after_reply, from what the reply knows of them (``last``: _last_sent)."""
+    day = _day(replied.at)
+    for eid, cid in replied.campaigns.items():
+        where = replied.counted_on.get(eid) or last.get(eid, (0, 0))
+        deltas[(cid, day, *where)]["replied"] += 1
+
+
 def counters_after_opt_out(*, contact_ids: list[int], sign: int) -> None:
     """These contacts were opted out everywhere (sign 1) or reinstated (sign -1)."""
     rows = list(
@@ -401,12 +423,36 @@ def counters_after_opt_out(*, contact_ids: list[int], sign: int) -> None:
     counters_add(deltas)
 
 
-def counters_after_label(*, message: Message, label: str, previous: str = "") -> None:
+def counters_after_label(
+    *, message: Message, label: str, previous: str = "", replied: Replied | None = None
+) -> None:
     """A reply was labelled ``label`` (before: ``previous``, "" if it had no label). Counts
     every enrollment of its contact created before the reply: the label breakdown, and
-    "positive" when this label decides it (no other positive reply since enrolling)."""
+    "positive" when this label decides it (no other positive reply since enrolling).
+
+    ``replied``: the enrollments the reply itself made "replied" (services.reply_record),
+    counted here with its label: one read of the steps sent for both, one upsert per counter
+    row. They stay locked until the reply commits, so this read finds the steps sent that one
+    right after the stop would have found, or a send in flight recorded meanwhile (which does
+    not lock a paused enrollment), where counters_after_send expects the reply to be."""
+    decided, sign = _label_count(message=message, label=label, previous=previous)
+    uncounted = [e for e in replied.campaigns if e not in replied.counted_on] if replied else []
+    last = _last_sent({*uncounted, *(eid for eid, _, _ in decided)})
+    deltas = _deltas()
+    if replied is not None:
+        _count_replied(deltas, replied, last)
+    for eid, cid, created in decided:
+        deltas[(cid, _day(created), *last.get(eid, (0, 0)))]["positive"] += sign
+    counters_add(deltas)
+
+
+def _label_count(
+    *, message: Message, label: str, previous: str
+) -> tuple[list[tuple[int, int, datetime]], int]:
+    """Count the label breakdown; return the enrollments (id, campaign id, created_at) whose
+    "positive" this label decides, and +1 or -1 for them."""
     if label == previous:
-        return
+        return [], 0
     contact_id = message.conversation.identity.contact_id
     rows = list(
         Enrollment.objects.filter(
@@ -414,7 +460,7 @@ def counters_after_label(*, message: Message, label: str, previous: str = "") ->
         ).values_list("id", "campaign_id", "created_at")
     )
     if not rows:
-        return
+        return [], 0
     intents: dict[tuple[int, str], int] = Counter()
     for _, cid, _ in rows:
         intents[(cid, label)] += 1
@@ -424,16 +470,14 @@ def counters_after_label(*, message: Message, label: str, previous: str = "") ->
     sign = (label in POSITIVE_INTENTS) - (previous in POSITIVE_INTENTS)
     labels = positive_labels()
     if not sign or labels is None:
-        return
-    others = labels.filter(message__conversation__identity__contact_id=contact_id).exclude(
-        message_id=message.id
+        return [], 0
+    # The contact's latest other positive reply: one read, not one per enrollment.
+    latest = (
+        labels.filter(message__conversation__identity__contact_id=contact_id)
+        .exclude(message_id=message.id)
+        .aggregate(at=Max("message__created_at"))["at"]
     )
-    last = _last_sent(eid for eid, _, _ in rows)
-    deltas = _deltas()
-    for eid, cid, created in rows:
-        if not others.filter(message__created_at__gte=created).exists():
-            deltas[(cid, _day(created), *last.get(eid, (0, 0)))]["positive"] += sign
-    counters_add(deltas)
+    return [row for row in rows if latest is None or latest < row[2]], sign
 
 
 # --- rebuilding ------------------------------------------------------------------------------

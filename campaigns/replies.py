@@ -93,19 +93,18 @@ def conversation_assign_campaign_owner(*, message: Message, origin: DealOrigin) 
 # --- "Always" steps after a reply ----------------------------------------------------------
 
 
-def always_ahead(enrollment_ids: list[int]) -> dict[int, bool]:
-    """The live enrolments of these with an "Always" step still ahead (their current step or
-    a later one), and whether that is their current step: a reply does not end them."""
+def always_ahead() -> tuple[Exists, Exists]:
+    """For annotating enrollments: an "Always" step still ahead (their current step or a
+    later one), so a reply does not end a live one; and whether that is their current step.
+
+    Subqueries only (no join), so enrollments locked with them lock no other row."""
     always = Step.objects.filter(
-        sequence_id=OuterRef("campaign__sequence_id"), condition=Step.Condition.ALWAYS
+        sequence__campaigns=OuterRef("campaign_id"), condition=Step.Condition.ALWAYS
     )
-    rows = (
-        Enrollment.objects.filter(id__in=enrollment_ids, state__in=[E.ACTIVE, E.WAITING, E.PAUSED])
-        .filter(Exists(always.filter(position__gte=OuterRef("current_step"))))
-        .annotate(now_always=Exists(always.filter(position=OuterRef("current_step"))))
-        .values_list("id", "now_always")
+    return (
+        Exists(always.filter(position__gte=OuterRef("current_step"))),
+        Exists(always.filter(position=OuterRef("current_step"))),
     )
-    return dict(rows)
 
 
 def reply_keep_always(
@@ -113,31 +112,34 @@ def reply_keep_always(
     *,
     at: datetime,
     reason: str,
-    quoted: int | None,
-    answered: int | None,
-) -> None:
+    quoted: StepSend | None,
+) -> dict[int, tuple[int, int]]:
     """These enrolments replied but have "Always" steps ahead: record the reply (counted on
-    the step it answered, else the last one sent, as for any reply) and let the dispatcher
-    skip their other steps (campaigns/conditions.py). A queued message of a step that is not
-    "Always" is cancelled, and its enrolment goes back to the dispatcher at once, which
-    skips that step and times the next from the last message really sent."""
+    the step it answered, ``quoted`` when the platform linked it, else the last one sent, as
+    for any reply) and let the dispatcher skip their other steps (campaigns/conditions.py).
+    A queued message of a step that is not "Always" is cancelled, and its enrolment goes
+    back to the dispatcher at once, which skips that step and times the next from the last
+    message really sent.
+
+    Returns (step id, variant id) of the step send each reply is counted on (replied_to),
+    for the counters."""
     if not going_on:
-        return
+        return {}
     ids = list(going_on)
     Enrollment.objects.filter(id__in=ids).update(
         replied_at=at, hold_reason=f'{reason}; only "Always" steps still go out'[:200]
     )
-    last: dict[int, int] = {}
-    for eid, link_id in (
+    last: dict[int, tuple[int, int, int | None]] = {}
+    for eid, link_id, step_id, variant_id in (
         StepSend.objects.filter(enrollment_id__in=ids, message__sent_at__isnull=False)
         .order_by("message__sent_at", "id")
-        .values_list("enrollment_id", "id")
+        .values_list("enrollment_id", "id", "step_id", "variant_id")
     ):
-        last[eid] = link_id
-    if quoted is not None and answered is not None:
-        last[answered] = quoted
+        last[eid] = (link_id, step_id, variant_id)
+    if quoted is not None:
+        last[quoted.enrollment_id] = (quoted.id, quoted.step_id, quoted.variant_id)
     # replied_to keeps the reply on that step when an "Always" step is sent later.
-    for eid, link_id in last.items():
+    for eid, (link_id, _, _) in last.items():
         Enrollment.objects.filter(id=eid).update(replied_to_id=link_id)
     skip_now = [eid for eid, current_always in going_on.items() if not current_always]
     StepSend.messages(enrollment_id__in=skip_now).filter(status__in=[M.QUEUED, M.PAUSED]).update(
@@ -146,3 +148,4 @@ def reply_keep_always(
     Enrollment.objects.filter(id__in=skip_now, state=E.WAITING).update(
         state=E.ACTIVE, next_action_at=timezone.now()
     )
+    return {eid: (step_id, variant_id or 0) for eid, (_, step_id, variant_id) in last.items()}

@@ -83,7 +83,7 @@ class CampaignEvents(OutreachEvents):
         message, kind, intent = reply.message, reply.kind, reply.intent
         contact = message.conversation.identity.contact
         # 1. Sequences: a reply stops them (an out-of-office one does not), an opt-out too.
-        services.reply_record(
+        replied = services.reply_record(
             message=message, kind=kind, intent=intent, replies_to=reply.replies_to
         )
         # 2. Out of office holds them instead; a real reply goes to the campaign owner and
@@ -95,21 +95,31 @@ class CampaignEvents(OutreachEvents):
         elif kind in REPLIES:
             origin = replies.deal_origin(contact.id)
             replies.conversation_assign_campaign_owner(message=message, origin=origin)
-            pipelines.deal_apply_event(
-                contact=contact, event="reply", message=message, origin=origin
-            )
             if intent == "unsubscribe" and kind != "opt_out":
+                # The opt-out comes between the two moves: its contact.opted_out webhook
+                # between their deal.stage_changed ones, its lock on the contact after the
+                # reply's on the deal.
+                pipelines.deal_apply_event(
+                    contact=contact, event="reply", message=message, origin=origin
+                )
                 contact_opt_out(
                     contact=contact, source=f"{message.channel} reply asked to unsubscribe"
                 )
-            pipelines.deal_apply_event(
-                contact=contact, event=f"intent:{intent}", message=message, origin=origin
-            )
+                pipelines.deal_apply_event(
+                    contact=contact, event="intent:unsubscribe", message=message, origin=origin
+                )
+            else:
+                pipelines.deal_apply_events(
+                    contact=contact,
+                    events=["reply", f"intent:{intent}"],
+                    message=message,
+                    origin=origin,
+                )
         # A complaint (kind opt_out with the "complaint" event) may pause or slow its sender.
         if kind == "opt_out" and message.events.filter(detail="complaint").exists():
             guards.guard_after_complaint(message=message)
-        # 3. Counters (the reply itself was counted by reply_record).
-        counters.counters_after_label(message=message, label=intent)
+        # 3. Counters: the reply (the enrollments reply_record made "replied") with its label.
+        counters.counters_after_label(message=message, label=intent, replied=replied)
         # 4. Fan-out: outgoing webhooks.
         if kind == "reply":
             signals.reply_received.fan_out(sender=Message, message=message)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.db import transaction
-from django.db.models import Case, F, Q, QuerySet, When
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from campaigns import counters, replies
@@ -217,39 +217,23 @@ def enrollment_resume(*, enrollment: Enrollment, actor=None) -> None:
 
 
 def enrollments_stop_for_contact(
-    *,
-    contact_id: int,
-    state: str,
-    reason: str,
-    at: datetime | None = None,
-    answered: int | None = None,
-    channel: str = "",
-    quoted: int | None = None,
+    *, contact_id: int, state: str, reason: str, channel: str = ""
 ) -> int:
     """Stop every live sequence of a contact and cancel their unsent messages, atomically.
 
     ``channel``: only the sequences with a step on that channel (an opt-out of one channel).
-
-    ``answered`` (with state "replied"): the enrollment whose message the reply answers,
-    which becomes "replied" also when its sequence had ended (see ANSWERABLE). ``quoted``:
-    the step send of that enrollment the reply names (Enrollment.replied_to), where it counts.
+    A reply ends them as "replied" instead (enrollments_replied).
 
     Rows are locked in id order (enrollment, then message), the order used everywhere.
     A message already being sent cannot be recalled; the send task's claim sees "cancelled"
     for everything else.
     """
-    at = at or timezone.now()
     which = Q(state__in=LIVE)
-    if answered is not None and state == E.REPLIED:
-        which |= Q(id=answered, state__in=ANSWERABLE)
-    if state == E.REPLIED:
-        # Already replied and going on for its "Always" steps: counted once, and goes on.
-        which &= ~Q(state__in=LIVE, replied_at__isnull=False)
     if channel:
         # A subquery, not a join: FOR UPDATE would lock the joined campaign rows too.
         on_channel = Campaign.objects.filter(sequence__steps__channel=channel).values("id")
         which &= Q(campaign_id__in=on_channel)
-    # No savepoint inside a caller's transaction (a reply's): a failure fails it all.
+    # No savepoint inside a caller's transaction: a failure fails it all.
     with transaction.atomic(savepoint=False):
         ids = list(
             Enrollment.objects.select_for_update()
@@ -259,36 +243,97 @@ def enrollments_stop_for_contact(
         )
         if not ids:
             return 0
-        going_on = replies.always_ahead(ids) if state == E.REPLIED else {}
-        ended = [i for i in ids if i not in going_on]
+        # replied_at and replied_to stay: an opt-out after a reply keeps the reply counted
+        # where it was (campaigns/counters.py).
+        Enrollment.objects.filter(id__in=ids).update(
+            state=state, next_action_at=None, hold_reason=reason[:200]
+        )
+        _messages_cancel(ids, reason)
+    for eid in ids:
+        _log_enrollment(eid, "sequence stopped: %s", state, None)
+    return len(ids)
+
+
+def enrollments_replied(
+    *,
+    contact_id: int,
+    reason: str,
+    at: datetime | None,
+    answered: StepSend | None,
+    quoted: bool,
+) -> counters.Replied | None:
+    """A contact replied: stop their live sequences as "replied" and cancel their unsent
+    messages, atomically, as enrollments_stop_for_contact does; one with an "Always" step
+    still ahead goes on for it (campaigns/replies.py).
+
+    ``answered``: the step send the reply answers (reply_answers), whose enrollment becomes
+    "replied" also when its sequence had ended (see ANSWERABLE); ``quoted``: the platform
+    linked the reply to it, so it counts there (Enrollment.replied_to), not on the last step
+    sent.
+
+    Returns the enrollments it made "replied", or None: the caller counts them with the
+    reply's label (counters.counters_after_label), which reads the steps sent once for both
+    and bumps each counter row once.
+    """
+    at = at or timezone.now()
+    which = Q(state__in=LIVE)
+    if answered is not None:
+        which |= Q(id=answered.enrollment_id, state__in=ANSWERABLE)
+    # Already replied and going on for its "Always" steps: counted once, and goes on.
+    which &= ~Q(state__in=LIVE, replied_at__isnull=False)
+    quoted_link = answered if quoted else None
+    always_ahead, now_always = replies.always_ahead()
+    # No savepoint inside the reply's transaction: a failure fails it all.
+    with transaction.atomic(savepoint=False):
+        # Locked with what the reply needs of them, as they are once locked (the "Always"
+        # steps ahead are subqueries: only the enrollment rows are locked).
+        rows = list(
+            Enrollment.objects.select_for_update()
+            .filter(which, contact_id=contact_id)
+            .annotate(always_ahead=always_ahead, now_always=now_always)
+            .order_by("id")
+            .values_list("id", "campaign_id", "state", "always_ahead", "now_always")
+        )
+        if not rows:
+            return None
+        going_on = {eid: now for eid, _, state, ahead, now in rows if ahead and state in LIVE}
+        ended = [eid for eid, *_ in rows if eid not in going_on]
+        counted_on: dict[int, tuple[int, int]] = {}
+        replied_to: Case | None = None
+        if quoted_link is not None and quoted_link.enrollment_id in ended:
+            # The one that answered the quoted step counts there; the others on their last
+            # step sent (campaigns/counters.py).
+            quoting = quoted_link.enrollment_id
+            counted_on[quoting] = (quoted_link.step_id, quoted_link.variant_id or 0)
+            replied_to = Case(When(id=quoting, then=Value(quoted_link.id)), default=None)
         Enrollment.objects.filter(id__in=ended).update(
-            state=state,
+            state=E.REPLIED,
             next_action_at=None,
             hold_reason=reason[:200],
-            # An opt-out after a reply keeps the reply counted where it was
-            # (campaigns/counters.py).
-            replied_at=at if state == E.REPLIED else F("replied_at"),
-            replied_to=None if state == E.REPLIED else F("replied_to"),
+            replied_at=at,
+            replied_to=replied_to,
         )
-        if state == E.REPLIED:
-            if quoted is not None and answered in ended:
-                Enrollment.objects.filter(id=answered).update(replied_to=quoted)
-            replies.reply_keep_always(
-                going_on,
-                at=at,
-                reason=reason,
-                quoted=quoted if answered in going_on else None,
-                answered=answered,
-            )
-            counters.counters_after_reply(enrollment_ids=ids)
-        StepSend.messages(enrollment_id__in=ended).filter(status__in=[M.QUEUED, M.PAUSED]).update(
-            status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None
+        counted_on |= replies.reply_keep_always(
+            going_on,
+            at=at,
+            reason=reason,
+            quoted=quoted_link if quoted_link and quoted_link.enrollment_id in going_on else None,
         )
+        _messages_cancel(ended, reason)
     for eid in ended:
-        _log_enrollment(eid, "sequence stopped: %s", state, None)
+        _log_enrollment(eid, "sequence stopped: %s", E.REPLIED, None)
     for eid in going_on:
         _log_enrollment(eid, "replied, only its %s steps go on", '"Always"', None)
-    return len(ids)
+    return counters.Replied(
+        at=at, campaigns={eid: cid for eid, cid, *_ in rows}, counted_on=counted_on
+    )
+
+
+def _messages_cancel(enrollment_ids: list[int], reason: str) -> None:
+    """Their unsent messages: a message already being sent is not recalled."""
+    StepSend.messages(enrollment_id__in=enrollment_ids).filter(
+        status__in=[M.QUEUED, M.PAUSED]
+    ).update(status=M.CANCELLED, hold_reason=reason[:200], enqueued_at=None)
 
 
 def _log_enrollment(enrollment_id: int, what: str, detail: object, message_id: int | None) -> None:
@@ -477,29 +522,31 @@ def reply_answers(*, message: Message, replies_to: Message | None = None) -> Ste
 
 def reply_record(
     *, message: Message, kind: str, intent: str, replies_to: Message | None = None
-) -> None:
+) -> counters.Replied | None:
     """An inbound message arrived for a contact, labelled ``intent``: stop their sequences.
 
-    ``replies_to``: our message it answers, when the platform links it."""
+    ``replies_to``: our message it answers, when the platform links it. Returns the
+    enrollments a reply made "replied", for the caller to count with its label
+    (counters.counters_after_label)."""
     contact = message.conversation.identity.contact
     if kind == "reply" and intent == "out_of_office":
-        return  # not a real reply: CampaignEvents.reply_recorded pauses the sequences instead
+        return None  # not a real reply: CampaignEvents.reply_recorded pauses the sequences
     if kind == "reply":
         answered = reply_answers(message=message, replies_to=replies_to)
-        enrollments_stop_for_contact(
+        return enrollments_replied(
             contact_id=contact.id,
-            state=E.REPLIED,
             reason=f"replied on {message.get_channel_display()}",
             at=message.sent_at,
-            answered=answered.enrollment_id if answered else None,
+            answered=answered,
             # Linked by the platform: it counts on that step, not the last one sent.
-            quoted=answered.id if answered and replies_to is not None else None,
+            quoted=replies_to is not None,
         )
-    elif kind == "opt_out":
+    if kind == "opt_out":
         contact_opt_out(contact=contact, source=f"{message.channel} reply")
         enrollments_stop_for_contact(
             contact_id=contact.id, state=E.STOPPED, reason="contact opted out"
         )
+    return None
 
 
 def enrollments_after_import(*, contact_import: ContactImport, contact_ids: list[int]) -> int:

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from analytics.campaign import campaign_dashboard
-from campaigns.models import Campaign, Enrollment, StepSend, TemplateVariant
+from campaigns.models import Campaign, Enrollment, Step, StepSend, TemplateVariant
 from campaigns.services import campaign_launch, enrollments_create
 from campaigns.variants import template_variant_stats
 from contacts.models import Contact, Identity
@@ -141,4 +141,37 @@ def test_a_dm_quoting_step_1_after_step_2_counts_for_step_1(
     assert reply.reply_to == first
     assert Enrollment.objects.get().state == E.REPLIED
     assert per_step(campaign) == [(1, 1), (1, 0)]
+    rebuilt_counters_agree()
+
+
+def test_a_reply_that_goes_on_for_an_always_step_counts_on_the_step_it_quotes(
+    client, email_webhook
+):
+    # Step 3 is "Always": the replies below keep the sequences live for it, and each still
+    # counts once, on the step it quotes, else on the last step sent.
+    sender = platform_sender("email", "anna@acme.example")
+    people = [factories.contact(8500 + n) for n in range(3)]
+    campaign = factories.campaign(
+        senders=[sender], steps=[("email", 0), ("email", 0), ("email", 86400)]
+    )
+    campaign.sequence.steps.filter(position=3).update(condition=Step.Condition.ALWAYS)
+    enrollments_create(campaign=campaign, contacts=people)
+    campaign_launch(campaign=campaign, confirm_warnings=True)
+    send_due(campaign)  # step 1
+    send_due(campaign)  # step 2; step 3 is due tomorrow
+    quoting, fresh = people[0], people[1]
+    assert deliver(client, "email", mail_reply(step_message(campaign, quoting, 1), "Yes!")) == 200
+    new_mail = (
+        f"From: {fresh.identities.get().value}\r\nTo: anna@acme.example\r\n"
+        "Subject: Your offer\r\nMessage-ID: <fresh-always@example.com>\r\n"
+        "Content-Type: text/plain\r\n\r\nTell me more.\r\n"
+    ).encode()
+    assert deliver(client, "email", new_mail) == 200
+    assert process_all() == ["reply", "reply"]
+
+    replied = {e.contact_id: e for e in Enrollment.objects.filter(contact__in=[quoting, fresh])}
+    assert {e.state for e in replied.values()} == {E.ACTIVE}
+    assert replied[quoting.id].replied_to.step.position == 1
+    assert replied[fresh.id].replied_to.step.position == 2
+    assert per_step(campaign) == [(3, 1), (3, 1), (0, 0)]
     rebuilt_counters_agree()
