@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import NOT_PROVIDED, Field, Model
 from django.utils import timezone
 
@@ -27,8 +27,7 @@ def rows_insert(
     """Insert one row per position of `columns` (field attnames: that column's values, all
     of one length) with every other field at its default. Returns the `returning` fields
     of the rows inserted, in the given order. With ignore_conflicts, the rows a conflict
-    skipped are left out, and on a database that cannot tell which those were (SQLite) no
-    row is returned: read back what you need."""
+    skipped are left out."""
     size = {len(values) for values in columns.values()}
     if len(size) != 1:
         raise ValueError(f"columns of different lengths: {sorted(size)}")
@@ -39,17 +38,31 @@ def rows_insert(
     if unknown := (set(columns) | set(returning)) - fields.keys():
         raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     if connection.vendor != "postgresql":
-        made = model._default_manager.bulk_create(
-            [
-                model(**dict(zip(columns, row, strict=True)))
-                for row in zip(*columns.values(), strict=True)
-            ],
-            ignore_conflicts=ignore_conflicts,
-        )
+        rows = [
+            model(**dict(zip(columns, row, strict=True)))
+            for row in zip(*columns.values(), strict=True)
+        ]
         if ignore_conflicts:
-            return []
+            made = _insert_each(model, rows)
+        else:
+            made = model._default_manager.bulk_create(rows)
         return [tuple(getattr(m, fields[name].attname) for name in returning) for m in made]
     return _insert_unnest(model, fields, columns, n, returning, ignore_conflicts)
+
+
+def _insert_each(model: type[Model], rows: list[Model]) -> list[Model]:
+    """The embedded default's (SQLite's) insert that skips conflicts: bulk_create's would
+    not say which rows it skipped, so each row goes in its own savepoint, and the ones a
+    constraint refused are left out. Slower than one statement, and the same rows."""
+    made = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                model._default_manager.bulk_create([row])
+        except IntegrityError:
+            continue
+        made.append(row)
+    return made
 
 
 def _insert_unnest(

@@ -67,9 +67,7 @@ def _get_or_create(
 ) -> tuple[dict[tuple[int, int], Conversation], set[tuple[int, int]]]:
     """The pairs' conversations, and the pairs whose conversation this call made. Read first
     (most exist), then the missing ones inserted, each returned whole by the insert; only a
-    pair made meanwhile by another transaction is read again. (On SQLite an insert that
-    skips conflicts returns no rows, core/bulk.py: every pair is read back and counts as
-    found, so callers update it as they would one that existed: slower, the same rows.)"""
+    pair made meanwhile by another transaction is read again."""
     found = _fetch(pairs, _conversations)
     made: set[tuple[int, int]] = set()
     if missing := pairs - found.keys():

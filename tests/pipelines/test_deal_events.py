@@ -67,7 +67,8 @@ def test_a_replys_events_move_a_deal_in_order_locking_and_writing_it_once():
     assert deal.stage.name == "Interested"
     assert told == [(moves[0].id, "Replied", "Replied"), (moves[1].id, "Interested", "Interested")]
     sql = [q["sql"] for q in queries.captured_queries]
-    assert sum("FOR UPDATE" in s for s in sql) == 1
+    if connection.features.has_select_for_update:  # SQLite locks the whole database instead
+        assert sum("FOR UPDATE" in s for s in sql) == 1
     assert sum(s.startswith('INSERT INTO "campaigns_dealstagechange"') for s in sql) == 1
     assert sum(s.startswith('UPDATE "campaigns_deal"') for s in sql) == 1
 
