@@ -20,7 +20,7 @@ from campaigns.models import Enrollment, Step
 from core.audit import audit_record
 from outreach.access import manual_tasks_visible_to
 from outreach.channels.registry import channels
-from outreach.inbox.services import message_classify
+from outreach.inbox.services import message_classify_new
 from outreach.models import ManualTask, Message, MessageEvent
 from outreach.seams import ReplyRecorded, outreach_events
 from outreach.sending.record import manual_task_complete
@@ -152,7 +152,8 @@ def manual_task_replied(*, task: ManualTask, actor, text: str = "") -> Message |
         MessageEvent.objects.create(
             message=reply, status=M.RECEIVED, detail=f"recorded by {actor} in the task queue"
         )
-        intent = message_classify(message=reply, kind="reply")
+        # Recorded just above, in this transaction: it has no label yet to look for.
+        intent = message_classify_new(message=reply, kind="reply")
         # No replies_to: the task's own message was never sent, so the reply answers the
         # last step sent to the contact (campaigns.services.reply_answers).
         outreach_events().reply_recorded(

@@ -150,3 +150,8 @@ class StageRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pipeline.name}: {self.get_event_display()} → {self.stage.name}"
+
+    @property
+    def why(self) -> str:
+        """What a move by this rule says in the deal's history: its reason, or its event."""
+        return self.reason or self.get_event_display()

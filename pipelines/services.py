@@ -125,7 +125,7 @@ def _rule_stage(deal: Deal, event: str) -> tuple[Stage, str] | None:
     )
     if rule is None or not _moves_forward(deal.stage, rule.stage):
         return None
-    return rule.stage, rule.reason or rule.get_event_display()
+    return rule.stage, rule.why
 
 
 def _rule_moves(
@@ -191,7 +191,7 @@ def _rule_changes(
     for event, rule in planned:
         if rule.stage.pipeline_id != deal.pipeline_id:  # as deal_move refuses it
             raise ValueError("That stage belongs to another pipeline.")
-        why = f"{rule.reason or rule.get_event_display()} (message #{message.id}, rule {event})"
+        why = f"{rule.why} (message #{message.id}, rule {event})"
         changes.append(
             DealStageChange(
                 deal=deal,
