@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from bench import data
 from bench.common import BaselineMissing, Row, size
+from bench.cpu import CpuMeter
 from bench.db import bench_database, vacuum_analyze
 from bench.inbound import engine, post_all, reply, wait_processed
 
@@ -37,13 +38,14 @@ def run() -> Iterator[Row]:
         vacuum_analyze("contacts_contact", "contacts_identity", "campaigns_enrollment")
         bodies = [reply(f"lead{i}@bench.example.com", sender.handle) for i in range(n)]
         before = max_ids()
-        with engine(url) as address:
+        with engine(url) as address, CpuMeter() as meter:
             started = time.perf_counter()
             post_all(address, bodies)
             posted = time.perf_counter() - started
             wait_processed(n, TIMEOUT)
             ours = time.perf_counter() - started
         print(f"  {n:,} posted in {posted:.1f} s, all processed at {ours:.1f} s", flush=True)
+        print(f"  {meter.report(n)}", flush=True)
         written = rows_added(before)
         counts = {table: len(rows) for table, (_, rows) in written.items()}
         print(f"  rows ours added: {counts}", flush=True)
