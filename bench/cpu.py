@@ -29,16 +29,17 @@ def _stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds so far) of a process, None once it is gone."""
     try:
         fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, IndexError, ValueError):  # gone, or not a process's stat line
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _command(pid: int) -> str:
     try:
-        return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
         return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
 def _group(command: str) -> str:
