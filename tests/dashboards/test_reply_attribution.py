@@ -27,6 +27,15 @@ pytestmark = pytest.mark.django_db
 E = Enrollment.State
 
 
+def unthreaded_mail(person: Contact, message_id: str) -> bytes:
+    """A new mail from `person` to the sender, threaded to nothing of ours."""
+    return (
+        f"From: {person.identities.get().value}\r\nTo: anna@acme.example\r\n"
+        f"Subject: Your offer\r\nMessage-ID: <{message_id}@example.com>\r\n"
+        "Content-Type: text/plain\r\n\r\nTell me more.\r\n"
+    ).encode()
+
+
 @pytest.fixture
 def email_webhook(settings):
     """Email on its real backend: SMTP out (Django's test outbox), signed inbound webhook in."""
@@ -83,12 +92,7 @@ def test_an_email_reply_quoting_step_1_after_step_2_counts_for_step_1_and_its_va
     answer = mail_reply(step_message(campaign, answering_2, 2), "Now yes")
     assert deliver(client, "email", answer) == 200
     # people[2] writes a new mail, threaded to nothing: it counts on the last step sent.
-    fresh = (
-        f"From: {people[2].identities.get().value}\r\nTo: anna@acme.example\r\n"
-        "Subject: Your offer\r\nMessage-ID: <fresh-1@example.com>\r\n"
-        "Content-Type: text/plain\r\n\r\nTell me more.\r\n"
-    ).encode()
-    assert deliver(client, "email", fresh) == 200
+    assert deliver(client, "email", unthreaded_mail(people[2], "fresh-1")) == 200
     assert process_all() == ["reply", "reply", "reply"]
 
     assert per_step(campaign) == [(8, 1), (8, 2)]
@@ -161,12 +165,7 @@ def test_a_reply_that_goes_on_for_an_always_step_counts_on_the_step_it_quotes(
     send_due(campaign)  # step 2; step 3 is due tomorrow
     quoting, fresh = people[0], people[1]
     assert deliver(client, "email", mail_reply(step_message(campaign, quoting, 1), "Yes!")) == 200
-    new_mail = (
-        f"From: {fresh.identities.get().value}\r\nTo: anna@acme.example\r\n"
-        "Subject: Your offer\r\nMessage-ID: <fresh-always@example.com>\r\n"
-        "Content-Type: text/plain\r\n\r\nTell me more.\r\n"
-    ).encode()
-    assert deliver(client, "email", new_mail) == 200
+    assert deliver(client, "email", unthreaded_mail(fresh, "fresh-always")) == 200
     assert process_all() == ["reply", "reply"]
 
     replied = {e.contact_id: e for e in Enrollment.objects.filter(contact__in=[quoting, fresh])}
