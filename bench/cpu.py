@@ -9,7 +9,10 @@ Sampled every SAMPLE_SECONDS while the run goes, not only at its ends: a Celery 
 reconnects to PostgreSQL every `CELERY_DB_REUSE_MAX` tasks, and the backend it leaves, with
 the CPU of its SQL, is gone by the end. Processes are keyed by pid: a backend's command line
 changes with its state ("idle", "INSERT"), so a key that includes it counts one backend
-several times."""
+several times. A process that ends between two samples takes what it spent since the last
+one with it: at most SAMPLE_SECONDS of CPU each (a pool process's backend, busy a fifth of
+the time, loses up to 0.04 s of CPU at each reconnect, every 100 events: under 0.4 ms an
+event in bench_ingest)."""
 
 from __future__ import annotations
 
