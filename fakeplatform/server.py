@@ -44,6 +44,9 @@ class PlatformState:
         self.deliveries: list[Delivery] = []
         self.by_key: dict[str, Delivery] = {}
         self.posts_per_key: dict[str, int] = {}
+        # Key -> when a whole request for it arrived, before any latency or fault: a test can
+        # tell "on its way to the platform" from "not sent yet".
+        self.arrived: dict[str, float] = {}
         self.faults: list[Fault] = []
         self.latency = 0.0
 
@@ -52,6 +55,7 @@ class PlatformState:
             self.deliveries.clear()
             self.by_key.clear()
             self.posts_per_key.clear()
+            self.arrived.clear()
             self.faults.clear()
 
     def take_fault(self) -> Fault | None:
@@ -171,6 +175,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, {"ok": True})
         elif url.path == "/v1/messages":
             payload = self._body(required=True)
+            with state.lock:
+                state.arrived[str(payload.get("idempotency_key", ""))] = received
             if self.headers.get("Authorization") == "Bearer expired":
                 self._json(401, {"error": "token expired"})
                 return

@@ -226,6 +226,11 @@ class Message(models.Model):
     # queue with no need to ask the platform. Null: claimed by a version without the mark,
     # which the reconciler asks the platform about, as it always did.
     send_started = models.BooleanField(null=True, blank=True)
+    # The process that made the claim (outreach/sending/claimer.py). A reconciler on its
+    # machine settles the claim as soon as that process is gone, not after SEND_GRACE. ""
+    # where the process could not be named; the database's default keeps rows written by
+    # hand in SQL (bench/) valid.
+    claimed_by = models.CharField(max_length=100, blank=True, default="", db_default="")
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     idempotency_key = models.UUIDField(default=uuid.uuid4, editable=False)

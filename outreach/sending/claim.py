@@ -23,6 +23,7 @@ from contacts.services import identities_block_reasons
 from core.db import retry_on_conflict
 from outreach import limits
 from outreach.models import Message, MessageEvent, SenderAccount, SendingSwitch
+from outreach.sending import claimer
 from outreach.sending.gate import hold, refusal
 from outreach.sending.provider_limits import provider_cap_hold, provider_caps_load
 from outreach.sending.team_limits import team_caps_over
@@ -139,6 +140,7 @@ def claim_batch(message_ids: list[int]) -> list[Claim]:
             hold_reason="",
             not_before=None,
             send_started=False,
+            claimed_by=claimer.this_process(),
         )
         if count != len(claimed):
             raise AssertionError("messages changed under their row locks")

@@ -23,6 +23,7 @@ from outreach.channels import get_channel
 from outreach.channels.registry import channels
 from outreach.models import Message, SenderAccount
 from outreach.seams import MessageRequeued, outreach_events
+from outreach.sending import claimer
 from outreach.sending.deliver import outgoing
 from outreach.sending.history import event
 from outreach.sending.record import message_mark_unknown, message_record_sent
@@ -34,11 +35,16 @@ IN_FLIGHT = [S.SENDING, S.UNKNOWN]
 
 def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     """Resolve sends whose outcome was never recorded (crashed worker, timeout). Never resends
-    blindly: a message goes back to the queue only when the platform says it never arrived."""
+    blindly: a message goes back to the queue only when the platform says it never arrived,
+    or when its attempt never called the platform."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.SEND_GRACE)
     counts = {"sent": 0, "requeued": 0, "review": 0, "freed": _slots_free_orphaned()}
-    stuck = Message.objects.filter(status=S.SENDING, claimed_at__lt=grace)
+    # Still "sending" after SEND_GRACE, or claimed by a process on this machine that is gone:
+    # either way its worker will not call the platform any more.
+    stuck = Message.objects.filter(status=S.SENDING).filter(
+        Q(claimed_at__lt=grace) | Q(claimed_by__in=_claimers_gone(since=grace))
+    )
     for message in stuck.filter(_NOT_STARTED).select_related("sender"):
         counts["requeued"] += _requeue_not_started(message)
     for mid, attempt in stuck.values_list("id", "attempts"):
@@ -69,6 +75,22 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
             _send_to_review(message)
             counts["review"] += 1
     return counts
+
+
+def _claimers_gone(*, since: datetime) -> list[str]:
+    """The processes on this machine that claimed a send since `since`, still "sending", and
+    are gone (killed, crashed, out of memory): their claims need not wait for SEND_GRACE."""
+    here = claimer.machine()
+    if not here:
+        return []
+    names = (
+        Message.objects.filter(status=S.SENDING, claimed_at__gte=since)
+        .filter(claimed_by__startswith=here)
+        .order_by()
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    return [name for name in names if claimer.gone(name, here)]
 
 
 def settle_window(channel: str) -> timedelta:

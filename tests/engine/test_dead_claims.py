@@ -1,0 +1,84 @@
+"""A worker killed mid-batch holds its senders only until the next dispatcher tick, not for
+SEND_GRACE (300 s by default): the dispatcher runs on the same machine, sees that the process
+that claimed the sends is gone, puts back the send it never tried and marks the one it was
+making "unknown" at once (docs/reliability.md, "Claims of a process that is gone").
+
+Real processes: one Celery worker and one dispatcher against the test database, the fake
+platform answering each send late so the kill lands mid-request.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from campaigns.services import campaign_launch
+from outreach.models import Message
+from tests.engine.harness import Engine, Scenario, build_campaign
+from tests.processes import dispatcher, wait_for
+
+pytestmark = [
+    pytest.mark.live_worker,
+    pytest.mark.chaos,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path("/proc").is_dir(), reason="a claimer is named from /proc"),
+]
+S = Message.Status
+GRACE = 60  # SEND_GRACE here: what the sends below waited before the dispatcher could tell
+
+
+@pytest.fixture
+def engine(log_dir, clean_broker):
+    engine = Engine.start(log_dir, workers=1, dispatchers=0, concurrency=1, SEND_GRACE=str(GRACE))
+    yield engine
+    engine.stop()
+
+
+def test_a_killed_workers_untried_send_goes_out_at_the_next_tick_and_its_started_one_is_checked(
+    engine, log_dir
+):
+    # Two senders, one message each: the first tick offers both in one batch.
+    campaign, _ = build_campaign(Scenario(senders=2, contacts_per_sender=1, steps=1, cap=5))
+    engine.platform.state.latency = 3.0  # the platform takes 3 s to answer a send
+    campaign_launch(campaign=campaign)
+    engine.dispatchers.append(dispatcher("dispatcher0", engine.env, log_dir))
+    sending = Message.objects.filter(status=S.SENDING)
+    wait_for(
+        lambda: (
+            sending.filter(send_started=True).count() == 1
+            and sending.filter(send_started=False).count() == 1
+        ),
+        30,
+        0.05,
+        "one send on its way and its batch-mate not tried yet",
+    )
+    started, untried = sending.get(send_started=True), sending.get(send_started=False)
+    arrived = engine.platform.state.arrived
+    wait_for(lambda: str(started.idempotency_key) in arrived, 10, 0.05, "the request to arrive")
+
+    engine.workers[0].kill()  # the whole worker, mid-request, as a power loss would
+    engine.platform.state.latency = 0.0
+    engine.add_worker()  # what systemd's Restart=always does
+
+    # The untried one goes out again, once, long before SEND_GRACE.
+    wait_for(
+        lambda: Message.objects.get(id=untried.id).status == S.SENT,
+        GRACE / 3,
+        message="the untried send to go out again",
+    )
+    posts = engine.platform.state.posts_per_key
+    assert posts[str(untried.idempotency_key)] == 1
+    assert (
+        Message.objects.get(id=untried.id)
+        .events.filter(detail="reconciler: never sent, will send again")
+        .exists()
+    )
+    # The one it was making may have arrived, so it is not sent again blindly: it is
+    # "unknown" already, and is looked up when the channel's settle window is over (the crash
+    # tests in test_reliability.py follow that).
+    started.refresh_from_db()
+    assert started.status == S.UNKNOWN
+    assert started.error_reason == "worker stopped before recording the outcome"
+    # It did arrive: the platform finishes the request after the worker is gone.
+    key = str(started.idempotency_key)
+    wait_for(lambda: key in posts, 10, message="the platform to finish the first request")
+    assert posts[key] == 1
