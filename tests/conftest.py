@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test.utils import override_settings
 
 from config.queues import QUEUES
-from tests.processes import Proc, RedisServer, celery_worker, child_env
+from tests.processes import Proc, RedisServer, celery_worker, child_env, stop_all
 
 
 def pytest_configure(config):
@@ -147,8 +147,7 @@ def worker_factory(transactional_db, clean_broker, log_dir):
         return proc
 
     yield start
-    for proc in started:
-        proc.stop()
+    stop_all(started)
 
 
 @pytest.fixture

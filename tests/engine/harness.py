@@ -21,7 +21,15 @@ from outreach.models import Message, SenderAccount
 from outreach.sending.deliver import message_send
 from outreach.sending.offer import messages_offer
 from tests import factories
-from tests.processes import Proc, celery_worker, child_env, dispatcher, free_port, wait_for
+from tests.processes import (
+    Proc,
+    celery_worker,
+    child_env,
+    dispatcher,
+    free_port,
+    stop_all,
+    wait_for,
+)
 
 
 @dataclass
@@ -140,8 +148,7 @@ class Engine:
         self.add_worker()
 
     def stop(self) -> None:
-        for proc in self.dispatchers + self.workers:
-            proc.stop()
+        stop_all(self.dispatchers + self.workers)
         self.platform.stop()
 
     def logs(self) -> str:

@@ -17,7 +17,7 @@ from core.api_tokens import api_token_create
 from fakeplatform.platforms import PlatformServer
 from outreach.models import Message
 from tests import factories
-from tests.processes import BIN, Proc, celery_worker, child_env, free_port, wait_for
+from tests.processes import BIN, Proc, celery_worker, child_env, free_port, stop_all, wait_for
 
 pytestmark = [
     pytest.mark.live_worker,
@@ -44,8 +44,7 @@ def platform():
 def nodes(log_dir: Path, clean_broker):
     started: list[Proc] = []
     yield started
-    for proc in started:
-        proc.stop()
+    stop_all(started)
 
 
 def web_node(env: dict[str, str], log_dir: Path) -> tuple[Proc, str]:
