@@ -1,4 +1,5 @@
-"""Each Celery worker says which queues it consumes, every WORKER_HEARTBEAT_SECONDS.
+"""Each Celery worker says which queues it consumes, every WORKER_HEARTBEAT_SECONDS, and on
+the same timer settles the sends of its machine's processes that are gone (below).
 
 Why a row per worker and queue written by the worker, rather than asking the workers from
 /readyz (`inspect().ping()` or `active_queues()`): a broadcast waits its whole timeout for
@@ -52,11 +53,27 @@ def beat(node: str, queues: list[str]) -> None:
         connection.close()
 
 
+def gone_claims_settle() -> None:
+    """Settle the sends claimed by processes of this machine that are gone (a pool process
+    killed mid-batch): at once, not after SEND_GRACE, even where the dispatcher runs in
+    another container and cannot see this one's processes (docs/reliability.md, "Claims of
+    a process that is gone")."""
+    from outreach.sending.reconcile import claims_of_gone_processes_settle
+
+    try:
+        claims_of_gone_processes_settle()
+    except Exception:  # as for the beat: the next one tries again
+        log.warning("claims of gone processes not settled", exc_info=True)
+    finally:
+        connection.close()  # not inherited by pool processes forked later (see beat)
+
+
 @worker_ready.connect
 def start_beating(sender: Any, **kwargs: Any) -> None:
     node, queues = sender.hostname, worker_queues(sender)
     beat(node, queues)
     sender.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, beat, (node, queues))
+    sender.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, gone_claims_settle, ())
 
 
 @worker_shutdown.connect

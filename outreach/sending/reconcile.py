@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core.db import retry_on_conflict
@@ -45,12 +45,7 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     stuck = Message.objects.filter(status=S.SENDING).filter(
         Q(claimed_at__lt=grace) | Q(claimed_by__in=_claimers_gone(since=grace))
     )
-    for message in stuck.filter(_NOT_STARTED).select_related("sender"):
-        counts["requeued"] += _requeue_not_started(message)
-    for mid, attempt in stuck.values_list("id", "attempts"):
-        message_mark_unknown(
-            message_id=mid, reason="worker stopped before recording the outcome", attempt=attempt
-        )
+    counts["requeued"] += _stuck_settle(stuck)
     keys = list(channels())
     # A channel no longer configured keeps the default window.
     settled = Q(claimed_at__lt=now - settle_window("")) & ~Q(channel__in=keys)
@@ -75,6 +70,32 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
             _send_to_review(message)
             counts["review"] += 1
     return counts
+
+
+def claims_of_gone_processes_settle() -> int:
+    """What the reconciler does first, for the claims of processes on this machine that are
+    gone only: run by every worker's main process on its heartbeat timer
+    (config/worker_beat.py), so a pool process that died is settled for within seconds also
+    where no dispatcher shares the worker's machine or container. Returns how many went back
+    to the queue; the rest are "unknown" and wait for the dispatcher's lookup."""
+    grace = timezone.now() - timedelta(seconds=settings.SEND_GRACE)
+    gone = _claimers_gone(since=grace)
+    if not gone:
+        return 0
+    return _stuck_settle(Message.objects.filter(status=S.SENDING, claimed_by__in=gone))
+
+
+def _stuck_settle(stuck: QuerySet[Message]) -> int:
+    """Claims whose worker will not call the platform any more: those it never tried go back
+    to the queue, the one it was making is marked unknown. Returns how many went back."""
+    requeued = 0
+    for message in stuck.filter(_NOT_STARTED).select_related("sender"):
+        requeued += _requeue_not_started(message)
+    for mid, attempt in stuck.values_list("id", "attempts"):
+        message_mark_unknown(
+            message_id=mid, reason="worker stopped before recording the outcome", attempt=attempt
+        )
+    return requeued
 
 
 def _claimers_gone(*, since: datetime) -> list[str]:

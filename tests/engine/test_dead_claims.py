@@ -1,16 +1,22 @@
-"""A worker killed mid-batch holds its senders only until the next dispatcher tick, not for
-SEND_GRACE (300 s by default): the dispatcher runs on the same machine, sees that the process
-that claimed the sends is gone, puts back the send it never tried and marks the one it was
-making "unknown" at once (docs/reliability.md, "Claims of a process that is gone").
+"""A worker killed mid-batch holds its senders for seconds, not for SEND_GRACE (300 s by
+default): a process on the same machine sees that the process that claimed the sends is
+gone, puts back the send it never tried and marks the one it was making "unknown" at once
+(docs/reliability.md, "Claims of a process that is gone"). That process is the dispatcher
+when it shares the machine, and the worker's own main process when one of its pool processes
+died, wherever the dispatcher runs.
 
 Real processes: one Celery worker and one dispatcher against the test database, the fake
 platform answering each send late so the kill lands mid-request.
 """
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from campaigns.dispatch import enrollments_materialize, offer_and_enqueue
 from campaigns.services import campaign_launch
 from outreach.models import Message
 from tests.engine.harness import Engine, Scenario, build_campaign
@@ -28,19 +34,21 @@ GRACE = 60  # SEND_GRACE here: what the sends below waited before the dispatcher
 
 @pytest.fixture
 def engine(log_dir, clean_broker):
-    engine = Engine.start(log_dir, workers=1, dispatchers=0, concurrency=1, SEND_GRACE=str(GRACE))
+    engine = Engine.start(
+        log_dir,
+        workers=1,
+        dispatchers=0,
+        concurrency=1,
+        SEND_GRACE=str(GRACE),
+        WORKER_HEARTBEAT_SECONDS="1",
+    )
     yield engine
     engine.stop()
 
 
-def test_a_killed_workers_untried_send_goes_out_at_the_next_tick_and_its_started_one_is_checked(
-    engine, log_dir
-):
-    # Two senders, one message each: the first tick offers both in one batch.
-    campaign, _ = build_campaign(Scenario(senders=2, contacts_per_sender=1, steps=1, cap=5))
-    engine.platform.state.latency = 3.0  # the platform takes 3 s to answer a send
-    campaign_launch(campaign=campaign)
-    engine.dispatchers.append(dispatcher("dispatcher0", engine.env, log_dir))
+def one_on_its_way_one_untried(engine) -> tuple[Message, Message]:
+    """Wait until the worker is inside the platform call of its batch's first send (the
+    request has arrived; the platform answers after 3 s) and has not tried the second."""
     sending = Message.objects.filter(status=S.SENDING)
     wait_for(
         lambda: (
@@ -54,6 +62,18 @@ def test_a_killed_workers_untried_send_goes_out_at_the_next_tick_and_its_started
     started, untried = sending.get(send_started=True), sending.get(send_started=False)
     arrived = engine.platform.state.arrived
     wait_for(lambda: str(started.idempotency_key) in arrived, 10, 0.05, "the request to arrive")
+    return started, untried
+
+
+def test_a_killed_workers_untried_send_goes_out_at_the_next_tick_and_its_started_one_is_checked(
+    engine, log_dir
+):
+    # Two senders, one message each: the first tick offers both in one batch.
+    campaign, _ = build_campaign(Scenario(senders=2, contacts_per_sender=1, steps=1, cap=5))
+    engine.platform.state.latency = 3.0  # the platform takes 3 s to answer a send
+    campaign_launch(campaign=campaign)
+    engine.dispatchers.append(dispatcher("dispatcher0", engine.env, log_dir))
+    started, untried = one_on_its_way_one_untried(engine)
 
     engine.workers[0].kill()  # the whole worker, mid-request, as a power loss would
     engine.platform.state.latency = 0.0
@@ -82,3 +102,41 @@ def test_a_killed_workers_untried_send_goes_out_at_the_next_tick_and_its_started
     key = str(started.idempotency_key)
     wait_for(lambda: key in posts, 10, message="the platform to finish the first request")
     assert posts[key] == 1
+
+
+def test_a_worker_whose_pool_process_dies_settles_its_sends_itself_with_no_dispatcher_near(
+    engine,
+):
+    # No dispatcher runs while it happens (as where it runs in another container): the batch
+    # is offered as its tick does, and the worker is left on its own.
+    campaign, _ = build_campaign(Scenario(senders=2, contacts_per_sender=1, steps=1, cap=5))
+    engine.platform.state.latency = 3.0
+    campaign_launch(campaign=campaign)
+    enrollments_materialize(now=timezone.now())
+    assert offer_and_enqueue(now=timezone.now()) == 2
+    started, untried = one_on_its_way_one_untried(engine)
+
+    [pool_process] = engine.workers[0].children()
+    os.kill(pool_process, signal.SIGKILL)  # the kernel's OOM killer, say
+    engine.platform.state.latency = 0.0
+
+    # Within a heartbeat or two (1 s here), the worker's main process puts the untried send
+    # back and marks the other unknown; nothing else is running that could.
+    never_sent = Message.objects.get(id=untried.id).events.filter(
+        detail="reconciler: never sent, will send again"
+    )
+    wait_for(never_sent.exists, GRACE / 6, message="the untried send to be put back")
+    wait_for(
+        lambda: Message.objects.get(id=started.id).status == S.UNKNOWN,
+        GRACE / 6,
+        message="the started send to be marked unknown",
+    )
+    # The next tick's offer sends it, once (or the lost task, which Celery delivers again,
+    # does: on the embedded default's broker its worker notices the loss only seconds later).
+    offer_and_enqueue(now=timezone.now())
+    wait_for(
+        lambda: Message.objects.get(id=untried.id).status == S.SENT,
+        GRACE / 3,
+        message="the untried send to go out",
+    )
+    assert engine.platform.state.posts_per_key[str(untried.idempotency_key)] == 1
