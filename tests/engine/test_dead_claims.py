@@ -5,8 +5,8 @@ gone, puts back the send it never tried and marks the one it was making "unknown
 when it shares the machine, and the worker's own main process when one of its pool processes
 died, wherever the dispatcher runs.
 
-Real processes: one Celery worker and one dispatcher against the test database, the fake
-platform answering each send late so the kill lands mid-request.
+Real processes: one Celery worker (and, in the first test, one dispatcher) against the test
+database, the fake platform answering each send late so the kill lands mid-request.
 """
 
 import os
