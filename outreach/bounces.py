@@ -17,7 +17,6 @@ or return it without its Message-ID, are matched by the failed address in outrea
 """
 
 import email
-import email.policy
 import email.utils
 import logging
 import re
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 
 from flufl.bounce import all_failures
+
+from outreach import mailpolicy
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def _returned(msg: EmailMessage) -> list[Message]:
         if isinstance(payload, list):
             found += [p for p in payload if isinstance(p, Message)]
         elif isinstance(payload, str):
-            found.append(email.message_from_string(payload, policy=email.policy.default))
+            found.append(email.message_from_string(payload, policy=mailpolicy.READ))
     return found
 
 

@@ -2,7 +2,6 @@
 refers to. Threading by In-Reply-To / References, never by subject."""
 
 import email
-import email.policy
 import email.utils
 import hashlib
 import re
@@ -10,7 +9,7 @@ from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 from intent.replytext import html_text, reply_text
-from outreach import bounces
+from outreach import bounces, mailpolicy
 from outreach.channels.base import InboundItem
 
 AUTO_SUBJECT = re.compile(
@@ -79,7 +78,7 @@ def _recipients(msg: EmailMessage) -> list[str]:
 
 
 def classify(raw: bytes) -> InboundItem:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg = email.message_from_bytes(raw, policy=mailpolicy.READ)
     name, sender = email.utils.parseaddr(str(msg.get("From") or ""))
     to = email.utils.parseaddr(str(msg.get("To") or ""))[1].lower()
     # Nearest first: the message it answers, then its ancestors from the newest back (RFC 5322
