@@ -60,16 +60,18 @@ def inbound_items_store(
         for item in items:
             if item.kind == "ignored" or not item.event_id:
                 continue
-            key = _email_key(item) if provider == "email" else item.event_id
+            key = item.event_id
             if per_sender and sender is not None:
                 if _stored_before_per_sender_url(provider, sender, item.event_id):
                     continue
                 key = f"{sender.id}:{key}"
                 item = dataclasses.replace(item, account_id=item.account_id or sender.handle)
             try:
-                event_id = _event_store(
-                    provider, key, sender, storable(dataclasses.asdict(item)), raw
-                )
+                payload = storable(dataclasses.asdict(item))
+                if provider == "email":
+                    event_id = _email_store(item, sender, payload, raw)
+                else:
+                    event_id = _event_store(provider, key, sender, payload, raw)
             except DataError as exc:
                 log.warning("%s event %.100r not storable: %s", provider, key, exc)
                 created += inbound_unparsed_store(
@@ -82,19 +84,27 @@ def inbound_items_store(
     return created
 
 
-def _email_key(item: InboundItem) -> str:
-    """A mail's dedupe key: its Message-ID. That id is whatever the sender's client wrote,
-    so the same id from another address is another mail (a reply is never dropped for it):
-    stored under the id and that address. The same mail again (a webhook and a mailbox
-    poll, a re-read) has the same sender, so it is still a repeat."""
-    first = (
-        InboundEvent.objects.filter(provider="email", provider_event_id=item.event_id)
-        .values_list("id", "payload__from_handle")
+def _email_store(
+    item: InboundItem, sender: SenderAccount | None, payload: dict, raw: bytes
+) -> int | None:
+    """Store a mail under its Message-ID; None for a repeat. That id is whatever the
+    sender's client wrote, so the same id from another address is another mail (a reply is
+    never dropped for it): stored under the id and that address. The same mail again (a
+    webhook and a mailbox poll, a re-read) has the same sender, so it is still a repeat.
+
+    Inserted first and looked up only when the id is taken: a new mail, the usual case,
+    costs the webhook one statement, not two."""
+    stored = _event_store("email", item.event_id, sender, payload, raw)
+    if stored is not None:
+        return stored
+    first_from = (
+        InboundEvent.objects.filter(provider="email", provider_event_id=_key(item.event_id))
+        .values_list("payload__from_handle", flat=True)
         .first()
     )
-    if first is None or first[1] in (item.from_handle, None):
-        return item.event_id
-    return f"{item.event_id} {item.from_handle}"
+    if first_from in (item.from_handle, None):
+        return None
+    return _event_store("email", f"{item.event_id} {item.from_handle}", sender, payload, raw)
 
 
 def inbound_unparsed_store(
@@ -129,7 +139,7 @@ def _event_store(
         with transaction.atomic():
             event = InboundEvent.objects.create(
                 provider=provider,
-                provider_event_id=storable(key)[:255],
+                provider_event_id=_key(key),
                 sender=sender,
                 payload=payload,
                 raw=raw,
@@ -137,6 +147,11 @@ def _event_store(
     except IntegrityError:
         return None  # a retried or duplicated delivery
     return event.id
+
+
+def _key(key: str) -> str:
+    """The dedupe key as stored: what the column holds of it."""
+    return storable(key)[:255]
 
 
 def _enqueue_on_commit(event_ids: list[int]) -> None:
@@ -174,12 +189,12 @@ def event_parse_again(event: InboundEvent) -> str:
         if item.kind == "ignored" or not item.event_id:
             continue
         key = f"{event.sender_id}:{item.event_id}" if per_sender else item.event_id
-        if event.provider == "email":
-            key = _email_key(item)
+        payload = storable(dataclasses.asdict(item))
         try:
-            new = _event_store(
-                event.provider, key, event.sender, storable(dataclasses.asdict(item)), raw
-            )
+            if event.provider == "email":
+                new = _email_store(item, event.sender, payload, raw)
+            else:
+                new = _event_store(event.provider, key, event.sender, payload, raw)
         except DataError as exc:
             raise Unparseable(f"not storable: {exc}") from exc
         if new is not None:

@@ -216,7 +216,7 @@ def test_a_message_id_another_sender_repeats_never_drops_their_reply(client, mai
     ours1, ours2 = _send(conv1, "Hello"), _send(conv2, "Hello")
     one = _mail("lead1@example.com", "<same@id>", "Sure.", in_reply_to=ours1.provider_message_id)
     two = _mail("lead2@example.com", "<same@id>", "Yes!", in_reply_to=ours2.provider_message_id)
-    for mail in (one, two, one):
+    for mail in (one, two, one, two):  # and each again: a repeat of its own mail
         assert deliver(client, "email", mail) == 200
     assert process_all() == ["reply", "reply"]
     replies = _replies()
