@@ -232,9 +232,13 @@ def inbound_fields(
         log.warning("%s message id %.100s not kept: taken or too long", channel, item.message_id)
         return fields
     fields["provider_message_id"] = item.message_id
-    unsent = InboundEvent.objects.filter(
-        provider=channel, provider_event_id=f"deleted:{item.message_id}"
-    ).exists()
+    # A mail cannot be unsent: only platforms' unsend events are stored under "deleted:".
+    unsent = (
+        channel != "email"
+        and InboundEvent.objects.filter(
+            provider=channel, provider_event_id=f"deleted:{item.message_id}"
+        ).exists()
+    )
     if unsent:
         fields |= {"body": "", "attachments": [], "payload": {}, "deleted_at": timezone.now()}
     return fields
