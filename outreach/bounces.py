@@ -260,7 +260,7 @@ def _returned(msg: EmailMessage) -> list[Message]:
         if isinstance(payload, list):
             found += [p for p in payload if isinstance(p, Message)]
         elif isinstance(payload, str):
-            found.append(email.message_from_string(payload, policy=mailpolicy.READ))
+            found.append(email.message_from_string(payload, policy=mailpolicy.reading()))
     return found
 
 

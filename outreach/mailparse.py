@@ -78,7 +78,7 @@ def _recipients(msg: EmailMessage) -> list[str]:
 
 
 def classify(raw: bytes) -> InboundItem:
-    msg = email.message_from_bytes(raw, policy=mailpolicy.READ)
+    msg = email.message_from_bytes(raw, policy=mailpolicy.reading())
     name, sender = email.utils.parseaddr(str(msg.get("From") or ""))
     to = email.utils.parseaddr(str(msg.get("To") or ""))[1].lower()
     # Nearest first: the message it answers, then its ancestors from the newest back (RFC 5322
