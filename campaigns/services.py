@@ -432,14 +432,24 @@ def message_after_requeue(
     """A send that was in flight came back to the queue (the platform proved it never
     arrived), or a sent one (``sent_at``) soft-bounced and will be sent again. If the contact
     replied or the campaign paused meanwhile, it must not go out."""
-    link = (
-        StepSend.objects.filter(message_id=message.id)
-        .select_related("enrollment__campaign", "enrollment__contact", "step")
-        .first()
-    )
+    link = StepSend.objects.filter(message_id=message.id).select_related("step").first()
     if link is None:
         return
-    enrollment = link.enrollment
+    # Read under the enrollment's and the campaign's locks: a reply or a pause being applied
+    # right now has cancelled or paused the queued messages, not this one (it was on its
+    # way), and has not committed. Read without the locks, the enrollment and campaign would
+    # still look live and the message would stay queued, to be sent to a contact who
+    # replied or in a paused campaign. With them, this waits for that change and sees it.
+    # The message is locked first here, against the usual order (enrollment, message), and
+    # cannot deadlock for it: a reply's or a pause's update skips a message it sees in
+    # flight without waiting for it. "No key" locks leave new rows pointing at the campaign
+    # free to be written meanwhile.
+    enrollment = (
+        Enrollment.objects.select_for_update(no_key=True, of=("self", "campaign"))
+        .select_related("campaign", "contact")
+        .get(id=link.enrollment_id)
+    )
+    link.enrollment = enrollment
     if sent_at is not None:
         counters.counters_after_unsend(link=link, sent_at=sent_at, previous=previous)
         # The last step's retry keeps the sequence open until it is sent again; a later

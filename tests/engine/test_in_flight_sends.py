@@ -26,6 +26,7 @@ from campaigns.services import (
     campaign_resume,
     enrollments_create,
 )
+from fakeplatform.server import Fault
 from outreach.inbound.process import inbound_event_process
 from outreach.models import InboundEvent, Message, SenderAccount
 from outreach.sending.claim import Claim, claim_batch
@@ -188,6 +189,86 @@ def test_a_campaign_paused_while_the_dispatcher_makes_its_messages_sends_none_of
     assert "error" not in out, out.get("error")
 
     assert Campaign.objects.get(id=campaign.id).status == "paused"
+    assert run_once() == []
+    assert sent_bodies(fake_email_platform) == []
+    campaign_resume(campaign=Campaign.objects.get(id=campaign.id))
+    assert run_once() == ["sent"]
+    assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)"]
+
+
+def put_back_while(platform, claims: list[Claim], change) -> None:
+    """`change` made in a transaction held open; meanwhile the platform turns the claimed
+    send away ("slow down", with no wait asked: back in the queue, free to go at the next
+    tick). Then the change commits and the send finishes."""
+    changing = Holder([change])
+    changing.start()
+    changing.proceed[0].set()
+    wait_until(lambda: changing.done_steps == 1 or changing.error, 10, "the change")
+    assert changing.error is None, changing.error
+    platform.state.faults.append(Fault(status=429, count=1, retry_after=0.0))
+    sending, out = in_thread(lambda: claims_send(claims))
+    try:
+        wait_until(
+            lambda: "at" in out or (out.get("pid") and waiting_on_a_lock(out["pid"])),
+            10,
+            "the send to finish or wait for the change",
+        )
+    finally:
+        changing.release.set()
+        changing.join(10)
+        sending.join(10)
+    assert changing.error is None, changing.error
+    assert "error" not in out, out.get("error")
+    assert out["result"] == {claims[0].message.id: "queued"}
+
+
+def test_a_follow_up_put_back_while_the_contacts_reply_is_applied_never_goes_out(
+    fake_email_platform,
+):
+    """The reply's transaction has cancelled the contact's queued messages (not the
+    follow-up: it was on its way) and has not committed when the platform turns the
+    follow-up away. Put back in the queue, it must learn of the reply and be cancelled, not
+    wait there for the next tick to send it to a contact who replied."""
+    _, sender, _ = one_contact_campaign(steps=(("email", 0), ("email", 0)))
+    assert run_once() == ["sent"]
+    follow_up = queued_message()
+    first = Message.objects.get(status="sent")
+    claims = claim_batch([follow_up.id])
+    with receiving("email"):
+        mail = email_reply(
+            frm="lead1@example.com",
+            to=sender.handle,
+            text="Thanks, call me",
+            in_reply_to=first.provider_message_id,
+        )
+        assert deliver(Client(), "email", mail) == 200
+    event = InboundEvent.objects.get()
+
+    put_back_while(fake_email_platform, claims, lambda: inbound_event_process(event_id=event.id))
+
+    assert Enrollment.objects.get().state == "replied"
+    follow_up.refresh_from_db()
+    assert (follow_up.status, follow_up.hold_reason) == ("cancelled", "replied on Email")
+    assert SenderAccount.objects.get().inflight_message_id is None
+    # The next tick sends nothing: the contact got step 1 only.
+    assert run_once() == []
+    assert sent_bodies(fake_email_platform) == ["Hi Lead1 (step 1)"]
+
+
+def test_a_message_put_back_while_its_campaign_is_paused_waits_for_the_resume(
+    fake_email_platform,
+):
+    campaign, _, _ = one_contact_campaign()
+    claims = claim_batch([queued_message().id])
+
+    put_back_while(
+        fake_email_platform,
+        claims,
+        lambda: campaign_pause(campaign=Campaign.objects.get(id=campaign.id)),
+    )
+
+    message = Message.objects.get(id=claims[0].message.id)
+    assert (message.status, message.hold_reason) == ("paused", "campaign paused")
     assert run_once() == []
     assert sent_bodies(fake_email_platform) == []
     campaign_resume(campaign=Campaign.objects.get(id=campaign.id))
