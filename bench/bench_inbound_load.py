@@ -86,12 +86,21 @@ def replies_from(camp: Campaign, k: int) -> list[bytes]:
 
 
 def replied_cleanly(camp: Campaign, k: int) -> None:
-    """Every replier stopped, none of their messages left queued: the follow-ups cancelled."""
+    """Every replier stopped, none of their messages left queued: the follow-ups cancelled.
+
+    A replier's first message may have been on its way when the reply came (the loaded
+    phase's campaign is sending): a send already claimed is not recalled, so it is waited
+    for until it settles (sent, or recorded otherwise), and then nothing may be queued."""
     repliers = Enrollment.objects.filter(campaign=camp).order_by("id")[:k]
     states = list(Enrollment.objects.filter(id__in=repliers).values_list("state", flat=True))
-    queued = Message.objects.filter(
-        step_send__enrollment__in=repliers, status__in=["queued", "sending"]
-    ).count()
+    theirs = Message.objects.filter(step_send__enrollment__in=repliers)
+    wait_for(
+        lambda: not theirs.filter(status__in=["sending", "unknown"]).exists(),
+        60,
+        0.1,
+        "the repliers' sends in flight to settle",
+    )
+    queued = theirs.filter(status__in=["queued", "paused"]).count()
     if states.count("replied") != k or queued:
         raise RuntimeError(f"repliers not all stopped: {sorted(set(states))}, {queued} queued")
 
