@@ -7,6 +7,8 @@ bytes) and the dispatcher's sends to the fake platform."""
 import json
 
 import pytest
+from django.db import connection
+from django.test import Client
 
 from campaigns.models import Enrollment
 from contacts.models import Identity
@@ -22,6 +24,7 @@ from tests.channels.helpers import (
     process_all,
     signed_headers,
 )
+from tests.locks import Holder, in_thread, wait_until, waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -228,6 +231,49 @@ def test_a_message_id_another_sender_repeats_never_drops_their_reply(client, mai
         enrollment.refresh_from_db()
         assert enrollment.state == "replied"
     assert InboundEvent.objects.filter(provider="email").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+def test_two_addresses_mails_with_one_message_id_arriving_at_once_are_both_kept(mailbox):
+    """The second mail arrives while the first one's webhook has stored it and not yet
+    committed: its insert waits under the unique index, then finds the id taken by another
+    address and stores the mail under the id and its own address. Looked up before the
+    insert, the id would have seemed free, and the insert's conflict would have dropped the
+    second reply as a repeat."""
+    first, conv1 = _lead(mailbox, 1)
+    second, conv2 = _lead(mailbox, 2)
+    ours1, ours2 = _send(conv1, "Hello"), _send(conv2, "Hello")
+    one = _mail("lead1@example.com", "<same@id>", "Sure.", in_reply_to=ours1.provider_message_id)
+    two = _mail("lead2@example.com", "<same@id>", "Yes!", in_reply_to=ours2.provider_message_id)
+    answered: list[int] = []
+    storing = Holder([lambda: answered.append(deliver(Client(), "email", one))])
+    storing.start()
+    storing.proceed[0].set()
+    wait_until(lambda: storing.done_steps == 1 or storing.error, 10, "the first webhook")
+    posting, out = in_thread(lambda: deliver(Client(), "email", two))
+    try:
+        wait_until(
+            lambda: "at" in out or (out.get("pid") and waiting_on_a_lock(out["pid"])),
+            10,
+            "the second webhook to finish or wait for the first",
+        )
+        assert "at" not in out, "the second webhook did not meet the first one's insert"
+    finally:
+        storing.release.set()
+        storing.join(10)
+        posting.join(10)
+    assert storing.error is None, storing.error
+    assert (answered, out.get("result")) == ([200], 200), out.get("error")
+
+    assert process_all() == ["reply", "reply"]
+    assert [(m.conversation_id, m.body) for m in _replies()] == [
+        (conv1.id, "Sure."),
+        (conv2.id, "Yes!"),
+    ]
+    for enrollment in (first, second):
+        enrollment.refresh_from_db()
+        assert enrollment.state == "replied"
 
 
 def test_a_reply_reusing_our_own_message_id_is_stored_without_it(client, mailbox):
