@@ -56,6 +56,9 @@ class Channel:
     # A body the parser cannot read is kept quarantined for replay (a raw mail), instead of
     # refused with a 400 (signed JSON of the wrong shape).
     webhook_keeps_unreadable: bool = False
+    # The platform reports a message its writer unsent, as an event of its own stored under
+    # "deleted:<message id>": a message processed after its unsend is kept redacted.
+    unsends: bool = False
     # Dotted path of a function: a deep-link /start token -> the contact id it names.
     start_tokens: str = ""
     # --- what a template may hold (campaigns/lint.py, outreach/media.py) ---------------------

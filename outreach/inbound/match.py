@@ -13,6 +13,7 @@ from django.utils import timezone
 from contacts import normalize
 from contacts.models import Contact, Identity
 from outreach.channels.base import InboundItem
+from outreach.channels.registry import channel_type
 from outreach.engagement import email_lead_wanted
 from outreach.models import (
     CONVERSATION_SCOPED_IDS,
@@ -232,9 +233,9 @@ def inbound_fields(
         log.warning("%s message id %.100s not kept: taken or too long", channel, item.message_id)
         return fields
     fields["provider_message_id"] = item.message_id
-    # A mail cannot be unsent: only platforms' unsend events are stored under "deleted:".
+    # Looked up only where the platform reports unsends (a mail cannot be unsent).
     unsent = (
-        channel != "email"
+        channel_type(channel).unsends
         and InboundEvent.objects.filter(
             provider=channel, provider_event_id=f"deleted:{item.message_id}"
         ).exists()

@@ -13,6 +13,7 @@ INSTAGRAM = Channel(
     backend="outreach.channels.meta.backend.InstagramChannel",
     secrets="meta",
     webhooks=True,
+    unsends=True,
     text_limit=1_000,
     link_rewrite="Instagram sends every link through its l.instagram.com redirect",
     # Instagram Messaging "Send a media message": images 8 MB.
@@ -31,6 +32,7 @@ MESSENGER = Channel(
     backend="outreach.channels.meta.backend.MessengerChannel",
     secrets="meta",
     webhooks=True,
+    unsends=True,
     text_limit=2_000,
     link_rewrite="Messenger sends every link through Facebook's l.facebook.com link shim",
     # Messenger Send API "Attachment": 25 MB, any type.

@@ -8,6 +8,7 @@ CHANNEL = Channel(
     backend="outreach.channels.whatsapp.backend.WhatsAppChannel",
     secrets="meta",
     webhooks=True,
+    unsends=True,
     text_limit=4_096,
     # WhatsApp Cloud API "Supported media types".
     media={
