@@ -68,10 +68,7 @@ def inbound_items_store(
                 item = dataclasses.replace(item, account_id=item.account_id or sender.handle)
             try:
                 payload = storable(dataclasses.asdict(item))
-                if provider == "email":
-                    event_id = _email_store(item, sender, payload, raw)
-                else:
-                    event_id = _event_store(provider, key, sender, payload, raw)
+                event_id = _item_store(provider, key, item, sender, payload, raw)
             except DataError as exc:
                 log.warning("%s event %.100r not storable: %s", provider, key, exc)
                 created += inbound_unparsed_store(
@@ -82,6 +79,22 @@ def inbound_items_store(
                 created.append(event_id)
         _enqueue_on_commit(created)
     return created
+
+
+def _item_store(
+    provider: str,
+    key: str,
+    item: InboundItem,
+    sender: SenderAccount | None,
+    payload: dict,
+    raw: bytes,
+) -> int | None:
+    """Store one item under its dedupe key; None for a repeat. A mail is keyed by its
+    Message-ID, and by its address too when another address used that id (_email_store):
+    never per sender, as no mail comes to a sender's own URL."""
+    if provider == "email":
+        return _email_store(item, sender, payload, raw)
+    return _event_store(provider, key, sender, payload, raw)
 
 
 def _email_store(
@@ -191,10 +204,7 @@ def event_parse_again(event: InboundEvent) -> str:
         key = f"{event.sender_id}:{item.event_id}" if per_sender else item.event_id
         payload = storable(dataclasses.asdict(item))
         try:
-            if event.provider == "email":
-                new = _email_store(item, event.sender, payload, raw)
-            else:
-                new = _event_store(event.provider, key, event.sender, payload, raw)
+            new = _item_store(event.provider, key, item, event.sender, payload, raw)
         except DataError as exc:
             raise Unparseable(f"not storable: {exc}") from exc
         if new is not None:
